@@ -1,0 +1,57 @@
+//! Generates the table of embedded rule files: every `rules/**/*.toml` but `snippets.toml`,
+//! sorted, as `include_str!`s. No parsing and no dependencies here: validation happens in the
+//! library (`keydoctor rules lint`) and in `cargo test` (`embedded_rules_are_valid`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+}
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
+    let rules = root.join("rules");
+    println!("cargo:rerun-if-changed=rules");
+    let mut files = Vec::new();
+    collect(&rules, &mut files);
+    files.sort();
+    let mut code = String::from("pub(crate) static EMBEDDED_RULES: &[(&str, &str)] = &[\n");
+    let mut snippets = String::from("\"\"");
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let rel = file
+            .strip_prefix(&rules)
+            .expect("under rules/")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "snippets.toml" {
+            snippets = format!("include_str!({:?})", file.display().to_string());
+            continue;
+        }
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            file.display().to_string()
+        )
+        .expect("write");
+    }
+    code.push_str("];\n");
+    writeln!(
+        code,
+        "pub(crate) static EMBEDDED_SNIPPETS: &str = {snippets};"
+    )
+    .expect("write");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("out dir")).join("embedded_rules.rs");
+    std::fs::write(out, code).expect("write embedded_rules.rs");
+}

@@ -1,0 +1,81 @@
+//! `keydoctor explain`: read inputs, diagnose, render.
+
+use std::path::Path;
+
+use super::{width, CmdResult, ExplainArgs, Io};
+use crate::diagnosis::{diagnose, Options, Version};
+use crate::error::{Error, Outcome};
+use crate::event::parse_input;
+use crate::report::{render, RenderOptions};
+use crate::rule;
+use crate::source::{self, SkipReason};
+
+const PASTE_HINT: &str =
+    "Paste the error output, then press Ctrl-D on an empty line (Ctrl-Z then Enter on Windows).\n";
+
+pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
+    let version = match &args.es_version {
+        Some(v) => Some(Version::parse(v).ok_or_else(|| {
+            Error::Usage(format!(
+                "--es-version `{v}` is not a version (expected e.g. 8.3 or 7.17.10)"
+            ))
+        })?),
+        None => None,
+    };
+    let now_ms = match &args.now {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| Error::Usage(format!("--now `{t}`: {e}")))?
+            .timestamp_millis(),
+        None => chrono::Utc::now().timestamp_millis(),
+    };
+    let (rules, _warnings) = rule::load(args.rules.as_deref())?;
+
+    let mut files = args.files.clone();
+    if files.is_empty() {
+        files.push("-".into());
+    }
+    let mut inputs = Vec::new();
+    let mut skipped = Vec::new();
+    let mut stdin_read = false;
+    for path in &files {
+        if path == Path::new("-") {
+            if stdin_read {
+                continue;
+            }
+            stdin_read = true;
+            if io.stdin_is_terminal {
+                io.stderr.write_all(PASTE_HINT.as_bytes())?;
+                io.stderr.flush()?;
+            }
+        }
+        let loaded = source::load_path(path, &mut io.stdin);
+        inputs.extend(loaded.input);
+        skipped.extend(loaded.skipped);
+    }
+    if inputs.is_empty() {
+        let reasons = skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.source, s.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::NoInput { reasons });
+    }
+    // An input skipped whole next to readable ones is a warning in the report.
+    debug_assert!(skipped
+        .iter()
+        .all(|s| s.reason != SkipReason::Empty || !s.source.is_empty()));
+    let docs: Vec<_> = inputs.iter().map(parse_input).collect();
+    drop(inputs);
+    let diagnosis = diagnose(&docs, &rules, skipped, &Options { version, now_ms });
+    let opts = RenderOptions {
+        color,
+        width: width(io, args.output.width),
+        curl: args.output.curl,
+    };
+    render(&diagnosis, args.output.format.into(), &opts, &mut io.stdout)?;
+    Ok(if diagnosis.has_findings() {
+        Outcome::Found
+    } else {
+        Outcome::Clean
+    })
+}

@@ -1,0 +1,237 @@
+//! The command line: clap arguments → a resolved configuration → a command → an exit code.
+//! Everything is written through the writers in [`Io`]; nothing here prints directly.
+
+mod explain;
+mod rules;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use crate::error::{exit_code, Error, Outcome};
+use crate::report::Format;
+
+/// Standard streams and what they are connected to, injected so tests can run in process.
+pub struct Io<'a> {
+    pub stdin: Box<dyn Read + 'a>,
+    pub stdout: Box<dyn Write + 'a>,
+    pub stderr: Box<dyn Write + 'a>,
+    pub stdin_is_terminal: bool,
+    pub stdout_is_terminal: bool,
+    pub stderr_is_terminal: bool,
+    /// Environment lookup (`NO_COLOR`, `CLICOLOR_FORCE`, `COLUMNS`).
+    pub env: Box<dyn Fn(&str) -> Option<String> + 'a>,
+}
+
+impl<'a> Io<'a> {
+    /// The process's real streams. `KEYDOCTOR_TEST_TTY=stdin,stdout,stderr` pretends those are
+    /// terminals (CI has none; see the style guide's test hook).
+    pub fn real(
+        stdin: impl Read + IsTerminal + 'a,
+        stdout: impl Write + IsTerminal + 'a,
+        stderr: impl Write + IsTerminal + 'a,
+    ) -> Self {
+        let pretend = std::env::var("KEYDOCTOR_TEST_TTY").unwrap_or_default();
+        let pretend = |name: &str| pretend.split(',').any(|p| p.trim() == name);
+        Self {
+            stdin_is_terminal: stdin.is_terminal() || pretend("stdin"),
+            stdout_is_terminal: stdout.is_terminal() || pretend("stdout"),
+            stderr_is_terminal: stderr.is_terminal() || pretend("stderr"),
+            stdin: Box::new(stdin),
+            stdout: Box::new(stdout),
+            stderr: Box::new(stderr),
+            env: Box::new(|name| std::env::var(name).ok()),
+        }
+    }
+}
+
+/// Explains why an Elasticsearch API key stopped working, and what to do now.
+#[derive(Debug, Parser)]
+#[command(
+    name = "keydoctor",
+    version,
+    about,
+    after_help = "Exit codes: 0 no finding; 1 at least one finding (or a failing rule check); 2 usage, input or rule-file error."
+)]
+struct Cli {
+    /// When to use colours: auto honours NO_COLOR, CLICOLOR_FORCE and whether stdout is a terminal.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Explain pasted error output: Elasticsearch error bodies, client exceptions, agent, server
+    /// and audit log lines, curl output, key metadata.
+    Explain(ExplainArgs),
+    /// Inspect and test rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// Files to read; `-` is standard input (the default when none is given).
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// The cluster's Elasticsearch version, for version-aware remediation (e.g. 8.3).
+    #[arg(long, value_name = "VERSION")]
+    es_version: Option<String>,
+    /// Treat this instant as now when deciding whether a key has expired (RFC 3339).
+    #[arg(long, hide = true)]
+    now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    format: FormatArg,
+    /// Also show every request as a curl command.
+    #[arg(long)]
+    curl: bool,
+    /// Wrap the human report at this width (default: $COLUMNS, else 80).
+    #[arg(long, value_name = "N")]
+    width: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// List the rules (embedded, plus --rules DIR).
+    List {
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// human or json.
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// Show one rule: its patterns, texts and examples.
+    Show {
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
+    /// Run every rule's embedded examples (embedded rules plus DIR); exit 1 on any failure.
+    Test { dir: Option<PathBuf> },
+    /// Check rule files (embedded plus DIR) for errors and warnings; exit 2 on any error.
+    Lint { dir: Option<PathBuf> },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Human,
+    Json,
+}
+
+/// Run keydoctor with `args`; the only place a result becomes an exit code.
+pub fn run(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    io: &mut Io<'_>,
+) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let rendered = if io.stderr_is_terminal {
+                err.render().ansi().to_string()
+            } else {
+                err.render().to_string()
+            };
+            let to_stdout = matches!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            );
+            let stream = if to_stdout {
+                &mut io.stdout
+            } else {
+                &mut io.stderr
+            };
+            let _ = write!(stream, "{rendered}");
+            return ExitCode::from(if to_stdout { 0 } else { 2 });
+        }
+    };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let set = |name: &str| (io.env)(name).is_some_and(|v| !v.is_empty());
+            if set("NO_COLOR") {
+                false
+            } else if set("CLICOLOR_FORCE") {
+                true
+            } else {
+                io.stdout_is_terminal
+            }
+        }
+    };
+    let result = match cli.command {
+        Command::Explain(args) => explain::run(args, color, io),
+        Command::Rules(cmd) => rules::run(cmd, color, io),
+    };
+    if let Err(err) = &result {
+        if !matches!(err, Error::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            report_error(err, io);
+        }
+    }
+    let _ = io.stdout.flush();
+    exit_code(&result)
+}
+
+fn report_error(err: &Error, io: &mut Io<'_>) {
+    let theme = if io.stderr_is_terminal && (io.env)("NO_COLOR").is_none() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut text = String::new();
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(width(io, None))
+        .with_links(false);
+    if handler.render_report(&mut text, err).is_err() {
+        text = format!("error: {err}\n");
+    }
+    let _ = write!(io.stderr, "{}", crate::event::credential::redact(&text));
+}
+
+fn width(io: &Io<'_>, given: Option<usize>) -> usize {
+    given
+        .or_else(|| (io.env)("COLUMNS").and_then(|c| c.parse().ok()))
+        .unwrap_or(80)
+        .clamp(40, 200)
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Markdown => Format::Markdown,
+        }
+    }
+}
+
+/// Result of a command.
+type CmdResult = Result<Outcome, Error>;

@@ -1,0 +1,888 @@
+//! From rule matches to findings: one finding per distinct failure, exactly one class each.
+//!
+//! The steps, in order:
+//! 1. every document is matched as a set ([`RuleSet::match_document`]);
+//! 2. note rules become [`Note`]s, merged by rule;
+//! 3. finding matches are grouped by (rule, key id, action, index, remote, key types): a failure
+//!    seen in ten log lines, or twice in one body (`root_cause` and top level), is one finding
+//!    counted by record;
+//! 4. a generic 401 (`authentication_unresolved`) is folded into a decisive authentication
+//!    finding of the same input and key: a client's "unable to authenticate" next to the server's
+//!    "api key [X] has been invalidated" is one failure, and the server log says why;
+//! 5. pasted key metadata and audit events are joined by key id: metadata can decide an
+//!    unresolved 401 (the key is invalidated or expired), confirm or contradict a finding, and
+//!    say whether a denial comes from the key's own descriptors or from its owner (`limited_by`);
+//!    an `invalidate_apikeys` audit event names who invalidated a key and when.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::class::{CandidateKind, Class, RuleClass, Severity, Version};
+use super::privileges::{self, PrivilegeKind};
+use super::{
+    Details, Diagnosis, Evidence, Finding, InvalidatedBy, Note, RenderedCandidate, RenderedStep,
+    Span,
+};
+use crate::event::credential::{CredentialFormat, Scheme};
+use crate::event::key_metadata::{KeyMetadata, KeyState};
+use crate::event::Document;
+use crate::rule::{Rule, RuleMatch, RuleSet};
+use crate::source::Skipped;
+
+/// At most this many evidence excerpts per finding.
+const MAX_EVIDENCE: usize = 3;
+/// Excerpts longer than this are windowed around the match.
+const MAX_EXCERPT: usize = 360;
+
+/// Knobs of a diagnosis.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The cluster's version, when the user gave it (`--es-version`).
+    pub version: Option<Version>,
+    /// "Now", for expiry checks (epoch milliseconds).
+    pub now_ms: i64,
+}
+
+/// What a version-dependent step knows about the cluster.
+#[derive(Debug, Clone, Copy)]
+enum KnownVersion {
+    Exact(Version),
+    AtLeast(Version),
+    Unknown,
+}
+
+struct Occurrence {
+    doc: usize,
+    m: RuleMatch,
+}
+
+/// Diagnose `docs` with `rules`.
+pub fn diagnose(
+    docs: &[Document],
+    rules: &RuleSet,
+    mut skipped: Vec<Skipped>,
+    opts: &Options,
+) -> Diagnosis {
+    let mut groups: BTreeMap<GroupKey, Vec<Occurrence>> = BTreeMap::new();
+    let mut notes: BTreeMap<String, Note> = BTreeMap::new();
+    for (doc_idx, doc) in docs.iter().enumerate() {
+        skipped.extend(doc.skipped.iter().cloned());
+        for m in rules.match_document(doc) {
+            let rule = &rules.rules[m.rule];
+            match rule.class {
+                RuleClass::Note => {
+                    let record = &doc.records[m.record];
+                    let vars = |name: &str| m.capture(name).map(str::to_string);
+                    notes
+                        .entry(rule.id.clone())
+                        .and_modify(|n| n.count += 1)
+                        .or_insert_with(|| Note {
+                            rule_id: Some(rule.id.clone()),
+                            message: rule.title.render(&vars),
+                            source: Some(doc.name.clone()),
+                            line: Some(record.line),
+                            count: 1,
+                        });
+                }
+                RuleClass::Finding(class) => {
+                    let key = GroupKey::new(class, rule, &m, doc);
+                    groups
+                        .entry(key)
+                        .or_default()
+                        .push(Occurrence { doc: doc_idx, m });
+                }
+            }
+        }
+    }
+    let metadata: BTreeMap<&str, &KeyMetadata> = docs
+        .iter()
+        .flat_map(|d| d.keys.iter())
+        .map(|k| (k.id.as_str(), k))
+        .collect();
+
+    let mut built: Vec<(Finding, Vec<usize>)> = groups
+        .into_values()
+        .map(|occurrences| {
+            let docs_seen: Vec<usize> = occurrences.iter().map(|o| o.doc).collect();
+            (
+                build_finding(&occurrences, docs, rules, opts, &metadata),
+                docs_seen,
+            )
+        })
+        .collect();
+    fold_unresolved(&mut built);
+    let mut findings: Vec<Finding> = built.into_iter().map(|(f, _)| f).collect();
+    for finding in &mut findings {
+        correlate_metadata(finding, &metadata, rules, docs, opts);
+        correlate_audit(finding, docs);
+    }
+    // Metadata alone can show a key that cannot work, even when no error was pasted.
+    for key in metadata.values() {
+        let state = key.state(opts.now_ms);
+        if state != KeyState::Active
+            && !findings
+                .iter()
+                .any(|f| f.key_id.as_deref() == Some(&key.id))
+        {
+            notes.insert(
+                format!("metadata-{}", key.id),
+                Note {
+                    rule_id: None,
+                    message: format!(
+                        "key {} ({}) in the pasted metadata is {}{}; any client still using it fails",
+                        key.id,
+                        key.name.as_deref().unwrap_or("no name"),
+                        state.as_str(),
+                        match state {
+                            KeyState::Expired => key.expiration_ms.map(|ms| format!(" since {}", format_ms(ms))).unwrap_or_default(),
+                            _ => key.invalidation_ms.map(|ms| format!(" since {}", format_ms(ms))).unwrap_or_default(),
+                        }
+                    ),
+                    source: None,
+                    line: Some(key.line),
+                    count: 1,
+                },
+            );
+        }
+    }
+    for note in &rules.notes {
+        notes.insert(
+            note.clone(),
+            Note {
+                rule_id: None,
+                message: note.clone(),
+                source: None,
+                line: None,
+                count: 1,
+            },
+        );
+    }
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(a.class.cmp(&b.class))
+            .then(a.key_id.cmp(&b.key_id))
+            .then(a.rule_id.cmp(&b.rule_id))
+            .then(
+                a.evidence
+                    .first()
+                    .map(|e| (&e.source, e.line))
+                    .cmp(&b.evidence.first().map(|e| (&e.source, e.line))),
+            )
+    });
+    let mut notes: Vec<Note> = notes.into_values().collect();
+    notes.sort_by(|a, b| (&a.source, a.line, &a.message).cmp(&(&b.source, b.line, &b.message)));
+    Diagnosis {
+        findings,
+        notes,
+        skipped,
+        inputs: docs.len(),
+    }
+}
+
+/// What makes two matches the same failure.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct GroupKey {
+    class: Class,
+    rule: String,
+    key: Option<String>,
+    parts: Vec<Option<String>>,
+}
+
+impl GroupKey {
+    fn new(class: Class, rule: &Rule, m: &RuleMatch, doc: &Document) -> Self {
+        let key = match resolve_key_id(m, doc) {
+            KeyRef::Id(id, _) => Some(id),
+            KeyRef::Placeholder(p) => Some(format!("<placeholder {p}>")),
+            KeyRef::None => None,
+        };
+        let parts = [
+            "action",
+            "index",
+            "restricted_index",
+            "remote",
+            "expected_type",
+            "actual_type",
+            "hex",
+        ]
+        .iter()
+        .map(|name| {
+            m.capture(name)
+                .map(|v| v.split('[').next().unwrap_or(v).to_string())
+        })
+        .collect();
+        Self {
+            class,
+            rule: rule.id.clone(),
+            key,
+            parts,
+        }
+    }
+}
+
+enum KeyRef {
+    Id(String, &'static str),
+    Placeholder(String),
+    None,
+}
+
+fn resolve_key_id(m: &RuleMatch, doc: &Document) -> KeyRef {
+    if let Some(id) = m.capture("key_id") {
+        return if is_placeholder_id(id) {
+            KeyRef::Placeholder(id.to_string())
+        } else {
+            KeyRef::Id(id.to_string(), "message")
+        };
+    }
+    let mut ids: Vec<&str> = doc
+        .credentials
+        .iter()
+        .filter_map(|c| c.key_id.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() == 1 {
+        return KeyRef::Id(ids[0].to_string(), "credential in the input");
+    }
+    KeyRef::None
+}
+
+/// Ids that users write in place of the real one.
+pub(crate) fn is_placeholder_id(id: &str) -> bool {
+    let lower = id.trim().to_ascii_lowercase();
+    lower.is_empty()
+        || lower.starts_with('<')
+        || lower.starts_with('{')
+        || lower.starts_with('$')
+        || lower
+            .chars()
+            .all(|c| matches!(c, 'x' | '*' | '.' | '…' | '#' | '-' | '_'))
+        || [
+            "redact",
+            "snip",
+            "mask",
+            "hidden",
+            "removed",
+            "omitted",
+            "example",
+            "your",
+            "placeholder",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+        || [
+            "id", "key", "key-id", "key_id", "apikey", "api_key", "api-key", "keyid", "...",
+        ]
+        .contains(&lower.as_str())
+}
+
+fn build_finding(
+    occurrences: &[Occurrence],
+    docs: &[Document],
+    rules: &RuleSet,
+    opts: &Options,
+    metadata: &BTreeMap<&str, &KeyMetadata>,
+) -> Finding {
+    let first = &occurrences[0];
+    let rule = &rules.rules[first.m.rule];
+    let RuleClass::Finding(class) = rule.class else {
+        unreachable!("notes are not grouped")
+    };
+    let first_doc = &docs[first.doc];
+    let (key_id, key_id_source, key_id_placeholder) = match resolve_key_id(&first.m, first_doc) {
+        KeyRef::Id(id, source) => (Some(id), Some(source), None),
+        KeyRef::Placeholder(p) => (None, None, Some(p)),
+        KeyRef::None => (None, None, None),
+    };
+
+    // Captures: the first value of each name across occurrences.
+    let mut captures: BTreeMap<String, String> = BTreeMap::new();
+    for occ in occurrences {
+        for (name, value, _) in &occ.m.captures {
+            captures
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
+    let mut details = Details::default();
+    let mut statuses = Vec::new();
+    let mut nodes = Vec::new();
+    let mut clients = Vec::new();
+    let mut times = Vec::new();
+    for occ in occurrences {
+        let record = &docs[occ.doc].records[occ.m.record];
+        statuses.extend(
+            occ.m
+                .capture("status")
+                .and_then(|s| s.parse().ok())
+                .or(record.fields.status),
+        );
+        nodes.extend(
+            occ.m
+                .capture("node")
+                .map(str::to_string)
+                .or_else(|| record.fields.node.clone()),
+        );
+        clients.extend(
+            occ.m
+                .capture("client_ip")
+                .map(str::to_string)
+                .or_else(|| record.fields.client_ip.clone()),
+        );
+        times.extend(record.fields.timestamp.clone());
+        if let Some(action) = occ.m.capture("action") {
+            push_unique(&mut details.actions, action.to_string());
+        }
+        if let Some(list) = occ.m.capture("index") {
+            for index in privileges::split_indices(list) {
+                push_unique(&mut details.indices, index);
+            }
+        }
+        if let Some(list) = occ.m.capture("restricted_index") {
+            for index in privileges::split_indices(list) {
+                push_unique(&mut details.restricted_indices, index);
+            }
+        }
+    }
+    statuses.sort_unstable();
+    statuses.dedup();
+    nodes.sort();
+    nodes.dedup();
+    clients.sort();
+    clients.dedup();
+    times.sort();
+    details.statuses = statuses;
+    details.nodes = nodes;
+    details.client_addresses = clients;
+    details.first_seen = times.first().cloned();
+    details.last_seen = times.last().cloned();
+    details.user = captures.get("user").cloned();
+    details.realm = captures.get("realm").cloned();
+    details.key_name = captures.get("key_name").cloned();
+    details.remote = captures.get("remote").cloned();
+    details.expected_type = captures.get("expected_type").cloned();
+    details.actual_type = captures.get("actual_type").cloned();
+    details.uri = captures.get("uri").cloned();
+    details.why = captures.get("why").cloned();
+    if let Some(list) = captures.get("privilege") {
+        details.privileges = privileges::split_list(list);
+    }
+    if let Some(action) = details.actions.first() {
+        let kind = match captures.get("privilege_kind").map(String::as_str) {
+            Some("cluster") => PrivilegeKind::Cluster,
+            Some("index") => PrivilegeKind::Index,
+            _ => PrivilegeKind::of_action(action),
+        };
+        details.privilege_kind = Some(kind.as_str());
+        if details.privileges.is_empty() {
+            if let Some(list) = privileges::granting(action) {
+                details.privileges = list.iter().map(|s| s.to_string()).collect();
+            }
+        }
+        details.least_privilege = details.privileges.first().cloned();
+        if let (Some(least), Class::UnderPrivileged) = (&details.least_privilege, class) {
+            let name = format!("grant-{least}");
+            details.suggested_role_descriptors = Some(privileges::role_descriptor(
+                &name,
+                kind,
+                least,
+                &details.indices,
+                &details.restricted_indices,
+            ));
+        }
+    }
+    for doc_idx in occurrences.iter().map(|o| o.doc) {
+        for cred in &docs[doc_idx].credentials {
+            let tag = cred.format.tag();
+            if cred.format != CredentialFormat::Encoded
+                || matches!(
+                    cred.site,
+                    crate::event::credential::CredentialSite::Header(
+                        Scheme::Bearer | Scheme::Basic
+                    )
+                )
+            {
+                if !details.credential_formats.contains(&tag) {
+                    details.credential_formats.push(tag);
+                }
+            }
+        }
+    }
+
+    // The version: given, named in the input, or implied by the message shape.
+    let known = match opts.version.or_else(|| {
+        docs.iter()
+            .find_map(|d| d.version.as_deref().and_then(Version::parse))
+    }) {
+        Some(v) => KnownVersion::Exact(v),
+        None => match occurrences
+            .iter()
+            .filter_map(|o| rules.rules[o.m.rule].implies_version)
+            .max()
+        {
+            Some(v) => KnownVersion::AtLeast(v),
+            None => KnownVersion::Unknown,
+        },
+    };
+    details.version = match known {
+        KnownVersion::Exact(v) => Some(v.to_string()),
+        KnownVersion::AtLeast(v) => Some(format!("{v}+")),
+        KnownVersion::Unknown => None,
+    };
+
+    let mut finding = Finding {
+        class,
+        severity: rule.severity,
+        rule_id: rule.id.clone(),
+        key_id,
+        key_id_source,
+        key_id_placeholder,
+        summary: String::new(),
+        explanation: String::new(),
+        remediation: Vec::new(),
+        candidates: Vec::new(),
+        references: Vec::new(),
+        evidence: Vec::new(),
+        count: occurrences.len(),
+        details,
+    };
+    if let Some(id) = finding.key_id.clone() {
+        if let Some(meta) = metadata.get(id.as_str()) {
+            attach_metadata(&mut finding, meta, opts);
+        }
+    }
+    render_rule_texts(&mut finding, rule, &captures, known);
+    let mut seen_texts = Vec::new();
+    for occ in occurrences {
+        if finding.evidence.len() >= MAX_EVIDENCE {
+            break;
+        }
+        let ev = evidence(&docs[occ.doc], &occ.m, rule, class);
+        if !seen_texts.contains(&ev.text) {
+            seen_texts.push(ev.text.clone());
+            finding.evidence.push(ev);
+        }
+    }
+    finding
+}
+
+fn push_unique(list: &mut Vec<String>, value: String) {
+    if !list.contains(&value) {
+        list.push(value);
+    }
+}
+
+/// Fill the finding's texts from `rule`'s templates.
+fn render_rule_texts(
+    finding: &mut Finding,
+    rule: &Rule,
+    captures: &BTreeMap<String, String>,
+    known: KnownVersion,
+) {
+    let vars = variables(finding, captures);
+    let lookup = |name: &str| vars.get(name).cloned();
+    finding.rule_id = rule.id.clone();
+    finding.severity = rule.severity;
+    finding.summary = rule.title.render(&lookup);
+    finding.explanation = rule.explain.render(&lookup).trim().to_string();
+    finding.remediation = rule
+        .remediation
+        .iter()
+        .map(|step| {
+            let mut rendered = RenderedStep {
+                title: step.title.render(&lookup),
+                text: step
+                    .text
+                    .as_ref()
+                    .map(|t| t.render(&lookup).trim().to_string()),
+                request: step
+                    .request
+                    .as_ref()
+                    .map(|t| t.render(&lookup).trim().to_string()),
+                version_note: None,
+            };
+            if let Some(min) = step.min_version {
+                let fallback = step
+                    .fallback
+                    .as_ref()
+                    .map(|f| f.render(&lookup).trim().to_string());
+                match known {
+                    KnownVersion::Exact(v) if v < min => {
+                        rendered.version_note = Some(format!(
+                            "this cluster runs {v}; the request needs {min} or later"
+                        ));
+                        rendered.request = None;
+                        rendered.text = fallback.or(rendered.text);
+                    }
+                    KnownVersion::Exact(_) => {}
+                    KnownVersion::AtLeast(v) if v >= min => {}
+                    _ => {
+                        rendered.version_note = Some(match fallback {
+                            Some(f) => {
+                                format!("needs Elasticsearch {min} or later; before {min}: {f}")
+                            }
+                            None => format!("needs Elasticsearch {min} or later"),
+                        });
+                    }
+                }
+            }
+            rendered
+        })
+        .collect();
+    finding.candidates = rule
+        .candidates
+        .iter()
+        .map(|c| RenderedCandidate {
+            class: c.kind,
+            why: c.why.render(&lookup).trim().to_string(),
+        })
+        .collect();
+    finding.references = rule
+        .references
+        .iter()
+        .map(|r| (r.title.clone(), r.url.clone()))
+        .collect();
+}
+
+/// Template variables: captures, then what the engine derived.
+fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut vars = captures.clone();
+    let d = &finding.details;
+    match &finding.key_id {
+        Some(id) => {
+            vars.insert("key_id".into(), id.clone());
+        }
+        None => {
+            vars.remove("key_id");
+        }
+    }
+    let mut set = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            vars.entry(name.to_string()).or_insert(value);
+        }
+    };
+    set(
+        "user",
+        d.user
+            .clone()
+            .or_else(|| d.metadata.as_ref().and_then(|m| m.username.clone())),
+    );
+    set(
+        "realm",
+        d.realm
+            .clone()
+            .or_else(|| d.metadata.as_ref().and_then(|m| m.realm.clone())),
+    );
+    set(
+        "key_name",
+        d.key_name
+            .clone()
+            .or_else(|| d.metadata.as_ref().and_then(|m| m.name.clone())),
+    );
+    set("least_privilege", d.least_privilege.clone());
+    set(
+        "privilege_list",
+        (!d.privileges.is_empty()).then(|| d.privileges.join(", ")),
+    );
+    set(
+        "index_list",
+        (!d.indices.is_empty()).then(|| d.indices.join(", ")),
+    );
+    set("status", d.statuses.first().map(|s| s.to_string()));
+    set("node", d.nodes.first().cloned());
+    set("client_ip", d.client_addresses.first().cloned());
+    set("first_seen", d.first_seen.clone());
+    set("version", d.version.clone());
+    if let Some(rd) = &d.suggested_role_descriptors {
+        let merged = merged_descriptors(d.metadata.as_ref(), rd);
+        set(
+            "role_descriptors",
+            serde_json::to_string_pretty(&merged).ok(),
+        );
+    }
+    vars
+}
+
+/// The key's current descriptors (when the metadata has them) plus the suggested one: the update
+/// API replaces `role_descriptors` whole, so a request must carry both.
+fn merged_descriptors(meta: Option<&KeyMetadata>, suggested: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(Value::Object(existing)) = meta.and_then(|m| m.role_descriptors.as_ref()) {
+        for (k, v) in existing {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    if let Value::Object(add) = suggested {
+        for (k, v) in add {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The evidence excerpt for one match: the lines it spans, windowed when long, with labels.
+fn evidence(doc: &Document, m: &RuleMatch, rule: &Rule, class: Class) -> Evidence {
+    let record = &doc.records[m.record];
+    let text = &doc.text;
+    let raw_start = record.map.to_raw(m.span.start).min(text.len());
+    let raw_end = record.map.to_raw(m.span.end).clamp(raw_start, text.len());
+    let line_start = text[..raw_start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[raw_end..]
+        .find('\n')
+        .map_or(text.len(), |i| raw_end + i);
+    let (mut from, mut to) = (line_start, line_end);
+    if to - from > MAX_EXCERPT {
+        from = floor_boundary(text, raw_start.saturating_sub(100).max(line_start));
+        to = ceil_boundary(text, (raw_end + 60).min(line_end));
+        if let Some(nl) = text[from..raw_start].rfind('\n') {
+            from += nl + 1;
+        }
+        if let Some(nl) = text[raw_end..to].find('\n') {
+            to = raw_end + nl;
+        }
+    }
+    let prefix = if from > line_start && !text[line_start..from].contains('\n') {
+        "…"
+    } else {
+        ""
+    };
+    let suffix = if to < line_end { "…" } else { "" };
+    let excerpt = format!("{prefix}{}{suffix}", text[from..to].trim_end_matches('\r'));
+    let shift = |raw: usize| raw.clamp(from, to) - from + prefix.len();
+    let mut spans = Vec::new();
+    for (name, _, range) in &m.captures {
+        let Some(label) = rule.label(name) else {
+            continue;
+        };
+        let start = shift(record.map.to_raw(range.start));
+        let end = shift(record.map.to_raw(range.end)).max(start);
+        if end > start && excerpt.is_char_boundary(start) && excerpt.is_char_boundary(end) {
+            let label = label.render(&|n: &str| m.capture(n).map(str::to_string));
+            spans.push(Span { start, end, label });
+        }
+    }
+    if spans.is_empty() {
+        let (start, end) = (shift(raw_start), shift(raw_end));
+        if end > start && excerpt.is_char_boundary(start) && excerpt.is_char_boundary(end) {
+            spans.push(Span {
+                start,
+                end,
+                label: class.phrase().to_string(),
+            });
+        }
+    }
+    spans.sort_by_key(|s| s.start);
+    Evidence {
+        source: doc.name.clone(),
+        line: doc.line_of(from),
+        kind: record.kind.as_str(),
+        text: excerpt,
+        spans,
+    }
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while at < text.len() && !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// Fold generic-401 findings into a decisive authentication finding of the same input and key.
+fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
+    let mut idx = 0;
+    while idx < built.len() {
+        let (finding, docs_seen) = &built[idx];
+        if finding.class != Class::AuthenticationUnresolved {
+            idx += 1;
+            continue;
+        }
+        let target = built.iter().position(|(other, other_docs)| {
+            other.class.explains_401()
+                && other_docs.iter().any(|d| docs_seen.contains(d))
+                && (finding.key_id.is_none()
+                    || other.key_id.is_none()
+                    || other.key_id == finding.key_id)
+        });
+        match target {
+            Some(target) => {
+                let (folded, _) = built.remove(idx);
+                let target = if target > idx { target - 1 } else { target };
+                let finding = &mut built[target].0;
+                for ev in folded.evidence {
+                    if finding.evidence.len() < MAX_EVIDENCE + 1 && !finding.evidence.contains(&ev)
+                    {
+                        finding.evidence.push(ev);
+                    }
+                }
+                for status in folded.details.statuses {
+                    if !finding.details.statuses.contains(&status) {
+                        finding.details.statuses.push(status);
+                    }
+                }
+                if finding.key_id.is_none() && folded.key_id.is_some() {
+                    finding.key_id = folded.key_id;
+                    finding.key_id_source = folded.key_id_source;
+                }
+            }
+            None => idx += 1,
+        }
+    }
+}
+
+fn attach_metadata(finding: &mut Finding, meta: &KeyMetadata, opts: &Options) {
+    finding.details.metadata = Some(meta.clone());
+    finding.details.metadata_state = Some(meta.state(opts.now_ms).as_str());
+    if finding.details.user.is_none() {
+        finding.details.user = meta.username.clone();
+    }
+    if finding.details.realm.is_none() {
+        finding.details.realm = meta.realm.clone();
+    }
+    if finding.details.key_name.is_none() {
+        finding.details.key_name = meta.name.clone();
+    }
+}
+
+/// Join pasted key metadata: decide unresolved 401s, confirm or contradict, locate limits.
+fn correlate_metadata(
+    finding: &mut Finding,
+    metadata: &BTreeMap<&str, &KeyMetadata>,
+    rules: &RuleSet,
+    docs: &[Document],
+    opts: &Options,
+) {
+    let Some(id) = finding.key_id.clone() else {
+        return;
+    };
+    let Some(meta) = metadata.get(id.as_str()).copied() else {
+        return;
+    };
+    let state = meta.state(opts.now_ms);
+    let decided = match (finding.class, state) {
+        (Class::AuthenticationUnresolved, KeyState::Invalidated) => Some(Class::Invalidated),
+        (Class::AuthenticationUnresolved, KeyState::Expired) => Some(Class::Expired),
+        _ => None,
+    };
+    if let Some(class) = decided {
+        if let Some(rule) = rules
+            .rules
+            .iter()
+            .find(|r| r.class == RuleClass::Finding(class) && r.canonical())
+        {
+            finding.class = class;
+            let captures = BTreeMap::new();
+            let known = match opts.version.or_else(|| {
+                docs.iter()
+                    .find_map(|d| d.version.as_deref().and_then(Version::parse))
+            }) {
+                Some(v) => KnownVersion::Exact(v),
+                None => KnownVersion::Unknown,
+            };
+            render_rule_texts(finding, rule, &captures, known);
+            finding.candidates.clear();
+            finding.explanation = format!(
+                "The error text alone does not say why, but the pasted key metadata does: key {id} is {}{}.\n\n{}",
+                state.as_str(),
+                match state {
+                    KeyState::Expired => meta.expiration_ms.map(|ms| format!(" (expiration {})", format_ms(ms))).unwrap_or_default(),
+                    _ => meta.invalidation_ms.map(|ms| format!(" (invalidated {})", format_ms(ms))).unwrap_or_default(),
+                },
+                finding.explanation
+            );
+        }
+    }
+    if finding.class == Class::Missing {
+        finding.details.limit_source = Some(format!(
+            "contradicted: the pasted metadata lists key {id} ({}), so the client is talking to a different cluster than the one that metadata came from",
+            state.as_str()
+        ));
+    }
+    if finding.class == Class::UnderPrivileged {
+        let kind = match finding.details.privilege_kind {
+            Some("cluster") => PrivilegeKind::Cluster,
+            _ => PrivilegeKind::Index,
+        };
+        let granting = &finding.details.privileges;
+        let index = finding.details.indices.first().map(String::as_str);
+        let own = meta.role_descriptors.as_ref();
+        let own_empty = own.is_none_or(|v| v.as_object().is_some_and(|m| m.is_empty()));
+        let own_grants =
+            own.is_some_and(|rd| privileges::descriptors_grant(rd, kind, granting, index));
+        finding.details.limit_source = Some(if !granting.is_empty() && !own_empty && !own_grants {
+            "role_descriptors: the key's own role descriptors do not grant it".to_string()
+        } else if own_grants || own_empty {
+            match &meta.limited_by {
+                Some(lb) if !privileges::descriptors_grant(lb, kind, granting, index) => "limited_by: the key's descriptors allow it, but its owner's privileges (captured at creation or last update) do not".to_string(),
+                _ => "limited_by: the key's descriptors allow it (or it has none), so the owner's privileges are the limit".to_string(),
+            }
+        } else {
+            "unknown: the metadata has no role descriptors (before 8.5)".to_string()
+        });
+    }
+}
+
+/// Join `invalidate_apikeys` audit events naming the key.
+fn correlate_audit(finding: &mut Finding, docs: &[Document]) {
+    if finding.class != Class::Invalidated {
+        return;
+    }
+    let Some(id) = finding.key_id.as_deref() else {
+        return;
+    };
+    for doc in docs {
+        for event in &doc.audit {
+            if event.action == "invalidate_apikeys" && event.invalidated_ids.iter().any(|i| i == id)
+            {
+                finding.details.invalidated_by = Some(InvalidatedBy {
+                    timestamp: event.timestamp.clone(),
+                    user: event.user.clone(),
+                    realm: event.realm.clone(),
+                    origin: event.origin.clone(),
+                    node: event.node.clone(),
+                    source: doc.name.clone(),
+                    line: event.line,
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Epoch milliseconds → RFC 3339 (UTC).
+pub fn format_ms(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_not_key_ids() {
+        for p in [
+            "<key-id>",
+            "xxxxxxx",
+            "redacted",
+            "<snipped>",
+            "...",
+            "your-key-id",
+        ] {
+            assert!(is_placeholder_id(p), "{p}");
+        }
+        for id in ["VuaCfGcBCdbkQm-e5aOx", "HBjhbh", "T4Lav4QBuKu_zclXw8LG"] {
+            assert!(!is_placeholder_id(id), "{id}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Stage 4: classification and correlation.
+//!
+//! - **In**: [`crate::event::Document`]s and the [`crate::rule::RuleMatch`]es found in them.
+//! - **Out**: a [`Diagnosis`]: findings (exactly one class each, duplicates merged and counted,
+//!   evidence as spans of the input), notes about neighbouring problems, skipped inputs.
+//! - **Never**: print, guess a class the text does not decide (that is
+//!   `authentication_unresolved`), or carry a secret.
+
+pub mod class;
+pub mod classify;
+pub mod privileges;
+
+use serde_json::Value;
+
+use crate::event::key_metadata::KeyMetadata;
+use crate::source::Skipped;
+pub use class::{CandidateKind, Class, RuleClass, Severity, Version};
+pub use classify::{diagnose, Options};
+
+/// Everything a report renders.
+#[derive(Debug, Default)]
+pub struct Diagnosis {
+    pub findings: Vec<Finding>,
+    pub notes: Vec<Note>,
+    pub skipped: Vec<Skipped>,
+    /// How many inputs were read.
+    pub inputs: usize,
+}
+
+/// One distinct failure.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub class: Class,
+    pub severity: Severity,
+    pub rule_id: String,
+    /// The API key id, when known.
+    pub key_id: Option<String>,
+    /// Where the key id came from.
+    pub key_id_source: Option<&'static str>,
+    /// A placeholder written where the id was elided (`<key-id>`, `xxxxxxx`).
+    pub key_id_placeholder: Option<String>,
+    pub summary: String,
+    pub explanation: String,
+    pub remediation: Vec<RenderedStep>,
+    pub candidates: Vec<RenderedCandidate>,
+    pub references: Vec<(String, String)>,
+    pub evidence: Vec<Evidence>,
+    /// How many records showed this failure.
+    pub count: usize,
+    pub details: Details,
+}
+
+/// A remediation step with its templates filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedStep {
+    pub title: String,
+    pub text: Option<String>,
+    pub request: Option<String>,
+    /// Why the step is shown as it is: e.g. "from 8.4; on older versions: …".
+    pub version_note: Option<String>,
+}
+
+/// A candidate cause of an unresolved 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedCandidate {
+    pub class: CandidateKind,
+    pub why: String,
+}
+
+/// A piece of the input that shows the failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// Input name (`stdin` or a path).
+    pub source: String,
+    /// 1-based line of `text`'s first line in the input.
+    pub line: usize,
+    /// What the record looked like (`es_error_json`, `agent_log`, …).
+    pub kind: &'static str,
+    /// The excerpt, as pasted (secrets already replaced).
+    pub text: String,
+    /// Labelled byte ranges of `text`.
+    pub spans: Vec<Span>,
+}
+
+/// A labelled byte range of an evidence excerpt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub label: String,
+}
+
+/// Facts extracted for a finding; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    pub user: Option<String>,
+    pub realm: Option<String>,
+    pub key_name: Option<String>,
+    pub actions: Vec<String>,
+    pub indices: Vec<String>,
+    pub restricted_indices: Vec<String>,
+    pub privileges: Vec<String>,
+    pub least_privilege: Option<String>,
+    pub privilege_kind: Option<&'static str>,
+    pub statuses: Vec<u16>,
+    pub remote: Option<String>,
+    pub nodes: Vec<String>,
+    pub client_addresses: Vec<String>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub expected_type: Option<String>,
+    pub actual_type: Option<String>,
+    pub uri: Option<String>,
+    pub why: Option<String>,
+    /// The Elasticsearch version known or implied (`8.10+`).
+    pub version: Option<String>,
+    /// A role descriptor that adds exactly what was missing.
+    pub suggested_role_descriptors: Option<Value>,
+    /// Where the limit comes from, when metadata says.
+    pub limit_source: Option<String>,
+    /// The key as the pasted metadata describes it.
+    pub metadata: Option<KeyMetadata>,
+    /// State per metadata (`active`, `expired`, `invalidated`).
+    pub metadata_state: Option<&'static str>,
+    /// Who invalidated the key, from the audit log.
+    pub invalidated_by: Option<InvalidatedBy>,
+    /// Credential format problems seen in the input (`raw-id-secret`, …).
+    pub credential_formats: Vec<&'static str>,
+}
+
+/// An `invalidate_apikeys` audit event that names the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidatedBy {
+    pub timestamp: Option<String>,
+    pub user: Option<String>,
+    pub realm: Option<String>,
+    pub origin: Option<String>,
+    pub node: Option<String>,
+    pub source: String,
+    pub line: usize,
+}
+
+/// A one-line note about something that is not an API-key failure, or about the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub rule_id: Option<String>,
+    pub message: String,
+    pub source: Option<String>,
+    pub line: Option<usize>,
+    pub count: usize,
+}
+
+impl Diagnosis {
+    /// Whether anything was found (exit status 1).
+    pub fn has_findings(&self) -> bool {
+        !self.findings.is_empty()
+    }
+}

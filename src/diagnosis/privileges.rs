@@ -1,0 +1,372 @@
+//! What grants an action, and the smallest role descriptor that adds it.
+//!
+//! Facts from shared/reference section 7 (`IndexPrivilege`, `ClusterPrivilegeResolver`):
+//! Elasticsearch lists the granting privileges from least to most privileged, so the first one
+//! named in a denial is the least privilege. When a message predates that list (before 7.12),
+//! the table below supplies it for the common actions.
+
+use serde_json::{json, Map, Value};
+
+/// Whether an action is checked against cluster or index privileges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivilegeKind {
+    Cluster,
+    Index,
+}
+
+impl PrivilegeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cluster => "cluster",
+            Self::Index => "index",
+        }
+    }
+
+    /// `ClusterPrivilegeResolver.isClusterAction`.
+    pub fn of_action(action: &str) -> Self {
+        if action.starts_with("cluster:")
+            || action.starts_with("indices:admin/template/")
+            || action.starts_with("indices:admin/index_template/")
+        {
+            Self::Cluster
+        } else {
+            Self::Index
+        }
+    }
+}
+
+/// (action prefix, granting privileges least first), most specific prefixes first.
+const TABLE: &[(&str, &[&str])] = &[
+    (
+        "indices:data/write/bulk",
+        &["create_doc", "create", "delete", "index", "write", "all"],
+    ),
+    (
+        "indices:data/write/index",
+        &["create_doc", "create", "index", "write", "all"],
+    ),
+    ("indices:data/write/update", &["index", "write", "all"]),
+    (
+        "indices:data/write/delete/byquery",
+        &["delete", "write", "all"],
+    ),
+    ("indices:data/write/delete", &["delete", "write", "all"]),
+    ("indices:data/write/", &["write", "all"]),
+    (
+        "indices:admin/auto_create",
+        &["auto_configure", "create_index", "manage", "all"],
+    ),
+    ("indices:admin/create", &["create_index", "manage", "all"]),
+    (
+        "indices:admin/mapping/auto_put",
+        &["auto_configure", "write", "manage", "all"],
+    ),
+    ("indices:admin/mapping/put", &["manage", "all"]),
+    (
+        "indices:admin/ilm/explain",
+        &["view_index_metadata", "manage_ilm", "manage", "all"],
+    ),
+    (
+        "indices:admin/rollover",
+        &["manage_follow_index", "manage", "all"],
+    ),
+    (
+        "indices:admin/close",
+        &["manage_follow_index", "manage", "all"],
+    ),
+    ("indices:admin/refresh", &["maintenance", "manage", "all"]),
+    (
+        "indices:admin/get",
+        &["view_index_metadata", "manage", "all"],
+    ),
+    (
+        "indices:admin/mappings/get",
+        &["view_index_metadata", "manage", "all"],
+    ),
+    ("indices:admin/", &["manage", "all"]),
+    (
+        "indices:data/read/field_caps",
+        &["read", "view_index_metadata", "manage", "all"],
+    ),
+    ("indices:data/read/", &["read", "all"]),
+    ("indices:monitor/", &["monitor", "manage", "all"]),
+    (
+        "indices:admin/index_template/put",
+        &["manage_index_templates", "manage", "all"],
+    ),
+    (
+        "indices:admin/index_template/get",
+        &["monitor", "manage_index_templates", "manage", "all"],
+    ),
+    (
+        "indices:admin/template/put",
+        &["manage_index_templates", "manage", "all"],
+    ),
+    (
+        "indices:admin/template/get",
+        &["monitor", "manage_index_templates", "manage", "all"],
+    ),
+    (
+        "cluster:monitor/state",
+        &[
+            "monitor",
+            "transport_client",
+            "read_ccr",
+            "cross_cluster_replication",
+            "manage_ccr",
+            "manage",
+            "all",
+        ],
+    ),
+    (
+        "cluster:monitor/xpack/info",
+        &[
+            "monitor",
+            "cross_cluster_search",
+            "cross_cluster_replication",
+            "manage",
+            "all",
+        ],
+    ),
+    ("cluster:monitor/", &["monitor", "manage", "all"]),
+    (
+        "cluster:admin/ingest/pipeline/get",
+        &[
+            "read_pipeline",
+            "manage_ingest_pipelines",
+            "manage_pipeline",
+            "manage",
+            "all",
+        ],
+    ),
+    (
+        "cluster:admin/ingest/pipeline/",
+        &[
+            "manage_ingest_pipelines",
+            "manage_pipeline",
+            "manage",
+            "all",
+        ],
+    ),
+    (
+        "cluster:admin/ilm/get",
+        &["read_ilm", "manage_ilm", "manage", "all"],
+    ),
+    ("cluster:admin/ilm/", &["manage_ilm", "manage", "all"]),
+    (
+        "cluster:admin/xpack/security/api_key/",
+        &[
+            "manage_own_api_key",
+            "manage_api_key",
+            "manage_security",
+            "all",
+        ],
+    ),
+    (
+        "cluster:internal/remote_cluster/",
+        &[
+            "cross_cluster_search",
+            "cross_cluster_replication",
+            "manage",
+            "all",
+        ],
+    ),
+];
+
+/// The granting privileges for `action`, least first, from the table.
+pub fn granting(action: &str) -> Option<&'static [&'static str]> {
+    let action = action.split('[').next().unwrap_or(action);
+    TABLE
+        .iter()
+        .filter(|(prefix, _)| action.starts_with(prefix))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, privs)| *privs)
+}
+
+/// Split a privilege list as printed (`create_doc,create,delete`) into names.
+pub fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|p| {
+            p.trim()
+                .trim_matches(|c| c == '"' || c == '\'')
+                .trim()
+                .to_string()
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Split an index list as printed (`logs-a,logs-b`) into names.
+pub fn split_indices(list: &str) -> Vec<String> {
+    split_list(list)
+}
+
+/// The role descriptor that adds exactly `privilege` for `action` on `indices` (and restricted
+/// `restricted` indices), named `name`.
+pub fn role_descriptor(
+    name: &str,
+    kind: PrivilegeKind,
+    privilege: &str,
+    indices: &[String],
+    restricted: &[String],
+) -> Value {
+    let mut descriptor = Map::new();
+    match kind {
+        PrivilegeKind::Cluster => {
+            descriptor.insert("cluster".into(), json!([privilege]));
+        }
+        PrivilegeKind::Index => {
+            let mut entries = Vec::new();
+            if !indices.is_empty() {
+                entries.push(json!({"names": indices, "privileges": [privilege]}));
+            }
+            if !restricted.is_empty() {
+                entries.push(json!({"names": restricted, "privileges": [privilege], "allow_restricted_indices": true}));
+            }
+            if entries.is_empty() {
+                entries.push(json!({"names": ["<index or pattern>"], "privileges": [privilege]}));
+            }
+            descriptor.insert("indices".into(), Value::Array(entries));
+        }
+    }
+    let mut outer = Map::new();
+    outer.insert(name.into(), Value::Object(descriptor));
+    Value::Object(outer)
+}
+
+/// Whether `descriptors` (a key's `role_descriptors` or `limited_by` entry) grant `privilege`
+/// (or a broader one from `granting`) on `index` / for the cluster. `None` when unknown.
+pub fn descriptors_grant(
+    descriptors: &Value,
+    kind: PrivilegeKind,
+    granting: &[String],
+    index: Option<&str>,
+) -> bool {
+    let objects: Vec<&Value> = match descriptors {
+        Value::Object(map) => map.values().collect(),
+        Value::Array(list) => list
+            .iter()
+            .flat_map(|v| {
+                v.as_object()
+                    .map(|m| m.values().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    objects.iter().any(|rd| match kind {
+        PrivilegeKind::Cluster => rd
+            .get("cluster")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter()
+                    .filter_map(Value::as_str)
+                    .any(|p| granting.iter().any(|g| g == p))
+            }),
+        PrivilegeKind::Index => {
+            rd.get("indices")
+                .and_then(Value::as_array)
+                .is_some_and(|entries| {
+                    entries.iter().any(|entry| {
+                        let names_match = match index {
+                            None => true,
+                            Some(index) => entry
+                                .get("names")
+                                .and_then(|n| match n {
+                                    Value::Array(a) => Some(
+                                        a.iter()
+                                            .filter_map(Value::as_str)
+                                            .map(str::to_string)
+                                            .collect::<Vec<_>>(),
+                                    ),
+                                    Value::String(s) => Some(vec![s.clone()]),
+                                    _ => None,
+                                })
+                                .is_some_and(|names| {
+                                    names.iter().any(|p| pattern_matches(p, index))
+                                }),
+                        };
+                        let privs_match = entry
+                            .get("privileges")
+                            .and_then(Value::as_array)
+                            .is_some_and(|p| {
+                                p.iter()
+                                    .filter_map(Value::as_str)
+                                    .any(|p| granting.iter().any(|g| g == p))
+                            });
+                        names_match && privs_match
+                    })
+                })
+        }
+    })
+}
+
+/// Elasticsearch index pattern semantics for the common case: `*` wildcards, exact otherwise.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if pattern.starts_with('/') {
+        return false; // a Lucene regex: not evaluated here
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let mut rest = name;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_answers_old_messages_without_a_list() {
+        assert_eq!(granting("cluster:monitor/main").unwrap()[0], "monitor");
+        assert_eq!(
+            granting("indices:data/write/bulk[s]").unwrap()[0],
+            "create_doc"
+        );
+        assert_eq!(
+            granting("indices:admin/auto_create").unwrap()[0],
+            "auto_configure"
+        );
+        assert_eq!(
+            PrivilegeKind::of_action("indices:admin/index_template/put"),
+            PrivilegeKind::Cluster
+        );
+    }
+
+    #[test]
+    fn descriptors_are_checked_against_index_patterns() {
+        let rd = json!({"r": {"cluster": [], "indices": [{"names": ["logs-*"], "privileges": ["read"]}]}});
+        let read = vec!["read".to_string(), "all".to_string()];
+        assert!(descriptors_grant(
+            &rd,
+            PrivilegeKind::Index,
+            &read,
+            Some("logs-app")
+        ));
+        assert!(!descriptors_grant(
+            &rd,
+            PrivilegeKind::Index,
+            &read,
+            Some("metrics-app")
+        ));
+        assert!(pattern_matches("logs-*-default", "logs-x-default"));
+        assert!(!pattern_matches("logs-*-default", "logs-x-prod"));
+    }
+}

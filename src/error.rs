@@ -1,0 +1,55 @@
+//! Errors that end a run, and the one place where outcomes become exit codes.
+//!
+//! Exit codes (README, `--help`): 0 no finding; 1 at least one finding; 2 usage, input or
+//! configuration error. A closed stdout (`keydoctor explain | head`) is a quiet 0.
+
+use std::io;
+use std::process::ExitCode;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::rule::RuleSetError;
+
+/// A run that could not produce a report.
+#[derive(Debug, Error, Diagnostic)]
+pub enum Error {
+    /// The rule files have problems; each is a labelled diagnostic.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Rules(#[from] RuleSetError),
+    /// Nothing could be read: every input was empty, binary or unreadable.
+    #[error("nothing to explain: {reasons}")]
+    #[diagnostic(
+        code(keydoctor::input::none),
+        help("paste the error output on standard input, or name files that hold it")
+    )]
+    NoInput { reasons: String },
+    /// A usage problem clap does not catch.
+    #[error("{0}")]
+    #[diagnostic(code(keydoctor::usage))]
+    Usage(String),
+    /// Writing the report failed.
+    #[error("cannot write the report: {0}")]
+    #[diagnostic(code(keydoctor::io))]
+    Io(#[from] io::Error),
+}
+
+/// What a command reports back to `cli::run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Ran; nothing found.
+    Clean,
+    /// Ran; found something (findings, failing examples, lint errors).
+    Found,
+}
+
+/// The only mapping from outcomes to exit codes.
+pub fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
+    match result {
+        Ok(Outcome::Clean) => ExitCode::from(0),
+        Ok(Outcome::Found) => ExitCode::from(1),
+        Err(Error::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(0),
+        Err(_) => ExitCode::from(2),
+    }
+}

@@ -1,0 +1,113 @@
+//! Audit log lines (`<cluster>_audit.json`, one JSON object per line).
+//!
+//! - **In**: the normalized text of one record that looks like an audit line.
+//! - **Out**: an [`AuditEvent`] with the fields a diagnosis joins on.
+//! - **Never**: fail the run on a malformed line: it simply yields no event.
+//!
+//! Field names and meanings are in shared/reference section 5: for API-key authentication
+//! `user.name` is the key's owner and `apikey.id` the key; a rejected key on REST is audited as
+//! `anonymous_access_denied` without its id; `invalidate_apikeys` carries the selector in
+//! `invalidate.apikeys` (`ids`, `name`, `user`).
+
+use serde_json::Value;
+
+/// One audit event, reduced to what keydoctor uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditEvent {
+    pub line: usize,
+    pub timestamp: Option<String>,
+    pub action: String,
+    pub node: Option<String>,
+    pub user: Option<String>,
+    pub realm: Option<String>,
+    pub key_id: Option<String>,
+    pub key_name: Option<String>,
+    pub origin: Option<String>,
+    pub request_action: Option<String>,
+    pub indices: Vec<String>,
+    /// For `invalidate_apikeys`: the ids named, if the request named ids.
+    pub invalidated_ids: Vec<String>,
+    /// For `invalidate_apikeys`: the name selector, if any.
+    pub invalidated_name: Option<String>,
+    /// For `invalidate_apikeys`: the owner selector `user@realm`, if any.
+    pub invalidated_owner: Option<String>,
+    /// For `create_apikey`: the id created.
+    pub created_id: Option<String>,
+}
+
+/// Cheap check used by record classification.
+pub fn looks_like_audit(norm: &str) -> bool {
+    norm.contains("\"type\":\"audit\"") || norm.contains("\"type\": \"audit\"")
+}
+
+/// Parse one audit line; `None` when it is not valid JSON or not an audit event.
+pub fn parse_line(norm: &str, line: usize) -> Option<AuditEvent> {
+    let start = norm.find('{')?;
+    let value: Value = serde_json::Deserializer::from_str(&norm[start..])
+        .into_iter::<Value>()
+        .next()?
+        .ok()?;
+    if value.get("type")?.as_str()? != "audit" {
+        return None;
+    }
+    let s = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
+    let selector = value.pointer("/invalidate/apikeys");
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(AuditEvent {
+        line,
+        timestamp: s("timestamp").or_else(|| s("@timestamp")),
+        action: s("event.action")?,
+        node: s("node.name").or_else(|| s("node.id")),
+        user: s("user.name"),
+        realm: s("user.realm"),
+        key_id: s("apikey.id"),
+        key_name: s("apikey.name"),
+        origin: s("origin.address"),
+        request_action: s("action"),
+        indices: strings(value.get("indices")),
+        invalidated_ids: strings(selector.and_then(|a| a.get("ids"))),
+        invalidated_name: selector
+            .and_then(|a| a.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        invalidated_owner: selector.and_then(|a| a.get("user")).map(|u| {
+            let name = u.get("name").and_then(Value::as_str).unwrap_or("?");
+            match u.get("realm").and_then(Value::as_str) {
+                Some(realm) => format!("{name}@{realm}"),
+                None => name.to_string(),
+            }
+        }),
+        created_id: value
+            .pointer("/create/apikey/id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalidate_event_keeps_its_selector() {
+        let line = r#"{"type":"audit", "timestamp":"2020-12-31T00:36:30,247+0200", "node.id":"9clhpgjJRR-iKzOw20xBNQ", "event.type":"security_config_change", "event.action":"invalidate_apikeys", "request.id":"7lyIQU9QTFqSrTxD0CqnTQ", "invalidate":{"apikeys":{"ids":["VuaCfGcBCdbkQm-e5aOx"],"owned_by_authenticated_user":false,"user":{"name":"myuser","realm":"native1"}}}}"#;
+        let event = parse_line(line, 3).unwrap();
+        assert_eq!(event.action, "invalidate_apikeys");
+        assert_eq!(event.invalidated_ids, vec!["VuaCfGcBCdbkQm-e5aOx"]);
+        assert_eq!(event.invalidated_owner.as_deref(), Some("myuser@native1"));
+    }
+
+    #[test]
+    fn truncated_line_is_not_an_event() {
+        assert!(parse_line(r#"{"type":"audit", "timestamp":"2020"#, 1).is_none());
+    }
+}

@@ -1,0 +1,483 @@
+//! Credentials found in pasted text: `Authorization` header values, `encoded` and `api_key`
+//! fields, `id:api_key` pairs in configs, passwords.
+//!
+//! - **In**: the raw text of one input.
+//! - **Out**: [`Credential`]s (key id, scheme, format verdict; never the secret) and the
+//!   redacted text that every later stage works on.
+//! - **Never**: keep a secret. A secret is measured (length, trailing newline) and then dropped;
+//!   what remains is a [`SecretString`] that prints `…redacted…`.
+//!
+//! Redacting at load time, before any matching, is what makes "no secret in any output" a
+//! property of the pipeline rather than of each renderer: nothing after this module ever sees a
+//! secret. [`redact`] is the one function every output path uses as a second line of defence.
+//!
+//! Facts (shared/reference section 1.1): the header is `ApiKey base64(id:api_key)`, the scheme is
+//! matched case-insensitively, decoding uses the standard (not URL-safe) alphabet and splits at
+//! the first `:`. Ids created by Elasticsearch are 20 characters, secrets 22.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use regex::Regex;
+
+/// The text that replaces every secret.
+pub const REDACTED: &str = "…redacted…";
+
+/// A secret that must never be printed. Debug and Display redact; there is no Serialize.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(());
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// Where in the text a credential was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSite {
+    /// `Authorization: ApiKey …`, `Bearer …` or `Basic …`.
+    Header(Scheme),
+    /// An `encoded` field (create-key response).
+    EncodedField,
+    /// An `api_key` setting or field.
+    ApiKeySetting,
+}
+
+/// The authorization scheme a header used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    ApiKey,
+    Bearer,
+    Basic,
+}
+
+/// What the credential's value turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialFormat {
+    /// base64 of `id:api_key`: what Elasticsearch expects.
+    Encoded,
+    /// `id:api_key` not base64-encoded (`Illegal base64 character 3a`).
+    RawIdSecret,
+    /// base64 that decodes to text without a colon: only the secret, or the id, was encoded.
+    NoColon,
+    /// The `encoded` value base64-encoded once more.
+    DoubleEncoded,
+    /// base64 of `id:api_key\n`: made with `echo` without `-n`.
+    TrailingNewline,
+    /// URL-safe base64 alphabet (`-`, `_`): Elasticsearch uses the standard one.
+    UrlSafe,
+    /// An App Search / Enterprise Search key (`private-…`, `search-…`).
+    AppSearchKey,
+    /// An Elastic Cloud organization API key (`essu_…`), for the Cloud API, not Elasticsearch.
+    CloudApiKey,
+    /// Not base64 and nothing else recognisable.
+    NotBase64,
+    /// A bare secret (an `api_key` field next to an `id`): nothing to decode.
+    SecretOnly,
+    /// A Basic or Bearer value that is not an API key (a user's password, a token).
+    NotAnApiKey,
+}
+
+impl CredentialFormat {
+    /// The tag name rules use in `tags_any` / `tags_none` (see rules/README.md).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Encoded => "encoded",
+            Self::RawIdSecret => "raw-id-secret",
+            Self::NoColon => "no-colon",
+            Self::DoubleEncoded => "double-encoded",
+            Self::TrailingNewline => "trailing-newline",
+            Self::UrlSafe => "url-safe",
+            Self::AppSearchKey => "app-search-key",
+            Self::CloudApiKey => "cloud-api-key",
+            Self::NotBase64 => "not-base64",
+            Self::SecretOnly => "secret-only",
+            Self::NotAnApiKey => "not-an-api-key",
+        }
+    }
+}
+
+/// One credential seen in the input. The secret itself is gone.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// Where it was found.
+    pub site: CredentialSite,
+    /// What it turned out to be.
+    pub format: CredentialFormat,
+    /// The API key id, when the value carried one.
+    pub key_id: Option<String>,
+    /// The secret, redacted.
+    pub secret: SecretString,
+    /// 1-based line where it was found.
+    pub line: usize,
+}
+
+impl Credential {
+    /// Input-scoped tags that rules can require: `credential:<scheme>:<format>` and
+    /// `credential:<format>`.
+    pub fn tags(&self) -> Vec<String> {
+        let site = match self.site {
+            CredentialSite::Header(Scheme::ApiKey) => "apikey-header",
+            CredentialSite::Header(Scheme::Bearer) => "bearer-header",
+            CredentialSite::Header(Scheme::Basic) => "basic-header",
+            CredentialSite::EncodedField => "encoded-field",
+            CredentialSite::ApiKeySetting => "api-key-setting",
+        };
+        vec![
+            format!("credential:{site}"),
+            format!("credential:{}", self.format.tag()),
+            format!("credential:{site}:{}", self.format.tag()),
+        ]
+    }
+}
+
+/// The result of [`scan`].
+#[derive(Debug)]
+pub struct Scanned {
+    /// The text with every secret replaced.
+    pub text: String,
+    /// The credentials found, in order.
+    pub credentials: Vec<Credential>,
+}
+
+// Values are matched generously (any non-space run) and judged by `judge`; the optional
+// backslashes let the patterns see through one or two levels of JSON string escaping.
+static HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b(?:authorization|auth)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?\s*(apikey|bearer|basic)[ ]+([^\s"'\\,;}\]]{4,})"#,
+    )
+    .expect("header regex")
+});
+static ENCODED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\\*"encoded\\*"\s*:\s*\\*"([^"\\\s]{8,})"#).expect("encoded regex")
+});
+static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b(?:api[_-]?key|ES_API_KEY|ELASTIC_API_KEY|ELASTICSEARCH_API_KEY)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})"#,
+    )
+    .expect("api_key regex")
+});
+static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b(?:password|passwd|ES_PASSWORD|ELASTIC_PASSWORD)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?([^\s"'\\,;}]{1,})"#,
+    )
+    .expect("password regex")
+});
+// userinfo in a URL: https://user:secret@host
+static URL_USERINFO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bhttps?://[^\s:/@]+:([^\s@/]+)@").expect("userinfo regex"));
+// curl -u user:password
+static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|\s)(?:-u|--user)\s+["']?[^\s:"']+:([^\s"']+)"#).expect("curl -u regex")
+});
+static KEY_ID_SHAPE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_\-]{6,64}$").expect("id regex"));
+
+/// Find every credential in `text`, decode what can be decoded, and replace every secret.
+pub fn scan(text: &str) -> Scanned {
+    // (start, end, replacement) in `text`, non-overlapping after sorting.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut credentials = Vec::new();
+    let line_of = |offset: usize| text[..offset].bytes().filter(|b| *b == b'\n').count() + 1;
+
+    for caps in HEADER.captures_iter(text) {
+        let value = caps.get(2).expect("value group");
+        let scheme = match caps[1].to_ascii_lowercase().as_str() {
+            "apikey" => Scheme::ApiKey,
+            "bearer" => Scheme::Bearer,
+            _ => Scheme::Basic,
+        };
+        // Logstash and friends already mask values; keep a masked value as it is.
+        if is_masked(value.as_str()) {
+            continue;
+        }
+        let (format, key_id) = judge(value.as_str(), Some(scheme));
+        edits.push((value.start(), value.end(), replacement(key_id.as_deref())));
+        credentials.push(Credential {
+            site: CredentialSite::Header(scheme),
+            format,
+            key_id,
+            secret: SecretString(()),
+            line: line_of(value.start()),
+        });
+    }
+    for caps in ENCODED.captures_iter(text) {
+        let value = caps.get(1).expect("value group");
+        if is_masked(value.as_str()) {
+            continue;
+        }
+        let (format, key_id) = judge(value.as_str(), Some(Scheme::ApiKey));
+        edits.push((value.start(), value.end(), replacement(key_id.as_deref())));
+        credentials.push(Credential {
+            site: CredentialSite::EncodedField,
+            format,
+            key_id,
+            secret: SecretString(()),
+            line: line_of(value.start()),
+        });
+    }
+    for caps in API_KEY_SETTING.captures_iter(text) {
+        let value = caps.get(1).expect("value group");
+        if is_masked(value.as_str()) || overlaps(&edits, value.start(), value.end()) {
+            continue;
+        }
+        let (format, key_id) = match judge(value.as_str(), Some(Scheme::ApiKey)) {
+            // A 22-character value that is not base64 of anything: the bare secret of a
+            // create response (`"api_key":"ui2lp2axTNmsyakw9tvNnw"`).
+            (CredentialFormat::NotBase64 | CredentialFormat::NoColon, _)
+                if !value.as_str().contains(':') =>
+            {
+                (CredentialFormat::SecretOnly, None)
+            }
+            other => other,
+        };
+        edits.push((value.start(), value.end(), replacement(key_id.as_deref())));
+        credentials.push(Credential {
+            site: CredentialSite::ApiKeySetting,
+            format,
+            key_id,
+            secret: SecretString(()),
+            line: line_of(value.start()),
+        });
+    }
+    for re in [&*PASSWORD, &*URL_USERINFO, &*CURL_USER] {
+        for caps in re.captures_iter(text) {
+            let value = caps.get(1).expect("value group");
+            if is_masked(value.as_str()) || overlaps(&edits, value.start(), value.end()) {
+                continue;
+            }
+            edits.push((value.start(), value.end(), REDACTED.to_string()));
+        }
+    }
+
+    edits.sort_by_key(|edit| edit.0);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, replacement) in edits {
+        if start < at {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(&replacement);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    Scanned {
+        text: out,
+        credentials,
+    }
+}
+
+fn overlaps(edits: &[(usize, usize, String)], start: usize, end: usize) -> bool {
+    edits.iter().any(|(s, e, _)| start < *e && *s < end)
+}
+
+fn replacement(key_id: Option<&str>) -> String {
+    match key_id {
+        Some(id) => format!("{id}{REDACTED}"),
+        None => REDACTED.to_string(),
+    }
+}
+
+/// Values that a tool already masked (`xxxxxx`, `****`, `<redacted>`, `${ES_API_KEY}`).
+fn is_masked(value: &str) -> bool {
+    let v = value.trim_matches(|c| c == '"' || c == '\'');
+    v.contains(REDACTED)
+        || v.starts_with("${")
+        || v.starts_with('$')
+        || v.starts_with('<')
+        || v.chars()
+            .all(|c| c == 'x' || c == 'X' || c == '*' || c == '.')
+        || v.eq_ignore_ascii_case("redacted")
+        || v.eq_ignore_ascii_case("::es_redacted::")
+}
+
+/// Decide what a credential value is. Returns the format and, when it carries one, the key id.
+pub fn judge(value: &str, scheme: Option<Scheme>) -> (CredentialFormat, Option<String>) {
+    let value = value.trim();
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("private-") || lower.starts_with("search-") {
+        return (CredentialFormat::AppSearchKey, None);
+    }
+    if lower.starts_with("essu_") {
+        return (CredentialFormat::CloudApiKey, None);
+    }
+    if let Some(decoded) = decode_b64(value, false) {
+        if let Some((id, secret)) = decoded.split_once(':') {
+            if looks_like_key_id(id) {
+                if secret.ends_with('\n') || secret.ends_with("\r\n") {
+                    return (CredentialFormat::TrailingNewline, Some(id.to_string()));
+                }
+                return match scheme {
+                    Some(Scheme::Basic) | Some(Scheme::Bearer) if !looks_like_secret(secret) => {
+                        (CredentialFormat::NotAnApiKey, None)
+                    }
+                    _ => (CredentialFormat::Encoded, Some(id.to_string())),
+                };
+            }
+            if matches!(scheme, Some(Scheme::Basic)) {
+                return (CredentialFormat::NotAnApiKey, None);
+            }
+        } else if let Some(inner) = decode_b64(decoded.trim(), false) {
+            if let Some((id, _)) = inner.split_once(':') {
+                if looks_like_key_id(id) {
+                    return (CredentialFormat::DoubleEncoded, Some(id.to_string()));
+                }
+            }
+        }
+        if matches!(scheme, Some(Scheme::Basic) | Some(Scheme::Bearer)) {
+            return (CredentialFormat::NotAnApiKey, None);
+        }
+        return (CredentialFormat::NoColon, None);
+    }
+    if let Some(decoded) = decode_b64(value, true) {
+        if let Some((id, _)) = decoded.split_once(':') {
+            if looks_like_key_id(id) {
+                return (CredentialFormat::UrlSafe, Some(id.to_string()));
+            }
+        }
+    }
+    if let Some((id, secret)) = value.split_once(':') {
+        if looks_like_key_id(id) && !secret.is_empty() {
+            return (CredentialFormat::RawIdSecret, Some(id.to_string()));
+        }
+    }
+    if matches!(scheme, Some(Scheme::Bearer)) {
+        return (CredentialFormat::NotAnApiKey, None);
+    }
+    (CredentialFormat::NotBase64, None)
+}
+
+fn decode_b64(value: &str, url_safe: bool) -> Option<String> {
+    let engines: [&base64::engine::GeneralPurpose; 2] = if url_safe {
+        [&URL_SAFE, &URL_SAFE_NO_PAD]
+    } else {
+        [&STANDARD, &STANDARD_NO_PAD]
+    };
+    engines
+        .iter()
+        .find_map(|engine| engine.decode(value.as_bytes()).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| {
+            !text.is_empty()
+                && text
+                    .chars()
+                    .all(|c| !c.is_control() || c == '\n' || c == '\r')
+        })
+}
+
+/// Whether `id` has the shape of an API key id (ES-created ids are 20 URL-safe characters).
+pub fn looks_like_key_id(id: &str) -> bool {
+    KEY_ID_SHAPE.is_match(id)
+}
+
+fn looks_like_secret(secret: &str) -> bool {
+    (16..=64).contains(&secret.trim_end().len())
+        && secret
+            .trim_end()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The last line of defence, used by every output path: replaces anything that still looks like
+/// a credential. After [`scan`] has run on the input it finds nothing; it exists so that text
+/// that did not come through [`scan`] (an error message, a path) cannot leak either.
+pub fn redact(text: &str) -> String {
+    if !text.contains(|c: char| c == ':' || c == '=') {
+        return text.to_string();
+    }
+    scan(text).text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENCODED_OK: &str = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==";
+
+    #[test]
+    fn encoded_value_is_decoded_to_its_id_and_redacted() {
+        let text = format!("curl -H 'Authorization: ApiKey {ENCODED_OK}' https://es:9200/");
+        let scanned = scan(&text);
+        assert_eq!(scanned.credentials.len(), 1);
+        let cred = &scanned.credentials[0];
+        assert_eq!(cred.format, CredentialFormat::Encoded);
+        assert_eq!(cred.key_id.as_deref(), Some("VuaCfGcBCdbkQm-e5aOx"));
+        assert!(!scanned.text.contains(ENCODED_OK));
+        assert!(scanned.text.contains("VuaCfGcBCdbkQm-e5aOx…redacted…"));
+        assert_eq!(format!("{:?}", cred.secret), REDACTED);
+    }
+
+    #[test]
+    fn raw_id_secret_is_named() {
+        let scanned = scan("Authorization: ApiKey VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw");
+        assert_eq!(scanned.credentials[0].format, CredentialFormat::RawIdSecret);
+        assert!(!scanned.text.contains("ui2lp2axTNmsyakw9tvNnw"));
+    }
+
+    #[test]
+    fn echo_newline_and_double_encoding_are_named() {
+        let with_newline = STANDARD.encode("VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw\n");
+        assert_eq!(
+            judge(&with_newline, Some(Scheme::ApiKey)).0,
+            CredentialFormat::TrailingNewline
+        );
+        let twice = STANDARD.encode(ENCODED_OK);
+        assert_eq!(
+            judge(&twice, Some(Scheme::ApiKey)),
+            (
+                CredentialFormat::DoubleEncoded,
+                Some("VuaCfGcBCdbkQm-e5aOx".into())
+            )
+        );
+    }
+
+    #[test]
+    fn non_elasticsearch_keys_are_named() {
+        assert_eq!(
+            judge("private-xxkd8s9d8f7g6h5j4k3l2m1n", Some(Scheme::ApiKey)).0,
+            CredentialFormat::AppSearchKey
+        );
+        assert_eq!(
+            judge("essu_YWJjZGVmZ2hpams=", Some(Scheme::ApiKey)).0,
+            CredentialFormat::CloudApiKey
+        );
+    }
+
+    #[test]
+    fn bearer_carrying_an_api_key_keeps_the_id() {
+        let scanned = scan(&format!("> Authorization: Bearer {ENCODED_OK}"));
+        let cred = &scanned.credentials[0];
+        assert_eq!(cred.site, CredentialSite::Header(Scheme::Bearer));
+        assert_eq!(cred.format, CredentialFormat::Encoded);
+    }
+
+    #[test]
+    fn escaped_json_fields_and_passwords_are_redacted() {
+        let text = r#"{\"id\":\"VuaCfGcBCdbkQm-e5aOx\",\"api_key\":\"ui2lp2axTNmsyakw9tvNnw\",\"encoded\":\"VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==\"} password: hunter22 https://elastic:changeme@es:9200"#;
+        let scanned = scan(text);
+        for secret in ["ui2lp2axTNmsyakw9tvNnw", ENCODED_OK, "hunter22", "changeme"] {
+            assert!(
+                !scanned.text.contains(secret),
+                "{secret} in {}",
+                scanned.text
+            );
+        }
+        assert!(scanned.text.contains("VuaCfGcBCdbkQm-e5aOx"));
+    }
+
+    #[test]
+    fn masked_values_stay_as_they_are() {
+        let text = "https://logstash_system:xxxxxx@es01:9200/ api_key => \"${ES_KEY}\"";
+        assert_eq!(scan(text).text, text);
+    }
+}

@@ -1,0 +1,141 @@
+//! API key metadata pasted into the input: responses of `GET /_security/api_key`,
+//! `POST /_security/_query/api_key`, and single key objects.
+//!
+//! - **In**: records whose text holds such a JSON document.
+//! - **Out**: [`KeyMetadata`], one per key.
+//! - **Never**: fail on a truncated or odd document: what cannot be parsed is ignored.
+//!
+//! Shapes per version (shared/reference section 6.2): `type` and `access` from 8.10,
+//! `invalidation` from 8.12, `role_descriptors` and `limited_by` from 8.5, `realm_type` and
+//! `profile_uid` from 8.14. Times are epoch milliseconds.
+
+use serde_json::Value;
+
+use super::Record;
+
+/// What the cluster said about one key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyMetadata {
+    pub id: String,
+    pub name: Option<String>,
+    /// `rest` or `cross_cluster` (8.10+); `None` on older versions, which only have REST keys.
+    pub key_type: Option<String>,
+    pub creation_ms: Option<i64>,
+    pub expiration_ms: Option<i64>,
+    pub invalidated: bool,
+    pub invalidation_ms: Option<i64>,
+    pub username: Option<String>,
+    pub realm: Option<String>,
+    /// The key's own role descriptors; `{}` means the key inherits its owner's privileges.
+    pub role_descriptors: Option<Value>,
+    pub limited_by: Option<Value>,
+    pub access: Option<Value>,
+    pub metadata: Option<Value>,
+    /// 1-based line of the record it came from.
+    pub line: usize,
+}
+
+/// Every key found in the records of one input.
+pub fn parse_all(records: &[Record]) -> Vec<KeyMetadata> {
+    let mut keys = Vec::new();
+    for record in records {
+        let text = &record.norm;
+        if !(text.contains("\"api_keys\"")
+            || (text.contains("\"creation\"") && text.contains("\"invalidated\"")))
+        {
+            continue;
+        }
+        let Some(start) = text.find('{') else {
+            continue;
+        };
+        let Some(Ok(value)) = serde_json::Deserializer::from_str(&text[start..])
+            .into_iter::<Value>()
+            .next()
+        else {
+            continue;
+        };
+        match value.get("api_keys").and_then(Value::as_array) {
+            Some(list) => keys.extend(list.iter().filter_map(|v| parse_key(v, record.line))),
+            None => keys.extend(parse_key(&value, record.line)),
+        }
+    }
+    keys
+}
+
+fn parse_key(value: &Value, line: usize) -> Option<KeyMetadata> {
+    let id = value.get("id")?.as_str()?.to_string();
+    let s = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
+    let n = |key: &str| value.get(key).and_then(Value::as_i64);
+    let v = |key: &str| value.get(key).filter(|v| !v.is_null()).cloned();
+    Some(KeyMetadata {
+        id,
+        name: s("name"),
+        key_type: s("type"),
+        creation_ms: n("creation"),
+        expiration_ms: n("expiration"),
+        invalidated: value
+            .get("invalidated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        invalidation_ms: n("invalidation"),
+        username: s("username"),
+        realm: s("realm"),
+        role_descriptors: v("role_descriptors"),
+        limited_by: v("limited_by"),
+        access: v("access"),
+        metadata: v("metadata"),
+        line,
+    })
+}
+
+impl KeyMetadata {
+    /// The key's state at `now_ms`.
+    pub fn state(&self, now_ms: i64) -> KeyState {
+        if self.invalidated {
+            KeyState::Invalidated
+        } else if self.expiration_ms.is_some_and(|exp| exp <= now_ms) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+}
+
+/// A key's state as metadata shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    Expired,
+    Invalidated,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Invalidated => "invalidated",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::parse_input;
+    use crate::source::Input;
+
+    #[test]
+    fn get_api_key_response_is_read() {
+        let text = r#"{"api_keys":[{"id":"0GF5GXsBCXxz2eDxWwFN","name":"hadoop_myuser_key","creation":1548550550158,"expiration":1548551550158,"invalidated":false,"username":"myuser","realm":"native1","realm_type":"native","metadata":{"application":"myapp"},"role_descriptors":{"role-a":{"cluster":["monitor"],"indices":[{"names":["index-a"],"privileges":["read"],"allow_restricted_indices":false}]}}}]}"#;
+        let doc = parse_input(&Input {
+            name: "t".into(),
+            text: text.into(),
+        });
+        assert_eq!(doc.keys.len(), 1);
+        let key = &doc.keys[0];
+        assert_eq!(key.id, "0GF5GXsBCXxz2eDxWwFN");
+        assert_eq!(key.state(1548551550159), KeyState::Expired);
+        assert_eq!(key.state(1548550550159), KeyState::Active);
+    }
+}

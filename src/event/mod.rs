@@ -1,0 +1,529 @@
+//! Stage 2: normalize an input into records, one per error, log line or audit entry.
+//!
+//! - **In**: [`crate::source::Input`].
+//! - **Out**: a [`Document`]: the redacted text, its [`Record`]s (each with a normalized text and
+//!   an [`OffsetMap`] back into the input), the credentials found, key metadata and audit events.
+//! - **Never**: panic on any text, keep a secret (see [`credential`]), or decide a class.
+//!
+//! ## Records
+//! A record is the unit in which a rule's `all` and `not` patterns are checked and findings are
+//! counted. It is a line plus its continuation lines: indented lines (pretty-printed JSON, the JS
+//! client's `Root causes:`, stack frames), closing brackets, `Caused by:` and exception heads such
+//! as `org.elasticsearch.transport.RemoteTransportException: …`. A blank line ends a record.
+//! This groups a pretty-printed error body, a Java stack trace and a multi-line client exception
+//! each into one record, without knowing which of them it is.
+//!
+//! ## Normalization
+//! Error bodies reach us escaped once (`\"` inside a Beats or Logstash log line) or twice (JSON in
+//! a JSON `message`). Rules are written against the unescaped text, so each record is unescaped
+//! (any run of backslashes before `"`, `n`, `t`, `/`, `'`, `u0022`…) and the [`OffsetMap`] maps
+//! every position of the normalized text back to the input, so that evidence labels land on the
+//! key id as the user pasted it.
+
+pub mod audit;
+pub mod credential;
+pub mod key_metadata;
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::source::{Input, SkipReason, Skipped, LINE_CAP};
+use audit::AuditEvent;
+use credential::Credential;
+use key_metadata::KeyMetadata;
+
+/// Records longer than this many lines are cut, so that one odd paste cannot become one record.
+const MAX_RECORD_LINES: usize = 400;
+
+/// One input after normalization.
+#[derive(Debug)]
+pub struct Document {
+    /// The input's name (`stdin` or a path).
+    pub name: String,
+    /// The input text with every secret replaced (see [`credential::scan`]).
+    pub text: String,
+    /// Records in input order.
+    pub records: Vec<Record>,
+    /// Credentials found anywhere in the input.
+    pub credentials: Vec<Credential>,
+    /// API key metadata pasted in the input (`GET /_security/api_key` and friends).
+    pub keys: Vec<KeyMetadata>,
+    /// Audit log events in the input.
+    pub audit: Vec<AuditEvent>,
+    /// An Elasticsearch version named by the input (`"number" : "8.12.2"`), if any.
+    pub version: Option<String>,
+    /// Partial-read warnings for this input.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Document {
+    /// Input-scoped tags that rules can require (`tags_any` / `tags_none`).
+    pub fn tags(&self) -> Vec<String> {
+        let mut tags: Vec<String> = self.credentials.iter().flat_map(|c| c.tags()).collect();
+        if !self.keys.is_empty() {
+            tags.push("metadata:present".into());
+        }
+        tags.sort();
+        tags.dedup();
+        tags
+    }
+
+    /// 1-based line number of a byte offset in [`Document::text`].
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.text.as_bytes()[..offset.min(self.text.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+}
+
+/// One error, log line or audit entry.
+#[derive(Debug)]
+pub struct Record {
+    /// 1-based line of the record's first line in the input.
+    pub line: usize,
+    /// Byte range of the record in [`Document::text`].
+    pub range: Range<usize>,
+    /// The unescaped text rules match against.
+    pub norm: String,
+    /// Maps offsets in `norm` back to offsets in [`Document::text`].
+    pub map: OffsetMap,
+    /// What the record looks like.
+    pub kind: RecordKind,
+    /// Fields every record may carry, found by the generic extractors below.
+    pub fields: RecordFields,
+}
+
+/// What a record looks like, for the report; rules do not depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    EsErrorJson,
+    ServerLog,
+    AuditLog,
+    ClientException,
+    AgentLog,
+    HttpResponse,
+    KeyMetadata,
+    Text,
+}
+
+impl RecordKind {
+    /// The name used in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EsErrorJson => "es_error_json",
+            Self::ServerLog => "es_server_log",
+            Self::AuditLog => "audit_log",
+            Self::ClientException => "client_exception",
+            Self::AgentLog => "agent_log",
+            Self::HttpResponse => "http_response",
+            Self::KeyMetadata => "key_metadata",
+            Self::Text => "text",
+        }
+    }
+}
+
+/// Fields found in a record regardless of which rule matched it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordFields {
+    pub status: Option<u16>,
+    pub timestamp: Option<String>,
+    pub node: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+/// Maps positions in a normalized text back to the input. Each entry `(norm, raw)` starts a run
+/// in which both advance together.
+#[derive(Debug, Clone, Default)]
+pub struct OffsetMap {
+    runs: Vec<(usize, usize)>,
+}
+
+impl OffsetMap {
+    /// The input offset of normalized offset `at`.
+    pub fn to_raw(&self, at: usize) -> usize {
+        let idx = self.runs.partition_point(|(norm, _)| *norm <= at);
+        match idx.checked_sub(1).map(|i| self.runs[i]) {
+            Some((norm, raw)) => raw + (at - norm),
+            None => at,
+        }
+    }
+}
+
+/// Normalize one input: redact, split into records, unescape, extract fields, metadata, audit.
+pub fn parse_input(input: &Input) -> Document {
+    let scanned = credential::scan(&input.text);
+    let text = scanned.text;
+    let mut skipped = Vec::new();
+    let ranges = split_records(&text, &input.name, &mut skipped);
+    let mut records = Vec::with_capacity(ranges.len());
+    let mut last_http_status: Option<(usize, u16)> = None;
+    for (line, range) in ranges {
+        let raw = &text[range.clone()];
+        let (norm, runs) = unescape(raw);
+        let mut map = OffsetMap { runs };
+        for run in &mut map.runs {
+            run.1 += range.start;
+        }
+        if map.runs.is_empty() || map.runs[0].0 != 0 {
+            map.runs.insert(0, (0, range.start));
+        }
+        let norm = norm.into_owned();
+        let mut fields = extract_fields(&norm);
+        // curl -i prints the status line, headers, a blank line, then the body: the body's
+        // record inherits the status line seen just before it.
+        if let Some(status) = http_status_line(&norm) {
+            last_http_status = Some((line, status));
+        } else if fields.status.is_none() {
+            if let Some((seen_at, status)) = last_http_status {
+                if line.saturating_sub(seen_at) <= 40 {
+                    fields.status = Some(status);
+                }
+            }
+        }
+        let kind = classify_kind(&norm);
+        records.push(Record {
+            line,
+            range,
+            norm,
+            map,
+            kind,
+            fields,
+        });
+    }
+    let keys = key_metadata::parse_all(&records);
+    let audit = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::AuditLog)
+        .filter_map(|r| audit::parse_line(&r.norm, r.line))
+        .collect();
+    let version = records.iter().find_map(|r| detect_version(&r.norm));
+    Document {
+        name: input.name.clone(),
+        text,
+        records,
+        credentials: scanned.credentials,
+        keys,
+        audit,
+        version,
+        skipped,
+    }
+}
+
+/// Split text into record ranges (with their 1-based first line), cutting over-long lines.
+fn split_records(text: &str, name: &str, skipped: &mut Vec<Skipped>) -> Vec<(usize, Range<usize>)> {
+    let mut out: Vec<(usize, Range<usize>)> = Vec::new();
+    let mut current: Option<(usize, Range<usize>, usize)> = None; // (line, range, line count)
+    let mut offset = 0;
+    for (idx, full_line) in text.split_inclusive('\n').enumerate() {
+        let line_no = idx + 1;
+        let line_start = offset;
+        offset += full_line.len();
+        let content = full_line.trim_end_matches(['\n', '\r']);
+        if content.len() > LINE_CAP {
+            skipped.push(Skipped {
+                source: name.to_string(),
+                reason: SkipReason::LongLine {
+                    line: line_no,
+                    bytes: content.len(),
+                },
+            });
+            if let Some((l, r, _)) = current.take() {
+                out.push((l, r));
+            }
+            let mut piece_start = line_start;
+            let end = line_start + content.len();
+            while piece_start < end {
+                let mut piece_end = (piece_start + LINE_CAP).min(end);
+                while !text.is_char_boundary(piece_end) {
+                    piece_end -= 1;
+                }
+                out.push((line_no, piece_start..piece_end));
+                piece_start = piece_end;
+            }
+            continue;
+        }
+        if content.trim().is_empty() {
+            if let Some((l, r, _)) = current.take() {
+                out.push((l, r));
+            }
+            continue;
+        }
+        let end = line_start + content.len();
+        match current.as_mut() {
+            Some((_, range, count)) if *count < MAX_RECORD_LINES && is_continuation(content) => {
+                range.end = end;
+                *count += 1;
+            }
+            _ => {
+                if let Some((l, r, _)) = current.take() {
+                    out.push((l, r));
+                }
+                current = Some((line_no, line_start..end, 1));
+            }
+        }
+    }
+    if let Some((l, r, _)) = current {
+        out.push((l, r));
+    }
+    out
+}
+
+static EXCEPTION_HEAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b").expect("exception regex")
+});
+
+/// Whether a line continues the record above it.
+fn is_continuation(line: &str) -> bool {
+    let first = line.chars().next().unwrap_or(' ');
+    first.is_whitespace()
+        || matches!(first, '}' | ']' | ')')
+        || line.starts_with("Caused by")
+        || line.starts_with("Root causes")
+        || line.starts_with("at ")
+        || line.starts_with("...")
+        || EXCEPTION_HEAD.is_match(line)
+}
+
+/// Unescape JSON-ish string escapes at any nesting depth. Returns the text and the run starts.
+fn unescape(raw: &str) -> (Cow<'_, str>, Vec<(usize, usize)>) {
+    if !raw.contains('\\') {
+        return (Cow::Borrowed(raw), Vec::new());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut runs = vec![(0usize, 0usize)];
+    let mut i = 0;
+    let mut plain_from = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < bytes.len() && bytes[j] == b'\\' {
+            j += 1;
+        }
+        let (emit, consumed_to): (Option<char>, usize) = match bytes.get(j) {
+            Some(b'"') => (Some('"'), j + 1),
+            Some(b'\'') => (Some('\''), j + 1),
+            Some(b'/') => (Some('/'), j + 1),
+            Some(b'n') => (Some('\n'), j + 1),
+            Some(b't') => (Some('\t'), j + 1),
+            Some(b'r') => (None, j + 1),
+            Some(b'u') => match raw
+                .get(j + 1..j + 5)
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .and_then(char::from_u32)
+            {
+                Some(c) => (Some(c), j + 5),
+                None => (Some('\\'), j),
+            },
+            _ => (Some('\\'), j),
+        };
+        out.push_str(&raw[plain_from..i]);
+        if let Some(c) = emit {
+            out.push(c);
+        }
+        i = consumed_to.max(i + 1);
+        plain_from = i;
+        runs.push((out.len(), i));
+    }
+    out.push_str(&raw[plain_from..]);
+    (Cow::Owned(out), runs)
+}
+
+static STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?x)
+        "status"\s*:\s*(?P<a>[45]\d\d)\b
+      | \bstatus(?:Code)?\s*[:=]\s*(?P<b>[45]\d\d)\b
+      | \b(?P<c>40[013]|50[0-3])\s+(?:Unauthorized|Forbidden|Bad\ Request|Internal\ Server\ Error|Service\ Unavailable)
+      | \b(?:[A-Z][A-Za-z]+(?:Exception|Error))\((?P<d>[45]\d\d),
+      | :code=>(?P<e>[45]\d\d)
+      | response\ code\ '(?P<f>[45]\d\d)'
+      | \[(?P<g>[45]\d\d)\ [A-Z][a-z]+
+      | \bHTTP\ error\ (?P<h>[45]\d\d)\b
+    "#,
+    )
+    .expect("status regex")
+});
+static HTTP_STATUS_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^[<*]?\s*HTTP/[\d.]+ (\d{3})\b").expect("http regex"));
+static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?x)
+        ^\[?(?P<a>\d{4}-\d\d-\d\d[T\ ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)
+      | "(?:@timestamp|timestamp)"\s*:\s*"(?P<b>[^"]+)"
+    "#,
+    )
+    .expect("timestamp regex")
+});
+static NODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?x)
+        ^\[[^\]]+\]\[[A-Z]+\s*\]\[[^\]]+\]\s*\[(?P<a>[^\]]+)\]
+      | "(?:elasticsearch\.)?node\.name"\s*:\s*"(?P<b>[^"]+)"
+    "#,
+    )
+    .expect("node regex")
+});
+static CLIENT_IP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""(?:origin\.address|x_forwarded_for)"\s*:\s*"(?P<a>[^"]+)""#).expect("ip regex")
+});
+static VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""number"\s*:\s*"(?P<a>\d+\.\d+\.\d+)[^"]*""#).expect("version regex")
+});
+
+fn first_group(re: &Regex, text: &str) -> Option<String> {
+    let caps = re.captures(text)?;
+    caps.iter()
+        .skip(1)
+        .flatten()
+        .next()
+        .map(|m| m.as_str().to_string())
+}
+
+fn extract_fields(norm: &str) -> RecordFields {
+    RecordFields {
+        status: first_group(&STATUS, norm)
+            .or_else(|| http_status_line(norm).map(|s| s.to_string()))
+            .and_then(|s| s.parse().ok()),
+        timestamp: first_group(&TIMESTAMP, norm),
+        node: first_group(&NODE, norm),
+        client_ip: first_group(&CLIENT_IP, norm),
+    }
+}
+
+fn http_status_line(norm: &str) -> Option<u16> {
+    HTTP_STATUS_LINE
+        .captures(norm)?
+        .get(1)?
+        .as_str()
+        .parse()
+        .ok()
+}
+
+fn detect_version(norm: &str) -> Option<String> {
+    first_group(&VERSION, norm)
+}
+
+fn classify_kind(norm: &str) -> RecordKind {
+    let head = norm.trim_start();
+    if head.starts_with('{') && norm.contains("\"type\"") && audit::looks_like_audit(norm) {
+        RecordKind::AuditLog
+    } else if norm.contains("\"api_keys\"") {
+        RecordKind::KeyMetadata
+    } else if norm.contains("\"log.logger\":\"org.elasticsearch")
+        || norm.contains("\"type\": \"server\"")
+        || norm.contains("\"type\":\"server\"")
+        || norm.contains("[o.e.")
+        || norm.starts_with("Authentication using apikey failed")
+    {
+        RecordKind::ServerLog
+    } else if head.starts_with("HTTP/") || head.starts_with("< HTTP/") {
+        RecordKind::HttpResponse
+    } else if head.starts_with('{')
+        && (norm.contains("\"root_cause\"") || norm.contains("\"reason\""))
+    {
+        RecordKind::EsErrorJson
+    } else if norm.contains("Exception(")
+        || norm.contains("ResponseError")
+        || norm.contains("ElasticsearchStatusException")
+        || norm.contains("ResponseException")
+        || norm.contains("] failed: [")
+    {
+        RecordKind::ClientException
+    } else if norm.contains("logstash.")
+        || norm.contains("backoff(elasticsearch")
+        || norm.contains("\"log.level\"")
+        || norm.contains("\"tags\":[")
+        || EXCEPTION_HEAD.is_match(head)
+    {
+        RecordKind::AgentLog
+    } else {
+        RecordKind::Text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        parse_input(&Input {
+            name: "t".into(),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn pretty_json_and_stack_traces_are_one_record_each() {
+        let d = doc("{\n  \"error\": {\n    \"type\": \"x\"\n  },\n  \"status\": 401\n}\n[2023-06-28T13:26:53,962][WARN ][o.e.t.ProxyConnectionStrategy] [node] failed\norg.elasticsearch.transport.RemoteTransportException: [x]\nCaused by: java.lang.IllegalArgumentException: y\n\nnext\n");
+        assert_eq!(d.records.len(), 3);
+        assert_eq!(d.records[0].fields.status, Some(401));
+        assert_eq!(d.records[1].line, 7);
+        assert_eq!(d.records[1].fields.node.as_deref(), Some("node"));
+        assert_eq!(d.records[2].line, 11);
+    }
+
+    #[test]
+    fn escapes_at_any_depth_are_undone_and_mapped_back() {
+        let raw = r#"x {\\\"reason\\\":\\\"api key [abc] has been invalidated\\\"}"#;
+        let d = doc(raw);
+        let rec = &d.records[0];
+        assert_eq!(
+            rec.norm,
+            r#"x {"reason":"api key [abc] has been invalidated"}"#
+        );
+        let at = rec.norm.find("abc").unwrap();
+        let raw_at = rec.map.to_raw(at);
+        assert_eq!(&d.text[raw_at..raw_at + 3], "abc");
+        let end = rec.map.to_raw(at + 3);
+        assert_eq!(&d.text[raw_at..end], "abc");
+    }
+
+    #[test]
+    fn unicode_escapes_are_decoded() {
+        let (text, _) = unescape(r#"\u0022ApiKey\u0022 ok"#);
+        assert_eq!(text, "\"ApiKey\" ok");
+    }
+
+    #[test]
+    fn statuses_are_found_in_every_rendering() {
+        for (text, want) in [
+            (
+                "AuthenticationException(401, 'security_exception', 'x')",
+                401,
+            ),
+            ("Failed to connect: 403 Forbidden: {}", 403),
+            ("{:code=>401, :url=>\"x\"}", 401),
+            ("Got response code '403' contacting Elasticsearch", 403),
+            ("[401 Unauthorized] {\"error\":{}}", 401),
+            ("statusCode: 500", 500),
+        ] {
+            assert_eq!(extract_fields(text).status, Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn curl_body_inherits_the_status_line() {
+        let d = doc("HTTP/1.1 401 Unauthorized\nWWW-Authenticate: ApiKey\n\n{\"error\":\"x\"}\n");
+        assert_eq!(d.records.last().unwrap().fields.status, Some(401));
+    }
+
+    #[test]
+    fn long_lines_are_read_in_pieces_and_reported() {
+        let text = format!("{}api key is expired\n", "a".repeat(LINE_CAP + 10));
+        let d = doc(&text);
+        assert_eq!(d.records.len(), 2);
+        assert!(matches!(
+            d.skipped[0].reason,
+            SkipReason::LongLine { line: 1, .. }
+        ));
+    }
+}

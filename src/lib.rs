@@ -1,0 +1,23 @@
+//! keydoctor: why an Elasticsearch API key stopped working, and what to do now.
+//!
+//! ```text
+//! source::Input ──▶ event::Document ──▶ rule::RuleMatch ──▶ diagnosis::Diagnosis ──▶ report::render
+//!  (bytes+origin)    (records, normalized   (rule id, captures    (findings, notes,        (human | json |
+//!                     text + offset map,     as spans)             skipped)                  markdown)
+//!                     credentials redacted)
+//! ```
+//!
+//! Modules, one per stage: [`source`], [`event`], [`rule`], [`diagnosis`], [`report`]; [`cli`]
+//! is the glue and [`error`] maps outcomes to exit codes.
+//!
+//! The library's API exists for the binary, the tests and the benches; it is not stable.
+
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod diagnosis;
+pub mod error;
+pub mod event;
+pub mod report;
+pub mod rule;
+pub mod source;

@@ -1,0 +1,290 @@
+//! The JSON report: wire types separate from the domain (ripgrep's `jsont`), stable field order,
+//! additive changes only. `schema_version` is 1. The README documents every field.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::{curl_form, RenderOptions};
+use crate::diagnosis::classify::format_ms;
+use crate::diagnosis::{Details, Diagnosis, Finding};
+use crate::event::credential::redact;
+
+#[derive(Serialize)]
+struct Report {
+    schema_version: u32,
+    summary: Summary,
+    findings: Vec<FindingOut>,
+    notes: Vec<NoteOut>,
+    skipped: Vec<SkippedOut>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    inputs: usize,
+    findings: usize,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct FindingOut {
+    class: &'static str,
+    severity: &'static str,
+    rule_id: String,
+    key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id_source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id_placeholder: Option<String>,
+    summary: String,
+    explanation: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    candidates: Vec<CandidateOut>,
+    remediation: Vec<StepOut>,
+    evidence: Vec<EvidenceOut>,
+    details: Map<String, Value>,
+    references: Vec<ReferenceOut>,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct CandidateOut {
+    class: &'static str,
+    why: String,
+}
+
+#[derive(Serialize)]
+struct StepOut {
+    step: usize,
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    curl: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_note: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EvidenceOut {
+    source: String,
+    line: usize,
+    kind: &'static str,
+    text: String,
+    spans: Vec<SpanOut>,
+}
+
+#[derive(Serialize)]
+struct SpanOut {
+    start: usize,
+    end: usize,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct ReferenceOut {
+    title: String,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct NoteOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_id: Option<String>,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct SkippedOut {
+    source: String,
+    reason: String,
+    partial: bool,
+}
+
+/// Render the JSON report (one document, then a newline).
+pub fn render_json(d: &Diagnosis, _opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let report = Report {
+        schema_version: 1,
+        summary: Summary {
+            inputs: d.inputs,
+            findings: d.findings.len(),
+            text: super::summary_line(d),
+        },
+        findings: d.findings.iter().map(finding_out).collect(),
+        notes: d
+            .notes
+            .iter()
+            .map(|n| NoteOut {
+                rule_id: n.rule_id.clone(),
+                message: redact(&n.message),
+                source: n.source.clone(),
+                line: n.line,
+                count: n.count,
+            })
+            .collect(),
+        skipped: d
+            .skipped
+            .iter()
+            .map(|s| SkippedOut {
+                source: s.source.clone(),
+                reason: redact(&s.reason.to_string()),
+                partial: s.reason.is_partial(),
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    out.write_all(b"\n")
+}
+
+fn finding_out(f: &Finding) -> FindingOut {
+    FindingOut {
+        class: f.class.as_str(),
+        severity: f.severity.as_str(),
+        rule_id: f.rule_id.clone(),
+        key_id: f.key_id.clone(),
+        key_id_source: f.key_id_source,
+        key_id_placeholder: f.key_id_placeholder.clone(),
+        summary: redact(&f.summary),
+        explanation: redact(&f.explanation),
+        candidates: f
+            .candidates
+            .iter()
+            .map(|c| CandidateOut {
+                class: c.class.as_str(),
+                why: redact(&c.why),
+            })
+            .collect(),
+        remediation: f
+            .remediation
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepOut {
+                step: i + 1,
+                title: redact(&s.title),
+                text: s.text.as_deref().map(redact),
+                request: s.request.as_deref().map(redact),
+                curl: s.request.as_deref().and_then(curl_form).map(|c| redact(&c)),
+                version_note: s.version_note.clone(),
+            })
+            .collect(),
+        evidence: f
+            .evidence
+            .iter()
+            .map(|e| EvidenceOut {
+                source: e.source.clone(),
+                line: e.line,
+                kind: e.kind,
+                text: e.text.clone(),
+                spans: e
+                    .spans
+                    .iter()
+                    .map(|s| SpanOut {
+                        start: s.start,
+                        end: s.end,
+                        label: s.label.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        details: details_out(&f.details),
+        references: f
+            .references
+            .iter()
+            .map(|(title, url)| ReferenceOut {
+                title: title.clone(),
+                url: url.clone(),
+            })
+            .collect(),
+        count: f.count,
+    }
+}
+
+fn details_out(d: &Details) -> Map<String, Value> {
+    let mut m = Map::new();
+    let mut opt = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            m.insert(k.into(), Value::String(redact(v)));
+        }
+    };
+    opt("user", &d.user);
+    opt("realm", &d.realm);
+    opt("key_name", &d.key_name);
+    opt("remote", &d.remote);
+    opt("expected_type", &d.expected_type);
+    opt("actual_type", &d.actual_type);
+    opt("uri", &d.uri);
+    opt("why", &d.why);
+    opt("least_privilege", &d.least_privilege);
+    opt("first_seen", &d.first_seen);
+    opt("last_seen", &d.last_seen);
+    opt("version", &d.version);
+    opt("limit_source", &d.limit_source);
+    let mut list = |k: &str, v: &[String]| {
+        if !v.is_empty() {
+            m.insert(k.into(), json!(v));
+        }
+    };
+    list("actions", &d.actions);
+    list("indices", &d.indices);
+    list("restricted_indices", &d.restricted_indices);
+    list("privileges", &d.privileges);
+    list("nodes", &d.nodes);
+    list("client_addresses", &d.client_addresses);
+    if let Some(kind) = d.privilege_kind {
+        m.insert("privilege_kind".into(), json!(kind));
+    }
+    if !d.statuses.is_empty() {
+        m.insert("http_status".into(), json!(d.statuses));
+    }
+    if !d.credential_formats.is_empty() {
+        m.insert("credential_formats".into(), json!(d.credential_formats));
+    }
+    if let Some(rd) = &d.suggested_role_descriptors {
+        m.insert("suggested_role_descriptors".into(), rd.clone());
+    }
+    if let Some(meta) = &d.metadata {
+        let mut k = Map::new();
+        k.insert("id".into(), json!(meta.id));
+        k.insert("name".into(), json!(meta.name));
+        if let Some(t) = &meta.key_type {
+            k.insert("type".into(), json!(t));
+        }
+        if let Some(state) = d.metadata_state {
+            k.insert("state".into(), json!(state));
+        }
+        for (name, ms) in [
+            ("creation", meta.creation_ms),
+            ("expiration", meta.expiration_ms),
+            ("invalidation", meta.invalidation_ms),
+        ] {
+            if let Some(ms) = ms {
+                k.insert(name.into(), json!(format_ms(ms)));
+            }
+        }
+        k.insert("invalidated".into(), json!(meta.invalidated));
+        k.insert("username".into(), json!(meta.username));
+        k.insert("realm".into(), json!(meta.realm));
+        if let Some(rd) = &meta.role_descriptors {
+            k.insert("role_descriptors".into(), rd.clone());
+        }
+        if let Some(lb) = &meta.limited_by {
+            k.insert("limited_by".into(), lb.clone());
+        }
+        m.insert("metadata".into(), Value::Object(k));
+    }
+    if let Some(by) = &d.invalidated_by {
+        m.insert(
+            "invalidated_by".into(),
+            json!({"user": by.user, "realm": by.realm, "timestamp": by.timestamp, "origin": by.origin, "node": by.node, "source": by.source, "line": by.line}),
+        );
+    }
+    m
+}

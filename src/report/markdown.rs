@@ -1,0 +1,154 @@
+//! The Markdown report, for pasting into a ticket: the same content as the human report, no
+//! ANSI, fenced blocks for evidence and requests.
+
+use std::io::{self, Write};
+
+use super::{curl_form, detail_lines, summary_line, RenderOptions};
+use crate::diagnosis::Diagnosis;
+use crate::event::credential::redact;
+
+/// Render the Markdown report.
+pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "# keydoctor report\n")?;
+    writeln!(out, "{}\n", summary_line(d))?;
+    for (i, f) in d.findings.iter().enumerate() {
+        writeln!(
+            out,
+            "## {}. `{}`: {}\n",
+            i + 1,
+            f.class.as_str(),
+            md_inline(&redact(&f.summary))
+        )?;
+        let count = if f.count > 1 {
+            format!(" · seen {}×", f.count)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "Severity **{}** · rule `{}`{count}\n",
+            f.severity.as_str(),
+            f.rule_id
+        )?;
+        writeln!(out, "### Evidence\n")?;
+        for ev in &f.evidence {
+            writeln!(out, "`{}:{}` ({})\n", ev.source, ev.line, ev.kind)?;
+            writeln!(out, "```text\n{}\n```\n", fence_safe(&redact(&ev.text)))?;
+            for span in &ev.spans {
+                let piece = ev.text.get(span.start..span.end).unwrap_or("");
+                writeln!(
+                    out,
+                    "- `{}`: {}",
+                    md_code(&redact(piece)),
+                    md_inline(&span.label)
+                )?;
+            }
+            if !ev.spans.is_empty() {
+                writeln!(out)?;
+            }
+        }
+        let details = detail_lines(f);
+        if !details.is_empty() {
+            writeln!(out, "### Details\n")?;
+            writeln!(out, "| | |\n|---|---|")?;
+            for (label, value) in details {
+                writeln!(
+                    out,
+                    "| {label} | {} |",
+                    md_inline(&redact(&value)).replace('|', "\\|")
+                )?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out, "### What it means\n\n{}\n", redact(&f.explanation))?;
+        if !f.candidates.is_empty() {
+            writeln!(out, "### Possible causes\n")?;
+            for c in &f.candidates {
+                writeln!(out, "- **{}**: {}", c.class.as_str(), redact(&c.why))?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out, "### What to do\n")?;
+        for (n, step) in f.remediation.iter().enumerate() {
+            writeln!(out, "{}. **{}**", n + 1, md_inline(&redact(&step.title)))?;
+            if let Some(text) = &step.text {
+                for line in redact(text).lines() {
+                    writeln!(out, "   {line}")?;
+                }
+            }
+            if let Some(note) = &step.version_note {
+                writeln!(out, "   _({note})_")?;
+            }
+            if let Some(request) = &step.request {
+                writeln!(
+                    out,
+                    "\n   ```\n{}\n   ```",
+                    indent(&fence_safe(&redact(request)), "   ")
+                )?;
+                if opts.curl {
+                    if let Some(curl) = curl_form(request) {
+                        writeln!(out, "\n   ```sh\n{}\n   ```", indent(&redact(&curl), "   "))?;
+                    }
+                }
+            }
+            writeln!(out)?;
+        }
+        if !f.references.is_empty() {
+            writeln!(out, "### References\n")?;
+            for (title, url) in &f.references {
+                writeln!(out, "- [{}]({url})", md_inline(title))?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if !d.notes.is_empty() {
+        writeln!(out, "## Notes\n")?;
+        for n in &d.notes {
+            let place = match (&n.source, n.line) {
+                (Some(s), Some(l)) => format!(" (`{s}:{l}`)"),
+                _ => String::new(),
+            };
+            let count = if n.count > 1 {
+                format!(" ×{}", n.count)
+            } else {
+                String::new()
+            };
+            writeln!(out, "- {}{count}{place}", md_inline(&redact(&n.message)))?;
+        }
+        writeln!(out)?;
+    }
+    if !d.skipped.is_empty() {
+        writeln!(out, "## Skipped or partly read\n")?;
+        for s in &d.skipped {
+            writeln!(out, "- `{}`: {}", s.source, redact(&s.reason.to_string()))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn indent(text: &str, pad: &str) -> String {
+    text.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn fence_safe(text: &str) -> String {
+    text.replace("```", "`\u{200b}``")
+}
+
+fn md_code(text: &str) -> String {
+    text.replace('`', "'")
+}
+
+fn md_inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '_' | '<' | '>' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,242 @@
+//! Stage 5: rendering. Pure functions of `&Diagnosis` to a `&mut dyn Write`.
+//!
+//! - **In**: a [`Diagnosis`] and [`RenderOptions`].
+//! - **Out**: bytes on the writer: human (owo-colors + a miette snippet of the evidence), JSON
+//!   (stable wire types in [`json`]), or Markdown for a ticket.
+//! - **Never**: probe the terminal, re-derive facts, or print a secret: every text goes through
+//!   [`crate::event::credential::redact`] on the way out.
+
+pub mod human;
+pub mod json;
+pub mod markdown;
+
+use std::io::{self, Write};
+
+use crate::diagnosis::Diagnosis;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+/// How to render.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderOptions {
+    /// ANSI colours (decided once, at startup).
+    pub color: bool,
+    /// Wrap width for prose and snippets.
+    pub width: usize,
+    /// Show each request in `curl` form too.
+    pub curl: bool,
+}
+
+/// Render `diagnosis` in `format`.
+pub fn render(
+    diagnosis: &Diagnosis,
+    format: Format,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Human => human::render_human(diagnosis, opts, out),
+        Format::Json => json::render_json(diagnosis, opts, out),
+        Format::Markdown => markdown::render_markdown(diagnosis, opts, out),
+    }
+}
+
+/// The `curl` form of a Dev Tools request (`METHOD /path` plus an optional JSON body), using the
+/// environment variables the live-cluster commands read. `None` when it is not an HTTP request.
+pub fn curl_form(request: &str) -> Option<String> {
+    let mut lines = request.lines();
+    let first = lines.next()?.trim();
+    let (method, path) = first.split_once(' ')?;
+    if !matches!(method, "GET" | "POST" | "PUT" | "DELETE" | "HEAD") || !path.starts_with('/') {
+        return None;
+    }
+    let body: String = lines.collect::<Vec<_>>().join("\n");
+    let mut out = format!(
+        "curl -sS -X {method} \"$ELASTICSEARCH_URL{path}\" \\\n  -H \"Authorization: ApiKey $ES_API_KEY\""
+    );
+    if !body.trim().is_empty() {
+        let compact = serde_json::from_str::<serde_json::Value>(body.trim())
+            .ok()
+            .and_then(|v| serde_json::to_string(&v).ok())
+            .unwrap_or_else(|| body.trim().to_string());
+        out.push_str(" \\\n  -H 'Content-Type: application/json' \\\n  -d '");
+        out.push_str(&compact.replace('\'', "'\\''"));
+        out.push('\'');
+    }
+    Some(out)
+}
+
+/// "1 finding" / "3 findings".
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The one-line summary every format ends with.
+pub(crate) fn summary_line(d: &Diagnosis) -> String {
+    if d.findings.is_empty() {
+        return format!("No API-key failure found in {}.", plural(d.inputs, "input"));
+    }
+    let mut by_class: Vec<(String, usize)> = Vec::new();
+    for f in &d.findings {
+        match by_class.iter_mut().find(|(c, _)| c == f.class.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => by_class.push((f.class.as_str().to_string(), 1)),
+        }
+    }
+    let parts: Vec<String> = by_class.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    format!(
+        "{} ({}) in {}.",
+        plural(d.findings.len(), "finding"),
+        parts.join(", "),
+        plural(d.inputs, "input")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_form_carries_method_path_and_compact_body() {
+        let got =
+            curl_form("PUT /_security/api_key/abc\n{\n  \"role_descriptors\": {\"a\": {}}\n}")
+                .unwrap();
+        assert!(got.starts_with("curl -sS -X PUT \"$ELASTICSEARCH_URL/_security/api_key/abc\""));
+        assert!(got.contains("-d '{\"role_descriptors\":{\"a\":{}}}'"));
+        assert!(curl_form("bin/elasticsearch-keystore add x").is_none());
+    }
+}
+
+/// The details worth showing to a person, as (label, value) pairs, in a fixed order.
+pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, String)> {
+    use crate::diagnosis::classify::format_ms;
+    let d = &f.details;
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    if let Some(id) = &f.key_id {
+        let source = f.key_id_source.filter(|s| *s != "message");
+        out.push((
+            "key",
+            match source {
+                Some(s) => format!("{id} (from the {s})"),
+                None => id.clone(),
+            },
+        ));
+    } else if let Some(p) = &f.key_id_placeholder {
+        out.push(("key", format!("not shown (the text says `{p}`)")));
+    }
+    if let Some(name) = &d.key_name {
+        out.push(("key name", name.clone()));
+    }
+    if let Some(user) = &d.user {
+        out.push((
+            "owner",
+            match &d.realm {
+                Some(realm) => format!("{user} (realm {realm})"),
+                None => user.clone(),
+            },
+        ));
+    }
+    if !d.actions.is_empty() {
+        out.push(("action", d.actions.join(", ")));
+    }
+    if !d.indices.is_empty() {
+        out.push(("indices", d.indices.join(", ")));
+    }
+    if !d.restricted_indices.is_empty() {
+        out.push(("restricted", d.restricted_indices.join(", ")));
+    }
+    if !d.privileges.is_empty() {
+        out.push((
+            "granted by",
+            format!(
+                "{} ({} privileges, least first)",
+                d.privileges.join(", "),
+                d.privilege_kind.unwrap_or("index")
+            ),
+        ));
+    }
+    if let Some(remote) = &d.remote {
+        out.push(("remote", remote.clone()));
+    }
+    if let (Some(e), Some(a)) = (&d.expected_type, &d.actual_type) {
+        out.push(("key type", format!("{a}, where {e} was expected")));
+    }
+    if !d.statuses.is_empty() {
+        out.push((
+            "HTTP status",
+            d.statuses
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    if !d.nodes.is_empty() {
+        out.push(("nodes", d.nodes.join(", ")));
+    }
+    if !d.client_addresses.is_empty() {
+        out.push(("clients", d.client_addresses.join(", ")));
+    }
+    match (&d.first_seen, &d.last_seen) {
+        (Some(a), Some(b)) if a != b => out.push(("seen", format!("{a} … {b}"))),
+        (Some(a), _) => out.push(("seen", a.clone())),
+        _ => {}
+    }
+    if let Some(v) = &d.version {
+        out.push(("version", format!("Elasticsearch {v}")));
+    }
+    if !d.credential_formats.is_empty() {
+        out.push(("credential", d.credential_formats.join(", ")));
+    }
+    if let Some(meta) = &d.metadata {
+        let mut parts = vec![d.metadata_state.unwrap_or("?").to_string()];
+        if let Some(t) = &meta.key_type {
+            parts.push(format!("type {t}"));
+        }
+        if let Some(ms) = meta.creation_ms {
+            parts.push(format!("created {}", format_ms(ms)));
+        }
+        match meta.expiration_ms {
+            Some(ms) => parts.push(format!("expires {}", format_ms(ms))),
+            None => parts.push("no expiration".into()),
+        }
+        if let Some(ms) = meta.invalidation_ms {
+            parts.push(format!("invalidated {}", format_ms(ms)));
+        }
+        out.push(("metadata", parts.join(", ")));
+    }
+    if let Some(limit) = &d.limit_source {
+        out.push(("limit", limit.clone()));
+    }
+    if let Some(by) = &d.invalidated_by {
+        out.push((
+            "invalidated by",
+            format!(
+                "{}{} at {}{} ({}:{})",
+                by.user.as_deref().unwrap_or("(user not audited)"),
+                by.realm
+                    .as_deref()
+                    .map(|r| format!(" (realm {r})"))
+                    .unwrap_or_default(),
+                by.timestamp.as_deref().unwrap_or("?"),
+                by.origin
+                    .as_deref()
+                    .map(|o| format!(" from {o}"))
+                    .unwrap_or_default(),
+                by.source,
+                by.line
+            ),
+        ));
+    }
+    out
+}

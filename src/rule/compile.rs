@@ -1,0 +1,1087 @@
+//! Raw rule files → validated, compiled [`Rule`]s, collecting every problem as a miette
+//! diagnostic that points into the rule file (cargo-deny's `ValidationContext` habit).
+//!
+//! - **In**: rule file texts with their paths (embedded and from `--rules DIR`), `snippets.toml`.
+//! - **Out**: a [`RuleSet`], or a [`RuleSetError`] listing every problem with file, span and help.
+//! - **Never**: stop at the first problem, or panic on a bad file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+use regex::{Regex, RegexBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use toml::Spanned;
+
+use super::schema::{RuleFile, SnippetFile, StepFile};
+use super::template::{Placeholder, Template};
+use super::{
+    Candidate, Example, Reference, Rule, RuleSet, Scope, Step, CAPTURE_VOCABULARY,
+    DERIVED_VARIABLES,
+};
+use crate::diagnosis::class::{CandidateKind, RuleClass, Severity, Version};
+use crate::event::parse_input;
+use crate::source::Input;
+
+/// Largest compiled size a rule regex may have.
+const REGEX_SIZE_LIMIT: usize = 2 << 20;
+/// Tags a rule may require (credential formats and sites; metadata presence).
+const TAG_PREFIXES: &[&str] = &["credential:", "metadata:"];
+
+/// One problem in one rule file.
+#[derive(Debug)]
+pub struct RuleProblem {
+    pub code: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+    pub label: String,
+    pub span: Option<SourceSpan>,
+    pub file: String,
+    pub src: NamedSource<String>,
+    pub warning: bool,
+}
+
+impl fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+impl std::error::Error for RuleProblem {}
+
+impl Diagnostic for RuleProblem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("keydoctor::rule::{}", self.code)))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.warning {
+            miette::Severity::Warning
+        } else {
+            miette::Severity::Error
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.span.map(|_| &self.src as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.span.map(|span| {
+            Box::new(std::iter::once(LabeledSpan::new_with_span(
+                Some(self.label.clone()),
+                span,
+            ))) as Box<dyn Iterator<Item = LabeledSpan>>
+        })
+    }
+}
+
+/// Every problem found while loading a rule set.
+#[derive(Debug)]
+pub struct RuleSetError {
+    pub problems: Vec<RuleProblem>,
+}
+
+impl fmt::Display for RuleSetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = self.problems.iter().filter(|p| !p.warning).count();
+        write!(f, "{errors} problem(s) in rule files")
+    }
+}
+
+impl std::error::Error for RuleSetError {}
+
+impl Diagnostic for RuleSetError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("keydoctor::rule::invalid"))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(
+            "rules/README.md describes every field; `keydoctor rules lint DIR` checks a directory",
+        ))
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
+    }
+}
+
+/// A rule file's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    /// Shown in diagnostics: `rules/expired/x.toml (embedded)` or the path.
+    pub label: String,
+    /// `<class>/<id>.toml` relative path, used for the directory and stem checks.
+    pub relative: String,
+    pub text: String,
+}
+
+/// Load the embedded rules, plus every rule under `extra` (overriding by id).
+/// Warnings (e.g. a rule without prefilter literals) are returned with the set.
+pub fn load(extra: Option<&Path>) -> Result<(RuleSet, Vec<RuleProblem>), RuleSetError> {
+    let mut sources: Vec<RuleSource> = super::embedded::EMBEDDED_RULES
+        .iter()
+        .map(|(rel, text)| RuleSource {
+            label: format!("rules/{rel} (embedded)"),
+            relative: (*rel).to_string(),
+            text: (*text).to_string(),
+        })
+        .collect();
+    let mut snippet_sources = vec![RuleSource {
+        label: "rules/snippets.toml (embedded)".into(),
+        relative: "snippets.toml".into(),
+        text: super::embedded::EMBEDDED_SNIPPETS.to_string(),
+    }];
+    let mut problems = Vec::new();
+    let mut overrides = BTreeSet::new();
+    if let Some(dir) = extra {
+        match read_dir_sources(dir) {
+            Ok((rules, snippets)) => {
+                for source in &rules {
+                    overrides.insert(source.relative.clone());
+                }
+                sources.extend(rules);
+                snippet_sources.extend(snippets);
+            }
+            Err(message) => problems.push(RuleProblem {
+                code: "unreadable-dir",
+                message,
+                help: Some("--rules takes a directory laid out as <class>/<id>.toml".into()),
+                label: String::new(),
+                span: None,
+                file: dir.display().to_string(),
+                src: NamedSource::new(dir.display().to_string(), String::new()),
+                warning: false,
+            }),
+        }
+    }
+    let custom_start = super::embedded::EMBEDDED_RULES.len();
+    compile_sources(&sources, custom_start, &snippet_sources, problems)
+}
+
+/// Compile rule sources; sources from `custom_start` on override earlier ones with the same id.
+pub fn compile_sources(
+    sources: &[RuleSource],
+    custom_start: usize,
+    snippet_sources: &[RuleSource],
+    mut problems: Vec<RuleProblem>,
+) -> Result<(RuleSet, Vec<RuleProblem>), RuleSetError> {
+    let snippets = compile_snippets(snippet_sources, &mut problems);
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut notes = Vec::new();
+    let mut seen_custom: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen_embedded: BTreeMap<String, String> = BTreeMap::new();
+    for (idx, source) in sources.iter().enumerate() {
+        let Some(rule) = compile_rule(source, &snippets, &mut problems) else {
+            continue;
+        };
+        let custom = idx >= custom_start;
+        let seen = if custom {
+            &mut seen_custom
+        } else {
+            &mut seen_embedded
+        };
+        if let Some(first) = seen.insert(rule.id.clone(), source.label.clone()) {
+            problems.push(problem(
+                source,
+                "duplicate-rule-id",
+                format!("rule id `{}` is already defined in {first}", rule.id),
+                None,
+                "duplicate id",
+                Some("ids are unique within a rule directory; rename one of them".into()),
+            ));
+            continue;
+        }
+        if let Some(pos) = rules.iter().position(|r| r.id == rule.id) {
+            notes.push(format!("rule {} overridden by {}", rule.id, source.label));
+            rules[pos] = rule;
+        } else {
+            rules.push(rule);
+        }
+    }
+    if problems.iter().any(|p| !p.warning) {
+        return Err(RuleSetError { problems });
+    }
+    Ok((RuleSet::new(rules, notes), problems))
+}
+
+fn read_dir_sources(dir: &Path) -> Result<(Vec<RuleSource>, Vec<RuleSource>), String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let mut rules = Vec::new();
+    let mut snippets = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let relative = path
+            .strip_prefix(dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let source = RuleSource {
+            label: path.display().to_string(),
+            relative: relative.clone(),
+            text,
+        };
+        if relative == "snippets.toml" {
+            snippets.push(source);
+        } else {
+            rules.push(source);
+        }
+    }
+    Ok((rules, snippets))
+}
+
+fn problem(
+    source: &RuleSource,
+    code: &'static str,
+    message: String,
+    span: Option<std::ops::Range<usize>>,
+    label: &str,
+    help: Option<String>,
+) -> RuleProblem {
+    RuleProblem {
+        code,
+        message,
+        help,
+        label: label.to_string(),
+        span: span.map(|s| SourceSpan::from(s.start..s.end.max(s.start))),
+        file: source.label.clone(),
+        src: NamedSource::new(source.label.clone(), source.text.clone()),
+        warning: false,
+    }
+}
+
+fn compile_snippets(
+    sources: &[RuleSource],
+    problems: &mut Vec<RuleProblem>,
+) -> BTreeMap<String, Vec<Step>> {
+    let mut out = BTreeMap::new();
+    for source in sources {
+        let file: SnippetFile = match toml::from_str(&source.text) {
+            Ok(file) => file,
+            Err(err) => {
+                problems.push(problem(
+                    source,
+                    "toml",
+                    err.message().to_string(),
+                    err.span(),
+                    "here",
+                    None,
+                ));
+                continue;
+            }
+        };
+        for entry in file.snippet {
+            let mut steps = Vec::new();
+            for step in &entry.step {
+                if let Some(step) = compile_step(source, step, &BTreeMap::new(), &[], problems) {
+                    steps.extend(step);
+                }
+            }
+            out.insert(entry.id.into_inner(), steps);
+        }
+    }
+    out
+}
+
+fn compile_rule(
+    source: &RuleSource,
+    snippets: &BTreeMap<String, Vec<Step>>,
+    problems: &mut Vec<RuleProblem>,
+) -> Option<Rule> {
+    let before = problems.len();
+    let file: RuleFile = match toml::from_str(&source.text) {
+        Ok(file) => file,
+        Err(err) => {
+            problems.push(problem(
+                source,
+                "toml",
+                err.message().trim().to_string(),
+                err.span(),
+                "here",
+                Some("see rules/README.md for the fields a rule file has".into()),
+            ));
+            return None;
+        }
+    };
+    let err = |problems: &mut Vec<RuleProblem>,
+               code: &'static str,
+               message: String,
+               span: std::ops::Range<usize>,
+               label: &str,
+               help: Option<String>| {
+        problems.push(problem(source, code, message, Some(span), label, help));
+    };
+
+    // id and class against the file's place.
+    let id = file.id.get_ref().clone();
+    let (dir, stem) = match source.relative.rsplit_once('/') {
+        Some((dir, name)) => (dir.rsplit('/').next().unwrap_or(dir), name),
+        None => ("", source.relative.as_str()),
+    };
+    let stem = stem.trim_end_matches(".toml");
+    if !is_kebab(&id) {
+        err(
+            problems,
+            "bad-id",
+            format!("rule id `{id}` is not kebab-case"),
+            file.id.span(),
+            "not kebab-case",
+            Some("use lowercase words joined by `-`, e.g. `expired-api-key`".into()),
+        );
+    } else if id != stem {
+        err(
+            problems,
+            "id-file-mismatch",
+            format!("rule id `{id}` differs from the file name `{stem}.toml`"),
+            file.id.span(),
+            "must equal the file stem",
+            Some(format!(
+                "rename the file to `{id}.toml` or the id to `{stem}`"
+            )),
+        );
+    }
+    let class = RuleClass::parse(file.class.get_ref());
+    match class {
+        None => err(
+            problems,
+            "unknown-class",
+            format!("unknown class `{}`", file.class.get_ref()),
+            file.class.span(),
+            "unknown class",
+            Some(format!(
+                "one of: {}, note",
+                crate::diagnosis::class::Class::ALL
+                    .map(|c| c.as_str())
+                    .join(", ")
+            )),
+        ),
+        Some(class) if class.as_str() != dir => err(
+            problems,
+            "class-dir-mismatch",
+            format!(
+                "class `{}` differs from the directory `{dir}`",
+                class.as_str()
+            ),
+            file.class.span(),
+            "must equal the parent directory",
+            Some(format!("move the file to `{}/{stem}.toml`", class.as_str())),
+        ),
+        _ => {}
+    }
+    let severity = match &file.severity {
+        None => Some(if class == Some(RuleClass::Note) {
+            Severity::Note
+        } else {
+            Severity::Error
+        }),
+        Some(s) => {
+            let parsed = Severity::parse(s.get_ref());
+            if parsed.is_none() {
+                err(
+                    problems,
+                    "unknown-severity",
+                    format!("unknown severity `{}`", s.get_ref()),
+                    s.span(),
+                    "error | warning | note",
+                    None,
+                );
+            }
+            parsed
+        }
+    };
+    let priority = file.priority.as_ref().map(|p| *p.get_ref()).unwrap_or(50);
+    if let Some(p) = &file.priority {
+        if !(0..=1000).contains(p.get_ref()) {
+            err(
+                problems,
+                "bad-priority",
+                "priority must be between 0 and 1000".into(),
+                p.span(),
+                "out of range",
+                None,
+            );
+        }
+    }
+    let implies_version = file.implies_version.as_ref().and_then(|v| {
+        let parsed = Version::parse(v.get_ref());
+        if parsed.is_none() {
+            err(
+                problems,
+                "bad-version",
+                format!("`{}` is not a version", v.get_ref()),
+                v.span(),
+                "expected e.g. `8.10`",
+                None,
+            );
+        }
+        parsed
+    });
+
+    // Patterns.
+    let matcher = file.matcher.get_ref();
+    if matcher.any.is_empty() {
+        err(
+            problems,
+            "no-pattern",
+            "`[match] any` needs at least one pattern".into(),
+            file.matcher.span(),
+            "no `any` pattern",
+            None,
+        );
+    }
+    let compile_list = |list: &[Spanned<String>],
+                        problems: &mut Vec<RuleProblem>,
+                        need_capture: bool|
+     -> Vec<(Regex, Vec<String>)> {
+        let mut out = Vec::new();
+        for pattern in list {
+            match RegexBuilder::new(pattern.get_ref())
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+            {
+                Ok(re) => {
+                    let names: Vec<String> =
+                        re.capture_names().flatten().map(str::to_string).collect();
+                    for name in &names {
+                        if !CAPTURE_VOCABULARY.contains(&name.as_str()) {
+                            problems.push(problem(
+                                source,
+                                "unknown-capture",
+                                format!("capture `{name}` is not in the capture vocabulary"),
+                                Some(pattern.span()),
+                                "unknown capture name",
+                                Some(format!("use one of: {}", CAPTURE_VOCABULARY.join(", "))),
+                            ));
+                        }
+                    }
+                    if need_capture && names.is_empty() {
+                        problems.push(problem(source, "no-capture", "an `any` pattern needs at least one named capture (`(?<why>…)` at least)".into(), Some(pattern.span()), "no named capture", None));
+                    }
+                    out.push((re, names));
+                }
+                Err(e) => problems.push(problem(
+                    source,
+                    "bad-regex",
+                    format!("pattern does not compile: {}", first_line(&e.to_string())),
+                    Some(pattern.span()),
+                    "invalid regex",
+                    Some(
+                        "patterns use Rust `regex` syntax; named captures are `(?<name>…)`".into(),
+                    ),
+                )),
+            }
+        }
+        out
+    };
+    let any = compile_list(&matcher.any, problems, true);
+    let all = compile_list(&matcher.all, problems, false);
+    let not = compile_list(&matcher.not, problems, false);
+    let scope = match matcher.scope.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("record") => Scope::Record,
+        Some("input") => Scope::Input,
+        Some(other) => {
+            let span = matcher.scope.as_ref().expect("scope").span();
+            err(
+                problems,
+                "bad-scope",
+                format!("unknown scope `{other}`"),
+                span,
+                "record | input",
+                None,
+            );
+            Scope::Record
+        }
+    };
+    for tag in matcher.tags_any.iter().chain(&matcher.tags_none) {
+        if !TAG_PREFIXES.iter().any(|p| tag.get_ref().starts_with(p)) {
+            err(
+                problems,
+                "unknown-tag",
+                format!("unknown tag `{}`", tag.get_ref()),
+                tag.span(),
+                "unknown tag",
+                Some(
+                    "tags start with `credential:` or `metadata:`; rules/README.md lists them"
+                        .into(),
+                ),
+            );
+        }
+    }
+    // Captures every `any` pattern defines: the ones templates may use without a fallback.
+    let always: BTreeSet<String> = any
+        .iter()
+        .map(|(_, names)| names.iter().cloned().collect::<BTreeSet<_>>())
+        .reduce(|a, b| a.intersection(&b).cloned().collect())
+        .unwrap_or_default();
+    let all_names: BTreeSet<String> = any.iter().flat_map(|(_, n)| n.clone()).collect();
+
+    let literals = if matcher.literals.is_empty() {
+        let mut lits = Vec::new();
+        let mut missing = false;
+        for pattern in &matcher.any {
+            match extract_literals(pattern.get_ref()) {
+                Some(found) => lits.extend(found),
+                None => missing = true,
+            }
+        }
+        if missing {
+            lits.clear();
+            let mut p = problem(source, "no-literal", "an `any` pattern implies no literal, so this rule runs on every record".into(), Some(file.matcher.span()), "no prefilter literal", Some("start the pattern with fixed text, or list `literals = [...]` that every match contains".into()));
+            p.warning = true;
+            problems.push(p);
+        }
+        lits
+    } else {
+        matcher
+            .literals
+            .iter()
+            .map(|l| l.get_ref().to_ascii_lowercase())
+            .collect()
+    };
+
+    // Templates.
+    let mut template =
+        |problems: &mut Vec<RuleProblem>, field: &Spanned<String>| -> Option<Template> {
+            check_template(source, field, &always, problems)
+        };
+    let title = template(problems, &file.title);
+    let explain = template(problems, &file.explain.get_ref().text);
+    let mut labels = Vec::new();
+    for (name, text) in &file.labels {
+        if !all_names.contains(name) {
+            err(
+                problems,
+                "label-without-capture",
+                format!("label for `{name}`, which no `any` pattern captures"),
+                text.span(),
+                "no such capture",
+                None,
+            );
+        }
+        if let Some(t) = template(problems, text) {
+            labels.push((name.clone(), t));
+        }
+    }
+    let mut remediation = Vec::new();
+    for step in &file.remediation {
+        if let Some(steps) = compile_step(source, step, snippets, &always_vec(&always), problems) {
+            remediation.extend(steps);
+        }
+    }
+    if remediation.is_empty() && class != Some(RuleClass::Note) {
+        err(
+            problems,
+            "no-remediation",
+            "a rule needs at least one `[[remediation]]` step".into(),
+            file.id.span(),
+            "no remediation",
+            None,
+        );
+    }
+    let mut candidates = Vec::new();
+    for cand in &file.candidate {
+        let c = cand.get_ref();
+        match CandidateKind::parse(c.class.get_ref()) {
+            Some(kind) => {
+                if let Some(why) = template(problems, &c.why) {
+                    candidates.push(Candidate { kind, why });
+                }
+            }
+            None => err(
+                problems,
+                "unknown-candidate",
+                format!("unknown candidate class `{}`", c.class.get_ref()),
+                c.class.span(),
+                "unknown class",
+                Some("a finding class or `not_sent`".into()),
+            ),
+        }
+    }
+    let unresolved = class
+        == Some(RuleClass::Finding(
+            crate::diagnosis::class::Class::AuthenticationUnresolved,
+        ));
+    if unresolved && file.candidate.len() < 2 {
+        err(
+            problems,
+            "too-few-candidates",
+            "an `authentication_unresolved` rule names at least two `[[candidate]]` causes".into(),
+            file.class.span(),
+            "needs candidates",
+            None,
+        );
+    }
+    if !unresolved && !file.candidate.is_empty() {
+        err(
+            problems,
+            "candidates-on-decided-rule",
+            "only `authentication_unresolved` rules list candidates".into(),
+            file.candidate[0].span(),
+            "not allowed here",
+            None,
+        );
+    }
+    let mut references = Vec::new();
+    for r in &file.reference {
+        let r = r.get_ref();
+        if !r.url.get_ref().starts_with("https://") {
+            err(
+                problems,
+                "insecure-reference",
+                "references use https".into(),
+                r.url.span(),
+                "not https",
+                None,
+            );
+        }
+        references.push(Reference {
+            title: r.title.get_ref().clone(),
+            url: r.url.get_ref().clone(),
+        });
+    }
+
+    // Examples: at least one of each kind, and every `any` pattern exercised by a positive one.
+    let mut examples = Vec::new();
+    let mut exercised = vec![false; any.len()];
+    for ex in &file.example {
+        let e = ex.get_ref();
+        let expect_match = match e.expect.get_ref().as_str() {
+            "match" => true,
+            "no-match" => false,
+            other => {
+                err(
+                    problems,
+                    "bad-expect",
+                    format!("unknown expectation `{other}`"),
+                    e.expect.span(),
+                    "match | no-match",
+                    None,
+                );
+                continue;
+            }
+        };
+        if expect_match {
+            let doc = parse_input(&Input {
+                name: "example".into(),
+                text: e.input.get_ref().clone(),
+            });
+            for (idx, (re, _)) in any.iter().enumerate() {
+                if doc.records.iter().any(|r| re.is_match(&r.norm)) {
+                    exercised[idx] = true;
+                }
+            }
+        }
+        for (name, value) in &e.captures {
+            if !all_names.contains(name) {
+                err(
+                    problems,
+                    "example-unknown-capture",
+                    format!("example expects capture `{name}`, which no `any` pattern defines"),
+                    value.span(),
+                    "no such capture",
+                    None,
+                );
+            }
+        }
+        examples.push(Example {
+            name: e.name.get_ref().clone(),
+            expect_match,
+            captures: e
+                .captures
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+                .collect(),
+            input: e.input.get_ref().clone(),
+        });
+    }
+    if !examples.iter().any(|e| e.expect_match) {
+        err(
+            problems,
+            "no-positive-example",
+            "a rule needs at least one `expect = \"match\"` example".into(),
+            file.id.span(),
+            "no positive example",
+            Some("paste a real sample from shared/corpus or shared/reference".into()),
+        );
+    }
+    if !examples.iter().any(|e| !e.expect_match) {
+        err(
+            problems,
+            "no-negative-example",
+            "a rule needs at least one `expect = \"no-match\"` example (a near miss)".into(),
+            file.id.span(),
+            "no negative example",
+            None,
+        );
+    }
+    if any.len() == matcher.any.len() {
+        for (idx, done) in exercised.iter().enumerate() {
+            if !done && !examples.is_empty() {
+                err(
+                    problems,
+                    "pattern-not-exercised",
+                    "no positive example matches this pattern".into(),
+                    matcher.any[idx].span(),
+                    "not exercised",
+                    Some("add an `[[example]]` with `expect = \"match\"` for it".into()),
+                );
+            }
+        }
+    }
+
+    if problems[before..].iter().any(|p| !p.warning) {
+        return None;
+    }
+    Some(Rule {
+        id,
+        class: class?,
+        severity: severity?,
+        priority,
+        title: title?,
+        summary: file.summary.map(|s| s.into_inner()).unwrap_or_default(),
+        fallback: file.fallback,
+        is_canonical: file.canonical,
+        implies_version,
+        seen_in: file.seen_in,
+        any: any.into_iter().map(|(re, _)| re).collect(),
+        all: all.into_iter().map(|(re, _)| re).collect(),
+        not: not.into_iter().map(|(re, _)| re).collect(),
+        scope,
+        tags_any: matcher
+            .tags_any
+            .iter()
+            .map(|t| t.get_ref().clone())
+            .collect(),
+        tags_none: matcher
+            .tags_none
+            .iter()
+            .map(|t| t.get_ref().clone())
+            .collect(),
+        literals,
+        labels,
+        explain: explain?,
+        remediation,
+        candidates,
+        references,
+        examples,
+        source: source.label.clone(),
+    })
+}
+
+fn always_vec(set: &BTreeSet<String>) -> Vec<String> {
+    set.iter().cloned().collect()
+}
+
+fn compile_step(
+    source: &RuleSource,
+    step: &Spanned<StepFile>,
+    snippets: &BTreeMap<String, Vec<Step>>,
+    always: &[String],
+    problems: &mut Vec<RuleProblem>,
+) -> Option<Vec<Step>> {
+    let s = step.get_ref();
+    let always: BTreeSet<String> = always.iter().cloned().collect();
+    if let Some(include) = &s.include {
+        if s.title.is_some() || s.request.is_some() || s.text.is_some() {
+            problems.push(problem(
+                source,
+                "include-with-fields",
+                "a step with `include` has no other fields".into(),
+                Some(step.span()),
+                "include only",
+                None,
+            ));
+            return None;
+        }
+        return match snippets.get(include.get_ref()) {
+            Some(steps) => Some(steps.clone()),
+            None => {
+                problems.push(problem(
+                    source,
+                    "unknown-snippet",
+                    format!("no snippet `{}` in rules/snippets.toml", include.get_ref()),
+                    Some(include.span()),
+                    "unknown snippet",
+                    Some(format!(
+                        "known: {}",
+                        snippets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                ));
+                None
+            }
+        };
+    }
+    let Some(title) = &s.title else {
+        problems.push(problem(
+            source,
+            "step-without-title",
+            "a remediation step needs a `title`".into(),
+            Some(step.span()),
+            "no title",
+            None,
+        ));
+        return None;
+    };
+    let min_version = s.min_version.as_ref().and_then(|v| {
+        let parsed = Version::parse(v.get_ref());
+        if parsed.is_none() {
+            problems.push(problem(
+                source,
+                "bad-version",
+                format!("`{}` is not a version", v.get_ref()),
+                Some(v.span()),
+                "expected e.g. `8.4`",
+                None,
+            ));
+        }
+        parsed
+    });
+    if s.fallback.is_some() && s.min_version.is_none() {
+        problems.push(problem(
+            source,
+            "fallback-without-version",
+            "`fallback` goes with `min_version`".into(),
+            Some(step.span()),
+            "no min_version",
+            None,
+        ));
+    }
+    let title = check_template(source, title, &always, problems)?;
+    let opt = |field: &Option<Spanned<String>>,
+               problems: &mut Vec<RuleProblem>|
+     -> Result<Option<Template>, ()> {
+        match field {
+            Some(f) => check_template(source, f, &always, problems)
+                .map(Some)
+                .ok_or(()),
+            None => Ok(None),
+        }
+    };
+    let text = opt(&s.text, problems).ok()?;
+    let request = opt(&s.request, problems).ok()?;
+    let fallback = opt(&s.fallback, problems).ok()?;
+    Some(vec![Step {
+        title,
+        text,
+        request,
+        min_version,
+        fallback,
+    }])
+}
+
+fn check_template(
+    source: &RuleSource,
+    field: &Spanned<String>,
+    always: &BTreeSet<String>,
+    problems: &mut Vec<RuleProblem>,
+) -> Option<Template> {
+    // The span of a TOML string includes its quotes; find where the text itself starts.
+    let span = field.span();
+    let raw = &source.text[span.clone()];
+    let offset = span.start + raw.find(|c| c != '"' && c != '\'').unwrap_or(0);
+    let offset = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+        span.start + 3 + usize::from(raw[3..].starts_with('\n'))
+    } else {
+        offset
+    };
+    match Template::parse(field.get_ref()) {
+        Ok((template, placeholders)) => {
+            let mut ok = true;
+            for Placeholder {
+                name,
+                has_fallback,
+                span,
+            } in placeholders
+            {
+                if !CAPTURE_VOCABULARY.contains(&name.as_str())
+                    && !DERIVED_VARIABLES.contains(&name.as_str())
+                {
+                    ok = false;
+                    problems.push(problem(
+                        source,
+                        "unknown-variable",
+                        format!("`{{{name}}}` is neither a capture name nor a derived variable"),
+                        Some(field.span()),
+                        "unknown variable",
+                        Some(format!(
+                            "captures: {}; derived: {}",
+                            CAPTURE_VOCABULARY.join(", "),
+                            DERIVED_VARIABLES.join(", ")
+                        )),
+                    ));
+                    continue;
+                }
+                if !has_fallback && !always.contains(&name) {
+                    ok = false;
+                    let located = (offset + span.start)..(offset + span.end);
+                    let in_text = located.end <= source.text.len()
+                        && source.text.get(located.clone()).is_some();
+                    problems.push(problem(
+                        source,
+                        "unbound-placeholder",
+                        format!("`{{{name}}}` is not captured by every `any` pattern and has no fallback"),
+                        Some(if in_text { located } else { field.span() }),
+                        "may be undefined",
+                        Some(format!("write `{{{name}|…}}` with a fallback text, or capture `{name}` in every `any` pattern")),
+                    ));
+                }
+            }
+            ok.then_some(template)
+        }
+        Err(e) => {
+            problems.push(problem(
+                source,
+                "bad-template",
+                e.message,
+                Some(field.span()),
+                "bad placeholder",
+                None,
+            ));
+            None
+        }
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or(text)
+        .trim()
+        .to_string()
+}
+
+fn is_kebab(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+        && !id.contains("--")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Literals (lower case) of which every match of `pattern` contains one; `None` when the
+/// pattern implies none that are at least 3 bytes long.
+pub(crate) fn extract_literals(pattern: &str) -> Option<Vec<String>> {
+    // Matching is ASCII case-insensitive, so a leading `(?i)` only multiplies the literals.
+    let stripped = pattern.strip_prefix("(?i)").unwrap_or(pattern);
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(stripped)
+        .ok()?;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut extractor = Extractor::new();
+        extractor.kind(kind);
+        let seq = extractor.extract(&hir);
+        if let Some(lits) = seq.literals() {
+            let out: Vec<String> = lits
+                .iter()
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).to_ascii_lowercase())
+                .collect();
+            if !out.is_empty() && out.iter().all(|l| l.trim().len() >= 3) {
+                let mut out = out;
+                out.sort();
+                out.dedup();
+                return Some(out);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(rel: &str, text: &str) -> RuleSource {
+        RuleSource {
+            label: rel.into(),
+            relative: rel.into(),
+            text: text.into(),
+        }
+    }
+
+    const GOOD: &str = r#"
+id = "x-rule"
+class = "expired"
+title = "API key {key_id|?} expired"
+[match]
+any = ['''(?<why>api key is expired)''']
+[explain]
+text = "It expired."
+[[remediation]]
+title = "Look it up"
+request = "GET /_security/api_key?id={key_id|<id>}"
+[[example]]
+name = "yes"
+expect = "match"
+input = "api key is expired"
+[[example]]
+name = "no"
+expect = "no-match"
+input = "api key is fine"
+"#;
+
+    #[test]
+    fn a_good_rule_compiles_with_literals() {
+        let (set, warnings) =
+            compile_sources(&[src("expired/x-rule.toml", GOOD)], 1, &[], vec![]).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(set.rules[0].literals, vec!["api key is expired"]);
+    }
+
+    #[test]
+    fn every_problem_is_collected_with_its_code() {
+        let bad = GOOD
+            .replace("class = \"expired\"", "class = \"expird\"")
+            .replace("(?<why>api", "(?<reason>api")
+            .replace("{key_id|?}", "{user}");
+        let err = compile_sources(&[src("expired/x-rule.toml", &bad)], 1, &[], vec![]).unwrap_err();
+        let codes: Vec<_> = err.problems.iter().map(|p| p.code).collect();
+        assert!(codes.contains(&"unknown-class"), "{codes:?}");
+        assert!(codes.contains(&"unknown-capture"), "{codes:?}");
+        assert!(codes.contains(&"unbound-placeholder"), "{codes:?}");
+    }
+
+    #[test]
+    fn unknown_field_is_a_toml_error_not_ignored() {
+        let bad = GOOD.replace("[[remediation]]", "[[remediaton]]");
+        let err = compile_sources(&[src("expired/x-rule.toml", &bad)], 1, &[], vec![]).unwrap_err();
+        assert_eq!(err.problems[0].code, "toml");
+        assert!(err.problems[0].span.is_some());
+    }
+
+    #[test]
+    fn custom_rule_overrides_by_id_and_says_so() {
+        let sources = [
+            src("expired/x-rule.toml", GOOD),
+            src("expired/x-rule.toml", GOOD),
+        ];
+        let (set, _) = compile_sources(&sources, 1, &[], vec![]).unwrap();
+        assert_eq!(set.rules.len(), 1);
+        assert_eq!(set.notes.len(), 1);
+    }
+
+    #[test]
+    fn literal_extraction_handles_alternation_and_case() {
+        assert_eq!(
+            extract_literals(r"(?i)missing authentication (?:credentials|token) for"),
+            Some(vec![
+                "missing authentication credentials for".to_string(),
+                "missing authentication token for".to_string()
+            ])
+        );
+        assert_eq!(extract_literals(r".*x"), None);
+    }
+}

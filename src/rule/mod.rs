@@ -1,0 +1,359 @@
+//! Stage 3: the rule engine. Rules are data (`rules/<class>/<id>.toml`); this is the code that
+//! loads, validates, compiles and matches them.
+//!
+//! - **In**: rule files (embedded at build time, plus `--rules DIR`) and [`crate::event::Document`]s.
+//! - **Out**: a compiled [`RuleSet`]; per document, [`RuleMatch`]es with captures as spans of the
+//!   normalized record text.
+//! - **Never**: discover a bad rule at match time (every check is at load time), run every regex
+//!   over every record, or panic on a rule file.
+//!
+//! ## Matching as a set
+//! Every `any` pattern implies literals (extracted with `regex-syntax`, or given as `literals`).
+//! One Aho-Corasick automaton over all of them finds, per record, the rules that could match;
+//! only those run their full regexes with captures. Rules without a usable literal are run on
+//! every record, and `keydoctor rules lint` warns about them.
+//!
+//! ## Resolution inside a record
+//! Matches are taken by priority (higher first); a match whose span overlaps an accepted one is
+//! dropped, so that the most specific reading of a message wins. A `fallback` rule (the generic
+//! 401, a bare status) survives only when nothing else matched the record.
+
+pub mod compile;
+mod embedded;
+pub(crate) mod schema;
+pub mod selftest;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+
+use crate::diagnosis::class::{CandidateKind, RuleClass, Severity, Version};
+use crate::event::Document;
+pub use compile::{load, RuleProblem, RuleSetError};
+use template::Template;
+
+/// The capture names a pattern may define (rules/README.md documents each).
+pub const CAPTURE_VOCABULARY: &[&str] = &[
+    "key_id",
+    "key_name",
+    "user",
+    "realm",
+    "action",
+    "index",
+    "restricted_index",
+    "privilege",
+    "privilege_kind",
+    "remote",
+    "node",
+    "status",
+    "client_ip",
+    "why",
+    "expected_type",
+    "actual_type",
+    "uri",
+    "hex",
+    "feature",
+    "principal",
+    "port",
+    "profile",
+    "doc_type",
+    "version",
+];
+
+/// Template variables the engine derives for a finding, beyond the captures.
+pub const DERIVED_VARIABLES: &[&str] = &[
+    "least_privilege",
+    "privilege_list",
+    "index_list",
+    "role_descriptors",
+    "first_seen",
+];
+
+/// Where `all` and `not` patterns are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The record the `any` pattern matched in (default).
+    Record,
+    /// The whole input (e.g. a header shown by `curl -v` lines above the body).
+    Input,
+}
+
+/// A compiled, validated rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub class: RuleClass,
+    pub severity: Severity,
+    pub priority: i64,
+    pub title: Template,
+    pub summary: String,
+    pub fallback: bool,
+    /// The rule whose texts a finding takes when metadata, not a message, decides its class.
+    pub is_canonical: bool,
+    pub implies_version: Option<Version>,
+    pub seen_in: Vec<String>,
+    pub any: Vec<Regex>,
+    pub all: Vec<Regex>,
+    pub not: Vec<Regex>,
+    pub scope: Scope,
+    pub tags_any: Vec<String>,
+    pub tags_none: Vec<String>,
+    /// Prefilter literals (lower case); empty = run on every record.
+    pub literals: Vec<String>,
+    pub labels: Vec<(String, Template)>,
+    pub explain: Template,
+    pub remediation: Vec<Step>,
+    pub candidates: Vec<Candidate>,
+    pub references: Vec<Reference>,
+    pub examples: Vec<Example>,
+    /// Where it came from: `rules/expired/x.toml (embedded)` or a path.
+    pub source: String,
+}
+
+/// One remediation step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub title: Template,
+    pub text: Option<Template>,
+    pub request: Option<Template>,
+    pub min_version: Option<Version>,
+    pub fallback: Option<Template>,
+}
+
+/// A candidate cause of an `authentication_unresolved` finding.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub kind: CandidateKind,
+    pub why: Template,
+}
+
+/// A reference link.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub title: String,
+    pub url: String,
+}
+
+/// An embedded example.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub name: String,
+    pub expect_match: bool,
+    pub captures: BTreeMap<String, String>,
+    pub input: String,
+}
+
+/// One match of one rule in one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch {
+    /// Index into [`RuleSet::rules`].
+    pub rule: usize,
+    /// Index into [`Document::records`].
+    pub record: usize,
+    /// The whole match, in the record's normalized text.
+    pub span: Range<usize>,
+    /// Named captures that participated: (name, value, span in the normalized text).
+    pub captures: Vec<(String, String, Range<usize>)>,
+}
+
+impl RuleMatch {
+    /// The value of capture `name`, if it participated.
+    pub fn capture(&self, name: &str) -> Option<&str> {
+        self.captures
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
+    }
+}
+
+/// A compiled rule set with its prefilter.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    prefilter: Option<AhoCorasick>,
+    /// For each prefilter pattern, the rules it admits.
+    literal_rules: Vec<Vec<usize>>,
+    /// Rules without literals: candidates on every record.
+    unfiltered: Vec<usize>,
+    /// Load-time notes (overridden rules).
+    pub notes: Vec<String>,
+}
+
+impl RuleSet {
+    /// Build the prefilter over the rules' literals.
+    pub fn new(rules: Vec<Rule>, notes: Vec<String>) -> Self {
+        let mut literal_index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut unfiltered = Vec::new();
+        for (idx, rule) in rules.iter().enumerate() {
+            if rule.literals.is_empty() {
+                unfiltered.push(idx);
+            }
+            for literal in &rule.literals {
+                literal_index.entry(literal.clone()).or_default().push(idx);
+            }
+        }
+        let (patterns, literal_rules): (Vec<String>, Vec<Vec<usize>>) =
+            literal_index.into_iter().unzip();
+        let prefilter = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&patterns)
+                .ok()
+        };
+        if prefilter.is_none() {
+            unfiltered = (0..rules.len()).collect();
+        }
+        Self {
+            rules,
+            prefilter,
+            literal_rules,
+            unfiltered,
+            notes,
+        }
+    }
+
+    /// Find a rule by id.
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Every accepted match in `doc`, in record order.
+    pub fn match_document(&self, doc: &Document) -> Vec<RuleMatch> {
+        self.match_with(doc, None)
+    }
+
+    /// Like [`RuleSet::match_document`], but only rule `only` is considered (for examples).
+    pub fn match_rule(&self, doc: &Document, only: usize) -> Vec<RuleMatch> {
+        self.match_with(doc, Some(only))
+    }
+
+    fn match_with(&self, doc: &Document, only: Option<usize>) -> Vec<RuleMatch> {
+        let tags = doc.tags();
+        let mut input_text: Option<String> = None;
+        let mut out = Vec::new();
+        let mut hit = vec![false; self.rules.len()];
+        for (record_idx, record) in doc.records.iter().enumerate() {
+            hit.iter_mut().for_each(|h| *h = false);
+            match only {
+                Some(idx) => hit[idx] = true,
+                None => {
+                    for &idx in &self.unfiltered {
+                        hit[idx] = true;
+                    }
+                    if let Some(ac) = &self.prefilter {
+                        for m in ac.find_overlapping_iter(record.norm.as_str()) {
+                            for &idx in &self.literal_rules[m.pattern().as_usize()] {
+                                hit[idx] = true;
+                            }
+                        }
+                    }
+                }
+            }
+            let mut found: Vec<RuleMatch> = Vec::new();
+            for (rule_idx, rule) in self.rules.iter().enumerate() {
+                if !hit[rule_idx] || !rule.tags_allow(&tags) {
+                    continue;
+                }
+                let mut context_ok: Option<bool> = None;
+                for re in &rule.any {
+                    for caps in re.captures_iter(&record.norm) {
+                        let ok = *context_ok.get_or_insert_with(|| {
+                            let scope: &str = match rule.scope {
+                                Scope::Record => &record.norm,
+                                Scope::Input => input_text.get_or_insert_with(|| {
+                                    doc.records
+                                        .iter()
+                                        .map(|r| r.norm.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join("\n")
+                                }),
+                            };
+                            rule.all.iter().all(|re| re.is_match(scope))
+                                && !rule.not.iter().any(|re| re.is_match(scope))
+                        });
+                        if !ok {
+                            break;
+                        }
+                        let whole = caps.get(0).expect("group 0");
+                        let captures = re
+                            .capture_names()
+                            .flatten()
+                            .filter_map(|name| {
+                                caps.name(name)
+                                    .map(|m| (name.to_string(), m.as_str().to_string(), m.range()))
+                            })
+                            .collect();
+                        found.push(RuleMatch {
+                            rule: rule_idx,
+                            record: record_idx,
+                            span: whole.range(),
+                            captures,
+                        });
+                    }
+                }
+            }
+            out.extend(self.resolve(found));
+        }
+        out
+    }
+
+    /// Priority, overlap, fallback and duplicate resolution inside one record.
+    fn resolve(&self, mut found: Vec<RuleMatch>) -> Vec<RuleMatch> {
+        found.sort_by(|a, b| {
+            let (ra, rb) = (&self.rules[a.rule], &self.rules[b.rule]);
+            rb.priority
+                .cmp(&ra.priority)
+                .then(a.rule.cmp(&b.rule))
+                .then(a.span.start.cmp(&b.span.start))
+        });
+        let mut accepted: Vec<RuleMatch> = Vec::new();
+        for m in found {
+            let overlaps = accepted
+                .iter()
+                .any(|a| m.span.start < a.span.end && a.span.start < m.span.end);
+            let duplicate = accepted.iter().any(|a| {
+                a.rule == m.rule
+                    && a.captures
+                        .iter()
+                        .map(|c| (&c.0, &c.1))
+                        .eq(m.captures.iter().map(|c| (&c.0, &c.1)))
+            });
+            if !overlaps && !duplicate {
+                accepted.push(m);
+            }
+        }
+        if accepted.iter().any(|m| !self.rules[m.rule].fallback) {
+            accepted.retain(|m| !self.rules[m.rule].fallback);
+        } else if let Some(best) = accepted.first().map(|m| m.rule) {
+            // Only fallbacks: the highest-priority one speaks for the record.
+            accepted.retain(|m| m.rule == best);
+        }
+        accepted.sort_by_key(|m| m.span.start);
+        accepted
+    }
+}
+
+impl Rule {
+    /// See [`Rule::is_canonical`].
+    pub fn canonical(&self) -> bool {
+        self.is_canonical
+    }
+
+    fn tags_allow(&self, tags: &[String]) -> bool {
+        (self.tags_any.is_empty() || self.tags_any.iter().any(|t| tags.contains(t)))
+            && !self.tags_none.iter().any(|t| tags.contains(t))
+    }
+
+    /// The label for a capture, if the rule gives one.
+    pub fn label(&self, capture: &str) -> Option<&Template> {
+        self.labels
+            .iter()
+            .find(|(name, _)| name == capture)
+            .map(|(_, t)| t)
+    }
+}

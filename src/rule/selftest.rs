@@ -1,0 +1,108 @@
+//! Verification of every rule's embedded examples, shared by `cargo test` and
+//! `keydoctor rules test` (ast-grep's `verify`, oxc's pass/fail cases).
+//!
+//! - **In**: a compiled [`RuleSet`].
+//! - **Out**: one [`CaseResult`] per example, with what was expected and what happened.
+//! - **Never**: stop at the first failure: every case is reported.
+//!
+//! A `match` example passes when the rule, alone, matches the example with the expected captures
+//! **and** the rule still wins when the whole set runs (otherwise another rule shadows it). A
+//! `no-match` example passes when the rule, alone, does not match.
+
+use std::collections::BTreeMap;
+
+use super::RuleSet;
+use crate::event::parse_input;
+use crate::source::Input;
+
+/// The outcome of one example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Expected a match, got none.
+    Missing,
+    /// Expected no match, got one.
+    Noisy {
+        captures: BTreeMap<String, String>,
+    },
+    /// Matched, but with other captures than expected.
+    WrongCaptures {
+        expected: BTreeMap<String, String>,
+        actual: BTreeMap<String, String>,
+    },
+    /// Matched alone, but the full set gives the record to another rule.
+    Shadowed {
+        by: Vec<String>,
+    },
+}
+
+/// One example's result.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub rule: String,
+    pub source: String,
+    pub example: String,
+    pub outcome: Outcome,
+}
+
+/// Run every example of every rule in `set`.
+pub fn run(set: &RuleSet) -> Vec<CaseResult> {
+    let mut results = Vec::new();
+    for (idx, rule) in set.rules.iter().enumerate() {
+        for example in &rule.examples {
+            let doc = parse_input(&Input {
+                name: "example".into(),
+                text: example.input.clone(),
+            });
+            let alone = set.match_rule(&doc, idx);
+            let outcome = if example.expect_match {
+                let best = alone.iter().find(|m| {
+                    example
+                        .captures
+                        .iter()
+                        .all(|(k, v)| m.capture(k) == Some(v.as_str()))
+                });
+                match (alone.first(), best) {
+                    (None, _) => Outcome::Missing,
+                    (Some(first), None) => Outcome::WrongCaptures {
+                        expected: example.captures.clone(),
+                        actual: first
+                            .captures
+                            .iter()
+                            .map(|(k, v, _)| (k.clone(), v.clone()))
+                            .collect(),
+                    },
+                    (Some(_), Some(_)) => {
+                        let full = set.match_document(&doc);
+                        if full.iter().any(|m| m.rule == idx) {
+                            Outcome::Ok
+                        } else {
+                            let mut by: Vec<String> =
+                                full.iter().map(|m| set.rules[m.rule].id.clone()).collect();
+                            by.dedup();
+                            Outcome::Shadowed { by }
+                        }
+                    }
+                }
+            } else {
+                match alone.first() {
+                    None => Outcome::Ok,
+                    Some(m) => Outcome::Noisy {
+                        captures: m
+                            .captures
+                            .iter()
+                            .map(|(k, v, _)| (k.clone(), v.clone()))
+                            .collect(),
+                    },
+                }
+            };
+            results.push(CaseResult {
+                rule: rule.id.clone(),
+                source: rule.source.clone(),
+                example: example.name.clone(),
+                outcome,
+            });
+        }
+    }
+    results
+}

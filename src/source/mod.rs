@@ -1,0 +1,225 @@
+//! Stage 1: bytes in, nothing interpreted.
+//!
+//! - **In**: paths, `-` or standard input.
+//! - **Out**: [`Input`] (a name and its text, read lossily) or a [`Skipped`] entry with a reason.
+//! - **Never**: abort the run for one bad input, print anything, or interpret the text.
+//!
+//! Limits live here so that every later stage can rely on them: binary data is recognised by a
+//! NUL byte in the first block (ripgrep's sniff), invalid UTF-8 is replaced lossily and counted,
+//! and lines longer than [`LINE_CAP`] are read in pieces by the event stage.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+/// Lines longer than this are read in pieces of this size (a counted, reported limit).
+pub const LINE_CAP: usize = 1 << 20;
+
+/// How many leading bytes are sniffed for a NUL byte.
+const BINARY_SNIFF: usize = 8 * 1024;
+
+/// One input, decoded to text.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// What the user called it: a path as given, or `stdin`.
+    pub name: String,
+    /// The text, with invalid UTF-8 replaced by U+FFFD.
+    pub text: String,
+}
+
+/// An input (or part of one) that was not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The input's name.
+    pub source: String,
+    /// Why it was skipped or only partly read.
+    pub reason: SkipReason,
+}
+
+/// Why an input was skipped or only partly read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A NUL byte in the first block: not text.
+    Binary,
+    /// The file could not be opened or read.
+    Unreadable(String),
+    /// Invalid UTF-8 sequences were replaced; the rest was read.
+    InvalidUtf8 { replaced: usize },
+    /// A line over [`LINE_CAP`] was read in pieces; a message cut at a piece boundary can be missed.
+    LongLine { line: usize, bytes: usize },
+    /// The input held nothing but white space.
+    Empty,
+}
+
+impl SkipReason {
+    /// Whether the input was still read (a warning) rather than skipped whole.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Self::InvalidUtf8 { .. } | Self::LongLine { .. })
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Binary => f.write_str("binary data (a NUL byte in the first 8 KiB); skipped"),
+            Self::Unreadable(why) => write!(f, "could not be read: {why}"),
+            Self::InvalidUtf8 { replaced } => write!(
+                f,
+                "invalid UTF-8: {replaced} byte sequence(s) replaced with U+FFFD; the rest was read"
+            ),
+            Self::LongLine { line, bytes } => write!(
+                f,
+                "line {line} is {} long; it was read in {} pieces, and a message cut at a piece boundary can be missed",
+                human_bytes(*bytes),
+                human_bytes(LINE_CAP)
+            ),
+            Self::Empty => f.write_str("empty input: nothing to explain"),
+        }
+    }
+}
+
+/// `1048576` → `1.0 MiB`.
+pub(crate) fn human_bytes(n: usize) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The result of reading one input: the text (if any) and what went wrong on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The decoded input, unless it was skipped whole.
+    pub input: Option<Input>,
+    /// Skipped or partial-read entries for this input.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Read a file (or `-` for `stdin`) fully.
+pub fn load_path(path: &Path, stdin: &mut dyn Read) -> Loaded {
+    let name = path.display().to_string();
+    if name == "-" {
+        return load_reader("stdin", stdin);
+    }
+    match std::fs::File::open(path) {
+        Ok(mut file) => {
+            if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                return skipped(&name, SkipReason::Unreadable("it is a directory".into()));
+            }
+            load_reader(&name, &mut file)
+        }
+        Err(err) => skipped(&name, SkipReason::Unreadable(io_reason(&err))),
+    }
+}
+
+/// Read everything from `reader` and decode it.
+pub fn load_reader(name: &str, reader: &mut dyn Read) -> Loaded {
+    let mut bytes = Vec::new();
+    match reader.read_to_end(&mut bytes) {
+        Ok(_) => decode(name, bytes),
+        Err(err) => skipped(name, SkipReason::Unreadable(io_reason(&err))),
+    }
+}
+
+fn skipped(name: &str, reason: SkipReason) -> Loaded {
+    Loaded {
+        input: None,
+        skipped: vec![Skipped {
+            source: name.to_string(),
+            reason,
+        }],
+    }
+}
+
+fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => err.to_string(),
+    }
+}
+
+/// Decode bytes to text: sniff for binary data, replace invalid UTF-8 and count it.
+pub fn decode(name: &str, bytes: Vec<u8>) -> Loaded {
+    let head = &bytes[..bytes.len().min(BINARY_SNIFF)];
+    if head.contains(&0) {
+        return skipped(name, SkipReason::Binary);
+    }
+    let mut out = Vec::new();
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            let bytes = err.into_bytes();
+            let replaced = bytes
+                .utf8_chunks()
+                .filter(|chunk| !chunk.invalid().is_empty())
+                .count();
+            out.push(Skipped {
+                source: name.to_string(),
+                reason: SkipReason::InvalidUtf8 { replaced },
+            });
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    if text.trim().is_empty() {
+        out.push(Skipped {
+            source: name.to_string(),
+            reason: SkipReason::Empty,
+        });
+        return Loaded {
+            input: None,
+            skipped: out,
+        };
+    }
+    Loaded {
+        input: Some(Input {
+            name: name.to_string(),
+            text,
+        }),
+        skipped: out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_in_first_block_is_binary() {
+        let loaded = decode("x", b"abc\0def".to_vec());
+        assert!(loaded.input.is_none());
+        assert_eq!(loaded.skipped[0].reason, SkipReason::Binary);
+    }
+
+    #[test]
+    fn invalid_utf8_is_read_lossily_and_counted() {
+        let loaded = decode("x", b"api key is expired \xff\xfe and \xc3".to_vec());
+        let input = loaded.input.unwrap();
+        assert!(input.text.contains("api key is expired"));
+        assert_eq!(
+            loaded.skipped[0].reason,
+            SkipReason::InvalidUtf8 { replaced: 2 }
+        );
+    }
+
+    #[test]
+    fn blank_input_is_empty() {
+        let loaded = decode("x", b"  \n\n".to_vec());
+        assert!(loaded.input.is_none());
+        assert_eq!(loaded.skipped[0].reason, SkipReason::Empty);
+    }
+
+    #[test]
+    fn human_bytes_reads_well() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(LINE_CAP), "1.0 MiB");
+    }
+}
