@@ -1,1 +1,99 @@
-fn main() {}
+//! `cargo bench --bench explain`: throughput of the whole `explain` pipeline (read, normalize,
+//! match, diagnose, render JSON) on generated pastes of 1 MB, 10 MB and 100 MB.
+//!
+//! The paste is deterministic: realistic Beats, Logstash and server log lines, most of them
+//! noise, with API-key failures mixed in (about one line in fifty). Numbers are wall time on
+//! this machine; no test asserts on them.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use keydoctor::cli::{run, Io};
+
+const NOISE: &[&str] = &[
+    r#"{"log.level":"info","@timestamp":"2026-11-20T09:14:03.512Z","log.logger":"publisher","message":"Connection to backoff(elasticsearch(https://es01:9200)) established","service.name":"filebeat"}"#,
+    r#"[2026-11-21T03:10:01,223][INFO ][logstash.outputs.elasticsearch][main] Pipeline started {"pipeline.id"=>"main"}"#,
+    r#"[2026-11-21T03:10:01,223][INFO ][o.e.c.r.a.AllocationService] [es-data-1] current.health="GREEN" message="Cluster health status changed from [YELLOW] to [GREEN]""#,
+    r#"{"@timestamp":"2026-11-21T03:10:02.100Z", "log.level": "INFO", "message":"added {node-3}", "ecs.version": "1.2.0","service.name":"ES_ECS","event.dataset":"elasticsearch.server","log.logger":"org.elasticsearch.cluster.service.ClusterApplierService","elasticsearch.node.name":"es-data-1"}"#,
+];
+const FAILURES: &[&str] = &[
+    r#"{"log.level":"error","@timestamp":"2026-11-20T09:14:03.512Z","message":"Failed to connect to backoff(elasticsearch(https://es01:9200)): 401 Unauthorized: {\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\",\"additional_unsuccessful_credentials\":\"API key: api key [4qVxOY8BovXTWRJMh7gg] has been invalidated\"}]},\"status\":401}"}"#,
+    r#"[2026-11-21T03:10:01,223][INFO ][logstash.outputs.elasticsearch][main][3f1c] Retrying failed action {:status=>403, :error=>{"type"=>"security_exception", "reason"=>"action [indices:data/write/bulk[s]] is unauthorized for API key id [kF3qLpQBx2fzN8wYtR1a] of user [logstash_writer] on indices [metrics-app-prod], this action is granted by the index privileges [create_doc,create,delete,index,write,all]"}}"#,
+    r#"[2021-06-14T11:07:45,512][WARN ][o.e.x.s.a.AuthenticationService] [es-data-1] Authentication using apikey failed - unable to find apikey with id 3nQpXW0BdV7cKm1TzA9f"#,
+];
+
+fn paste(bytes: usize) -> String {
+    let mut out = String::with_capacity(bytes + 1024);
+    let mut i = 0usize;
+    while out.len() < bytes {
+        let line = if i % 50 == 49 {
+            FAILURES[(i / 50) % FAILURES.len()]
+        } else {
+            NOISE[i % NOISE.len()]
+        };
+        out.push_str(line);
+        out.push('\n');
+        i += 1;
+    }
+    out
+}
+
+struct Sink;
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn explain_once(input: &str) -> Duration {
+    let mut io = Io {
+        stdin: Box::new(std::io::Cursor::new(input.as_bytes().to_vec())),
+        stdout: Box::new(Sink),
+        stderr: Box::new(Sink),
+        stdin_is_terminal: false,
+        stdout_is_terminal: false,
+        stderr_is_terminal: false,
+        env: Box::new(|_| None),
+    };
+    let start = Instant::now();
+    let code = run(["keydoctor", "explain", "--format", "json"], &mut io);
+    let elapsed = start.elapsed();
+    assert_eq!(
+        format!("{code:?}"),
+        format!("{:?}", std::process::ExitCode::from(1))
+    );
+    elapsed
+}
+
+fn main() {
+    // Warm the rule set (compiled once per process, as in real use it is once per run).
+    explain_once(&paste(64 << 10));
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:>10}  {:>5}  {:>10}  {:>10}  {:>10}",
+        "paste", "runs", "best", "median", "MB/s"
+    )
+    .unwrap();
+    for (label, bytes, runs) in [
+        ("1 MB", 1 << 20, 20),
+        ("10 MB", 10 << 20, 7),
+        ("100 MB", 100 << 20, 3),
+    ] {
+        let input = paste(bytes);
+        let mut times: Vec<Duration> = (0..runs).map(|_| explain_once(&input)).collect();
+        times.sort();
+        let median = times[times.len() / 2];
+        let mbps = bytes as f64 / (1 << 20) as f64 / median.as_secs_f64();
+        writeln!(
+            out,
+            "{label:>10}  {runs:>5}  {:>8.1}ms  {:>8.1}ms  {mbps:>10.1}",
+            times[0].as_secs_f64() * 1e3,
+            median.as_secs_f64() * 1e3
+        )
+        .unwrap();
+    }
+}

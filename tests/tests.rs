@@ -1,1 +1,9 @@
+//! The one integration test binary (see shared/STYLE.md 3.8).
 
+mod bad_input;
+mod cli;
+mod corpus;
+mod report;
+mod rules;
+mod secrets;
+mod support;

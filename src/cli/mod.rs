@@ -15,6 +15,9 @@ use miette::{GraphicalReportHandler, GraphicalTheme};
 use crate::error::{exit_code, Error, Outcome};
 use crate::report::Format;
 
+/// How the CLI reads its environment (injected so tests control it).
+pub type EnvLookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 /// Standard streams and what they are connected to, injected so tests can run in process.
 pub struct Io<'a> {
     pub stdin: Box<dyn Read + 'a>,
@@ -24,7 +27,7 @@ pub struct Io<'a> {
     pub stdout_is_terminal: bool,
     pub stderr_is_terminal: bool,
     /// Environment lookup (`NO_COLOR`, `CLICOLOR_FORCE`, `COLUMNS`).
-    pub env: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    pub env: EnvLookup<'a>,
 }
 
 impl<'a> Io<'a> {

@@ -8,7 +8,7 @@
 //!    counted by record;
 //! 4. a generic 401 (`authentication_unresolved`) is folded into a decisive authentication
 //!    finding of the same input and key: a client's "unable to authenticate" next to the server's
-//!    "api key [X] has been invalidated" is one failure, and the server log says why;
+//!    "api key \[X\] has been invalidated" is one failure, and the server log says why;
 //! 5. pasted key metadata and audit events are joined by key id: metadata can decide an
 //!    unresolved 401 (the key is invalidated or expired), confirm or contradict a finding, and
 //!    say whether a denial comes from the key's own descriptors or from its owner (`limited_by`);
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::class::{CandidateKind, Class, RuleClass, Severity, Version};
+use super::class::{Class, RuleClass, Version};
 use super::privileges::{self, PrivilegeKind};
 use super::{
     Details, Diagnosis, Evidence, Finding, InvalidatedBy, Note, RenderedCandidate, RenderedStep,
@@ -358,7 +358,10 @@ fn build_finding(
     details.client_addresses = clients;
     details.first_seen = times.first().cloned();
     details.last_seen = times.last().cloned();
-    details.user = captures.get("user").cloned();
+    details.user = captures
+        .get("user")
+        .filter(|u| !is_placeholder_id(u))
+        .cloned();
     details.realm = captures.get("realm").cloned();
     details.key_name = captures.get("key_name").cloned();
     details.remote = captures.get("remote").cloned();
@@ -396,17 +399,14 @@ fn build_finding(
     for doc_idx in occurrences.iter().map(|o| o.doc) {
         for cred in &docs[doc_idx].credentials {
             let tag = cred.format.tag();
-            if cred.format != CredentialFormat::Encoded
-                || matches!(
-                    cred.site,
-                    crate::event::credential::CredentialSite::Header(
-                        Scheme::Bearer | Scheme::Basic
-                    )
-                )
+            let odd_scheme = matches!(
+                cred.site,
+                crate::event::credential::CredentialSite::Header(Scheme::Bearer | Scheme::Basic)
+            );
+            if (cred.format != CredentialFormat::Encoded || odd_scheme)
+                && !details.credential_formats.contains(&tag)
             {
-                if !details.credential_formats.contains(&tag) {
-                    details.credential_formats.push(tag);
-                }
+                details.credential_formats.push(tag);
             }
         }
     }
@@ -455,7 +455,8 @@ fn build_finding(
     }
     render_rule_texts(&mut finding, rule, &captures, known);
     let mut seen_texts = Vec::new();
-    for occ in occurrences {
+    // Repeated identical lines would never fill the list: look at a bounded number of them.
+    for occ in occurrences.iter().take(MAX_EVIDENCE * 16) {
         if finding.evidence.len() >= MAX_EVIDENCE {
             break;
         }
@@ -611,7 +612,7 @@ fn merged_descriptors(meta: Option<&KeyMetadata>, suggested: &Value) -> Value {
     let mut out = Map::new();
     if let Some(Value::Object(existing)) = meta.and_then(|m| m.role_descriptors.as_ref()) {
         for (k, v) in existing {
-            out.insert(k.clone(), v.clone());
+            out.insert(k.clone(), writable_descriptor(v));
         }
     }
     if let Value::Object(add) = suggested {
@@ -620,6 +621,26 @@ fn merged_descriptors(meta: Option<&KeyMetadata>, suggested: &Value) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// A role descriptor as an update request takes it: without the read-only
+/// `transient_metadata` and without empty defaults.
+fn writable_descriptor(descriptor: &Value) -> Value {
+    match descriptor {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, v)| {
+                    k.as_str() != "transient_metadata"
+                        && !matches!(v, Value::Array(a) if a.is_empty())
+                        && !matches!(v, Value::Object(o) if o.is_empty())
+                        && (k.as_str() != "allow_restricted_indices" || **v != Value::Bool(false))
+                })
+                .map(|(k, v)| (k.clone(), writable_descriptor(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(writable_descriptor).collect()),
+        other => other.clone(),
+    }
 }
 
 /// The evidence excerpt for one match: the lines it spans, windowed when long, with labels.
@@ -674,9 +695,14 @@ fn evidence(doc: &Document, m: &RuleMatch, rule: &Rule, class: Class) -> Evidenc
         }
     }
     spans.sort_by_key(|s| s.start);
+    // The record knows its first line; count only the lines inside it.
+    let line = record.line
+        + text
+            .get(record.range.start.min(from)..from)
+            .map_or(0, |t| t.bytes().filter(|b| *b == b'\n').count());
     Evidence {
         source: doc.name.clone(),
-        line: doc.line_of(from),
+        line,
         kind: record.kind.as_str(),
         text: excerpt,
         spans,

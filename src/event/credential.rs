@@ -187,7 +187,18 @@ pub fn scan(text: &str) -> Scanned {
     // (start, end, replacement) in `text`, non-overlapping after sorting.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let mut credentials = Vec::new();
-    let line_of = |offset: usize| text[..offset].bytes().filter(|b| *b == b'\n').count() + 1;
+    // Newline offsets, built on the first credential found; a line is then a binary search.
+    let newlines: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
+    let line_of = |offset: usize| {
+        let nl = newlines.get_or_init(|| {
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect()
+        });
+        nl.partition_point(|&at| at < offset) + 1
+    };
 
     for caps in HEADER.captures_iter(text) {
         let value = caps.get(2).expect("value group");
@@ -392,7 +403,7 @@ fn looks_like_secret(secret: &str) -> bool {
 /// a credential. After [`scan`] has run on the input it finds nothing; it exists so that text
 /// that did not come through [`scan`] (an error message, a path) cannot leak either.
 pub fn redact(text: &str) -> String {
-    if !text.contains(|c: char| c == ':' || c == '=') {
+    if !text.contains([':', '=']) {
         return text.to_string();
     }
     scan(text).text

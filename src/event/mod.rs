@@ -70,15 +70,6 @@ impl Document {
         tags.dedup();
         tags
     }
-
-    /// 1-based line number of a byte offset in [`Document::text`].
-    pub fn line_of(&self, offset: usize) -> usize {
-        self.text.as_bytes()[..offset.min(self.text.len())]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
-    }
 }
 
 /// One error, log line or audit entry.

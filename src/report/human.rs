@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use owo_colors::OwoColorize;
 
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
@@ -34,8 +34,17 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
         } else {
             String::new()
         };
-        let head = paint(opts, "note:", |s| s.cyan().bold().to_string());
-        writeln!(out, "{head} {}{count}{place}", redact(&note.message))?;
+        let text = format!("note: {}{count}{place}", redact(&note.message));
+        let wrapped = textwrap::fill(
+            &text,
+            textwrap::Options::new(opts.width.max(40)).subsequent_indent("      "),
+        );
+        let body = wrapped.strip_prefix("note:").unwrap_or(&wrapped);
+        writeln!(
+            out,
+            "{}{body}",
+            paint(opts, "note:", |s| s.cyan().bold().to_string())
+        )?;
     }
     for skipped in &d.skipped {
         let head = paint(opts, "warning:", |s| s.yellow().bold().to_string());
@@ -92,8 +101,30 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
     )?;
 
     heading(opts, out, "Evidence")?;
+    let mut shown: Vec<Vec<&str>> = Vec::new();
+    let mut also = Vec::new();
     for ev in &f.evidence {
+        // The same labelled words again (a repeated log line) is a location, not a new snippet.
+        let words: Vec<&str> = ev
+            .spans
+            .iter()
+            .filter_map(|s| ev.text.get(s.start..s.end))
+            .collect();
+        if shown.contains(&words) {
+            also.push(format!("{}:{}", ev.source, ev.line));
+            continue;
+        }
+        shown.push(words);
         render_snippet(ev, opts, out)?;
+    }
+    if !also.is_empty() {
+        let more = f.count.saturating_sub(shown.len() + also.len());
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        writeln!(out, "{INDENT}{INDENT}also at {}{tail}", also.join(", "))?;
     }
 
     let details = detail_lines(f);
@@ -114,7 +145,12 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
     }
 
     heading(opts, out, "What it means")?;
-    prose(out, &redact(&f.explanation), opts.width, 2)?;
+    prose(
+        out,
+        &redact(&f.explanation),
+        opts.width,
+        &format!("{INDENT}{INDENT}"),
+    )?;
 
     if !f.candidates.is_empty() {
         heading(opts, out, "Possible causes")?;
@@ -134,30 +170,22 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
     heading(opts, out, "What to do")?;
     for (i, step) in f.remediation.iter().enumerate() {
         let number = format!("{INDENT}{INDENT}{}. ", i + 1);
-        let rest = " ".repeat(number.len());
+        let pad = " ".repeat(number.len());
         let wrapped = textwrap::fill(
             &redact(&step.title),
             textwrap::Options::new(opts.width.max(40))
                 .initial_indent(&number)
-                .subsequent_indent(&rest),
+                .subsequent_indent(&pad),
         );
         writeln!(out, "{}", paint(opts, &wrapped, |s| s.bold().to_string()))?;
         if let Some(text) = &step.text {
-            prose(out, &redact(text), opts.width, 4 + number.len() / 2 - 2)?;
-        }
-        if let Some(note) = &step.version_note {
-            prose(
-                out,
-                &format!("({note})"),
-                opts.width,
-                4 + number.len() / 2 - 2,
-            )?;
+            prose(out, &redact(text), opts.width, &pad)?;
         }
         if let Some(request) = &step.request {
             for line in redact(request).lines() {
                 writeln!(
                     out,
-                    "{rest}  {}",
+                    "{pad}  {}",
                     paint(opts, line, |s| s.green().to_string())
                 )?;
             }
@@ -165,18 +193,27 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
                 if let Some(curl) = curl_form(request) {
                     writeln!(
                         out,
-                        "{rest}  {}",
+                        "{pad}  {}",
                         paint(opts, "# or with curl:", |s| s.dimmed().to_string())
                     )?;
                     for line in redact(&curl).lines() {
                         writeln!(
                             out,
-                            "{rest}  {}",
+                            "{pad}  {}",
                             paint(opts, line, |s| s.green().to_string())
                         )?;
                     }
                 }
             }
+        }
+        if let Some(note) = &step.version_note {
+            let note = format!("({note})");
+            prose(
+                out,
+                &paint(opts, &note, |s| s.italic().to_string()),
+                opts.width,
+                &pad,
+            )?;
         }
     }
 
@@ -203,44 +240,70 @@ fn heading(opts: &RenderOptions, out: &mut dyn Write, title: &str) -> io::Result
     )
 }
 
-fn prose(out: &mut dyn Write, text: &str, width: usize, indent: usize) -> io::Result<()> {
-    let pad = " ".repeat(indent * 2);
+fn prose(out: &mut dyn Write, text: &str, width: usize, pad: &str) -> io::Result<()> {
     for (i, paragraph) in text.split("\n\n").enumerate() {
         if i > 0 {
             writeln!(out)?;
         }
-        let joined = paragraph.lines().map(str::trim_end).collect::<Vec<_>>();
-        // Keep list items and indented lines as they are; fill running prose.
-        if joined
+        let lines = paragraph.lines().map(str::trim_end).collect::<Vec<_>>();
+        fn options<'a>(width: usize, first: &'a str, rest: &'a str) -> textwrap::Options<'a> {
+            textwrap::Options::new(width.max(40))
+                .initial_indent(first)
+                .subsequent_indent(rest)
+        }
+        // Lists and indented lines keep their line breaks; running prose is filled.
+        if lines
             .iter()
             .any(|l| l.starts_with("- ") || l.starts_with("  ") || l.starts_with("* "))
         {
-            for line in joined {
-                let wrapped = textwrap::fill(
-                    line,
-                    textwrap::Options::new(width.max(40))
-                        .initial_indent(&pad)
-                        .subsequent_indent(&format!("{pad}  ")),
-                );
-                writeln!(out, "{wrapped}")?;
+            for line in lines {
+                let hang = format!("{pad}  ");
+                writeln!(out, "{}", textwrap::fill(line, options(width, pad, &hang)))?;
             }
         } else {
-            let wrapped = textwrap::fill(
-                &joined.join(" "),
-                textwrap::Options::new(width.max(40))
-                    .initial_indent(&pad)
-                    .subsequent_indent(&pad),
-            );
-            writeln!(out, "{wrapped}")?;
+            writeln!(
+                out,
+                "{}",
+                textwrap::fill(&lines.join(" "), options(width, pad, pad))
+            )?;
         }
     }
     Ok(())
 }
 
+/// The excerpt as miette sees it: line numbers start at the excerpt's line in the input.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    text: String,
+    first_line: usize,
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.first_line - 1,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
 /// A miette diagnostic that is only a labelled snippet.
 #[derive(Debug)]
 struct Snippet {
-    src: NamedSource<String>,
+    src: Excerpt,
     labels: Vec<LabeledSpan>,
 }
 
@@ -261,18 +324,80 @@ impl Diagnostic for Snippet {
     }
 }
 
+/// Cut a one-line excerpt to `room` characters around its labels, so that the snippet fits the
+/// terminal; the JSON report keeps the wider excerpt.
+fn window(
+    text: &str,
+    spans: &[crate::diagnosis::Span],
+    room: usize,
+) -> (String, Vec<crate::diagnosis::Span>) {
+    if text.contains('\n') || text.chars().count() <= room || spans.is_empty() {
+        return (text.to_string(), spans.to_vec());
+    }
+    let width_of = |a: usize, b: usize| text[a..b].chars().count();
+    // Keep the leftmost labels that fit together; the JSON report has them all.
+    let mut sorted = spans.to_vec();
+    sorted.sort_by_key(|s| s.start);
+    let lo = sorted[0].start;
+    // The first label is always kept, even when it alone is wider than the room.
+    let spans: Vec<crate::diagnosis::Span> = sorted
+        .into_iter()
+        .enumerate()
+        .take_while(|(i, s)| *i == 0 || width_of(lo, s.end.max(lo)) + 2 <= room)
+        .map(|(_, s)| s)
+        .collect();
+    let hi = spans.iter().map(|s| s.end).max().unwrap_or(lo);
+    let mut start = lo;
+    let mut end = hi;
+    let step_left = |at: usize| text[..at].char_indices().last().map_or(0, |(i, _)| i);
+    let step_right = |at: usize| at + text[at..].chars().next().map_or(1, char::len_utf8);
+    // Half the slack goes to the left context, the rest to the right, then fill what is left.
+    let left_goal = room.saturating_sub(width_of(start, end) + 2) / 2;
+    for _ in 0..left_goal {
+        if start == 0 {
+            break;
+        }
+        start = step_left(start);
+    }
+    while end < text.len() && width_of(start, end) + 2 < room {
+        end = step_right(end);
+    }
+    while start > 0 && width_of(start, end) + 2 < room {
+        start = step_left(start);
+    }
+    let prefix = if start > 0 { "…" } else { "" };
+    let suffix = if end < text.len() { "…" } else { "" };
+    let out = format!("{prefix}{}{suffix}", &text[start..end]);
+    let shifted = spans
+        .iter()
+        .map(|s| crate::diagnosis::Span {
+            start: s.start - start + prefix.len(),
+            end: s.end - start + prefix.len(),
+            label: s.label.clone(),
+        })
+        .collect();
+    (out, shifted)
+}
+
 fn render_snippet(ev: &Evidence, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    // Line numbers in the snippet are the input's: pad with the lines before the excerpt so that
-    // miette counts from the right place, and show only the excerpt's lines.
-    let text = redact(&ev.text).replace('\t', "    ");
-    let shifted_spans = if text == ev.text {
+    let redacted = redact(&ev.text);
+    // Spans are byte offsets of the excerpt; they stay valid only if nothing was redacted here
+    // (the input was redacted at load, so normally nothing is).
+    let spans = if redacted == ev.text {
         ev.spans.clone()
     } else {
         Vec::new()
     };
+    let room = opts.width.saturating_sub(12).max(30);
+    let (text, spans) = window(&redacted, &spans, room);
+    let (text, spans) = expand_tabs(&text, &spans);
     let snippet = Snippet {
-        src: NamedSource::new(format!("{}:{}", ev.source, ev.line), text.clone()),
-        labels: shifted_spans
+        src: Excerpt {
+            name: ev.source.clone(),
+            text: text.clone(),
+            first_line: ev.line,
+        },
+        labels: spans
             .iter()
             .map(|s| LabeledSpan::new(Some(s.label.clone()), s.start, s.end - s.start))
             .collect(),
@@ -287,7 +412,7 @@ fn render_snippet(ev: &Evidence, opts: &RenderOptions, out: &mut dyn Write) -> i
         .with_links(false)
         .with_context_lines(text.lines().count().max(1));
     let mut rendered = String::new();
-    if handler.render_report(&mut rendered, &snippet).is_err() {
+    if spans.is_empty() || handler.render_report(&mut rendered, &snippet).is_err() {
         writeln!(out, "{INDENT}{INDENT}{}:{}", ev.source, ev.line)?;
         for line in text.lines() {
             writeln!(out, "{INDENT}{INDENT}│ {line}")?;
@@ -295,16 +420,31 @@ fn render_snippet(ev: &Evidence, opts: &RenderOptions, out: &mut dyn Write) -> i
         return Ok(());
     }
     // Drop miette's own headline (`× evidence`) and keep the snippet.
-    let body: Vec<&str> = rendered
-        .lines()
-        .skip_while(|l| !l.contains('╭') && !l.contains(",-["))
-        .collect();
-    for line in body {
+    for line in rendered.lines().skip_while(|l| !l.contains('╭')) {
         let line = line.trim_end();
-        if line.is_empty() {
-            continue;
+        if !line.is_empty() {
+            writeln!(out, "{INDENT}{line}")?;
         }
-        writeln!(out, "{INDENT}{line}")?;
     }
     Ok(())
+}
+
+/// Tabs become four spaces (miette counts columns by character), spans shifted to match.
+fn expand_tabs(
+    text: &str,
+    spans: &[crate::diagnosis::Span],
+) -> (String, Vec<crate::diagnosis::Span>) {
+    if !text.contains('\t') {
+        return (text.to_string(), spans.to_vec());
+    }
+    let shift = |at: usize| at + text[..at].matches('\t').count() * 3;
+    let spans = spans
+        .iter()
+        .map(|s| crate::diagnosis::Span {
+            start: shift(s.start),
+            end: shift(s.end),
+            label: s.label.clone(),
+        })
+        .collect();
+    (text.replace('\t', "    "), spans)
 }

@@ -76,9 +76,6 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
                     writeln!(out, "   {line}")?;
                 }
             }
-            if let Some(note) = &step.version_note {
-                writeln!(out, "   _({note})_")?;
-            }
             if let Some(request) = &step.request {
                 writeln!(
                     out,
@@ -90,6 +87,9 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
                         writeln!(out, "\n   ```sh\n{}\n   ```", indent(&redact(&curl), "   "))?;
                     }
                 }
+            }
+            if let Some(note) = &step.version_note {
+                writeln!(out, "   _({note})_")?;
             }
             writeln!(out)?;
         }

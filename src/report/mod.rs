@@ -102,21 +102,6 @@ pub(crate) fn summary_line(d: &Diagnosis) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn curl_form_carries_method_path_and_compact_body() {
-        let got =
-            curl_form("PUT /_security/api_key/abc\n{\n  \"role_descriptors\": {\"a\": {}}\n}")
-                .unwrap();
-        assert!(got.starts_with("curl -sS -X PUT \"$ELASTICSEARCH_URL/_security/api_key/abc\""));
-        assert!(got.contains("-d '{\"role_descriptors\":{\"a\":{}}}'"));
-        assert!(curl_form("bin/elasticsearch-keystore add x").is_none());
-    }
-}
-
 /// The details worth showing to a person, as (label, value) pairs, in a fixed order.
 pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, String)> {
     use crate::diagnosis::classify::format_ms;
@@ -239,4 +224,19 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_form_carries_method_path_and_compact_body() {
+        let got =
+            curl_form("PUT /_security/api_key/abc\n{\n  \"role_descriptors\": {\"a\": {}}\n}")
+                .unwrap();
+        assert!(got.starts_with("curl -sS -X PUT \"$ELASTICSEARCH_URL/_security/api_key/abc\""));
+        assert!(got.contains("-d '{\"role_descriptors\":{\"a\":{}}}'"));
+        assert!(curl_form("bin/elasticsearch-keystore add x").is_none());
+    }
 }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
 use regex::{Regex, RegexBuilder};
@@ -118,9 +119,26 @@ pub struct RuleSource {
     pub text: String,
 }
 
+/// The embedded set, compiled once per process (when it compiles without warnings).
+static EMBEDDED_SET: OnceLock<Arc<RuleSet>> = OnceLock::new();
+
 /// Load the embedded rules, plus every rule under `extra` (overriding by id).
 /// Warnings (e.g. a rule without prefilter literals) are returned with the set.
-pub fn load(extra: Option<&Path>) -> Result<(RuleSet, Vec<RuleProblem>), RuleSetError> {
+pub fn load(extra: Option<&Path>) -> Result<(Arc<RuleSet>, Vec<RuleProblem>), RuleSetError> {
+    if extra.is_none() {
+        if let Some(set) = EMBEDDED_SET.get() {
+            return Ok((Arc::clone(set), Vec::new()));
+        }
+    }
+    let (set, warnings) = load_uncached(extra)?;
+    let set = Arc::new(set);
+    if extra.is_none() && warnings.is_empty() {
+        let _ = EMBEDDED_SET.set(Arc::clone(&set));
+    }
+    Ok((set, warnings))
+}
+
+fn load_uncached(extra: Option<&Path>) -> Result<(RuleSet, Vec<RuleProblem>), RuleSetError> {
     let mut sources: Vec<RuleSource> = super::embedded::EMBEDDED_RULES
         .iter()
         .map(|(rel, text)| RuleSource {
@@ -550,10 +568,9 @@ fn compile_rule(
     };
 
     // Templates.
-    let mut template =
-        |problems: &mut Vec<RuleProblem>, field: &Spanned<String>| -> Option<Template> {
-            check_template(source, field, &always, problems)
-        };
+    let template = |problems: &mut Vec<RuleProblem>, field: &Spanned<String>| -> Option<Template> {
+        check_template(source, field, &always, problems)
+    };
     let title = template(problems, &file.title);
     let explain = template(problems, &file.explain.get_ref().text);
     let mut labels = Vec::new();
@@ -954,8 +971,7 @@ fn check_template(
 
 fn first_line(text: &str) -> String {
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(text)
         .trim()
         .to_string()

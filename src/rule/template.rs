@@ -60,7 +60,23 @@ impl Template {
             }
             literal.push_str(&rest[..open]);
             let body_start = open + 1;
-            let Some(close_rel) = rest[body_start..].find('}') else {
+            // The fallback may itself hold braces (a JSON body): find the balancing `}`.
+            let mut depth = 0usize;
+            let close_rel = rest[body_start..]
+                .char_indices()
+                .find_map(|(i, c)| match c {
+                    '{' => {
+                        depth += 1;
+                        None
+                    }
+                    '}' if depth == 0 => Some(i),
+                    '}' => {
+                        depth -= 1;
+                        None
+                    }
+                    _ => None,
+                });
+            let Some(close_rel) = close_rel else {
                 return Err(TemplateError {
                     message: "placeholder is not closed with `}`".into(),
                     span: at + open..at + rest.len(),
@@ -110,7 +126,23 @@ impl Template {
             match part {
                 Part::Text(text) => out.push_str(text),
                 Part::Var { name, fallback } => match lookup(name) {
-                    Some(value) => out.push_str(&value),
+                    Some(value) => {
+                        // A multi-line value keeps the indentation of the line it lands on.
+                        let line_start = out.rfind('\n').map_or(0, |i| i + 1);
+                        let indent: String = out[line_start..]
+                            .chars()
+                            .take_while(|c| *c == ' ')
+                            .collect();
+                        let mut lines = value.lines();
+                        if let Some(first) = lines.next() {
+                            out.push_str(first);
+                        }
+                        for line in lines {
+                            out.push('\n');
+                            out.push_str(&indent);
+                            out.push_str(line);
+                        }
+                    }
                     None => match fallback {
                         Some(fallback) => out.push_str(fallback),
                         None => {
@@ -137,6 +169,18 @@ mod tests {
         assert_eq!(ph.len(), 2);
         let got = t.render(&|name| (name == "user").then(|| "bob".to_string()));
         assert_eq!(got, r#"GET /_security/api_key?id=<id> {"a":{}} bob"#);
+    }
+
+    #[test]
+    fn fallbacks_may_hold_json_and_multi_line_values_are_indented() {
+        let (t, ph) = Template::parse("x {a|{\"k\": {\"v\": 1}}} y").unwrap();
+        assert_eq!(ph.len(), 1);
+        assert_eq!(t.render(&|_| None), "x {\"k\": {\"v\": 1}} y");
+        let (t, _) = Template::parse("{\n  \"rd\": {a}\n}").unwrap();
+        assert_eq!(
+            t.render(&|_| Some("{\n  \"x\": 1\n}".into())),
+            "{\n  \"rd\": {\n    \"x\": 1\n  }\n}"
+        );
     }
 
     #[test]

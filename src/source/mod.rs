@@ -206,7 +206,7 @@ mod tests {
         assert!(input.text.contains("api key is expired"));
         assert_eq!(
             loaded.skipped[0].reason,
-            SkipReason::InvalidUtf8 { replaced: 2 }
+            SkipReason::InvalidUtf8 { replaced: 3 }
         );
     }
 

@@ -1,0 +1,143 @@
+//! One test per kind of bad input: a clear message or a best-effort diagnosis, never a panic.
+
+use crate::support::{classes, keydoctor, keydoctor_with, NOW};
+
+#[test]
+fn empty_input_is_a_clear_input_error() {
+    let out = keydoctor(&["explain"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("nothing to explain"), "{}", out.stderr);
+    assert!(out.stderr.contains("empty input"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn binary_input_is_skipped_with_a_reason() {
+    let mut bytes = vec![0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00];
+    bytes.extend_from_slice(b"api key is expired");
+    let out = keydoctor_with(&["explain"], bytes, false);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("binary data"), "{}", out.stderr);
+}
+
+#[test]
+fn binary_file_next_to_a_good_one_is_a_warning_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("core.bin");
+    std::fs::write(&bin, [0u8, 1, 2, 3]).unwrap();
+    let good = dir.path().join("err.txt");
+    std::fs::write(
+        &good,
+        "Authentication using apikey failed - api key is expired\n",
+    )
+    .unwrap();
+    let out = keydoctor(
+        &[
+            "explain",
+            "--format",
+            "json",
+            bin.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(classes(&report), ["expired"]);
+    assert!(report["skipped"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("binary"));
+    assert_eq!(report["skipped"][0]["partial"], false);
+}
+
+#[test]
+fn invalid_utf8_is_read_lossily_and_still_diagnosed() {
+    let mut bytes = b"\xff\xfe garbage \xc3\x28 then: ".to_vec();
+    bytes.extend_from_slice(b"API key: api key [4qVxOY8BovXTWRJMh7gg] has been invalidated\n");
+    let out = keydoctor_with(&["explain", "--format", "json"], bytes, false);
+    assert_eq!(out.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(classes(&report), ["invalidated"]);
+    assert_eq!(report["findings"][0]["key_id"], "4qVxOY8BovXTWRJMh7gg");
+    assert!(report["skipped"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("invalid UTF-8"));
+    assert_eq!(report["skipped"][0]["partial"], true);
+}
+
+#[test]
+fn a_100_mb_line_is_read_in_pieces_and_reported() {
+    // Generated here, never committed: 100 MiB of filler, then the message on the same line.
+    let mut line = "x".repeat(100 << 20);
+    line.push_str(" Authentication using apikey failed - unable to find apikey with id Zq8rTm4BpS-1XhWcYd0k\n");
+    let out = keydoctor(&["explain", "--format", "json", "--now", NOW], &line);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(classes(&report), ["missing"]);
+    let reason = report["skipped"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("line 1 is 100.0 MiB"), "{reason}");
+}
+
+#[test]
+fn truncated_json_still_gives_a_best_effort_diagnosis() {
+    let cut = r#"{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: api key [4qVxOY8BovXTWRJMh7gg] has been invalidat"#;
+    let out = keydoctor(&["explain", "--format", "json"], cut);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // The decisive words were cut off: the generic 401 is what the text still shows.
+    assert_eq!(classes(&report), ["authentication_unresolved"]);
+    let truncated_metadata =
+        r#"{"api_keys":[{"id":"VuaCfGcBCdbkQm-e5aOx","name":"x","creation":1,"invalid"#;
+    let out = keydoctor(&["explain", "--format", "json"], truncated_metadata);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn unreadable_paths_are_reported_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.log");
+    let looping = dir.path().join("loop.log");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&looping, &looping).unwrap();
+    let good = dir.path().join("ok.log");
+    std::fs::write(&good, "api key is expired\n").unwrap();
+    let out = keydoctor(
+        &[
+            "explain",
+            "--format",
+            "json",
+            missing.to_str().unwrap(),
+            looping.to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let reasons: Vec<&str> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].contains("no such file"), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("directory")),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+}
+
+#[test]
+fn only_unreadable_inputs_is_an_input_error_naming_each() {
+    let out = keydoctor(&["explain", "/definitely/not/here.log"], "");
+    assert_eq!(out.code, 2);
+    let flat = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("/definitely/not/here.log: could not be read: no such"),
+        "{}",
+        out.stderr
+    );
+}
