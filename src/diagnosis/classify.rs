@@ -67,12 +67,24 @@ pub fn diagnose(
 ) -> Diagnosis {
     let mut groups: BTreeMap<GroupKey, Vec<Occurrence>> = BTreeMap::new();
     let mut notes: BTreeMap<String, Note> = BTreeMap::new();
+    // Notes count records, like findings: (rule id, document, record) seen.
+    let mut noted: std::collections::BTreeSet<(String, usize, usize)> = Default::default();
     for (doc_idx, doc) in docs.iter().enumerate() {
         skipped.extend(doc.skipped.iter().cloned());
-        for m in rules.match_document(doc) {
+        let matches = rules.match_document(doc);
+        // A fallback note ("a 401 without a body") says the text cannot tell: not true of an
+        // input that has a finding elsewhere (curl prints the status line apart from the body).
+        let has_finding = matches
+            .iter()
+            .any(|m| rules.rules[m.rule].class != RuleClass::Note);
+        for m in matches {
             let rule = &rules.rules[m.rule];
             match rule.class {
+                RuleClass::Note if rule.fallback && has_finding => {}
                 RuleClass::Note => {
+                    if !noted.insert((rule.id.clone(), doc_idx, m.record)) {
+                        continue;
+                    }
                     let record = &doc.records[m.record];
                     let vars = |name: &str| m.capture(name).map(str::to_string);
                     notes
@@ -364,7 +376,11 @@ fn build_finding(
         .cloned();
     details.realm = captures.get("realm").cloned();
     details.key_name = captures.get("key_name").cloned();
-    details.remote = captures.get("remote").cloned();
+    details.remote = captures.get("remote").cloned().or_else(|| {
+        occurrences
+            .iter()
+            .find_map(|o| docs[o.doc].records[o.m.record].fields.remote.clone())
+    });
     details.expected_type = captures.get("expected_type").cloned();
     details.actual_type = captures.get("actual_type").cloned();
     details.uri = captures.get("uri").cloned();
@@ -596,26 +612,40 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
     set("client_ip", d.client_addresses.first().cloned());
     set("first_seen", d.first_seen.clone());
     set("version", d.version.clone());
-    if let Some(rd) = &d.suggested_role_descriptors {
-        let merged = merged_descriptors(d.metadata.as_ref(), rd);
+    set("remote", d.remote.clone());
+    // Two bodies, never confused: `suggested_role_descriptors` is what an update sends (the
+    // current descriptors when known, plus the one that adds what was missing);
+    // `role_descriptors` is a key's complete set, given only when the pasted metadata shows the
+    // current descriptors, so a replacement key never silently loses privileges.
+    let current = d
+        .metadata
+        .as_ref()
+        .and_then(|m| m.role_descriptors.as_ref())
+        .filter(|c| c.as_object().is_some_and(|m| !m.is_empty()));
+    if d.suggested_role_descriptors.is_some() {
+        let merged = merged_descriptors(d.metadata.as_ref(), d.suggested_role_descriptors.as_ref());
         set(
-            "role_descriptors",
-            serde_json::to_string_pretty(&merged).ok(),
+            "suggested_role_descriptors",
+            Some(privileges::format_json(&merged)),
         );
+    }
+    if current.is_some() {
+        let merged = merged_descriptors(d.metadata.as_ref(), d.suggested_role_descriptors.as_ref());
+        set("role_descriptors", Some(privileges::format_json(&merged)));
     }
     vars
 }
 
 /// The key's current descriptors (when the metadata has them) plus the suggested one: the update
 /// API replaces `role_descriptors` whole, so a request must carry both.
-fn merged_descriptors(meta: Option<&KeyMetadata>, suggested: &Value) -> Value {
+fn merged_descriptors(meta: Option<&KeyMetadata>, suggested: Option<&Value>) -> Value {
     let mut out = Map::new();
     if let Some(Value::Object(existing)) = meta.and_then(|m| m.role_descriptors.as_ref()) {
         for (k, v) in existing {
             out.insert(k.clone(), writable_descriptor(v));
         }
     }
-    if let Value::Object(add) = suggested {
+    if let Some(Value::Object(add)) = suggested {
         for (k, v) in add {
             out.insert(k.clone(), v.clone());
         }
@@ -844,6 +874,27 @@ fn correlate_metadata(
         let own_empty = own.is_none_or(|v| v.as_object().is_some_and(|m| m.is_empty()));
         let own_grants =
             own.is_some_and(|rd| privileges::descriptors_grant(rd, kind, granting, index));
+        if let (Some(index), Some(rd)) = (index, own) {
+            let patterns = privileges::index_patterns(rd);
+            if !patterns.is_empty() {
+                let matching: Vec<&str> = patterns
+                    .iter()
+                    .filter(|p| privileges::pattern_matches(p, index))
+                    .map(String::as_str)
+                    .collect();
+                finding.details.index_match = Some(if matching.is_empty() {
+                    format!(
+                        "{index} matches none of the key's index patterns ({})",
+                        patterns.join(", ")
+                    )
+                } else {
+                    format!(
+                        "{index} matches the key's pattern {}, but not with a granting privilege",
+                        matching.join(", ")
+                    )
+                });
+            }
+        }
         finding.details.limit_source = Some(if !granting.is_empty() && !own_empty && !own_grants {
             "role_descriptors: the key's own role descriptors do not grant it".to_string()
         } else if own_grants || own_empty {

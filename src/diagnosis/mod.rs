@@ -118,6 +118,8 @@ pub struct Details {
     pub suggested_role_descriptors: Option<Value>,
     /// Where the limit comes from, when metadata says.
     pub limit_source: Option<String>,
+    /// The denied index against the key's index patterns, when metadata says.
+    pub index_match: Option<String>,
     /// The key as the pasted metadata describes it.
     pub metadata: Option<KeyMetadata>,
     /// State per metadata (`active`, `expired`, `invalidated`).

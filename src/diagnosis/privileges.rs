@@ -301,6 +301,82 @@ pub fn descriptors_grant(
     })
 }
 
+/// Request-body JSON as people write it in Dev Tools: objects one key per line, arrays of
+/// scalars on one line.
+pub fn format_json(value: &Value) -> String {
+    fn scalar(v: &Value) -> String {
+        serde_json::to_string(v).unwrap_or_default()
+    }
+    fn go(v: &Value, indent: usize, out: &mut String) {
+        let pad = "  ".repeat(indent + 1);
+        match v {
+            Value::Object(map) if !map.is_empty() => {
+                out.push_str("{\n");
+                for (i, (k, v)) in map.iter().enumerate() {
+                    out.push_str(&pad);
+                    out.push_str(&scalar(&Value::String(k.clone())));
+                    out.push_str(": ");
+                    go(v, indent + 1, out);
+                    if i + 1 < map.len() {
+                        out.push(',');
+                    }
+                    out.push('\n');
+                }
+                out.push_str(&"  ".repeat(indent));
+                out.push('}');
+            }
+            Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+                out.push_str("[\n");
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(&pad);
+                    go(item, indent + 1, out);
+                    if i + 1 < items.len() {
+                        out.push(',');
+                    }
+                    out.push('\n');
+                }
+                out.push_str(&"  ".repeat(indent));
+                out.push(']');
+            }
+            Value::Array(items) => {
+                let inner: Vec<String> = items.iter().map(scalar).collect();
+                out.push('[');
+                out.push_str(&inner.join(", "));
+                out.push(']');
+            }
+            other => out.push_str(&scalar(other)),
+        }
+    }
+    let mut out = String::new();
+    go(value, 0, &mut out);
+    out
+}
+
+/// Every index pattern named in `descriptors` (a key's `role_descriptors`), in order.
+pub fn index_patterns(descriptors: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Value::Object(map) = descriptors {
+        for rd in map.values() {
+            for entry in rd
+                .get("indices")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                match entry.get("names") {
+                    Some(Value::Array(names)) => {
+                        out.extend(names.iter().filter_map(Value::as_str).map(str::to_string));
+                    }
+                    Some(Value::String(name)) => out.push(name.clone()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
 /// Elasticsearch index pattern semantics for the common case: `*` wildcards, exact otherwise.
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     if pattern.starts_with('/') {
@@ -348,6 +424,14 @@ mod tests {
             PrivilegeKind::of_action("indices:admin/index_template/put"),
             PrivilegeKind::Cluster
         );
+    }
+
+    #[test]
+    fn request_json_is_compact_and_valid() {
+        let v = json!({"a": {"indices": [{"names": ["x-*"], "privileges": ["read"]}]}, "b": {}});
+        let text = format_json(&v);
+        assert!(text.contains(r#""names": ["x-*"]"#), "{text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub enum CredentialFormat {
     Encoded,
     /// `id:api_key` not base64-encoded (`Illegal base64 character 3a`).
     RawIdSecret,
+    /// No space between the scheme and the value (`ApiKeyVnVh…`): not recognised as a header.
+    NoSpace,
     /// base64 that decodes to text without a colon: only the secret, or the id, was encoded.
     NoColon,
     /// The `encoded` value base64-encoded once more.
@@ -93,6 +95,7 @@ impl CredentialFormat {
         match self {
             Self::Encoded => "encoded",
             Self::RawIdSecret => "raw-id-secret",
+            Self::NoSpace => "no-space",
             Self::NoColon => "no-colon",
             Self::DoubleEncoded => "double-encoded",
             Self::TrailingNewline => "trailing-newline",
@@ -153,7 +156,7 @@ pub struct Scanned {
 // backslashes let the patterns see through one or two levels of JSON string escaping.
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:authorization|auth)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?\s*(apikey|bearer|basic)[ ]+([^\s"'\\,;}\]]{4,})"#,
+        r#"(?i)\b(?:authorization|auth)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?\s*(apikey|bearer|basic)([ ]*)([^\s"'\\,;}\]]{4,})"#,
     )
     .expect("header regex")
 });
@@ -201,7 +204,8 @@ pub fn scan(text: &str) -> Scanned {
     };
 
     for caps in HEADER.captures_iter(text) {
-        let value = caps.get(2).expect("value group");
+        let value = caps.get(3).expect("value group");
+        let spaced = !caps[2].is_empty();
         let scheme = match caps[1].to_ascii_lowercase().as_str() {
             "apikey" => Scheme::ApiKey,
             "bearer" => Scheme::Bearer,
@@ -211,7 +215,11 @@ pub fn scan(text: &str) -> Scanned {
         if is_masked(value.as_str()) {
             continue;
         }
-        let (format, key_id) = judge(value.as_str(), Some(scheme));
+        let (format, key_id) = match judge(value.as_str(), Some(scheme)) {
+            // `ApiKeyVnVh…`: Elasticsearch needs the scheme, one space, then the value.
+            (_, key_id) if !spaced => (CredentialFormat::NoSpace, key_id),
+            judged => judged,
+        };
         edits.push((value.start(), value.end(), replacement(key_id.as_deref())));
         credentials.push(Credential {
             site: CredentialSite::Header(scheme),
@@ -426,6 +434,17 @@ mod tests {
         assert!(!scanned.text.contains(ENCODED_OK));
         assert!(scanned.text.contains("VuaCfGcBCdbkQm-e5aOx…redacted…"));
         assert_eq!(format!("{:?}", cred.secret), REDACTED);
+    }
+
+    #[test]
+    fn a_missing_space_after_the_scheme_is_named() {
+        let scanned = scan(&format!("Authorization: ApiKey{ENCODED_OK}"));
+        assert_eq!(scanned.credentials[0].format, CredentialFormat::NoSpace);
+        assert_eq!(
+            scanned.credentials[0].key_id.as_deref(),
+            Some("VuaCfGcBCdbkQm-e5aOx")
+        );
+        assert!(!scanned.text.contains(ENCODED_OK));
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub struct RecordFields {
     pub timestamp: Option<String>,
     pub node: Option<String>,
     pub client_ip: Option<String>,
+    /// A remote cluster alias named in the record (`cluster [eu-logs]`).
+    pub remote: Option<String>,
 }
 
 /// Maps positions in a normalized text back to the input. Each entry `(norm, raw)` starts a run
@@ -366,6 +368,15 @@ static NODE: LazyLock<Regex> = LazyLock::new(|| {
 static CLIENT_IP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#""(?:origin\.address|x_forwarded_for)"\s*:\s*"(?P<a>[^"]+)""#).expect("ip regex")
 });
+static REMOTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?x)
+        (?:to\ cluster|remote\ cluster|external\ cluster)\ \[(?P<a>[^\]\s]+)\]
+      | cluster\.remote\.(?P<b>[\w-]+)\.
+    "#,
+    )
+    .expect("remote regex")
+});
 static VERSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#""number"\s*:\s*"(?P<a>\d+\.\d+\.\d+)[^"]*""#).expect("version regex")
 });
@@ -387,6 +398,7 @@ fn extract_fields(norm: &str) -> RecordFields {
         timestamp: first_group(&TIMESTAMP, norm),
         node: first_group(&NODE, norm),
         client_ip: first_group(&CLIENT_IP, norm),
+        remote: first_group(&REMOTE, norm),
     }
 }
 

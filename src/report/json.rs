@@ -227,6 +227,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
     opt("last_seen", &d.last_seen);
     opt("version", &d.version);
     opt("limit_source", &d.limit_source);
+    opt("index_match", &d.index_match);
     let mut list = |k: &str, v: &[String]| {
         if !v.is_empty() {
             m.insert(k.into(), json!(v));

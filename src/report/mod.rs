@@ -203,6 +203,9 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     if let Some(limit) = &d.limit_source {
         out.push(("limit", limit.clone()));
     }
+    if let Some(index_match) = &d.index_match {
+        out.push(("index vs key", index_match.clone()));
+    }
     if let Some(by) = &d.invalidated_by {
         out.push((
             "invalidated by",

@@ -16,7 +16,8 @@
 //! ## Resolution inside a record
 //! Matches are taken by priority (higher first); a match whose span overlaps an accepted one is
 //! dropped, so that the most specific reading of a message wins. A `fallback` rule (the generic
-//! 401, a bare status) survives only when nothing else matched the record.
+//! 401, a bare status) survives only when nothing else matched the record, and a note about a
+//! look-alike only when no finding did.
 
 pub mod compile;
 mod embedded;
@@ -69,6 +70,7 @@ pub const DERIVED_VARIABLES: &[&str] = &[
     "privilege_list",
     "index_list",
     "role_descriptors",
+    "suggested_role_descriptors",
     "first_seen",
 ];
 
@@ -332,6 +334,13 @@ impl RuleSet {
         } else if let Some(best) = accepted.first().map(|m| m.rule) {
             // Only fallbacks: the highest-priority one speaks for the record.
             accepted.retain(|m| m.rule == best);
+        }
+        // A look-alike note says "not an API-key problem": wrong next to a finding.
+        if accepted
+            .iter()
+            .any(|m| self.rules[m.rule].class != RuleClass::Note)
+        {
+            accepted.retain(|m| self.rules[m.rule].class != RuleClass::Note);
         }
         accepted.sort_by_key(|m| m.span.start);
         accepted
