@@ -7,3 +7,4 @@ mod report;
 mod rules;
 mod secrets;
 mod support;
+mod variants;
