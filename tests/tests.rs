@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod report;
+mod robustness;
 mod rules;
 mod secrets;
 mod support;
