@@ -37,12 +37,12 @@ fn mutate(input: &[u8], rng: &mut impl FnMut() -> u64) -> Vec<u8> {
         2 => {
             bytes = String::from_utf8_lossy(&bytes)
                 .replace('\n', "\r\n")
-                .into_bytes()
+                .into_bytes();
         }
         3 => {
             bytes = String::from_utf8_lossy(&bytes)
                 .replace('"', "\\\"")
-                .into_bytes()
+                .into_bytes();
         }
         4 => {
             let at = (rng() as usize) % (bytes.len() + 1);
