@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod corpus;
+mod correlation;
 mod report;
 mod robustness;
 mod rules;

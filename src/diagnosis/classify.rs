@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::class::{Class, RuleClass, Version};
+use super::class::{CandidateKind, Class, RuleClass, Version};
 use super::privileges::{self, PrivilegeKind};
 use super::{
     Details, Diagnosis, Evidence, Finding, InvalidatedBy, Note, RenderedCandidate, RenderedStep,
@@ -817,6 +817,7 @@ fn correlate_metadata(
     docs: &[Document],
     opts: &Options,
 ) {
+    attribute_by_state(finding, metadata, opts);
     let Some(id) = finding.key_id.clone() else {
         return;
     };
@@ -856,6 +857,23 @@ fn correlate_metadata(
                 finding.explanation
             );
         }
+    }
+    if finding.class == Class::AuthenticationUnresolved && state == KeyState::Active {
+        // The metadata rules out two candidates; say so, and keep the others.
+        finding.candidates.retain(|c| {
+            !matches!(
+                c.class,
+                CandidateKind::Class(Class::Expired | Class::Invalidated)
+            )
+        });
+        finding.explanation = format!(
+            "The pasted metadata shows key {id} active (not invalidated, {}), so it is neither expired nor invalidated: the secret sent with it is wrong, or the client talks to another cluster where that id is unknown.\n\n{}",
+            match meta.expiration_ms {
+                Some(ms) => format!("expiring {}", format_ms(ms)),
+                None => "no expiration".to_string(),
+            },
+            finding.explanation
+        );
     }
     if finding.class == Class::Missing {
         finding.details.limit_source = Some(format!(
@@ -905,6 +923,37 @@ fn correlate_metadata(
         } else {
             "unknown: the metadata has no role descriptors (before 8.5)".to_string()
         });
+    }
+}
+
+/// "api key is expired" names no key: when the pasted metadata holds exactly one key in that
+/// state, it is the likely one; the key id source says that this is an inference.
+fn attribute_by_state(
+    finding: &mut Finding,
+    metadata: &BTreeMap<&str, &KeyMetadata>,
+    opts: &Options,
+) {
+    let wanted = match finding.class {
+        Class::Expired => KeyState::Expired,
+        Class::Invalidated => KeyState::Invalidated,
+        _ => return,
+    };
+    if finding.key_id.is_some() || finding.key_id_placeholder.is_some() {
+        return;
+    }
+    let matching: Vec<&KeyMetadata> = metadata
+        .values()
+        .copied()
+        .filter(|k| k.state(opts.now_ms) == wanted)
+        .collect();
+    if let [only] = matching.as_slice() {
+        finding.key_id = Some(only.id.clone());
+        finding.key_id_source = Some(if metadata.len() == 1 {
+            "pasted metadata: the only key shown, and it is in this state"
+        } else {
+            "pasted metadata: the only one of the keys shown in this state"
+        });
+        attach_metadata(finding, only, opts);
     }
 }
 
