@@ -329,21 +329,21 @@ fn build_finding(
             occ.m
                 .capture("status")
                 .and_then(|s| s.parse().ok())
-                .or(record.fields.status),
+                .or(record.fields().status),
         );
         nodes.extend(
             occ.m
                 .capture("node")
                 .map(str::to_string)
-                .or_else(|| record.fields.node.clone()),
+                .or_else(|| record.fields().node.clone()),
         );
         clients.extend(
             occ.m
                 .capture("client_ip")
                 .map(str::to_string)
-                .or_else(|| record.fields.client_ip.clone()),
+                .or_else(|| record.fields().client_ip.clone()),
         );
-        times.extend(record.fields.timestamp.clone());
+        times.extend(record.fields().timestamp.clone());
         if let Some(action) = occ.m.capture("action") {
             push_unique(&mut details.actions, action.to_string());
         }
@@ -379,7 +379,7 @@ fn build_finding(
     details.remote = captures.get("remote").cloned().or_else(|| {
         occurrences
             .iter()
-            .find_map(|o| docs[o.doc].records[o.m.record].fields.remote.clone())
+            .find_map(|o| docs[o.doc].records[o.m.record].fields().remote.clone())
     });
     details.expected_type = captures.get("expected_type").cloned();
     details.actual_type = captures.get("actual_type").cloned();
@@ -733,7 +733,7 @@ fn evidence(doc: &Document, m: &RuleMatch, rule: &Rule, class: Class) -> Evidenc
     Evidence {
         source: doc.name.clone(),
         line,
-        kind: record.kind.as_str(),
+        kind: record.kind().as_str(),
         text: excerpt,
         spans,
     }

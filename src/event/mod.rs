@@ -26,7 +26,7 @@ pub mod key_metadata;
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 
@@ -83,10 +83,29 @@ pub struct Record {
     pub norm: String,
     /// Maps offsets in `norm` back to offsets in [`Document::text`].
     pub map: OffsetMap,
-    /// What the record looks like.
-    pub kind: RecordKind,
+    /// A status seen on a `curl -i` status line just above the record, if any.
+    inherited_status: Option<u16>,
+    /// Computed on first use: only records that matched a rule ever need them.
+    fields: OnceLock<RecordFields>,
+    kind: OnceLock<RecordKind>,
+}
+
+impl Record {
     /// Fields every record may carry, found by the generic extractors below.
-    pub fields: RecordFields,
+    pub fn fields(&self) -> &RecordFields {
+        self.fields.get_or_init(|| {
+            let mut fields = extract_fields(&self.norm);
+            if fields.status.is_none() {
+                fields.status = self.inherited_status;
+            }
+            fields
+        })
+    }
+
+    /// What the record looks like.
+    pub fn kind(&self) -> RecordKind {
+        *self.kind.get_or_init(|| classify_kind(&self.norm))
+    }
 }
 
 /// What a record looks like, for the report; rules do not depend on it.
@@ -166,32 +185,33 @@ pub fn parse_input(input: &Input) -> Document {
             map.runs.insert(0, (0, range.start));
         }
         let norm = norm.into_owned();
-        let mut fields = extract_fields(&norm);
         // curl -i prints the status line, headers, a blank line, then the body: the body's
         // record inherits the status line seen just before it.
-        if let Some(status) = http_status_line(&norm) {
-            last_http_status = Some((line, status));
-        } else if fields.status.is_none() {
-            if let Some((seen_at, status)) = last_http_status {
-                if line.saturating_sub(seen_at) <= 40 {
-                    fields.status = Some(status);
+        let mut inherited_status = None;
+        match http_status_line(&norm) {
+            Some(status) => last_http_status = Some((line, status)),
+            None => {
+                if let Some((seen_at, status)) = last_http_status {
+                    if line.saturating_sub(seen_at) <= 40 {
+                        inherited_status = Some(status);
+                    }
                 }
             }
         }
-        let kind = classify_kind(&norm);
         records.push(Record {
             line,
             range,
             norm,
             map,
-            kind,
-            fields,
+            inherited_status,
+            fields: OnceLock::new(),
+            kind: OnceLock::new(),
         });
     }
     let keys = key_metadata::parse_all(&records);
     let audit = records
         .iter()
-        .filter(|r| r.kind == RecordKind::AuditLog)
+        .filter(|r| audit::looks_like_audit(&r.norm))
         .filter_map(|r| audit::parse_line(&r.norm, r.line))
         .collect();
     let version = records.iter().find_map(|r| detect_version(&r.norm));
@@ -347,6 +367,18 @@ static STATUS: LazyLock<Regex> = LazyLock::new(|| {
 });
 static HTTP_STATUS_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^[<*]?\s*HTTP/[\d.]+ (\d{3})\b").expect("http regex"));
+
+fn http_status_line(norm: &str) -> Option<u16> {
+    if !norm.contains("HTTP/") {
+        return None;
+    }
+    HTTP_STATUS_LINE
+        .captures(norm)?
+        .get(1)?
+        .as_str()
+        .parse()
+        .ok()
+}
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?x)
@@ -400,15 +432,6 @@ fn extract_fields(norm: &str) -> RecordFields {
         client_ip: first_group(&CLIENT_IP, norm),
         remote: first_group(&REMOTE, norm),
     }
-}
-
-fn http_status_line(norm: &str) -> Option<u16> {
-    HTTP_STATUS_LINE
-        .captures(norm)?
-        .get(1)?
-        .as_str()
-        .parse()
-        .ok()
 }
 
 fn detect_version(norm: &str) -> Option<String> {
@@ -468,9 +491,9 @@ mod tests {
     fn pretty_json_and_stack_traces_are_one_record_each() {
         let d = doc("{\n  \"error\": {\n    \"type\": \"x\"\n  },\n  \"status\": 401\n}\n[2023-06-28T13:26:53,962][WARN ][o.e.t.ProxyConnectionStrategy] [node] failed\norg.elasticsearch.transport.RemoteTransportException: [x]\nCaused by: java.lang.IllegalArgumentException: y\n\nnext\n");
         assert_eq!(d.records.len(), 3);
-        assert_eq!(d.records[0].fields.status, Some(401));
+        assert_eq!(d.records[0].fields().status, Some(401));
         assert_eq!(d.records[1].line, 7);
-        assert_eq!(d.records[1].fields.node.as_deref(), Some("node"));
+        assert_eq!(d.records[1].fields().node.as_deref(), Some("node"));
         assert_eq!(d.records[2].line, 11);
     }
 
@@ -516,7 +539,7 @@ mod tests {
     #[test]
     fn curl_body_inherits_the_status_line() {
         let d = doc("HTTP/1.1 401 Unauthorized\nWWW-Authenticate: ApiKey\n\n{\"error\":\"x\"}\n");
-        assert_eq!(d.records.last().unwrap().fields.status, Some(401));
+        assert_eq!(d.records.last().unwrap().fields().status, Some(401));
     }
 
     #[test]

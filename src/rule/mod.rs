@@ -203,6 +203,7 @@ impl RuleSet {
             None
         } else {
             AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .ascii_case_insensitive(true)
                 .build(&patterns)
                 .ok()
