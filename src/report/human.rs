@@ -15,6 +15,19 @@ const INDENT: &str = "  ";
 
 /// Render the human report.
 pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    // Several findings: say up front what is coming, one line each.
+    if d.findings.len() > 1 {
+        writeln!(
+            out,
+            "{}",
+            paint(opts, &summary_line(d), |s| s.bold().to_string())
+        )?;
+        for (i, f) in d.findings.iter().enumerate() {
+            let key = f.key_id.as_deref().unwrap_or("(id not shown)");
+            writeln!(out, "  {}. {:<26} {key}", i + 1, f.class.as_str())?;
+        }
+        writeln!(out)?;
+    }
     for (idx, finding) in d.findings.iter().enumerate() {
         if idx > 0 {
             writeln!(out)?;
