@@ -4,8 +4,8 @@
 //! - **In**: the raw text of one input.
 //! - **Out**: [`Credential`]s (key id, scheme, format verdict; never the secret) and the
 //!   redacted text that every later stage works on.
-//! - **Never**: keep a secret. A secret is measured (length, trailing newline) and then dropped;
-//!   what remains is a [`SecretString`] that prints `…redacted…`.
+//! - **Never**: keep a secret. A secret is judged (its format, a trailing newline) and dropped on
+//!   the spot: no type after this module holds one, so none can leak through `{:?}` either.
 //!
 //! Redacting at load time, before any matching, is what makes "no secret in any output" a
 //! property of the pipeline rather than of each renderer: nothing after this module ever sees a
@@ -15,7 +15,6 @@
 //! matched case-insensitively, decoding uses the standard (not URL-safe) alphabet and splits at
 //! the first `:`. Ids created by Elasticsearch are 20 characters, secrets 22.
 
-use std::fmt;
 use std::sync::LazyLock;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -24,22 +23,6 @@ use regex::Regex;
 
 /// The text that replaces every secret.
 pub const REDACTED: &str = "…redacted…";
-
-/// A secret that must never be printed. Debug and Display redact; there is no Serialize.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(());
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
 
 /// Where in the text a credential was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +101,6 @@ pub struct Credential {
     pub format: CredentialFormat,
     /// The API key id, when the value carried one.
     pub key_id: Option<String>,
-    /// The secret, redacted.
-    pub secret: SecretString,
     /// 1-based line where it was found.
     pub line: usize,
 }
@@ -225,7 +206,6 @@ pub fn scan(text: &str) -> Scanned {
             site: CredentialSite::Header(scheme),
             format,
             key_id,
-            secret: SecretString(()),
             line: line_of(value.start()),
         });
     }
@@ -240,7 +220,6 @@ pub fn scan(text: &str) -> Scanned {
             site: CredentialSite::EncodedField,
             format,
             key_id,
-            secret: SecretString(()),
             line: line_of(value.start()),
         });
     }
@@ -264,7 +243,6 @@ pub fn scan(text: &str) -> Scanned {
             site: CredentialSite::ApiKeySetting,
             format,
             key_id,
-            secret: SecretString(()),
             line: line_of(value.start()),
         });
     }
@@ -433,7 +411,6 @@ mod tests {
         assert_eq!(cred.key_id.as_deref(), Some("VuaCfGcBCdbkQm-e5aOx"));
         assert!(!scanned.text.contains(ENCODED_OK));
         assert!(scanned.text.contains("VuaCfGcBCdbkQm-e5aOx…redacted…"));
-        assert_eq!(format!("{:?}", cred.secret), REDACTED);
     }
 
     #[test]
