@@ -419,7 +419,10 @@ fn build_finding(
                 cred.site,
                 crate::event::credential::CredentialSite::Header(Scheme::Bearer | Scheme::Basic)
             );
-            if (cred.format != CredentialFormat::Encoded || odd_scheme)
+            if (!matches!(
+                cred.format,
+                CredentialFormat::Encoded | CredentialFormat::SecretOnly
+            ) || odd_scheme)
                 && !details.credential_formats.contains(&tag)
             {
                 details.credential_formats.push(tag);
