@@ -53,6 +53,20 @@ enum KnownVersion {
     Unknown,
 }
 
+/// The version remediation can rely on: given (`--es-version`), named in the input
+/// (`"number"`), or else a lower bound implied by the message shapes.
+fn known_version(opts: &Options, docs: &[Document], implied: Option<Version>) -> KnownVersion {
+    let exact = opts.version.or_else(|| {
+        docs.iter()
+            .find_map(|d| d.version.as_deref().and_then(Version::parse))
+    });
+    match (exact, implied) {
+        (Some(v), _) => KnownVersion::Exact(v),
+        (None, Some(v)) => KnownVersion::AtLeast(v),
+        (None, None) => KnownVersion::Unknown,
+    }
+}
+
 struct Occurrence {
     doc: usize,
     m: RuleMatch,
@@ -431,20 +445,11 @@ fn build_finding(
     }
 
     // The version: given, named in the input, or implied by the message shape.
-    let known = match opts.version.or_else(|| {
-        docs.iter()
-            .find_map(|d| d.version.as_deref().and_then(Version::parse))
-    }) {
-        Some(v) => KnownVersion::Exact(v),
-        None => match occurrences
-            .iter()
-            .filter_map(|o| rules.rules[o.m.rule].implies_version)
-            .max()
-        {
-            Some(v) => KnownVersion::AtLeast(v),
-            None => KnownVersion::Unknown,
-        },
-    };
+    let implied = occurrences
+        .iter()
+        .filter_map(|o| rules.rules[o.m.rule].implies_version)
+        .max();
+    let known = known_version(opts, docs, implied);
     details.version = match known {
         KnownVersion::Exact(v) => Some(v.to_string()),
         KnownVersion::AtLeast(v) => Some(format!("{v}+")),
@@ -841,14 +846,7 @@ fn correlate_metadata(
         {
             finding.class = class;
             let captures = BTreeMap::new();
-            let known = match opts.version.or_else(|| {
-                docs.iter()
-                    .find_map(|d| d.version.as_deref().and_then(Version::parse))
-            }) {
-                Some(v) => KnownVersion::Exact(v),
-                None => KnownVersion::Unknown,
-            };
-            render_rule_texts(finding, rule, &captures, known);
+            render_rule_texts(finding, rule, &captures, known_version(opts, docs, None));
             finding.candidates.clear();
             finding.explanation = format!(
                 "The error text alone does not say why, but the pasted key metadata does: key {id} is {}{}.\n\n{}",

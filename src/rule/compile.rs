@@ -301,7 +301,9 @@ fn compile_snippets(
         for entry in file.snippet {
             let mut steps = Vec::new();
             for step in &entry.step {
-                if let Some(step) = compile_step(source, step, &BTreeMap::new(), &[], problems) {
+                if let Some(step) =
+                    compile_step(source, step, &BTreeMap::new(), &BTreeSet::new(), problems)
+                {
                     steps.extend(step);
                 }
             }
@@ -591,7 +593,7 @@ fn compile_rule(
     }
     let mut remediation = Vec::new();
     for step in &file.remediation {
-        if let Some(steps) = compile_step(source, step, snippets, &always_vec(&always), problems) {
+        if let Some(steps) = compile_step(source, step, snippets, &always, problems) {
             remediation.extend(steps);
         }
     }
@@ -795,19 +797,14 @@ fn compile_rule(
     })
 }
 
-fn always_vec(set: &BTreeSet<String>) -> Vec<String> {
-    set.iter().cloned().collect()
-}
-
 fn compile_step(
     source: &RuleSource,
     step: &Spanned<StepFile>,
     snippets: &BTreeMap<String, Vec<Step>>,
-    always: &[String],
+    always: &BTreeSet<String>,
     problems: &mut Vec<RuleProblem>,
 ) -> Option<Vec<Step>> {
     let s = step.get_ref();
-    let always: BTreeSet<String> = always.iter().cloned().collect();
     if let Some(include) = &s.include {
         if s.title.is_some() || s.request.is_some() || s.text.is_some() {
             problems.push(problem(
@@ -873,12 +870,12 @@ fn compile_step(
             None,
         ));
     }
-    let title = check_template(source, title, &always, problems)?;
+    let title = check_template(source, title, always, problems)?;
     let opt = |field: &Option<Spanned<String>>,
                problems: &mut Vec<RuleProblem>|
      -> Result<Option<Template>, ()> {
         match field {
-            Some(f) => check_template(source, f, &always, problems)
+            Some(f) => check_template(source, f, always, problems)
                 .map(Some)
                 .ok_or(()),
             None => Ok(None),
@@ -905,11 +902,11 @@ fn check_template(
     // The span of a TOML string includes its quotes; find where the text itself starts.
     let span = field.span();
     let raw = &source.text[span.clone()];
-    let offset = span.start + raw.find(|c| c != '"' && c != '\'').unwrap_or(0);
     let offset = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+        // A multi-line string drops the newline right after its opening quotes.
         span.start + 3 + usize::from(raw[3..].starts_with('\n'))
     } else {
-        offset
+        span.start + 1
     };
     match Template::parse(field.get_ref()) {
         Ok((template, placeholders)) => {
