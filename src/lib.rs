@@ -20,4 +20,5 @@ pub mod error;
 pub mod event;
 pub mod report;
 pub mod rule;
+pub mod scan;
 pub mod source;

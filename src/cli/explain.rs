@@ -4,6 +4,29 @@ use std::path::Path;
 
 use super::{width, CmdResult, ExplainArgs, Io};
 use crate::diagnosis::{diagnose, Options, Version};
+
+/// `--es-version`.
+pub(super) fn parse_version(given: Option<&str>) -> Result<Option<Version>, Error> {
+    given
+        .map(|v| {
+            Version::parse(v).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--es-version `{v}` is not a version (expected e.g. 8.3 or 7.17.10)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// `--now`, else the clock.
+pub(super) fn parse_now(given: Option<&str>) -> Result<i64, Error> {
+    match given {
+        Some(t) => Ok(chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| Error::Usage(format!("--now `{t}`: {e}")))?
+            .timestamp_millis()),
+        None => Ok(chrono::Utc::now().timestamp_millis()),
+    }
+}
 use crate::error::{Error, Outcome};
 use crate::event::parse_input;
 use crate::report::{render, RenderOptions};
@@ -14,20 +37,8 @@ const PASTE_HINT: &str =
     "Paste the error output, then press Ctrl-D on an empty line (Ctrl-Z then Enter on Windows).\n";
 
 pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
-    let version = match &args.es_version {
-        Some(v) => Some(Version::parse(v).ok_or_else(|| {
-            Error::Usage(format!(
-                "--es-version `{v}` is not a version (expected e.g. 8.3 or 7.17.10)"
-            ))
-        })?),
-        None => None,
-    };
-    let now_ms = match &args.now {
-        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .map_err(|e| Error::Usage(format!("--now `{t}`: {e}")))?
-            .timestamp_millis(),
-        None => chrono::Utc::now().timestamp_millis(),
-    };
+    let version = parse_version(args.es_version.as_deref())?;
+    let now_ms = parse_now(args.now.as_deref())?;
     let (rules, _warnings) = rule::load(args.rules.as_deref())?;
 
     let mut files = args.files.clone();
@@ -63,7 +74,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     // An input skipped whole next to readable ones is a warning in the report, not an error.
     let docs: Vec<_> = inputs.iter().map(parse_input).collect();
     drop(inputs);
-    let diagnosis = diagnose(&docs, &rules, skipped, &Options { version, now_ms });
+    let diagnosis = diagnose(&docs, &rules, skipped, &Options::new(version, now_ms));
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),

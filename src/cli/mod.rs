@@ -3,6 +3,7 @@
 
 mod explain;
 mod rules;
+mod scan;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
@@ -80,9 +81,58 @@ enum Command {
     /// Explain pasted error output: Elasticsearch error bodies, client exceptions, agent, server
     /// and audit log lines, curl output, key metadata.
     Explain(ExplainArgs),
+    /// Scan log files and directories (server, audit, Logstash, Beats, Agent, Kibana logs,
+    /// rotated .gz, key metadata): which API keys fail, why, since when, and who did it.
+    Scan(ScanArgs),
     /// Inspect and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Files and directories to scan (directories recursively).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Only failures at or after this time (e.g. 2026-11-20T00:00, 2026-11-20, RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only failures at or before this time.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only findings about this key id (repeatable).
+    #[arg(long = "key", value_name = "ID")]
+    keys: Vec<String>,
+    /// Only findings of this class (repeatable), e.g. invalidated, under_privileged.
+    #[arg(long = "class", value_name = "CLASS")]
+    classes: Vec<String>,
+    /// Follow symbolic links (loops are detected and reported).
+    #[arg(long)]
+    follow_links: bool,
+    /// Keep watching the files (like tail -F, across rotation) and print new findings and
+    /// growing counts as they appear; stop with Ctrl-C.
+    #[arg(long)]
+    follow: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// The cluster's Elasticsearch version, for version-aware remediation (e.g. 8.3).
+    #[arg(long, value_name = "VERSION")]
+    es_version: Option<String>,
+    /// Treat this instant as now when deciding whether a key has expired (RFC 3339).
+    #[arg(long, hide = true)]
+    now: Option<String>,
+    /// With --follow: milliseconds between polls.
+    #[arg(long, hide = true, default_value_t = 1000)]
+    poll_ms: u64,
+    /// With --follow: stop after this many polls (tests).
+    #[arg(long, hide = true)]
+    max_polls: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +242,7 @@ pub fn run(
     };
     let result = match cli.command {
         Command::Explain(args) => explain::run(args, color, io),
+        Command::Scan(args) => scan::run(args, color, io),
         Command::Rules(cmd) => rules::run(cmd, color, io),
     };
     if let Err(err) = &result {

@@ -43,6 +43,46 @@ pub struct Options {
     pub version: Option<Version>,
     /// "Now", for expiry checks (epoch milliseconds).
     pub now_ms: i64,
+    /// What makes two matches one finding.
+    pub grouping: Grouping,
+    /// Only records at or after this instant (epoch ms); records without a time are kept.
+    pub since_ms: Option<i64>,
+    /// Only records at or before this instant (epoch ms).
+    pub until_ms: Option<i64>,
+}
+
+impl Options {
+    /// Options for a diagnosis at `now_ms`, everything else default.
+    pub fn new(version: Option<Version>, now_ms: i64) -> Self {
+        Self {
+            version,
+            now_ms,
+            grouping: Grouping::PerFailure,
+            since_ms: None,
+            until_ms: None,
+        }
+    }
+
+    /// Whether a record with this timestamp is inside `--since` / `--until`.
+    pub fn in_window(&self, timestamp: Option<&str>) -> bool {
+        if self.since_ms.is_none() && self.until_ms.is_none() {
+            return true;
+        }
+        let Some(ms) = timestamp.and_then(super::timeline::parse_ts) else {
+            return true;
+        };
+        self.since_ms.is_none_or(|s| ms >= s) && self.until_ms.is_none_or(|u| ms <= u)
+    }
+}
+
+/// What makes two matches one finding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Grouping {
+    /// One finding per distinct failure: rule, key, action, index, remote (`explain`).
+    #[default]
+    PerFailure,
+    /// One finding per (class, key id) when the key is known, else per failure (`scan`).
+    PerKey,
 }
 
 /// What a version-dependent step knows about the cluster.
@@ -93,6 +133,9 @@ pub fn diagnose(
             .any(|m| rules.rules[m.rule].class != RuleClass::Note);
         for m in matches {
             let rule = &rules.rules[m.rule];
+            if !opts.in_window(doc.records[m.record].fields().timestamp.as_deref()) {
+                continue;
+            }
             match rule.class {
                 RuleClass::Note if rule.fallback && has_finding => {}
                 RuleClass::Note => {
@@ -113,7 +156,7 @@ pub fn diagnose(
                         });
                 }
                 RuleClass::Finding(class) => {
-                    let key = GroupKey::new(class, rule, &m, doc);
+                    let key = GroupKey::new(class, rule, &m, doc, opts.grouping);
                     groups
                         .entry(key)
                         .or_default()
@@ -129,13 +172,12 @@ pub fn diagnose(
         .collect();
 
     let mut built: Vec<(Finding, Vec<usize>)> = groups
-        .into_values()
-        .map(|occurrences| {
+        .into_iter()
+        .map(|(key, occurrences)| {
             let docs_seen: Vec<usize> = occurrences.iter().map(|o| o.doc).collect();
-            (
-                build_finding(&occurrences, docs, rules, opts, &metadata),
-                docs_seen,
-            )
+            let mut finding = build_finding(&occurrences, docs, rules, opts, &metadata);
+            finding.groups.push(key);
+            (finding, docs_seen)
         })
         .collect();
     fold_unresolved(&mut built);
@@ -205,12 +247,14 @@ pub fn diagnose(
         notes,
         skipped,
         inputs: docs.len(),
+        files: Vec::new(),
+        filtered_out: 0,
     }
 }
 
 /// What makes two matches the same failure.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct GroupKey {
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupKey {
     class: Class,
     rule: String,
     key: Option<String>,
@@ -218,12 +262,42 @@ struct GroupKey {
 }
 
 impl GroupKey {
-    fn new(class: Class, rule: &Rule, m: &RuleMatch, doc: &Document) -> Self {
+    /// The class of the group.
+    pub fn class(&self) -> Class {
+        self.class
+    }
+
+    /// The key id of the group (or `<placeholder …>`), if any.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The group of finding match `m` (of `rule`, whose class is `class`) in `doc`.
+    pub fn new(
+        class: Class,
+        rule: &Rule,
+        m: &RuleMatch,
+        doc: &Document,
+        grouping: Grouping,
+    ) -> Self {
         let key = match resolve_key_id(m, doc) {
             KeyRef::Id(id, _) => Some(id),
             KeyRef::Placeholder(p) => Some(format!("<placeholder {p}>")),
             KeyRef::None => None,
         };
+        // Per key; a message that names no key is about the key's state whatever its wording
+        // (a server WARN and a client's body saying "api key is expired" are one failure).
+        if grouping == Grouping::PerKey
+            && (key.is_some()
+                || matches!(class, Class::Expired | Class::Invalidated | Class::Missing))
+        {
+            return Self {
+                class,
+                rule: String::new(),
+                key,
+                parts: Vec::new(),
+            };
+        }
         let parts = [
             "action",
             "index",
@@ -471,6 +545,8 @@ fn build_finding(
         evidence: Vec::new(),
         count: occurrences.len(),
         details,
+        timeline: Vec::new(),
+        groups: Vec::new(),
     };
     if let Some(id) = finding.key_id.clone() {
         if let Some(meta) = metadata.get(id.as_str()) {
@@ -782,6 +858,7 @@ fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
                 let (folded, _) = built.remove(idx);
                 let target = if target > idx { target - 1 } else { target };
                 let finding = &mut built[target].0;
+                finding.groups.extend(folded.groups);
                 for ev in folded.evidence {
                     if finding.evidence.len() < MAX_EVIDENCE + 1 && !finding.evidence.contains(&ev)
                     {
@@ -803,7 +880,26 @@ fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
     }
 }
 
-fn attach_metadata(finding: &mut Finding, meta: &KeyMetadata, opts: &Options) {
+/// Render a finding's texts again after correlation changed what is known about it (a key id
+/// inferred from metadata): the rule's templates with the finding's own variables.
+pub(crate) fn retext(finding: &mut Finding, rules: &RuleSet, opts: &Options) {
+    let Some(rule) = rules.get(&finding.rule_id) else {
+        return;
+    };
+    let known = match opts.version {
+        Some(v) => KnownVersion::Exact(v),
+        None => match finding.details.version.as_deref() {
+            Some(v) => match v.strip_suffix('+').and_then(Version::parse) {
+                Some(min) => KnownVersion::AtLeast(min),
+                None => Version::parse(v).map_or(KnownVersion::Unknown, KnownVersion::Exact),
+            },
+            None => KnownVersion::Unknown,
+        },
+    };
+    render_rule_texts(finding, rule, &BTreeMap::new(), known);
+}
+
+pub(crate) fn attach_metadata(finding: &mut Finding, meta: &KeyMetadata, opts: &Options) {
     finding.details.metadata = Some(meta.clone());
     finding.details.metadata_state = Some(meta.state(opts.now_ms).as_str());
     if finding.details.user.is_none() {
@@ -978,6 +1074,7 @@ fn correlate_audit(finding: &mut Finding, docs: &[Document]) {
                     node: event.node.clone(),
                     source: doc.name.clone(),
                     line: event.line,
+                    matched_by: None,
                 });
                 return;
             }

@@ -8,14 +8,16 @@
 
 pub mod class;
 pub mod classify;
+pub mod correlate;
 pub mod privileges;
+pub mod timeline;
 
 use serde_json::Value;
 
 use crate::event::key_metadata::KeyMetadata;
 use crate::source::Skipped;
 pub use class::{CandidateKind, Class, RuleClass, Severity, Version};
-pub use classify::{diagnose, Options};
+pub use classify::{diagnose, GroupKey, Grouping, Options};
 
 /// Everything a report renders.
 #[derive(Debug, Default)]
@@ -25,6 +27,23 @@ pub struct Diagnosis {
     pub skipped: Vec<Skipped>,
     /// How many inputs were read.
     pub inputs: usize,
+    /// For a scan: what each file was and how much of it was read.
+    pub files: Vec<FileRead>,
+    /// Findings left out by `--key` / `--class`.
+    pub filtered_out: usize,
+}
+
+/// One file a scan read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRead {
+    pub name: String,
+    /// What the content looked like (`elasticsearch audit log`, …).
+    pub format: &'static str,
+    pub gzip: bool,
+    /// Decompressed bytes read.
+    pub bytes: u64,
+    /// Records the prefilter hit and the rules were run on.
+    pub records: usize,
 }
 
 /// One distinct failure.
@@ -48,6 +67,26 @@ pub struct Finding {
     /// How many records showed this failure.
     pub count: usize,
     pub details: Details,
+    /// The key's story, oldest first (creation, last success, invalidation, failures), when the
+    /// inputs tell it (`scan` with audit logs or metadata).
+    pub timeline: Vec<TimelineEntry>,
+    /// The groups of matches this finding was built from (for a streaming scan's tallies).
+    pub groups: Vec<GroupKey>,
+}
+
+/// One moment in a key's story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// Epoch milliseconds, for ordering.
+    pub ms: i64,
+    /// `created`, `updated`, `last_success`, `invalidated`, `expired`, `first_failure`, `last_failure`.
+    pub event: &'static str,
+    /// What happened, in words.
+    pub text: String,
+    /// Where it was read: `path:line`, or `metadata`.
+    pub source: Option<String>,
 }
 
 /// A remediation step with its templates filled in.
@@ -128,6 +167,15 @@ pub struct Details {
     pub invalidated_by: Option<InvalidatedBy>,
     /// Credential format problems seen in the input (`raw-id-secret`, …).
     pub credential_formats: Vec<&'static str>,
+    /// Clients named by joining the server's failures with the audit log's
+    /// `anonymous_access_denied` events by node and time (`scan`).
+    pub client_join: Option<String>,
+    /// What the audit log can and cannot say about this key (e.g. why no invalidation event).
+    pub audit_note: Option<String>,
+    /// How an id-less finding was attributed to its key, and how sure that is.
+    pub key_inference: Option<String>,
+    /// Keys that could be the one an id-less finding is about, when no single one is.
+    pub key_candidates: Vec<String>,
 }
 
 /// An `invalidate_apikeys` audit event that names the key.
@@ -140,6 +188,8 @@ pub struct InvalidatedBy {
     pub node: Option<String>,
     pub source: String,
     pub line: usize,
+    /// How the event was tied to the key when it does not name its id (`name selector`).
+    pub matched_by: Option<String>,
 }
 
 /// A one-line note about something that is not an API-key failure, or about the run.

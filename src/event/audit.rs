@@ -33,6 +33,18 @@ pub struct AuditEvent {
     pub invalidated_owner: Option<String>,
     /// For `create_apikey`: the id created.
     pub created_id: Option<String>,
+    /// For `create_apikey`: the key's name.
+    pub created_name: Option<String>,
+    /// For `create_apikey` and `change_apikey(s)`: the expiration as a time value (`10d`).
+    pub expiration: Option<String>,
+    /// For `create_apikey` and `change_apikey`: the role descriptors sent.
+    pub role_descriptors: Option<Value>,
+    /// For `create_apikey`: `rest` or `cross_cluster`.
+    pub key_type: Option<String>,
+    /// For `change_apikey` and `change_apikeys`: the ids changed.
+    pub changed_ids: Vec<String>,
+    /// The node id (`node.id`), emitted by default; `node` prefers the name.
+    pub node_id: Option<String>,
 }
 
 /// Cheap check used by record classification.
@@ -90,6 +102,35 @@ pub fn parse_line(norm: &str, line: usize) -> Option<AuditEvent> {
             .pointer("/create/apikey/id")
             .and_then(Value::as_str)
             .map(str::to_string),
+        created_name: value
+            .pointer("/create/apikey/name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        expiration: value
+            .pointer("/create/apikey/expiration")
+            .or_else(|| value.pointer("/change/apikey/expiration"))
+            .or_else(|| value.pointer("/change/apikeys/expiration"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        role_descriptors: value
+            .pointer("/create/apikey/role_descriptors")
+            .or_else(|| value.pointer("/change/apikey/role_descriptors"))
+            .cloned(),
+        key_type: value
+            .pointer("/create/apikey/type")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        changed_ids: {
+            let mut ids = strings(value.pointer("/change/apikeys/ids"));
+            ids.extend(
+                value
+                    .pointer("/change/apikey/id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            );
+            ids
+        },
+        node_id: s("node.id"),
     })
 }
 

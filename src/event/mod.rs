@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod credential;
+pub mod excerpt;
 pub mod key_metadata;
 
 use std::borrow::Cow;
@@ -36,7 +37,7 @@ use credential::Credential;
 use key_metadata::KeyMetadata;
 
 /// Records longer than this many lines are cut, so that one odd paste cannot become one record.
-const MAX_RECORD_LINES: usize = 400;
+pub(crate) const MAX_RECORD_LINES: usize = 400;
 
 /// One input after normalization.
 #[derive(Debug)]
@@ -60,6 +61,25 @@ pub struct Document {
 }
 
 impl Document {
+    /// Give records, audit events and key metadata the line numbers of the file an
+    /// [`excerpt::Excerpt`] was cut from.
+    pub fn remap_lines(&mut self, map: &excerpt::LineMap) {
+        for record in &mut self.records {
+            record.line = map.to_file(record.line);
+        }
+        for event in &mut self.audit {
+            event.line = map.to_file(event.line);
+        }
+        for key in &mut self.keys {
+            key.line = map.to_file(key.line);
+        }
+        for skip in &mut self.skipped {
+            if let SkipReason::LongLine { line, .. } = &mut skip.reason {
+                *line = map.to_file(*line);
+            }
+        }
+    }
+
     /// Input-scoped tags that rules can require (`tags_any` / `tags_none`).
     pub fn tags(&self) -> Vec<String> {
         let mut tags: Vec<String> = self.credentials.iter().flat_map(|c| c.tags()).collect();
@@ -291,7 +311,7 @@ static EXCEPTION_HEAD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Whether a line continues the record above it.
-fn is_continuation(line: &str) -> bool {
+pub(crate) fn is_continuation(line: &str) -> bool {
     let first = line.chars().next().unwrap_or(' ');
     first.is_whitespace()
         || matches!(first, '}' | ']' | ')')
@@ -428,10 +448,15 @@ fn extract_fields(norm: &str) -> RecordFields {
             .or_else(|| http_status_line(norm).map(|s| s.to_string()))
             .and_then(|s| s.parse().ok()),
         timestamp: first_group(&TIMESTAMP, norm),
-        node: first_group(&NODE, norm),
+        node: first_group(&NODE, norm).filter(|_| !is_logstash_line(norm)),
         client_ip: first_group(&CLIENT_IP, norm),
         remote: first_group(&REMOTE, norm),
     }
+}
+
+/// Logstash's plain layout looks like Elasticsearch's, but its fourth bracket is a pipeline id.
+fn is_logstash_line(norm: &str) -> bool {
+    norm.get(..80).unwrap_or(norm).contains("][logstash.") || norm.contains("][org.logstash")
 }
 
 fn detect_version(norm: &str) -> Option<String> {

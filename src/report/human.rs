@@ -71,6 +71,16 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
     if !d.findings.is_empty() || !d.notes.is_empty() || !d.skipped.is_empty() {
         writeln!(out)?;
     }
+    if let Some(files) = super::files_line(d) {
+        writeln!(out, "{}", textwrap::fill(&files, opts.width.max(40)))?;
+    }
+    if d.filtered_out > 0 {
+        writeln!(
+            out,
+            "{} left out by --key/--class.",
+            super::plural(d.filtered_out, "finding")
+        )?;
+    }
     writeln!(
         out,
         "{}",
@@ -152,6 +162,25 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
                 textwrap::Options::new(opts.width.max(40))
                     .initial_indent(&first_indent)
                     .subsequent_indent(&rest_indent),
+            );
+            writeln!(out, "{wrapped}")?;
+        }
+    }
+
+    if !f.timeline.is_empty() {
+        heading(opts, out, "Timeline")?;
+        for t in &f.timeline {
+            let head = format!("{INDENT}{INDENT}{}  ", t.at);
+            let rest = " ".repeat(head.chars().count());
+            let text = match &t.source {
+                Some(src) => format!("{} ({src})", t.text),
+                None => t.text.clone(),
+            };
+            let wrapped = textwrap::fill(
+                &redact(&text),
+                textwrap::Options::new(opts.width.max(40))
+                    .initial_indent(&head)
+                    .subsequent_indent(&rest),
             );
             writeln!(out, "{wrapped}")?;
         }

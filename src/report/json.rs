@@ -18,6 +18,26 @@ struct Report {
     findings: Vec<FindingOut>,
     notes: Vec<NoteOut>,
     skipped: Vec<SkippedOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileOut>,
+}
+
+#[derive(Serialize)]
+struct FileOut {
+    source: String,
+    format: &'static str,
+    gzip: bool,
+    bytes: u64,
+    records: usize,
+}
+
+#[derive(Serialize)]
+struct TimelineOut {
+    at: String,
+    event: &'static str,
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -46,6 +66,12 @@ struct FindingOut {
     details: Map<String, Value>,
     references: Vec<ReferenceOut>,
     count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_seen: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    timeline: Vec<TimelineOut>,
 }
 
 #[derive(Serialize)]
@@ -139,9 +165,25 @@ pub fn render_json(d: &Diagnosis, _opts: &RenderOptions, out: &mut dyn Write) ->
                 partial: s.reason.is_partial(),
             })
             .collect(),
+        files: d
+            .files
+            .iter()
+            .map(|f| FileOut {
+                source: f.name.clone(),
+                format: f.format,
+                gzip: f.gzip,
+                bytes: f.bytes,
+                records: f.records,
+            })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     out.write_all(b"\n")
+}
+
+/// One finding as the JSON report writes it (for `scan --follow`'s event lines).
+pub fn finding_json(f: &Finding) -> Value {
+    serde_json::to_value(finding_out(f)).unwrap_or(Value::Null)
 }
 
 fn finding_out(f: &Finding) -> FindingOut {
@@ -204,6 +246,18 @@ fn finding_out(f: &Finding) -> FindingOut {
             })
             .collect(),
         count: f.count,
+        first_seen: f.details.first_seen.clone(),
+        last_seen: f.details.last_seen.clone(),
+        timeline: f
+            .timeline
+            .iter()
+            .map(|t| TimelineOut {
+                at: t.at.clone(),
+                event: t.event,
+                text: redact(&t.text),
+                source: t.source.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -228,6 +282,9 @@ fn details_out(d: &Details) -> Map<String, Value> {
     opt("version", &d.version);
     opt("limit_source", &d.limit_source);
     opt("index_match", &d.index_match);
+    opt("client_join", &d.client_join);
+    opt("audit_note", &d.audit_note);
+    opt("key_inference", &d.key_inference);
     let mut list = |k: &str, v: &[String]| {
         if !v.is_empty() {
             m.insert(k.into(), json!(v));
@@ -239,6 +296,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
     list("privileges", &d.privileges);
     list("nodes", &d.nodes);
     list("client_addresses", &d.client_addresses);
+    list("key_candidates", &d.key_candidates);
     if let Some(kind) = d.privilege_kind {
         m.insert("privilege_kind".into(), json!(kind));
     }
@@ -284,7 +342,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
     if let Some(by) = &d.invalidated_by {
         m.insert(
             "invalidated_by".into(),
-            json!({"user": by.user, "realm": by.realm, "timestamp": by.timestamp, "origin": by.origin, "node": by.node, "source": by.source, "line": by.line}),
+            json!({"user": by.user, "realm": by.realm, "timestamp": by.timestamp, "origin": by.origin, "node": by.node, "source": by.source, "line": by.line, "matched_by": by.matched_by}),
         );
     }
     m

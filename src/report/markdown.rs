@@ -60,6 +60,18 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
             }
             writeln!(out)?;
         }
+        if !f.timeline.is_empty() {
+            writeln!(out, "### Timeline\n")?;
+            for t in &f.timeline {
+                let src = t
+                    .source
+                    .as_ref()
+                    .map(|s| format!(" (`{}`)", md_code(s)))
+                    .unwrap_or_default();
+                writeln!(out, "- `{}` {}{src}", t.at, md_inline(&redact(&t.text)))?;
+            }
+            writeln!(out)?;
+        }
         writeln!(out, "### What it means\n\n{}\n", redact(&f.explanation))?;
         if !f.candidates.is_empty() {
             writeln!(out, "### Possible causes\n")?;

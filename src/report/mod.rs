@@ -107,7 +107,9 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     use crate::diagnosis::classify::format_ms;
     let d = &f.details;
     let mut out: Vec<(&'static str, String)> = Vec::new();
-    if let Some(id) = &f.key_id {
+    if let (Some(id), Some(how)) = (&f.key_id, &d.key_inference) {
+        out.push(("key", format!("{id} — {how}")));
+    } else if let Some(id) = &f.key_id {
         let source = f.key_id_source.filter(|s| *s != "message");
         out.push((
             "key",
@@ -118,6 +120,11 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
         ));
     } else if let Some(p) = &f.key_id_placeholder {
         out.push(("key", format!("not shown (the text says `{p}`)")));
+    } else if let Some(how) = &d.key_inference {
+        out.push(("key", format!("unknown — {how}")));
+    }
+    if !d.key_candidates.is_empty() {
+        out.push(("could be", d.key_candidates.join(", ")));
     }
     if let Some(name) = &d.key_name {
         out.push(("key name", name.clone()));
@@ -169,7 +176,9 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     if !d.nodes.is_empty() {
         out.push(("nodes", d.nodes.join(", ")));
     }
-    if !d.client_addresses.is_empty() {
+    if let Some(join) = &d.client_join {
+        out.push(("clients", join.clone()));
+    } else if !d.client_addresses.is_empty() {
         out.push(("clients", d.client_addresses.join(", ")));
     }
     match (&d.first_seen, &d.last_seen) {
@@ -223,10 +232,50 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
                     .unwrap_or_default(),
                 by.source,
                 by.line
-            ),
+            ) + &by
+                .matched_by
+                .as_ref()
+                .map(|m| format!("; matched {m}"))
+                .unwrap_or_default(),
         ));
     }
+    if let Some(note) = &d.audit_note {
+        out.push(("audit", note.clone()));
+    }
     out
+}
+
+/// What a scan read, in one line.
+pub(crate) fn files_line(d: &Diagnosis) -> Option<String> {
+    if d.files.is_empty() {
+        return None;
+    }
+    let mut by_format: Vec<(&str, usize)> = Vec::new();
+    for f in &d.files {
+        match by_format.iter_mut().find(|(k, _)| *k == f.format) {
+            Some((_, n)) => *n += 1,
+            None => by_format.push((f.format, 1)),
+        }
+    }
+    by_format.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let bytes: u64 = d.files.iter().map(|f| f.bytes).sum();
+    let gz = d.files.iter().filter(|f| f.gzip).count();
+    Some(format!(
+        "Read {} ({}{}), {}: {}.",
+        plural(d.files.len(), "file"),
+        crate::source::human_bytes(usize::try_from(bytes).unwrap_or(usize::MAX)),
+        if gz > 0 {
+            format!(", {gz} gzip")
+        } else {
+            String::new()
+        },
+        plural(d.files.iter().map(|f| f.records).sum(), "record"),
+        by_format
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 #[cfg(test)]

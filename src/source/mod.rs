@@ -8,6 +8,10 @@
 //! NUL byte in the first block (ripgrep's sniff), invalid UTF-8 is replaced lossily and counted,
 //! and lines longer than [`LINE_CAP`] are read in pieces by the event stage.
 
+pub mod sniff;
+pub mod stream;
+pub mod walk;
+
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -16,7 +20,7 @@ use std::path::Path;
 pub const LINE_CAP: usize = 1 << 20;
 
 /// How many leading bytes are sniffed for a NUL byte.
-const BINARY_SNIFF: usize = 8 * 1024;
+pub(crate) const BINARY_SNIFF: usize = 8 * 1024;
 
 /// One input, decoded to text.
 #[derive(Debug, Clone)]
@@ -49,12 +53,21 @@ pub enum SkipReason {
     LongLine { line: usize, bytes: usize },
     /// The input held nothing but white space.
     Empty,
+    /// A gzip stream ended in an error after this many decompressed bytes; those were read.
+    CorruptGzip { after: u64, why: String },
+    /// A symbolic link was not followed (`--follow-links` follows them).
+    SymlinkNotFollowed,
+    /// Following links led back to a directory already being walked.
+    SymlinkLoop { ancestor: String },
 }
 
 impl SkipReason {
     /// Whether the input was still read (a warning) rather than skipped whole.
     pub fn is_partial(&self) -> bool {
-        matches!(self, Self::InvalidUtf8 { .. } | Self::LongLine { .. })
+        matches!(
+            self,
+            Self::InvalidUtf8 { .. } | Self::LongLine { .. } | Self::CorruptGzip { .. }
+        )
     }
 }
 
@@ -74,6 +87,17 @@ impl fmt::Display for SkipReason {
                 human_bytes(LINE_CAP)
             ),
             Self::Empty => f.write_str("empty input: nothing to explain"),
+            Self::CorruptGzip { after, why } => write!(
+                f,
+                "corrupt gzip ({why}): the first {} decompressed were read, the rest is lost",
+                human_bytes(usize::try_from(*after).unwrap_or(usize::MAX))
+            ),
+            Self::SymlinkNotFollowed => {
+                f.write_str("symbolic link, not followed (pass --follow-links to follow links)")
+            }
+            Self::SymlinkLoop { ancestor } => {
+                write!(f, "symbolic link loop back to {ancestor}; not followed again")
+            }
         }
     }
 }
@@ -139,7 +163,7 @@ fn skipped(name: &str, reason: SkipReason) -> Loaded {
     }
 }
 
-fn io_reason(err: &std::io::Error) -> String {
+pub(crate) fn io_reason(err: &std::io::Error) -> String {
     match err.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),

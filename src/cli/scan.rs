@@ -1,0 +1,274 @@
+//! `keydoctor scan`: walk, scan, correlate, filter, render; `--follow` keeps watching.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::explain::{parse_now, parse_version};
+use super::{width, CmdResult, Io, ScanArgs};
+use crate::diagnosis::timeline::parse_ts;
+use crate::diagnosis::{Class, Diagnosis, Options};
+use crate::error::{Error, Outcome};
+use crate::report::{render, Format, RenderOptions};
+use crate::rule;
+use crate::scan::follow::Follower;
+use crate::scan::Scanner;
+use crate::source::walk::walk;
+
+pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
+    let mut opts = Options::new(
+        parse_version(args.es_version.as_deref())?,
+        parse_now(args.now.as_deref())?,
+    );
+    opts.since_ms = parse_time_arg("--since", args.since.as_deref())?;
+    opts.until_ms = parse_time_arg("--until", args.until.as_deref())?;
+    let classes = args
+        .classes
+        .iter()
+        .map(|c| {
+            Class::parse(c).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--class `{c}` is not a class; one of: {}",
+                    Class::ALL
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (rules, _warnings) = rule::load(args.rules.as_deref())?;
+    let render_opts = RenderOptions {
+        color,
+        width: width(io, args.output.width),
+        curl: args.output.curl,
+    };
+    let format: Format = args.output.format.into();
+    let filter = Filter {
+        keys: args.keys.clone(),
+        classes,
+    };
+
+    let counter = Arc::new(AtomicU64::new(0));
+    let scanner = Scanner::new(rules, opts).with_progress(counter.clone());
+    let show_progress = io.stderr_is_terminal && !args.quiet;
+
+    if args.follow {
+        return follow(&args, &scanner, &filter, format, &render_opts, io);
+    }
+
+    let (files, walk_skipped) = walk(&args.paths, args.follow_links);
+    if files.is_empty() {
+        return Err(no_input(&walk_skipped, &args));
+    }
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let done = AtomicBool::new(false);
+    let report = std::thread::scope(|s| {
+        if show_progress {
+            s.spawn(|| progress(total, &counter, &done));
+        }
+        let results: Vec<_> = {
+            use rayon::prelude::*;
+            files.par_iter().map(|f| scanner.scan_file(f)).collect()
+        };
+        let report = scanner.finish(results, walk_skipped);
+        done.store(true, Ordering::Relaxed);
+        report
+    });
+    let mut diagnosis = report.diagnosis;
+    filter.apply(&mut diagnosis);
+    render(&diagnosis, format, &render_opts, &mut io.stdout)?;
+    Ok(if diagnosis.has_findings() {
+        Outcome::Found
+    } else {
+        Outcome::Clean
+    })
+}
+
+fn no_input(skipped: &[crate::source::Skipped], args: &ScanArgs) -> Error {
+    let reasons = if skipped.is_empty() {
+        format!(
+            "no files under {}",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.source, s.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Error::NoInput { reasons }
+}
+
+/// `--since` / `--until`: RFC 3339, `2026-11-20T00:00`, or a date.
+fn parse_time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, Error> {
+    let Some(text) = given else {
+        return Ok(None);
+    };
+    let t = text.trim();
+    let padded = match t.len() {
+        10 => format!("{t}T00:00:00"),
+        16 => format!("{t}:00"),
+        _ => t.to_string(),
+    };
+    parse_ts(&padded).map(Some).ok_or_else(|| {
+        Error::Usage(format!(
+            "{flag} `{text}` is not a time (expected e.g. 2026-11-20T00:00, 2026-11-20 or RFC 3339; no zone means UTC)"
+        ))
+    })
+}
+
+struct Filter {
+    keys: Vec<String>,
+    classes: Vec<Class>,
+}
+
+impl Filter {
+    fn apply(&self, d: &mut Diagnosis) {
+        let before = d.findings.len();
+        d.findings.retain(|f| {
+            (self.keys.is_empty() || f.key_id.as_ref().is_some_and(|k| self.keys.contains(k)))
+                && (self.classes.is_empty() || self.classes.contains(&f.class))
+        });
+        d.filtered_out = before - d.findings.len();
+    }
+}
+
+fn progress(total: u64, counter: &AtomicU64, done: &AtomicBool) {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} scanning {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    while !done.load(Ordering::Relaxed) {
+        bar.set_position(counter.load(Ordering::Relaxed).min(total));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
+}
+
+/// `--follow`: the full report once, then what changes, poll after poll.
+fn follow(
+    args: &ScanArgs,
+    scanner: &Scanner,
+    filter: &Filter,
+    format: Format,
+    render_opts: &RenderOptions,
+    io: &mut Io<'_>,
+) -> CmdResult {
+    let mut follower = Follower::new(scanner, args.paths.clone(), args.follow_links);
+    follower.poll();
+    let mut diagnosis = follower.diagnose();
+    filter.apply(&mut diagnosis);
+    if follower.file_count() == 0
+        && diagnosis.skipped.iter().all(|s| !s.reason.is_partial())
+        && !diagnosis.skipped.is_empty()
+    {
+        return Err(no_input(&diagnosis.skipped, args));
+    }
+    render(&diagnosis, format, render_opts, &mut io.stdout)?;
+    writeln!(
+        io.stderr,
+        "keydoctor: watching {} file(s) for new failures (Ctrl-C to stop)",
+        follower.file_count()
+    )?;
+    io.stdout.flush()?;
+    let mut seen = counts(&diagnosis);
+    let mut polls = 0u64;
+    loop {
+        if args.max_polls.is_some_and(|max| polls >= max) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(args.poll_ms));
+        polls += 1;
+        if !follower.poll() {
+            continue;
+        }
+        let mut next = follower.diagnose();
+        filter.apply(&mut next);
+        let now = counts(&next);
+        let mut fresh = Diagnosis {
+            inputs: next.inputs,
+            ..Diagnosis::default()
+        };
+        for (idx, f) in next.findings.iter().enumerate() {
+            let key = finding_key(f);
+            match seen.get(&key) {
+                None => fresh.findings.push(next.findings[idx].clone()),
+                Some(old) if *old != f.count => {
+                    let line = match format {
+                        Format::Json => serde_json::json!({
+                            "event": "count",
+                            "class": f.class.as_str(),
+                            "key_id": f.key_id,
+                            "rule_id": f.rule_id,
+                            "count": f.count,
+                            "previous_count": old,
+                            "last_seen": f.details.last_seen,
+                        })
+                        .to_string(),
+                        _ => format!(
+                            "· {} {}: {} → {} failures{}",
+                            f.class.as_str(),
+                            f.key_id.as_deref().unwrap_or("(no key id)"),
+                            old,
+                            f.count,
+                            f.details
+                                .last_seen
+                                .as_deref()
+                                .map(|t| format!(", last {t}"))
+                                .unwrap_or_default()
+                        ),
+                    };
+                    writeln!(io.stdout, "{line}")?;
+                }
+                Some(_) => {}
+            }
+        }
+        if !fresh.findings.is_empty() {
+            match format {
+                Format::Json => {
+                    for f in &fresh.findings {
+                        writeln!(
+                            io.stdout,
+                            "{}",
+                            serde_json::json!({"event": "finding", "finding": crate::report::json::finding_json(f)})
+                        )?;
+                    }
+                }
+                _ => render(&fresh, format, render_opts, &mut io.stdout)?,
+            }
+        }
+        io.stdout.flush()?;
+        seen = now;
+    }
+    Ok(if seen.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Found
+    })
+}
+
+fn finding_key(f: &crate::diagnosis::Finding) -> (Class, Option<String>, String) {
+    (f.class, f.key_id.clone(), f.rule_id.clone())
+}
+
+fn counts(d: &Diagnosis) -> BTreeMap<(Class, Option<String>, String), usize> {
+    d.findings
+        .iter()
+        .map(|f| (finding_key(f), f.count))
+        .collect()
+}
+
+use std::io::Write as _;

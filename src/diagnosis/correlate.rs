@@ -1,0 +1,815 @@
+//! Correlation across a whole log tree (`keydoctor scan`): what one log cannot say, another can.
+//!
+//! - **In**: a [`Diagnosis`] built from the records a scan kept, and the [`Facts`] the scan
+//!   gathered while streaming (tallies of the records it did not keep, failure times per node,
+//!   audit events, successes, key metadata).
+//! - **Out**: the same findings with their full counts, first and last failure, the client that
+//!   keeps failing, who invalidated the key, which key an id-less `api key is expired` is about,
+//!   and a per-key timeline.
+//! - **Never**: state an inference as a fact: every joined value says how it was joined.
+//!
+//! What each log can and cannot say (shared/reference sections 5 and 8): the server's
+//! `Authentication using apikey failed - …` WARN names the key and the node but never the
+//! client; a key rejected on REST is audited as `anonymous_access_denied`, with the client's
+//! address but without the key. Joined by node and time, the two name the client.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::classify::format_ms;
+use super::timeline::{parse_time_value, parse_ts};
+use super::{Class, Diagnosis, Finding, GroupKey, InvalidatedBy, Options, TimelineEntry};
+use crate::event::audit::AuditEvent;
+use crate::event::key_metadata::KeyMetadata;
+use crate::rule::RuleSet;
+
+/// How far apart (ms) a server WARN and an audit denial may be and still be one request.
+const JOIN_WINDOW_MS: i64 = 1000;
+
+/// A node as a log line names it, and the directory of the file (one node's logs usually share
+/// a directory in a support bundle).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeRef {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub dir: String,
+}
+
+/// One failure, when and where (node interned in [`Facts::nodes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub node: u32,
+    pub ms: i64,
+}
+
+/// An `anonymous_access_denied` audit event: a rejected request, with its client, without a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub node: u32,
+    pub ms: i64,
+    pub origin: String,
+}
+
+/// What the records a scan did not keep add to a group.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub count: usize,
+    pub nodes: BTreeSet<String>,
+    pub clients: BTreeSet<String>,
+    pub actions: BTreeSet<String>,
+    pub indices: BTreeSet<String>,
+    pub statuses: BTreeSet<u16>,
+}
+
+/// Per group of matches: the tally of unkept records and the time of every failure.
+#[derive(Debug, Clone, Default)]
+pub struct GroupFacts {
+    pub tally: Tally,
+    pub points: Vec<Point>,
+}
+
+/// Successful uses of a key (`access_granted` / `authentication_success` with `apikey.id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Successes {
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub count: usize,
+    /// `path:line` of the last one.
+    pub last_source: String,
+}
+
+/// What the audit logs in the input cover.
+#[derive(Debug, Clone, Default)]
+pub struct AuditCoverage {
+    pub files: BTreeSet<String>,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub nodes: BTreeSet<String>,
+    /// How many `security_config_change` events were seen.
+    pub config_events: usize,
+}
+
+impl AuditCoverage {
+    /// Widen the covered time range by `ms`.
+    pub fn saw(&mut self, ms: i64) {
+        self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
+        self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+    }
+}
+
+/// Everything a scan learnt beyond the records it kept.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub nodes: Vec<NodeRef>,
+    node_index: BTreeMap<NodeRef, u32>,
+    pub groups: BTreeMap<GroupKey, GroupFacts>,
+    /// Note matches not kept, by rule id.
+    pub note_counts: BTreeMap<String, usize>,
+    /// `security_config_change` events about API keys, with `path` of their file.
+    pub config_events: Vec<(String, AuditEvent)>,
+    pub successes: BTreeMap<String, Successes>,
+    pub denials: Vec<Denial>,
+    /// (node id, node name) pairs seen together.
+    pub node_aliases: BTreeSet<(String, String)>,
+    pub audit: AuditCoverage,
+    /// The newest Elasticsearch version a node logged at start-up.
+    pub version: Option<super::Version>,
+}
+
+impl Facts {
+    /// The index of `node`, adding it if new.
+    pub fn intern(&mut self, node: NodeRef) -> u32 {
+        if let Some(idx) = self.node_index.get(&node) {
+            return *idx;
+        }
+        let idx = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        self.nodes.push(node.clone());
+        self.node_index.insert(node, idx);
+        idx
+    }
+
+    /// Add `other` (a later file's facts) to these.
+    pub fn merge(&mut self, other: Facts) {
+        let remap: Vec<u32> = other.nodes.into_iter().map(|n| self.intern(n)).collect();
+        let at = |i: u32| remap.get(i as usize).copied().unwrap_or(i);
+        for (key, g) in other.groups {
+            let mine = self.groups.entry(key).or_default();
+            mine.tally.count += g.tally.count;
+            mine.tally.nodes.extend(g.tally.nodes);
+            mine.tally.clients.extend(g.tally.clients);
+            mine.tally.actions.extend(g.tally.actions);
+            mine.tally.indices.extend(g.tally.indices);
+            mine.tally.statuses.extend(g.tally.statuses);
+            mine.points.extend(g.points.into_iter().map(|p| Point {
+                node: at(p.node),
+                ms: p.ms,
+            }));
+        }
+        for (rule, n) in other.note_counts {
+            *self.note_counts.entry(rule).or_default() += n;
+        }
+        self.config_events.extend(other.config_events);
+        for (id, s) in other.successes {
+            self.add_success(&id, s);
+        }
+        self.denials
+            .extend(other.denials.into_iter().map(|d| Denial {
+                node: at(d.node),
+                ..d
+            }));
+        self.node_aliases.extend(other.node_aliases);
+        self.version = self.version.max(other.version);
+        self.audit.files.extend(other.audit.files);
+        self.audit.nodes.extend(other.audit.nodes);
+        self.audit.config_events += other.audit.config_events;
+        for ms in [other.audit.first_ms, other.audit.last_ms]
+            .into_iter()
+            .flatten()
+        {
+            self.audit.saw(ms);
+        }
+    }
+
+    /// Record successes of key `id`.
+    pub fn add_success(&mut self, id: &str, s: Successes) {
+        match self.successes.get_mut(id) {
+            Some(mine) => {
+                mine.count += s.count;
+                mine.first_ms = mine.first_ms.min(s.first_ms);
+                if s.last_ms >= mine.last_ms {
+                    mine.last_ms = s.last_ms;
+                    mine.last_source = s.last_source;
+                }
+            }
+            None => {
+                self.successes.insert(id.to_string(), s);
+            }
+        }
+    }
+
+    fn same_node(&self, a: u32, b: u32) -> bool {
+        let (Some(a), Some(b)) = (self.nodes.get(a as usize), self.nodes.get(b as usize)) else {
+            return false;
+        };
+        if let (Some(x), Some(y)) = (&a.name, &b.name) {
+            return x == y;
+        }
+        if let (Some(x), Some(y)) = (&a.id, &b.id) {
+            return x == y;
+        }
+        let alias = |id: &Option<String>, name: &Option<String>| match (id, name) {
+            (Some(id), Some(name)) => Some(self.node_aliases.contains(&(id.clone(), name.clone()))),
+            _ => None,
+        };
+        if let Some(known) = alias(&a.id, &b.name).or_else(|| alias(&b.id, &a.name)) {
+            if known {
+                return true;
+            }
+            // Names and ids that no line ties together: fall back to the directory.
+        }
+        a.dir == b.dir
+    }
+}
+
+/// A key as the metadata and the audit log describe it.
+#[derive(Debug, Clone, Default)]
+struct KnownKey {
+    name: Option<String>,
+    owner: Option<String>,
+    created: Option<(i64, String)>,
+    expiration: Option<(i64, String)>,
+    invalidated: Option<(i64, String)>,
+    invalidated_flag: bool,
+}
+
+fn known_keys(keys: &[KeyMetadata], facts: &Facts) -> BTreeMap<String, KnownKey> {
+    let mut out: BTreeMap<String, KnownKey> = BTreeMap::new();
+    for k in keys {
+        let known = out.entry(k.id.clone()).or_default();
+        known.name = known.name.take().or_else(|| k.name.clone());
+        known.owner = k.username.as_ref().map(|u| match &k.realm {
+            Some(r) => format!("{u}@{r}"),
+            None => u.clone(),
+        });
+        if let Some(ms) = k.creation_ms {
+            known.created = Some((ms, "key metadata".into()));
+        }
+        if let Some(ms) = k.expiration_ms {
+            known.expiration = Some((ms, "key metadata".into()));
+        }
+        if let Some(ms) = k.invalidation_ms {
+            known.invalidated = Some((ms, "key metadata".into()));
+        }
+        known.invalidated_flag |= k.invalidated;
+    }
+    for (file, e) in &facts.config_events {
+        let Some(ms) = e.timestamp.as_deref().and_then(parse_ts) else {
+            continue;
+        };
+        let source = format!("{file}:{}", e.line);
+        if e.action == "create_apikey" {
+            if let Some(id) = &e.created_id {
+                let known = out.entry(id.clone()).or_default();
+                if known.name.is_none() {
+                    known.name = e.created_name.clone();
+                }
+                known.created.get_or_insert((ms, source.clone()));
+                if let Some(exp) = e.expiration.as_deref().and_then(parse_time_value) {
+                    known.expiration.get_or_insert((
+                        ms + exp,
+                        format!(
+                            "{source} (created with expiration {})",
+                            e.expiration.as_deref().unwrap_or("?")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Enrich `diagnosis` with what the scan gathered.
+pub fn enrich(
+    diagnosis: &mut Diagnosis,
+    facts: &Facts,
+    keys: &[KeyMetadata],
+    rules: &RuleSet,
+    opts: &Options,
+) {
+    let now_ms = opts.now_ms;
+    let known = known_keys(keys, facts);
+    let mut denials: Vec<&Denial> = facts.denials.iter().collect();
+    denials.sort_by_key(|d| d.ms);
+    for note in &mut diagnosis.notes {
+        if let Some(rule) = &note.rule_id {
+            note.count += facts.note_counts.get(rule).copied().unwrap_or(0);
+        }
+    }
+    let mut points_by_finding = Vec::new();
+    for finding in &mut diagnosis.findings {
+        let mut points = Vec::new();
+        for group in finding.groups.clone() {
+            let Some(g) = facts.groups.get(&group) else {
+                continue;
+            };
+            add_tally(finding, &g.tally);
+            points.extend(g.points.iter().copied());
+        }
+        points.sort_by_key(|p| p.ms);
+        if let (Some(first), Some(last)) = (points.first(), points.last()) {
+            finding.details.first_seen = Some(format_ms(first.ms));
+            finding.details.last_seen = Some(format_ms(last.ms));
+        }
+        if finding.class.explains_401() && finding.details.client_addresses.is_empty() {
+            join_clients(finding, &points, &denials, facts);
+        }
+        let before = finding.key_id.clone();
+        attribute_expired(finding, &points, &known, now_ms);
+        let inferred = finding
+            .key_id_source
+            .is_some_and(|s| s == "inference" || s.starts_with("pasted metadata"));
+        if finding.key_id != before || inferred {
+            if let Some(meta) = finding
+                .key_id
+                .as_deref()
+                .and_then(|id| keys.iter().find(|k| k.id == id))
+            {
+                super::classify::attach_metadata(finding, meta, opts);
+            }
+            super::classify::retext(finding, rules, opts);
+        }
+        // Client addresses name hosts; the source port of each connection is noise here.
+        let mut hosts: Vec<String> = Vec::new();
+        for a in &finding.details.client_addresses {
+            let h = host_of(a).to_string();
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+        finding.details.client_addresses = hosts;
+        correlate_invalidation(finding, facts, &known);
+        points_by_finding.push(points);
+    }
+    // A group the final diagnosis regrouped (its key was resolved differently once the kept
+    // records were put together) must not lose its count: give it to the finding of the same
+    // class and key, else of the same class.
+    let taken: BTreeSet<&GroupKey> = diagnosis
+        .findings
+        .iter()
+        .flat_map(|f| f.groups.iter())
+        .collect();
+    let orphans: Vec<(&GroupKey, &super::correlate::GroupFacts)> = facts
+        .groups
+        .iter()
+        .filter(|(k, g)| !taken.contains(k) && g.tally.count > 0)
+        .collect();
+    for (key, g) in orphans {
+        let target = diagnosis
+            .findings
+            .iter()
+            .position(|f| f.class == key.class() && f.key_id.as_deref() == key.key())
+            .or_else(|| {
+                diagnosis
+                    .findings
+                    .iter()
+                    .position(|f| f.class == key.class())
+            });
+        if let Some(t) = target {
+            add_tally(&mut diagnosis.findings[t], &g.tally);
+        }
+    }
+    // Timelines: per key, across every finding of that key.
+    let mut failures: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (finding, points) in diagnosis.findings.iter().zip(&points_by_finding) {
+        if let (Some(id), Some(first), Some(last)) =
+            (&finding.key_id, points.first(), points.last())
+        {
+            let span = failures.entry(id.clone()).or_insert((first.ms, last.ms));
+            span.0 = span.0.min(first.ms);
+            span.1 = span.1.max(last.ms);
+        }
+    }
+    for finding in &mut diagnosis.findings {
+        if let Some(id) = finding.key_id.clone() {
+            finding.timeline = timeline(
+                &id,
+                known.get(&id),
+                facts,
+                failures.get(&id).copied(),
+                now_ms,
+            );
+        }
+    }
+}
+
+fn add_tally(finding: &mut Finding, t: &Tally) {
+    let d = &mut finding.details;
+    finding.count += t.count;
+    let extend = |list: &mut Vec<String>, more: &BTreeSet<String>| {
+        for v in more {
+            if !list.contains(v) {
+                list.push(v.clone());
+            }
+        }
+    };
+    extend(&mut d.nodes, &t.nodes);
+    extend(&mut d.client_addresses, &t.clients);
+    extend(&mut d.actions, &t.actions);
+    extend(&mut d.indices, &t.indices);
+    d.nodes.sort();
+    d.client_addresses.sort();
+    for s in &t.statuses {
+        if !d.statuses.contains(s) {
+            d.statuses.push(*s);
+        }
+    }
+    d.statuses.sort_unstable();
+}
+
+/// `10.0.0.7:52434` → `10.0.0.7`; `[::1]:9200` → `::1`.
+fn host_of(origin: &str) -> &str {
+    if let Some(rest) = origin.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match origin.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => origin,
+    }
+}
+
+fn join_clients(finding: &mut Finding, points: &[Point], denials: &[&Denial], facts: &Facts) {
+    if points.is_empty() || denials.is_empty() {
+        return;
+    }
+    // Only failures logged by a node can be joined; a client's own log lines cannot.
+    let points: Vec<&Point> = points
+        .iter()
+        .filter(|p| {
+            facts
+                .nodes
+                .get(p.node as usize)
+                .is_some_and(|n| n.name.is_some() || n.id.is_some())
+        })
+        .collect();
+    let mut by_client: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut joined = 0;
+    for p in &points {
+        let from = denials.partition_point(|d| d.ms < p.ms - JOIN_WINDOW_MS);
+        let best = denials[from..]
+            .iter()
+            .take_while(|d| d.ms <= p.ms + JOIN_WINDOW_MS)
+            .filter(|d| facts.same_node(d.node, p.node))
+            .min_by_key(|d| (d.ms - p.ms).abs());
+        if let Some(d) = best {
+            joined += 1;
+            *by_client.entry(host_of(&d.origin)).or_default() += 1;
+        }
+    }
+    if joined == 0 {
+        return;
+    }
+    let mut clients: Vec<(&str, usize)> = by_client.into_iter().collect();
+    clients.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let list = clients
+        .iter()
+        .map(|(c, n)| format!("{c} ({n} of the {} failures logged by nodes)", points.len()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    finding.details.client_join = Some(format!(
+        "{list}: the server's failure lines carry no client address; each was joined to an audit `anonymous_access_denied` event on the same node within {} s, which carries the address but not the key",
+        JOIN_WINDOW_MS / 1000
+    ));
+    for (c, _) in clients {
+        if !finding.details.client_addresses.iter().any(|a| a == c) {
+            finding.details.client_addresses.push(c.to_string());
+        }
+    }
+}
+
+/// `api key is expired` names no key: the keys that had expired before the first failure.
+fn attribute_expired(
+    finding: &mut Finding,
+    points: &[Point],
+    known: &BTreeMap<String, KnownKey>,
+    now_ms: i64,
+) {
+    if finding.class != Class::Expired || finding.key_id_placeholder.is_some() {
+        return;
+    }
+    let inferred_before = finding
+        .key_id_source
+        .is_some_and(|s| s.starts_with("pasted metadata"));
+    if finding.key_id.is_some() && !inferred_before {
+        return;
+    }
+    let first = points.first().map(|p| p.ms);
+    let limit = first.unwrap_or(now_ms) + JOIN_WINDOW_MS;
+    let mut matching: Vec<(&String, &(i64, String))> = known
+        .iter()
+        .filter_map(|(id, k)| k.expiration.as_ref().map(|e| (id, e)))
+        .filter(|(_, (ms, _))| *ms <= limit)
+        .collect();
+    matching.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    let when = match first {
+        Some(ms) => format!("before the first failure ({})", format_ms(ms)),
+        None => "by now".to_string(),
+    };
+    match matching.as_slice() {
+        [] => {
+            if inferred_before {
+                return;
+            }
+            finding.details.key_inference = Some(format!(
+                "the message names no key, and no key known from metadata or audit `create_apikey` events had expired {when}; fetch the keys (`GET /_security/api_key?owner=true` as the client's user) to find it"
+            ));
+        }
+        [(id, (ms, source))] => {
+            finding.key_id = Some((*id).clone());
+            finding.key_id_source = Some("inference");
+            finding.details.key_inference = Some(format!(
+                "inferred, not stated: the message names no key; {id} is the only key known (from metadata and audit create events) that had expired {when}: expiration {} ({source}). Other keys the bundle does not show could also be expired",
+                format_ms(*ms)
+            ));
+        }
+        many => {
+            if inferred_before {
+                finding.key_id = None;
+                finding.key_id_source = None;
+                finding.details.metadata = None;
+                finding.details.metadata_state = None;
+            }
+            finding.details.key_candidates = many
+                .iter()
+                .map(|(id, (ms, _))| format!("{id} (expired {})", format_ms(*ms)))
+                .collect();
+            finding.details.key_inference = Some(format!(
+                "the message names no key, and {} known keys had expired {when}; the client's configuration tells which one it uses",
+                many.len()
+            ));
+        }
+    }
+}
+
+fn correlate_invalidation(
+    finding: &mut Finding,
+    facts: &Facts,
+    known: &BTreeMap<String, KnownKey>,
+) {
+    if finding.class != Class::Invalidated || finding.details.invalidated_by.is_some() {
+        return;
+    }
+    let Some(id) = finding.key_id.clone() else {
+        return;
+    };
+    let key = known.get(&id);
+    let found = facts
+        .config_events
+        .iter()
+        .filter(|(_, e)| e.action == "invalidate_apikeys")
+        .find_map(|(file, e)| {
+            if e.invalidated_ids.contains(&id) {
+                return Some((file, e, None));
+            }
+            let k = key?;
+            if let (Some(sel), Some(name)) = (&e.invalidated_name, &k.name) {
+                if sel == name || sel.strip_suffix('*').is_some_and(|p| name.starts_with(p)) {
+                    return Some((
+                        file,
+                        e,
+                        Some(format!(
+                            "by the name selector `{sel}`, which matches the key's name"
+                        )),
+                    ));
+                }
+            }
+            if let (Some(sel), Some(owner)) = (&e.invalidated_owner, &k.owner) {
+                if sel == owner && e.invalidated_ids.is_empty() && e.invalidated_name.is_none() {
+                    return Some((
+                        file,
+                        e,
+                        Some(format!(
+                            "by the owner selector `{sel}`: every key of that owner"
+                        )),
+                    ));
+                }
+            }
+            None
+        });
+    if let Some((file, e, matched_by)) = found {
+        finding.details.invalidated_by = Some(InvalidatedBy {
+            timestamp: e.timestamp.clone(),
+            user: e.user.clone(),
+            realm: e.realm.clone(),
+            origin: e.origin.clone(),
+            node: e.node.clone(),
+            source: file.clone(),
+            line: e.line,
+            matched_by,
+        });
+        return;
+    }
+    let a = &facts.audit;
+    finding.details.audit_note = Some(if a.files.is_empty() {
+        "no audit log in the input: an `invalidate_apikeys` audit event (who, realm, when, from where) is written by the node that handled the invalidation when `xpack.security.audit.enabled: true`".to_string()
+    } else if a.config_events == 0 {
+        format!(
+            "the audit logs ({} file(s), nodes {}) hold no `security_config_change` event at all: these events are not audited, or nothing changed in that window. They are audited by default; check that `xpack.security.audit.logfile.events.include` lists `security_config_change` and `events.exclude` does not",
+            a.files.len(),
+            join_or_unknown(&a.nodes)
+        )
+    } else {
+        format!(
+            "no `invalidate_apikeys` event names this key in the audit logs of nodes {}{}: it was invalidated before that, or through a node whose audit log is not in the input (each node audits the requests it handled)",
+            join_or_unknown(&a.nodes),
+            match (a.first_ms, a.last_ms) {
+                (Some(f), Some(l)) => format!(" ({} … {})", format_ms(f), format_ms(l)),
+                _ => String::new(),
+            }
+        )
+    });
+}
+
+fn join_or_unknown(set: &BTreeSet<String>) -> String {
+    if set.is_empty() {
+        "(not named)".to_string()
+    } else {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn timeline(
+    id: &str,
+    key: Option<&KnownKey>,
+    facts: &Facts,
+    failures: Option<(i64, i64)>,
+    now_ms: i64,
+) -> Vec<TimelineEntry> {
+    let mut out = Vec::new();
+    fn push(
+        out: &mut Vec<TimelineEntry>,
+        ms: i64,
+        event: &'static str,
+        text: String,
+        source: Option<String>,
+    ) {
+        out.push(TimelineEntry {
+            at: format_ms(ms),
+            ms,
+            event,
+            text,
+            source,
+        });
+    }
+    // The audit log says who and from where: its events come first; the metadata fills in what
+    // the audit log does not have.
+    for (file, e) in &facts.config_events {
+        let Some(ms) = e.timestamp.as_deref().and_then(parse_ts) else {
+            continue;
+        };
+        let by = e
+            .user
+            .as_ref()
+            .map(|u| {
+                format!(
+                    " by {u}{}",
+                    e.realm
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
+        let from = e
+            .origin
+            .as_ref()
+            .map(|o| format!(" from {o}"))
+            .unwrap_or_default();
+        let source = Some(format!("{file}:{}", e.line));
+        match e.action.as_str() {
+            "create_apikey" if e.created_id.as_deref() == Some(id) => {
+                let expiration = e
+                    .expiration
+                    .as_ref()
+                    .map(|x| format!(", expiration {x}"))
+                    .unwrap_or_else(|| ", no expiration".into());
+                push(
+                    &mut out,
+                    ms,
+                    "created",
+                    format!("key created{by}{from}{expiration}"),
+                    source,
+                );
+            }
+            "change_apikey" | "change_apikeys" if e.changed_ids.iter().any(|i| i == id) => {
+                push(
+                    &mut out,
+                    ms,
+                    "updated",
+                    format!("key updated{by}{from}"),
+                    source,
+                );
+            }
+            "invalidate_apikeys" if e.invalidated_ids.iter().any(|i| i == id) => {
+                push(
+                    &mut out,
+                    ms,
+                    "invalidated",
+                    format!("key invalidated{by}{from}"),
+                    source,
+                );
+            }
+            _ => {}
+        }
+    }
+    let has = |out: &[TimelineEntry], event: &str| out.iter().any(|t| t.event == event);
+    if let Some(k) = key {
+        if let Some((ms, src)) = &k.created {
+            if !has(&out, "created") {
+                push(
+                    &mut out,
+                    *ms,
+                    "created",
+                    format!(
+                        "key created{}",
+                        k.owner
+                            .as_ref()
+                            .map(|o| format!(" for {o}"))
+                            .unwrap_or_default()
+                    ),
+                    Some(src.clone()),
+                );
+            }
+        }
+        if let Some((ms, src)) = &k.expiration {
+            let (event, verb) = if *ms <= now_ms {
+                ("expired", "expired")
+            } else {
+                ("expires", "expires")
+            };
+            push(
+                &mut out,
+                *ms,
+                event,
+                format!("key {verb}"),
+                Some(src.clone()),
+            );
+        }
+        if let Some((ms, src)) = &k.invalidated {
+            if !has(&out, "invalidated") {
+                push(
+                    &mut out,
+                    *ms,
+                    "invalidated",
+                    "key invalidated".into(),
+                    Some(src.clone()),
+                );
+            }
+        }
+    }
+    if let Some(s) = facts.successes.get(id) {
+        push(
+            &mut out,
+            s.last_ms,
+            "last_success",
+            format!(
+                "last successful request ({} audited since {})",
+                s.count,
+                format_ms(s.first_ms)
+            ),
+            Some(s.last_source.clone()),
+        );
+    }
+    if let Some((first, last)) = failures {
+        push(
+            &mut out,
+            first,
+            "first_failure",
+            "first failure".into(),
+            None,
+        );
+        if last != first {
+            push(&mut out, last, "last_failure", "last failure".into(), None);
+        }
+    }
+    out.sort_by_key(|t| t.ms);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_lose_their_port() {
+        assert_eq!(host_of("10.0.0.7:52434"), "10.0.0.7");
+        assert_eq!(host_of("[::1]:9200"), "::1");
+        assert_eq!(host_of("10.0.0.7"), "10.0.0.7");
+    }
+
+    #[test]
+    fn nodes_match_by_name_id_alias_or_directory() {
+        let mut f = Facts::default();
+        let named = f.intern(NodeRef {
+            name: Some("es-1".into()),
+            id: None,
+            dir: "a".into(),
+        });
+        let by_id = f.intern(NodeRef {
+            name: None,
+            id: Some("0RMN".into()),
+            dir: "b".into(),
+        });
+        let bare = f.intern(NodeRef {
+            name: None,
+            id: None,
+            dir: "a".into(),
+        });
+        assert!(!f.same_node(named, by_id));
+        f.node_aliases.insert(("0RMN".into(), "es-1".into()));
+        assert!(f.same_node(named, by_id));
+        assert!(f.same_node(named, bare));
+        assert!(!f.same_node(by_id, bare));
+    }
+}

@@ -1,0 +1,818 @@
+//! `keydoctor scan`: the pipeline run over a log tree, streaming, one file per task.
+//!
+//! - **In**: paths (files and directories) and a compiled [`RuleSet`].
+//! - **Out**: a [`ScanReport`]: the diagnosis (one finding per class and key, with full counts,
+//!   correlations and timelines), what each file was, and what was skipped.
+//! - **Never**: hold a whole file in memory, run a regex on a line the prefilter did not hit,
+//!   abort on one bad file, or lose a failure it matched (records beyond the evidence kept are
+//!   tallied, not dropped).
+//!
+//! Per file, on a rayon pool: open (gzip by magic bytes) → sniff the format → read in chunks cut
+//! at record starts → one Aho-Corasick search per chunk over the rules' literals plus the audit
+//! actions correlation needs → only hit lines become records. Audit lines that only feed
+//! correlation (`access_granted`, `anonymous_access_denied`, the `security_config_change`
+//! events) are read by a fast field scan or parsed directly, never matched against rules. Rule
+//! matches are grouped per (class, key); the first few records of each group are kept as
+//! evidence, the rest only counted ([`Facts`]). Results merge in path order, so the output does
+//! not depend on scheduling. The kept records are then diagnosed like `explain` input and the
+//! facts correlated ([`crate::diagnosis::correlate::enrich`]).
+
+pub mod follow;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, LazyLock};
+
+use aho_corasick::AhoCorasick;
+use memchr::{memchr_iter, memmem};
+use rayon::prelude::*;
+use regex::Regex;
+
+use crate::diagnosis::correlate::{self, Denial, Facts, NodeRef, Point, Successes};
+use crate::diagnosis::timeline::parse_ts;
+use crate::diagnosis::{diagnose, Diagnosis, GroupKey, Options, RuleClass};
+use crate::event::excerpt::{self, Excerpt};
+use crate::event::{audit, parse_input, Document};
+use crate::rule::RuleSet;
+use crate::source::sniff::{sniff, LogFormat};
+use crate::source::walk::{walk, FileEntry};
+use crate::source::{stream, Input, SkipReason, Skipped, BINARY_SNIFF};
+
+/// Records kept as evidence per (file, group); the rest are tallied.
+const KEEP_PER_GROUP: usize = 4;
+/// Files up to this size that do not look like a log are read whole, like `explain` input (a
+/// pasted curl output needs its status line and headers, not only the lines that hit).
+const SMALL_FILE: u64 = 256 * 1024;
+/// Key metadata files are read whole up to this size.
+const METADATA_CAP: usize = 64 << 20;
+
+/// Literals correlation needs besides the rules' own: audit actions, the node name ↔ id line.
+const CORRELATION_LITERALS: &[&str] = &[
+    "access_granted",
+    "authentication_success",
+    "anonymous_access_denied",
+    "authentication_failed",
+    "create_apikey",
+    "change_apikey",
+    "invalidate_apikeys",
+    "node id [",
+    "version[",
+    "version determined",
+];
+
+/// What one file was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSummary {
+    pub name: String,
+    pub format: LogFormat,
+    pub gzip: bool,
+    /// Decompressed bytes read.
+    pub bytes: u64,
+    /// Records cut out and matched.
+    pub records: usize,
+}
+
+/// The result of a scan.
+#[derive(Debug)]
+pub struct ScanReport {
+    pub diagnosis: Diagnosis,
+    pub files: Vec<FileSummary>,
+}
+
+/// Everything a scan needs besides the paths.
+pub struct Scanner {
+    rules: Arc<RuleSet>,
+    opts: Options,
+    /// `None` when a rule has no literal: then every line is a candidate.
+    prefilter: Option<AhoCorasick>,
+    literals: Vec<String>,
+    progress: Option<Arc<AtomicU64>>,
+}
+
+/// One file's contribution, merged in path order.
+#[derive(Debug, Default)]
+pub struct FileResult {
+    pub summary: Option<FileSummary>,
+    pub doc: Option<Document>,
+    pub facts: Facts,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Scanner {
+    /// A scanner for `rules`; `opts.grouping` is forced to per-key.
+    pub fn new(rules: Arc<RuleSet>, mut opts: Options) -> Self {
+        opts.grouping = crate::diagnosis::Grouping::PerKey;
+        let mut literals: Vec<String> = rules
+            .rules
+            .iter()
+            .flat_map(|r| r.literals.iter().cloned())
+            .chain(CORRELATION_LITERALS.iter().map(|s| s.to_string()))
+            .collect();
+        literals.sort();
+        literals.dedup();
+        let every_rule_filtered = rules.rules.iter().all(|r| !r.literals.is_empty());
+        let prefilter = every_rule_filtered
+            .then(|| {
+                AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .ascii_case_insensitive(true)
+                    .build(&literals)
+                    .ok()
+            })
+            .flatten();
+        Self {
+            rules,
+            opts,
+            prefilter,
+            literals,
+            progress: None,
+        }
+    }
+
+    /// Count bytes read from disk into `counter` (for a progress bar).
+    pub fn with_progress(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.progress = Some(counter);
+        self
+    }
+
+    /// The literals the prefilter searches for (lower case, matched case-insensitively).
+    pub fn literals(&self) -> &[String] {
+        &self.literals
+    }
+
+    /// Whether every rule has prefilter literals (else every line is read as a record).
+    pub fn is_prefiltered(&self) -> bool {
+        self.prefilter.is_some()
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Walk `paths` and scan every file.
+    pub fn run(&self, paths: &[PathBuf], follow_links: bool) -> ScanReport {
+        let (files, skipped) = walk(paths, follow_links);
+        let results: Vec<FileResult> = files.par_iter().map(|f| self.scan_file(f)).collect();
+        self.finish(results, skipped)
+    }
+
+    /// Diagnose what the files gave, correlate, and sort.
+    pub fn finish(&self, results: Vec<FileResult>, mut skipped: Vec<Skipped>) -> ScanReport {
+        let mut facts = Facts::default();
+        let mut docs = Vec::new();
+        let mut files = Vec::new();
+        for r in results {
+            skipped.extend(r.skipped);
+            files.extend(r.summary);
+            docs.extend(r.doc);
+            facts.merge(r.facts);
+        }
+        let mut opts = self.opts.clone();
+        if opts.version.is_none() {
+            opts.version = facts.version;
+        }
+        let mut diagnosis = diagnose(&docs, &self.rules, skipped, &opts);
+        diagnosis.inputs = files.len();
+        diagnosis.files = files
+            .iter()
+            .map(|f: &FileSummary| crate::diagnosis::FileRead {
+                name: f.name.clone(),
+                format: f.format.as_str(),
+                gzip: f.gzip,
+                bytes: f.bytes,
+                records: f.records,
+            })
+            .collect();
+        let keys: Vec<_> = docs.iter().flat_map(|d| d.keys.iter().cloned()).collect();
+        correlate::enrich(&mut diagnosis, &facts, &keys, &self.rules, &opts);
+        ScanReport { diagnosis, files }
+    }
+
+    /// Scan one file.
+    pub fn scan_file(&self, entry: &FileEntry) -> FileResult {
+        let name = entry.name();
+        let mut state = FileState::new(self, name.clone(), entry_dir(entry));
+        let mut skipped = Vec::new();
+        let summary = self
+            .scan_into(entry, &mut state, &mut skipped)
+            .map(|(s, _)| s);
+        let (doc, facts) = state.snapshot();
+        FileResult {
+            summary,
+            doc,
+            facts,
+            skipped,
+        }
+    }
+
+    /// Read `entry` from the start into `state`. Returns what the file was and whether it can
+    /// be followed by offset (plain text read in chunks), or `None` when it was skipped whole.
+    fn scan_into(
+        &self,
+        entry: &FileEntry,
+        state: &mut FileState<'_>,
+        skipped: &mut Vec<Skipped>,
+    ) -> Option<(FileSummary, bool)> {
+        let name = entry.name();
+        let mut skip = |reason| {
+            skipped.push(Skipped {
+                source: name.clone(),
+                reason,
+            });
+        };
+        let opened = match stream::open(&entry.path, self.progress.clone()) {
+            Ok(o) => o,
+            Err(reason) => {
+                skip(reason);
+                return None;
+            }
+        };
+        let gzip = opened.gzip;
+        let mut reader = opened.reader;
+        let mut head = Vec::with_capacity(BINARY_SNIFF);
+        if let Err(e) = (&mut reader)
+            .take(BINARY_SNIFF as u64)
+            .read_to_end(&mut head)
+        {
+            skip(read_error(gzip, head.len() as u64, &e));
+            if head.is_empty() {
+                return None;
+            }
+        }
+        if head.contains(&0) {
+            skip(SkipReason::Binary);
+            return None;
+        }
+        if head.iter().all(u8::is_ascii_whitespace) {
+            skip(SkipReason::Empty);
+            return None;
+        }
+        let format = sniff(&head);
+        if format == LogFormat::Audit {
+            state.facts.audit.files.insert(name.clone());
+        }
+        let mut reader = head.as_slice().chain(reader);
+        let whole = format == LogFormat::KeyMetadata
+            || (format == LogFormat::Text && !gzip && entry.size <= SMALL_FILE);
+        let stats = if whole {
+            // Read whole and parse like `explain` input.
+            let mut bytes = Vec::new();
+            let res = (&mut reader)
+                .take(METADATA_CAP as u64 + 1)
+                .read_to_end(&mut bytes);
+            if bytes.len() > METADATA_CAP {
+                bytes.truncate(METADATA_CAP);
+                skip(SkipReason::Unreadable(format!(
+                    "only the first {} were read",
+                    crate::source::human_bytes(METADATA_CAP)
+                )));
+            }
+            let stats = excerpt::StreamStats {
+                bytes: bytes.len() as u64,
+                ..Default::default()
+            };
+            let loaded = crate::source::decode(&name, bytes);
+            for s in loaded.skipped {
+                skip(s.reason);
+            }
+            if let Some(input) = loaded.input {
+                state.take_whole(input);
+            }
+            res.map(|_| stats.clone()).map_err(|e| (stats, e))
+        } else {
+            excerpt::chunks(&mut reader, |region, first_line| {
+                state.region(region, first_line);
+            })
+        };
+        let stats = match stats {
+            Ok(stats) => stats,
+            Err((stats, e)) => {
+                skip(read_error(gzip, stats.bytes, &e));
+                stats
+            }
+        };
+        if let Some((line, bytes)) = stats.long_line {
+            skip(SkipReason::LongLine { line, bytes });
+        }
+        if stats.invalid_utf8 > 0 {
+            skip(SkipReason::InvalidUtf8 {
+                replaced: stats.invalid_utf8,
+            });
+        }
+        dedup_skipped(skipped);
+        state.bytes = stats.bytes;
+        state.lines = stats.lines;
+        Some((
+            FileSummary {
+                name,
+                format,
+                gzip,
+                bytes: stats.bytes,
+                records: state.records,
+            },
+            !whole && !gzip,
+        ))
+    }
+}
+
+fn entry_dir(entry: &FileEntry) -> String {
+    entry
+        .path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .display()
+        .to_string()
+}
+
+fn read_error(gzip: bool, after: u64, e: &std::io::Error) -> SkipReason {
+    if gzip {
+        SkipReason::CorruptGzip {
+            after,
+            why: e.to_string(),
+        }
+    } else {
+        SkipReason::Unreadable(format!("read error after {after} bytes: {e}"))
+    }
+}
+
+fn dedup_skipped(list: &mut Vec<Skipped>) {
+    let mut seen = Vec::new();
+    list.retain(|s| {
+        let key = (s.source.clone(), std::mem::discriminant(&s.reason));
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+}
+
+/// Per-file accumulation while streaming.
+struct FileState<'a> {
+    scanner: &'a Scanner,
+    name: String,
+    dir: String,
+    facts: Facts,
+    /// Decompressed bytes and lines read so far.
+    bytes: u64,
+    lines: usize,
+    /// Records kept so far per group (notes by rule id).
+    kept_per_group: HashMap<GroupKey, usize>,
+    kept_notes: HashMap<String, usize>,
+    /// Kept records: first line in the file and raw bytes.
+    kept: Vec<(usize, Vec<u8>)>,
+    /// An input read whole (metadata, small files): kept as it is.
+    whole: Option<Input>,
+    records: usize,
+}
+
+impl<'a> FileState<'a> {
+    fn new(scanner: &'a Scanner, name: String, dir: String) -> Self {
+        Self {
+            scanner,
+            name,
+            dir,
+            facts: Facts::default(),
+            bytes: 0,
+            lines: 0,
+            kept_per_group: HashMap::new(),
+            kept_notes: HashMap::new(),
+            kept: Vec::new(),
+            whole: None,
+            records: 0,
+        }
+    }
+
+    /// One chunk of whole records; `first_line` is the line number of its first line.
+    fn region(&mut self, region: &[u8], first_line: usize) {
+        let hits = match &self.scanner.prefilter {
+            Some(ac) => excerpt::hit_lines(region, ac),
+            None => all_lines(region),
+        };
+        if hits.is_empty() {
+            return;
+        }
+        let mut cursor = (0usize, first_line);
+        let mut line_at = |at: usize| -> usize {
+            let (pos, line) = cursor;
+            let l = if at >= pos {
+                line + memchr_iter(b'\n', &region[pos..at]).count()
+            } else {
+                line - memchr_iter(b'\n', &region[at..pos]).count()
+            };
+            cursor = (at, l);
+            l
+        };
+        let mut excerpt = Excerpt::new();
+        let mut blocks: Vec<(usize, Range<usize>)> = Vec::new();
+        let mut last_end = 0usize;
+        for hit in hits {
+            let line = &region[hit.clone()];
+            if is_audit_line(line) {
+                let number = line_at(hit.start);
+                if self.audit_fast_path(line, number) {
+                    continue;
+                }
+            } else if let Some((id, name)) = node_name_and_id(line) {
+                self.facts.node_aliases.insert((id, name));
+                continue;
+            } else if let Some(version) = server_version(line) {
+                self.facts.version = self.facts.version.max(Some(version));
+                continue;
+            }
+            let rec = excerpt::record_around(region, hit);
+            if rec.start < last_end && !blocks.is_empty() {
+                continue;
+            }
+            last_end = rec.end;
+            let number = line_at(rec.start);
+            excerpt.push(&region[rec.clone()], number);
+            blocks.push((number, rec));
+        }
+        if excerpt.is_empty() {
+            return;
+        }
+        let (text, map) = excerpt.finish();
+        let mut doc = parse_input(&Input {
+            name: self.name.clone(),
+            text,
+        });
+        doc.remap_lines(&map);
+        let keep = self.take_document(&doc, false);
+        for line in keep {
+            // The block whose first line is at or before the kept record's line.
+            let idx = blocks
+                .partition_point(|(l, _)| *l <= line)
+                .saturating_sub(1);
+            if let Some((l, range)) = blocks.get(idx) {
+                if !self.kept.iter().any(|(k, _)| k == l) {
+                    self.kept.push((*l, region[range.clone()].to_vec()));
+                }
+            }
+        }
+    }
+
+    /// An input read whole: matched for the facts, kept as it is.
+    fn take_whole(&mut self, input: Input) {
+        let doc = parse_input(&input);
+        self.take_document(&doc, true);
+        self.whole = Some(input);
+    }
+
+    /// Match a document; tally what is not kept. Returns the lines of the records to keep.
+    fn take_document(&mut self, doc: &Document, keep_all: bool) -> Vec<usize> {
+        let rules = &self.scanner.rules;
+        let opts = &self.scanner.opts;
+        let matches = rules.match_document(doc);
+        self.records += doc.records.len();
+        // Decide per record: kept if one of its matches is among its group's first few.
+        let mut by_record: BTreeMap<usize, Vec<&crate::rule::RuleMatch>> = BTreeMap::new();
+        for m in &matches {
+            by_record.entry(m.record).or_default().push(m);
+        }
+        let mut keep_lines = Vec::new();
+        for (record_idx, ms) in by_record {
+            let record = &doc.records[record_idx];
+            let fields = record.fields();
+            if !opts.in_window(fields.timestamp.as_deref()) {
+                continue;
+            }
+            let ms_at = fields.timestamp.as_deref().and_then(parse_ts);
+            let node_id = node_id_of(&record.norm);
+            if let (Some(id), Some(name)) = (&node_id, &fields.node) {
+                self.facts.node_aliases.insert((id.clone(), name.clone()));
+            }
+            let mut groups = Vec::new();
+            let mut notes = Vec::new();
+            for m in &ms {
+                let rule = &rules.rules[m.rule];
+                match rule.class {
+                    RuleClass::Note => notes.push(rule.id.clone()),
+                    RuleClass::Finding(class) => {
+                        groups.push(GroupKey::new(class, rule, m, doc, opts.grouping));
+                    }
+                }
+            }
+            let keep = keep_all
+                || groups
+                    .iter()
+                    .any(|g| self.kept_per_group.get(g).copied().unwrap_or(0) < KEEP_PER_GROUP)
+                || notes
+                    .iter()
+                    .any(|n| self.kept_notes.get(n).copied().unwrap_or(0) < 1);
+            let node = ms_at.map(|_| {
+                self.facts.intern(NodeRef {
+                    name: fields.node.clone(),
+                    id: node_id.clone(),
+                    dir: self.dir.clone(),
+                })
+            });
+            for (g, m) in groups.iter().zip(
+                ms.iter()
+                    .filter(|m| matches!(rules.rules[m.rule].class, RuleClass::Finding(_))),
+            ) {
+                let entry = self.facts.groups.entry(g.clone()).or_default();
+                if let (Some(ms_at), Some(node)) = (ms_at, node) {
+                    entry.points.push(Point { node, ms: ms_at });
+                }
+                if !keep {
+                    let t = &mut entry.tally;
+                    t.count += 1;
+                    if let Some(n) = m
+                        .capture("node")
+                        .map(str::to_string)
+                        .or_else(|| fields.node.clone())
+                    {
+                        t.nodes.insert(n);
+                    }
+                    if let Some(c) = m
+                        .capture("client_ip")
+                        .map(str::to_string)
+                        .or_else(|| fields.client_ip.clone())
+                    {
+                        t.clients.insert(c);
+                    }
+                    if let Some(a) = m.capture("action") {
+                        t.actions.insert(a.to_string());
+                    }
+                    if let Some(list) = m.capture("index") {
+                        t.indices
+                            .extend(crate::diagnosis::privileges::split_indices(list));
+                    }
+                    if let Some(s) = m
+                        .capture("status")
+                        .and_then(|s| s.parse().ok())
+                        .or(fields.status)
+                    {
+                        t.statuses.insert(s);
+                    }
+                }
+            }
+            if keep {
+                for g in groups {
+                    *self.kept_per_group.entry(g).or_default() += 1;
+                }
+                for n in notes {
+                    *self.kept_notes.entry(n).or_default() += 1;
+                }
+                keep_lines.push(record.line);
+            } else {
+                for n in notes {
+                    *self.facts.note_counts.entry(n).or_default() += 1;
+                }
+            }
+        }
+        // Audit events in materialised records: the lifecycle ones feed correlation.
+        for event in &doc.audit {
+            self.audit_event(event.clone());
+        }
+        keep_lines
+    }
+
+    fn audit_event(&mut self, event: audit::AuditEvent) {
+        let ms = event.timestamp.as_deref().and_then(parse_ts);
+        if let Some(ms) = ms {
+            self.facts.audit.saw(ms);
+        }
+        self.facts.audit.files.insert(self.name.clone());
+        if let Some(node) = event.node.clone() {
+            self.facts.audit.nodes.insert(node);
+        }
+        if let (Some(id), Some(name)) = (&event.node_id, &event.node) {
+            if id != name {
+                self.facts.node_aliases.insert((id.clone(), name.clone()));
+            }
+        }
+        if matches!(
+            event.action.as_str(),
+            "create_apikey" | "change_apikey" | "change_apikeys" | "invalidate_apikeys"
+        ) {
+            self.facts.audit.config_events += 1;
+            self.facts.config_events.push((self.name.clone(), event));
+        } else if event.action.ends_with("_user")
+            || event.action.starts_with("put_")
+            || event.action.starts_with("delete_")
+            || event.action.starts_with("change_")
+        {
+            self.facts.audit.config_events += 1;
+        }
+    }
+
+    /// Audit lines that only feed correlation: handled here, without a record. Returns whether
+    /// the line was consumed.
+    fn audit_fast_path(&mut self, line: &[u8], number: usize) -> bool {
+        let Some(action) = json_field(line, b"event.action") else {
+            return false;
+        };
+        let ts = json_field(line, b"timestamp");
+        let ms = ts.and_then(parse_ts);
+        match action {
+            "access_granted" | "authentication_success" | "run_as_granted" => {
+                self.audit_seen(line, ms);
+                if let (Some(id), Some(ms)) = (json_field(line, b"apikey.id"), ms) {
+                    self.facts.add_success(
+                        id,
+                        Successes {
+                            first_ms: ms,
+                            last_ms: ms,
+                            count: 1,
+                            last_source: format!("{}:{number}", self.name),
+                        },
+                    );
+                }
+                true
+            }
+            "anonymous_access_denied" => {
+                self.audit_seen(line, ms);
+                if let (Some(ms), Some(origin)) = (ms, json_field(line, b"origin.address")) {
+                    let node = self.facts.intern(NodeRef {
+                        name: json_field(line, b"node.name").map(str::to_string),
+                        id: json_field(line, b"node.id").map(str::to_string),
+                        dir: self.dir.clone(),
+                    });
+                    self.facts.denials.push(Denial {
+                        node,
+                        ms,
+                        origin: origin.to_string(),
+                    });
+                }
+                true
+            }
+            "create_apikey" | "change_apikey" | "change_apikeys" | "invalidate_apikeys" => {
+                let text = String::from_utf8_lossy(line);
+                if let Some(mut event) = audit::parse_line(&text, number) {
+                    event.line = number;
+                    self.audit_event(event);
+                }
+                true
+            }
+            _ => {
+                self.audit_seen(line, ms);
+                false
+            }
+        }
+    }
+
+    fn audit_seen(&mut self, line: &[u8], ms: Option<i64>) {
+        if let Some(ms) = ms {
+            self.facts.audit.saw(ms);
+        }
+        if !self.facts.audit.files.contains(&self.name) {
+            self.facts.audit.files.insert(self.name.clone());
+        }
+        if let Some(node) = json_field(line, b"node.name").or_else(|| json_field(line, b"node.id"))
+        {
+            if !self.facts.audit.nodes.contains(node) {
+                self.facts.audit.nodes.insert(node.to_string());
+            }
+        }
+    }
+
+    /// The kept records as one document, and the facts so far.
+    fn snapshot(&self) -> (Option<Document>, Facts) {
+        if let Some(input) = &self.whole {
+            let mut doc = parse_input(input);
+            doc.audit.clear();
+            return (Some(doc), self.facts.clone());
+        }
+        if self.kept.is_empty() {
+            return (None, self.facts.clone());
+        }
+        let mut kept: Vec<&(usize, Vec<u8>)> = self.kept.iter().collect();
+        kept.sort_by_key(|(line, _)| *line);
+        let mut excerpt = Excerpt::new();
+        for (line, bytes) in kept {
+            excerpt.push(bytes, *line);
+        }
+        let (text, map) = excerpt.finish();
+        let mut doc = parse_input(&Input {
+            name: self.name.clone(),
+            text,
+        });
+        doc.remap_lines(&map);
+        // Lifecycle audit events were already taken while streaming.
+        doc.audit.clear();
+        (Some(doc), self.facts.clone())
+    }
+}
+
+/// Every line of `region` (when a rule has no literal to prefilter on).
+fn all_lines(region: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for nl in memchr_iter(b'\n', region) {
+        if nl > start {
+            out.push(start..nl);
+        }
+        start = nl + 1;
+    }
+    if start < region.len() {
+        out.push(start..region.len());
+    }
+    out
+}
+
+fn is_audit_line(line: &[u8]) -> bool {
+    let head = &line[..line.len().min(64)];
+    memmem::find(head, b"\"type\":\"audit\"").is_some()
+        || memmem::find(head, b"\"type\": \"audit\"").is_some()
+}
+
+/// The string value of `"key":"value"` in a flat JSON line, without parsing the line (audit
+/// lines are one object with string fields; values with escapes are returned as written).
+fn json_field<'l>(line: &'l [u8], key: &[u8]) -> Option<&'l str> {
+    let mut from = 0;
+    while let Some(at) = memmem::find(&line[from..], key) {
+        let start = from + at;
+        from = start + key.len();
+        if start == 0 || line[start - 1] != b'"' || line.get(from) != Some(&b'"') {
+            continue;
+        }
+        let mut i = from + 1;
+        while line.get(i).is_some_and(|b| *b == b' ') {
+            i += 1;
+        }
+        if line.get(i) != Some(&b':') {
+            continue;
+        }
+        i += 1;
+        while line.get(i).is_some_and(|b| *b == b' ') {
+            i += 1;
+        }
+        if line.get(i) != Some(&b'"') {
+            return None;
+        }
+        let value_start = i + 1;
+        let mut j = value_start;
+        while j < line.len() && line[j] != b'"' {
+            j += if line[j] == b'\\' { 2 } else { 1 };
+        }
+        return std::str::from_utf8(line.get(value_start..j.min(line.len()))?).ok();
+    }
+    None
+}
+
+static NODE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""(?:elasticsearch\.)?node\.id"\s*:\s*"([^"]+)""#).expect("node id regex")
+});
+static NODE_NAME_AND_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"node name \[([^\]]+)\], node ID \[([^\]]+)\]").expect("node alias regex")
+});
+
+static SERVER_VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bversion\[(\d+\.\d+\.\d+)[^\]]*\], pid\[|Elasticsearch version determined \((\d+\.\d+\.\d+)\)")
+        .expect("version regex")
+});
+
+/// The version a node logs at start-up (`version[8.12.2], pid[7]`), or Logstash finds.
+fn server_version(line: &[u8]) -> Option<crate::diagnosis::Version> {
+    memmem::find(line, b"version")?;
+    let text = String::from_utf8_lossy(line);
+    let c = SERVER_VERSION.captures(&text)?;
+    let v = c.get(1).or_else(|| c.get(2))?;
+    crate::diagnosis::Version::parse(v.as_str())
+}
+
+fn node_id_of(norm: &str) -> Option<String> {
+    if !norm.contains("node.id") {
+        return None;
+    }
+    NODE_ID.captures(norm).map(|c| c[1].to_string())
+}
+
+/// The server's start-up line `node name [es-1], node ID [0RMN…]`.
+fn node_name_and_id(line: &[u8]) -> Option<(String, String)> {
+    memmem::find(line, b"node ID [")?;
+    let text = String::from_utf8_lossy(line);
+    let c = NODE_NAME_AND_ID.captures(&text)?;
+    Some((c[2].to_string(), c[1].to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_fields_are_read_without_parsing() {
+        let line = br#"{"type":"audit", "timestamp":"2024-05-08T01:51:37,250+0000", "node.id":"0RMN", "event.action":"access_granted", "apikey.id":"VuaC", "user.name":"a\"b"}"#;
+        assert_eq!(json_field(line, b"event.action"), Some("access_granted"));
+        assert_eq!(json_field(line, b"apikey.id"), Some("VuaC"));
+        assert_eq!(json_field(line, b"node.id"), Some("0RMN"));
+        assert_eq!(json_field(line, b"id"), None);
+        assert_eq!(json_field(line, b"user.name"), Some(r#"a\"b"#));
+    }
+
+    #[test]
+    fn startup_line_ties_node_name_to_id() {
+        let line = b"[2024-05-08T00:00:00,000][INFO ][o.e.n.Node               ] [es-1] node name [es-1], node ID [0RMNyghk], cluster name [prod]";
+        assert_eq!(
+            node_name_and_id(line),
+            Some(("0RMNyghk".to_string(), "es-1".to_string()))
+        );
+    }
+}

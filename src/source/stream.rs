@@ -1,0 +1,81 @@
+//! Opening a file as a byte stream: plain, or gzip (rotated logs) recognised by its magic bytes,
+//! whatever its name.
+//!
+//! - **In**: a path.
+//! - **Out**: a reader of the decompressed bytes; whether it was gzip.
+//! - **Never**: read the whole file into memory, or trust the file name over the content.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use flate2::bufread::MultiGzDecoder;
+
+use super::{io_reason, SkipReason};
+
+/// An opened input.
+pub struct Opened {
+    /// The decompressed bytes.
+    pub reader: Box<dyn Read + Send>,
+    /// Whether the file was gzip.
+    pub gzip: bool,
+}
+
+/// Open `path`; `progress` (if any) counts the bytes read from disk.
+pub fn open(path: &Path, progress: Option<Arc<AtomicU64>>) -> Result<Opened, SkipReason> {
+    let file = File::open(path).map_err(|e| SkipReason::Unreadable(io_reason(&e)))?;
+    let counted = Counting {
+        inner: file,
+        progress,
+    };
+    let mut buffered = BufReader::with_capacity(64 * 1024, counted);
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| SkipReason::Unreadable(io_reason(&e)))?;
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read + Send> = if gzip {
+        // Rotated logs can hold several gzip members (logrotate with `delaycompress`, `cat a.gz b.gz`).
+        Box::new(MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    Ok(Opened { reader, gzip })
+}
+
+/// Counts bytes read from the underlying file (for the progress bar).
+struct Counting<R> {
+    inner: R,
+    progress: Option<Arc<AtomicU64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = &self.progress {
+            p.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_is_recognised_by_content_not_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.log");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"hello\n").unwrap();
+        std::fs::write(&path, enc.finish().unwrap()).unwrap();
+        let mut opened = open(&path, None).unwrap();
+        assert!(opened.gzip);
+        let mut text = String::new();
+        opened.reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "hello\n");
+    }
+}
