@@ -25,6 +25,13 @@ pub enum Error {
         help("paste the error output on standard input, or name files that hold it")
     )]
     NoInput { reasons: String },
+    /// A scan found no file it could read.
+    #[error("nothing to scan: {reasons}")]
+    #[diagnostic(
+        code(keydoctor::input::no_files),
+        help("name directories or files that hold logs (server, audit, Logstash, Beats, Agent, Kibana) or key metadata")
+    )]
+    NoFiles { reasons: String },
     /// A usage problem clap does not catch.
     #[error("{0}")]
     #[diagnostic(code(keydoctor::usage))]

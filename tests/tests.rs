@@ -7,6 +7,7 @@ mod correlation;
 mod report;
 mod robustness;
 mod rules;
+mod scan;
 mod secrets;
 mod support;
 mod variants;

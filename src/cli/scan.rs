@@ -106,7 +106,7 @@ fn no_input(skipped: &[crate::source::Skipped], args: &ScanArgs) -> Error {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    Error::NoInput { reasons }
+    Error::NoFiles { reasons }
 }
 
 /// `--since` / `--until`: RFC 3339, `2026-11-20T00:00`, or a date.

@@ -131,10 +131,35 @@ pub fn diagnose(
         let has_finding = matches
             .iter()
             .any(|m| rules.rules[m.rule].class != RuleClass::Note);
+        // Group keys per record: a record counts once per group, and a keyless twin of a keyed
+        // match of the same class is dropped.
+        let mut record_groups: BTreeMap<usize, Vec<GroupKey>> = BTreeMap::new();
+        for m in &matches {
+            if let RuleClass::Finding(class) = rules.rules[m.rule].class {
+                let list = record_groups.entry(m.record).or_default();
+                let g = GroupKey::new(class, &rules.rules[m.rule], m, doc, opts.grouping);
+                if !list.contains(&g) {
+                    list.push(g);
+                }
+            }
+        }
+        for list in record_groups.values_mut() {
+            drop_keyless_twins(list, |g| g);
+        }
+        let mut counted: std::collections::BTreeSet<(usize, GroupKey)> = Default::default();
         for m in matches {
             let rule = &rules.rules[m.rule];
             if !opts.in_window(doc.records[m.record].fields().timestamp.as_deref()) {
                 continue;
+            }
+            if let RuleClass::Finding(class) = rule.class {
+                let g = GroupKey::new(class, rule, &m, doc, opts.grouping);
+                let kept = record_groups
+                    .get(&m.record)
+                    .is_some_and(|list| list.contains(&g));
+                if !kept || !counted.insert((m.record, g)) {
+                    continue;
+                }
             }
             match rule.class {
                 RuleClass::Note if rule.fallback && has_finding => {}
@@ -250,6 +275,21 @@ pub fn diagnose(
         files: Vec::new(),
         filtered_out: 0,
     }
+}
+
+/// In one record, a match that names no key next to one of the same class that does is the same
+/// failure said twice (a WARN line naming the key, its stack trace not): keep the one with the key.
+pub(crate) fn drop_keyless_twins<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &GroupKey) {
+    let keyed: Vec<Class> = items
+        .iter()
+        .map(&key)
+        .filter(|g| g.key.is_some())
+        .map(|g| g.class)
+        .collect();
+    items.retain(|item| {
+        let g = key(item);
+        g.key.is_some() || !keyed.contains(&g.class)
+    });
 }
 
 /// What makes two matches the same failure.

@@ -100,7 +100,8 @@ pub fn chunks(
             prev = nl + 1;
         }
         line_len += region.len() - prev;
-        if line_len > LINE_CAP && stats.long_line.is_none() {
+        if eof && buf.len() == end && line_len > LINE_CAP && stats.long_line.is_none() {
+            // The last line, without a newline.
             stats.long_line = Some((line, line_len));
         }
         if std::str::from_utf8(region).is_err() {

@@ -487,21 +487,25 @@ impl<'a> FileState<'a> {
             if let (Some(id), Some(name)) = (&node_id, &fields.node) {
                 self.facts.node_aliases.insert((id.clone(), name.clone()));
             }
-            let mut groups = Vec::new();
+            let mut groups: Vec<(GroupKey, &crate::rule::RuleMatch)> = Vec::new();
             let mut notes = Vec::new();
             for m in &ms {
                 let rule = &rules.rules[m.rule];
                 match rule.class {
                     RuleClass::Note => notes.push(rule.id.clone()),
                     RuleClass::Finding(class) => {
-                        groups.push(GroupKey::new(class, rule, m, doc, opts.grouping));
+                        let g = GroupKey::new(class, rule, m, doc, opts.grouping);
+                        if !groups.iter().any(|(k, _)| *k == g) {
+                            groups.push((g, m));
+                        }
                     }
                 }
             }
+            crate::diagnosis::classify::drop_keyless_twins(&mut groups, |(g, _)| g);
             let keep = keep_all
-                || groups
-                    .iter()
-                    .any(|g| self.kept_per_group.get(g).copied().unwrap_or(0) < KEEP_PER_GROUP)
+                || groups.iter().any(|(g, _)| {
+                    self.kept_per_group.get(g).copied().unwrap_or(0) < KEEP_PER_GROUP
+                })
                 || notes
                     .iter()
                     .any(|n| self.kept_notes.get(n).copied().unwrap_or(0) < 1);
@@ -512,10 +516,7 @@ impl<'a> FileState<'a> {
                     dir: self.dir.clone(),
                 })
             });
-            for (g, m) in groups.iter().zip(
-                ms.iter()
-                    .filter(|m| matches!(rules.rules[m.rule].class, RuleClass::Finding(_))),
-            ) {
+            for (g, m) in &groups {
                 let entry = self.facts.groups.entry(g.clone()).or_default();
                 if let (Some(ms_at), Some(node)) = (ms_at, node) {
                     entry.points.push(Point { node, ms: ms_at });
@@ -554,7 +555,7 @@ impl<'a> FileState<'a> {
                 }
             }
             if keep {
-                for g in groups {
+                for (g, _) in groups {
                     *self.kept_per_group.entry(g).or_default() += 1;
                 }
                 for n in notes {

@@ -1,0 +1,552 @@
+//! `keydoctor scan`: the bundled incident (exact findings, counts, correlations, timelines),
+//! filters, streaming past the evidence cap, bad inputs, determinism, `--follow`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{keydoctor, root, NOW};
+
+const INCIDENT: &str = "fixtures/scan/incident";
+const FILEBEAT: &str = "VuaCfGcBCdbkQm-e5aOx";
+const LOGSTASH: &str = "zcwN3YEBBmnjw-K-hW5_";
+const METRICS: &str = "j7c0WYIBqecB5CbVR6Oq";
+
+fn scan_json(args: &[&str]) -> (u8, Value) {
+    let mut argv = vec!["scan", "--format", "json", "--now", NOW];
+    argv.extend_from_slice(args);
+    let out = keydoctor(&argv, "");
+    assert!(out.code < 2, "exit {}: {}", out.code, out.stderr);
+    (
+        out.code,
+        serde_json::from_str(&out.stdout).expect("one JSON document"),
+    )
+}
+
+fn finding<'a>(report: &'a Value, class: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["class"] == class)
+        .unwrap_or_else(|| panic!("no {class} finding in {report:#}"))
+}
+
+fn timeline(f: &Value) -> Vec<(String, String)> {
+    f["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["at"].as_str().unwrap().to_string(),
+                t["event"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+fn in_root<T>(f: impl FnOnce() -> T) -> T {
+    // The in-process runner resolves relative paths against the test's working directory,
+    // which cargo sets to the package root; say so rather than rely on it silently.
+    assert_eq!(std::env::current_dir().unwrap(), root());
+    f()
+}
+
+#[test]
+fn incident_bundle_gives_exactly_three_findings() {
+    let (code, r) = in_root(|| scan_json(&[INCIDENT]));
+    assert_eq!(code, 1);
+    let got: Vec<(&str, &str, u64)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["class"].as_str().unwrap(),
+                f["key_id"].as_str().unwrap(),
+                f["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // 8 server WARN lines + 8 Filebeat lines; 10 WARN + 10 Logstash lines; 5 audit denials.
+    assert_eq!(
+        got,
+        vec![
+            ("invalidated", FILEBEAT, 16),
+            ("expired", LOGSTASH, 20),
+            ("under_privileged", METRICS, 5),
+        ]
+    );
+    assert_eq!(r["skipped"], serde_json::json!([]), "{:#}", r["skipped"]);
+    assert_eq!(r["notes"], serde_json::json!([]));
+    let files = r["files"].as_array().unwrap();
+    assert_eq!(files.len(), 8);
+    let format_of = |suffix: &str| {
+        files
+            .iter()
+            .find(|f| f["source"].as_str().unwrap().ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix}"))
+    };
+    assert_eq!(format_of(".json.gz")["format"], "elasticsearch audit log");
+    assert_eq!(format_of(".json.gz")["gzip"], true);
+    assert_eq!(
+        format_of("elasticsearch.log")["format"],
+        "elasticsearch server log"
+    );
+    assert_eq!(
+        format_of("elasticsearch.json")["format"],
+        "elasticsearch server log (json)"
+    );
+    assert_eq!(format_of(".ndjson")["format"], "beats / elastic agent log");
+    assert_eq!(format_of("logstash-plain.log")["format"], "logstash log");
+    assert_eq!(format_of("api_keys.json")["format"], "api key metadata");
+}
+
+#[test]
+fn invalidated_key_names_who_when_from_where_and_the_failing_client() {
+    let (_, r) = in_root(|| scan_json(&[INCIDENT]));
+    let f = finding(&r, "invalidated");
+    let d = &f["details"];
+    let by = &d["invalidated_by"];
+    assert_eq!(by["user"], "jsmith");
+    assert_eq!(by["realm"], "native1");
+    assert_eq!(by["origin"], "10.0.3.15:51802");
+    assert_eq!(by["timestamp"], "2026-11-20T09:14:03,247+0000");
+    assert!(by["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("es-node-2/prod-logs_audit.json"));
+    assert_eq!(by["line"], 65);
+    assert_eq!(strs(&d["nodes"]), vec!["es-node-1", "es-node-2"]);
+    // The server lines carry no client; the audit denials at the same node and time do.
+    assert_eq!(strs(&d["client_addresses"]), vec!["10.0.0.7"]);
+    assert!(d["client_join"]
+        .as_str()
+        .unwrap()
+        .starts_with("10.0.0.7 (8 of the 8 failures logged by nodes)"));
+    assert_eq!(f["first_seen"], "2026-11-20T09:14:10Z");
+    assert_eq!(f["last_seen"], "2026-11-20T09:14:45Z");
+    assert_eq!(
+        timeline(f),
+        vec![
+            ("2026-11-10T08:05:00Z".into(), "created".into()),
+            ("2026-11-20T09:13:57Z".into(), "last_success".into()),
+            ("2026-11-20T09:14:03Z".into(), "invalidated".into()),
+            ("2026-11-20T09:14:10Z".into(), "first_failure".into()),
+            ("2026-11-20T09:14:45Z".into(), "last_failure".into()),
+        ]
+    );
+    let invalidated = &f["timeline"][2];
+    assert_eq!(
+        invalidated["text"],
+        "key invalidated by jsmith (native1) from 10.0.3.15:51802"
+    );
+    assert!(f["timeline"][0]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("prod-logs_audit-2026-11-10-1.json.gz:2"));
+    // Evidence points at file:line in the tree, first the node-1 server log.
+    let ev = &f["evidence"][0];
+    assert!(ev["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("es-node-1/elasticsearch.log"));
+    assert_eq!(ev["line"], 11);
+    assert!(f["evidence"].as_array().unwrap().len() <= 4);
+}
+
+#[test]
+fn expired_key_is_inferred_from_metadata_and_says_so() {
+    let (_, r) = in_root(|| scan_json(&[INCIDENT]));
+    let f = finding(&r, "expired");
+    assert_eq!(f["key_id"], LOGSTASH);
+    assert_eq!(f["key_id_source"], "inference");
+    let how = f["details"]["key_inference"].as_str().unwrap();
+    assert!(how.starts_with("inferred, not stated"), "{how}");
+    assert!(how.contains("expiration 2026-11-20T08:00:00Z"), "{how}");
+    // Re-rendered with the key once it was inferred.
+    assert!(
+        f["summary"].as_str().unwrap().contains(LOGSTASH),
+        "{}",
+        f["summary"]
+    );
+    assert_eq!(strs(&f["details"]["client_addresses"]), vec!["10.0.1.20"]);
+    assert_eq!(strs(&f["details"]["nodes"]), vec!["es-node-1", "es-node-2"]);
+    assert_eq!(
+        timeline(f).into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        vec![
+            "created",
+            "last_success",
+            "expired",
+            "first_failure",
+            "last_failure"
+        ]
+    );
+    // The creation event gives the expiration the key was created with.
+    assert!(f["timeline"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("expiration 10d"));
+}
+
+#[test]
+fn expired_key_without_metadata_is_inferred_from_the_audit_create_event() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&root().join(INCIDENT), dir.path());
+    std::fs::remove_file(dir.path().join("api_keys.json")).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (_, r) = scan_json(&[path]);
+    let f = finding(&r, "expired");
+    assert_eq!(f["key_id"], LOGSTASH);
+    let how = f["details"]["key_inference"].as_str().unwrap();
+    assert!(how.contains("created with expiration 10d"), "{how}");
+}
+
+#[test]
+fn under_privileged_key_shows_action_index_and_client() {
+    let (_, r) = in_root(|| scan_json(&[INCIDENT]));
+    let f = finding(&r, "under_privileged");
+    let d = &f["details"];
+    assert_eq!(strs(&d["actions"]), vec!["indices:data/read/search"]);
+    assert_eq!(strs(&d["indices"]), vec!["logs-secret-2026.11.20"]);
+    assert_eq!(strs(&d["client_addresses"]), vec!["10.0.2.30"]);
+    assert_eq!(
+        d["index_match"],
+        "logs-secret-2026.11.20 matches none of the key's index patterns (metrics-*)"
+    );
+    assert_eq!(
+        d["version"], "8.12.2",
+        "the version the nodes logged at start-up"
+    );
+}
+
+#[test]
+fn filters_by_key_class_and_time() {
+    in_root(|| {
+        let classes = |args: &[&str]| -> Vec<(String, u64)> {
+            let mut argv = vec![INCIDENT];
+            argv.extend_from_slice(args);
+            let (_, r) = scan_json(&argv);
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    (
+                        f["class"].as_str().unwrap().to_string(),
+                        f["count"].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            classes(&["--key", METRICS]),
+            vec![("under_privileged".into(), 5)]
+        );
+        assert_eq!(
+            classes(&["--class", "expired"]),
+            vec![("expired".into(), 20)]
+        );
+        assert_eq!(
+            classes(&["--since", "2026-11-20T09:00"]),
+            vec![("invalidated".into(), 16), ("under_privileged".into(), 5)]
+        );
+        assert_eq!(
+            classes(&["--until", "2026-11-20T08:30"]),
+            vec![("expired".into(), 20)]
+        );
+        // A window inside a failure burst counts only what is inside it: failures at
+        // 09:14:30, :35, :40, :45 on the servers and the matching Filebeat lines.
+        assert_eq!(
+            classes(&[
+                "--since",
+                "2026-11-20T09:14:30Z",
+                "--until",
+                "2026-11-20T09:15"
+            ]),
+            vec![("invalidated".into(), 8)]
+        );
+        let out = keydoctor(&["scan", "--class", "nonsense", INCIDENT], "");
+        assert_eq!(out.code, 2);
+        assert!(
+            out.stderr.contains("one of: api_key_service_disabled"),
+            "{}",
+            out.stderr
+        );
+        let out = keydoctor(&["scan", "--since", "last tuesday", INCIDENT], "");
+        assert_eq!(out.code, 2);
+    });
+}
+
+#[test]
+fn human_report_prints_timeline_correlations_and_what_was_read() {
+    let out = in_root(|| keydoctor(&["scan", "--now", NOW, "--width", "100", INCIDENT], ""));
+    assert_eq!(out.code, 1);
+    let text = &out.stdout;
+    for want in [
+        "  1. invalidated                VuaCfGcBCdbkQm-e5aOx",
+        "  Timeline",
+        "key invalidated by jsmith (native1) from 10.0.3.15:51802",
+        "invalidated by  jsmith (realm native1) at 2026-11-20T09:14:03,247+0000",
+        "clients  10.0.0.7 (8 of the 8 failures logged by nodes)",
+        "Read 8 files",
+        "1 gzip",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_thread_count() {
+    let run = |threads: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_keydoctor"))
+            .args(["scan", "--format", "json", "--now", NOW, INCIDENT])
+            .current_dir(root())
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        out.stdout
+    };
+    assert_eq!(run("1"), run("2"));
+}
+
+/// A big server log: failures spread over several read chunks, inside multi-line records and
+/// far past the evidence kept. Every one is counted, first and last are right.
+#[test]
+fn every_failure_is_counted_across_chunks_past_the_evidence_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut failures = 0;
+    let mut last = String::new();
+    for i in 0..50_000u32 {
+        let (h, m, s) = (10 + i / 3600, (i / 60) % 60, i % 60);
+        let ts = format!("2026-11-21T{h:02}:{m:02}:{s:02},000");
+        if i % 20 == 7 {
+            failures += 1;
+            last = format!("2026-11-21T{h:02}:{m:02}:{s:02}Z");
+            text.push_str(&format!("[{ts}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - api key [{FILEBEAT}] has been invalidated\n"));
+            if i % 200 == 7 {
+                // A stack trace continues the record: still one failure.
+                text.push_str("org.elasticsearch.ElasticsearchSecurityException: api key has been invalidated\n\tat org.elasticsearch.xpack.security.authc.ApiKeyService.validateApiKeyCredentials(ApiKeyService.java:1)\n");
+            }
+        } else {
+            text.push_str(&format!("[{ts}][INFO ][o.e.c.r.a.AllocationService] [es-1] routine line {i} with some padding to make it realistic in size, as server logs are\n"));
+        }
+    }
+    assert!(text.len() > 3 * (2 << 20), "spans several chunks");
+    let path = dir.path().join("elasticsearch.log");
+    std::fs::write(&path, &text).unwrap();
+    let (_, r) = scan_json(&[path.to_str().unwrap()]);
+    let f = finding(&r, "invalidated");
+    assert_eq!(f["count"], failures);
+    assert_eq!(f["first_seen"], "2026-11-21T10:00:07Z");
+    assert_eq!(f["last_seen"], last.as_str());
+    assert!(f["evidence"].as_array().unwrap().len() <= 4);
+    assert_eq!(r["skipped"], serde_json::json!([]));
+}
+
+#[test]
+fn bad_inputs_are_skipped_with_a_reason_and_findings_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let warn = format!("[2026-11-21T10:00:00,000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - api key [{FILEBEAT}] has been invalidated\n");
+    // Binary.
+    std::fs::write(
+        d.join("core.bin"),
+        b"\x7fELF\0\0\0binary api key is expired",
+    )
+    .unwrap();
+    // Invalid UTF-8 around a failure: read, counted.
+    let mut bad = b"garbage \xff\xfe\n".to_vec();
+    bad.extend_from_slice(warn.as_bytes());
+    std::fs::write(d.join("latin1.log"), bad).unwrap();
+    // Corrupt gzip: the failure before the damage is still found.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(warn.replace(FILEBEAT, METRICS).as_bytes())
+        .unwrap();
+    for i in 0..50_000 {
+        writeln!(
+            enc,
+            "[2026-11-21T10:00:01,000][INFO ][o.e.x] filler {i} {}",
+            i * 7919
+        )
+        .unwrap();
+    }
+    let mut gz = enc.finish().unwrap();
+    let cut = gz.len() * 2 / 3;
+    gz.truncate(cut);
+    gz.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+    std::fs::write(d.join("elasticsearch-2026-11-20-1.log.gz"), gz).unwrap();
+    // A 3 MiB line, then a failure.
+    let mut long = "x".repeat(3 << 20);
+    long.push('\n');
+    long.push_str(&warn.replace(FILEBEAT, LOGSTASH));
+    std::fs::write(d.join("long.log"), long).unwrap();
+    // Truncated JSON audit line at the end of a file.
+    std::fs::write(
+        d.join("prod_audit.json"),
+        "{\"type\":\"audit\", \"timestamp\":\"2026-11-21T10:00:00,000+0000\", \"event.action\":\"access_denied\", \"authentication.type\":\"API_KEY\", \"user.na",
+    )
+    .unwrap();
+    std::fs::write(d.join("empty.log"), "").unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(d, d.join("loop")).unwrap();
+        std::os::unix::fs::symlink(d.join("gone"), d.join("dangling.log")).unwrap();
+    }
+    let path = d.to_str().unwrap();
+    for follow in [false, true] {
+        let mut args = vec![path];
+        if follow {
+            args.push("--follow-links");
+        }
+        let (code, r) = scan_json(&args);
+        assert_eq!(code, 1);
+        let keys: Vec<&str> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["key_id"].as_str().unwrap_or("-"))
+            .collect();
+        for key in [FILEBEAT, METRICS, LOGSTASH] {
+            assert!(keys.contains(&key), "{key} missing: {keys:?}");
+        }
+        let reason = |suffix: &str| -> (String, bool) {
+            let s = r["skipped"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["source"].as_str().unwrap().ends_with(suffix))
+                .unwrap_or_else(|| panic!("no skip for {suffix}: {:#}", r["skipped"]));
+            (
+                s["reason"].as_str().unwrap().to_string(),
+                s["partial"].as_bool().unwrap(),
+            )
+        };
+        assert!(reason("core.bin").0.starts_with("binary data"));
+        assert_eq!(reason("core.bin").1, false);
+        assert!(reason("latin1.log").0.starts_with("invalid UTF-8"));
+        assert!(reason("latin1.log").1);
+        let (gz, partial) = reason(".log.gz");
+        assert!(gz.starts_with("corrupt gzip"), "{gz}");
+        assert!(partial);
+        assert!(reason("long.log").0.starts_with("line 1 is 3.0 MiB long"));
+        assert!(reason("empty.log").0.starts_with("empty input"));
+        #[cfg(unix)]
+        if follow {
+            assert!(reason("loop").0.starts_with("symbolic link loop"));
+            assert!(reason("dangling.log").0.contains("no such file"));
+        } else {
+            assert!(reason("loop").0.starts_with("symbolic link, not followed"));
+        }
+    }
+    // Nothing readable at all: an input error, not a clean run.
+    let out = keydoctor(&["scan", "/nonexistent/keydoctor/path"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("nothing to scan"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/nonexistent/keydoctor/path"),
+        "{}",
+        out.stderr
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = keydoctor(&["scan", empty.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no files under"), "{}", out.stderr);
+}
+
+#[test]
+fn follow_prints_new_findings_and_growing_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("elasticsearch.log");
+    let line = |key: &str, s: u32| {
+        format!("[2026-11-21T10:00:{s:02},000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - api key [{key}] has been invalidated\n")
+    };
+    std::fs::write(&log, line(FILEBEAT, 1)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keydoctor"))
+        .args([
+            "scan",
+            "--follow",
+            "--poll-ms",
+            "100",
+            "--max-polls",
+            "300",
+            "--now",
+            NOW,
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |want: &str| -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                if line.contains(want) {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    assert!(wait_for("1 finding (1 invalidated)"), "initial report");
+    let append = |text: String| {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append(line(FILEBEAT, 2) + &line(FILEBEAT, 3));
+    assert!(
+        wait_for(&format!("· invalidated {FILEBEAT}: 1 → 3 failures")),
+        "count grows"
+    );
+    append(line(METRICS, 4));
+    assert!(
+        wait_for(&format!("API key {METRICS} has been invalidated")),
+        "new finding"
+    );
+    // Rotation: the file is renamed and a new one starts; the old lines are not read twice.
+    std::fs::rename(&log, dir.path().join("elasticsearch-1.log")).unwrap();
+    std::fs::write(&log, line(FILEBEAT, 5)).unwrap();
+    assert!(
+        wait_for(&format!("· invalidated {FILEBEAT}: 3 → 4 failures")),
+        "across rotation"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
