@@ -192,6 +192,12 @@ enum RulesCommand {
     Test { dir: Option<PathBuf> },
     /// Check rule files (embedded plus DIR) for errors and warnings; exit 2 on any error.
     Lint { dir: Option<PathBuf> },
+    /// Print the literals `scan` prefilters on, one per line (for benchmarks against grep).
+    #[command(hide = true)]
+    Literals {
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -109,6 +109,14 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                 Outcome::Found
             })
         }
+        RulesCommand::Literals { rules } => {
+            let (set, _) = rule::load(rules.as_deref())?;
+            let scanner = crate::scan::Scanner::new(set, crate::diagnosis::Options::new(None, 0));
+            for literal in scanner.literals() {
+                writeln!(io.stdout, "{literal}")?;
+            }
+            Ok(Outcome::Clean)
+        }
         RulesCommand::Lint { dir } => match rule::load(dir.as_deref()) {
             Ok((set, warnings)) => {
                 let theme = if color {

@@ -366,6 +366,8 @@ struct FileState<'a> {
     kept_notes: HashMap<String, usize>,
     /// Kept records: first line in the file and raw bytes.
     kept: Vec<(usize, Vec<u8>)>,
+    /// Successes per key: (first ms, last ms, count, line of the last).
+    successes: HashMap<String, (i64, i64, usize, usize)>,
     /// An input read whole (metadata, small files): kept as it is.
     whole: Option<Input>,
     records: usize,
@@ -383,6 +385,7 @@ impl<'a> FileState<'a> {
             kept_per_group: HashMap::new(),
             kept_notes: HashMap::new(),
             kept: Vec::new(),
+            successes: HashMap::new(),
             whole: None,
             records: 0,
         }
@@ -616,15 +619,20 @@ impl<'a> FileState<'a> {
             "access_granted" | "authentication_success" | "run_as_granted" => {
                 self.audit_seen(line, ms);
                 if let (Some(id), Some(ms)) = (json_field(line, b"apikey.id"), ms) {
-                    self.facts.add_success(
-                        id,
-                        Successes {
-                            first_ms: ms,
-                            last_ms: ms,
-                            count: 1,
-                            last_source: format!("{}:{number}", self.name),
-                        },
-                    );
+                    // The hot path of an audit log: no allocation unless the key is new.
+                    match self.successes.get_mut(id) {
+                        Some(s) => {
+                            s.0 = s.0.min(ms);
+                            if ms >= s.1 {
+                                s.1 = ms;
+                                s.3 = number;
+                            }
+                            s.2 += 1;
+                        }
+                        None => {
+                            self.successes.insert(id.to_string(), (ms, ms, 1, number));
+                        }
+                    }
                 }
                 true
             }
@@ -674,15 +682,32 @@ impl<'a> FileState<'a> {
         }
     }
 
+    /// The facts so far, with the successes folded in.
+    fn facts(&self) -> Facts {
+        let mut facts = self.facts.clone();
+        for (id, (first, last, count, line)) in &self.successes {
+            facts.add_success(
+                id,
+                Successes {
+                    first_ms: *first,
+                    last_ms: *last,
+                    count: *count,
+                    last_source: format!("{}:{line}", self.name),
+                },
+            );
+        }
+        facts
+    }
+
     /// The kept records as one document, and the facts so far.
     fn snapshot(&self) -> (Option<Document>, Facts) {
         if let Some(input) = &self.whole {
             let mut doc = parse_input(input);
             doc.audit.clear();
-            return (Some(doc), self.facts.clone());
+            return (Some(doc), self.facts());
         }
         if self.kept.is_empty() {
-            return (None, self.facts.clone());
+            return (None, self.facts());
         }
         let mut kept: Vec<&(usize, Vec<u8>)> = self.kept.iter().collect();
         kept.sort_by_key(|(line, _)| *line);
@@ -698,7 +723,7 @@ impl<'a> FileState<'a> {
         doc.remap_lines(&map);
         // Lifecycle audit events were already taken while streaming.
         doc.audit.clear();
-        (Some(doc), self.facts.clone())
+        (Some(doc), self.facts())
     }
 }
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Generate a deterministic mixed log tree for `scripts/bench-scan` (default 1 GiB).
+
+usage: gen-bench-tree.py DIR [SIZE_MB]
+
+Per node: plain and ECS-JSON server logs, audit logs dominated by access_granted (as real audit
+logs are), rotated .gz copies; plus Logstash and Filebeat logs. Known failures are injected at
+fixed intervals and listed in DIR/EXPECTED.json, so a benchmark run can also be checked.
+The same arguments always produce the same bytes (no clock, a fixed LCG, gzip mtime 0).
+"""
+import gzip
+import json
+import os
+import sys
+
+KEYS = ["VuaCfGcBCdbkQm-e5aOx", "zcwN3YEBBmnjw-K-hW5_", "j7c0WYIBqecB5CbVR6Oq", "T4Lav4QBuKu_zclXw8LG"]
+INJECT_EVERY = 4000  # lines between two injected failures
+
+
+class Lcg:
+    def __init__(self, seed):
+        self.x = seed
+
+    def next(self, n):
+        self.x = (self.x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        return (self.x >> 33) % n
+
+
+def ts(i):
+    s = i // 50
+    return f"2026-11-{20 + (s // 86400) % 8:02d}T{(s // 3600) % 24:02d}:{(s // 60) % 60:02d}:{s % 60:02d},{(i * 7) % 1000:03d}"
+
+
+def server_plain(i, r, node):
+    if i % INJECT_EVERY == 11:
+        return f"[{ts(i)}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - api key [{KEYS[0]}] has been invalidated\n", "invalidated"
+    k = r.next(6)
+    msg = [
+        "[gc][{0}] overhead, spent [310ms] collecting in the last [1s]".format(i),
+        "[logs-app-2026.11.20][0] starting shard recovery from peer [{{es-node-2}}] took [{0}ms]".format(r.next(900)),
+        "added {{{{es-node-3}}{{p3LQmB7zTgyWf2c9kHnA_w}}}}, term: 4, version: {0}, reason: ApplyCommitRequest".format(i),
+        "[.ds-logs-nginx.access-default-2026.11.20-000001] update_mapping [_doc]",
+        "low disk watermark [85%] exceeded on [0RMNyghkQYCc_gVd1G6tZQ][{0}] free: 41.2gb[14.1%], replicas will not be assigned to this node".format(node),
+        "moving index [logs-app-2026.11.19] from [{{\"phase\":\"hot\"}}] to [{{\"phase\":\"warm\"}}] in policy [logs]",
+    ][k]
+    level = "WARN " if k in (0, 4) else "INFO "
+    return f"[{ts(i)}][{level}][o.e.c.r.a.AllocationService] [{node}] {msg}\n", None
+
+
+def server_json(i, r, node):
+    if i % INJECT_EVERY == 23:
+        msg, hit = "Authentication using apikey failed - api key is expired", "expired"
+        logger, level = "org.elasticsearch.xpack.security.authc.ApiKeyAuthenticator", "WARN"
+    else:
+        msg, hit = f"[logs-app-2026.11.20][{r.next(3)}] primary-replica resync completed with {r.next(500)} operations", None
+        logger, level = "org.elasticsearch.index.shard.PrimaryReplicaSyncer", "INFO"
+    return json.dumps({"@timestamp": ts(i).replace(",", ".") + "Z", "log.level": level, "message": msg, "ecs.version": "1.2.0",
+                       "service.name": "ES_ECS", "event.dataset": "elasticsearch.server",
+                       "process.thread.name": f"elasticsearch[{node}][generic][T#{r.next(9)}]", "log.logger": logger,
+                       "elasticsearch.cluster.uuid": "Zx8H2xAcR3yKXk5DkT0lUA", "elasticsearch.node.id": "p3LQmB7zTgyWf2c9kHnA_w",
+                       "elasticsearch.node.name": node, "elasticsearch.cluster.name": "prod-logs"}, separators=(",", ":")) + "\n", hit
+
+
+def audit(i, r, node):
+    head = f'{{"type":"audit", "timestamp":"{ts(i)}+0000", "cluster.uuid":"Zx8H2xAcR3yKXk5DkT0lUA", "node.id":"0RMNyghkQYCc_gVd1G6tZQ", '
+    if i % INJECT_EVERY == 37:
+        return head + f'"event.type":"transport", "event.action":"access_denied", "authentication.type":"API_KEY", "user.name":"metrics_owner", "user.realm":"native1", "user.roles":["metrics_role"], "apikey.id":"{KEYS[2]}", "apikey.name":"metrics-reader", "origin.type":"rest", "origin.address":"10.0.2.30:47000", "request.id":"q{i}", "action":"indices:data/read/search", "request.name":"SearchRequest", "indices":["logs-secret-2026.11.20"]}}\n', "under_privileged"
+    key = KEYS[1 + r.next(3)]
+    return head + f'"event.type":"transport", "event.action":"access_granted", "authentication.type":"API_KEY", "user.name":"ingest_owner", "user.realm":"native1", "user.roles":["ingest_role"], "apikey.id":"{key}", "apikey.name":"writer", "origin.type":"rest", "origin.address":"10.0.1.{r.next(250)}:{40000 + r.next(20000)}", "request.id":"r{i}", "action":"indices:data/write/bulk[s]", "request.name":"BulkShardRequest", "indices":["logs-app-2026.11.20"]}}\n', None
+
+
+def logstash(i, r, node):
+    if i % INJECT_EVERY == 51:
+        return f'[{ts(i)}][ERROR][logstash.outputs.elasticsearch][main][7d6c1f0e] Encountered a retryable error (will retry with exponential backoff) {{:code=>401, :url=>"https://es-node-1:9200/_bulk", :content_length=>18231, :body=>"{{\\"error\\":{{\\"type\\":\\"security_exception\\",\\"reason\\":\\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\\",\\"additional_unsuccessful_credentials\\":\\"API key: unable to find apikey with id {KEYS[3]}\\"}},\\"status\\":401}}"}}\n', "missing"
+    return f"[{ts(i)}][INFO ][logstash.outputs.elasticsearch][main] Pipeline worker {r.next(8)} flushed {r.next(500)} events in {r.next(90)}ms\n", None
+
+
+def filebeat(i, r, node):
+    msg = f"Non-zero metrics in the last 30s: monotonic counters events {r.next(10000)} acked, harvester open_files {r.next(40)}"
+    return json.dumps({"log.level": "info", "@timestamp": ts(i).replace(",", ".") + "Z", "log.logger": "monitoring",
+                       "log.origin": {"file.name": "log/log.go", "file.line": 187}, "message": msg,
+                       "service.name": "filebeat", "ecs.version": "1.6.0"}, separators=(",", ":")) + "\n", None
+
+
+KINDS = [
+    ("es-node-{n}/elasticsearch-{k}.log", server_plain, 0.20),
+    ("es-node-{n}/elasticsearch-{k}.json", server_json, 0.15),
+    ("es-node-{n}/prod-logs_audit-{k}.json", audit, 0.45),
+    ("logstash/logstash-plain-{k}.log", logstash, 0.10),
+    ("filebeat/filebeat-{k}.ndjson", filebeat, 0.10),
+]
+FILE_MB = 32
+
+
+def main():
+    out = sys.argv[1]
+    total = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+    expected = {}
+    files = 0
+    for kind_idx, (pattern, make, share) in enumerate(KINDS):
+        budget = int(total * share * (1 << 20))
+        k = 0
+        while budget > 0:
+            n = 1 + k % 2
+            size = min(budget, FILE_MB << 20)
+            gz = k % 4 == 3
+            path = os.path.join(out, pattern.format(n=n, k=k) + (".gz" if gz else ""))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            r = Lcg(kind_idx * 1000 + k)
+            parts, written, i = [], 0, k * 10_000_000
+            while written < size:
+                line, hit = make(i, r, f"es-node-{n}")
+                parts.append(line)
+                written += len(line)
+                if hit:
+                    expected[hit] = expected.get(hit, 0) + 1
+                i += 1
+            data = "".join(parts).encode()
+            if gz:
+                with open(path, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="", compresslevel=6) as g:
+                    g.write(data)
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
+            budget -= size
+            k += 1
+            files += 1
+    with open(os.path.join(out, "EXPECTED.json"), "w") as f:
+        json.dump({"failure_lines": expected, "files": files, "megabytes": total}, f, indent=2, sort_keys=True)
+    print(f"{out}: {files} files, {total} MiB uncompressed, failures {expected}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
