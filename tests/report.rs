@@ -67,6 +67,11 @@ fn readme_example_is_what_keydoctor_prints() {
     let body_start = block.find("```text\n").expect("fenced block") + "```text\n".len();
     let body_end = block[body_start..].find("\n```").expect("fence end") + body_start;
     let shown = &block[body_start..body_end];
+    // The example may stop early with a `[… …]` line: then it must be the start of the output.
+    let (shown, prefix_only) = match shown.rfind("\n[…") {
+        Some(at) => (&shown[..at], true),
+        None => (shown, false),
+    };
     // Run it exactly as the README says, from the repository root, with a relative path.
     let out = assert_cmd::Command::cargo_bin("keydoctor")
         .unwrap()
@@ -74,14 +79,19 @@ fn readme_example_is_what_keydoctor_prints() {
         .env_remove("NO_COLOR")
         .env_remove("COLUMNS")
         .env_remove("KEYDOCTOR_TEST_TTY")
-        .args([
-            "explain",
-            "--now",
-            NOW,
-            "fixtures/explain/agent-invalidated.log",
-        ])
+        .args(["scan", "--now", NOW, "fixtures/scan/incident"])
         .output()
         .unwrap();
+    assert_eq!(out.status.code(), Some(1));
     let actual = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(shown.trim_end(), actual.trim_end(), "README example is stale: update it from `keydoctor explain fixtures/explain/agent-invalidated.log`");
+    let actual = if prefix_only {
+        actual.get(..shown.len()).unwrap_or(&actual)
+    } else {
+        &actual
+    };
+    assert_eq!(
+        shown.trim_end(),
+        actual.trim_end(),
+        "README example is stale: update it from `keydoctor scan fixtures/scan/incident`"
+    );
 }

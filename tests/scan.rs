@@ -550,3 +550,45 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn secrets_in_a_scanned_tree_never_reach_the_report() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let id = "Qk7pZ2sBc9x1Lm3Nv4Ty";
+    let secret = "s3cr3t-Vx9aB2cD4eF6gH8iJ0";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    let mut big = String::new();
+    for i in 0..5_000 {
+        big.push_str(&format!("[2026-11-21T10:00:00,000][INFO ][logstash.outputs.elasticsearch][main] flushed {i} events\n"));
+    }
+    big.push_str(&format!("[2026-11-21T10:00:01,000][ERROR][logstash.outputs.elasticsearch][main] Encountered a retryable error {{:code=>401, :url=>\"https://es:9200/_bulk\", :headers=>{{\"Authorization\"=>\"ApiKey {encoded}\"}}, :body=>\"{{\\\"error\\\":{{\\\"reason\\\":\\\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\\\",\\\"additional_unsuccessful_credentials\\\":\\\"API key: api key [{id}] has been invalidated\\\"}},\\\"status\\\":401}}\"}}\n"));
+    big.push_str(&format!(
+        "output.elasticsearch:\n  api_key: \"{id}:{secret}\"\n"
+    ));
+    std::fs::write(dir.path().join("logstash-plain.log"), &big).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(big.as_bytes()).unwrap();
+    std::fs::write(
+        dir.path().join("logstash-plain-1.log.gz"),
+        enc.finish().unwrap(),
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    for format in ["human", "json", "markdown"] {
+        let out = keydoctor(
+            &["scan", "--format", format, "--now", NOW, "--curl", path],
+            "",
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        for s in [secret, encoded.as_str()] {
+            assert!(
+                !out.stdout.contains(s),
+                "{format}: secret in\n{}",
+                out.stdout
+            );
+            assert!(!out.stderr.contains(s));
+        }
+        assert!(out.stdout.contains(id), "the key id stays visible");
+    }
+}

@@ -393,6 +393,8 @@ fn resolve_key_id(m: &RuleMatch, doc: &Document) -> KeyRef {
 pub(crate) fn is_placeholder_id(id: &str) -> bool {
     let lower = id.trim().to_ascii_lowercase();
     lower.is_empty()
+        || lower.contains('…')
+        || lower.contains("...")
         || lower.starts_with('<')
         || lower.starts_with('{')
         || lower.starts_with('$')
@@ -595,17 +597,29 @@ fn build_finding(
     }
     render_rule_texts(&mut finding, rule, &captures, known);
     let mut seen_texts = Vec::new();
-    // Repeated identical lines would never fill the list: look at a bounded number of them.
-    for occ in occurrences.iter().take(MAX_EVIDENCE * 16) {
-        if finding.evidence.len() >= MAX_EVIDENCE {
-            break;
-        }
-        let ev = evidence(&docs[occ.doc], &occ.m, rule, class);
-        if !seen_texts.contains(&ev.text) {
-            seen_texts.push(ev.text.clone());
-            finding.evidence.push(ev);
+    // One excerpt per input first (the server log, the client's log, the audit log each say
+    // something), then more from the same inputs. Repeated identical lines would never fill the
+    // list: look at a bounded number of them.
+    let mut docs_shown = Vec::new();
+    for first_pass in [true, false] {
+        for occ in occurrences.iter().take(MAX_EVIDENCE * 16) {
+            if finding.evidence.len() >= MAX_EVIDENCE {
+                break;
+            }
+            if first_pass && docs_shown.contains(&occ.doc) {
+                continue;
+            }
+            let ev = evidence(&docs[occ.doc], &occ.m, rule, class);
+            if !seen_texts.contains(&ev.text) {
+                seen_texts.push(ev.text.clone());
+                docs_shown.push(occ.doc);
+                finding.evidence.push(ev);
+            }
         }
     }
+    finding
+        .evidence
+        .sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
     finding
 }
 

@@ -161,7 +161,8 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
                 &redact(&value),
                 textwrap::Options::new(opts.width.max(40))
                     .initial_indent(&first_indent)
-                    .subsequent_indent(&rest_indent),
+                    .subsequent_indent(&rest_indent)
+                    .word_splitter(textwrap::WordSplitter::NoHyphenation),
             );
             writeln!(out, "{wrapped}")?;
         }
@@ -180,7 +181,8 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
                 &redact(&text),
                 textwrap::Options::new(opts.width.max(40))
                     .initial_indent(&head)
-                    .subsequent_indent(&rest),
+                    .subsequent_indent(&rest)
+                    .word_splitter(textwrap::WordSplitter::NoHyphenation),
             );
             writeln!(out, "{wrapped}")?;
         }

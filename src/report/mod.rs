@@ -83,8 +83,9 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 
 /// The one-line summary every format ends with.
 pub(crate) fn summary_line(d: &Diagnosis) -> String {
+    let unit = if d.files.is_empty() { "input" } else { "file" };
     if d.findings.is_empty() {
-        return format!("No API-key failure found in {}.", plural(d.inputs, "input"));
+        return format!("No API-key failure found in {}.", plural(d.inputs, unit));
     }
     let mut by_class: Vec<(String, usize)> = Vec::new();
     for f in &d.findings {
@@ -98,7 +99,7 @@ pub(crate) fn summary_line(d: &Diagnosis) -> String {
         "{} ({}) in {}.",
         plural(d.findings.len(), "finding"),
         parts.join(", "),
-        plural(d.inputs, "input")
+        plural(d.inputs, unit)
     )
 }
 
