@@ -212,6 +212,20 @@ fn expired_key_without_metadata_is_inferred_from_the_audit_create_event() {
     assert_eq!(f["key_id"], LOGSTASH);
     let how = f["details"]["key_inference"].as_str().unwrap();
     assert!(how.contains("created with expiration 10d"), "{how}");
+    // The create event's descriptors stand in for the metadata: the denied index is checked
+    // against them.
+    let f = finding(&r, "under_privileged");
+    let meta = &f["details"]["metadata"];
+    assert!(meta["derived_from"]
+        .as_str()
+        .unwrap()
+        .ends_with("prod-logs_audit-2026-11-10-1.json.gz:3"));
+    assert_eq!(
+        f["details"]["index_match"],
+        "logs-secret-2026.11.20 matches none of the key's index patterns (metrics-*)"
+    );
+    let f = finding(&r, "invalidated");
+    assert_eq!(f["details"]["metadata"]["state"], "invalidated");
 }
 
 #[test]

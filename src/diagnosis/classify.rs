@@ -211,13 +211,43 @@ pub fn diagnose(
         correlate_metadata(finding, &metadata, rules, docs, opts);
         correlate_audit(finding, docs);
     }
-    // Metadata alone can show a key that cannot work, even when no error was pasted.
-    for key in metadata.values() {
-        let state = key.state(opts.now_ms);
-        if state != KeyState::Active
-            && !findings
+    // Metadata alone can show a key that cannot work, even when no error was pasted. A scan
+    // (whose metadata may list hundreds of retired keys) says it once, with a count.
+    let idle: Vec<&KeyMetadata> = metadata
+        .values()
+        .copied()
+        .filter(|key| key.derived_from.is_none())
+        .filter(|key| key.state(opts.now_ms) != KeyState::Active)
+        .filter(|key| {
+            !findings
                 .iter()
                 .any(|f| f.key_id.as_deref() == Some(&key.id))
+        })
+        .collect();
+    if opts.grouping == Grouping::PerKey && !idle.is_empty() {
+        notes.insert(
+            "metadata-idle".into(),
+            Note {
+                rule_id: None,
+                message: format!(
+                    "{} in the key metadata {} expired or invalidated, and no failure in the logs names {}: {}",
+                    if idle.len() == 1 { "1 key".to_string() } else { format!("{} keys", idle.len()) },
+                    if idle.len() == 1 { "is" } else { "are" },
+                    if idle.len() == 1 { "it" } else { "them" },
+                    idle.iter().take(10).map(|k| k.id.as_str()).collect::<Vec<_>>().join(", ")
+                        + if idle.len() > 10 { ", …" } else { "" }
+                ),
+                source: None,
+                line: None,
+                count: 1,
+            },
+        );
+    }
+    for key in idle
+        .iter()
+        .filter(|_| opts.grouping == Grouping::PerFailure)
+    {
+        let state = key.state(opts.now_ms);
         {
             notes.insert(
                 format!("metadata-{}", key.id),
@@ -1026,7 +1056,12 @@ fn correlate_metadata(
             finding.explanation
         );
     }
-    if finding.class == Class::Missing {
+    if finding.class == Class::Missing && meta.derived_from.is_some() {
+        finding.details.limit_source = Some(format!(
+            "the audit log shows key {id} created{}: a key the cluster no longer finds was deleted (invalidated or expired keys are removed after the retention period, 7 days by default) or the client talks to another cluster",
+            meta.creation_ms.map(|ms| format!(" at {}", format_ms(ms))).unwrap_or_default()
+        ));
+    } else if finding.class == Class::Missing {
         finding.details.limit_source = Some(format!(
             "contradicted: the pasted metadata lists key {id} ({}), so the client is talking to a different cluster than the one that metadata came from",
             state.as_str()

@@ -223,7 +223,9 @@ struct KnownKey {
 
 fn known_keys(keys: &[KeyMetadata], facts: &Facts) -> BTreeMap<String, KnownKey> {
     let mut out: BTreeMap<String, KnownKey> = BTreeMap::new();
-    for k in keys {
+    // Metadata pieced together from audit events is read from those events below, with their
+    // own sources.
+    for k in keys.iter().filter(|k| k.derived_from.is_none()) {
         let known = out.entry(k.id.clone()).or_default();
         known.name = known.name.take().or_else(|| k.name.clone());
         known.owner = k.username.as_ref().map(|u| match &k.realm {
@@ -263,6 +265,75 @@ fn known_keys(keys: &[KeyMetadata], facts: &Facts) -> BTreeMap<String, KnownKey>
                     ));
                 }
             }
+        }
+    }
+    out
+}
+
+/// Key metadata pieced together from audit `create_apikey` events (and the `change_apikey` and
+/// `invalidate_apikeys` events that follow), for keys the input has no metadata for. The
+/// descriptors a create event records are a list without role names: they are named
+/// `descriptor-1`, `descriptor-2`, ….
+pub fn metadata_from_audit(facts: &Facts, known: &[KeyMetadata]) -> Vec<KeyMetadata> {
+    let mut out: Vec<KeyMetadata> = Vec::new();
+    let mut events: Vec<&(String, AuditEvent)> = facts.config_events.iter().collect();
+    events.sort_by_key(|(_, e)| e.timestamp.as_deref().and_then(parse_ts));
+    let named = |list: &serde_json::Value| -> serde_json::Value {
+        match list {
+            serde_json::Value::Array(items) => serde_json::Value::Object(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rd)| (format!("descriptor-{}", i + 1), rd.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    };
+    for (file, e) in events {
+        let ms = e.timestamp.as_deref().and_then(parse_ts);
+        match e.action.as_str() {
+            "create_apikey" => {
+                let Some(id) = &e.created_id else { continue };
+                if known.iter().any(|k| &k.id == id) || out.iter().any(|k| &k.id == id) {
+                    continue;
+                }
+                let expiration = e.expiration.as_deref().and_then(parse_time_value);
+                out.push(KeyMetadata {
+                    id: id.clone(),
+                    name: e.created_name.clone(),
+                    key_type: e.key_type.clone(),
+                    creation_ms: ms,
+                    expiration_ms: ms.zip(expiration).map(|(c, x)| c + x),
+                    invalidated: false,
+                    invalidation_ms: None,
+                    username: e.user.clone(),
+                    realm: e.realm.clone(),
+                    role_descriptors: e.role_descriptors.as_ref().map(named),
+                    limited_by: None,
+                    access: None,
+                    metadata: None,
+                    line: e.line,
+                    derived_from: Some(format!("{file}:{}", e.line)),
+                });
+            }
+            "change_apikey" | "change_apikeys" => {
+                for key in out.iter_mut().filter(|k| e.changed_ids.contains(&k.id)) {
+                    if let Some(rd) = &e.role_descriptors {
+                        key.role_descriptors = Some(named(rd));
+                    }
+                    if let Some(x) = e.expiration.as_deref().and_then(parse_time_value) {
+                        key.expiration_ms = ms.map(|m| m + x);
+                    }
+                }
+            }
+            "invalidate_apikeys" => {
+                for key in out.iter_mut().filter(|k| e.invalidated_ids.contains(&k.id)) {
+                    key.invalidated = true;
+                    key.invalidation_ms = ms;
+                }
+            }
+            _ => {}
         }
     }
     out

@@ -33,6 +33,9 @@ pub struct KeyMetadata {
     pub metadata: Option<Value>,
     /// 1-based line of the record it came from.
     pub line: usize,
+    /// Not from the cluster's answer but pieced together from audit events (`path:line` of the
+    /// `create_apikey` event): creation, name, owner, expiration, descriptors as sent.
+    pub derived_from: Option<String>,
 }
 
 /// Every key found in the records of one input.
@@ -85,6 +88,7 @@ fn parse_key(value: &Value, line: usize) -> Option<KeyMetadata> {
         access: v("access"),
         metadata: v("metadata"),
         line,
+        derived_from: None,
     })
 }
 

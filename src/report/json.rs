@@ -334,6 +334,9 @@ fn details_out(d: &Details) -> Map<String, Value> {
         if let Some(rd) = &meta.role_descriptors {
             k.insert("role_descriptors".into(), rd.clone());
         }
+        if let Some(src) = &meta.derived_from {
+            k.insert("derived_from".into(), json!(src));
+        }
         if let Some(lb) = &meta.limited_by {
             k.insert("limited_by".into(), lb.clone());
         }

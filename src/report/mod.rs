@@ -208,6 +208,11 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
         if let Some(ms) = meta.invalidation_ms {
             parts.push(format!("invalidated {}", format_ms(ms)));
         }
+        if let Some(src) = &meta.derived_from {
+            parts.push(format!(
+                "pieced together from the audit log's create_apikey event ({src})"
+            ));
+        }
         out.push(("metadata", parts.join(", ")));
     }
     if let Some(limit) = &d.limit_source {

@@ -175,6 +175,21 @@ impl Scanner {
         if opts.version.is_none() {
             opts.version = facts.version;
         }
+        // Keys the audit log saw created, for which the tree holds no metadata.
+        let listed: Vec<_> = docs.iter().flat_map(|d| d.keys.iter().cloned()).collect();
+        let derived = correlate::metadata_from_audit(&facts, &listed);
+        if !derived.is_empty() {
+            docs.push(Document {
+                name: "audit create_apikey events".into(),
+                text: String::new(),
+                records: Vec::new(),
+                credentials: Vec::new(),
+                keys: derived,
+                audit: Vec::new(),
+                version: None,
+                skipped: Vec::new(),
+            });
+        }
         let mut diagnosis = diagnose(&docs, &self.rules, skipped, &opts);
         diagnosis.inputs = files.len();
         diagnosis.files = files
