@@ -606,3 +606,85 @@ fn secrets_in_a_scanned_tree_never_reach_the_report() {
         assert!(out.stdout.contains(id), "the key id stays visible");
     }
 }
+
+/// What the audit logs in a tree can say about an invalidated key: the event, the event by a
+/// name selector, or why there is none.
+#[test]
+fn invalidation_without_an_event_says_what_the_audit_logs_cannot_tell() {
+    let warn = format!("[2026-11-21T10:00:00,000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - api key [{FILEBEAT}] has been invalidated\n");
+    let meta = format!(
+        r#"{{"api_keys":[{{"id":"{FILEBEAT}","name":"filebeat-prod","creation":1763000000000,"invalidated":true,"username":"ingest_owner","realm":"native1"}}]}}"#
+    );
+    let audit = |action: &str, extra: &str| {
+        format!("{{\"type\":\"audit\", \"timestamp\":\"2026-11-21T09:00:00,000+0000\", \"node.id\":\"n1\", \"event.type\":\"security_config_change\", \"event.action\":\"{action}\", \"user.name\":\"ops\", \"user.realm\":\"file\"{extra}}}\n")
+    };
+    let case = |files: &[(&str, String)]| -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let (_, r) = scan_json(&[dir.path().to_str().unwrap()]);
+        finding(&r, "invalidated")["details"].clone()
+    };
+    let d = case(&[("elasticsearch.log", warn.clone())]);
+    assert!(d["audit_note"]
+        .as_str()
+        .unwrap()
+        .starts_with("no audit log in the input"));
+    let granted = format!("{{\"type\":\"audit\", \"timestamp\":\"2026-11-21T09:00:00,000+0000\", \"node.id\":\"n1\", \"event.type\":\"transport\", \"event.action\":\"access_granted\", \"apikey.id\":\"{FILEBEAT}\"}}\n");
+    let d = case(&[
+        ("elasticsearch.log", warn.clone()),
+        ("c_audit.json", granted),
+    ]);
+    assert!(
+        d["audit_note"]
+            .as_str()
+            .unwrap()
+            .contains("hold no `security_config_change` event"),
+        "{d:#}"
+    );
+    let other = audit("put_role", ", \"put\":{\"role\":{\"name\":\"x\"}}");
+    let d = case(&[("elasticsearch.log", warn.clone()), ("c_audit.json", other)]);
+    assert!(
+        d["audit_note"].as_str().unwrap().starts_with(
+            "no `invalidate_apikeys` event names this key in the audit logs of nodes n1"
+        ),
+        "{d:#}"
+    );
+    let by_name = audit(
+        "invalidate_apikeys",
+        ", \"origin.address\":\"10.1.1.1:5000\", \"invalidate\":{\"apikeys\":{\"name\":\"filebeat-*\",\"owned_by_authenticated_user\":false}}",
+    );
+    let d = case(&[
+        ("elasticsearch.log", warn),
+        ("c_audit.json", by_name),
+        ("keys.json", meta),
+    ]);
+    let by = &d["invalidated_by"];
+    assert_eq!(by["user"], "ops");
+    assert_eq!(
+        by["matched_by"],
+        "by the name selector `filebeat-*`, which matches the key's name"
+    );
+}
+
+#[test]
+fn a_progress_bar_on_a_terminal_stderr_never_changes_the_report() {
+    let run = |env: Option<&str>, quiet: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keydoctor"));
+        cmd.args(["scan", "--format", "json", "--now", NOW, INCIDENT])
+            .current_dir(root());
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        if let Some(tty) = env {
+            cmd.env("KEYDOCTOR_TEST_TTY", tty);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        out.stdout
+    };
+    let plain = run(None, false);
+    assert_eq!(run(Some("stderr"), false), plain);
+    assert_eq!(run(Some("stderr"), true), plain);
+}
