@@ -37,9 +37,9 @@ const PASTE_HINT: &str =
     "Paste the error output, then press Ctrl-D on an empty line (Ctrl-Z then Enter on Windows).\n";
 
 pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
-    let version = parse_version(args.es_version.as_deref())?;
-    let now_ms = parse_now(args.now.as_deref())?;
-    let (rules, _warnings) = rule::load(args.rules.as_deref())?;
+    let version = parse_version(args.diagnosis.es_version.as_deref())?;
+    let now_ms = parse_now(args.diagnosis.now.as_deref())?;
+    let (rules, _warnings) = rule::load(args.diagnosis.rules.as_deref())?;
 
     let mut files = args.files.clone();
     if files.is_empty() {

@@ -118,15 +118,8 @@ struct ScanArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
-    /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
-    #[arg(long, value_name = "DIR")]
-    rules: Option<PathBuf>,
-    /// The cluster's Elasticsearch version, for version-aware remediation (e.g. 8.3).
-    #[arg(long, value_name = "VERSION")]
-    es_version: Option<String>,
-    /// Treat this instant as now when deciding whether a key has expired (RFC 3339).
-    #[arg(long, hide = true)]
-    now: Option<String>,
+    #[command(flatten)]
+    diagnosis: DiagnosisArgs,
     /// With --follow: milliseconds between polls.
     #[arg(long, hide = true, default_value_t = 1000)]
     poll_ms: u64,
@@ -141,6 +134,13 @@ struct ExplainArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    diagnosis: DiagnosisArgs,
+}
+
+/// What a diagnosis needs besides its inputs (explain and scan).
+#[derive(Debug, Args)]
+struct DiagnosisArgs {
     /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,

@@ -20,8 +20,8 @@ use crate::source::walk::walk;
 
 pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let mut opts = Options::new(
-        parse_version(args.es_version.as_deref())?,
-        parse_now(args.now.as_deref())?,
+        parse_version(args.diagnosis.es_version.as_deref())?,
+        parse_now(args.diagnosis.now.as_deref())?,
     );
     opts.since_ms = parse_time_arg("--since", args.since.as_deref())?;
     opts.until_ms = parse_time_arg("--until", args.until.as_deref())?;
@@ -41,7 +41,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (rules, _warnings) = rule::load(args.rules.as_deref())?;
+    let (rules, _warnings) = rule::load(args.diagnosis.rules.as_deref())?;
     let render_opts = RenderOptions {
         color,
         width: width(io, args.output.width),

@@ -206,20 +206,15 @@ pub fn record_around(region: &[u8], hit: Range<usize>) -> Range<usize> {
     start..end
 }
 
-/// Maps the lines of an [`Excerpt`] back to the file: `(excerpt line, file line)` per block.
+/// Maps the lines of an [`Excerpt`] back to the file: one run per block, in which excerpt and
+/// file lines advance together (the same piecewise map as [`super::OffsetMap`], over lines).
 #[derive(Debug, Clone, Default)]
-pub struct LineMap {
-    blocks: Vec<(usize, usize)>,
-}
+pub struct LineMap(super::OffsetMap);
 
 impl LineMap {
     /// The file's line for excerpt line `line` (both 1-based).
     pub fn to_file(&self, line: usize) -> usize {
-        let idx = self.blocks.partition_point(|(ex, _)| *ex <= line);
-        match idx.checked_sub(1).map(|i| self.blocks[i]) {
-            Some((ex, file)) => file + (line - ex),
-            None => line,
-        }
+        self.0.to_raw(line)
     }
 }
 
@@ -243,7 +238,7 @@ impl Excerpt {
 
     /// Add a record whose first line is line `file_line` of the file.
     pub fn push(&mut self, record: &[u8], file_line: usize) {
-        self.map.blocks.push((self.next_line, file_line));
+        self.map.0.runs.push((self.next_line, file_line));
         self.text.extend_from_slice(record);
         self.text.extend_from_slice(b"\n\n");
         self.next_line += memchr_iter(b'\n', record).count() + 2;
@@ -251,7 +246,7 @@ impl Excerpt {
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.map.blocks.is_empty()
+        self.map.0.runs.is_empty()
     }
 
     /// The text (read lossily) and the line map.
