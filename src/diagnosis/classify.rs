@@ -337,6 +337,17 @@ impl GroupKey {
         self.class
     }
 
+    /// A keyless group of `class` (unit tests elsewhere in the crate).
+    #[cfg(test)]
+    pub(crate) fn for_tests(class: Class) -> Self {
+        Self {
+            class,
+            rule: String::new(),
+            key: None,
+            parts: Vec::new(),
+        }
+    }
+
     /// The key id of the group (or `<placeholder …>`), if any.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()

@@ -24,6 +24,11 @@ use crate::rule::RuleSet;
 
 /// How far apart (ms) a server WARN and an audit denial may be and still be one request.
 const JOIN_WINDOW_MS: i64 = 1000;
+/// Failure times kept per group for the client join (first and last are always exact): memory
+/// stays bounded however long the incident.
+pub const MAX_POINTS: usize = 100_000;
+/// `anonymous_access_denied` events kept for the client join.
+pub const MAX_DENIALS: usize = 100_000;
 
 /// A node as a log line names it, and the directory of the file (one node's logs usually share
 /// a directory in a support bundle).
@@ -60,11 +65,29 @@ pub struct Tally {
     pub statuses: BTreeSet<u16>,
 }
 
-/// Per group of matches: the tally of unkept records and the time of every failure.
+/// Per group of matches: the tally of unkept records and the time of the failures.
 #[derive(Debug, Clone, Default)]
 pub struct GroupFacts {
     pub tally: Tally,
+    /// The first [`MAX_POINTS`] failure times, in path order.
     pub points: Vec<Point>,
+    /// Failure times not kept beyond [`MAX_POINTS`].
+    pub points_dropped: usize,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+}
+
+impl GroupFacts {
+    /// Record one failure at `p`.
+    pub fn add_point(&mut self, p: Point) {
+        self.first_ms = Some(self.first_ms.map_or(p.ms, |f| f.min(p.ms)));
+        self.last_ms = Some(self.last_ms.map_or(p.ms, |l| l.max(p.ms)));
+        if self.points.len() < MAX_POINTS {
+            self.points.push(p);
+        } else {
+            self.points_dropped += 1;
+        }
+    }
 }
 
 /// Successful uses of a key (`access_granted` / `authentication_success` with `apikey.id`).
@@ -108,6 +131,8 @@ pub struct Facts {
     pub config_events: Vec<(String, AuditEvent)>,
     pub successes: BTreeMap<String, Successes>,
     pub denials: Vec<Denial>,
+    /// Denials not kept beyond [`MAX_DENIALS`].
+    pub denials_dropped: usize,
     /// (node id, node name) pairs seen together.
     pub node_aliases: BTreeSet<(String, String)>,
     pub audit: AuditCoverage,
@@ -139,10 +164,17 @@ impl Facts {
             mine.tally.actions.extend(g.tally.actions);
             mine.tally.indices.extend(g.tally.indices);
             mine.tally.statuses.extend(g.tally.statuses);
-            mine.points.extend(g.points.into_iter().map(|p| Point {
-                node: at(p.node),
-                ms: p.ms,
-            }));
+            for p in g.points {
+                mine.add_point(Point {
+                    node: at(p.node),
+                    ms: p.ms,
+                });
+            }
+            mine.points_dropped += g.points_dropped;
+            for ms in [g.first_ms, g.last_ms].into_iter().flatten() {
+                mine.first_ms = Some(mine.first_ms.map_or(ms, |f| f.min(ms)));
+                mine.last_ms = Some(mine.last_ms.map_or(ms, |l| l.max(ms)));
+            }
         }
         for (rule, n) in other.note_counts {
             *self.note_counts.entry(rule).or_default() += n;
@@ -151,11 +183,13 @@ impl Facts {
         for (id, s) in other.successes {
             self.add_success(&id, s);
         }
-        self.denials
-            .extend(other.denials.into_iter().map(|d| Denial {
+        for d in other.denials {
+            self.add_denial(Denial {
                 node: at(d.node),
                 ..d
-            }));
+            });
+        }
+        self.denials_dropped += other.denials_dropped;
         self.node_aliases.extend(other.node_aliases);
         self.version = self.version.max(other.version);
         self.audit.files.extend(other.audit.files);
@@ -166,6 +200,15 @@ impl Facts {
             .flatten()
         {
             self.audit.saw(ms);
+        }
+    }
+
+    /// Record an `anonymous_access_denied` event (the first [`MAX_DENIALS`] are kept).
+    pub fn add_denial(&mut self, d: Denial) {
+        if self.denials.len() < MAX_DENIALS {
+            self.denials.push(d);
+        } else {
+            self.denials_dropped += 1;
         }
     }
 
@@ -359,23 +402,41 @@ pub fn enrich(
     let mut points_by_finding = Vec::new();
     for finding in &mut diagnosis.findings {
         let mut points = Vec::new();
+        let mut dropped = 0;
+        let mut span: Option<(i64, i64)> = None;
         for group in finding.groups.clone() {
             let Some(g) = facts.groups.get(&group) else {
                 continue;
             };
             add_tally(finding, &g.tally);
             points.extend(g.points.iter().copied());
+            dropped += g.points_dropped;
+            if let (Some(f), Some(l)) = (g.first_ms, g.last_ms) {
+                span = Some(span.map_or((f, l), |(a, b)| (a.min(f), b.max(l))));
+            }
         }
         points.sort_by_key(|p| p.ms);
-        if let (Some(first), Some(last)) = (points.first(), points.last()) {
-            finding.details.first_seen = Some(format_ms(first.ms));
-            finding.details.last_seen = Some(format_ms(last.ms));
+        if let Some((first, last)) = span {
+            finding.details.first_seen = Some(format_ms(first));
+            finding.details.last_seen = Some(format_ms(last));
         }
         if finding.class.explains_401() && finding.details.client_addresses.is_empty() {
             join_clients(finding, &points, &denials, facts);
+            if let (Some(join), true) = (
+                &mut finding.details.client_join,
+                dropped > 0 || facts.denials_dropped > 0,
+            ) {
+                join.push_str(&format!(
+                    " (joined on the first {} failure times and {} denials kept; {} more failures and {} more denials were counted but not kept, to bound memory)",
+                    points.len(),
+                    facts.denials.len(),
+                    dropped,
+                    facts.denials_dropped
+                ));
+            }
         }
         let before = finding.key_id.clone();
-        attribute_expired(finding, &points, &known, now_ms);
+        attribute_expired(finding, span.map(|s| s.0), &known, now_ms);
         let inferred = finding
             .key_id_source
             .is_some_and(|s| s == "inference" || s.starts_with("pasted metadata"));
@@ -399,7 +460,7 @@ pub fn enrich(
         }
         finding.details.client_addresses = hosts;
         correlate_invalidation(finding, facts, &known);
-        points_by_finding.push(points);
+        points_by_finding.push(span);
     }
     // A group the final diagnosis regrouped (its key was resolved differently once the kept
     // records were put together) must not lose its count: give it to the finding of the same
@@ -431,13 +492,11 @@ pub fn enrich(
     }
     // Timelines: per key, across every finding of that key.
     let mut failures: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (finding, points) in diagnosis.findings.iter().zip(&points_by_finding) {
-        if let (Some(id), Some(first), Some(last)) =
-            (&finding.key_id, points.first(), points.last())
-        {
-            let span = failures.entry(id.clone()).or_insert((first.ms, last.ms));
-            span.0 = span.0.min(first.ms);
-            span.1 = span.1.max(last.ms);
+    for (finding, span) in diagnosis.findings.iter().zip(&points_by_finding) {
+        if let (Some(id), Some((first, last))) = (&finding.key_id, span) {
+            let entry = failures.entry(id.clone()).or_insert((*first, *last));
+            entry.0 = entry.0.min(*first);
+            entry.1 = entry.1.max(*last);
         }
     }
     for finding in &mut diagnosis.findings {
@@ -542,7 +601,7 @@ fn join_clients(finding: &mut Finding, points: &[Point], denials: &[&Denial], fa
 /// `api key is expired` names no key: the keys that had expired before the first failure.
 fn attribute_expired(
     finding: &mut Finding,
-    points: &[Point],
+    first: Option<i64>,
     known: &BTreeMap<String, KnownKey>,
     now_ms: i64,
 ) {
@@ -555,7 +614,6 @@ fn attribute_expired(
     if finding.key_id.is_some() && !inferred_before {
         return;
     }
-    let first = points.first().map(|p| p.ms);
     let limit = first.unwrap_or(now_ms) + JOIN_WINDOW_MS;
     let mut matching: Vec<(&String, &(i64, String))> = known
         .iter()
@@ -851,6 +909,29 @@ fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_times_are_bounded_but_first_and_last_stay_exact() {
+        let mut g = GroupFacts::default();
+        for ms in 0..(MAX_POINTS as i64 + 10) {
+            g.add_point(Point {
+                node: 0,
+                ms: 1_000_000 - ms,
+            });
+        }
+        assert_eq!(g.points.len(), MAX_POINTS);
+        assert_eq!(g.points_dropped, 10);
+        assert_eq!(g.first_ms, Some(1_000_000 - MAX_POINTS as i64 - 9));
+        assert_eq!(g.last_ms, Some(1_000_000));
+        let mut f = Facts::default();
+        let mut other = Facts::default();
+        other.groups.insert(GroupKey::for_tests(Class::Expired), g);
+        f.merge(other);
+        let merged = f.groups.values().next().unwrap();
+        assert_eq!(merged.points.len(), MAX_POINTS);
+        assert_eq!(merged.points_dropped, 10);
+        assert_eq!(merged.first_ms, Some(1_000_000 - MAX_POINTS as i64 - 9));
+    }
 
     #[test]
     fn origins_lose_their_port() {

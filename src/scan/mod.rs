@@ -537,7 +537,7 @@ impl<'a> FileState<'a> {
             for (g, m) in &groups {
                 let entry = self.facts.groups.entry(g.clone()).or_default();
                 if let (Some(ms_at), Some(node)) = (ms_at, node) {
-                    entry.points.push(Point { node, ms: ms_at });
+                    entry.add_point(Point { node, ms: ms_at });
                 }
                 if !keep {
                     let t = &mut entry.tally;
@@ -659,7 +659,7 @@ impl<'a> FileState<'a> {
                         id: json_field(line, b"node.id").map(str::to_string),
                         dir: self.dir.clone(),
                     });
-                    self.facts.denials.push(Denial {
+                    self.facts.add_denial(Denial {
                         node,
                         ms,
                         origin: origin.to_string(),
