@@ -8,15 +8,26 @@ use chrono::NaiveDateTime;
 /// most servers log in), `2024-03-07T14:00:20.001Z`, `2024-05-08 01:51:37.250+02:00`.
 pub fn parse_ts(text: &str) -> Option<i64> {
     let text = text.trim().trim_start_matches('[');
-    let head = text.get(..19)?;
-    let mut iso = head.to_string();
-    if iso.as_bytes()[10] == b' ' {
-        iso.replace_range(10..11, "T");
+    let b = text.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
     }
-    let base = NaiveDateTime::parse_from_str(&iso, "%Y-%m-%dT%H:%M:%S")
-        .ok()?
-        .and_utc()
-        .timestamp_millis();
+    // Digits by hand: this runs once per failure line, and chrono's format parser is slow.
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    let base = NaiveDateTime::new(date, time).and_utc().timestamp_millis();
     let mut rest = &text[19..];
     let mut millis = 0i64;
     if let Some(frac) = rest.strip_prefix(['.', ',']) {
