@@ -93,3 +93,45 @@ fn mutated_inputs_never_panic_and_json_stays_valid() {
         }
     }
 }
+
+/// The same mutations applied to every file of the incident bundle (gzip bytes included, which
+/// makes corrupt gzip), scanned as a tree: never a panic, always one valid JSON document.
+#[test]
+fn mutated_log_trees_never_panic_and_json_stays_valid() {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let rounds: usize = std::env::var("KEYDOCTOR_MUTATION_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(4);
+    let bundle = fixture("scan/incident");
+    let files: Vec<_> = walkdir::WalkDir::new(&bundle)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(&bundle).unwrap().to_path_buf())
+        .collect();
+    for _ in 0..rounds {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in &files {
+            let bytes = std::fs::read(bundle.join(rel)).unwrap();
+            let target = dir.path().join(rel);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::write(target, mutate(&bytes, &mut rng)).unwrap();
+        }
+        let path = dir.path().to_str().unwrap();
+        let out = keydoctor_with(&["scan", "--format", "json", path], Vec::new(), false);
+        assert!(out.code <= 2, "exit {}: {}", out.code, out.stderr);
+        if out.code < 2 {
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(&out.stdout);
+            assert!(parsed.is_ok(), "invalid JSON: {}", out.stdout);
+        }
+        let out = keydoctor_with(&["scan", path], Vec::new(), false);
+        assert!(out.code <= 2);
+    }
+}
