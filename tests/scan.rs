@@ -310,7 +310,7 @@ fn human_report_prints_timeline_correlations_and_what_was_read() {
     assert_eq!(out.code, 1);
     let text = &out.stdout;
     for want in [
-        "  1. invalidated                VuaCfGcBCdbkQm-e5aOx",
+        "  1. invalidated       VuaCfGcBCdbkQm-e5aOx     16×  2026-11-20 09:14:10–09:14:45",
         "  Timeline",
         "key invalidated by jsmith (native1) from 10.0.3.15:51802",
         "invalidated by  jsmith (realm native1) at 2026-11-20T09:14:03,247+0000",

@@ -22,9 +22,33 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
             "{}",
             paint(opts, &summary_line(d), |s| s.bold().to_string())
         )?;
+        let class_width = d
+            .findings
+            .iter()
+            .map(|f| f.class.as_str().len())
+            .max()
+            .unwrap_or(0);
         for (i, f) in d.findings.iter().enumerate() {
             let key = f.key_id.as_deref().unwrap_or("(id not shown)");
-            writeln!(out, "  {}. {:<26} {key}", i + 1, f.class.as_str())?;
+            // A scan's index also says how often and when: enough to triage from the top.
+            let seen = if d.files.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  {:>5}×  {}",
+                    f.count,
+                    compact_span(
+                        f.details.first_seen.as_deref(),
+                        f.details.last_seen.as_deref()
+                    )
+                )
+            };
+            let line = format!(
+                "  {}. {:<class_width$}  {key:<20}{seen}",
+                i + 1,
+                f.class.as_str()
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
         writeln!(out)?;
     }
@@ -59,6 +83,14 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
             paint(opts, "note:", |s| s.cyan().bold().to_string())
         )?;
     }
+    if d.skipped.len() > 1 {
+        let partial = d.skipped.iter().filter(|s| s.reason.is_partial()).count();
+        let line = format!(
+            "Skipped or partly read: {} skipped, {partial} partly read (what could be read was used).",
+            d.skipped.len() - partial
+        );
+        writeln!(out, "{}", paint(opts, &line, |s| s.yellow().to_string()))?;
+    }
     for skipped in &d.skipped {
         let head = paint(opts, "warning:", |s| s.yellow().bold().to_string());
         writeln!(
@@ -86,6 +118,32 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
         "{}",
         paint(opts, &summary_line(d), |s| s.bold().to_string())
     )
+}
+
+/// `2026-11-20T09:14:10Z` … `2026-11-20T09:14:45Z` → `2026-11-20 09:14:10–09:14:45`.
+fn compact_span(first: Option<&str>, last: Option<&str>) -> String {
+    let split = |t: &str| -> (String, String) {
+        let t = t.trim_end_matches('Z');
+        match t.split_once('T') {
+            Some((d, h)) => (d.to_string(), h.to_string()),
+            None => (String::new(), t.to_string()),
+        }
+    };
+    match (first, last) {
+        (Some(a), Some(b)) if a != b => {
+            let ((da, ha), (db, hb)) = (split(a), split(b));
+            if da == db {
+                format!("{da} {ha}–{hb}")
+            } else {
+                format!("{da} {ha} – {db} {hb}")
+            }
+        }
+        (Some(a), _) => {
+            let (d, h) = split(a);
+            format!("{d} {h}")
+        }
+        _ => String::new(),
+    }
 }
 
 fn paint(opts: &RenderOptions, text: &str, style: impl Fn(&str) -> String) -> String {
