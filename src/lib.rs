@@ -7,8 +7,9 @@
 //!                     credentials redacted)
 //! ```
 //!
-//! Modules, one per stage: [`source`], [`event`], [`rule`], [`diagnosis`], [`report`]; [`cli`]
-//! is the glue and [`error`] maps outcomes to exit codes.
+//! Modules, one per stage: [`source`], [`event`], [`rule`], [`diagnosis`], [`report`]; [`scan`]
+//! runs stages 1–4 over a log tree, streaming, file by file in parallel; [`cli`] is the glue and
+//! [`error`] maps outcomes to exit codes.
 //!
 //! The library's API exists for the binary, the tests and the benches; it is not stable.
 

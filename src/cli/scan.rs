@@ -56,6 +56,12 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let counter = Arc::new(AtomicU64::new(0));
     let scanner = Scanner::new(rules, opts).with_progress(counter.clone());
     let show_progress = io.stderr_is_terminal && !args.quiet;
+    if !scanner.is_prefiltered() {
+        writeln!(
+            io.stderr,
+            "keydoctor: a rule has no literal to prefilter on (see `keydoctor rules lint`): every line is read as a record, which is slow"
+        )?;
+    }
 
     if args.follow {
         return follow(&args, &scanner, &filter, format, &render_opts, io);

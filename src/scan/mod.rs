@@ -22,13 +22,12 @@ pub mod follow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, LazyLock};
 
 use aho_corasick::AhoCorasick;
 use memchr::{memchr_iter, memmem};
-use rayon::prelude::*;
 use regex::Regex;
 
 use crate::diagnosis::correlate::{self, Denial, Facts, NodeRef, Point, Successes};
@@ -38,7 +37,7 @@ use crate::event::excerpt::{self, Excerpt};
 use crate::event::{audit, parse_input, Document};
 use crate::rule::RuleSet;
 use crate::source::sniff::{sniff, LogFormat};
-use crate::source::walk::{walk, FileEntry};
+use crate::source::walk::FileEntry;
 use crate::source::{stream, Input, SkipReason, Skipped, BINARY_SNIFF};
 
 /// Records kept as evidence per (file, group); the rest are tallied.
@@ -146,18 +145,6 @@ impl Scanner {
     /// Whether every rule has prefilter literals (else every line is read as a record).
     pub fn is_prefiltered(&self) -> bool {
         self.prefilter.is_some()
-    }
-
-    /// The options in force.
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
-    /// Walk `paths` and scan every file.
-    pub fn run(&self, paths: &[PathBuf], follow_links: bool) -> ScanReport {
-        let (files, skipped) = walk(paths, follow_links);
-        let results: Vec<FileResult> = files.par_iter().map(|f| self.scan_file(f)).collect();
-        self.finish(results, skipped)
     }
 
     /// Diagnose what the files gave, correlate, and sort.
