@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Generate a deterministic mixed log tree for `scripts/bench-scan` (default 1 GiB).
 
-usage: gen-bench-tree.py DIR [SIZE_MB]
+usage: gen-bench-tree.py DIR [SIZE_MB] [--dense]
+
+--dense writes one big plain server log instead, one failure every 5 lines across 7 keys and
+3 nodes: the worst case, where most of what is read must be parsed.
 
 Per node: plain and ECS-JSON server logs, audit logs dominated by access_granted (as real audit
 logs are), rotated .gz copies; plus Logstash and Filebeat logs. Known failures are injected at
@@ -92,9 +95,31 @@ KINDS = [
 FILE_MB = 32
 
 
+def dense(out, total):
+    os.makedirs(out, exist_ok=True)
+    size, i, expected = total << 20, 0, 0
+    with open(os.path.join(out, "elasticsearch.log"), "w") as f:
+        written = 0
+        while written < size:
+            t = ts(i)
+            if i % 5 == 0:
+                line = f"[{t}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-{i % 3}] Authentication using apikey failed - api key [Key{i % 7}AAAAAAAAAAAAAAA] has been invalidated\n"
+                expected += 1
+            else:
+                line = f"[{t}][INFO ][o.e.c.r.a.AllocationService] [es-node-1] routine line {i} with padding padding padding\n"
+            f.write(line)
+            written += len(line)
+            i += 1
+    with open(os.path.join(out, "EXPECTED.json"), "w") as f:
+        json.dump({"failure_lines": {"invalidated": expected}, "files": 1, "megabytes": total}, f, indent=2, sort_keys=True)
+    print(f"{out}: 1 file, {total} MiB, {expected} failures", file=sys.stderr)
+
+
 def main():
     out = sys.argv[1]
-    total = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+    total = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 1024
+    if "--dense" in sys.argv:
+        return dense(out, total)
     expected = {}
     files = 0
     for kind_idx, (pattern, make, share) in enumerate(KINDS):

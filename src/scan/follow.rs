@@ -243,6 +243,7 @@ impl Tail<'_> {
         let _ = excerpt::chunks(&mut &complete[..], |region, line| {
             state.region(region, first_line + line - 1);
         });
+        state.flush();
         self.offset += complete.len() as u64;
         self.next_line += memchr_iter(b'\n', complete).count();
         self.identity = Some(Identity {

@@ -28,6 +28,7 @@ use std::sync::{Arc, LazyLock};
 
 use aho_corasick::AhoCorasick;
 use memchr::{memchr_iter, memmem};
+use rayon::prelude::*;
 use regex::Regex;
 
 use crate::diagnosis::correlate::{self, Denial, Facts, NodeRef, Point, Successes};
@@ -286,9 +287,11 @@ impl Scanner {
             }
             res.map(|_| stats.clone()).map_err(|e| (stats, e))
         } else {
-            excerpt::chunks(&mut reader, |region, first_line| {
+            let stats = excerpt::chunks(&mut reader, |region, first_line| {
                 state.region(region, first_line);
-            })
+            });
+            state.flush();
+            stats
         };
         let stats = match stats {
             Ok(stats) => stats,
@@ -368,6 +371,9 @@ struct FileState<'a> {
     kept_notes: HashMap<String, usize>,
     /// Kept records: first line in the file and raw bytes.
     kept: Vec<(usize, Vec<u8>)>,
+    /// Excerpts cut but not yet parsed (see [`FileState::flush`]).
+    pending: Vec<Pending>,
+    pending_bytes: usize,
     /// Successes per key: (first ms, last ms, count, line of the last).
     successes: HashMap<String, (i64, i64, usize, usize)>,
     /// An input read whole (metadata, small files): kept as it is.
@@ -387,6 +393,8 @@ impl<'a> FileState<'a> {
             kept_per_group: HashMap::new(),
             kept_notes: HashMap::new(),
             kept: Vec::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
             successes: HashMap::new(),
             whole: None,
             records: 0,
@@ -443,20 +451,43 @@ impl<'a> FileState<'a> {
             return;
         }
         let (text, map) = excerpt.finish();
-        let mut doc = parse_input(&Input {
-            name: self.name.clone(),
-            text,
-        });
-        doc.remap_lines(&map);
-        let keep = self.take_document(&doc, false);
-        for line in keep {
-            // The block whose first line is at or before the kept record's line.
-            let idx = blocks
-                .partition_point(|(l, _)| *l <= line)
-                .saturating_sub(1);
-            if let Some((l, range)) = blocks.get(idx) {
-                if !self.kept.iter().any(|(k, _)| k == l) {
-                    self.kept.push((*l, region[range.clone()].to_vec()));
+        let raw: Vec<(usize, Vec<u8>)> = blocks
+            .into_iter()
+            .map(|(line, range)| (line, region[range].to_vec()))
+            .collect();
+        self.pending_bytes += text.len();
+        self.pending.push(Pending { text, map, raw });
+        if self.pending_bytes >= BATCH_BYTES {
+            self.flush();
+        }
+    }
+
+    /// Parse and match the pending excerpts on the pool (the costly part when failures are
+    /// dense), then fold them in file order.
+    fn flush(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let (name, rules, opts) = (&self.name, &self.scanner.rules, &self.scanner.opts);
+        let analysed: Vec<(Analysis, Vec<(usize, Vec<u8>)>)> = pending
+            .into_par_iter()
+            .map(|p| {
+                let mut doc = parse_input(&Input {
+                    name: name.clone(),
+                    text: p.text,
+                });
+                doc.remap_lines(&p.map);
+                (analyze(&doc, rules, opts), p.raw)
+            })
+            .collect();
+        for (analysis, raw) in analysed {
+            let keep = self.apply(analysis, false);
+            for line in keep {
+                // The block whose first line is at or before the kept record's line.
+                let idx = raw.partition_point(|(l, _)| *l <= line).saturating_sub(1);
+                if let Some((l, bytes)) = raw.get(idx) {
+                    if !self.kept.iter().any(|(k, _)| k == l) {
+                        self.kept.push((*l, bytes.clone()));
+                    }
                 }
             }
         }
@@ -471,111 +502,74 @@ impl<'a> FileState<'a> {
 
     /// Match a document; tally what is not kept. Returns the lines of the records to keep.
     fn take_document(&mut self, doc: &Document, keep_all: bool) -> Vec<usize> {
-        let rules = &self.scanner.rules;
-        let opts = &self.scanner.opts;
-        let matches = rules.match_document(doc);
-        self.records += doc.records.len();
-        // Decide per record: kept if one of its matches is among its group's first few.
-        let mut by_record: BTreeMap<usize, Vec<&crate::rule::RuleMatch>> = BTreeMap::new();
-        for m in &matches {
-            by_record.entry(m.record).or_default().push(m);
-        }
+        let analysis = analyze(doc, &self.scanner.rules, &self.scanner.opts);
+        self.apply(analysis, keep_all)
+    }
+
+    /// Fold one analysed document into the file's state, in file order: the first few records
+    /// of each group are kept, the rest tallied. Returns the lines of the records to keep.
+    fn apply(&mut self, analysis: Analysis, keep_all: bool) -> Vec<usize> {
+        self.records += analysis.records;
         let mut keep_lines = Vec::new();
-        for (record_idx, ms) in by_record {
-            let record = &doc.records[record_idx];
-            let fields = record.fields();
-            if !opts.in_window(fields.timestamp.as_deref()) {
-                continue;
-            }
-            let ms_at = fields.timestamp.as_deref().and_then(parse_ts);
-            let node_id = node_id_of(&record.norm);
-            if let (Some(id), Some(name)) = (&node_id, &fields.node) {
-                self.facts.node_aliases.insert((id.clone(), name.clone()));
-            }
-            let mut groups: Vec<(GroupKey, &crate::rule::RuleMatch)> = Vec::new();
-            let mut notes = Vec::new();
-            for m in &ms {
-                let rule = &rules.rules[m.rule];
-                match rule.class {
-                    RuleClass::Note => notes.push(rule.id.clone()),
-                    RuleClass::Finding(class) => {
-                        let g = GroupKey::new(class, rule, m, doc, opts.grouping);
-                        if !groups.iter().any(|(k, _)| *k == g) {
-                            groups.push((g, m));
-                        }
-                    }
+        for r in analysis.matched {
+            if let (Some(id), Some(name)) = (&r.node_id, &r.node) {
+                if !self
+                    .facts
+                    .node_aliases
+                    .contains(&(id.clone(), name.clone()))
+                {
+                    self.facts.node_aliases.insert((id.clone(), name.clone()));
                 }
             }
-            crate::diagnosis::classify::drop_keyless_twins(&mut groups, |(g, _)| g);
             let keep = keep_all
-                || groups.iter().any(|(g, _)| {
+                || r.groups.iter().any(|(g, _)| {
                     self.kept_per_group.get(g).copied().unwrap_or(0) < KEEP_PER_GROUP
                 })
-                || notes
+                || r.notes
                     .iter()
                     .any(|n| self.kept_notes.get(n).copied().unwrap_or(0) < 1);
-            let node = ms_at.map(|_| {
+            let node = r.ms.map(|_| {
                 self.facts.intern(NodeRef {
-                    name: fields.node.clone(),
-                    id: node_id.clone(),
+                    name: r.node.clone(),
+                    id: r.node_id.clone(),
                     dir: self.dir.clone(),
                 })
             });
-            for (g, m) in &groups {
-                let entry = self.facts.groups.entry(g.clone()).or_default();
-                if let (Some(ms_at), Some(node)) = (ms_at, node) {
-                    entry.add_point(Point { node, ms: ms_at });
+            for (g, c) in &r.groups {
+                let entry = match self.facts.groups.get_mut(g) {
+                    Some(entry) => entry,
+                    None => self.facts.groups.entry(g.clone()).or_default(),
+                };
+                if let (Some(ms), Some(node)) = (r.ms, node) {
+                    entry.add_point(Point { node, ms });
                 }
                 if !keep {
                     let t = &mut entry.tally;
                     t.count += 1;
-                    if let Some(n) = m
-                        .capture("node")
-                        .map(str::to_string)
-                        .or_else(|| fields.node.clone())
-                    {
-                        t.nodes.insert(n);
-                    }
-                    if let Some(c) = m
-                        .capture("client_ip")
-                        .map(str::to_string)
-                        .or_else(|| fields.client_ip.clone())
-                    {
-                        t.clients.insert(c);
-                    }
-                    if let Some(a) = m.capture("action") {
-                        t.actions.insert(a.to_string());
-                    }
-                    if let Some(list) = m.capture("index") {
-                        t.indices
-                            .extend(crate::diagnosis::privileges::split_indices(list));
-                    }
-                    if let Some(s) = m
-                        .capture("status")
-                        .and_then(|s| s.parse().ok())
-                        .or(fields.status)
-                    {
-                        t.statuses.insert(s);
-                    }
+                    t.nodes.extend(c.node.iter().cloned());
+                    t.clients.extend(c.client.iter().cloned());
+                    t.actions.extend(c.action.iter().cloned());
+                    t.indices.extend(c.indices.iter().cloned());
+                    t.statuses.extend(c.status);
                 }
             }
             if keep {
-                for (g, _) in groups {
+                for (g, _) in r.groups {
                     *self.kept_per_group.entry(g).or_default() += 1;
                 }
-                for n in notes {
+                for n in r.notes {
                     *self.kept_notes.entry(n).or_default() += 1;
                 }
-                keep_lines.push(record.line);
+                keep_lines.push(r.line);
             } else {
-                for n in notes {
+                for n in r.notes {
                     *self.facts.note_counts.entry(n).or_default() += 1;
                 }
             }
         }
         // Audit events in materialised records: the lifecycle ones feed correlation.
-        for event in &doc.audit {
-            self.audit_event(event.clone());
+        for event in analysis.audit {
+            self.audit_event(event);
         }
         keep_lines
     }
@@ -726,6 +720,114 @@ impl<'a> FileState<'a> {
         // Lifecycle audit events were already taken while streaming.
         doc.audit.clear();
         (Some(doc), self.facts())
+    }
+}
+
+/// Pending excerpt text is parsed in batches of about this many bytes.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Records cut out of one chunk, waiting to be parsed.
+struct Pending {
+    text: String,
+    map: excerpt::LineMap,
+    /// Each block's first line in the file and its raw bytes (kept records are copied from here).
+    raw: Vec<(usize, Vec<u8>)>,
+}
+
+/// What one document's matches add, computed without touching the file's state (so documents
+/// can be analysed in parallel and folded in order).
+struct Analysis {
+    records: usize,
+    matched: Vec<MatchedRecord>,
+    audit: Vec<audit::AuditEvent>,
+}
+
+/// A record that matched: where and when, its groups (with what each adds to a tally) and notes.
+struct MatchedRecord {
+    line: usize,
+    ms: Option<i64>,
+    node: Option<String>,
+    node_id: Option<String>,
+    groups: Vec<(GroupKey, Contribution)>,
+    notes: Vec<String>,
+}
+
+/// What one match adds to its group's tally when its record is not kept.
+struct Contribution {
+    node: Option<String>,
+    client: Option<String>,
+    action: Option<String>,
+    indices: Vec<String>,
+    status: Option<u16>,
+}
+
+/// Match `doc` and reduce every matched record (inside `--since`/`--until`) to what the fold needs.
+fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
+    let matches = rules.match_document(doc);
+    let mut by_record: BTreeMap<usize, Vec<&crate::rule::RuleMatch>> = BTreeMap::new();
+    for m in &matches {
+        by_record.entry(m.record).or_default().push(m);
+    }
+    let mut matched = Vec::with_capacity(by_record.len());
+    for (record_idx, ms) in by_record {
+        let record = &doc.records[record_idx];
+        let fields = record.fields();
+        if !opts.in_window(fields.timestamp.as_deref()) {
+            continue;
+        }
+        let mut groups: Vec<(GroupKey, &crate::rule::RuleMatch)> = Vec::new();
+        let mut notes = Vec::new();
+        for m in &ms {
+            let rule = &rules.rules[m.rule];
+            match rule.class {
+                RuleClass::Note => notes.push(rule.id.clone()),
+                RuleClass::Finding(class) => {
+                    let g = GroupKey::new(class, rule, m, doc, opts.grouping);
+                    if !groups.iter().any(|(k, _)| *k == g) {
+                        groups.push((g, m));
+                    }
+                }
+            }
+        }
+        crate::diagnosis::classify::drop_keyless_twins(&mut groups, |(g, _)| g);
+        let groups = groups
+            .into_iter()
+            .map(|(g, m)| {
+                let c = Contribution {
+                    node: m
+                        .capture("node")
+                        .map(str::to_string)
+                        .or_else(|| fields.node.clone()),
+                    client: m
+                        .capture("client_ip")
+                        .map(str::to_string)
+                        .or_else(|| fields.client_ip.clone()),
+                    action: m.capture("action").map(str::to_string),
+                    indices: m
+                        .capture("index")
+                        .map(crate::diagnosis::privileges::split_indices)
+                        .unwrap_or_default(),
+                    status: m
+                        .capture("status")
+                        .and_then(|s| s.parse().ok())
+                        .or(fields.status),
+                };
+                (g, c)
+            })
+            .collect();
+        matched.push(MatchedRecord {
+            line: record.line,
+            ms: fields.timestamp.as_deref().and_then(parse_ts),
+            node: fields.node.clone(),
+            node_id: node_id_of(&record.norm),
+            groups,
+            notes,
+        });
+    }
+    Analysis {
+        records: doc.records.len(),
+        matched,
+        audit: doc.audit.clone(),
     }
 }
 
