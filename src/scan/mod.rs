@@ -451,7 +451,7 @@ impl<'a> FileState<'a> {
             return;
         }
         let (text, map) = excerpt.finish();
-        let raw: Vec<(usize, Vec<u8>)> = blocks
+        let raw: RawBlocks = blocks
             .into_iter()
             .map(|(line, range)| (line, region[range].to_vec()))
             .collect();
@@ -468,7 +468,7 @@ impl<'a> FileState<'a> {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         let (name, rules, opts) = (&self.name, &self.scanner.rules, &self.scanner.opts);
-        let analysed: Vec<(Analysis, Vec<(usize, Vec<u8>)>)> = pending
+        let analysed: Vec<(Analysis, RawBlocks)> = pending
             .into_par_iter()
             .map(|p| {
                 let mut doc = parse_input(&Input {
@@ -726,12 +726,14 @@ impl<'a> FileState<'a> {
 /// Pending excerpt text is parsed in batches of about this many bytes.
 const BATCH_BYTES: usize = 1 << 20;
 
+/// Each block's first line in the file and its raw bytes (kept records are copied from here).
+type RawBlocks = Vec<(usize, Vec<u8>)>;
+
 /// Records cut out of one chunk, waiting to be parsed.
 struct Pending {
     text: String,
     map: excerpt::LineMap,
-    /// Each block's first line in the file and its raw bytes (kept records are copied from here).
-    raw: Vec<(usize, Vec<u8>)>,
+    raw: RawBlocks,
 }
 
 /// What one document's matches add, computed without touching the file's state (so documents
