@@ -219,7 +219,7 @@ fn expired_key_without_metadata_is_inferred_from_the_audit_create_event() {
     assert!(meta["derived_from"]
         .as_str()
         .unwrap()
-        .ends_with("prod-logs_audit-2026-11-10-1.json.gz:3"));
+        .ends_with("prod-logs_audit-2026-11-10-1.json.gz:3)"));
     assert_eq!(
         f["details"]["index_match"],
         "logs-secret-2026.11.20 matches none of the key's index patterns (metrics-*)"

@@ -1067,9 +1067,9 @@ fn correlate_metadata(
             finding.explanation
         );
     }
-    if finding.class == Class::Missing && meta.derived_from.is_some() {
+    if let (Class::Missing, Some(seen_in)) = (finding.class, &meta.derived_from) {
         finding.details.limit_source = Some(format!(
-            "the audit log shows key {id} created{}: a key the cluster no longer finds was deleted (invalidated or expired keys are removed after the retention period, 7 days by default) or the client talks to another cluster",
+            "{seen_in} shows key {id} created{}: a key the cluster no longer finds was deleted (invalidated or expired keys are removed after the retention period, 7 days by default) or the client talks to another cluster",
             meta.creation_ms.map(|ms| format!(" at {}", format_ms(ms))).unwrap_or_default()
         ));
     } else if finding.class == Class::Missing {

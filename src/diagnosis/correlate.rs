@@ -352,12 +352,17 @@ pub fn metadata_from_audit(facts: &Facts, known: &[KeyMetadata]) -> Vec<KeyMetad
                     invalidation_ms: None,
                     username: e.user.clone(),
                     realm: e.realm.clone(),
+                    realm_type: None,
+                    profile_uid: None,
                     role_descriptors: e.role_descriptors.as_ref().map(named),
                     limited_by: None,
                     access: None,
                     metadata: None,
                     line: e.line,
-                    derived_from: Some(format!("{file}:{}", e.line)),
+                    derived_from: Some(format!(
+                        "the audit log's create_apikey event ({file}:{})",
+                        e.line
+                    )),
                 });
             }
             "change_apikey" | "change_apikeys" => {

@@ -26,6 +26,10 @@ pub struct KeyMetadata {
     pub invalidation_ms: Option<i64>,
     pub username: Option<String>,
     pub realm: Option<String>,
+    /// The owner realm's type (8.14+).
+    pub realm_type: Option<String>,
+    /// The owner's user profile (8.14+, with `with_profile_uid=true`).
+    pub profile_uid: Option<String>,
     /// The key's own role descriptors; `{}` means the key inherits its owner's privileges.
     pub role_descriptors: Option<Value>,
     pub limited_by: Option<Value>,
@@ -43,8 +47,11 @@ pub fn parse_all(records: &[Record]) -> Vec<KeyMetadata> {
     let mut keys = Vec::new();
     for record in records {
         let text = &record.norm;
+        let create_response = text.contains("\"encoded\"")
+            || (text.contains("\"api_key\"") && text.contains("\"name\""));
         if !(text.contains("\"api_keys\"")
-            || (text.contains("\"creation\"") && text.contains("\"invalidated\"")))
+            || (text.contains("\"creation\"") && text.contains("\"invalidated\""))
+            || create_response)
         {
             continue;
         }
@@ -59,7 +66,8 @@ pub fn parse_all(records: &[Record]) -> Vec<KeyMetadata> {
         };
         match value.get("api_keys").and_then(Value::as_array) {
             Some(list) => keys.extend(list.iter().filter_map(|v| parse_key(v, record.line))),
-            None => keys.extend(parse_key(&value, record.line)),
+            None if value.get("creation").is_some() => keys.extend(parse_key(&value, record.line)),
+            None => keys.extend(parse_create_response(&value, record.line)),
         }
     }
     keys
@@ -83,12 +91,47 @@ fn parse_key(value: &Value, line: usize) -> Option<KeyMetadata> {
         invalidation_ms: n("invalidation"),
         username: s("username"),
         realm: s("realm"),
+        realm_type: s("realm_type"),
+        profile_uid: s("profile_uid"),
         role_descriptors: v("role_descriptors"),
         limited_by: v("limited_by"),
         access: v("access"),
         metadata: v("metadata"),
         line,
         derived_from: None,
+    })
+}
+
+/// A create-key response (`{"id", "name", "expiration"?, "api_key", "encoded"}`): the key as it
+/// was at creation. The secret is not kept (the text was redacted before it got here anyway).
+fn parse_create_response(value: &Value, line: usize) -> Option<KeyMetadata> {
+    let id = value.get("id")?.as_str()?.to_string();
+    if value.get("error").is_some()
+        || (value.get("encoded").is_none() && value.get("api_key").is_none())
+    {
+        return None;
+    }
+    Some(KeyMetadata {
+        id,
+        name: value
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        key_type: None,
+        creation_ms: None,
+        expiration_ms: value.get("expiration").and_then(Value::as_i64),
+        invalidated: false,
+        invalidation_ms: None,
+        username: None,
+        realm: None,
+        realm_type: None,
+        profile_uid: None,
+        role_descriptors: None,
+        limited_by: None,
+        access: None,
+        metadata: None,
+        line,
+        derived_from: Some(format!("a create-key response (line {line})")),
     })
 }
 
