@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod correlation;
+mod keys;
 mod report;
 mod robustness;
 mod rules;

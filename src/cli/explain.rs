@@ -63,6 +63,12 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         inputs.extend(loaded.input);
         skipped.extend(loaded.skipped);
     }
+    // Key metadata named with --metadata joins the inputs: its keys are what it adds.
+    for path in &args.diagnosis.metadata {
+        let loaded = source::load_path(path, &mut io.stdin);
+        inputs.extend(loaded.input);
+        skipped.extend(loaded.skipped);
+    }
     if inputs.is_empty() {
         let reasons = skipped
             .iter()

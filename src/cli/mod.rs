@@ -2,6 +2,7 @@
 //! Everything is written through the writers in [`Io`]; nothing here prints directly.
 
 mod explain;
+mod keys;
 mod rules;
 mod scan;
 
@@ -84,9 +85,50 @@ enum Command {
     /// Scan log files and directories (server, audit, Logstash, Beats, Agent, Kibana logs,
     /// rotated .gz, key metadata): which API keys fail, why, since when, and who did it.
     Scan(ScanArgs),
+    /// What the key metadata says about one key: state, dates, owner, privileges. Takes a key
+    /// id or an encoded credential (only its id is used or shown).
+    Key(KeyArgs),
+    /// Keys expiring within a window (and keys that never expire), for cron and alerting:
+    /// exit 1 when any.
+    Expiring(ExpiringArgs),
     /// Inspect and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+struct KeyArgs {
+    /// A key id, or an encoded credential (base64 of id:secret; the secret is never shown).
+    #[arg(value_name = "ID_OR_ENCODED")]
+    key: String,
+    /// Key metadata to read: a saved response of GET /_security/api_key or
+    /// POST /_security/_query/api_key (repeatable).
+    #[arg(long = "metadata", value_name = "FILE", required = true)]
+    metadata: Vec<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Treat this instant as now (RFC 3339).
+    #[arg(long, hide = true)]
+    now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ExpiringArgs {
+    /// The window: an Elasticsearch time value (14d, 36h, 90m).
+    #[arg(long, value_name = "TIME", default_value = "14d")]
+    within: String,
+    /// Also list the keys that never expire (a risk: nothing makes them rotate); they then
+    /// count for the exit status.
+    #[arg(long)]
+    include_no_expiry: bool,
+    /// Key metadata to read (repeatable); see `keydoctor key --help`.
+    #[arg(long = "metadata", value_name = "FILE", required = true)]
+    metadata: Vec<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Treat this instant as now (RFC 3339).
+    #[arg(long, hide = true)]
+    now: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +183,10 @@ struct ExplainArgs {
 /// What a diagnosis needs besides its inputs (explain and scan).
 #[derive(Debug, Args)]
 struct DiagnosisArgs {
+    /// Key metadata to join with the failures: a saved response of GET /_security/api_key or
+    /// POST /_security/_query/api_key (repeatable).
+    #[arg(long = "metadata", value_name = "FILE")]
+    metadata: Vec<PathBuf>,
     /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,
@@ -249,6 +295,8 @@ pub fn run(
     let result = match cli.command {
         Command::Explain(args) => explain::run(args, color, io),
         Command::Scan(args) => scan::run(args, color, io),
+        Command::Key(args) => keys::key(args, color, io),
+        Command::Expiring(args) => keys::expiring(args, color, io),
         Command::Rules(cmd) => rules::run(cmd, color, io),
     };
     if let Err(err) = &result {

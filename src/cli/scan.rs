@@ -68,6 +68,8 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     }
 
     let (files, walk_skipped) = walk(&args.paths, args.follow_links);
+    let (metadata, metadata_skipped) = walk(&args.diagnosis.metadata, false);
+    let walk_skipped: Vec<_> = walk_skipped.into_iter().chain(metadata_skipped).collect();
     if files.is_empty() {
         return Err(no_input(&walk_skipped, &args));
     }
@@ -77,10 +79,11 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         if show_progress {
             s.spawn(|| progress(total, &counter, &done));
         }
-        let results: Vec<_> = {
+        let mut results: Vec<_> = {
             use rayon::prelude::*;
             files.par_iter().map(|f| scanner.scan_file(f)).collect()
         };
+        results.extend(metadata.iter().map(|f| scanner.scan_metadata_file(f)));
         let report = scanner.finish(results, walk_skipped);
         done.store(true, Ordering::Relaxed);
         report
@@ -173,7 +176,13 @@ fn follow(
     render_opts: &RenderOptions,
     io: &mut Io<'_>,
 ) -> CmdResult {
-    let mut follower = Follower::new(scanner, args.paths.clone(), args.follow_links);
+    let paths = args
+        .paths
+        .iter()
+        .chain(&args.diagnosis.metadata)
+        .cloned()
+        .collect();
+    let mut follower = Follower::new(scanner, paths, args.follow_links);
     follower.poll();
     let mut diagnosis = follower.diagnose();
     filter.apply(&mut diagnosis);

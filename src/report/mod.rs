@@ -8,6 +8,7 @@
 
 pub mod human;
 pub mod json;
+pub mod keys;
 pub mod markdown;
 
 use std::io::{self, Write};

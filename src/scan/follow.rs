@@ -173,7 +173,9 @@ impl<'a> Follower<'a> {
     fn start(&self, entry: FileEntry, now: Option<Identity>) -> Tail<'a> {
         let mut state = FileState::new(self.scanner, entry.name(), entry_dir(&entry));
         let mut skipped = Vec::new();
-        let scanned = self.scanner.scan_into(&entry, &mut state, &mut skipped);
+        let scanned = self
+            .scanner
+            .scan_into(&entry, &mut state, &mut skipped, false);
         let by_offset = scanned.as_ref().is_some_and(|(_, b)| *b);
         let offset = state.bytes;
         let next_line = state.lines + 1;

@@ -197,11 +197,20 @@ impl Scanner {
 
     /// Scan one file.
     pub fn scan_file(&self, entry: &FileEntry) -> FileResult {
+        self.scan_file_as(entry, false)
+    }
+
+    /// Scan a file named as key metadata (`--metadata`): read whole, whatever it looks like.
+    pub fn scan_metadata_file(&self, entry: &FileEntry) -> FileResult {
+        self.scan_file_as(entry, true)
+    }
+
+    fn scan_file_as(&self, entry: &FileEntry, whole: bool) -> FileResult {
         let name = entry.name();
         let mut state = FileState::new(self, name.clone(), entry_dir(entry));
         let mut skipped = Vec::new();
         let summary = self
-            .scan_into(entry, &mut state, &mut skipped)
+            .scan_into(entry, &mut state, &mut skipped, whole)
             .map(|(s, _)| s);
         let (doc, facts) = state.snapshot();
         FileResult {
@@ -219,6 +228,7 @@ impl Scanner {
         entry: &FileEntry,
         state: &mut FileState<'_>,
         skipped: &mut Vec<Skipped>,
+        force_whole: bool,
     ) -> Option<(FileSummary, bool)> {
         let name = entry.name();
         let mut skip = |reason| {
@@ -259,7 +269,8 @@ impl Scanner {
             state.facts.audit.files.insert(name.clone());
         }
         let mut reader = head.as_slice().chain(reader);
-        let whole = format == LogFormat::KeyMetadata
+        let whole = force_whole
+            || format == LogFormat::KeyMetadata
             || (format == LogFormat::Text && !gzip && entry.size <= SMALL_FILE);
         let stats = if whole {
             // Read whole and parse like `explain` input.

@@ -1,0 +1,120 @@
+//! `keydoctor key` and `keydoctor expiring`: what key metadata says, for people and scripts.
+
+use super::explain::parse_now;
+use super::{width, CmdResult, ExpiringArgs, Io, KeyArgs};
+use crate::diagnosis::keys::{describe, expiring as sort_expiring, State};
+use crate::diagnosis::timeline::parse_time_value;
+use crate::error::{Error, Outcome};
+use crate::event::credential::{judge, looks_like_key_id, Scheme};
+use crate::event::key_metadata::KeyMetadata;
+use crate::event::parse_input;
+use crate::report::keys::{render_expiring, render_key};
+use crate::report::RenderOptions;
+use crate::source::{self, Skipped};
+
+/// Read metadata files; an error when none could be read or none holds a key.
+pub(super) fn load_metadata(
+    paths: &[std::path::PathBuf],
+    io: &mut Io<'_>,
+) -> Result<(Vec<KeyMetadata>, Vec<String>), Error> {
+    let mut keys = Vec::new();
+    let mut sources = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
+    for path in paths {
+        let loaded = source::load_path(path, &mut io.stdin);
+        skipped.extend(
+            loaded
+                .skipped
+                .iter()
+                .filter(|s| !s.reason.is_partial())
+                .cloned(),
+        );
+        if let Some(input) = loaded.input {
+            let doc = parse_input(&input);
+            if doc.keys.is_empty() {
+                skipped.push(Skipped {
+                    source: input.name.clone(),
+                    reason: source::SkipReason::Unreadable(
+                        "no API key in it (expected a GET /_security/api_key or _query/api_key response)".into(),
+                    ),
+                });
+            }
+            keys.extend(doc.keys);
+            sources.push(input.name);
+        }
+    }
+    for s in &skipped {
+        writeln!(io.stderr, "warning: {}: {}", s.source, s.reason)?;
+    }
+    if keys.is_empty() && !skipped.is_empty() {
+        return Err(Error::NoInput {
+            reasons: skipped
+                .iter()
+                .map(|s| format!("{}: {}", s.source, s.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    Ok((keys, sources))
+}
+
+/// A key id from what the user gave: an id, or an encoded credential (never echoed).
+fn key_id_of(given: &str) -> Result<String, Error> {
+    let given = given.trim();
+    if looks_like_key_id(given) {
+        return Ok(given.to_string());
+    }
+    match judge(given, Some(Scheme::ApiKey)) {
+        (_, Some(id)) => Ok(id),
+        _ => Err(Error::Usage(
+            "the argument is neither a key id nor an encoded API key (base64 of id:api_key); it is not shown here in case it is a secret".into(),
+        )),
+    }
+}
+
+pub(super) fn key(args: KeyArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
+    let now_ms = parse_now(args.now.as_deref())?;
+    let id = key_id_of(&args.key)?;
+    let (keys, sources) = load_metadata(&args.metadata, io)?;
+    let report = describe(&id, &keys, sources, now_ms);
+    let opts = RenderOptions {
+        color,
+        width: width(io, args.output.width),
+        curl: args.output.curl,
+    };
+    render_key(&report, args.output.format.into(), &opts, &mut io.stdout)?;
+    Ok(if report.state == State::Active {
+        Outcome::Clean
+    } else {
+        Outcome::Found
+    })
+}
+
+pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
+    let now_ms = parse_now(args.now.as_deref())?;
+    let within_ms = parse_time_value(&args.within).ok_or_else(|| {
+        Error::Usage(format!(
+            "--within `{}` is not a time value (expected e.g. 14d, 36h, 90m)",
+            args.within
+        ))
+    })?;
+    let (keys, _) = load_metadata(&args.metadata, io)?;
+    let report = sort_expiring(&keys, &args.within, within_ms, now_ms);
+    let opts = RenderOptions {
+        color,
+        width: width(io, args.output.width),
+        curl: args.output.curl,
+    };
+    render_expiring(
+        &report,
+        args.include_no_expiry,
+        args.output.format.into(),
+        &opts,
+        &mut io.stdout,
+    )?;
+    let any =
+        !report.keys.is_empty() || (args.include_no_expiry && !report.no_expiration.is_empty());
+    Ok(if any { Outcome::Found } else { Outcome::Clean })
+}
+
+use std::io::Write as _;

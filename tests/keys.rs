@@ -1,0 +1,291 @@
+//! `keydoctor key` and `keydoctor expiring` on saved key metadata, and `--metadata` for
+//! `explain` and `scan`.
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::support::{fixture, keydoctor, NOW};
+
+const META: &str = "fixtures/scan/incident/api_keys.json";
+
+fn json_of(args: &[&str]) -> (u8, Value) {
+    let out = keydoctor(args, "");
+    assert!(out.code < 2, "exit {}: {}", out.code, out.stderr);
+    (
+        out.code,
+        serde_json::from_str(&out.stdout).expect("one JSON document"),
+    )
+}
+
+#[test]
+fn key_reports_state_dates_owner_and_privileges() {
+    let (code, k) = json_of(&[
+        "key",
+        "VuaCfGcBCdbkQm-e5aOx",
+        "--metadata",
+        META,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "not active");
+    assert_eq!(k["state"], "invalidated");
+    assert_eq!(k["name"], "filebeat-prod");
+    assert_eq!(k["owner"], "ingest_owner");
+    assert_eq!(k["realm"], "native1");
+    assert_eq!(k["type"], "rest");
+    assert_eq!(k["creation"], "2026-11-10T08:05:00Z");
+    assert_eq!(k["invalidation"], "2026-11-20T09:14:03Z");
+    assert_eq!(k["expiration"], Value::Null);
+    assert_eq!(k["age"], "12d 15h");
+    let rows = k["privileges"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["kind"], "cluster");
+    assert_eq!(rows[1]["on"], serde_json::json!(["filebeat-*", "logs-*"]));
+    assert_eq!(
+        rows[1]["privileges"],
+        serde_json::json!(["create_doc", "view_index_metadata"])
+    );
+    assert_eq!(k["sources"], serde_json::json!([META]));
+}
+
+#[test]
+fn key_takes_an_encoded_credential_and_never_shows_the_secret() {
+    let secret = "Hq2vN8sKbZ3xWmT5yRa1Lc";
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("zcwN3YEBBmnjw-K-hW5_:{secret}"));
+    for format in ["human", "json", "markdown"] {
+        let out = keydoctor(
+            &[
+                "key",
+                &encoded,
+                "--metadata",
+                META,
+                "--now",
+                NOW,
+                "--format",
+                format,
+            ],
+            "",
+        );
+        assert_eq!(out.code, 1);
+        assert!(
+            !out.stdout.contains(secret) && !out.stdout.contains(&encoded),
+            "{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("zcwN3YEBBmnjw-K-hW5_"));
+        assert!(out.stdout.contains("expired"));
+    }
+    let out = keydoctor(&["key", "not a key at all!", "--metadata", META], "");
+    assert_eq!(out.code, 2);
+    assert!(
+        !out.stderr.contains("not a key at all"),
+        "the argument could be a secret"
+    );
+}
+
+#[test]
+fn key_active_missing_and_human_table() {
+    let (code, k) = json_of(&[
+        "key",
+        "j7c0WYIBqecB5CbVR6Oq",
+        "--metadata",
+        META,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(k["state"], "active");
+    assert_eq!(k["time_left"], "77d 8h");
+    let (code, k) = json_of(&[
+        "key",
+        "AAAAAAAAAAAAAAAAAAAA",
+        "--metadata",
+        META,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(k["state"], "missing");
+    let out = keydoctor(
+        &[
+            "key",
+            "j7c0WYIBqecB5CbVR6Oq",
+            "--metadata",
+            META,
+            "--now",
+            NOW,
+            "--width",
+            "100",
+        ],
+        "",
+    );
+    for want in [
+        "key j7c0WYIBqecB5CbVR6Oq  active",
+        "expiration  2027-02-08T08:10:00Z (in 77d 8h)",
+        "  source            role          kind   on         privileges",
+        "  role_descriptors  metrics_read  index  metrics-*  read",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "missing {want:?} in\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn expiring_lists_the_window_apart_from_expired_and_never_expiring() {
+    let (code, r) = json_of(&[
+        "expiring",
+        "--within",
+        "100d",
+        "--metadata",
+        META,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&r["keys"]), vec!["j7c0WYIBqecB5CbVR6Oq"]);
+    assert_eq!(r["keys"][0]["expires_in"], "77d 8h");
+    assert_eq!(ids(&r["expired"]), vec!["zcwN3YEBBmnjw-K-hW5_"]);
+    assert_eq!(r["invalidated"], 1);
+    assert!(r.get("no_expiration").is_none());
+    let (code, r) = json_of(&[
+        "expiring",
+        "--within",
+        "14d",
+        "--metadata",
+        META,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "an expired key is not an expiring one");
+    assert_eq!(ids(&r["keys"]), Vec::<String>::new());
+    let out = keydoctor(
+        &["expiring", "--within", "two weeks", "--metadata", META],
+        "",
+    );
+    assert_eq!(out.code, 2);
+}
+
+#[test]
+fn never_expiring_keys_count_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.json");
+    std::fs::write(
+        &path,
+        r#"{"total":2,"count":2,"api_keys":[{"id":"NoExpiryKeyAAAAAAAAA","name":"forever","creation":1763000000000,"invalidated":false,"username":"u","realm":"r","_sort":[1]},{"id":"SoonKeyAAAAAAAAAAAAA","name":"soon","creation":1763000000000,"expiration":1763900000000,"invalidated":false,"username":"u","realm":"r","_sort":[2]}],"aggregations":{"types":{"buckets":[]}}}"#,
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    let (code, r) = json_of(&[
+        "expiring",
+        "--within",
+        "1d",
+        "--metadata",
+        p,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(r["expired"].as_array().unwrap().len(), 1);
+    let (code, r) = json_of(&[
+        "expiring",
+        "--within",
+        "1d",
+        "--include-no-expiry",
+        "--metadata",
+        p,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(r["no_expiration"][0]["id"], "NoExpiryKeyAAAAAAAAA");
+    let out = keydoctor(
+        &[
+            "expiring",
+            "--include-no-expiry",
+            "--metadata",
+            p,
+            "--now",
+            NOW,
+        ],
+        "",
+    );
+    assert!(
+        out.stdout
+            .contains("Never expire (nothing makes them rotate):"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn explain_and_scan_join_metadata_given_with_a_flag() {
+    // The incident's Logstash lines alone name no key; with the metadata, the expired key is
+    // found (scan) and a hidden 401 is decided (explain).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("scan/incident/logstash/logstash-plain.log"),
+        dir.path().join("logstash-plain.log"),
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (_, r) = json_of(&[
+        "scan",
+        d,
+        "--metadata",
+        META,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "expired");
+    assert_eq!(f["key_id"], "zcwN3YEBBmnjw-K-hW5_");
+    let body = r#"{"error":{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request"},"status":401}"#;
+    let log = dir.path().join("client.log");
+    std::fs::write(
+        &log,
+        format!(
+            "Authorization: ApiKey {}\n{body}\n",
+            base64::engine::general_purpose::STANDARD
+                .encode("VuaCfGcBCdbkQm-e5aOx:s3cr3tS3cr3tS3cr3tAB")
+        ),
+    )
+    .unwrap();
+    let (_, r) = json_of(&[
+        "explain",
+        log.to_str().unwrap(),
+        "--metadata",
+        META,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r["findings"][0]["class"], "invalidated", "{r:#}");
+}
