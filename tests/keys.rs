@@ -17,18 +17,38 @@ fn json_of(args: &[&str]) -> (u8, Value) {
     )
 }
 
-#[test]
-fn key_reports_state_dates_owner_and_privileges() {
-    let (code, k) = json_of(&[
+/// `keydoctor key ID --metadata META --format json`.
+fn key_report(id: &str) -> (u8, Value) {
+    json_of(&[
         "key",
-        "VuaCfGcBCdbkQm-e5aOx",
+        id,
         "--metadata",
         META,
         "--now",
         NOW,
         "--format",
         "json",
-    ]);
+    ])
+}
+
+/// `keydoctor expiring [extra] --metadata FILE --format json`.
+fn expiring_report(metadata: &str, extra: &[&str]) -> (u8, Value) {
+    let mut args = vec![
+        "expiring",
+        "--metadata",
+        metadata,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    json_of(&args)
+}
+
+#[test]
+fn key_reports_state_dates_owner_and_privileges() {
+    let (code, k) = key_report("VuaCfGcBCdbkQm-e5aOx");
     assert_eq!(code, 1, "not active");
     assert_eq!(k["state"], "invalidated");
     assert_eq!(k["name"], "filebeat-prod");
@@ -88,29 +108,11 @@ fn key_takes_an_encoded_credential_and_never_shows_the_secret() {
 
 #[test]
 fn key_active_missing_and_human_table() {
-    let (code, k) = json_of(&[
-        "key",
-        "j7c0WYIBqecB5CbVR6Oq",
-        "--metadata",
-        META,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (code, k) = key_report("j7c0WYIBqecB5CbVR6Oq");
     assert_eq!(code, 0);
     assert_eq!(k["state"], "active");
     assert_eq!(k["time_left"], "77d 8h");
-    let (code, k) = json_of(&[
-        "key",
-        "AAAAAAAAAAAAAAAAAAAA",
-        "--metadata",
-        META,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (code, k) = key_report("AAAAAAAAAAAAAAAAAAAA");
     assert_eq!(code, 1);
     assert_eq!(k["state"], "missing");
     let out = keydoctor(
@@ -142,17 +144,7 @@ fn key_active_missing_and_human_table() {
 
 #[test]
 fn expiring_lists_the_window_apart_from_expired_and_never_expiring() {
-    let (code, r) = json_of(&[
-        "expiring",
-        "--within",
-        "100d",
-        "--metadata",
-        META,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (code, r) = expiring_report(META, &["--within", "100d"]);
     assert_eq!(code, 1);
     let ids = |v: &Value| -> Vec<String> {
         v.as_array()
@@ -166,17 +158,7 @@ fn expiring_lists_the_window_apart_from_expired_and_never_expiring() {
     assert_eq!(ids(&r["expired"]), vec!["zcwN3YEBBmnjw-K-hW5_"]);
     assert_eq!(r["invalidated"], 1);
     assert!(r.get("no_expiration").is_none());
-    let (code, r) = json_of(&[
-        "expiring",
-        "--within",
-        "14d",
-        "--metadata",
-        META,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (code, r) = expiring_report(META, &["--within", "14d"]);
     assert_eq!(code, 0, "an expired key is not an expiring one");
     assert_eq!(ids(&r["keys"]), Vec::<String>::new());
     let out = keydoctor(
@@ -196,31 +178,10 @@ fn never_expiring_keys_count_only_when_asked() {
     )
     .unwrap();
     let p = path.to_str().unwrap();
-    let (code, r) = json_of(&[
-        "expiring",
-        "--within",
-        "1d",
-        "--metadata",
-        p,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (code, r) = expiring_report(p, &["--within", "1d"]);
     assert_eq!(code, 0);
     assert_eq!(r["expired"].as_array().unwrap().len(), 1);
-    let (code, r) = json_of(&[
-        "expiring",
-        "--within",
-        "1d",
-        "--include-no-expiry",
-        "--metadata",
-        p,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (code, r) = expiring_report(p, &["--within", "1d", "--include-no-expiry"]);
     assert_eq!(code, 1);
     assert_eq!(r["no_expiration"][0]["id"], "NoExpiryKeyAAAAAAAAA");
     let out = keydoctor(

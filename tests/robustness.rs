@@ -57,19 +57,28 @@ fn mutate(input: &[u8], rng: &mut impl FnMut() -> u64) -> Vec<u8> {
     bytes
 }
 
-#[test]
-fn mutated_inputs_never_panic_and_json_stays_valid() {
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut rng = move || {
+/// A deterministic generator: the same cases every run.
+fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
-    };
-    let rounds: usize = std::env::var("KEYDOCTOR_MUTATION_ROUNDS")
+    }
+}
+
+/// `KEYDOCTOR_MUTATION_ROUNDS` (default 4) rounds per input.
+fn rounds() -> usize {
+    std::env::var("KEYDOCTOR_MUTATION_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(4)
+}
+
+#[test]
+fn mutated_inputs_never_panic_and_json_stays_valid() {
+    let mut rng = xorshift(0x2545_F491_4F6C_DD1D);
+    let rounds = rounds();
     for input in inputs() {
         for _ in 0..rounds {
             let bytes = mutate(&input, &mut rng);
@@ -98,17 +107,8 @@ fn mutated_inputs_never_panic_and_json_stays_valid() {
 /// makes corrupt gzip), scanned as a tree: never a panic, always one valid JSON document.
 #[test]
 fn mutated_log_trees_never_panic_and_json_stays_valid() {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut rng = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let rounds: usize = std::env::var("KEYDOCTOR_MUTATION_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(4);
+    let mut rng = xorshift(0x9E37_79B9_7F4A_7C15);
+    let rounds = rounds();
     let bundle = fixture("scan/incident");
     let files: Vec<_> = walkdir::WalkDir::new(&bundle)
         .into_iter()

@@ -73,9 +73,9 @@ fn key_id_of(given: &str) -> Result<String, Error> {
 }
 
 pub(super) fn key(args: KeyArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
-    let now_ms = parse_now(args.now.as_deref())?;
+    let now_ms = parse_now(args.source.now.as_deref())?;
     let id = key_id_of(&args.key)?;
-    let (keys, sources) = load_metadata(&args.metadata, io)?;
+    let (keys, sources) = load_metadata(&args.source.metadata, io)?;
     let report = describe(&id, &keys, sources, now_ms);
     let opts = RenderOptions {
         color,
@@ -91,14 +91,14 @@ pub(super) fn key(args: KeyArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
 }
 
 pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
-    let now_ms = parse_now(args.now.as_deref())?;
+    let now_ms = parse_now(args.source.now.as_deref())?;
     let within_ms = parse_time_value(&args.within).ok_or_else(|| {
         Error::Usage(format!(
             "--within `{}` is not a time value (expected e.g. 14d, 36h, 90m)",
             args.within
         ))
     })?;
-    let (keys, _) = load_metadata(&args.metadata, io)?;
+    let (keys, _) = load_metadata(&args.source.metadata, io)?;
     let report = sort_expiring(&keys, &args.within, within_ms, now_ms);
     let opts = RenderOptions {
         color,

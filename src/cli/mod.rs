@@ -101,12 +101,19 @@ struct KeyArgs {
     /// A key id, or an encoded credential (base64 of id:secret; the secret is never shown).
     #[arg(value_name = "ID_OR_ENCODED")]
     key: String,
+    #[command(flatten)]
+    source: MetadataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Where key metadata comes from (saved responses; the live cluster is the next source).
+#[derive(Debug, Args)]
+struct MetadataArgs {
     /// Key metadata to read: a saved response of GET /_security/api_key or
     /// POST /_security/_query/api_key (repeatable).
     #[arg(long = "metadata", value_name = "FILE", required = true)]
     metadata: Vec<PathBuf>,
-    #[command(flatten)]
-    output: OutputArgs,
     /// Treat this instant as now (RFC 3339).
     #[arg(long, hide = true)]
     now: Option<String>,
@@ -121,14 +128,10 @@ struct ExpiringArgs {
     /// count for the exit status.
     #[arg(long)]
     include_no_expiry: bool,
-    /// Key metadata to read (repeatable); see `keydoctor key --help`.
-    #[arg(long = "metadata", value_name = "FILE", required = true)]
-    metadata: Vec<PathBuf>,
+    #[command(flatten)]
+    source: MetadataArgs,
     #[command(flatten)]
     output: OutputArgs,
-    /// Treat this instant as now (RFC 3339).
-    #[arg(long, hide = true)]
-    now: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+use crate::event::json_strings;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 
 /// A key's state, including "not in the metadata read".
@@ -123,16 +124,7 @@ pub fn rows(descriptors: &Value, source: &'static str) -> Vec<PrivilegeRow> {
             .collect(),
         _ => Vec::new(),
     };
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = json_strings;
     let mut out = Vec::new();
     for (role, rd) in roles {
         let cluster = strings(rd.get("cluster"));
@@ -258,16 +250,7 @@ fn access_rows(access: &Value) -> Vec<PrivilegeRow> {
                 } else {
                     "replication"
                 },
-                on: entry
-                    .get("names")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                on: json_strings(entry.get("names")),
                 privileges: Vec::new(),
                 restrictions: restrictions(entry),
             });

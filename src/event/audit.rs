@@ -64,16 +64,7 @@ pub fn parse_line(norm: &str, line: usize) -> Option<AuditEvent> {
     }
     let s = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
     let selector = value.pointer("/invalidate/apikeys");
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = super::json_strings;
     Some(AuditEvent {
         line,
         timestamp: s("timestamp").or_else(|| s("@timestamp")),

@@ -36,6 +36,18 @@ use audit::AuditEvent;
 use credential::Credential;
 use key_metadata::KeyMetadata;
 
+/// The strings of a JSON array (other items and non-arrays give nothing).
+pub(crate) fn json_strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Records longer than this many lines are cut, so that one odd paste cannot become one record.
 pub(crate) const MAX_RECORD_LINES: usize = 400;
 
