@@ -914,7 +914,11 @@ static SERVER_VERSION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The version a node logs at start-up (`version[8.12.2], pid[7]`), or Logstash finds.
 fn server_version(line: &[u8]) -> Option<crate::diagnosis::Version> {
-    memmem::find(line, b"version")?;
+    if memmem::find(line, b"version[").is_none()
+        && memmem::find(line, b"version determined").is_none()
+    {
+        return None;
+    }
     let text = String::from_utf8_lossy(line);
     let c = SERVER_VERSION.captures(&text)?;
     let v = c.get(1).or_else(|| c.get(2))?;
