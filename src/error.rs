@@ -32,6 +32,10 @@ pub enum Error {
         help("name directories or files that hold logs (server, audit, Logstash, Beats, Agent, Kibana) or key metadata")
     )]
     NoFiles { reasons: String },
+    /// Talking to the cluster failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// A usage problem clap does not catch.
     #[error("{0}")]
     #[diagnostic(code(keydoctor::usage))]

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Modules, one per stage: [`source`], [`event`], [`rule`], [`diagnosis`], [`report`]; [`scan`]
-//! runs stages 1–4 over a log tree, streaming, file by file in parallel; [`cli`] is the glue and
+//! runs stages 1–4 over a log tree, streaming, file by file in parallel; [`cluster`] is the live
+//! source of key metadata (read-only HTTPS); [`cli`] is the glue and
 //! [`error`] maps outcomes to exit codes.
 //!
 //! The library's API exists for the binary, the tests and the benches; it is not stable.
@@ -16,6 +17,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
+pub mod cluster;
 pub mod diagnosis;
 pub mod error;
 pub mod event;

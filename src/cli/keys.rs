@@ -1,7 +1,12 @@
 //! `keydoctor key` and `keydoctor expiring`: what key metadata says, for people and scripts.
+//! The metadata comes from saved responses (`--metadata`) or the cluster (`--es-url`).
+
+use std::io::Write as _;
+use std::time::Duration;
 
 use super::explain::parse_now;
-use super::{width, CmdResult, ExpiringArgs, Io, KeyArgs};
+use super::{width, ClusterArgs, CmdResult, ExpiringArgs, Io, KeyArgs, MetadataArgs};
+use crate::cluster::{api, auth::Auth, Client, Settings};
 use crate::diagnosis::keys::{describe, expiring as sort_expiring, State};
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::{Error, Outcome};
@@ -58,6 +63,62 @@ pub(super) fn load_metadata(
     Ok((keys, sources))
 }
 
+/// A client for `--es-url` (or `ELASTICSEARCH_URL`), or `None` when no URL is given.
+pub(super) fn cluster_client(args: &ClusterArgs, io: &mut Io<'_>) -> Result<Option<Client>, Error> {
+    let Some(url) = args
+        .es_url
+        .clone()
+        .or_else(|| (io.env)("ELASTICSEARCH_URL").filter(|u| !u.trim().is_empty()))
+    else {
+        return Ok(None);
+    };
+    if args.insecure {
+        writeln!(
+            io.stderr,
+            "warning: --insecure: the cluster's certificate is not verified; anyone on the network path can read the credentials keydoctor sends"
+        )?;
+    }
+    let settings = Settings {
+        url,
+        auth: Auth::from_env(&*io.env),
+        ca_cert: args.ca_cert.clone(),
+        insecure: args.insecure,
+        allow_plain_http: args.allow_plain_http,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    Ok(Some(Client::new(&settings)?))
+}
+
+/// Where the metadata comes from, checked once.
+enum Source {
+    Files(Vec<std::path::PathBuf>),
+    Cluster(Client),
+}
+
+fn source_of(args: &MetadataArgs, io: &mut Io<'_>) -> Result<Source, Error> {
+    if !args.metadata.is_empty() {
+        return Ok(Source::Files(args.metadata.clone()));
+    }
+    match cluster_client(&args.cluster, io)? {
+        Some(client) => Ok(Source::Cluster(client)),
+        None => Err(Error::Usage(
+            "key metadata is needed: --metadata FILE (a saved GET /_security/api_key response) or --es-url URL (or ELASTICSEARCH_URL), with credentials in ES_API_KEY or ES_USERNAME and ES_PASSWORD".into(),
+        )),
+    }
+}
+
+fn cluster_label(client: &Client, info: &api::ClusterInfo) -> String {
+    format!(
+        "{} (Elasticsearch {}{})",
+        client.url(),
+        info.version_text,
+        info.cluster_name
+            .as_ref()
+            .map(|n| format!(", cluster {n}"))
+            .unwrap_or_default()
+    )
+}
+
 /// A key id from what the user gave: an id, or an encoded credential (never echoed).
 fn key_id_of(given: &str) -> Result<String, Error> {
     let given = given.trim();
@@ -75,8 +136,23 @@ fn key_id_of(given: &str) -> Result<String, Error> {
 pub(super) fn key(args: KeyArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let now_ms = parse_now(args.source.now.as_deref())?;
     let id = key_id_of(&args.key)?;
-    let (keys, sources) = load_metadata(&args.source.metadata, io)?;
-    let report = describe(&id, &keys, sources, now_ms);
+    let (keys, sources, notes) = match source_of(&args.source, io)? {
+        Source::Files(paths) => {
+            let (keys, sources) = load_metadata(&paths, io)?;
+            (keys, sources, Vec::new())
+        }
+        Source::Cluster(client) => {
+            let info = api::info(&client)?;
+            let lookup = api::key_by_id(&client, &id, info.version)?;
+            (
+                lookup.keys,
+                vec![cluster_label(&client, &info)],
+                lookup.notes,
+            )
+        }
+    };
+    let mut report = describe(&id, &keys, sources, now_ms);
+    report.notes = notes;
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),
@@ -98,8 +174,16 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
             args.within
         ))
     })?;
-    let (keys, _) = load_metadata(&args.source.metadata, io)?;
-    let report = sort_expiring(&keys, &args.within, within_ms, now_ms);
+    let (keys, notes) = match source_of(&args.source, io)? {
+        Source::Files(paths) => (load_metadata(&paths, io)?.0, Vec::new()),
+        Source::Cluster(client) => {
+            let info = api::info(&client)?;
+            let lookup = api::active_keys(&client, info.version)?;
+            (lookup.keys, lookup.notes)
+        }
+    };
+    let mut report = sort_expiring(&keys, &args.within, within_ms, now_ms);
+    report.notes = notes;
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),
@@ -116,5 +200,3 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
         !report.keys.is_empty() || (args.include_no_expiry && !report.no_expiration.is_empty());
     Ok(if any { Outcome::Found } else { Outcome::Clean })
 }
-
-use std::io::Write as _;

@@ -107,16 +107,39 @@ struct KeyArgs {
     output: OutputArgs,
 }
 
-/// Where key metadata comes from (saved responses; the live cluster is the next source).
+/// Where key metadata comes from: saved responses, or the cluster itself.
 #[derive(Debug, Args)]
 struct MetadataArgs {
     /// Key metadata to read: a saved response of GET /_security/api_key or
     /// POST /_security/_query/api_key (repeatable).
-    #[arg(long = "metadata", value_name = "FILE", required = true)]
+    #[arg(long = "metadata", value_name = "FILE", conflicts_with = "es_url")]
     metadata: Vec<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Treat this instant as now (RFC 3339).
     #[arg(long, hide = true)]
     now: Option<String>,
+}
+
+/// How to reach a live cluster. Credentials come from the environment only: ES_API_KEY (an
+/// encoded API key) or ES_USERNAME and ES_PASSWORD.
+#[derive(Debug, Args)]
+struct ClusterArgs {
+    /// The cluster's HTTP endpoint (default: $ELASTICSEARCH_URL). Only read-only calls are made.
+    #[arg(long, value_name = "URL")]
+    es_url: Option<String>,
+    /// PEM file with the CA that signed the cluster's HTTP certificate.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// Do not verify the cluster's certificate (credentials are then exposed to anyone on the path).
+    #[arg(long)]
+    insecure: bool,
+    /// Allow sending credentials over http:// to a host other than this machine.
+    #[arg(long)]
+    allow_plain_http: bool,
+    /// Seconds to wait for each answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    timeout: u64,
 }
 
 #[derive(Debug, Args)]

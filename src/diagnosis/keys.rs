@@ -70,8 +70,10 @@ pub struct KeyReport {
     /// `role_descriptors` `{}`: the key has the owner's privileges (as of creation or update).
     pub inherits_owner: bool,
     pub privileges: Vec<PrivilegeRow>,
-    /// Where the metadata came from (file names), for "missing from what".
+    /// Where the metadata came from (file names, the cluster), for "missing from what".
     pub sources: Vec<String>,
+    /// What the source could not show (e.g. `limited_by` without `manage_api_key`).
+    pub notes: Vec<String>,
 }
 
 /// Describe key `id` from `keys` (several entries for one id: the last read wins).
@@ -86,6 +88,7 @@ pub fn describe(id: &str, keys: &[KeyMetadata], sources: Vec<String>, now_ms: i6
             inherits_owner: false,
             privileges: Vec::new(),
             sources,
+            notes: Vec::new(),
         };
     };
     let mut privileges = Vec::new();
@@ -110,6 +113,7 @@ pub fn describe(id: &str, keys: &[KeyMetadata], sources: Vec<String>, now_ms: i6
         privileges,
         key: Some(key),
         sources,
+        notes: Vec::new(),
     }
 }
 
@@ -283,6 +287,8 @@ pub struct ExpiringReport {
     /// Keys read, and how many were invalidated (never listed: they cannot be used).
     pub total: usize,
     pub invalidated: usize,
+    /// What the source could not show.
+    pub notes: Vec<String>,
 }
 
 /// Sort `keys` into an [`ExpiringReport`].

@@ -102,6 +102,15 @@ fn parse_key(value: &Value, line: usize) -> Option<KeyMetadata> {
     })
 }
 
+/// The keys of a response body as the cluster sent it (`{"api_keys": [...]}` of get and query).
+pub fn from_response(value: &Value) -> Vec<KeyMetadata> {
+    value
+        .get("api_keys")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(|v| parse_key(v, 0)).collect())
+        .unwrap_or_default()
+}
+
 /// A create-key response (`{"id", "name", "expiration"?, "api_key", "encoded"}`): the key as it
 /// was at creation. The secret is not kept (the text was redacted before it got here anyway).
 fn parse_create_response(value: &Value, line: usize) -> Option<KeyMetadata> {

@@ -63,6 +63,7 @@ fn key_json(r: &KeyReport) -> Value {
         })).collect::<Vec<_>>(),
         "derived_from": k.and_then(|k| k.derived_from.clone()),
         "sources": r.sources,
+        "notes": r.notes,
     })
 }
 
@@ -204,6 +205,9 @@ fn key_human(r: &KeyReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Re
         table(out, &header, &rows)?;
     }
     writeln!(out)?;
+    for note in &r.notes {
+        writeln!(out, "  note: {note}")?;
+    }
     let meaning = textwrap::fill(
         &key_meaning(r),
         textwrap::Options::new(opts.width.max(40))
@@ -245,6 +249,9 @@ fn key_markdown(r: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
         writeln!(out)?;
+    }
+    for note in &r.notes {
+        writeln!(out, "> note: {note}\n")?;
     }
     writeln!(out, "{}", key_meaning(r))
 }
@@ -305,6 +312,7 @@ pub fn render_expiring(
                 "total": r.total,
                 "invalidated": r.invalidated,
                 "summary": headline,
+                "notes": r.notes,
             });
             if include_no_expiry {
                 doc["no_expiration"] = r.no_expiration.iter().map(key_json).collect();
@@ -350,6 +358,9 @@ pub fn render_expiring(
                 headline.clone()
             };
             writeln!(out, "{head}")?;
+            for note in &r.notes {
+                writeln!(out, "note: {note}")?;
+            }
             let sections = [
                 ("", &r.keys, true),
                 ("Already expired:", &r.expired, true),

@@ -7,6 +7,8 @@ use std::rc::Rc;
 
 use keydoctor::cli::{run, Io};
 
+pub(crate) mod replay;
+
 /// A fixed "now" so that expiry decisions (and so snapshots) do not depend on the day.
 pub(crate) const NOW: &str = "2026-11-23T00:00:00Z";
 
@@ -42,8 +44,26 @@ pub(crate) fn keydoctor(args: &[&str], stdin: &str) -> Output {
     keydoctor_with(args, stdin.as_bytes().to_vec(), false)
 }
 
+/// Like [`keydoctor`], with these environment variables (and no others).
+pub(crate) fn keydoctor_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_with(args, Vec::new(), false, env)
+}
+
 /// Like [`keydoctor`], with bytes on stdin and a pretend-terminal stdin.
 pub(crate) fn keydoctor_with(args: &[&str], stdin: Vec<u8>, stdin_is_terminal: bool) -> Output {
+    run_with(args, stdin, stdin_is_terminal, &[])
+}
+
+fn run_with(
+    args: &[&str],
+    stdin: Vec<u8>,
+    stdin_is_terminal: bool,
+    env: &[(&str, &str)],
+) -> Output {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let out = SharedBuf::default();
     let err = SharedBuf::default();
     let mut io = Io {
@@ -53,7 +73,7 @@ pub(crate) fn keydoctor_with(args: &[&str], stdin: Vec<u8>, stdin_is_terminal: b
         stdin_is_terminal,
         stdout_is_terminal: false,
         stderr_is_terminal: false,
-        env: Box::new(|_| None),
+        env: Box::new(move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())),
     };
     let mut argv = vec!["keydoctor"];
     argv.extend_from_slice(args);

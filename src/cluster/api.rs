@@ -1,0 +1,147 @@
+//! The read-only calls keydoctor makes, typed, version-aware (shared/reference section 6).
+
+use serde_json::{json, Value};
+
+use super::client::{Client, ClusterError};
+use crate::diagnosis::Version;
+use crate::event::key_metadata::{from_response, KeyMetadata};
+
+/// `GET /`: who answered.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub version: Option<Version>,
+    pub version_text: String,
+    pub cluster_name: Option<String>,
+}
+
+/// `GET /`. An answer without `version.number` is not Elasticsearch.
+pub fn info(client: &Client) -> Result<ClusterInfo, ClusterError> {
+    let answer = client.get("")?;
+    let number = answer
+        .body
+        .pointer("/version/number")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ClusterError::Unexpected {
+            call: "GET /".into(),
+            status: answer.status,
+            content_type: String::new(),
+            head: format!(
+                "no version.number in the answer: {}",
+                answer
+                    .body
+                    .to_string()
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ),
+        })?;
+    Ok(ClusterInfo {
+        version: Version::parse(number),
+        version_text: number.to_string(),
+        cluster_name: answer
+            .body
+            .get("cluster_name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// What a lookup found, and what it could not see.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    pub keys: Vec<KeyMetadata>,
+    /// Limits of the answer (e.g. `limited_by` not visible with `manage_own_api_key`).
+    pub notes: Vec<String>,
+}
+
+/// `GET /_security/api_key?id=…`, with `limited_by` from 8.5 when the credentials may see it;
+/// with only `manage_own_api_key`, the caller's own keys (`owner=true`).
+pub fn key_by_id(
+    client: &Client,
+    id: &str,
+    version: Option<Version>,
+) -> Result<Lookup, ClusterError> {
+    let id_q = urlencode(id);
+    let limited_by = version.is_none_or(|v| v >= Version(8, 5, 0));
+    let mut lookup = Lookup::default();
+    if limited_by {
+        match client.get(&format!("_security/api_key?id={id_q}&with_limited_by=true")) {
+            Ok(a) => {
+                lookup.keys = from_response(&a.body);
+                return Ok(lookup);
+            }
+            Err(ClusterError::Forbidden { .. }) => {
+                lookup.notes.push(
+                    "limited_by is not visible to these credentials (it needs manage_api_key); the owner's privileges are not shown".into(),
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match client.get(&format!("_security/api_key?id={id_q}")) {
+        Ok(a) => lookup.keys = from_response(&a.body),
+        Err(ClusterError::Forbidden { .. }) => {
+            let a = client.get(&format!("_security/api_key?id={id_q}&owner=true"))?;
+            lookup.keys = from_response(&a.body);
+            lookup.notes.push(
+                "these credentials see only their own keys (manage_own_api_key): a key of another user shows as missing".into(),
+            );
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(lookup)
+}
+
+/// Keys that are not invalidated: the query API from 7.15 (pages of 1,000, at most 10,000, the
+/// default result window), else every key from `GET /_security/api_key`.
+pub fn active_keys(client: &Client, version: Option<Version>) -> Result<Lookup, ClusterError> {
+    let mut lookup = Lookup::default();
+    if version.is_some_and(|v| v < Version(7, 15, 0)) {
+        let a = client.get("_security/api_key")?;
+        lookup.keys = from_response(&a.body)
+            .into_iter()
+            .filter(|k| !k.invalidated)
+            .collect();
+        return Ok(lookup);
+    }
+    const PAGE: usize = 1000;
+    const WINDOW: usize = 10_000;
+    let mut from = 0;
+    loop {
+        let body = json!({
+            "from": from,
+            "size": PAGE,
+            "query": {"bool": {"filter": [{"term": {"invalidated": false}}]}},
+            "sort": [{"expiration": {"order": "asc"}}, {"creation": {"order": "asc"}}],
+        });
+        let a = client.post("_security/_query/api_key", &body)?;
+        let page = from_response(&a.body);
+        let total = a.body.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let n = page.len();
+        lookup.keys.extend(page);
+        from += n;
+        if n < PAGE || from >= total {
+            break;
+        }
+        if from >= WINDOW {
+            lookup.notes.push(format!(
+                "the cluster has {total} active keys; the first {WINDOW} by expiration were read (the query API's result window)"
+            ));
+            break;
+        }
+    }
+    Ok(lookup)
+}
+
+/// Percent-encode a query value (key ids are URL-safe base64, but be exact).
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,396 @@
+//! The live cluster, against a replay server that answers as Elasticsearch 7.17 and 8.x do:
+//! `key` and `expiring` with `--es-url`, keydoctor's own credentials, privileges, and every way
+//! the connection can fail.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::replay::{Replay, Route};
+use crate::support::{keydoctor_env, NOW};
+
+const SECRET_KEY: &str = "VG9vbEtleUlkQUFBQUFBQUFBQUE6dG9vbC1zZWNyZXQtMTIzNDU2";
+
+fn root_8() -> String {
+    r#"{
+  "name" : "es-node-1",
+  "cluster_name" : "prod-logs",
+  "cluster_uuid" : "Zx8H2xAcR3yKXk5DkT0lUA",
+  "version" : {
+    "number" : "8.12.2",
+    "build_flavor" : "default",
+    "build_type" : "docker",
+    "build_hash" : "48a287ab9497e852de30327444b0809e55d46466",
+    "build_date" : "2024-02-19T10:04:32.774273190Z",
+    "build_snapshot" : false,
+    "lucene_version" : "9.9.2",
+    "minimum_wire_compatibility_version" : "7.17.0",
+    "minimum_index_compatibility_version" : "7.0.0"
+  },
+  "tagline" : "You Know, for Search"
+}"#
+    .into()
+}
+
+fn root_7() -> String {
+    root_8()
+        .replace("8.12.2", "7.17.10")
+        .replace("9.9.2", "8.11.1")
+        .replace("7.17.0", "6.8.0")
+        .replace("\"7.0.0\"", "\"6.0.0-beta1\"")
+}
+
+/// The incident's Filebeat key as 8.12 returns it with `with_limited_by=true`.
+fn filebeat_key() -> String {
+    r#"{"api_keys":[{"id":"VuaCfGcBCdbkQm-e5aOx","name":"filebeat-prod","type":"rest","creation":1794297900000,"invalidated":true,"invalidation":1795166043247,"username":"ingest_owner","realm":"native1","metadata":{},"role_descriptors":{"filebeat_writer":{"cluster":["monitor"],"indices":[{"names":["filebeat-*"],"privileges":["create_doc"],"allow_restricted_indices":false}],"applications":[],"run_as":[],"metadata":{},"transient_metadata":{"enabled":true}}},"limited_by":[{"ingest_role":{"cluster":["monitor","manage_ilm"],"indices":[{"names":["filebeat-*","logs-*"],"privileges":["create_doc","create_index"],"allow_restricted_indices":false}],"applications":[],"run_as":[],"metadata":{},"transient_metadata":{"enabled":true}}}]}]}"#.into()
+}
+
+fn unauthorized_401() -> Route {
+    let mut r = Route::json(
+        "GET",
+        "/",
+        401,
+        r#"{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: invalid credentials for API key [ToolKeyIdAAAAAAAAAAA]","header":{"WWW-Authenticate":["Basic realm=\"security\", charset=\"UTF-8\"","Bearer realm=\"security\"","ApiKey"]}}],"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: invalid credentials for API key [ToolKeyIdAAAAAAAAAAA]","header":{"WWW-Authenticate":["Basic realm=\"security\", charset=\"UTF-8\"","Bearer realm=\"security\"","ApiKey"]}},"status":401}"#,
+    );
+    r.headers.push(("www-authenticate", "ApiKey".into()));
+    r
+}
+
+fn forbidden(action: &str) -> String {
+    format!(
+        r#"{{"error":{{"root_cause":[{{"type":"security_exception","reason":"action [{action}] is unauthorized for user [reader] with effective roles [own_keys], this action is granted by the cluster privileges [manage_api_key,manage_security,all]"}}],"type":"security_exception","reason":"action [{action}] is unauthorized for user [reader] with effective roles [own_keys], this action is granted by the cluster privileges [manage_api_key,manage_security,all]"}},"status":403}}"#
+    )
+}
+
+fn run(replay_url: &str, args: &[&str]) -> crate::support::Output {
+    let mut argv = args.to_vec();
+    argv.extend_from_slice(&["--es-url", replay_url, "--now", NOW]);
+    // A wide terminal: error messages are checked unwrapped.
+    keydoctor_env(&argv, &[("ES_API_KEY", SECRET_KEY), ("COLUMNS", "400")])
+}
+
+fn assert_no_secret(out: &crate::support::Output) {
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(SECRET_KEY), "the tool's key leaked: {text}");
+        assert!(
+            !text.contains("tool-secret"),
+            "the tool's secret leaked: {text}"
+        );
+    }
+}
+
+#[test]
+fn key_from_an_8x_cluster_with_limited_by() {
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
+            200,
+            &filebeat_key(),
+        ),
+    ]);
+    let out = run(
+        &replay.url,
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--format", "json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_no_secret(&out);
+    let k: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(k["state"], "invalidated");
+    assert_eq!(k["invalidation"], "2026-11-20T09:14:03Z");
+    let source = k["sources"][0].as_str().unwrap();
+    assert!(
+        source.contains("Elasticsearch 8.12.2, cluster prod-logs"),
+        "{source}"
+    );
+    let kinds: Vec<(&str, &str)> = k["privileges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["source"].as_str().unwrap(), p["kind"].as_str().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("limited_by", "index")), "{kinds:?}");
+    let seen = replay.requests();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|r| r.method == "GET"
+        && r.authorization.as_deref() == Some(&format!("ApiKey {SECRET_KEY}"))));
+}
+
+#[test]
+fn key_from_a_7_17_cluster_asks_without_limited_by() {
+    let body = filebeat_key().replace(r#""type":"rest","#, "");
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_7()),
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx",
+            200,
+            &body,
+        ),
+    ]);
+    let out = run(
+        &replay.url,
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--format", "json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let targets: Vec<String> = replay.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        vec!["/", "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx"]
+    );
+}
+
+#[test]
+fn own_keys_only_credentials_are_explained() {
+    let get = "cluster:admin/xpack/security/api_key/get";
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
+            403,
+            &forbidden(get),
+        ),
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx",
+            403,
+            &forbidden(get),
+        ),
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&owner=true",
+            200,
+            r#"{"api_keys":[]}"#,
+        ),
+    ]);
+    let out = run(
+        &replay.url,
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--format", "json"],
+    );
+    assert_eq!(out.code, 1);
+    let k: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(k["state"], "missing");
+    let notes = k["notes"].to_string();
+    assert!(notes.contains("limited_by is not visible"), "{notes}");
+    assert!(notes.contains("only their own keys"), "{notes}");
+}
+
+#[test]
+fn the_tools_own_credentials_rejected_is_said_so() {
+    let replay = Replay::start(vec![unauthorized_401()]);
+    let out = run(&replay.url, &["key", "VuaCfGcBCdbkQm-e5aOx"]);
+    assert_eq!(out.code, 2);
+    assert_no_secret(&out);
+    let err = out.stderr.replace('\n', " ");
+    assert!(
+        err.contains("rejected keydoctor's own credentials"),
+        "{err}"
+    );
+    assert!(err.contains("not the key under study"), "{err}");
+    assert!(err.contains("ES_API_KEY"), "{err}");
+}
+
+#[test]
+fn forbidden_listing_says_which_privilege() {
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json(
+            "POST",
+            "/_security/_query/api_key",
+            403,
+            &forbidden("cluster:admin/xpack/security/api_key/query"),
+        ),
+    ]);
+    let out = run(&replay.url, &["expiring"]);
+    assert_eq!(out.code, 2);
+    let err = out.stderr.replace('\n', " ");
+    assert!(
+        err.contains("may not POST /_security/_query/api_key"),
+        "{err}"
+    );
+    assert!(err.contains("manage_own_api_key"), "{err}");
+}
+
+#[test]
+fn expiring_from_the_query_api() {
+    let body = r#"{"total":2,"count":2,"api_keys":[{"id":"SoonKeyAAAAAAAAAAAAA","name":"grafana","type":"rest","creation":1793491200000,"expiration":1795824000000,"invalidated":false,"username":"grafana","realm":"native1","realm_type":"native","metadata":{},"role_descriptors":{},"_sort":[1795824000000,1793491200000]},{"id":"LaterKeyAAAAAAAAAAAA","name":"later","type":"rest","creation":1793491200000,"expiration":1819756800000,"invalidated":false,"username":"u","realm":"native1","metadata":{},"role_descriptors":{},"_sort":[1819756800000,1793491200000]}]}"#;
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json("POST", "/_security/_query/api_key", 200, body),
+    ]);
+    let out = run(
+        &replay.url,
+        &["expiring", "--within", "14d", "--format", "json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["keys"][0]["id"], "SoonKeyAAAAAAAAAAAAA");
+    assert_eq!(r["keys"].as_array().unwrap().len(), 1);
+    let query = &replay.requests()[1];
+    let sent: Value = serde_json::from_str(&query.body).unwrap();
+    assert_eq!(
+        sent["query"]["bool"]["filter"][0]["term"]["invalidated"],
+        false
+    );
+}
+
+#[test]
+fn connection_failures_are_named() {
+    // Nothing listens on this port (bound, then dropped).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(
+        &format!("http://127.0.0.1:{port}"),
+        &["key", "VuaCfGcBCdbkQm-e5aOx"],
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("cannot connect to"), "{}", out.stderr);
+    // An HTML error page from a proxy, twice (one retry): its status and first lines.
+    let mut page = Route::json(
+        "GET",
+        "/",
+        502,
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    );
+    page.headers = vec![("content-type", "text/html".into())];
+    let replay = Replay::start(vec![page]);
+    let out = run(&replay.url, &["key", "VuaCfGcBCdbkQm-e5aOx"]);
+    assert_eq!(out.code, 2);
+    let err = out.stderr.replace('\n', " ");
+    assert!(
+        err.contains("unexpected answer to GET /: HTTP 502 (text/html)"),
+        "{err}"
+    );
+    assert!(err.contains("502 Bad Gateway"), "{err}");
+    assert_eq!(replay.requests().len(), 2, "one retry on a 502");
+    // TLS spoken to a plain-HTTP port.
+    let replay = Replay::start(vec![Route::json("GET", "/", 200, &root_8())]);
+    let https = replay.url.replace("http://", "https://");
+    let out = run(&https, &["key", "VuaCfGcBCdbkQm-e5aOx"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("TLS with"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not speak TLS on this port")
+            || out
+                .stderr
+                .contains("closed the connection during the TLS handshake"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_dropped_connection_is_retried_once_and_a_slow_one_times_out() {
+    let mut drop_once = Route::json("GET", "/", 200, &root_8());
+    drop_once.hang_up = true;
+    drop_once.times = Some(1);
+    let replay = Replay::start(vec![
+        drop_once,
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
+            200,
+            &filebeat_key(),
+        ),
+    ]);
+    let out = run(
+        &replay.url,
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--format", "json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let mut slow = Route::json("GET", "/", 200, &root_8());
+    slow.delay = Some(Duration::from_secs(3));
+    let replay = Replay::start(vec![slow]);
+    let out = run(
+        &replay.url,
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--timeout", "1"],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("did not answer within 1 s"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn credentials_never_go_over_plain_http_to_another_host() {
+    let out = keydoctor_env(
+        &[
+            "key",
+            "VuaCfGcBCdbkQm-e5aOx",
+            "--es-url",
+            "http://es.example.invalid:9200",
+        ],
+        &[("ES_API_KEY", SECRET_KEY)],
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("refusing to send"), "{}", out.stderr);
+    assert_no_secret(&out);
+    // ELASTICSEARCH_URL is read when --es-url is not given; --insecure warns.
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json("GET", "/_security/api_key", 200, r#"{"api_keys":[]}"#),
+    ]);
+    let out = keydoctor_env(
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--insecure", "--now", NOW],
+        &[
+            ("ELASTICSEARCH_URL", replay.url.as_str()),
+            ("ES_USERNAME", "elastic"),
+            ("ES_PASSWORD", "hunter2hunter2"),
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: --insecure"), "{}", out.stderr);
+    assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
+    assert_eq!(
+        replay.requests()[0].authorization.as_deref(),
+        Some("Basic ZWxhc3RpYzpodW50ZXIyaHVudGVyMg==")
+    );
+    // Neither a file nor a URL: a usage error that says what is needed.
+    let out = keydoctor_env(&["key", "VuaCfGcBCdbkQm-e5aOx"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("key metadata is needed"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Opt-in: a real cluster, when `KEYDOCTOR_TEST_ES_URL` and credentials (`ES_API_KEY`, or
+/// `ES_USERNAME` and `ES_PASSWORD`) are set (`KEYDOCTOR_TEST_CA_CERT` for a private CA); without
+/// them it checks nothing. Read-only.
+#[test]
+fn real_cluster_when_configured() {
+    let Ok(url) = std::env::var("KEYDOCTOR_TEST_ES_URL") else {
+        return;
+    };
+    let vars: Vec<(String, String)> = ["ES_API_KEY", "ES_USERNAME", "ES_PASSWORD"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect();
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let ca = std::env::var("KEYDOCTOR_TEST_CA_CERT").ok();
+    let run = |command: &[&str]| {
+        let mut args = command.to_vec();
+        args.extend_from_slice(&["--es-url", url.as_str(), "--format", "json"]);
+        if let Some(ca) = &ca {
+            args.extend_from_slice(&["--ca-cert", ca.as_str()]);
+        }
+        keydoctor_env(&args, &env)
+    };
+    // A key id that cannot exist: missing, exit 1.
+    let out = run(&["key", "KeydoctorNoSuchKey00"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let k: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(k["state"], "missing");
+    let out = run(&["expiring", "--within", "3650d"]);
+    assert!(out.code < 2, "{}", out.stderr);
+    let _: Value = serde_json::from_str(&out.stdout).unwrap();
+}
