@@ -394,3 +394,127 @@ fn real_cluster_when_configured() {
     assert!(out.code < 2, "{}", out.stderr);
     let _: Value = serde_json::from_str(&out.stdout).unwrap();
 }
+
+/// `explain`/`scan` with `--es-url`: each finding's key is looked up; a hidden 401 is decided
+/// by the cluster's view of the key given with `--with-key-env`.
+fn explain_with_cluster(
+    routes: Vec<Route>,
+    input_fixture: &str,
+    extra: &[&str],
+) -> (u8, Value, crate::support::Output) {
+    let replay = Replay::start(routes);
+    let path = crate::support::fixture(input_fixture);
+    let mut args = vec![
+        "explain",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--es-url",
+        replay.url.as_str(),
+        "--now",
+        NOW,
+    ];
+    args.extend_from_slice(extra);
+    let client_key = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6Y2xpZW50LXNlY3JldC05OTk5";
+    let out = keydoctor_env(
+        &args,
+        &[
+            ("ES_API_KEY", SECRET_KEY),
+            ("CLIENT_KEY", client_key),
+            ("COLUMNS", "400"),
+        ],
+    );
+    assert!(out.code < 2, "{}", out.stderr);
+    assert!(!out.stdout.contains(client_key) && !out.stdout.contains("client-secret"));
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    (out.code, report, out)
+}
+
+#[test]
+fn a_hidden_401_is_decided_by_the_key_the_client_uses() {
+    let key_route = |body: &str| {
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
+            200,
+            body,
+        )
+    };
+    let (_, r, _) = explain_with_cluster(
+        vec![
+            Route::json("GET", "/", 200, &root_8()),
+            key_route(&filebeat_key()),
+        ],
+        "explain/python-generic-401.txt",
+        &["--with-key-env", "CLIENT_KEY"],
+    );
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "invalidated", "{f:#}");
+    assert_eq!(f["key_id"], "VuaCfGcBCdbkQm-e5aOx");
+    assert_eq!(f["key_id_source"], "key given with --with-key-env");
+    assert!(f["details"]["cluster_view"]
+        .as_str()
+        .unwrap()
+        .starts_with("confirmed: the cluster at http://"));
+    let (_, r, _) = explain_with_cluster(
+        vec![
+            Route::json("GET", "/", 200, &root_8()),
+            key_route(r#"{"api_keys":[]}"#),
+        ],
+        "explain/python-generic-401.txt",
+        &["--with-key-env", "CLIENT_KEY"],
+    );
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "missing", "{f:#}");
+    assert!(f["details"]["cluster_view"]
+        .as_str()
+        .unwrap()
+        .starts_with("decided: "));
+    // Not set, or not a key: usage errors that never echo the value.
+    let out = keydoctor_env(&["explain", "--with-key-env", "NOPE"], &[]);
+    assert_eq!(out.code, 2);
+    let out = keydoctor_env(
+        &["explain", "--with-key-env", "V"],
+        &[("V", "hunter2hunter2")],
+    );
+    assert_eq!(out.code, 2);
+    assert!(!out.stderr.contains("hunter2"));
+}
+
+#[test]
+fn a_missing_key_the_cluster_has_is_contradicted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    std::fs::write(&log, "[2026-11-21T10:00:00,000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - unable to find apikey with id VuaCfGcBCdbkQm-e5aOx\n").unwrap();
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json(
+            "GET",
+            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
+            200,
+            &filebeat_key(),
+        ),
+    ]);
+    for command in ["explain", "scan"] {
+        let out = keydoctor_env(
+            &[
+                command,
+                log.to_str().unwrap(),
+                "--format",
+                "json",
+                "--es-url",
+                replay.url.as_str(),
+                "--now",
+                NOW,
+            ],
+            &[("ES_API_KEY", SECRET_KEY)],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let r: Value = serde_json::from_str(&out.stdout).unwrap();
+        let f = &r["findings"][0];
+        assert_eq!(f["class"], "missing");
+        let view = f["details"]["cluster_view"].as_str().unwrap();
+        assert!(view.starts_with("contradicted: the cluster at"), "{view}");
+        assert!(view.contains("talks to another cluster"), "{view}");
+    }
+}

@@ -80,7 +80,19 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     // An input skipped whole next to readable ones is a warning in the report, not an error.
     let docs: Vec<_> = inputs.iter().map(parse_input).collect();
     drop(inputs);
-    let diagnosis = diagnose(&docs, &rules, skipped, &Options::new(version, now_ms));
+    let mut opts = Options::new(version, now_ms);
+    opts.assumed_key = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
+    let mut diagnosis = diagnose(&docs, &rules, skipped, &opts);
+    if let Some(client) = super::keys::cluster_client(&args.diagnosis.cluster, io)? {
+        let ids: std::collections::BTreeSet<String> = diagnosis
+            .findings
+            .iter()
+            .filter_map(|f| f.key_id.clone())
+            .chain(opts.assumed_key.clone())
+            .collect();
+        let view = super::keys::cluster_view(&client, ids)?;
+        crate::diagnosis::correlate::confirm(&mut diagnosis, &view, &rules, &opts);
+    }
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),

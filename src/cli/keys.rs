@@ -89,6 +89,53 @@ pub(super) fn cluster_client(args: &ClusterArgs, io: &mut Io<'_>) -> Result<Opti
     Ok(Some(Client::new(&settings)?))
 }
 
+/// `--with-key-env VAR`: the id of the encoded key in `VAR` (the value is never shown).
+pub(super) fn key_from_env(var: Option<&str>, io: &Io<'_>) -> Result<Option<String>, Error> {
+    let Some(var) = var else {
+        return Ok(None);
+    };
+    let value = (io.env)(var)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--with-key-env {var}: the variable is not set or empty"
+            ))
+        })?;
+    match judge(value.trim(), Some(Scheme::ApiKey)) {
+        (_, Some(id)) => Ok(Some(id)),
+        _ => Err(Error::Usage(format!(
+            "--with-key-env {var}: the value is not an encoded API key (base64 of id:api_key); it is not shown"
+        ))),
+    }
+}
+
+/// Ask the cluster about `ids`: the keys it has, the ids it does not know.
+pub(super) fn cluster_view(
+    client: &Client,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<crate::diagnosis::correlate::ClusterView, Error> {
+    let info = api::info(client)?;
+    let mut view = crate::diagnosis::correlate::ClusterView {
+        label: format!("the cluster at {}", cluster_label(client, &info)),
+        ..Default::default()
+    };
+    for id in ids {
+        let lookup = api::key_by_id(client, &id, info.version)?;
+        if lookup.keys.iter().any(|k| k.id == id) {
+            view.keys
+                .extend(lookup.keys.into_iter().filter(|k| k.id == id));
+        } else {
+            view.absent.push(id);
+        }
+        for note in lookup.notes {
+            if !view.notes.contains(&note) {
+                view.notes.push(note);
+            }
+        }
+    }
+    Ok(view)
+}
+
 /// Where the metadata comes from, checked once.
 enum Source {
     Files(Vec<std::path::PathBuf>),

@@ -213,6 +213,14 @@ struct DiagnosisArgs {
     /// POST /_security/_query/api_key (repeatable).
     #[arg(long = "metadata", value_name = "FILE")]
     metadata: Vec<PathBuf>,
+    /// Ask the cluster about each finding's key (--es-url), to confirm or contradict it.
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// The environment variable holding the failing client's encoded key: its id is the key of
+    /// every failure whose text names none, and the cluster is asked about it. The value is
+    /// never printed.
+    #[arg(long, value_name = "VAR")]
+    with_key_env: Option<String>,
     /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,

@@ -49,6 +49,9 @@ pub struct Options {
     pub since_ms: Option<i64>,
     /// Only records at or before this instant (epoch ms).
     pub until_ms: Option<i64>,
+    /// The id of the key the failing client uses, when the user gave it (`--with-key-env`):
+    /// the key of every failure whose text names none.
+    pub assumed_key: Option<String>,
 }
 
 impl Options {
@@ -60,6 +63,7 @@ impl Options {
             grouping: Grouping::PerFailure,
             since_ms: None,
             until_ms: None,
+            assumed_key: None,
         }
     }
 
@@ -137,7 +141,7 @@ pub fn diagnose(
         for m in &matches {
             if let RuleClass::Finding(class) = rules.rules[m.rule].class {
                 let list = record_groups.entry(m.record).or_default();
-                let g = GroupKey::new(class, &rules.rules[m.rule], m, doc, opts.grouping);
+                let g = GroupKey::new(class, &rules.rules[m.rule], m, doc, opts);
                 if !list.contains(&g) {
                     list.push(g);
                 }
@@ -153,7 +157,7 @@ pub fn diagnose(
                 continue;
             }
             if let RuleClass::Finding(class) = rule.class {
-                let g = GroupKey::new(class, rule, &m, doc, opts.grouping);
+                let g = GroupKey::new(class, rule, &m, doc, opts);
                 let kept = record_groups
                     .get(&m.record)
                     .is_some_and(|list| list.contains(&g));
@@ -181,7 +185,7 @@ pub fn diagnose(
                         });
                 }
                 RuleClass::Finding(class) => {
-                    let key = GroupKey::new(class, rule, &m, doc, opts.grouping);
+                    let key = GroupKey::new(class, rule, &m, doc, opts);
                     groups
                         .entry(key)
                         .or_default()
@@ -354,14 +358,9 @@ impl GroupKey {
     }
 
     /// The group of finding match `m` (of `rule`, whose class is `class`) in `doc`.
-    pub fn new(
-        class: Class,
-        rule: &Rule,
-        m: &RuleMatch,
-        doc: &Document,
-        grouping: Grouping,
-    ) -> Self {
-        let key = match resolve_key_id(m, doc) {
+    pub fn new(class: Class, rule: &Rule, m: &RuleMatch, doc: &Document, opts: &Options) -> Self {
+        let grouping = opts.grouping;
+        let key = match resolve_key_id(m, doc, opts) {
             KeyRef::Id(id, _) => Some(id),
             KeyRef::Placeholder(p) => Some(format!("<placeholder {p}>")),
             KeyRef::None => None,
@@ -409,7 +408,7 @@ enum KeyRef {
     None,
 }
 
-fn resolve_key_id(m: &RuleMatch, doc: &Document) -> KeyRef {
+fn resolve_key_id(m: &RuleMatch, doc: &Document, opts: &Options) -> KeyRef {
     if let Some(id) = m.capture("key_id") {
         return if is_placeholder_id(id) {
             KeyRef::Placeholder(id.to_string())
@@ -426,6 +425,9 @@ fn resolve_key_id(m: &RuleMatch, doc: &Document) -> KeyRef {
     ids.dedup();
     if ids.len() == 1 {
         return KeyRef::Id(ids[0].to_string(), "credential in the input");
+    }
+    if let Some(id) = &opts.assumed_key {
+        return KeyRef::Id(id.clone(), "key given with --with-key-env");
     }
     KeyRef::None
 }
@@ -474,11 +476,12 @@ fn build_finding(
         unreachable!("notes are not grouped")
     };
     let first_doc = &docs[first.doc];
-    let (key_id, key_id_source, key_id_placeholder) = match resolve_key_id(&first.m, first_doc) {
-        KeyRef::Id(id, source) => (Some(id), Some(source), None),
-        KeyRef::Placeholder(p) => (None, None, Some(p)),
-        KeyRef::None => (None, None, None),
-    };
+    let (key_id, key_id_source, key_id_placeholder) =
+        match resolve_key_id(&first.m, first_doc, opts) {
+            KeyRef::Id(id, source) => (Some(id), Some(source), None),
+            KeyRef::Placeholder(p) => (None, None, Some(p)),
+            KeyRef::None => (None, None, None),
+        };
 
     // Captures: the first value of each name across occurrences.
     let mut captures: BTreeMap<String, String> = BTreeMap::new();
@@ -1005,6 +1008,24 @@ pub(crate) fn attach_metadata(finding: &mut Finding, meta: &KeyMetadata, opts: &
     }
     if finding.details.key_name.is_none() {
         finding.details.key_name = meta.name.clone();
+    }
+}
+
+/// Join key metadata obtained after the diagnosis (from the cluster) with its findings, as
+/// pasted metadata would have been: decide, confirm or contradict, locate limits.
+pub(crate) fn apply_metadata(
+    findings: &mut [Finding],
+    keys: &[KeyMetadata],
+    rules: &RuleSet,
+    opts: &Options,
+) {
+    let metadata: BTreeMap<&str, &KeyMetadata> = keys.iter().map(|k| (k.id.as_str(), k)).collect();
+    for finding in findings {
+        let Some(meta) = finding.key_id.as_deref().and_then(|id| metadata.get(id)) else {
+            continue;
+        };
+        attach_metadata(finding, meta, opts);
+        correlate_metadata(finding, &metadata, rules, &[], opts);
     }
 }
 

@@ -19,7 +19,7 @@ use super::classify::format_ms;
 use super::timeline::{parse_time_value, parse_ts};
 use super::{Class, Diagnosis, Finding, GroupKey, InvalidatedBy, Options, TimelineEntry};
 use crate::event::audit::AuditEvent;
-use crate::event::key_metadata::KeyMetadata;
+use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::rule::RuleSet;
 
 /// How far apart (ms) a server WARN and an audit denial may be and still be one request.
@@ -311,6 +311,94 @@ fn known_keys(keys: &[KeyMetadata], facts: &Facts) -> BTreeMap<String, KnownKey>
         }
     }
     out
+}
+
+/// What the live cluster answered about the keys of a diagnosis.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// `https://… (Elasticsearch 8.12.2, cluster prod)`.
+    pub label: String,
+    /// The keys it returned.
+    pub keys: Vec<KeyMetadata>,
+    /// Ids it does not know.
+    pub absent: Vec<String>,
+    /// What it could not show (privileges of keydoctor's credentials).
+    pub notes: Vec<String>,
+}
+
+/// Confirm or contradict each finding with the cluster's view of its key: metadata is joined as
+/// pasted metadata would be (a hidden 401 decided, limits located), a key the cluster does not
+/// know decides a hidden 401 as `missing`, and every finding says what the cluster shows.
+pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, opts: &Options) {
+    super::classify::apply_metadata(&mut diagnosis.findings, &view.keys, rules, opts);
+    let label = &view.label;
+    for f in &mut diagnosis.findings {
+        let Some(id) = f.key_id.clone() else {
+            continue;
+        };
+        if view.absent.contains(&id) {
+            f.details.cluster_view = Some(match f.class {
+                Class::AuthenticationUnresolved => {
+                    if let Some(rule) = rules
+                        .rules
+                        .iter()
+                        .find(|r| r.class == super::RuleClass::Finding(Class::Missing) && r.canonical())
+                    {
+                        f.class = Class::Missing;
+                        f.rule_id = rule.id.clone();
+                        f.candidates.clear();
+                        super::classify::retext(f, rules, opts);
+                        f.explanation = format!(
+                            "The error text alone does not say why, but {label} has no key with id {id}.\n\n{}",
+                            f.explanation
+                        );
+                    }
+                    format!("decided: {label} has no key with this id")
+                }
+                Class::Missing => format!("confirmed: {label} has no key with this id"),
+                Class::Invalidated | Class::Expired => format!(
+                    "{label} no longer has this key: invalidated and expired keys are deleted after the retention period (xpack.security.authc.api_key.delete.retention_period, 7 days by default)"
+                ),
+                _ => format!(
+                    "contradiction: {label} has no key with this id, yet the failure shows it authenticated: the client talks to another cluster"
+                ),
+            });
+            continue;
+        }
+        let Some(meta) = view.keys.iter().find(|k| k.id == id) else {
+            continue;
+        };
+        let state = meta.state(opts.now_ms);
+        let shown = format!("{label} shows key {id} {}", state.as_str());
+        let cross = meta.key_type.as_deref() == Some("cross_cluster");
+        f.details.cluster_view = Some(match (f.class, state) {
+            (Class::Missing, _) => {
+                f.details.limit_source = None;
+                format!("contradicted: {shown}: the failing client talks to another cluster (or `.security` was restored since)")
+            }
+            (Class::Invalidated, KeyState::Invalidated) | (Class::Expired, KeyState::Expired) => {
+                format!("confirmed: {shown}")
+            }
+            (Class::Invalidated | Class::Expired, KeyState::Active) => format!(
+                "contradicted: {shown}: the failing client talks to another cluster, or the clocks differ"
+            ),
+            (Class::AuthenticationUnresolved, KeyState::Active) if cross => format!(
+                "{shown}, of type cross_cluster: such a key authenticates only cross-cluster requests on the remote cluster server port, never REST requests (wrong_key_type)"
+            ),
+            _ => shown,
+        });
+    }
+    for note in &view.notes {
+        if !diagnosis.notes.iter().any(|n| &n.message == note) {
+            diagnosis.notes.push(super::Note {
+                rule_id: None,
+                message: note.clone(),
+                source: None,
+                line: None,
+                count: 1,
+            });
+        }
+    }
 }
 
 /// Key metadata pieced together from audit `create_apikey` events (and the `change_apikey` and

@@ -177,6 +177,8 @@ pub struct Details {
     pub key_inference: Option<String>,
     /// Keys that could be the one an id-less finding is about, when no single one is.
     pub key_candidates: Vec<String>,
+    /// What the live cluster says about the key: confirms or contradicts the finding.
+    pub cluster_view: Option<String>,
 }
 
 /// An `invalidate_apikeys` audit event that names the key.

@@ -285,6 +285,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
     opt("client_join", &d.client_join);
     opt("audit_note", &d.audit_note);
     opt("key_inference", &d.key_inference);
+    opt("cluster_view", &d.cluster_view);
     let mut list = |k: &str, v: &[String]| {
         if !v.is_empty() {
             m.insert(k.into(), json!(v));

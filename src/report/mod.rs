@@ -249,6 +249,9 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     if let Some(note) = &d.audit_note {
         out.push(("audit", note.clone()));
     }
+    if let Some(view) = &d.cluster_view {
+        out.push(("cluster", view.clone()));
+    }
     out
 }
 

@@ -132,6 +132,16 @@ impl Scanner {
         }
     }
 
+    /// The rules in use.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
     /// Count bytes read from disk into `counter` (for a progress bar).
     pub fn with_progress(mut self, counter: Arc<AtomicU64>) -> Self {
         self.progress = Some(counter);
@@ -795,7 +805,7 @@ fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
             match rule.class {
                 RuleClass::Note => notes.push(rule.id.clone()),
                 RuleClass::Finding(class) => {
-                    let g = GroupKey::new(class, rule, m, doc, opts.grouping);
+                    let g = GroupKey::new(class, rule, m, doc, opts);
                     if !groups.iter().any(|(k, _)| *k == g) {
                         groups.push((g, m));
                     }
