@@ -250,3 +250,94 @@ fn explain_and_scan_join_metadata_given_with_a_flag() {
     ]);
     assert_eq!(r["findings"][0]["class"], "invalidated", "{r:#}");
 }
+
+#[test]
+fn rotate_plans_create_deploy_verify_then_invalidate() {
+    let out = keydoctor(
+        &[
+            "rotate",
+            "j7c0WYIBqecB5CbVR6Oq",
+            "--metadata",
+            META,
+            "--now",
+            NOW,
+            "--format",
+            "json",
+            "--curl",
+            "--add-index-privilege",
+            "logs-secret-*:read",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let p: Value = serde_json::from_str(&out.stdout).unwrap();
+    let titles: Vec<&str> = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            "Create the replacement key",
+            "Deploy the new key to every client that uses the old one",
+            "Verify the new key before touching the old one",
+            "Only then invalidate the old key",
+        ]
+    );
+    let create = p["steps"][0]["request"].as_str().unwrap();
+    let body: Value = serde_json::from_str(create.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(
+        body["expiration"], "90d",
+        "the old key's 90-day lifetime is kept"
+    );
+    assert_eq!(
+        body["role_descriptors"]["metrics_read"]["indices"][0]["names"][0],
+        "metrics-*"
+    );
+    assert_eq!(
+        body["role_descriptors"]["added-privileges"]["indices"][0]["names"][0],
+        "logs-secret-*"
+    );
+    assert_eq!(body["metadata"]["rotated_from"], "j7c0WYIBqecB5CbVR6Oq");
+    assert!(p["steps"][0]["curl"].as_str().unwrap().starts_with("curl"));
+    let diff = p["descriptors_diff"].as_str().unwrap();
+    assert!(diff.contains("+  \"added-privileges\": {"), "{diff}");
+    assert!(
+        !diff
+            .lines()
+            .any(|l| l.starts_with('-') && !l.starts_with("---")),
+        "nothing removed: {diff}"
+    );
+    // An invalidated key: nothing left to invalidate; a key not in the metadata: an error.
+    let out = keydoctor(
+        &[
+            "rotate",
+            "VuaCfGcBCdbkQm-e5aOx",
+            "--metadata",
+            META,
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    let p: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(p["steps"][3]["title"], "Nothing to invalidate");
+    let out = keydoctor(&["rotate", "AAAAAAAAAAAAAAAAAAAA", "--metadata", META], "");
+    assert_eq!(out.code, 2);
+    let out = keydoctor(
+        &[
+            "rotate",
+            "j7c0WYIBqecB5CbVR6Oq",
+            "--metadata",
+            META,
+            "--add-index-privilege",
+            "nonsense",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 2);
+}

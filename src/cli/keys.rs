@@ -5,15 +5,16 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use super::explain::parse_now;
-use super::{width, ClusterArgs, CmdResult, ExpiringArgs, Io, KeyArgs, MetadataArgs};
+use super::{width, ClusterArgs, CmdResult, ExpiringArgs, Io, KeyArgs, MetadataArgs, RotateArgs};
 use crate::cluster::{api, auth::Auth, Client, Settings};
 use crate::diagnosis::keys::{describe, expiring as sort_expiring, State};
+use crate::diagnosis::rotate::{plan, IndexGrant};
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::{Error, Outcome};
 use crate::event::credential::{judge, looks_like_key_id, Scheme};
 use crate::event::key_metadata::KeyMetadata;
 use crate::event::parse_input;
-use crate::report::keys::{render_expiring, render_key};
+use crate::report::keys::{render_expiring, render_key, render_plan};
 use crate::report::RenderOptions;
 use crate::source::{self, Skipped};
 
@@ -246,4 +247,52 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
     let any =
         !report.keys.is_empty() || (args.include_no_expiry && !report.no_expiration.is_empty());
     Ok(if any { Outcome::Found } else { Outcome::Clean })
+}
+
+pub(super) fn rotate(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
+    let now_ms = parse_now(args.source.now.as_deref())?;
+    let id = key_id_of(&args.key)?;
+    if let Some(e) = &args.expiration {
+        if parse_time_value(e).is_none() {
+            return Err(Error::Usage(format!(
+                "--expiration `{e}` is not a time value (expected e.g. 90d, 720h)"
+            )));
+        }
+    }
+    let grants = args
+        .add_index_privilege
+        .iter()
+        .map(|g| {
+            IndexGrant::parse(g).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--add-index-privilege `{g}`: expected PATTERN:PRIV[,PRIV], e.g. logs-*:read"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (keys, sources) = match source_of(&args.source, io)? {
+        Source::Files(paths) => load_metadata(&paths, io)?,
+        Source::Cluster(client) => {
+            let info = api::info(&client)?;
+            let lookup = api::key_by_id(&client, &id, info.version)?;
+            for note in &lookup.notes {
+                writeln!(io.stderr, "note: {note}")?;
+            }
+            (lookup.keys, vec![cluster_label(&client, &info)])
+        }
+    };
+    let Some(key) = keys.iter().rev().find(|k| k.id == id) else {
+        return Err(Error::Usage(format!(
+            "key {id} is not in the metadata read ({}): a plan needs its descriptors",
+            sources.join(", ")
+        )));
+    };
+    let plan = plan(key, args.expiration.as_deref(), &grants, now_ms);
+    let opts = RenderOptions {
+        color,
+        width: width(io, args.output.width),
+        curl: args.output.curl,
+    };
+    render_plan(&plan, args.output.format.into(), &opts, &mut io.stdout)?;
+    Ok(Outcome::Clean)
 }

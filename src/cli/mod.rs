@@ -91,9 +91,30 @@ enum Command {
     /// Keys expiring within a window (and keys that never expire), for cron and alerting:
     /// exit 1 when any.
     Expiring(ExpiringArgs),
+    /// A rotation plan for one key: create the replacement (its descriptors and metadata
+    /// copied, a fresh expiration), deploy, verify, and only then invalidate the old key.
+    Rotate(RotateArgs),
     /// Inspect and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+struct RotateArgs {
+    /// A key id, or an encoded credential (base64 of id:secret; the secret is never shown).
+    #[arg(value_name = "ID_OR_ENCODED")]
+    key: String,
+    /// The replacement's lifetime (a time value, e.g. 90d); default: the old key's, else 90d.
+    #[arg(long, value_name = "TIME")]
+    expiration: Option<String>,
+    /// Add an index privilege to the replacement: PATTERN:PRIV[,PRIV] (patterns joined by |);
+    /// repeatable. The plan shows the change as a diff.
+    #[arg(long = "add-index-privilege", value_name = "PATTERN:PRIVS")]
+    add_index_privilege: Vec<String>,
+    #[command(flatten)]
+    source: MetadataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -331,6 +352,7 @@ pub fn run(
         Command::Scan(args) => scan::run(args, color, io),
         Command::Key(args) => keys::key(args, color, io),
         Command::Expiring(args) => keys::expiring(args, color, io),
+        Command::Rotate(args) => keys::rotate(args, color, io),
         Command::Rules(cmd) => rules::run(cmd, color, io),
     };
     if let Err(err) = &result {

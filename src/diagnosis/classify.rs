@@ -837,7 +837,7 @@ fn merged_descriptors(meta: Option<&KeyMetadata>, suggested: Option<&Value>) -> 
 
 /// A role descriptor as an update request takes it: without the read-only
 /// `transient_metadata` and without empty defaults.
-fn writable_descriptor(descriptor: &Value) -> Value {
+pub(crate) fn writable_descriptor(descriptor: &Value) -> Value {
     match descriptor {
         Value::Object(map) => Value::Object(
             map.iter()

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod correlate;
 pub mod keys;
 pub mod privileges;
+pub mod rotate;
 pub mod timeline;
 
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! Reports of `keydoctor key` and `keydoctor expiring`, in the three formats.
+//! Reports of `keydoctor key`, `keydoctor expiring` and `keydoctor rotate`, in the three formats.
 //!
 //! JSON contracts (documented in the README; fields are only ever added):
 //! - key: `{"id", "name", "state", "type", "creation", "expiration", "invalidation", "owner",
@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::{Format, RenderOptions};
 use crate::diagnosis::classify::format_ms;
 use crate::diagnosis::keys::{human_duration, ExpiringKey, ExpiringReport, KeyReport, State};
+use crate::diagnosis::rotate::Plan;
 
 /// Render a key report.
 pub fn render_key(
@@ -443,4 +444,150 @@ fn expiring_headline(r: &ExpiringReport, include_no_expiry: bool) -> String {
     }
     text.push_str(").");
     text
+}
+
+/// The unified diff of a plan's descriptor change.
+fn plan_diff(plan: &Plan) -> Option<String> {
+    let (before, after) = plan.descriptors_change.as_ref()?;
+    let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str());
+    Some(
+        diff.unified_diff()
+            .context_radius(3)
+            .header("role_descriptors (old key)", "role_descriptors (new key)")
+            .to_string(),
+    )
+}
+
+/// Render a rotation plan.
+pub fn render_plan(
+    plan: &Plan,
+    format: Format,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let diff = plan_diff(plan);
+    let name = plan
+        .name
+        .as_ref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    match format {
+        Format::Json => {
+            let doc = json!({
+                "id": plan.id,
+                "name": plan.name,
+                "state": plan.state.as_str(),
+                "warnings": plan.warnings,
+                "steps": plan.steps.iter().enumerate().map(|(i, s)| {
+                    let mut v = json!({"step": i + 1, "title": s.title, "text": s.text, "request": s.request});
+                    if opts.curl {
+                        if let Some(c) = s.request.as_deref().and_then(super::curl_form) {
+                            v["curl"] = json!(c);
+                        }
+                    }
+                    v
+                }).collect::<Vec<_>>(),
+                "descriptors_diff": diff,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Markdown => {
+            writeln!(
+                out,
+                "## Rotation plan for API key `{}`{name}: {}\n",
+                plan.id,
+                plan.state.as_str()
+            )?;
+            for w in &plan.warnings {
+                writeln!(out, "> **note:** {w}\n")?;
+            }
+            for (i, s) in plan.steps.iter().enumerate() {
+                writeln!(out, "{}. **{}**\n\n   {}\n", i + 1, s.title, s.text)?;
+                if let Some(r) = &s.request {
+                    writeln!(out, "   ```\n{}\n   ```\n", indent(r, "   "))?;
+                }
+            }
+            if let Some(d) = diff {
+                writeln!(out, "### Change to the role descriptors\n\n```diff\n{d}```")?;
+            }
+            Ok(())
+        }
+        Format::Human => {
+            let head = format!(
+                "Rotation plan for key {}{name}, now {}",
+                plan.id,
+                plan.state.as_str()
+            );
+            let head = if opts.color {
+                head.bold().to_string()
+            } else {
+                head
+            };
+            writeln!(out, "{head}")?;
+            for w in &plan.warnings {
+                let text = textwrap::fill(
+                    &format!("note: {w}"),
+                    textwrap::Options::new(opts.width.max(40)).subsequent_indent("      "),
+                );
+                writeln!(out, "{text}")?;
+            }
+            for (i, s) in plan.steps.iter().enumerate() {
+                writeln!(out)?;
+                let number = format!("  {}. ", i + 1);
+                let pad = " ".repeat(number.len());
+                let title = format!("{number}{}", s.title);
+                let title = if opts.color {
+                    title.bold().to_string()
+                } else {
+                    title
+                };
+                writeln!(out, "{title}")?;
+                let text = textwrap::fill(
+                    &s.text,
+                    textwrap::Options::new(opts.width.max(40))
+                        .initial_indent(&pad)
+                        .subsequent_indent(&pad),
+                );
+                writeln!(out, "{text}")?;
+                if let Some(r) = &s.request {
+                    for line in r.lines() {
+                        let line = if opts.color {
+                            line.green().to_string()
+                        } else {
+                            line.to_string()
+                        };
+                        writeln!(out, "{pad}  {line}")?;
+                    }
+                    if opts.curl {
+                        if let Some(c) = super::curl_form(r) {
+                            writeln!(out, "{pad}  # or with curl:")?;
+                            for line in c.lines() {
+                                writeln!(out, "{pad}  {line}")?;
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(d) = diff {
+                writeln!(out, "\n  Change to the role descriptors:")?;
+                for line in d.lines() {
+                    let painted = match (opts.color, line.chars().next()) {
+                        (true, Some('+')) if !line.starts_with("+++") => line.green().to_string(),
+                        (true, Some('-')) if !line.starts_with("---") => line.red().to_string(),
+                        _ => line.to_string(),
+                    };
+                    writeln!(out, "    {painted}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn indent(text: &str, pad: &str) -> String {
+    text.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
