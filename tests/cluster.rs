@@ -45,6 +45,16 @@ fn filebeat_key() -> String {
     r#"{"api_keys":[{"id":"VuaCfGcBCdbkQm-e5aOx","name":"filebeat-prod","type":"rest","creation":1794297900000,"invalidated":true,"invalidation":1795166043247,"username":"ingest_owner","realm":"native1","metadata":{},"role_descriptors":{"filebeat_writer":{"cluster":["monitor"],"indices":[{"names":["filebeat-*"],"privileges":["create_doc"],"allow_restricted_indices":false}],"applications":[],"run_as":[],"metadata":{},"transient_metadata":{"enabled":true}}},"limited_by":[{"ingest_role":{"cluster":["monitor","manage_ilm"],"indices":[{"names":["filebeat-*","logs-*"],"privileges":["create_doc","create_index"],"allow_restricted_indices":false}],"applications":[],"run_as":[],"metadata":{},"transient_metadata":{"enabled":true}}}]}]}"#.into()
 }
 
+/// `GET /_security/api_key?id=VuaCf…&with_limited_by=true` answered with [`filebeat_key`].
+fn filebeat_route() -> Route {
+    Route::json(
+        "GET",
+        "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
+        200,
+        &filebeat_key(),
+    )
+}
+
 fn unauthorized_401() -> Route {
     let mut r = Route::json(
         "GET",
@@ -83,12 +93,7 @@ fn assert_no_secret(out: &crate::support::Output) {
 fn key_from_an_8x_cluster_with_limited_by() {
     let replay = Replay::start(vec![
         Route::json("GET", "/", 200, &root_8()),
-        Route::json(
-            "GET",
-            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
-            200,
-            &filebeat_key(),
-        ),
+        filebeat_route(),
     ]);
     let out = run(
         &replay.url,
@@ -292,12 +297,7 @@ fn a_dropped_connection_is_retried_once_and_a_slow_one_times_out() {
     let replay = Replay::start(vec![
         drop_once,
         Route::json("GET", "/", 200, &root_8()),
-        Route::json(
-            "GET",
-            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
-            200,
-            &filebeat_key(),
-        ),
+        filebeat_route(),
     ]);
     let out = run(
         &replay.url,
@@ -488,12 +488,7 @@ fn a_missing_key_the_cluster_has_is_contradicted() {
     std::fs::write(&log, "[2026-11-21T10:00:00,000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - unable to find apikey with id VuaCfGcBCdbkQm-e5aOx\n").unwrap();
     let replay = Replay::start(vec![
         Route::json("GET", "/", 200, &root_8()),
-        Route::json(
-            "GET",
-            "/_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
-            200,
-            &filebeat_key(),
-        ),
+        filebeat_route(),
     ]);
     for command in ["explain", "scan"] {
         let out = keydoctor_env(

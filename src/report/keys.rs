@@ -505,7 +505,11 @@ pub fn render_plan(
             for (i, s) in plan.steps.iter().enumerate() {
                 writeln!(out, "{}. **{}**\n\n   {}\n", i + 1, s.title, s.text)?;
                 if let Some(r) = &s.request {
-                    writeln!(out, "   ```\n{}\n   ```\n", indent(r, "   "))?;
+                    writeln!(
+                        out,
+                        "   ```\n{}\n   ```\n",
+                        super::markdown::indent(r, "   ")
+                    )?;
                 }
             }
             if let Some(d) = diff {
@@ -583,11 +587,4 @@ pub fn render_plan(
             Ok(())
         }
     }
-}
-
-fn indent(text: &str, pad: &str) -> String {
-    text.lines()
-        .map(|l| format!("{pad}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

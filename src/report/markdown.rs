@@ -139,7 +139,8 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
     Ok(())
 }
 
-fn indent(text: &str, pad: &str) -> String {
+/// Every line of `text` prefixed with `pad`.
+pub(super) fn indent(text: &str, pad: &str) -> String {
     text.lines()
         .map(|l| format!("{pad}{l}"))
         .collect::<Vec<_>>()
