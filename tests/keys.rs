@@ -17,18 +17,16 @@ fn json_of(args: &[&str]) -> (u8, Value) {
     )
 }
 
+/// `keydoctor ARGS --metadata META --now NOW --format json`.
+fn with_meta(args: &[&str]) -> (u8, Value) {
+    let mut argv = args.to_vec();
+    argv.extend_from_slice(&["--metadata", META, "--now", NOW, "--format", "json"]);
+    json_of(&argv)
+}
+
 /// `keydoctor key ID --metadata META --format json`.
 fn key_report(id: &str) -> (u8, Value) {
-    json_of(&[
-        "key",
-        id,
-        "--metadata",
-        META,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ])
+    with_meta(&["key", id])
 }
 
 /// `keydoctor expiring [extra] --metadata FILE --format json`.
@@ -214,16 +212,7 @@ fn explain_and_scan_join_metadata_given_with_a_flag() {
     )
     .unwrap();
     let d = dir.path().to_str().unwrap();
-    let (_, r) = json_of(&[
-        "scan",
-        d,
-        "--metadata",
-        META,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (_, r) = with_meta(&["scan", d]);
     let f = &r["findings"][0];
     assert_eq!(f["class"], "expired");
     assert_eq!(f["key_id"], "zcwN3YEBBmnjw-K-hW5_");
@@ -238,39 +227,20 @@ fn explain_and_scan_join_metadata_given_with_a_flag() {
         ),
     )
     .unwrap();
-    let (_, r) = json_of(&[
-        "explain",
-        log.to_str().unwrap(),
-        "--metadata",
-        META,
-        "--now",
-        NOW,
-        "--format",
-        "json",
-    ]);
+    let (_, r) = with_meta(&["explain", log.to_str().unwrap()]);
     assert_eq!(r["findings"][0]["class"], "invalidated", "{r:#}");
 }
 
 #[test]
 fn rotate_plans_create_deploy_verify_then_invalidate() {
-    let out = keydoctor(
-        &[
-            "rotate",
-            "j7c0WYIBqecB5CbVR6Oq",
-            "--metadata",
-            META,
-            "--now",
-            NOW,
-            "--format",
-            "json",
-            "--curl",
-            "--add-index-privilege",
-            "logs-secret-*:read",
-        ],
-        "",
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let p: Value = serde_json::from_str(&out.stdout).unwrap();
+    let (code, p) = with_meta(&[
+        "rotate",
+        "j7c0WYIBqecB5CbVR6Oq",
+        "--curl",
+        "--add-index-privilege",
+        "logs-secret-*:read",
+    ]);
+    assert_eq!(code, 0);
     let titles: Vec<&str> = p["steps"]
         .as_array()
         .unwrap()
@@ -311,20 +281,7 @@ fn rotate_plans_create_deploy_verify_then_invalidate() {
         "nothing removed: {diff}"
     );
     // An invalidated key: nothing left to invalidate; a key not in the metadata: an error.
-    let out = keydoctor(
-        &[
-            "rotate",
-            "VuaCfGcBCdbkQm-e5aOx",
-            "--metadata",
-            META,
-            "--now",
-            NOW,
-            "--format",
-            "json",
-        ],
-        "",
-    );
-    let p: Value = serde_json::from_str(&out.stdout).unwrap();
+    let (_, p) = with_meta(&["rotate", "VuaCfGcBCdbkQm-e5aOx"]);
     assert_eq!(p["steps"][3]["title"], "Nothing to invalidate");
     let out = keydoctor(&["rotate", "AAAAAAAAAAAAAAAAAAAA", "--metadata", META], "");
     assert_eq!(out.code, 2);
