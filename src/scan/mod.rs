@@ -534,13 +534,7 @@ impl<'a> FileState<'a> {
         let mut keep_lines = Vec::new();
         for r in analysis.matched {
             if let (Some(id), Some(name)) = (&r.node_id, &r.node) {
-                if !self
-                    .facts
-                    .node_aliases
-                    .contains(&(id.clone(), name.clone()))
-                {
-                    self.facts.node_aliases.insert((id.clone(), name.clone()));
-                }
+                self.facts.node_aliases.insert((id.clone(), name.clone()));
             }
             let keep = keep_all
                 || r.groups.iter().any(|(g, _)| {
