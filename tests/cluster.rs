@@ -9,9 +9,9 @@ use serde_json::Value;
 use crate::support::replay::{Replay, Route};
 use crate::support::{keydoctor_env, NOW};
 
-const SECRET_KEY: &str = "VG9vbEtleUlkQUFBQUFBQUFBQUE6dG9vbC1zZWNyZXQtMTIzNDU2";
+pub(crate) const SECRET_KEY: &str = "VG9vbEtleUlkQUFBQUFBQUFBQUE6dG9vbC1zZWNyZXQtMTIzNDU2";
 
-fn root_8() -> String {
+pub(crate) fn root_8() -> String {
     r#"{
   "name" : "es-node-1",
   "cluster_name" : "prod-logs",
@@ -32,7 +32,7 @@ fn root_8() -> String {
     .into()
 }
 
-fn root_7() -> String {
+pub(crate) fn root_7() -> String {
     root_8()
         .replace("8.12.2", "7.17.10")
         .replace("9.9.2", "8.11.1")
@@ -66,7 +66,7 @@ fn unauthorized_401() -> Route {
     r
 }
 
-fn forbidden(action: &str) -> String {
+pub(crate) fn forbidden(action: &str) -> String {
     format!(
         r#"{{"error":{{"root_cause":[{{"type":"security_exception","reason":"action [{action}] is unauthorized for user [reader] with effective roles [own_keys], this action is granted by the cluster privileges [manage_api_key,manage_security,all]"}}],"type":"security_exception","reason":"action [{action}] is unauthorized for user [reader] with effective roles [own_keys], this action is granted by the cluster privileges [manage_api_key,manage_security,all]"}},"status":403}}"#
     )

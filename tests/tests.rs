@@ -5,6 +5,7 @@ mod cli;
 mod cluster;
 mod corpus;
 mod correlation;
+mod doctor;
 mod keys;
 mod report;
 mod robustness;

@@ -155,7 +155,7 @@ fn source_of(args: &MetadataArgs, io: &mut Io<'_>) -> Result<Source, Error> {
     }
 }
 
-fn cluster_label(client: &Client, info: &api::ClusterInfo) -> String {
+pub(super) fn cluster_label(client: &Client, info: &api::ClusterInfo) -> String {
     format!(
         "{} (Elasticsearch {}{})",
         client.url(),

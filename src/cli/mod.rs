@@ -1,6 +1,7 @@
 //! The command line: clap arguments → a resolved configuration → a command → an exit code.
 //! Everything is written through the writers in [`Io`]; nothing here prints directly.
 
+mod doctor;
 mod explain;
 mod keys;
 mod rules;
@@ -94,9 +95,26 @@ enum Command {
     /// A rotation plan for one key: create the replacement (its descriptors and metadata
     /// copied, a fresh expiration), deploy, verify, and only then invalidate the old key.
     Rotate(RotateArgs),
+    /// Check a live cluster: security, TLS and the API key service on, keys that never expire
+    /// or expire soon, remote clusters set up for API keys (sniff vs proxy, ports, credentials).
+    Doctor(DoctorArgs),
     /// Inspect and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    /// Keys expiring within this window are findings (a time value: 14d, 36h).
+    #[arg(long, value_name = "TIME", default_value = "14d")]
+    within: String,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Treat this instant as now (RFC 3339).
+    #[arg(long, hide = true)]
+    now: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +371,7 @@ pub fn run(
         Command::Key(args) => keys::key(args, color, io),
         Command::Expiring(args) => keys::expiring(args, color, io),
         Command::Rotate(args) => keys::rotate(args, color, io),
+        Command::Doctor(args) => doctor::run(args, color, io),
         Command::Rules(cmd) => rules::run(cmd, color, io),
     };
     if let Err(err) = &result {

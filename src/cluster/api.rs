@@ -145,3 +145,65 @@ fn urlencode(value: &str) -> String {
         })
         .collect()
 }
+
+/// `GET /_security/_authenticate`: who keydoctor is on this cluster (`None` when the call is
+/// refused or security is off).
+pub fn authenticate(client: &Client) -> Option<Value> {
+    client
+        .get("_security/_authenticate")
+        .ok()
+        .filter(|a| a.status == 200)
+        .map(|a| a.body)
+}
+
+/// The security feature's state as `GET /_xpack/usage` reports it (`security.enabled`,
+/// `security.ssl.http.enabled`, `security.api_key_service.enabled`, `security.audit.enabled`),
+/// or as much as `GET /_xpack` tells (`features.security.enabled`) when usage is refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecurityUsage {
+    /// The call that answered (`GET /_xpack/usage` or `GET /_xpack`).
+    pub call: &'static str,
+    /// The `security` object of the answer, for evidence.
+    pub security: Value,
+}
+
+/// `GET /_xpack/usage`, else `GET /_xpack` (both need the `monitor` cluster privilege).
+pub fn security_usage(client: &Client) -> Result<SecurityUsage, ClusterError> {
+    let usage = client.get("_xpack/usage");
+    match usage {
+        Ok(a) if a.status == 200 && a.body.get("security").is_some() => {
+            return Ok(SecurityUsage {
+                call: "GET /_xpack/usage",
+                security: a.body["security"].clone(),
+            })
+        }
+        Ok(_) | Err(ClusterError::Forbidden { .. }) | Err(ClusterError::Unexpected { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let info = client.get("_xpack")?;
+    match info.body.pointer("/features/security") {
+        Some(security) if info.status == 200 => Ok(SecurityUsage {
+            call: "GET /_xpack",
+            security: security.clone(),
+        }),
+        _ => Err(ClusterError::Unexpected {
+            call: "GET /_xpack".into(),
+            status: info.status,
+            content_type: String::new(),
+            head: "no features.security in the answer".into(),
+        }),
+    }
+}
+
+/// `GET /_remote/info`: one object per remote cluster alias.
+pub fn remote_info(client: &Client) -> Result<Value, ClusterError> {
+    Ok(client.get("_remote/info")?.body)
+}
+
+/// `GET /_cluster/settings?include_defaults=false&flat_settings=true`: persistent and transient
+/// settings, flat (`cluster.remote.ALIAS.mode`).
+pub fn cluster_settings(client: &Client) -> Result<Value, ClusterError> {
+    Ok(client
+        .get("_cluster/settings?include_defaults=false&flat_settings=true")?
+        .body)
+}

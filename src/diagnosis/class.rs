@@ -14,11 +14,31 @@ pub enum Class {
     CrossClusterMisconfig,
     UnderPrivileged,
     AuthenticationUnresolved,
+    /// A key that never expires (`doctor`): nothing makes it rotate.
+    NoExpiration,
+    /// A key whose expiration falls within the window (`doctor`).
+    ExpiringSoon,
 }
 
 impl Class {
     /// Every class, in report order (most decisive first).
-    pub const ALL: [Class; 9] = [
+    pub const ALL: [Class; 11] = [
+        Class::ApiKeyServiceDisabled,
+        Class::WrongKeyType,
+        Class::MalformedCredentials,
+        Class::Missing,
+        Class::Invalidated,
+        Class::Expired,
+        Class::CrossClusterMisconfig,
+        Class::UnderPrivileged,
+        Class::AuthenticationUnresolved,
+        Class::ExpiringSoon,
+        Class::NoExpiration,
+    ];
+
+    /// The classes a failure's text can show (what rules produce); the rest come from
+    /// `doctor`'s checks of a cluster.
+    pub const FAILURES: [Class; 9] = [
         Class::ApiKeyServiceDisabled,
         Class::WrongKeyType,
         Class::MalformedCredentials,
@@ -41,6 +61,8 @@ impl Class {
             Self::MalformedCredentials => "malformed_credentials",
             Self::ApiKeyServiceDisabled => "api_key_service_disabled",
             Self::AuthenticationUnresolved => "authentication_unresolved",
+            Self::NoExpiration => "no_expiration",
+            Self::ExpiringSoon => "expiring_soon",
         }
     }
 
@@ -60,6 +82,8 @@ impl Class {
             Self::MalformedCredentials => "credential malformed",
             Self::ApiKeyServiceDisabled => "API key service disabled",
             Self::AuthenticationUnresolved => "401: reason hidden",
+            Self::NoExpiration => "key never expires",
+            Self::ExpiringSoon => "key expires soon",
         }
     }
 

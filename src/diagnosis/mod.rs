@@ -9,6 +9,7 @@
 pub mod class;
 pub mod classify;
 pub mod correlate;
+pub mod doctor;
 pub mod keys;
 pub mod privileges;
 pub mod rotate;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::Record;
 
 /// What the cluster said about one key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyMetadata {
     pub id: String,
     pub name: Option<String>,

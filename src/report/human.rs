@@ -8,7 +8,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use owo_colors::OwoColorize;
 
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
-use crate::diagnosis::{Diagnosis, Evidence, Finding, Severity};
+use crate::diagnosis::{Diagnosis, Evidence, Finding, RenderedStep, Severity};
 use crate::event::credential::redact;
 
 const INDENT: &str = "  ";
@@ -146,7 +146,7 @@ fn compact_span(first: Option<&str>, last: Option<&str>) -> String {
     }
 }
 
-fn paint(opts: &RenderOptions, text: &str, style: impl Fn(&str) -> String) -> String {
+pub(super) fn paint(opts: &RenderOptions, text: &str, style: impl Fn(&str) -> String) -> String {
     if opts.color {
         style(text)
     } else {
@@ -154,7 +154,11 @@ fn paint(opts: &RenderOptions, text: &str, style: impl Fn(&str) -> String) -> St
     }
 }
 
-fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn render_finding(
+    f: &Finding,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let level = match f.severity {
         Severity::Error => paint(opts, "error", |s| s.red().bold().to_string()),
         Severity::Warning => paint(opts, "warning", |s| s.yellow().bold().to_string()),
@@ -270,7 +274,29 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
     }
 
     heading(opts, out, "What to do")?;
-    for (i, step) in f.remediation.iter().enumerate() {
+    render_steps(&f.remediation, opts, out)?;
+
+    if !f.references.is_empty() {
+        heading(opts, out, "References")?;
+        for (title, url) in &f.references {
+            writeln!(out, "{INDENT}{INDENT}• {title}")?;
+            writeln!(
+                out,
+                "{INDENT}{INDENT}  {}",
+                paint(opts, url, |s| s.blue().to_string())
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Numbered remediation steps, requests in green (and in curl form with `--curl`).
+pub(super) fn render_steps(
+    steps: &[RenderedStep],
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for (i, step) in steps.iter().enumerate() {
         let number = format!("{INDENT}{INDENT}{}. ", i + 1);
         let pad = " ".repeat(number.len());
         let wrapped = textwrap::fill(
@@ -318,22 +344,10 @@ fn render_finding(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io:
             )?;
         }
     }
-
-    if !f.references.is_empty() {
-        heading(opts, out, "References")?;
-        for (title, url) in &f.references {
-            writeln!(out, "{INDENT}{INDENT}• {title}")?;
-            writeln!(
-                out,
-                "{INDENT}{INDENT}  {}",
-                paint(opts, url, |s| s.blue().to_string())
-            )?;
-        }
-    }
     Ok(())
 }
 
-fn heading(opts: &RenderOptions, out: &mut dyn Write, title: &str) -> io::Result<()> {
+pub(super) fn heading(opts: &RenderOptions, out: &mut dyn Write, title: &str) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
@@ -342,7 +356,7 @@ fn heading(opts: &RenderOptions, out: &mut dyn Write, title: &str) -> io::Result
     )
 }
 
-fn prose(out: &mut dyn Write, text: &str, width: usize, pad: &str) -> io::Result<()> {
+pub(super) fn prose(out: &mut dyn Write, text: &str, width: usize, pad: &str) -> io::Result<()> {
     for (i, paragraph) in text.split("\n\n").enumerate() {
         if i > 0 {
             writeln!(out)?;

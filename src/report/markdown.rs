@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
-use crate::diagnosis::Diagnosis;
+use crate::diagnosis::{Diagnosis, Finding, RenderedStep};
 use crate::event::credential::redact;
 
 /// Render the Markdown report.
@@ -12,10 +12,22 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
     writeln!(out, "# keydoctor report\n")?;
     writeln!(out, "{}\n", summary_line(d))?;
     for (i, f) in d.findings.iter().enumerate() {
+        finding_markdown(&format!("{}.", i + 1), f, opts, out)?;
+    }
+    notes_markdown(d, out)
+}
+
+/// One finding as a `##` section headed `number`.
+pub(super) fn finding_markdown(
+    number: &str,
+    f: &Finding,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    {
         writeln!(
             out,
-            "## {}. `{}`: {}\n",
-            i + 1,
+            "## {number} `{}`: {}\n",
             f.class.as_str(),
             md_inline(&redact(&f.summary))
         )?;
@@ -81,7 +93,26 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
             writeln!(out)?;
         }
         writeln!(out, "### What to do\n")?;
-        for (n, step) in f.remediation.iter().enumerate() {
+        steps_markdown(&f.remediation, opts, out)?;
+        if !f.references.is_empty() {
+            writeln!(out, "### References\n")?;
+            for (title, url) in &f.references {
+                writeln!(out, "- [{}]({url})", md_inline(title))?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Numbered remediation steps.
+pub(super) fn steps_markdown(
+    steps: &[RenderedStep],
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    {
+        for (n, step) in steps.iter().enumerate() {
             writeln!(out, "{}. **{}**", n + 1, md_inline(&redact(&step.title)))?;
             if let Some(text) = &step.text {
                 for line in redact(text).lines() {
@@ -105,14 +136,12 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
             }
             writeln!(out)?;
         }
-        if !f.references.is_empty() {
-            writeln!(out, "### References\n")?;
-            for (title, url) in &f.references {
-                writeln!(out, "- [{}]({url})", md_inline(title))?;
-            }
-            writeln!(out)?;
-        }
     }
+    Ok(())
+}
+
+/// The notes and skipped inputs of `d`.
+pub(super) fn notes_markdown(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
     if !d.notes.is_empty() {
         writeln!(out, "## Notes\n")?;
         for n in &d.notes {
@@ -151,11 +180,11 @@ fn fence_safe(text: &str) -> String {
     text.replace("```", "`\u{200b}``")
 }
 
-fn md_code(text: &str) -> String {
+pub(super) fn md_code(text: &str) -> String {
     text.replace('`', "'")
 }
 
-fn md_inline(text: &str) -> String {
+pub(super) fn md_inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '*' | '_' | '<' | '>' | '[' | ']') {

@@ -6,6 +6,7 @@
 //! - **Never**: probe the terminal, re-derive facts, or print a secret: every text goes through
 //!   [`crate::event::credential::redact`] on the way out.
 
+pub mod doctor;
 pub mod human;
 pub mod json;
 pub mod keys;

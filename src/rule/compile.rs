@@ -21,7 +21,7 @@ use super::{
     Candidate, Example, Reference, Rule, RuleSet, Scope, Step, CAPTURE_VOCABULARY,
     DERIVED_VARIABLES,
 };
-use crate::diagnosis::class::{CandidateKind, RuleClass, Severity, Version};
+use crate::diagnosis::class::{CandidateKind, Class, RuleClass, Severity, Version};
 use crate::event::parse_input;
 use crate::source::Input;
 
@@ -370,7 +370,8 @@ fn compile_rule(
             )),
         );
     }
-    let class = RuleClass::parse(file.class.get_ref());
+    let class = RuleClass::parse(file.class.get_ref())
+        .filter(|c| !matches!(c, RuleClass::Finding(c) if !Class::FAILURES.contains(c)));
     match class {
         None => err(
             problems,
@@ -380,9 +381,7 @@ fn compile_rule(
             "unknown class",
             Some(format!(
                 "one of: {}, note",
-                crate::diagnosis::class::Class::ALL
-                    .map(|c| c.as_str())
-                    .join(", ")
+                Class::FAILURES.map(|c| c.as_str()).join(", ")
             )),
         ),
         Some(class) if class.as_str() != dir => err(
