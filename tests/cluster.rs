@@ -444,6 +444,7 @@ fn a_hidden_401_is_decided_by_the_key_the_client_uses() {
         vec![
             Route::json("GET", "/", 200, &root_8()),
             key_route(&filebeat_key()),
+            authenticate_401("api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated"),
         ],
         "explain/python-generic-401.txt",
         &["--with-key-env", "CLIENT_KEY"],
@@ -511,5 +512,153 @@ fn a_missing_key_the_cluster_has_is_contradicted() {
         let view = f["details"]["cluster_view"].as_str().unwrap();
         assert!(view.starts_with("contradicted: the cluster at"), "{view}");
         assert!(view.contains("talks to another cluster"), "{view}");
+    }
+}
+
+/// The incident key as 8.12 shows it, active, of `key_type`.
+fn active_key(key_type: &str) -> String {
+    filebeat_key()
+        .replace(
+            r#""invalidated":true,"invalidation":1795166043247"#,
+            r#""invalidated":false"#,
+        )
+        .replace(r#""type":"rest""#, &format!(r#""type":"{key_type}""#))
+}
+
+/// `GET /_security/_authenticate` refused with the hidden reason in
+/// `additional_unsuccessful_credentials`, as 8.x answers.
+fn authenticate_401(why: &str) -> Route {
+    let body = format!(
+        r#"{{"error":{{"root_cause":[{{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: {why}","header":{{"WWW-Authenticate":["Basic realm=\"security\", charset=\"UTF-8\"","Bearer realm=\"security\"","ApiKey"]}}}}],"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: {why}","header":{{"WWW-Authenticate":["Basic realm=\"security\", charset=\"UTF-8\"","Bearer realm=\"security\"","ApiKey"]}}}},"status":401}}"#
+    );
+    let mut r = Route::json("GET", "/_security/_authenticate", 401, &body);
+    r.headers.push(("www-authenticate", "ApiKey".into()));
+    r
+}
+
+#[test]
+fn the_key_itself_decides_wrong_type_and_wrong_secret() {
+    // An active cross-cluster key used on REST: wrong_key_type, from its type alone.
+    let (_, r, _) = explain_with_cluster(
+        vec![
+            Route::json("GET", "/", 200, &root_8()),
+            filebeat_route().with_body(&active_key("cross_cluster")),
+            authenticate_401("authentication expected API key type of [rest], but API key [VuaCfGcBCdbkQm-e5aOx] has type [cross_cluster]"),
+        ],
+        "explain/python-generic-401.txt",
+        &["--with-key-env", "CLIENT_KEY"],
+    );
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "wrong_key_type", "{f:#}");
+    assert_eq!(f["rule_id"], "cross-cluster-key-on-rest");
+    let view = f["details"]["cluster_view"].as_str().unwrap();
+    assert!(view.starts_with("decided: "), "{view}");
+    assert!(view.contains("has type [cross_cluster]"), "{view}");
+    // An active REST key the cluster rejects: the secret is wrong.
+    let (_, r, out) = explain_with_cluster(
+        vec![
+            Route::json("GET", "/", 200, &root_8()),
+            filebeat_route().with_body(&active_key("rest")),
+            authenticate_401("invalid credentials for API key [VuaCfGcBCdbkQm-e5aOx]"),
+        ],
+        "explain/python-generic-401.txt",
+        &["--with-key-env", "CLIENT_KEY"],
+    );
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "malformed_credentials", "{f:#}");
+    assert_eq!(f["rule_id"], "wrong-secret");
+    assert!(f["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("the id is right, the secret is not"));
+    assert!(!out.stdout.contains("client-secret") && !out.stderr.contains("client-secret"));
+    // An active key the cluster accepts: not what fails; the finding stays open and says so.
+    let (_, r, _) = explain_with_cluster(
+        vec![
+            Route::json("GET", "/", 200, &root_8()),
+            filebeat_route().with_body(&active_key("rest")),
+            Route::json(
+                "GET",
+                "/_security/_authenticate",
+                200,
+                r#"{"username":"ingest_owner","roles":[],"full_name":null,"email":null,"metadata":{},"enabled":true,"authentication_realm":{"name":"_es_api_key","type":"_es_api_key"},"lookup_realm":{"name":"_es_api_key","type":"_es_api_key"},"authentication_type":"api_key","api_key":{"id":"VuaCfGcBCdbkQm-e5aOx","name":"filebeat-prod"}}"#,
+            ),
+        ],
+        "explain/python-generic-401.txt",
+        &["--with-key-env", "CLIENT_KEY"],
+    );
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "authentication_unresolved", "{f:#}");
+    let view = f["details"]["cluster_view"].as_str().unwrap();
+    assert!(
+        view.contains("contradicted: the key in CLIENT_KEY authenticates"),
+        "{view}"
+    );
+}
+
+#[test]
+fn has_privileges_is_asked_with_the_key_itself() {
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        filebeat_route().with_body(&active_key("rest")),
+        Route::json(
+            "GET",
+            "/_security/_authenticate",
+            200,
+            r#"{"username":"ingest_owner","roles":[],"authentication_realm":{"name":"_es_api_key","type":"_es_api_key"},"lookup_realm":{"name":"_es_api_key","type":"_es_api_key"},"authentication_type":"api_key","api_key":{"id":"VuaCfGcBCdbkQm-e5aOx","name":"filebeat-prod"}}"#,
+        ),
+        Route::json(
+            "POST",
+            "/_security/user/_has_privileges",
+            200,
+            r#"{"username":"ingest_owner","has_all_requested":false,"cluster":{},"index":{"logs-payments-default":{"create_doc":false}},"application":{}}"#,
+        ),
+    ]);
+    let path = crate::support::fixture("explain/bulk-403-with-metadata.txt");
+    let client_key = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6Y2xpZW50LXNlY3JldC05OTk5";
+    let out = keydoctor_env(
+        &[
+            "explain",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+            "--es-url",
+            &replay.url,
+            "--now",
+            NOW,
+            "--with-key-env",
+            "CLIENT_KEY",
+        ],
+        &[("ES_API_KEY", SECRET_KEY), ("CLIENT_KEY", client_key)],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "under_privileged");
+    let view = f["details"]["cluster_view"].as_str().unwrap();
+    assert!(view.contains("confirmed: _has_privileges with the key in CLIENT_KEY says it lacks `create_doc` on logs-payments-default"), "{view}");
+    let requests = replay.requests();
+    let asked = requests
+        .iter()
+        .find(|r| r.target == "/_security/user/_has_privileges")
+        .unwrap();
+    assert_eq!(
+        asked.authorization.as_deref(),
+        Some(format!("ApiKey {client_key}").as_str())
+    );
+    let body: Value = serde_json::from_str(&asked.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"index": [{"names": ["logs-payments-default"], "privileges": ["create_doc"]}]})
+    );
+    // keydoctor's own calls carry its own key, never the client's.
+    for r in requests
+        .iter()
+        .filter(|r| r.target.starts_with("/_security/api_key"))
+    {
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("ApiKey {SECRET_KEY}").as_str())
+        );
     }
 }

@@ -81,18 +81,17 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     let docs: Vec<_> = inputs.iter().map(parse_input).collect();
     drop(inputs);
     let mut opts = Options::new(version, now_ms);
-    opts.assumed_key = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
+    let studied = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
+    opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
     let mut diagnosis = diagnose(&docs, &rules, skipped, &opts);
-    if let Some(client) = super::keys::cluster_client(&args.diagnosis.cluster, io)? {
-        let ids: std::collections::BTreeSet<String> = diagnosis
-            .findings
-            .iter()
-            .filter_map(|f| f.key_id.clone())
-            .chain(opts.assumed_key.clone())
-            .collect();
-        let view = super::keys::cluster_view(&client, ids)?;
-        crate::diagnosis::correlate::confirm(&mut diagnosis, &view, &rules, &opts);
-    }
+    super::keys::ask_cluster(
+        &args.diagnosis.cluster,
+        studied.as_ref(),
+        &mut diagnosis,
+        &rules,
+        &opts,
+        io,
+    )?;
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),

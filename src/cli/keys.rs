@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::explain::parse_now;
 use super::{width, ClusterArgs, CmdResult, ExpiringArgs, Io, KeyArgs, MetadataArgs, RotateArgs};
-use crate::cluster::{api, auth::Auth, Client, Settings};
+use crate::cluster::auth::{Auth, Secret};
+use crate::cluster::{api, Client, Settings};
 use crate::diagnosis::keys::{describe, expiring as sort_expiring, State};
 use crate::diagnosis::rotate::{plan, IndexGrant};
 use crate::diagnosis::timeline::parse_time_value;
@@ -90,8 +91,16 @@ pub(super) fn cluster_client(args: &ClusterArgs, io: &mut Io<'_>) -> Result<Opti
     Ok(Some(Client::new(&settings)?))
 }
 
-/// `--with-key-env VAR`: the id of the encoded key in `VAR` (the value is never shown).
-pub(super) fn key_from_env(var: Option<&str>, io: &Io<'_>) -> Result<Option<String>, Error> {
+/// The failing client's key, from `--with-key-env VAR`: its id, and its value for the one
+/// place that sends it (never shown).
+pub(super) struct StudiedKey {
+    pub(super) id: String,
+    pub(super) var: String,
+    pub(super) secret: Secret,
+}
+
+/// `--with-key-env VAR`: the encoded key in `VAR`, decoded to its id (the value is never shown).
+pub(super) fn key_from_env(var: Option<&str>, io: &Io<'_>) -> Result<Option<StudiedKey>, Error> {
     let Some(var) = var else {
         return Ok(None);
     };
@@ -103,11 +112,96 @@ pub(super) fn key_from_env(var: Option<&str>, io: &Io<'_>) -> Result<Option<Stri
             ))
         })?;
     match judge(value.trim(), Some(Scheme::ApiKey)) {
-        (_, Some(id)) => Ok(Some(id)),
+        (_, Some(id)) => Ok(Some(StudiedKey {
+            id,
+            var: var.to_string(),
+            secret: Secret::new(value.trim().to_string()),
+        })),
         _ => Err(Error::Usage(format!(
             "--with-key-env {var}: the value is not an encoded API key (base64 of id:api_key); it is not shown"
         ))),
     }
+}
+
+/// `explain` and `scan` with `--es-url`: ask the cluster about every finding's key, and, with
+/// `--with-key-env`, test the key itself (`_authenticate`, `_has_privileges` for each denial).
+pub(super) fn ask_cluster(
+    cluster: &ClusterArgs,
+    studied: Option<&StudiedKey>,
+    diagnosis: &mut crate::diagnosis::Diagnosis,
+    rules: &crate::rule::RuleSet,
+    opts: &crate::diagnosis::Options,
+    io: &mut Io<'_>,
+) -> Result<(), Error> {
+    let Some(client) = cluster_client(cluster, io)? else {
+        return Ok(());
+    };
+    let ids: std::collections::BTreeSet<String> = diagnosis
+        .findings
+        .iter()
+        .filter_map(|f| f.key_id.clone())
+        .chain(studied.map(|k| k.id.clone()))
+        .collect();
+    let view = cluster_view(&client, ids)?;
+    crate::diagnosis::correlate::confirm(diagnosis, &view, rules, opts);
+    let Some(key) = studied else {
+        return Ok(());
+    };
+    let as_key = client.with_auth(Auth::StudiedKey {
+        var: key.var.clone(),
+        key: key.secret.clone(),
+    })?;
+    let mut probe = crate::diagnosis::correlate::KeyProbe {
+        id: key.id.clone(),
+        var: key.var.clone(),
+        label: view.label.clone(),
+        ..Default::default()
+    };
+    // The probe adds to the diagnosis; its failure is a note, not the end of the report.
+    probe.authenticates = match api::authenticate_as_key(&as_key) {
+        Ok(answer) => Some(answer.map(|_| ())),
+        Err(e) => {
+            writeln!(
+                io.stderr,
+                "note: testing the key in {} with GET /_security/_authenticate failed: {e}",
+                key.var
+            )?;
+            None
+        }
+    };
+    if probe.authenticates == Some(Ok(())) {
+        let mut asked = std::collections::BTreeSet::new();
+        for f in &diagnosis.findings {
+            if f.class != crate::diagnosis::Class::UnderPrivileged
+                || f.key_id.as_deref() != Some(key.id.as_str())
+            {
+                continue;
+            }
+            let Some(privilege) = f.details.least_privilege.clone() else {
+                continue;
+            };
+            let cluster_privilege = f.details.privilege_kind == Some("cluster");
+            let index = (!cluster_privilege)
+                .then(|| f.details.indices.first().cloned())
+                .flatten();
+            if !cluster_privilege && index.is_none() {
+                continue;
+            }
+            if !asked.insert((privilege.clone(), index.clone())) {
+                continue;
+            }
+            match api::key_has_privilege(&as_key, cluster_privilege, &privilege, index.as_deref()) {
+                Ok((granted, _)) => probe.privileges.push((privilege, index, granted)),
+                Err(e) => writeln!(
+                    io.stderr,
+                    "note: _has_privileges with the key in {} failed: {e}",
+                    key.var
+                )?,
+            }
+        }
+    }
+    crate::diagnosis::correlate::apply_probe(diagnosis, &probe, rules, opts);
+    Ok(())
 }
 
 /// Ask the cluster about `ids`: the keys it has, the ids it does not know.

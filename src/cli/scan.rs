@@ -23,23 +23,26 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         parse_version(args.diagnosis.es_version.as_deref())?,
         parse_now(args.diagnosis.now.as_deref())?,
     );
-    opts.assumed_key = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
+    let studied = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
+    opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
     opts.since_ms = parse_time_arg("--since", args.since.as_deref())?;
     opts.until_ms = parse_time_arg("--until", args.until.as_deref())?;
     let classes = args
         .classes
         .iter()
         .map(|c| {
-            Class::parse(c).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--class `{c}` is not a class; one of: {}",
-                    Class::ALL
-                        .iter()
-                        .map(|c| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
+            Class::parse(c)
+                .filter(|c| Class::FAILURES.contains(c))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--class `{c}` is not a class; one of: {}",
+                        Class::FAILURES
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (rules, _warnings) = rule::load(args.diagnosis.rules.as_deref())?;
@@ -90,21 +93,14 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         report
     });
     let mut diagnosis = report.diagnosis;
-    if let Some(client) = super::keys::cluster_client(&args.diagnosis.cluster, io)? {
-        let ids: std::collections::BTreeSet<String> = diagnosis
-            .findings
-            .iter()
-            .filter_map(|f| f.key_id.clone())
-            .chain(scanner.options().assumed_key.clone())
-            .collect();
-        let view = super::keys::cluster_view(&client, ids)?;
-        crate::diagnosis::correlate::confirm(
-            &mut diagnosis,
-            &view,
-            scanner.rules(),
-            scanner.options(),
-        );
-    }
+    super::keys::ask_cluster(
+        &args.diagnosis.cluster,
+        studied.as_ref(),
+        &mut diagnosis,
+        scanner.rules(),
+        scanner.options(),
+        io,
+    )?;
     filter.apply(&mut diagnosis);
     render(&diagnosis, format, &render_opts, &mut io.stdout)?;
     Ok(if diagnosis.has_findings() {

@@ -207,3 +207,43 @@ pub fn cluster_settings(client: &Client) -> Result<Value, ClusterError> {
         .get("_cluster/settings?include_defaults=false&flat_settings=true")?
         .body)
 }
+
+/// `GET /_security/_authenticate` sent with the key under study: `Ok(body)` when the cluster
+/// accepts it, `Err(reason)` when it answers 401 (the reason as the cluster gave it).
+pub fn authenticate_as_key(client: &Client) -> Result<Result<Value, String>, ClusterError> {
+    match client.get("_security/_authenticate") {
+        Ok(a) => Ok(Ok(a.body)),
+        Err(ClusterError::Unauthorized { reason, .. }) => Ok(Err(reason)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /_security/user/_has_privileges` sent with the key under study: whether it holds
+/// `privilege` (on `index` for an index privilege), and the answer.
+pub fn key_has_privilege(
+    client: &Client,
+    cluster_privilege: bool,
+    privilege: &str,
+    index: Option<&str>,
+) -> Result<(bool, Value), ClusterError> {
+    let body = if cluster_privilege {
+        json!({"cluster": [privilege]})
+    } else {
+        json!({"index": [{"names": [index.unwrap_or("*")], "privileges": [privilege]}]})
+    };
+    let a = client.post("_security/user/_has_privileges", &body)?;
+    let granted = a
+        .body
+        .get("has_all_requested")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| ClusterError::Unexpected {
+            call: "POST /_security/user/_has_privileges".into(),
+            status: a.status,
+            content_type: String::new(),
+            head: format!(
+                "no has_all_requested in the answer: {}",
+                a.body.to_string().chars().take(300).collect::<String>()
+            ),
+        })?;
+    Ok((granted, a.body))
+}

@@ -40,6 +40,9 @@ pub enum Auth {
     ApiKey(Secret),
     /// `Authorization: Basic base64(user:password)`.
     Basic { user: String, password: Secret },
+    /// The key under study (`--with-key-env VAR`): sent only to test what that key itself can
+    /// do; a rejection is a fact about the key, not about keydoctor's credentials.
+    StudiedKey { var: String, key: Secret },
     /// No credentials (a cluster without security, or a proxy that adds them).
     None,
 }
@@ -63,7 +66,9 @@ impl Auth {
     /// The `Authorization` header value, if any.
     pub(crate) fn header(&self) -> Option<String> {
         match self {
-            Self::ApiKey(key) => Some(format!("ApiKey {}", key.expose())),
+            Self::ApiKey(key) | Self::StudiedKey { key, .. } => {
+                Some(format!("ApiKey {}", key.expose()))
+            }
             Self::Basic { user, password } => Some(format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD
@@ -77,6 +82,7 @@ impl Auth {
     pub fn describe(&self) -> String {
         match self {
             Self::ApiKey(_) => "the API key in ES_API_KEY".into(),
+            Self::StudiedKey { var, .. } => format!("the key under study, from {var}"),
             Self::Basic { user, .. } => format!("user `{user}` (ES_USERNAME / ES_PASSWORD)"),
             Self::None => {
                 "no credentials (neither ES_API_KEY nor ES_USERNAME + ES_PASSWORD is set)".into()

@@ -108,6 +108,8 @@ pub struct Client {
     base: Url,
     auth: Auth,
     secs: u64,
+    /// Credentials may be sent: https, a loopback host, or `--allow-plain-http`.
+    plain_ok: bool,
 }
 
 /// What a call returned: status and the parsed JSON body.
@@ -140,11 +142,8 @@ impl Client {
                 .trim_matches(['[', ']'])
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
-        if base.scheme() == "http"
-            && settings.auth.is_some()
-            && !loopback
-            && !settings.allow_plain_http
-        {
+        let plain_ok = base.scheme() == "https" || loopback || settings.allow_plain_http;
+        if settings.auth.is_some() && !plain_ok {
             return Err(ClusterError::PlainHttp {
                 host,
                 what: settings.auth.describe(),
@@ -187,6 +186,25 @@ impl Client {
             base,
             auth: settings.auth.clone(),
             secs: settings.timeout.as_secs().max(1),
+            plain_ok,
+        })
+    }
+
+    /// The same connection settings, authenticating with `auth` instead (the key under study).
+    /// The plain-HTTP rule of [`Client::new`] holds for these credentials too.
+    pub fn with_auth(&self, auth: Auth) -> Result<Self, ClusterError> {
+        if auth.is_some() && !self.plain_ok {
+            return Err(ClusterError::PlainHttp {
+                host: self.base.host_str().unwrap_or_default().to_string(),
+                what: auth.describe(),
+            });
+        }
+        Ok(Self {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            auth,
+            secs: self.secs,
+            plain_ok: self.plain_ok,
         })
     }
 
@@ -289,6 +307,15 @@ impl Client {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| head(&text));
+        // A 401 hides why; `additional_unsuccessful_credentials` (7.16+) says it.
+        let reason = match parsed
+            .as_ref()
+            .and_then(|v| v.pointer("/error/additional_unsuccessful_credentials"))
+            .and_then(Value::as_str)
+        {
+            Some(more) if status == 401 => format!("{reason} ({more})"),
+            _ => reason,
+        };
         match (status, parsed) {
             (401, _) => Err(ClusterError::Unauthorized {
                 who: self.auth.describe(),

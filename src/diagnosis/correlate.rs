@@ -339,20 +339,13 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
         if view.absent.contains(&id) {
             f.details.cluster_view = Some(match f.class {
                 Class::AuthenticationUnresolved => {
-                    if let Some(rule) = rules
-                        .rules
-                        .iter()
-                        .find(|r| r.class == super::RuleClass::Finding(Class::Missing) && r.canonical())
-                    {
-                        f.class = Class::Missing;
-                        f.rule_id = rule.id.clone();
-                        f.candidates.clear();
-                        super::classify::retext(f, rules, opts);
-                        f.explanation = format!(
-                            "The error text alone does not say why, but {label} has no key with id {id}.\n\n{}",
-                            f.explanation
-                        );
-                    }
+                    decide(
+                        f,
+                        Class::Missing,
+                        &format!("{label} has no key with id {id}"),
+                        rules,
+                        opts,
+                    );
                     format!("decided: {label} has no key with this id")
                 }
                 Class::Missing => format!("confirmed: {label} has no key with this id"),
@@ -382,9 +375,16 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
             (Class::Invalidated | Class::Expired, KeyState::Active) => format!(
                 "contradicted: {shown}: the failing client talks to another cluster, or the clocks differ"
             ),
-            (Class::AuthenticationUnresolved, KeyState::Active) if cross => format!(
-                "{shown}, of type cross_cluster: such a key authenticates only cross-cluster requests on the remote cluster server port, never REST requests (wrong_key_type)"
-            ),
+            (Class::AuthenticationUnresolved, KeyState::Active) if cross => {
+                decide(
+                    f,
+                    Class::WrongKeyType,
+                    &format!("{label} shows key {id} active and of type cross_cluster: such a key authenticates only cross-cluster requests on the remote cluster server port, never REST requests"),
+                    rules,
+                    opts,
+                );
+                format!("decided: {shown}, of type cross_cluster")
+            }
             _ => shown,
         });
     }
@@ -398,6 +398,109 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
                 count: 1,
             });
         }
+    }
+}
+
+/// Turn a hidden 401 into `class`, with that class's canonical rule's texts, saying why.
+fn decide(f: &mut Finding, class: Class, because: &str, rules: &RuleSet, opts: &Options) {
+    let Some(rule) = rules
+        .rules
+        .iter()
+        .find(|r| r.class == super::RuleClass::Finding(class) && r.canonical())
+    else {
+        return;
+    };
+    f.class = class;
+    f.rule_id = rule.id.clone();
+    f.severity = rule.severity;
+    f.candidates.clear();
+    super::classify::retext(f, rules, opts);
+    f.explanation = format!(
+        "The error text alone does not say why, but {because}.\n\n{}",
+        f.explanation
+    );
+}
+
+/// What the key under study (`--with-key-env`) did when keydoctor used it on the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct KeyProbe {
+    pub id: String,
+    /// The environment variable it came from.
+    pub var: String,
+    /// `the cluster at …`.
+    pub label: String,
+    /// `Ok(())` when `GET /_security/_authenticate` accepted it, `Err(reason)` on a 401.
+    pub authenticates: Option<Result<(), String>>,
+    /// `_has_privileges` answers: (privilege, index or `None` for cluster, granted).
+    pub privileges: Vec<(String, Option<String>, bool)>,
+}
+
+/// Join what the key itself did with the findings about it: an active key the cluster rejects
+/// has a wrong secret; a key the cluster accepts is not what fails (another key or cluster);
+/// `_has_privileges` confirms or contradicts a denial.
+pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet, opts: &Options) {
+    let (id, var, label) = (&probe.id, &probe.var, &probe.label);
+    for f in &mut diagnosis.findings {
+        if f.key_id.as_deref() != Some(id.as_str()) {
+            continue;
+        }
+        let active = f.details.metadata_state == Some("active");
+        let mut said = Vec::new();
+        match (&probe.authenticates, f.class) {
+            (Some(Err(reason)), Class::AuthenticationUnresolved) if active => {
+                decide(
+                    f,
+                    Class::MalformedCredentials,
+                    &format!("{label} shows key {id} active and rejects the value in {var} (\"{reason}\"): the id is right, the secret is not"),
+                    rules,
+                    opts,
+                );
+                said.push(format!("decided: {label} rejects the key in {var} although key {id} is active: wrong secret"));
+            }
+            (Some(Err(reason)), _) => {
+                said.push(format!("the key in {var} is rejected by {label}: {reason}"));
+            }
+            (
+                Some(Ok(())),
+                Class::AuthenticationUnresolved
+                | Class::Missing
+                | Class::Invalidated
+                | Class::Expired
+                | Class::MalformedCredentials,
+            ) => {
+                said.push(format!(
+                    "contradicted: the key in {var} authenticates on {label} now, so the failing client sends something else (a stale or other key) or talks to another cluster"
+                ));
+            }
+            (Some(Ok(())), _) => said.push(format!("the key in {var} authenticates on {label}")),
+            (None, _) => {}
+        }
+        if f.class == Class::UnderPrivileged {
+            let index = f.details.indices.first().cloned();
+            let cluster = f.details.privilege_kind == Some("cluster");
+            if let Some((privilege, on, granted)) = probe.privileges.iter().find(|(p, on, _)| {
+                Some(p) == f.details.least_privilege.as_ref()
+                    && (cluster && on.is_none() || !cluster && on == &index)
+            }) {
+                let what = match on {
+                    Some(i) => format!("`{privilege}` on {i}"),
+                    None => format!("cluster privilege `{privilege}`"),
+                };
+                said.push(if *granted {
+                    format!("contradicted: _has_privileges with the key in {var} says it now holds {what}: the key or its owner changed since the failure, or the client uses another key")
+                } else {
+                    format!("confirmed: _has_privileges with the key in {var} says it lacks {what}")
+                });
+            }
+        }
+        if said.is_empty() {
+            continue;
+        }
+        let joined = said.join("; ");
+        f.details.cluster_view = Some(match f.details.cluster_view.take() {
+            Some(v) if !v.is_empty() => format!("{v}; {joined}"),
+            _ => joined,
+        });
     }
 }
 

@@ -27,6 +27,12 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// The same route answering `body`.
+    pub(crate) fn with_body(mut self, body: &str) -> Self {
+        self.body = body.to_string();
+        self
+    }
+
     pub(crate) fn json(method: &'static str, path: &str, status: u16, body: &str) -> Self {
         Self {
             method,
