@@ -108,3 +108,61 @@ fn the_denied_index_is_shown_against_the_keys_patterns() {
         .unwrap()
         .starts_with("role_descriptors"));
 }
+
+#[test]
+fn the_fix_for_a_denial_is_a_diff_against_the_real_descriptors_or_the_owners_role() {
+    // The key has no descriptors of its own: its owner's role (as limited_by captured it) is
+    // the limit, and a regex pattern there does not cover the index.
+    let input = r#"{"error":{"root_cause":[{"type":"security_exception","reason":"action [indices:data/read/search] is unauthorized for API key id [Ab3dEfGhIjKlMnOpQrSt] of user [analyst] on indices [billing-2026.11], this action is granted by the index privileges [read,all]"}],"type":"security_exception","reason":"action [indices:data/read/search] is unauthorized for API key id [Ab3dEfGhIjKlMnOpQrSt] of user [analyst] on indices [billing-2026.11], this action is granted by the index privileges [read,all]"},"status":403}
+
+{"api_keys":[{"id":"Ab3dEfGhIjKlMnOpQrSt","name":"dashboards","type":"rest","creation":1790000000000,"invalidated":false,"username":"analyst","realm":"native1","metadata":{},"role_descriptors":{},"limited_by":[{"analyst_role":{"cluster":["monitor"],"indices":[{"names":["/(logs|metrics)-.*/"],"privileges":["read","view_index_metadata"],"allow_restricted_indices":false}],"applications":[],"run_as":[],"metadata":{},"transient_metadata":{"enabled":true}}}]}]}
+"#;
+    let report = explain_json(input);
+    let f = &report["findings"][0];
+    assert_eq!(f["class"], "under_privileged", "{f:#}");
+    let step = &f["remediation"][0];
+    assert_eq!(
+        step["title"],
+        "The smallest change: add `read` on `billing-2026.11` to the owner's role `analyst_role`"
+    );
+    let request = step["request"].as_str().unwrap();
+    assert!(
+        request.starts_with("PUT /_security/role/analyst_role\n"),
+        "{request}"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(request.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(
+        body["indices"],
+        serde_json::json!([
+            {"names": ["/(logs|metrics)-.*/"], "privileges": ["read", "view_index_metadata"]},
+            {"names": ["billing-2026.11"], "privileges": ["read"]}
+        ])
+    );
+    let diff = step["diff"].as_str().unwrap();
+    assert!(diff.contains("+++ role analyst_role (fixed)"), "{diff}");
+    assert!(
+        diff.contains("+        \"names\": [\"billing-2026.11\"],"),
+        "{diff}"
+    );
+    assert!(!diff.contains("-    "), "only additions: {diff}");
+    assert!(f["details"]["limit_source"]
+        .as_str()
+        .unwrap()
+        .starts_with("limited_by"));
+
+    // The same denial on an index the regex does cover is not the owner's limit.
+    let covered = input.replace("billing-2026.11", "metrics-2026.11");
+    let report = explain_json(&covered);
+    let f = &report["findings"][0];
+    let titles: Vec<&str> = f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        !titles.iter().any(|t| t.starts_with("The smallest change")),
+        "{titles:?}"
+    );
+}

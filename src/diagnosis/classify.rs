@@ -701,6 +701,7 @@ fn render_rule_texts(
                     .as_ref()
                     .map(|t| t.render(&lookup).trim().to_string()),
                 version_note: None,
+                diff: None,
             };
             if let Some(min) = step.min_version {
                 let fallback = step
@@ -730,6 +731,9 @@ fn render_rule_texts(
             rendered
         })
         .collect();
+    if let Some(fix) = &finding.details.descriptor_fix {
+        finding.remediation.insert(0, fix.clone());
+    }
     finding.candidates = rule
         .candidates
         .iter()
@@ -1131,6 +1135,14 @@ fn correlate_metadata(
                 });
             }
         }
+        let fix = descriptor_fix(finding, meta, kind, own_empty, own_grants, index);
+        if let Some(old) = finding.details.descriptor_fix.take() {
+            finding.remediation.retain(|s| *s != old);
+        }
+        if let Some(fix) = fix {
+            finding.remediation.insert(0, fix.clone());
+            finding.details.descriptor_fix = Some(fix);
+        }
         finding.details.limit_source = Some(if !granting.is_empty() && !own_empty && !own_grants {
             "role_descriptors: the key's own role descriptors do not grant it".to_string()
         } else if own_grants || own_empty {
@@ -1142,6 +1154,76 @@ fn correlate_metadata(
             "unknown: the metadata has no role descriptors (before 8.5)".to_string()
         });
     }
+}
+
+/// The smallest change that grants the denied privilege, as a diff against what the metadata
+/// shows: the key's own descriptors when they are the limit, else its owner's role as
+/// `limited_by` captured it (the update that follows refreshes that snapshot).
+fn descriptor_fix(
+    finding: &Finding,
+    meta: &KeyMetadata,
+    kind: PrivilegeKind,
+    own_empty: bool,
+    own_grants: bool,
+    index: Option<&str>,
+) -> Option<RenderedStep> {
+    let least = finding.details.least_privilege.as_deref()?;
+    let id = &meta.id;
+    let on = match (kind, index) {
+        (PrivilegeKind::Index, Some(i)) => format!("`{least}` on `{i}`"),
+        (PrivilegeKind::Index, None) => return None,
+        (PrivilegeKind::Cluster, _) => format!("cluster privilege `{least}`"),
+    };
+    let own = meta.role_descriptors.as_ref()?;
+    if !own_empty && !own_grants {
+        let before = writable_descriptor(own);
+        let after = merged_descriptors(
+            Some(meta),
+            finding.details.suggested_role_descriptors.as_ref(),
+        );
+        return Some(RenderedStep {
+            title: format!("The smallest change: add {on} to the key's role descriptors"),
+            text: Some(format!(
+                "Against key {id}'s current descriptors, one descriptor that names exactly what was denied, nothing else widened (the update request below sends the whole set: the update API replaces `role_descriptors`)."
+            )),
+            request: None,
+            version_note: None,
+            diff: Some(privileges::descriptors_diff(
+                &before,
+                &after,
+                &format!("role_descriptors of key {id} (now)"),
+                &format!("role_descriptors of key {id} (fixed)"),
+            )),
+        });
+    }
+    // The key's descriptors allow it, or it has none: the owner's snapshot is the limit.
+    let lb = meta.limited_by.as_ref()?;
+    if privileges::descriptors_grant(lb, kind, &finding.details.privileges, index) {
+        return None;
+    }
+    let (role_name, role) = match lb {
+        Value::Array(list) => list.first()?.as_object()?.iter().next()?,
+        Value::Object(map) => map.iter().next()?,
+        _ => return None,
+    };
+    let before = writable_descriptor(role);
+    let after = privileges::role_with(&before, kind, least, index);
+    let owner = meta.username.as_deref().unwrap_or("the owner");
+    Some(RenderedStep {
+        title: format!("The smallest change: add {on} to the owner's role `{role_name}`"),
+        text: Some(format!(
+            "Key {id}'s own descriptors {} it, but its owner `{owner}`'s privileges, captured in `limited_by` when the key was created or last updated, do not. Below is role `{role_name}` as captured, with one entry added; check the role's current definition first (`GET /_security/role/{role_name}`: it may have changed since, and a reserved or file-based role cannot be changed this way: give `{owner}` an extra role instead). Then refresh the key's snapshot as `{owner}`: `PUT /_security/api_key/{id}` with `{{}}` (8.4+), or create a new key.",
+            if own_empty { "are empty (the key has its owner's privileges), so they allow" } else { "allow" }
+        )),
+        request: Some(format!("PUT /_security/role/{role_name}\n{}", privileges::format_json(&after))),
+        version_note: None,
+        diff: Some(privileges::descriptors_diff(
+            &serde_json::json!({ role_name.as_str(): before }),
+            &serde_json::json!({ role_name.as_str(): after }),
+            &format!("role {role_name} (as captured in limited_by)"),
+            &format!("role {role_name} (fixed)"),
+        )),
+    })
 }
 
 /// "api key is expired" names no key: when the pasted metadata holds exactly one key in that

@@ -183,6 +183,7 @@ fn step(title: &str, text: Option<String>, request: Option<String>) -> RenderedS
         text,
         request,
         version_note: None,
+        diff: None,
     }
 }
 

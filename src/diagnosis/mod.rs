@@ -100,6 +100,8 @@ pub struct RenderedStep {
     pub request: Option<String>,
     /// Why the step is shown as it is: e.g. "from 8.4; on older versions: …".
     pub version_note: Option<String>,
+    /// A unified diff the step makes (descriptors before and after).
+    pub diff: Option<String>,
 }
 
 /// A candidate cause of an unresolved 401.
@@ -181,6 +183,9 @@ pub struct Details {
     pub key_candidates: Vec<String>,
     /// What the live cluster says about the key: confirms or contradicts the finding.
     pub cluster_view: Option<String>,
+    /// The smallest change that grants what was denied, against the real descriptors (key
+    /// metadata known): a step shown first in the remediation.
+    pub descriptor_fix: Option<RenderedStep>,
 }
 
 /// An `invalidate_apikeys` audit event that names the key.

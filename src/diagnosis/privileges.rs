@@ -377,32 +377,102 @@ pub fn index_patterns(descriptors: &Value) -> Vec<String> {
     out
 }
 
-/// Elasticsearch index pattern semantics for the common case: `*` wildcards, exact otherwise.
+/// Whether index privilege pattern `pattern` covers index `name`, as Elasticsearch's
+/// `Automatons.patterns` decides: `*` and `?` wildcards, or a Lucene regular expression between
+/// slashes (`/logs-(app|web)-.*/`), anchored at both ends. Regex features Rust's engine cannot
+/// express (`&` intersection, `~` complement, `<1-9>` intervals) count as no match.
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
-    if pattern.starts_with('/') {
-        return false; // a Lucene regex: not evaluated here
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == name;
-    }
-    let mut rest = name;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
+    let source = if pattern.len() >= 2 && pattern.starts_with('/') && pattern.ends_with('/') {
+        match lucene_regex(&pattern[1..pattern.len() - 1]) {
+            Some(r) => r,
+            None => return false,
+        }
+    } else {
+        let mut r = String::with_capacity(pattern.len() + 8);
+        for c in pattern.chars() {
+            match c {
+                '*' => r.push_str(".*"),
+                '?' => r.push('.'),
+                c => r.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
             }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
+        }
+        r
+    };
+    regex::Regex::new(&format!("^(?:{source})$")).is_ok_and(|re| re.is_match(name))
+}
+
+/// A Lucene `RegExp` (the subset Rust's engine shares) as a Rust regex: `@` is any string,
+/// `"…"` a literal, `\x` the character x; `.` `*` `+` `?` `{n,m}` `[…]` `(…|…)` as usual.
+fn lucene_regex(source: &str) -> Option<String> {
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next()?;
+                out.push_str(&regex::escape(next.encode_utf8(&mut [0; 4])));
+            }
+            '"' => {
+                let mut literal = String::new();
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        c => literal.push(c),
+                    }
+                }
+                out.push_str(&regex::escape(&literal));
+            }
+            '@' => out.push_str(".*"),
+            '&' | '~' | '<' | '>' | '#' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// A unified diff of two descriptor sets as Dev Tools shows them.
+pub fn descriptors_diff(before: &Value, after: &Value, old: &str, new: &str) -> String {
+    let (a, b) = (
+        format!("{}\n", format_json(before)),
+        format!("{}\n", format_json(after)),
+    );
+    similar::TextDiff::from_lines(a.as_str(), b.as_str())
+        .unified_diff()
+        .context_radius(3)
+        .header(old, new)
+        .to_string()
+}
+
+/// `role` (one role descriptor) with `privilege` added on `index` (or for the cluster) the
+/// smallest way: a new entry naming exactly the index, so nothing else widens.
+pub fn role_with(role: &Value, kind: PrivilegeKind, privilege: &str, index: Option<&str>) -> Value {
+    let mut role = match role {
+        Value::Object(m) => Value::Object(m.clone()),
+        _ => json!({}),
+    };
+    match kind {
+        PrivilegeKind::Cluster => {
+            let list = role
+                .as_object_mut()
+                .map(|m| m.entry("cluster").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = list {
+                if !list.iter().any(|p| p == privilege) {
+                    list.push(json!(privilege));
+                }
+            }
+        }
+        PrivilegeKind::Index => {
+            let list = role
+                .as_object_mut()
+                .map(|m| m.entry("indices").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = list {
+                list.push(
+                    json!({"names": [index.unwrap_or("<index>")], "privileges": [privilege]}),
+                );
             }
         }
     }
-    true
+    role
 }
 
 #[cfg(test)]
@@ -452,5 +522,36 @@ mod tests {
         ));
         assert!(pattern_matches("logs-*-default", "logs-x-default"));
         assert!(!pattern_matches("logs-*-default", "logs-x-prod"));
+        assert!(pattern_matches("logs-?", "logs-a"));
+        assert!(!pattern_matches("logs-?", "logs-ab"));
+        assert!(pattern_matches("a.b", "a.b") && !pattern_matches("a.b", "axb"));
+    }
+
+    #[test]
+    fn lucene_regex_patterns_are_anchored() {
+        assert!(pattern_matches("/logs-(app|web)-.*/", "logs-web-1"));
+        assert!(!pattern_matches("/logs-(app|web)-.*/", "xlogs-web-1"));
+        assert!(!pattern_matches("/logs-(app|web)/", "logs-app-1"));
+        assert!(pattern_matches("/@-prod/", "billing-prod"));
+        assert!(pattern_matches(r#"/"a.b"[0-9]+/"#, "a.b42"));
+        assert!(!pattern_matches(r#"/"a.b"[0-9]+/"#, "axb42"));
+        // Beyond Rust's engine: never a match, never a panic.
+        assert!(!pattern_matches("/logs-<1-9>/", "logs-3"));
+        assert!(!pattern_matches("/(unclosed/", "x"));
+    }
+
+    #[test]
+    fn a_fix_adds_one_entry_naming_the_index() {
+        let role = json!({"cluster": ["monitor"], "indices": [{"names": ["logs-*"], "privileges": ["read"]}]});
+        let after = role_with(&role, PrivilegeKind::Index, "create_doc", Some("logs-a"));
+        assert_eq!(
+            after["indices"][1],
+            json!({"names": ["logs-a"], "privileges": ["create_doc"]})
+        );
+        assert_eq!(after["indices"][0], role["indices"][0]);
+        let diff = descriptors_diff(&json!({"r": role}), &json!({"r": after}), "old", "new");
+        assert!(diff.contains("+        \"names\": [\"logs-a\"],"), "{diff}");
+        let after = role_with(&role, PrivilegeKind::Cluster, "monitor", None);
+        assert_eq!(after["cluster"], json!(["monitor"]));
     }
 }

@@ -123,6 +123,7 @@ fn shared_steps(group: &[&Finding]) -> Vec<RenderedStep> {
             text: s.text.as_ref().map(|t| t.replace(id, "<id>")),
             request: s.request.as_ref().map(|t| t.replace(id, "<id>")),
             version_note: s.version_note.clone(),
+            diff: s.diff.clone(),
         })
         .collect()
 }

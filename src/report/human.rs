@@ -309,6 +309,21 @@ pub(super) fn render_steps(
         if let Some(text) = &step.text {
             prose(out, &redact(text), opts.width, &pad)?;
         }
+        if let Some(diff) = &step.diff {
+            for line in redact(diff).lines() {
+                let painted = match line.chars().next() {
+                    Some('+') if !line.starts_with("+++") => {
+                        paint(opts, line, |s| s.green().to_string())
+                    }
+                    Some('-') if !line.starts_with("---") => {
+                        paint(opts, line, |s| s.red().to_string())
+                    }
+                    Some('@') => paint(opts, line, |s| s.cyan().to_string()),
+                    _ => line.to_string(),
+                };
+                writeln!(out, "{pad}  {painted}")?;
+            }
+        }
         if let Some(request) = &step.request {
             for line in redact(request).lines() {
                 writeln!(

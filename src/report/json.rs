@@ -92,6 +92,8 @@ struct StepOut {
     curl: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     version_note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -215,6 +217,7 @@ fn finding_out(f: &Finding) -> FindingOut {
                 request: s.request.as_deref().map(redact),
                 curl: s.request.as_deref().and_then(curl_form).map(|c| redact(&c)),
                 version_note: s.version_note.clone(),
+                diff: s.diff.as_deref().map(redact),
             })
             .collect(),
         evidence: f

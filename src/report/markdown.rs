@@ -119,6 +119,13 @@ pub(super) fn steps_markdown(
                     writeln!(out, "   {line}")?;
                 }
             }
+            if let Some(diff) = &step.diff {
+                writeln!(
+                    out,
+                    "\n   ```diff\n{}\n   ```",
+                    indent(fence_safe(&redact(diff)).trim_end(), "   ")
+                )?;
+            }
             if let Some(request) = &step.request {
                 writeln!(
                     out,
