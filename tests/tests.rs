@@ -13,4 +13,5 @@ mod rules;
 mod scan;
 mod secrets;
 mod support;
+mod tls;
 mod variants;

@@ -408,13 +408,14 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         if let Some(tls) = s.downcast_ref::<rustls::Error>() {
             return Some(describe_tls(tls));
         }
-        // An io::Error hides its inner error from `source()`; look inside.
-        if let Some(tls) = s
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(describe_tls(tls));
+        // An io::Error hides its inner error from `source()`, and hyper wraps one io::Error in
+        // another: look inside, all the way down.
+        let mut io = s.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(|io| io.get_ref()) {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(describe_tls(tls));
+            }
+            io = inner.downcast_ref::<std::io::Error>();
         }
         source = s.source();
     }
@@ -432,14 +433,41 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
+/// `1704067200` → `2024-01-01T00:00:00Z`.
+fn unix_date(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| chrono::DateTime::<chrono::Utc>::from_timestamp(s, 0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| secs.to_string())
+}
+
 fn describe_tls(e: &rustls::Error) -> String {
     use rustls::CertificateError as C;
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
             C::UnknownIssuer => "the server's certificate is signed by a CA this machine does not trust (self-signed or a private CA)".into(),
-            C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".into(),
+            C::ExpiredContext { not_after, .. } => format!(
+                "the server's certificate has expired (not valid after {})",
+                unix_date(not_after.as_secs())
+            ),
+            C::Expired => "the server's certificate has expired".into(),
             C::NotValidYet | C::NotValidYetContext { .. } => "the server's certificate is not valid yet (check the clocks)".into(),
-            C::NotValidForName | C::NotValidForNameContext { .. } => "the server's certificate is not valid for this host name".into(),
+            C::NotValidForNameContext { expected, presented } => format!(
+                "the server's certificate is not valid for this host name ({}): it names {}; use one of those in the URL",
+                expected.to_str(),
+                presented
+                    .iter()
+                    .map(|p| p
+                        .trim_start_matches("DnsName(")
+                        .trim_start_matches("IpAddress(")
+                        .trim_end_matches(')')
+                        .trim_matches('"')
+                        .to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            C::NotValidForName => "the server's certificate is not valid for this host name".into(),
             C::Revoked => "the server's certificate is revoked".into(),
             C::BadSignature => "the server's certificate has a bad signature".into(),
             other => format!("invalid certificate ({other:?})"),
