@@ -662,3 +662,187 @@ fn has_privileges_is_asked_with_the_key_itself() {
         );
     }
 }
+
+/// One `_search` hit as 8.x returns it under a point in time (`sort` ends with the implicit
+/// `_shard_doc` tiebreaker).
+fn audit_hit(n: usize, ms: i64, source: Value) -> Value {
+    serde_json::json!({
+        "_index": ".ds-logs-elasticsearch.audit-default-2026.11.20-000001",
+        "_id": format!("doc{n}"),
+        "_score": null,
+        "_source": source,
+        "sort": [ms, n]
+    })
+}
+
+fn search_page(pit: &str, hits: Vec<Value>) -> String {
+    serde_json::json!({
+        "pit_id": pit,
+        "took": 4,
+        "timed_out": false,
+        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+        "hits": {"max_score": null, "hits": hits}
+    })
+    .to_string()
+}
+
+#[test]
+fn audit_events_are_read_from_an_index_page_by_page() {
+    let base = 1_795_164_000_000_i64; // 2026-11-20T08:40:00Z
+                                      // Page one: 1,000 successes of the key (shipped raw: dotted names became objects).
+    let page1: Vec<Value> = (0..1000)
+        .map(|n| {
+            audit_hit(n, base + n as i64, serde_json::json!({
+                "@timestamp": "2026-11-20T08:40:00.000Z", "type": "audit",
+                "event": {"type": "transport", "action": "access_granted"},
+                "authentication": {"type": "API_KEY"},
+                "user": {"name": "ingest_owner", "realm": "_es_api_key"},
+                "apikey": {"id": "VuaCfGcBCdbkQm-e5aOx", "name": "filebeat-prod"},
+                "action": "indices:data/write/bulk", "origin": {"type": "rest", "address": "10.1.4.7:50000"}
+            }))
+        })
+        .collect();
+    // Page two: the invalidation, as the Elasticsearch integration maps it.
+    let page2 = vec![audit_hit(
+        1000,
+        1_795_166_043_247,
+        serde_json::json!({
+            "@timestamp": "2026-11-20T09:14:03.247Z",
+            "event": {"type": "security_config_change", "action": "invalidate_apikeys"},
+            "user": {"name": "jdoe"},
+            "source": {"ip": "10.20.3.44", "port": 51522},
+            "elasticsearch": {"audit": {"user": {"realm": "corp_ldap"}, "invalidate": {"apikeys": {"ids": ["VuaCfGcBCdbkQm-e5aOx"], "owned_by_authenticated_user": false}}}}
+        }),
+    )];
+    let mut first = Route::json("POST", "/_search", 200, &search_page("pit-2", page1));
+    first.times = Some(1);
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json(
+            "POST",
+            "/logs-elasticsearch.audit-*/_pit?keep_alive=2m",
+            200,
+            r#"{"id":"pit-1"}"#,
+        ),
+        first,
+        Route::json("POST", "/_search", 200, &search_page("pit-3", page2)),
+        Route::json(
+            "DELETE",
+            "/_pit",
+            200,
+            r#"{"succeeded":true,"num_freed":1}"#,
+        ),
+        filebeat_route(),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("elasticsearch.log"),
+        "[2026-11-20T09:14:10,112][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-1] Authentication using apikey failed - api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated\n",
+    )
+    .unwrap();
+    let out = keydoctor_env(
+        &[
+            "scan",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--es-url",
+            &replay.url,
+            "--now",
+            NOW,
+            "--since",
+            "2026-11-20",
+            "--audit-index",
+            "logs-elasticsearch.audit-*",
+        ],
+        &[("ES_API_KEY", SECRET_KEY)],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("read 1001 audit events from index logs-elasticsearch.audit-*"),
+        "{}",
+        out.stderr
+    );
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let f = &r["findings"][0];
+    assert_eq!(f["class"], "invalidated");
+    let by = &f["details"]["invalidated_by"];
+    assert_eq!(by["user"], "jdoe", "{f:#}");
+    assert_eq!(by["realm"], "corp_ldap");
+    assert_eq!(by["origin"], "10.20.3.44:51522");
+    assert!(
+        by["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("audit index logs-elasticsearch.audit-*"),
+        "{by}"
+    );
+    let timeline = f["timeline"].as_array().unwrap();
+    assert!(
+        timeline.iter().any(|t| t["event"] == "last_success"),
+        "{timeline:#?}"
+    );
+    // The paging: the second page asks after the first page's last sort values, with the
+    // point-in-time id the first answer gave; the point in time is released at the end.
+    let requests = replay.requests();
+    let searches: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.target == "/_search")
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(searches.len(), 2);
+    assert_eq!(searches[0]["pit"]["id"], "pit-1");
+    assert!(searches[0].get("search_after").is_none());
+    assert_eq!(searches[1]["pit"]["id"], "pit-2");
+    assert_eq!(
+        searches[1]["search_after"],
+        serde_json::json!([base + 999, 999])
+    );
+    assert_eq!(
+        searches[0]["query"]["bool"]["filter"][0]["range"]["@timestamp"]["gte"],
+        1_795_132_800_000_i64
+    );
+    let close = requests.iter().find(|r| r.method == "DELETE").unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&close.body).unwrap(),
+        serde_json::json!({"id": "pit-3"})
+    );
+}
+
+#[test]
+fn an_audit_index_that_matches_nothing_is_said_so() {
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        Route::json(
+            "POST",
+            "/audit-nope*/_pit?keep_alive=2m",
+            404,
+            r#"{"error":{"root_cause":[{"type":"index_not_found_exception","reason":"no such index [audit-nope*]","index_uuid":"_na_","index":"audit-nope*"}],"type":"index_not_found_exception","reason":"no such index [audit-nope*]","index_uuid":"_na_","index":"audit-nope*"},"status":404}"#,
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.log"), "nothing here\n").unwrap();
+    let args = [
+        "scan",
+        dir.path().to_str().unwrap(),
+        "--audit-index",
+        "audit-nope*",
+    ];
+    let out = keydoctor_env(&args, &[("ES_API_KEY", SECRET_KEY)]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--audit-index reads from the cluster"),
+        "{}",
+        out.stderr
+    );
+    let mut with_url = args.to_vec();
+    with_url.extend_from_slice(&["--es-url", &replay.url]);
+    let out = keydoctor_env(&with_url, &[("ES_API_KEY", SECRET_KEY), ("COLUMNS", "400")]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("does `audit-nope*` match an index?"),
+        "{}",
+        out.stderr
+    );
+}

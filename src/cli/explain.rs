@@ -63,6 +63,23 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         inputs.extend(loaded.input);
         skipped.extend(loaded.skipped);
     }
+    // Audit events from an index join as one more audit log.
+    let fetched = super::keys::audit_from_index(
+        &args.diagnosis.audit_index,
+        &args.diagnosis.cluster,
+        None,
+        None,
+        now_ms,
+        io,
+    )?;
+    for f in &fetched {
+        let loaded = source::load_path(f.file.path(), &mut io.stdin);
+        inputs.extend(loaded.input.map(|mut i| {
+            i.name.clone_from(&f.label);
+            i
+        }));
+        skipped.extend(loaded.skipped);
+    }
     // Key metadata named with --metadata joins the inputs: its keys are what it adds.
     for path in &args.diagnosis.metadata {
         let loaded = source::load_path(path, &mut io.stdin);

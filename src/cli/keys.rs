@@ -390,3 +390,78 @@ pub(super) fn rotate(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResul
     render_plan(&plan, args.output.format.into(), &opts, &mut io.stdout)?;
     Ok(Outcome::Clean)
 }
+
+/// Audit events read from an index into a temporary file, named for reports.
+pub(super) struct FetchedAudit {
+    pub(super) file: tempfile::NamedTempFile,
+    pub(super) label: String,
+    pub(super) size: u64,
+}
+
+/// `--audit-index PATTERN…`: read each pattern's audit events between `since_ms` (default:
+/// 30 days before `now_ms`) and `until_ms` from the `--es-url` cluster.
+pub(super) fn audit_from_index(
+    patterns: &[String],
+    cluster: &ClusterArgs,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    now_ms: i64,
+    io: &mut Io<'_>,
+) -> Result<Vec<FetchedAudit>, Error> {
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = cluster_client(cluster, io)?.ok_or_else(|| {
+        Error::Usage(
+            "--audit-index reads from the cluster: give --es-url URL (or ELASTICSEARCH_URL)".into(),
+        )
+    })?;
+    let info = api::info(&client)?;
+    let since = since_ms.unwrap_or(now_ms - 30 * 86_400_000);
+    let mut out = Vec::new();
+    for pattern in patterns {
+        let mut file = tempfile::NamedTempFile::new()?;
+        let fetched = {
+            let mut writer = std::io::BufWriter::new(file.as_file_mut());
+            let fetched = crate::cluster::audit_index::fetch(
+                &client,
+                info.version,
+                pattern,
+                since,
+                until_ms,
+                &mut writer,
+            )?;
+            writer.flush()?;
+            fetched
+        };
+        writeln!(
+            io.stderr,
+            "keydoctor: read {} audit event{} from index {pattern} since {}{}{}",
+            fetched.events,
+            if fetched.events == 1 { "" } else { "s" },
+            crate::diagnosis::classify::format_ms(since),
+            if since_ms.is_none() {
+                " (the last 30 days; --since reads further back)"
+            } else {
+                ""
+            },
+            if fetched.truncated {
+                format!(
+                    "; stopped at {} events: narrow --since/--until",
+                    crate::cluster::audit_index::MAX_EVENTS
+                )
+            } else {
+                String::new()
+            }
+        )?;
+        let size = file.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+        if fetched.events > 0 {
+            out.push(FetchedAudit {
+                file,
+                label: format!("audit index {pattern}"),
+                size,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -260,6 +260,11 @@ struct DiagnosisArgs {
     /// never printed.
     #[arg(long, value_name = "VAR")]
     with_key_env: Option<String>,
+    /// Also read the audit events shipped into these indices of the --es-url cluster (an index
+    /// pattern, repeatable): failures, denials, key creation, changes and invalidations since
+    /// --since (scan; default: the last 30 days).
+    #[arg(long = "audit-index", value_name = "PATTERN")]
+    audit_index: Vec<String>,
     /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,

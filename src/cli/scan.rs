@@ -16,7 +16,7 @@ use crate::report::{render, Format, RenderOptions};
 use crate::rule;
 use crate::scan::follow::Follower;
 use crate::scan::Scanner;
-use crate::source::walk::walk;
+use crate::source::walk::{walk, FileEntry};
 
 pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let mut opts = Options::new(
@@ -71,7 +71,20 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         return follow(&args, &scanner, &filter, format, &render_opts, io);
     }
 
-    let (files, walk_skipped) = walk(&args.paths, args.follow_links);
+    let fetched = super::keys::audit_from_index(
+        &args.diagnosis.audit_index,
+        &args.diagnosis.cluster,
+        scanner.options().since_ms,
+        scanner.options().until_ms,
+        scanner.options().now_ms,
+        io,
+    )?;
+    let (mut files, walk_skipped) = walk(&args.paths, args.follow_links);
+    files.extend(fetched.iter().map(|f| FileEntry {
+        path: f.file.path().to_path_buf(),
+        size: f.size,
+        label: Some(f.label.clone()),
+    }));
     let (metadata, metadata_skipped) = walk(&args.diagnosis.metadata, false);
     let walk_skipped: Vec<_> = walk_skipped.into_iter().chain(metadata_skipped).collect();
     if files.is_empty() {

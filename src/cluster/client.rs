@@ -223,6 +223,11 @@ impl Client {
         self.call("POST", path, Some(body))
     }
 
+    /// `DELETE path` with a JSON body: only ever to release a point in time keydoctor opened.
+    pub fn delete(&self, path: &str, body: &Value) -> Result<Answer, ClusterError> {
+        self.call("DELETE", path, Some(body))
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, ClusterError> {
         let url =
             self.base
@@ -235,6 +240,7 @@ impl Client {
         let build = || -> RequestBuilder {
             let mut req = match method {
                 "POST" => self.http.post(url.clone()),
+                "DELETE" => self.http.delete(url.clone()),
                 _ => self.http.get(url.clone()),
             };
             req = req.header("Accept", "application/json");

@@ -8,6 +8,7 @@
 //!   unless told to, or make a call that changes anything.
 
 pub mod api;
+pub mod audit_index;
 pub mod auth;
 pub mod client;
 

@@ -19,12 +19,17 @@ pub struct FileEntry {
     pub path: PathBuf,
     /// Size on disk in bytes (compressed size for `.gz`), for progress.
     pub size: u64,
+    /// The name to show instead of the path (a temporary file standing for an index).
+    pub label: Option<String>,
 }
 
 impl FileEntry {
     /// The name used in reports.
     pub fn name(&self) -> String {
-        self.path.display().to_string()
+        match &self.label {
+            Some(label) => label.clone(),
+            None => self.path.display().to_string(),
+        }
     }
 }
 
@@ -42,6 +47,7 @@ pub fn walk(roots: &[PathBuf], follow_links: bool) -> (Vec<FileEntry>, Vec<Skipp
         };
         if meta.is_file() {
             files.insert(FileEntry {
+                label: None,
                 path: root.clone(),
                 size: meta.len(),
             });
@@ -80,6 +86,7 @@ pub fn walk(roots: &[PathBuf], follow_links: bool) -> (Vec<FileEntry>, Vec<Skipp
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             files.insert(FileEntry {
+                label: None,
                 path: entry.into_path(),
                 size,
             });
