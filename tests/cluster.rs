@@ -393,6 +393,19 @@ fn real_cluster_when_configured() {
     let out = run(&["expiring", "--within", "3650d"]);
     assert!(out.code < 2, "{}", out.stderr);
     let _: Value = serde_json::from_str(&out.stdout).unwrap();
+    // doctor: every check answered (a fresh 8.x cluster has security, TLS and the service on).
+    let out = run(&["doctor"]);
+    assert!(out.code < 2, "{}", out.stderr);
+    let d: Value = serde_json::from_str(&out.stdout).unwrap();
+    for id in ["security", "tls_http", "api_key_service"] {
+        let check = d["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        assert_ne!(check["status"], "unknown", "{check}");
+    }
 }
 
 /// `explain`/`scan` with `--es-url`: each finding's key is looked up; a hidden 401 is decided

@@ -15,8 +15,13 @@ fn fixture(name: &str) -> String {
 }
 
 fn cluster_8() -> Vec<Route> {
+    cluster_at("8.15.3")
+}
+
+/// The 8.15 answers, `GET /` saying `version` (9.x keeps these shapes).
+fn cluster_at(version: &str) -> Vec<Route> {
     vec![
-        Route::json("GET", "/", 200, &root_8().replace("8.12.2", "8.15.3")),
+        Route::json("GET", "/", 200, &root_8().replace("8.12.2", version)),
         Route::json(
             "GET",
             "/_security/_authenticate",
@@ -311,5 +316,29 @@ fn doctor_needs_a_cluster() {
         out.stderr.contains("doctor checks a live cluster"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn a_9x_cluster_gets_the_same_checks() {
+    let replay = Replay::start(cluster_at("9.2.1"));
+    let out = doctor(&replay, &["--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out);
+    assert_eq!(report["cluster"]["version"], "9.2.1");
+    let classes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        classes,
+        ["cross_cluster_misconfig", "expiring_soon", "no_expiration"]
+    );
+    let steps = report["findings"][2]["remediation"].as_array().unwrap();
+    assert_eq!(
+        steps[1]["version_note"],
+        "expiration in the update API: 8.13+; this cluster runs 9.2.1"
     );
 }
