@@ -21,19 +21,13 @@ pub fn info(client: &Client) -> Result<ClusterInfo, ClusterError> {
         .body
         .pointer("/version/number")
         .and_then(Value::as_str)
-        .ok_or_else(|| ClusterError::Unexpected {
-            call: "GET /".into(),
-            status: answer.status,
-            content_type: String::new(),
-            head: format!(
-                "no version.number in the answer: {}",
-                answer
-                    .body
-                    .to_string()
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
-            ),
+        .ok_or_else(|| {
+            ClusterError::missing_field(
+                "GET /",
+                answer.status,
+                "no version.number in the answer",
+                &answer.body,
+            )
         })?;
     Ok(ClusterInfo {
         version: Version::parse(number),
@@ -236,14 +230,13 @@ pub fn key_has_privilege(
         .body
         .get("has_all_requested")
         .and_then(Value::as_bool)
-        .ok_or_else(|| ClusterError::Unexpected {
-            call: "POST /_security/user/_has_privileges".into(),
-            status: a.status,
-            content_type: String::new(),
-            head: format!(
-                "no has_all_requested in the answer: {}",
-                a.body.to_string().chars().take(300).collect::<String>()
-            ),
+        .ok_or_else(|| {
+            ClusterError::missing_field(
+                "POST /_security/user/_has_privileges",
+                a.status,
+                "no has_all_requested in the answer",
+                &a.body,
+            )
         })?;
     Ok((granted, a.body))
 }

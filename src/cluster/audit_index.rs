@@ -88,19 +88,13 @@ pub fn fetch(
         .body
         .get("id")
         .and_then(Value::as_str)
-        .ok_or_else(|| ClusterError::Unexpected {
-            call: format!("POST /{pattern}/_pit"),
-            status: opened.status,
-            content_type: String::new(),
-            head: format!(
-                "no point-in-time id in the answer (does `{pattern}` match an index?): {}",
-                opened
-                    .body
-                    .to_string()
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
-            ),
+        .ok_or_else(|| {
+            ClusterError::missing_field(
+                &format!("POST /{pattern}/_pit"),
+                opened.status,
+                &format!("no point-in-time id in the answer (does `{pattern}` match an index?)"),
+                &opened.body,
+            )
         })?
         .to_string();
     let result = pages(client, &mut pit, since_ms, until_ms, out);
@@ -158,19 +152,13 @@ fn pages(
             .body
             .pointer("/hits/hits")
             .and_then(Value::as_array)
-            .ok_or_else(|| ClusterError::Unexpected {
-                call: "POST /_search".into(),
-                status: answer.status,
-                content_type: String::new(),
-                head: format!(
-                    "no hits.hits in the answer: {}",
-                    answer
-                        .body
-                        .to_string()
-                        .chars()
-                        .take(300)
-                        .collect::<String>()
-                ),
+            .ok_or_else(|| {
+                ClusterError::missing_field(
+                    "POST /_search",
+                    answer.status,
+                    "no hits.hits in the answer",
+                    &answer.body,
+                )
             })?;
         fetch.pages += 1;
         for hit in hits {

@@ -102,6 +102,22 @@ pub enum ClusterError {
     },
 }
 
+impl ClusterError {
+    /// An answer without the field a call needs: the call, the status, what is missing and
+    /// the start of what came instead.
+    pub fn missing_field(call: &str, status: u16, missing: &str, body: &Value) -> Self {
+        Self::Unexpected {
+            call: call.to_string(),
+            status,
+            content_type: String::new(),
+            head: format!(
+                "{missing}: {}",
+                body.to_string().chars().take(300).collect::<String>()
+            ),
+        }
+    }
+}
+
 /// A read-only client for one cluster.
 pub struct Client {
     http: Http,

@@ -564,94 +564,83 @@ fn key_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
                 )
             })
             .unwrap_or_default();
-        let mut f = finding(
-            Class::NoExpiration,
-            Severity::Warning,
-            "doctor-key-without-expiration",
-            format!("Key {label} never expires"),
-            format!(
-                "Key {label} of {}{age} has no expiration. It stays valid until someone invalidates it: a copy leaked in a config file, a CI log or a laptop keeps working, and nothing forces the rotation that would retire it.",
-                owner(key)
+        let f = key_finding(
+            finding(
+                Class::NoExpiration,
+                Severity::Warning,
+                "doctor-key-without-expiration",
+                format!("Key {label} never expires"),
+                format!(
+                    "Key {label} of {}{age} has no expiration. It stays valid until someone invalidates it: a copy leaked in a config file, a CI log or a laptop keeps working, and nothing forces the rotation that would retire it.",
+                    owner(key)
+                ),
             ),
+            key,
+            expiration_steps(key, can_update, facts.version),
+            ("\"invalidated\": ", "false".into(), "active, and no \"expiration\" field: it never expires".into()),
         );
-        f.key_id = Some(key.id.clone());
-        f.key_id_source = Some("cluster's key listing");
-        f.details.key_name = key.name.clone();
-        f.details.user = key.username.clone();
-        f.details.realm = key.realm.clone();
-        f.details.metadata = Some(key.clone());
-        f.details.metadata_state = Some("active");
-        f.remediation = expiration_steps(key, can_update, facts.version);
-        f.references = vec![reference(REF_UPDATE_KEY)];
-        f.evidence = vec![evidence(
-            "GET /_security/api_key",
-            &key_value(key),
-            &[
-                (
-                    "\"id\": ",
-                    &format!("\"{}\"", key.id),
-                    "this key".to_string(),
-                ),
-                (
-                    "\"invalidated\": ",
-                    "false",
-                    "active, and no \"expiration\" field: it never expires".to_string(),
-                ),
-            ],
-        )];
         report.diagnosis.findings.push(f);
     }
     for key in soon {
         let label = key_label(key);
-        let left = key.expiration_ms.map(|e| e - now).unwrap_or_default();
+        let expiration = key.expiration_ms.unwrap_or_default();
+        let left = expiration - now;
         let severity = if left <= 86_400_000 {
             Severity::Error
         } else {
             Severity::Warning
         };
-        let mut f = finding(
-            Class::ExpiringSoon,
-            severity,
-            "doctor-key-expiring-soon",
-            format!("Key {label} expires in {}", human_duration(left)),
-            format!(
-                "Key {label} of {} expires at {} (in {}). From then on every request with it fails with `api key is expired` (or, with most clients, a bare 401). Rotate it before then: create the replacement, deploy it, verify, then let the old one expire or invalidate it.",
-                owner(key),
-                key.expiration_ms.map(format_ms).unwrap_or_default(),
-                human_duration(left)
+        let when = format!("{} (in {})", format_ms(expiration), human_duration(left));
+        let f = key_finding(
+            finding(
+                Class::ExpiringSoon,
+                severity,
+                "doctor-key-expiring-soon",
+                format!("Key {label} expires in {}", human_duration(left)),
+                format!(
+                    "Key {label} of {} expires at {when}. From then on every request with it fails with `api key is expired` (or, with most clients, a bare 401). Rotate it before then: create the replacement, deploy it, verify, then let the old one expire or invalidate it.",
+                    owner(key)
+                ),
             ),
+            key,
+            expiration_steps(key, can_update, facts.version),
+            ("\"expiration\": ", expiration.to_string(), when),
         );
-        f.key_id = Some(key.id.clone());
-        f.key_id_source = Some("cluster's key listing");
-        f.details.key_name = key.name.clone();
-        f.details.user = key.username.clone();
-        f.details.realm = key.realm.clone();
-        f.details.metadata = Some(key.clone());
-        f.details.metadata_state = Some("active");
-        f.remediation = expiration_steps(key, can_update, facts.version);
-        f.references = vec![reference(REF_UPDATE_KEY)];
-        f.evidence = vec![evidence(
-            "GET /_security/api_key",
-            &key_value(key),
-            &[
-                (
-                    "\"id\": ",
-                    &format!("\"{}\"", key.id),
-                    "this key".to_string(),
-                ),
-                (
-                    "\"expiration\": ",
-                    &key.expiration_ms.unwrap_or_default().to_string(),
-                    format!(
-                        "{} (in {})",
-                        key.expiration_ms.map(format_ms).unwrap_or_default(),
-                        human_duration(left)
-                    ),
-                ),
-            ],
-        )];
         report.diagnosis.findings.push(f);
     }
+}
+
+/// A per-key finding: the key's facts, its listing as evidence with the id and `decisive`
+/// (anchor, value after it, label) pointed at.
+fn key_finding(
+    mut f: Finding,
+    key: &KeyMetadata,
+    steps: Vec<RenderedStep>,
+    decisive: (&str, String, String),
+) -> Finding {
+    f.key_id = Some(key.id.clone());
+    f.key_id_source = Some("cluster's key listing");
+    f.details.key_name = key.name.clone();
+    f.details.user = key.username.clone();
+    f.details.realm = key.realm.clone();
+    f.details.metadata = Some(key.clone());
+    f.details.metadata_state = Some("active");
+    f.remediation = steps;
+    f.references = vec![reference(REF_UPDATE_KEY)];
+    let (anchor, value, label) = decisive;
+    f.evidence = vec![evidence(
+        "GET /_security/api_key",
+        &key_value(key),
+        &[
+            (
+                "\"id\": ",
+                &format!("\"{}\"", key.id),
+                "this key".to_string(),
+            ),
+            (anchor, &value, label),
+        ],
+    )];
+    f
 }
 
 fn key_label(key: &KeyMetadata) -> String {
