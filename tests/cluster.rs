@@ -551,15 +551,22 @@ fn authenticate_401(why: &str) -> Route {
 
 #[test]
 fn the_key_itself_decides_wrong_type_and_wrong_secret() {
+    // The cluster shows the key `key_type`, and answers `_authenticate` with the key as `auth`.
+    let with_key = |key_type: &str, auth: Route| {
+        explain_with_cluster(
+            vec![
+                Route::json("GET", "/", 200, &root_8()),
+                filebeat_route().with_body(&active_key(key_type)),
+                auth,
+            ],
+            "explain/python-generic-401.txt",
+            &["--with-key-env", "CLIENT_KEY"],
+        )
+    };
     // An active cross-cluster key used on REST: wrong_key_type, from its type alone.
-    let (_, r, _) = explain_with_cluster(
-        vec![
-            Route::json("GET", "/", 200, &root_8()),
-            filebeat_route().with_body(&active_key("cross_cluster")),
-            authenticate_401("authentication expected API key type of [rest], but API key [VuaCfGcBCdbkQm-e5aOx] has type [cross_cluster]"),
-        ],
-        "explain/python-generic-401.txt",
-        &["--with-key-env", "CLIENT_KEY"],
+    let (_, r, _) = with_key(
+        "cross_cluster",
+        authenticate_401("authentication expected API key type of [rest], but API key [VuaCfGcBCdbkQm-e5aOx] has type [cross_cluster]"),
     );
     let f = &r["findings"][0];
     assert_eq!(f["class"], "wrong_key_type", "{f:#}");
@@ -568,14 +575,9 @@ fn the_key_itself_decides_wrong_type_and_wrong_secret() {
     assert!(view.starts_with("decided: "), "{view}");
     assert!(view.contains("has type [cross_cluster]"), "{view}");
     // An active REST key the cluster rejects: the secret is wrong.
-    let (_, r, out) = explain_with_cluster(
-        vec![
-            Route::json("GET", "/", 200, &root_8()),
-            filebeat_route().with_body(&active_key("rest")),
-            authenticate_401("invalid credentials for API key [VuaCfGcBCdbkQm-e5aOx]"),
-        ],
-        "explain/python-generic-401.txt",
-        &["--with-key-env", "CLIENT_KEY"],
+    let (_, r, out) = with_key(
+        "rest",
+        authenticate_401("invalid credentials for API key [VuaCfGcBCdbkQm-e5aOx]"),
     );
     let f = &r["findings"][0];
     assert_eq!(f["class"], "malformed_credentials", "{f:#}");
@@ -586,20 +588,7 @@ fn the_key_itself_decides_wrong_type_and_wrong_secret() {
         .contains("the id is right, the secret is not"));
     assert!(!out.stdout.contains("client-secret") && !out.stderr.contains("client-secret"));
     // An active key the cluster accepts: not what fails; the finding stays open and says so.
-    let (_, r, _) = explain_with_cluster(
-        vec![
-            Route::json("GET", "/", 200, &root_8()),
-            filebeat_route().with_body(&active_key("rest")),
-            Route::json(
-                "GET",
-                "/_security/_authenticate",
-                200,
-                r#"{"username":"ingest_owner","roles":[],"full_name":null,"email":null,"metadata":{},"enabled":true,"authentication_realm":{"name":"_es_api_key","type":"_es_api_key"},"lookup_realm":{"name":"_es_api_key","type":"_es_api_key"},"authentication_type":"api_key","api_key":{"id":"VuaCfGcBCdbkQm-e5aOx","name":"filebeat-prod"}}"#,
-            ),
-        ],
-        "explain/python-generic-401.txt",
-        &["--with-key-env", "CLIENT_KEY"],
-    );
+    let (_, r, _) = with_key("rest", authenticated_route());
     let f = &r["findings"][0];
     assert_eq!(f["class"], "authentication_unresolved", "{f:#}");
     let view = f["details"]["cluster_view"].as_str().unwrap();
@@ -609,17 +598,22 @@ fn the_key_itself_decides_wrong_type_and_wrong_secret() {
     );
 }
 
+/// `GET /_security/_authenticate` accepting the client's key, as 8.x answers.
+fn authenticated_route() -> Route {
+    Route::json(
+        "GET",
+        "/_security/_authenticate",
+        200,
+        r#"{"username":"ingest_owner","roles":[],"full_name":null,"email":null,"metadata":{},"enabled":true,"authentication_realm":{"name":"_es_api_key","type":"_es_api_key"},"lookup_realm":{"name":"_es_api_key","type":"_es_api_key"},"authentication_type":"api_key","api_key":{"id":"VuaCfGcBCdbkQm-e5aOx","name":"filebeat-prod"}}"#,
+    )
+}
+
 #[test]
 fn has_privileges_is_asked_with_the_key_itself() {
     let replay = Replay::start(vec![
         Route::json("GET", "/", 200, &root_8()),
         filebeat_route().with_body(&active_key("rest")),
-        Route::json(
-            "GET",
-            "/_security/_authenticate",
-            200,
-            r#"{"username":"ingest_owner","roles":[],"authentication_realm":{"name":"_es_api_key","type":"_es_api_key"},"lookup_realm":{"name":"_es_api_key","type":"_es_api_key"},"authentication_type":"api_key","api_key":{"id":"VuaCfGcBCdbkQm-e5aOx","name":"filebeat-prod"}}"#,
-        ),
+        authenticated_route(),
         Route::json(
             "POST",
             "/_security/user/_has_privileges",

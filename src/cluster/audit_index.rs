@@ -249,25 +249,20 @@ pub fn audit_line(source: &Value) -> String {
 
 /// Dotted names for everything but the request bodies; `elasticsearch.audit.` dropped.
 fn flatten(value: &Value, prefix: &str, out: &mut Map<String, Value>) {
-    let bare = prefix
-        .strip_prefix("elasticsearch.audit.")
-        .unwrap_or(prefix);
-    match value {
-        Value::Object(map) if !NESTED.contains(&bare) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(v, &key, out);
-            }
-        }
-        // The line's own names win over the integration's copies.
-        other => {
-            out.entry(bare.to_string()).or_insert_with(|| other.clone());
-        }
-    }
+    let bare = |p: &str| {
+        p.strip_prefix("elasticsearch.audit.")
+            .unwrap_or(p)
+            .to_string()
+    };
+    crate::event::flatten_json(
+        value,
+        prefix,
+        &|p| NESTED.contains(&bare(p).as_str()),
+        &mut |k, v| {
+            // The line's own names win over the integration's copies.
+            out.entry(bare(k)).or_insert_with(|| v.clone());
+        },
+    );
 }
 
 #[cfg(test)]

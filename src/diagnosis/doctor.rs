@@ -710,20 +710,10 @@ struct Remote {
 }
 
 /// Settings as dotted keys, whether the answer was flat or nested.
-fn flatten(value: &Value, prefix: &str, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(v, &key, out);
-            }
-        }
-        other => out.push((prefix.to_string(), other.clone())),
-    }
+fn flatten(value: &Value, out: &mut Vec<(String, Value)>) {
+    crate::event::flatten_json(value, "", &|_| false, &mut |k, v| {
+        out.push((k.to_string(), v.clone()));
+    });
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -781,7 +771,7 @@ fn remotes(info: Option<&Value>, settings: Option<&Value>) -> Vec<Remote> {
         for scope in ["persistent", "transient"] {
             let mut flat = Vec::new();
             if let Some(s) = settings.get(scope) {
-                flatten(s, "", &mut flat);
+                flatten(s, &mut flat);
             }
             for (key, value) in flat {
                 let Some(rest) = key

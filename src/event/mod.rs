@@ -513,6 +513,29 @@ fn classify_kind(norm: &str) -> RecordKind {
     }
 }
 
+/// Walk `value`'s leaves with dotted names (`a.b.c`), not descending into objects whose name
+/// `keep` accepts (they are visited whole).
+pub fn flatten_json(
+    value: &serde_json::Value,
+    prefix: &str,
+    keep: &dyn Fn(&str) -> bool,
+    visit: &mut dyn FnMut(&str, &serde_json::Value),
+) {
+    match value {
+        serde_json::Value::Object(map) if prefix.is_empty() || !keep(prefix) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_json(v, &key, keep, visit);
+            }
+        }
+        other => visit(prefix, other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

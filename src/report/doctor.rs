@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use owo_colors::OwoColorize;
 use serde_json::{json, Value};
 
-use super::human::{heading, paint, render_finding, render_steps};
+use super::human::{heading, note_line, paint, render_finding, render_steps};
 use super::markdown::{finding_markdown, md_inline, notes_markdown, steps_markdown};
 use super::{plural, Format, RenderOptions};
 use crate::diagnosis::classify::format_ms;
@@ -280,17 +280,7 @@ fn doctor_human(
         writeln!(out)?;
     }
     for n in &report.diagnosis.notes {
-        let text = format!("note: {}", redact(&n.message));
-        let wrapped = textwrap::fill(
-            &text,
-            textwrap::Options::new(opts.width.max(40)).subsequent_indent("      "),
-        );
-        let body = wrapped.strip_prefix("note:").unwrap_or(&wrapped);
-        writeln!(
-            out,
-            "{}{body}",
-            paint(opts, "note:", |s| s.cyan().bold().to_string())
-        )?;
+        note_line(&redact(&n.message), opts, out)?;
     }
     writeln!(out)?;
     writeln!(

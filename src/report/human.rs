@@ -71,16 +71,10 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
         } else {
             String::new()
         };
-        let text = format!("note: {}{count}{place}", redact(&note.message));
-        let wrapped = textwrap::fill(
-            &text,
-            textwrap::Options::new(opts.width.max(40)).subsequent_indent("      "),
-        );
-        let body = wrapped.strip_prefix("note:").unwrap_or(&wrapped);
-        writeln!(
+        note_line(
+            &format!("{}{count}{place}", redact(&note.message)),
+            opts,
             out,
-            "{}{body}",
-            paint(opts, "note:", |s| s.cyan().bold().to_string())
         )?;
     }
     if d.skipped.len() > 1 {
@@ -360,6 +354,21 @@ pub(super) fn render_steps(
         }
     }
     Ok(())
+}
+
+/// `note: text`, wrapped under itself, the label in cyan.
+pub(super) fn note_line(text: &str, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let text = format!("note: {text}");
+    let wrapped = textwrap::fill(
+        &text,
+        textwrap::Options::new(opts.width.max(40)).subsequent_indent("      "),
+    );
+    let body = wrapped.strip_prefix("note:").unwrap_or(&wrapped);
+    writeln!(
+        out,
+        "{}{body}",
+        paint(opts, "note:", |s| s.cyan().bold().to_string())
+    )
 }
 
 pub(super) fn heading(opts: &RenderOptions, out: &mut dyn Write, title: &str) -> io::Result<()> {
