@@ -21,20 +21,17 @@ pub enum Class {
 }
 
 impl Class {
-    /// Every class, in report order (most decisive first).
-    pub const ALL: [Class; 11] = [
-        Class::ApiKeyServiceDisabled,
-        Class::WrongKeyType,
-        Class::MalformedCredentials,
-        Class::Missing,
-        Class::Invalidated,
-        Class::Expired,
-        Class::CrossClusterMisconfig,
-        Class::UnderPrivileged,
-        Class::AuthenticationUnresolved,
-        Class::ExpiringSoon,
-        Class::NoExpiration,
-    ];
+    /// Every class, in report order (most decisive first): the failures, then `doctor`'s.
+    pub const ALL: [Class; 11] = {
+        let mut all = [Class::NoExpiration; 11];
+        let mut i = 0;
+        while i < Self::FAILURES.len() {
+            all[i] = Self::FAILURES[i];
+            i += 1;
+        }
+        all[9] = Class::ExpiringSoon;
+        all
+    };
 
     /// The classes a failure's text can show (what rules produce); the rest come from
     /// `doctor`'s checks of a cluster.
