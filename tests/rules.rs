@@ -3,7 +3,7 @@
 use keydoctor::diagnosis::{Class, RuleClass};
 use keydoctor::rule::{self, selftest};
 
-use crate::support::root;
+use crate::support::{keydoctor, root};
 
 #[test]
 fn embedded_rules_are_valid_without_warnings() {
@@ -107,4 +107,301 @@ fn a_custom_rule_overrides_an_embedded_one_by_id() {
     let (set, _) = rule::load(Some(dir.path())).unwrap();
     assert_eq!(set.notes.len(), 1, "{:?}", set.notes);
     assert!(set.notes[0].contains("api-key-expired overridden by"));
+}
+
+/// A custom directory holding one rule derived from a bundled one, edited by `edit`.
+fn custom_rule(edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("expired")).unwrap();
+    let embedded =
+        std::fs::read_to_string(root().join("rules/expired/api-key-expired.toml")).unwrap();
+    let text = edit(embedded.replace(
+        "id = \"api-key-expired\"",
+        "id = \"site-expired\"\ncanonical = false",
+    ))
+    .replace("canonical = true\n", "");
+    std::fs::write(dir.path().join("expired/site-expired.toml"), text).unwrap();
+    dir
+}
+
+#[test]
+fn lint_names_a_rule_another_rule_shadows() {
+    // Same patterns, lower priority: the bundled rule wins every example.
+    let dir = custom_rule(|t| {
+        t.replace(
+            "severity = \"error\"",
+            "severity = \"error\"\npriority = 10",
+        )
+    });
+    let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("keydoctor::rule::shadowed-rule"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("site-expired.toml"), "{}", out.stderr);
+    let flat: String = out
+        .stderr
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains(
+            "rule `site-expired` is shadowed: its example \"update of an expired key\" is won by"
+        ),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("(expired, rules/expired/api-key-expired.toml (embedded))"),
+        "{flat}"
+    );
+    assert!(flat.contains("another rule wins this example"), "{flat}");
+    // Given the bundled rule's id, it replaces that rule instead: lint is clean.
+    let dir = custom_rule(|t| t.replace("id = \"site-expired\"", "id = \"api-key-expired\""));
+    std::fs::rename(
+        dir.path().join("expired/site-expired.toml"),
+        dir.path().join("expired/api-key-expired.toml"),
+    )
+    .unwrap();
+    let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("0 errors"), "{}", out.stdout);
+}
+
+#[test]
+fn rules_test_prints_a_diff_of_expected_and_actual_captures() {
+    let dir = custom_rule(|t| {
+        t.replace(
+            "severity = \"error\"",
+            "severity = \"error\"\npriority = 90",
+        )
+        .replace(
+            "captures = { key_id = \"g_PqP4IBcBaEQdwM5-WI\" }",
+            "captures = { key_id = \"g_PqP4IBcBaEQdwM5-XX\" }",
+        )
+    });
+    let out = keydoctor(
+        &[
+            "rules",
+            "test",
+            dir.path().to_str().unwrap(),
+            "--filter",
+            "^site-",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("FAIL  site-expired"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("example \"update of an expired key\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("- key_id = \"g_PqP4IBcBaEQdwM5-XX\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+ key_id = \"g_PqP4IBcBaEQdwM5-WI\""),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("  class = expired"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .ends_with("4 examples of 1 rules: 3 passed, 1 failed\n"),
+        "{}",
+        out.stdout
+    );
+    // Shadowed: the diff names the rule and class that win.
+    let dir = custom_rule(|t| {
+        t.replace(
+            "severity = \"error\"",
+            "severity = \"error\"\npriority = 10",
+        )
+    });
+    let out = keydoctor(
+        &[
+            "rules",
+            "test",
+            dir.path().to_str().unwrap(),
+            "--filter",
+            "^site-",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("- rule = site-expired"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+ rule = api-key-expired"),
+        "{}",
+        out.stdout
+    );
+    let out = keydoctor(&["rules", "test", "--filter", "^no-such-rule$"], "");
+    assert_eq!(out.code, 2);
+}
+
+#[test]
+fn rules_show_prints_everything_a_rule_says() {
+    let out = keydoctor(&["rules", "show", "api-key-expired"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for part in [
+        "api-key-expired  (expired, error, priority 50, canonical)",
+        "source: rules/expired/api-key-expired.toml (embedded)",
+        "title: API key {key_id|(id not in the message)} has expired",
+        "  any  (?i)(?<why>api key (?:is|has) expired)",
+        "key_id: this key",
+        "\nexplain\n  The key's expiration time has passed",
+        "  2. Create the replacement key first",
+        "     POST /_security/api_key",
+        "  [no-match] an OAuth2 token expiry is not an API key",
+        "      | cannot update expired API key [g_PqP4IBcBaEQdwM5-WI]",
+        "https://www.elastic.co/",
+    ] {
+        assert!(out.stdout.contains(part), "{part:?} not in\n{}", out.stdout);
+    }
+    let out = keydoctor(&["rules", "show", "no-such-rule"], "");
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("keydoctor rules list"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A rule file as the JSON an editor's TOML language server validates.
+fn rule_as_json(text: &str) -> serde_json::Value {
+    let value: toml::Value = toml::from_str(text).unwrap();
+    serde_json::to_value(value).unwrap()
+}
+
+#[test]
+fn the_json_schema_accepts_every_bundled_rule_and_rejects_broken_ones() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("rules/schema.json")).unwrap())
+            .unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema is a valid schema");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for entry in walkdir::WalkDir::new(root().join("rules")) {
+        let path = entry.unwrap().into_path();
+        if path.extension().is_none_or(|e| e != "toml") || path.ends_with("snippets.toml") {
+            continue;
+        }
+        let rule = rule_as_json(&std::fs::read_to_string(&path).unwrap());
+        for error in validator.iter_errors(&rule) {
+            failures.push(format!(
+                "{}: {} at {}",
+                path.display(),
+                error,
+                error.instance_path()
+            ));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 40, "{checked}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // What the schema says agrees with what the loader accepts.
+    let mut classes: Vec<&str> = schema["properties"]["class"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = Class::FAILURES.iter().map(|c| c.as_str()).collect();
+    expected.push("note");
+    classes.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(classes, expected);
+    let vocabulary: Vec<&str> = schema["properties"]["labels"]["propertyNames"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(vocabulary, rule::CAPTURE_VOCABULARY);
+
+    // Each mistake a rule author makes is caught.
+    let good = rule_as_json(
+        &std::fs::read_to_string(root().join("rules/expired/api-key-expired.toml")).unwrap(),
+    );
+    type Edit = fn(&mut serde_json::Value);
+    let broken: [(&str, Edit); 8] = [
+        ("misspelt field", |r| {
+            r["remediaton"] = r["remediation"].clone();
+        }),
+        ("unknown class", |r| r["class"] = "expird".into()),
+        ("id not kebab-case", |r| r["id"] = "Api_Key".into()),
+        ("version as a float", |r| r["implies_version"] = 8.1.into()),
+        ("capture outside the vocabulary", |r| {
+            r["labels"]["keyid"] = "this key".into();
+        }),
+        ("http reference", |r| {
+            r["reference"][0]["url"] = "http://example.com".into();
+        }),
+        ("no no-match example", |r| {
+            let keep: Vec<_> = r["example"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["expect"] == "match")
+                .cloned()
+                .collect();
+            r["example"] = keep.into();
+        }),
+        ("step with both include and title", |r| {
+            r["remediation"][0]["include"] = "rotate-key".into();
+        }),
+    ];
+    assert!(validator.is_valid(&good));
+    for (name, edit) in broken {
+        let mut rule = good.clone();
+        edit(&mut rule);
+        assert!(
+            !validator.is_valid(&rule),
+            "the schema accepts a rule with {name}"
+        );
+    }
+}
+
+#[test]
+fn the_worked_example_in_the_rules_readme_lints_and_passes() {
+    let readme = std::fs::read_to_string(root().join("rules/README.md")).unwrap();
+    let section = &readme[readme.find("## A complete example").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```\n").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("expired")).unwrap();
+    std::fs::write(dir.path().join("expired/api-key-expired.toml"), block).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = keydoctor(&["rules", "lint", path], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = keydoctor(
+        &["rules", "test", path, "--filter", "^api-key-expired$"],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("ok    api-key-expired (3 examples)"),
+        "{}",
+        out.stdout
+    );
+    let out = keydoctor(
+        &["explain", "--rules", path, "--format", "json"],
+        "cannot update expired API key [g_PqP4IBcBaEQdwM5-WI]",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("api-key-expired overridden by"),
+        "{}",
+        out.stdout
+    );
 }

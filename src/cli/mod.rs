@@ -313,8 +313,14 @@ enum RulesCommand {
         rules: Option<PathBuf>,
     },
     /// Run every rule's embedded examples (embedded rules plus DIR); exit 1 on any failure.
-    Test { dir: Option<PathBuf> },
-    /// Check rule files (embedded plus DIR) for errors and warnings; exit 2 on any error.
+    Test {
+        dir: Option<PathBuf>,
+        /// Only the rules whose id matches this regex.
+        #[arg(long, value_name = "REGEX")]
+        filter: Option<String>,
+    },
+    /// Check rule files (embedded plus DIR): every problem with file, line and field, and rules
+    /// another rule shadows; exit 2 on any error.
     Lint { dir: Option<PathBuf> },
     /// Print the literals `scan` prefilters on, one per line (for benchmarks against grep).
     #[command(hide = true)]

@@ -1,5 +1,6 @@
 //! `keydoctor rules list|show|test|lint`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
@@ -53,57 +54,58 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                     "no rule `{id}`; `keydoctor rules list` shows them"
                 )));
             };
-            let mut text = String::new();
-            let _ = writeln!(
-                text,
-                "{} ({}, {}, priority {}{})",
-                r.id,
-                r.class.as_str(),
-                r.severity.as_str(),
-                r.priority,
-                if r.fallback { ", fallback" } else { "" }
-            );
-            let _ = writeln!(text, "source: {}", r.source);
-            let _ = writeln!(text, "summary: {}", r.summary);
-            for re in &r.any {
-                let _ = writeln!(text, "any: {}", re.as_str());
-            }
-            for re in &r.all {
-                let _ = writeln!(text, "all: {}", re.as_str());
-            }
-            for re in &r.not {
-                let _ = writeln!(text, "not: {}", re.as_str());
-            }
-            let _ = writeln!(text, "literals: {}", r.literals.join(" | "));
-            for ex in &r.examples {
-                let _ = writeln!(
-                    text,
-                    "example ({}): {}",
-                    if ex.expect_match { "match" } else { "no-match" },
-                    ex.name
-                );
-            }
-            io.stdout.write_all(text.as_bytes())?;
+            io.stdout.write_all(show(r).as_bytes())?;
             Ok(Outcome::Clean)
         }
-        RulesCommand::Test { dir } => {
+        RulesCommand::Test { dir, filter } => {
             let (set, _) = rule::load(dir.as_deref())?;
-            let results = selftest::run(&set);
-            let failed: Vec<_> = results
-                .iter()
-                .filter(|r| r.outcome != selftest::Outcome::Ok)
+            let filter = filter
+                .as_deref()
+                .map(regex::Regex::new)
+                .transpose()
+                .map_err(|e| Error::Usage(format!("--filter: {e}")))?;
+            let results: Vec<_> = selftest::run(&set)
+                .into_iter()
+                .filter(|r| filter.as_ref().is_none_or(|f| f.is_match(&r.rule)))
                 .collect();
-            for f in &failed {
-                writeln!(io.stdout, "FAIL {} / {} ({})", f.rule, f.example, f.source)?;
-                writeln!(io.stdout, "     {}", describe(&f.outcome))?;
+            if results.is_empty() {
+                return Err(Error::Usage("--filter matches no rule".into()));
+            }
+            let mut failed = 0;
+            let mut rules = 0;
+            for chunk in results.chunk_by(|a, b| a.rule == b.rule) {
+                rules += 1;
+                let bad: Vec<_> = chunk
+                    .iter()
+                    .filter(|r| r.outcome != selftest::Outcome::Ok)
+                    .collect();
+                failed += bad.len();
+                if bad.is_empty() {
+                    writeln!(
+                        io.stdout,
+                        "ok    {} ({} examples)",
+                        chunk[0].rule,
+                        chunk.len()
+                    )?;
+                    continue;
+                }
+                writeln!(io.stdout, "FAIL  {} ({})", chunk[0].rule, chunk[0].source)?;
+                for f in bad {
+                    writeln!(
+                        io.stdout,
+                        "      example \"{}\": {}",
+                        f.example,
+                        describe(&set, f)
+                    )?;
+                }
             }
             writeln!(
                 io.stdout,
-                "{} passed, {} failed",
-                results.len() - failed.len(),
-                failed.len()
+                "{} examples of {rules} rules: {} passed, {failed} failed",
+                results.len(),
+                results.len() - failed,
             )?;
-            Ok(if failed.is_empty() {
+            Ok(if failed == 0 {
                 Outcome::Clean
             } else {
                 Outcome::Found
@@ -117,59 +119,230 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
             }
             Ok(Outcome::Clean)
         }
-        RulesCommand::Lint { dir } => match rule::load(dir.as_deref()) {
-            Ok((set, warnings)) => {
-                let theme = if color {
-                    GraphicalTheme::unicode()
-                } else {
-                    GraphicalTheme::unicode_nocolor()
-                };
-                let handler = GraphicalReportHandler::new_themed(theme).with_links(false);
-                for w in &warnings {
-                    let mut text = String::new();
-                    let _ = handler.render_report(&mut text, w);
-                    io.stderr.write_all(text.as_bytes())?;
-                }
-                writeln!(
-                    io.stdout,
-                    "{} rules, 0 errors, {} warnings",
-                    set.rules.len(),
-                    warnings.len()
-                )?;
-                Ok(Outcome::Clean)
+        RulesCommand::Lint { dir } => {
+            let (set, mut problems) = rule::load(dir.as_deref())?;
+            let shadowed = selftest::shadowing_problems(&set, &selftest::run(&set));
+            let errors = shadowed.len();
+            problems.extend(shadowed);
+            if errors > 0 {
+                return Err(rule::RuleSetError { problems }.into());
             }
-            Err(err) => Err(err.into()),
-        },
+            let theme = if color {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
+            let handler = GraphicalReportHandler::new_themed(theme).with_links(false);
+            for w in &problems {
+                let mut text = String::new();
+                let _ = handler.render_report(&mut text, w);
+                io.stderr.write_all(text.as_bytes())?;
+            }
+            writeln!(
+                io.stdout,
+                "{} rules, 0 errors, {} warnings",
+                set.rules.len(),
+                problems.len()
+            )?;
+            Ok(Outcome::Clean)
+        }
     }
 }
 
-/// One line on what went wrong with an example.
-pub(crate) fn describe(outcome: &selftest::Outcome) -> String {
-    match outcome {
+/// Everything a rule says, as written: `keydoctor rules show ID`.
+fn show(r: &rule::Rule) -> String {
+    let mut text = String::new();
+    let mut line = |s: String| {
+        text.push_str(&s);
+        text.push('\n');
+    };
+    line(format!(
+        "{}  ({}, {}, priority {}{}{})",
+        r.id,
+        r.class.as_str(),
+        r.severity.as_str(),
+        r.priority,
+        if r.fallback { ", fallback" } else { "" },
+        if r.is_canonical { ", canonical" } else { "" },
+    ));
+    line(format!("source: {}", r.source));
+    if !r.summary.is_empty() {
+        line(format!("summary: {}", r.summary));
+    }
+    if !r.seen_in.is_empty() {
+        line(format!("seen in: {}", r.seen_in.join(", ")));
+    }
+    if let Some(v) = r.implies_version {
+        line(format!("implies Elasticsearch {v} or later"));
+    }
+    line(format!("title: {}", r.title.as_written()));
+    line(String::new());
+    line("match".into());
+    for (kind, list) in [("any", &r.any), ("all", &r.all), ("not", &r.not)] {
+        for re in list.iter() {
+            line(format!("  {kind:<4} {}", re.as_str()));
+        }
+    }
+    if !r.all.is_empty() || !r.not.is_empty() {
+        line(format!(
+            "  scope {}",
+            match r.scope {
+                rule::Scope::Record => "record",
+                rule::Scope::Input => "input",
+            }
+        ));
+    }
+    for (kind, tags) in [("tags_any", &r.tags_any), ("tags_none", &r.tags_none)] {
+        if !tags.is_empty() {
+            line(format!("  {kind} {}", tags.join(", ")));
+        }
+    }
+    line(format!(
+        "  literals {}",
+        if r.literals.is_empty() {
+            "(none: runs on every record)".to_string()
+        } else {
+            r.literals.join(" | ")
+        }
+    ));
+    if !r.labels.is_empty() {
+        line(String::new());
+        line("labels".into());
+        for (capture, label) in &r.labels {
+            line(format!("  {capture}: {}", label.as_written()));
+        }
+    }
+    line(String::new());
+    line("explain".into());
+    line(wrap(&r.explain.as_written(), "  "));
+    for c in &r.candidates {
+        line(format!(
+            "candidate {}: {}",
+            c.kind.as_str(),
+            c.why.as_written().trim_end()
+        ));
+    }
+    if !r.remediation.is_empty() {
+        line(String::new());
+        line("remediation".into());
+    }
+    for (n, step) in r.remediation.iter().enumerate() {
+        let since = step
+            .min_version
+            .map(|v| format!("  (from {v})"))
+            .unwrap_or_default();
+        line(format!("  {}. {}{since}", n + 1, step.title.as_written()));
+        if let Some(t) = &step.text {
+            line(wrap(&t.as_written(), "     "));
+        }
+        if let Some(request) = &step.request {
+            for l in request.as_written().trim_end().lines() {
+                line(format!("     {l}"));
+            }
+        }
+        if let Some(f) = &step.fallback {
+            line(format!(
+                "     before {}: {}",
+                step.min_version.map(|v| v.to_string()).unwrap_or_default(),
+                f.as_written().trim_end()
+            ));
+        }
+    }
+    if !r.references.is_empty() {
+        line(String::new());
+        line("references".into());
+        for reference in &r.references {
+            line(format!("  {}  {}", reference.title, reference.url));
+        }
+    }
+    line(String::new());
+    line(format!("examples ({})", r.examples.len()));
+    for ex in &r.examples {
+        let captures = if ex.captures.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = ex
+                .captures
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("  captures {}", list.join(" "))
+        };
+        line(format!(
+            "  [{}] {}{captures}",
+            if ex.expect_match { "match" } else { "no-match" },
+            ex.name
+        ));
+        for l in ex.input.trim_end().lines() {
+            line(format!("      | {l}"));
+        }
+    }
+    text
+}
+
+/// Prose wrapped at 100 columns under `indent`, paragraphs kept.
+fn wrap(text: &str, indent: &str) -> String {
+    let options = textwrap::Options::new(100)
+        .initial_indent(indent)
+        .subsequent_indent(indent);
+    text.trim_end()
+        .split("\n\n")
+        .map(|p| {
+            textwrap::fill(
+                &p.split_whitespace().collect::<Vec<_>>().join(" "),
+                &options,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// What went wrong with an example: one line, or a `similar` diff of expected against actual
+/// (class and captures) when the rule matched differently.
+pub(crate) fn describe(set: &rule::RuleSet, case: &selftest::CaseResult) -> String {
+    let class = set.get(&case.rule).map(|r| r.class.as_str()).unwrap_or("?");
+    let render = |rule: &str, class: &str, captures: &BTreeMap<String, String>| {
+        let mut out = format!("rule = {rule}\nclass = {class}\n");
+        for (k, v) in captures {
+            let _ = writeln!(out, "{k} = {v:?}");
+        }
+        out
+    };
+    let diff = |expected: &str, actual: &str| {
+        let mut out = String::from("expected (-) and actual (+):\n");
+        let diff = similar::TextDiff::from_lines(expected, actual);
+        for change in diff.iter_all_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            let _ = write!(out, "        {sign} {change}");
+        }
+        out.trim_end().to_string()
+    };
+    match &case.outcome {
         selftest::Outcome::Ok => "ok".into(),
         selftest::Outcome::Missing => "expected a match, got none".into(),
         selftest::Outcome::Noisy { captures } => {
-            format!("expected no match, got one with {captures:?}")
+            let list: Vec<String> = captures.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            format!("expected no match, got one with {}", list.join(" "))
         }
-        selftest::Outcome::WrongCaptures { expected, actual } => {
-            let expected = format!("{expected:#?}");
-            let actual = format!("{actual:#?}");
-            let mut diff = String::from("captures differ (- expected, + actual):\n");
-            for line in expected.lines() {
-                if !actual.contains(line) {
-                    let _ = writeln!(diff, "       - {line}");
-                }
-            }
-            for line in actual.lines() {
-                if !expected.contains(line) {
-                    let _ = writeln!(diff, "       + {line}");
-                }
-            }
-            diff.trim_end().to_string()
-        }
-        selftest::Outcome::Shadowed { by } => format!(
-            "matches alone, but the full rule set gives it to {}",
-            by.join(", ")
+        selftest::Outcome::WrongCaptures { expected, actual } => diff(
+            &render(&case.rule, class, expected),
+            &render(&case.rule, class, actual),
         ),
+        selftest::Outcome::Shadowed { by } => {
+            let winner = by.first().map(String::as_str).unwrap_or("?");
+            let winner_class = set.get(winner).map(|r| r.class.as_str()).unwrap_or("?");
+            let empty = BTreeMap::new();
+            format!(
+                "matches alone, but the full rule set gives it to another rule; {}",
+                diff(
+                    &render(&case.rule, class, &empty),
+                    &render(winner, winner_class, &empty)
+                )
+            )
+        }
     }
 }

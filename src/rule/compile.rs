@@ -713,6 +713,7 @@ fn compile_rule(
         }
         examples.push(Example {
             name: e.name.get_ref().clone(),
+            span: e.name.span(),
             expect_match,
             captures: e
                 .captures
@@ -793,6 +794,7 @@ fn compile_rule(
         references,
         examples,
         source: source.label.clone(),
+        source_text: source.text.as_str().into(),
     })
 }
 

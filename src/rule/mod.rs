@@ -113,6 +113,8 @@ pub struct Rule {
     pub examples: Vec<Example>,
     /// Where it came from: `rules/expired/x.toml (embedded)` or a path.
     pub source: String,
+    /// The rule file's text, for diagnostics found after loading (a shadowed example).
+    pub source_text: std::sync::Arc<str>,
 }
 
 /// One remediation step.
@@ -143,6 +145,8 @@ pub struct Reference {
 #[derive(Debug, Clone)]
 pub struct Example {
     pub name: String,
+    /// Where the example's `name` is in its rule file, for diagnostics.
+    pub span: Range<usize>,
     pub expect_match: bool,
     pub captures: BTreeMap<String, String>,
     pub input: String,

@@ -106,3 +106,42 @@ pub fn run(set: &RuleSet) -> Vec<CaseResult> {
     }
     results
 }
+
+/// A `match` example that another rule wins is a lint error: the rule can never report it.
+pub fn shadowing_problems(set: &RuleSet, results: &[CaseResult]) -> Vec<super::RuleProblem> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let Outcome::Shadowed { by } = &r.outcome else {
+                return None;
+            };
+            let rule = set.get(&r.rule)?;
+            let example = rule.examples.iter().find(|e| e.name == r.example)?;
+            let winners: Vec<String> = by
+                .iter()
+                .map(|id| match set.get(id) {
+                    Some(w) => format!("`{id}` ({}, {})", w.class.as_str(), w.source),
+                    None => format!("`{id}`"),
+                })
+                .collect();
+            Some(super::RuleProblem {
+                code: "shadowed-rule",
+                message: format!(
+                    "rule `{}` is shadowed: its example \"{}\" is won by {}",
+                    rule.id,
+                    example.name,
+                    winners.join(", ")
+                ),
+                help: Some(
+                    "raise this rule's `priority`, or add a `not` pattern to the rule that wins"
+                        .into(),
+                ),
+                label: "another rule wins this example".into(),
+                span: Some(example.span.clone().into()),
+                file: rule.source.clone(),
+                src: miette::NamedSource::new(rule.source.clone(), rule.source_text.to_string()),
+                warning: false,
+            })
+        })
+        .collect()
+}

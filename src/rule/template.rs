@@ -119,6 +119,24 @@ impl Template {
         Ok((Self { parts }, placeholders))
     }
 
+    /// The template as written in the rule file (for `keydoctor rules show`).
+    pub fn as_written(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Var {
+                    name,
+                    fallback: None,
+                } => format!("{{{name}}}"),
+                Part::Var {
+                    name,
+                    fallback: Some(f),
+                } => format!("{{{name}|{f}}}"),
+            })
+            .collect()
+    }
+
     /// Render with `lookup`; a missing variable without fallback renders as `(unknown <name>)`.
     pub fn render(&self, lookup: &dyn Fn(&str) -> Option<String>) -> String {
         let mut out = String::new();
