@@ -319,6 +319,122 @@ fn a_dropped_connection_is_retried_once_and_a_slow_one_times_out() {
     );
 }
 
+/// `GET /` answered by something that is not Elasticsearch, or by an old node (no header).
+fn root_without_product(body: &str) -> Route {
+    let mut route = Route::json("GET", "/", 200, body);
+    route
+        .headers
+        .retain(|(name, _)| *name != "x-elastic-product");
+    route
+}
+
+#[test]
+fn a_server_that_is_not_elasticsearch_is_refused_by_name() {
+    let cases = [
+        (
+            root_without_product(r#"{"hello":"world"}"#),
+            "is not Elasticsearch: GET / answered HTTP 200 without the X-elastic-product header and without version.number",
+        ),
+        (
+            root_without_product(&root_8()),
+            "answers like Elasticsearch 8.12.2 but without the X-elastic-product header",
+        ),
+        (
+            root_without_product(
+                r#"{"name":"os-1","cluster_name":"os","version":{"distribution":"opensearch","number":"2.11.0"},"tagline":"The OpenSearch Project: https://opensearch.org/"}"#,
+            ),
+            "it is OpenSearch 2.11.0",
+        ),
+        (
+            Route::json("GET", "/", 200, &root_8()).with_product("Kibana"),
+            "its X-elastic-product header says `Kibana`",
+        ),
+    ];
+    for (route, expected) in cases {
+        let replay = Replay::start(vec![route]);
+        let out = run(&replay.url, &["key", "VuaCfGcBCdbkQm-e5aOx"]);
+        assert_eq!(out.code, 2, "{expected}: {}", out.stdout);
+        let err = out.stderr.replace('\n', " ");
+        assert!(err.contains(expected), "{expected}\n{err}");
+        assert!(
+            err.contains("keydoctor::cluster::not_elasticsearch"),
+            "{err}"
+        );
+        assert_eq!(replay.requests().len(), 1, "nothing else is asked of it");
+        assert_no_secret(&out);
+    }
+    // A 7.10 node sends no product header: accepted for what it says it is.
+    let old = root_7().replace("7.17.10", "7.10.2");
+    let replay = Replay::start(vec![
+        root_without_product(&old),
+        Route::json("GET", "/_security/api_key", 200, &filebeat_key()),
+    ]);
+    let out = run(
+        &replay.url,
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--format", "json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+}
+
+#[test]
+fn a_cut_off_or_trickling_answer_is_named_and_never_hangs() {
+    let key_path = "/_security/api_key";
+    // A body cut short by a proxy, length consistent: the JSON ends mid-document.
+    let full = filebeat_route().body;
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        filebeat_route().with_body(&full[..full.len() / 2]),
+    ]);
+    let out = run(&replay.url, &["key", "VuaCfGcBCdbkQm-e5aOx"]);
+    assert_eq!(out.code, 2);
+    let err = out.stderr.replace('\n', " ");
+    assert!(
+        err.contains(&format!("the answer to GET {key_path}")),
+        "{err}"
+    );
+    assert!(
+        err.contains("the JSON ends mid-document (HTTP 200"),
+        "{err}"
+    );
+    // The connection closes before the announced length has arrived.
+    let mut short = filebeat_route();
+    short.announce = Some(full.len() + 500);
+    let replay = Replay::start(vec![Route::json("GET", "/", 200, &root_8()), short]);
+    let out = run(&replay.url, &["key", "VuaCfGcBCdbkQm-e5aOx"]);
+    assert_eq!(out.code, 2);
+    let err = out.stderr.replace('\n', " ");
+    assert!(
+        err.contains(&format!("was cut off after {} bytes", full.len())),
+        "{err}"
+    );
+    // Headers at once, then a byte every 50 ms: the timeout covers the body too.
+    let mut slow = filebeat_route();
+    slow.trickle = Some(Duration::from_millis(50));
+    let replay = Replay::start(vec![Route::json("GET", "/", 200, &root_8()), slow]);
+    let started = std::time::Instant::now();
+    let out = run(
+        &replay.url,
+        &["key", "VuaCfGcBCdbkQm-e5aOx", "--timeout", "1"],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("did not answer within 1 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the answer to GET /_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true was still arriving after"),
+        "{}",
+        out.stderr
+    );
+    // Bounded by the timeout (twice: one retry), not by the body's 30 s of trickle.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn credentials_never_go_over_plain_http_to_another_host() {
     let out = keydoctor_env(

@@ -688,3 +688,122 @@ fn a_progress_bar_on_a_terminal_stderr_never_changes_the_report() {
     assert_eq!(run(Some("stderr"), false), plain);
     assert_eq!(run(Some("stderr"), true), plain);
 }
+
+/// FIFOs, files that grow or shrink while read, and a hundred thousand tiny files: the scan
+/// ends and says what it skipped.
+#[cfg(unix)]
+#[test]
+fn hostile_trees_finish_and_say_what_they_skipped() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let warn = |key: &str| {
+        format!("[2026-11-21T10:00:00,000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - api key [{key}] has been invalidated\n")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.log"), warn(FILEBEAT)).unwrap();
+    // A FIFO inside the tree: nobody writes to it, so reading it would block forever.
+    let fifo = d.join("pipe.log");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A log that keeps growing while the scan runs.
+    let growing = d.join("z-growing.log");
+    std::fs::write(&growing, warn(METRICS)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, growing) = (Arc::clone(&stop), growing.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(growing)
+                .unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                for i in 0..1000 {
+                    writeln!(f, "[2026-11-21T10:00:01,000][INFO ][o.e.x] filler {i}").unwrap();
+                }
+            }
+        })
+    };
+    let (code, r) = scan_json(&[d.to_str().unwrap()]);
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(code, 1);
+    let keys: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["key_id"].as_str())
+        .collect();
+    assert!(
+        keys.contains(&FILEBEAT) && keys.contains(&METRICS),
+        "{keys:?}"
+    );
+    let pipe = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"].as_str().unwrap().ends_with("pipe.log"))
+        .unwrap_or_else(|| panic!("the FIFO is not reported: {:#}", r["skipped"]));
+    assert!(
+        pipe["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("a FIFO (named pipe), not a regular file"),
+        "{pipe}"
+    );
+
+    // The same FIFO named on the command line is read as a stream.
+    let feeder = {
+        let (fifo, text) = (fifo.clone(), warn(LOGSTASH));
+        std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+    };
+    let (code, r) = scan_json(&[fifo.to_str().unwrap()]);
+    feeder.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(r["findings"][0]["key_id"], LOGSTASH);
+
+    // Truncated between the walk and the read: what was there is read, the loss is said.
+    let short = d.join("short.log");
+    std::fs::write(&short, warn(FILEBEAT)).unwrap();
+    let (set, _) = keydoctor::rule::load(None).unwrap();
+    let scanner = keydoctor::scan::Scanner::new(set, keydoctor::diagnosis::Options::new(None, 0));
+    let result = scanner.scan_file(&keydoctor::source::walk::FileEntry {
+        path: short.clone(),
+        size: 10_000,
+        label: None,
+    });
+    let reasons: Vec<String> = result
+        .skipped
+        .iter()
+        .map(|s| s.reason.to_string())
+        .collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("truncated while read: 9.8 KiB when listed, "),
+        "{reasons:?}"
+    );
+    assert!(result.skipped[0].reason.is_partial());
+
+    // A hundred thousand tiny files, one with a failure.
+    let many = tempfile::tempdir().unwrap();
+    for i in 0..100_000 {
+        let sub = many.path().join(format!("{:03}", i % 500));
+        if i < 500 {
+            std::fs::create_dir(&sub).unwrap();
+        }
+        let text = if i == 77_777 {
+            warn(FILEBEAT)
+        } else {
+            format!("[2026-11-21T10:00:00,000][INFO ][o.e.n.Node] [es-1] tiny {i}\n")
+        };
+        std::fs::write(sub.join(format!("{i}.log")), text).unwrap();
+    }
+    let (code, r) = scan_json(&[many.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(r["summary"]["inputs"], 100_000, "{:#}", r["summary"]);
+}

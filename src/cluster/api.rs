@@ -14,9 +14,12 @@ pub struct ClusterInfo {
     pub cluster_name: Option<String>,
 }
 
-/// `GET /`. An answer without `version.number` is not Elasticsearch.
+/// `GET /`. Every node from 7.14 on sends `X-elastic-product: Elasticsearch`; an answer
+/// without it is accepted only from an older node (its `tagline` and `version.number` say so),
+/// as Elastic's own clients do. Anything else (OpenSearch, a proxy's page, a stub) is refused.
 pub fn info(client: &Client) -> Result<ClusterInfo, ClusterError> {
     let answer = client.get("")?;
+    product_check(client, &answer)?;
     let number = answer
         .body
         .pointer("/version/number")
@@ -38,6 +41,44 @@ pub fn info(client: &Client) -> Result<ClusterInfo, ClusterError> {
             .and_then(Value::as_str)
             .map(str::to_string),
     })
+}
+
+fn product_check(client: &Client, answer: &super::client::Answer) -> Result<(), ClusterError> {
+    let body = &answer.body;
+    let number = body.pointer("/version/number").and_then(Value::as_str);
+    let refuse = |why: String| {
+        Err(ClusterError::NotElasticsearch {
+            url: client.url().to_string(),
+            why,
+        })
+    };
+    match answer.product.as_deref() {
+        Some("Elasticsearch") => return Ok(()),
+        Some(other) => return refuse(format!("its X-elastic-product header says `{other}`")),
+        None => {}
+    }
+    if body
+        .pointer("/version/distribution")
+        .and_then(Value::as_str)
+        == Some("opensearch")
+    {
+        return refuse(format!(
+            "it is OpenSearch {} (`version.distribution`); its security plugin has other APIs and messages",
+            number.unwrap_or("(no version)")
+        ));
+    }
+    let tagline = body.get("tagline").and_then(Value::as_str);
+    match number.and_then(Version::parse) {
+        Some(v) if v < Version(7, 14, 0) && tagline == Some("You Know, for Search") => Ok(()),
+        Some(v) => refuse(format!(
+            "GET / answers like Elasticsearch {v} but without the X-elastic-product header every Elasticsearch node sends from 7.14 on (a proxy that strips headers, or something imitating Elasticsearch)"
+        )),
+        None => refuse(format!(
+            "GET / answered HTTP {} without the X-elastic-product header and without version.number: {}",
+            answer.status,
+            crate::event::credential::redact(&body.to_string().chars().take(200).collect::<String>())
+        )),
+    }
 }
 
 /// What a lookup found, and what it could not see.

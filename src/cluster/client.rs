@@ -64,12 +64,17 @@ pub enum ClusterError {
     )]
     Tls { url: String, why: String },
 
-    #[error("{url} did not answer within {secs} s (tried twice)")]
+    #[error("{url} did not answer within {secs} s ({detail})")]
     #[diagnostic(
         code(keydoctor::cluster::timeout),
         help("the cluster may be overloaded; --timeout SECS waits longer")
     )]
-    Timeout { url: String, secs: u64 },
+    Timeout {
+        url: String,
+        secs: u64,
+        /// `tried twice`, or what had arrived.
+        detail: String,
+    },
 
     #[error("the cluster rejected keydoctor's own credentials ({who}), not the key under study: {reason}")]
     #[diagnostic(
@@ -88,6 +93,24 @@ pub enum ClusterError {
         call: String,
         reason: String,
     },
+
+    #[error("the answer to {call} was cut off after {received} bytes: {why}")]
+    #[diagnostic(
+        code(keydoctor::cluster::cut_off),
+        help("the node or a proxy closed the connection mid-answer; try again, and check the proxy's body size and time limits")
+    )]
+    CutOff {
+        call: String,
+        received: usize,
+        why: String,
+    },
+
+    #[error("{url} is not Elasticsearch: {why}")]
+    #[diagnostic(
+        code(keydoctor::cluster::not_elasticsearch),
+        help("point --es-url at an Elasticsearch HTTP endpoint (port 9200 by default; on Elastic Cloud the Elasticsearch endpoint, not Kibana's)")
+    )]
+    NotElasticsearch { url: String, why: String },
 
     #[error("unexpected answer to {call}: HTTP {status}{content_type}\n{head}")]
     #[diagnostic(
@@ -133,6 +156,8 @@ pub struct Client {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// The `X-elastic-product` header: `Elasticsearch` on every answer from 7.14 on.
+    pub product: Option<String>,
 }
 
 impl Client {
@@ -272,6 +297,9 @@ impl Client {
         // 502/503/504 from a proxy or a node that is restarting.
         let mut last = None;
         for attempt in 0..2 {
+            // reqwest's blocking timeout bounds each read, not the whole body: a server that
+            // trickles a byte at a time would never time out. This deadline does.
+            let deadline = std::time::Instant::now() + Duration::from_secs(self.secs);
             match build().send() {
                 Ok(resp) => {
                     let status = resp.status();
@@ -286,7 +314,7 @@ impl Client {
                         std::thread::sleep(Duration::from_millis(300));
                         continue;
                     }
-                    return self.answer(&call, resp);
+                    return self.answer(&call, resp, deadline);
                 }
                 Err(e) => {
                     let transient = e.is_timeout() || e.is_connect() || e.is_request();
@@ -303,6 +331,7 @@ impl Client {
         Err(last.unwrap_or_else(|| ClusterError::Timeout {
             url: url.to_string(),
             secs: self.secs,
+            detail: "tried twice".into(),
         }))
     }
 
@@ -310,6 +339,7 @@ impl Client {
         &self,
         call: &str,
         resp: reqwest::blocking::Response,
+        deadline: std::time::Instant,
     ) -> Result<Answer, ClusterError> {
         let status = resp.status().as_u16();
         let content_type = resp
@@ -318,8 +348,49 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let text = resp.text().unwrap_or_default();
-        let parsed: Option<Value> = serde_json::from_str(&text).ok();
+        let product = resp
+            .headers()
+            .get("x-elastic-product")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let declared = resp.content_length();
+        let text = read_body(resp, deadline).map_err(|(received, timeout, why)| {
+            if timeout {
+                ClusterError::Timeout {
+                    url: self.base.to_string(),
+                    secs: self.secs,
+                    detail: format!(
+                        "the answer to {call} was still arriving after {received} bytes"
+                    ),
+                }
+            } else {
+                ClusterError::CutOff {
+                    call: call.to_string(),
+                    received,
+                    why,
+                }
+            }
+        })?;
+        let parse = serde_json::from_str::<Value>(&text);
+        // A body that stops mid-JSON, shorter than the length announced or not, was cut off
+        // (a proxy's buffer, a node going away); say so rather than "unexpected answer".
+        if let Err(e) = &parse {
+            let json_like = content_type.contains("json") || text.trim_start().starts_with('{');
+            if e.is_eof() && json_like && !text.trim().is_empty() {
+                let of = declared
+                    .map(|n| format!(" of the {n} announced"))
+                    .unwrap_or_default();
+                return Err(ClusterError::CutOff {
+                    call: call.to_string(),
+                    received: text.len(),
+                    why: format!(
+                        "the JSON ends mid-document (HTTP {status}, {} bytes{of})",
+                        text.len()
+                    ),
+                });
+            }
+        }
+        let parsed = parse.ok();
         let reason = parsed
             .as_ref()
             .and_then(|v| {
@@ -348,7 +419,11 @@ impl Client {
                 call: call.to_string(),
                 reason: crate::event::credential::redact(&reason),
             }),
-            (200..=299 | 404, Some(body)) => Ok(Answer { status, body }),
+            (200..=299 | 404, Some(body)) => Ok(Answer {
+                status,
+                body,
+                product,
+            }),
             (_, _) => Err(ClusterError::Unexpected {
                 call: call.to_string(),
                 status,
@@ -368,6 +443,7 @@ impl Client {
             return ClusterError::Timeout {
                 url: url.to_string(),
                 secs: self.secs,
+                detail: "tried twice".into(),
             };
         }
         if let Some(why) = tls_problem(e) {
@@ -381,6 +457,43 @@ impl Client {
             why: text,
         }
     }
+}
+
+/// The body as text; on failure, how many bytes had arrived, whether time ran out, and why.
+fn read_body(
+    mut resp: reqwest::blocking::Response,
+    deadline: std::time::Instant,
+) -> Result<String, (usize, bool, String)> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if std::time::Instant::now() > deadline {
+            return Err((bytes.len(), true, "the answer was still arriving".into()));
+        }
+        match resp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let timeout = e.kind() == std::io::ErrorKind::TimedOut
+                    || e.get_ref()
+                        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                        .is_some_and(reqwest::Error::is_timeout);
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(inner) = source {
+                    let text = inner.to_string();
+                    if !why.contains(&text) {
+                        why = format!("{why}: {text}");
+                    }
+                    source = inner.source();
+                }
+                return Err((bytes.len(), timeout, why));
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The first lines of a body, for an error message.

@@ -137,7 +137,7 @@ pub struct Scanned {
 // backslashes let the patterns see through one or two levels of JSON string escaping.
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:authorization|auth)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?\s*(apikey|bearer|basic)([ ]*)([^\s"'\\,;}\]]{4,})"#,
+        r#"(?i)\b(?:authorization|auth)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?\s*(apikey|bearer|basic)([ ]*)([^\s"'\\,;}\])>]{4,})"#,
     )
     .expect("header regex")
 });
@@ -411,6 +411,27 @@ mod tests {
         assert_eq!(cred.key_id.as_deref(), Some("VuaCfGcBCdbkQm-e5aOx"));
         assert!(!scanned.text.contains(ENCODED_OK));
         assert!(scanned.text.contains("VuaCfGcBCdbkQm-e5aOx…redacted…"));
+    }
+
+    #[test]
+    fn a_value_in_parentheses_or_angle_brackets_ends_before_them() {
+        // Found by the planted-secrets property test: `)` was read as part of the value, which
+        // made a good key look like "not base64".
+        for text in [
+            format!("(Authorization=ApiKey {ENCODED_OK})"),
+            format!("<Authorization: ApiKey {ENCODED_OK}>"),
+        ] {
+            let scanned = scan(&text);
+            assert_eq!(
+                scanned.credentials[0].format,
+                CredentialFormat::Encoded,
+                "{text}"
+            );
+            assert_eq!(
+                scanned.credentials[0].key_id.as_deref(),
+                Some("VuaCfGcBCdbkQm-e5aOx")
+            );
+        }
     }
 
     #[test]

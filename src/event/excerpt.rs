@@ -11,7 +11,7 @@
 //! end where a record starts, so that a stack trace or a pretty-printed body is never split
 //! between two chunks.
 
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, Input as AcInput};
@@ -44,27 +44,25 @@ pub fn chunks(
     mut f: impl FnMut(&[u8], usize),
 ) -> Result<StreamStats, (StreamStats, std::io::Error)> {
     let mut stats = StreamStats::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + CHUNK / 2);
+    // Grown as bytes arrive (read_to_end fills spare capacity without zeroing it): a tiny file
+    // costs a tiny buffer, which matters in a tree of a hundred thousand of them.
+    let mut buf: Vec<u8> = Vec::new();
     let mut line = 1usize;
     let mut line_len = 0usize; // length so far of the line being read
     let mut eof = false;
     let mut error = None;
     loop {
-        while buf.len() < CHUNK && !eof {
+        if buf.len() < CHUNK && !eof {
             let start = buf.len();
-            buf.resize(start + (CHUNK - start).max(64 * 1024), 0);
-            match reader.read(&mut buf[start..]) {
-                Ok(0) => {
-                    buf.truncate(start);
-                    eof = true;
-                }
-                Ok(n) => {
-                    buf.truncate(start + n);
-                    stats.bytes += n as u64;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => buf.truncate(start),
+            let want = (CHUNK - start) as u64;
+            let res = (&mut *reader).take(want).read_to_end(&mut buf);
+            let n = buf.len() - start;
+            stats.bytes += n as u64;
+            match res {
+                // Fewer bytes than asked for: the reader is at its end.
+                Ok(_) if (n as u64) < want => eof = true,
+                Ok(_) => {}
                 Err(e) => {
-                    buf.truncate(start);
                     eof = true;
                     error = Some(e);
                 }

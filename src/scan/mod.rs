@@ -241,13 +241,16 @@ impl Scanner {
         force_whole: bool,
     ) -> Option<(FileSummary, bool)> {
         let name = entry.name();
+        let problems = std::cell::Cell::new(0usize);
         let mut skip = |reason| {
+            problems.set(problems.get() + 1);
             skipped.push(Skipped {
                 source: name.clone(),
                 reason,
             });
         };
-        let opened = match stream::open(&entry.path, self.progress.clone()) {
+        let limit = (entry.size > 0).then_some(entry.size);
+        let opened = match stream::open(&entry.path, self.progress.clone(), limit) {
             Ok(o) => o,
             Err(reason) => {
                 skip(reason);
@@ -255,6 +258,7 @@ impl Scanner {
             }
         };
         let gzip = opened.gzip;
+        let read_from_disk = opened.read;
         let mut reader = opened.reader;
         let mut head = Vec::with_capacity(BINARY_SNIFF);
         if let Err(e) = (&mut reader)
@@ -323,6 +327,13 @@ impl Scanner {
         };
         if let Some((line, bytes)) = stats.long_line {
             skip(SkipReason::LongLine { line, bytes });
+        }
+        let read = read_from_disk.load(std::sync::atomic::Ordering::Relaxed);
+        if read < entry.size && problems.get() == 0 {
+            skip(SkipReason::Shrank {
+                listed: entry.size,
+                read,
+            });
         }
         if stats.invalid_utf8 > 0 {
             skip(SkipReason::InvalidUtf8 {

@@ -59,6 +59,12 @@ pub enum SkipReason {
     SymlinkNotFollowed,
     /// Following links led back to a directory already being walked.
     SymlinkLoop { ancestor: String },
+    /// Not a regular file (a FIFO, socket or device) inside a directory: reading it could
+    /// block forever. Named on the command line, it is read.
+    NotRegular { kind: &'static str },
+    /// The file was shorter when read than when the walk listed it (truncated or rotated
+    /// with `copytruncate` meanwhile); what was there was read.
+    Shrank { listed: u64, read: u64 },
 }
 
 impl SkipReason {
@@ -66,7 +72,10 @@ impl SkipReason {
     pub fn is_partial(&self) -> bool {
         matches!(
             self,
-            Self::InvalidUtf8 { .. } | Self::LongLine { .. } | Self::CorruptGzip { .. }
+            Self::InvalidUtf8 { .. }
+                | Self::LongLine { .. }
+                | Self::CorruptGzip { .. }
+                | Self::Shrank { .. }
         )
     }
 }
@@ -98,6 +107,16 @@ impl fmt::Display for SkipReason {
             Self::SymlinkLoop { ancestor } => {
                 write!(f, "symbolic link loop back to {ancestor}; not followed again")
             }
+            Self::NotRegular { kind } => write!(
+                f,
+                "{kind}, not a regular file: not read inside a directory, where it could block the scan (name it on the command line to read it)"
+            ),
+            Self::Shrank { listed, read } => write!(
+                f,
+                "truncated while read: {} when listed, {} read (rotated with copytruncate?); scan again for the rest",
+                human_bytes(usize::try_from(*listed).unwrap_or(usize::MAX)),
+                human_bytes(usize::try_from(*read).unwrap_or(usize::MAX))
+            ),
         }
     }
 }

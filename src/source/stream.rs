@@ -21,14 +21,25 @@ pub struct Opened {
     pub reader: Box<dyn Read + Send>,
     /// Whether the file was gzip.
     pub gzip: bool,
+    /// Bytes read from disk so far.
+    pub read: Arc<AtomicU64>,
 }
 
-/// Open `path`; `progress` (if any) counts the bytes read from disk.
-pub fn open(path: &Path, progress: Option<Arc<AtomicU64>>) -> Result<Opened, SkipReason> {
+/// Open `path`; `progress` (if any) counts the bytes read from disk. With `limit`, reading
+/// stops there: a file that grows while it is read (a live log) is read as it was when the
+/// walk saw it, so a scan always ends.
+pub fn open(
+    path: &Path,
+    progress: Option<Arc<AtomicU64>>,
+    limit: Option<u64>,
+) -> Result<Opened, SkipReason> {
     let file = File::open(path).map_err(|e| SkipReason::Unreadable(io_reason(&e)))?;
+    let read = Arc::new(AtomicU64::new(0));
     let counted = Counting {
         inner: file,
         progress,
+        read: Arc::clone(&read),
+        remaining: limit.unwrap_or(u64::MAX),
     };
     let mut buffered = BufReader::with_capacity(64 * 1024, counted);
     let head = buffered
@@ -41,18 +52,29 @@ pub fn open(path: &Path, progress: Option<Arc<AtomicU64>>) -> Result<Opened, Ski
     } else {
         Box::new(buffered)
     };
-    Ok(Opened { reader, gzip })
+    Ok(Opened { reader, gzip, read })
 }
 
-/// Counts bytes read from the underlying file (for the progress bar).
+/// Counts bytes read from the underlying file (for the progress bar and the shrink check) and
+/// stops at the limit.
 struct Counting<R> {
     inner: R,
     progress: Option<Arc<AtomicU64>>,
+    read: Arc<AtomicU64>,
+    remaining: u64,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let room = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        if room == 0 {
+            return Ok(0);
+        }
+        let n = self.inner.read(&mut buf[..room])?;
+        self.remaining -= n as u64;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
         if let Some(p) = &self.progress {
             p.fetch_add(n as u64, Ordering::Relaxed);
         }
@@ -72,7 +94,7 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(b"hello\n").unwrap();
         std::fs::write(&path, enc.finish().unwrap()).unwrap();
-        let mut opened = open(&path, None).unwrap();
+        let mut opened = open(&path, None, None).unwrap();
         assert!(opened.gzip);
         let mut text = String::new();
         opened.reader.read_to_string(&mut text).unwrap();

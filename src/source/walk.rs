@@ -45,7 +45,9 @@ pub fn walk(roots: &[PathBuf], follow_links: bool) -> (Vec<FileEntry>, Vec<Skipp
                 continue;
             }
         };
-        if meta.is_file() {
+        // A FIFO or device named on the command line (`<(kubectl logs …)`, `/dev/stdin`) is
+        // read as a stream; inside a directory it is skipped (see below).
+        if !meta.is_dir() {
             files.insert(FileEntry {
                 label: None,
                 path: root.clone(),
@@ -82,6 +84,14 @@ pub fn walk(roots: &[PathBuf], follow_links: bool) -> (Vec<FileEntry>, Vec<Skipp
                 continue;
             }
             if !kind.is_file() {
+                if !kind.is_dir() {
+                    skipped.push(skip(
+                        entry.path(),
+                        SkipReason::NotRegular {
+                            kind: special_kind(&kind),
+                        },
+                    ));
+                }
                 continue;
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
@@ -93,6 +103,25 @@ pub fn walk(roots: &[PathBuf], follow_links: bool) -> (Vec<FileEntry>, Vec<Skipp
         }
     }
     (files.into_iter().collect(), skipped)
+}
+
+/// What a file that is neither regular nor a directory is.
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = kind;
+    "a special file"
 }
 
 fn skip(path: &Path, reason: SkipReason) -> Skipped {

@@ -24,12 +24,26 @@ pub(crate) struct Route {
     pub(crate) hang_up: bool,
     /// Answer only this many times (then the next matching route is used).
     pub(crate) times: Option<usize>,
+    /// Announce this `content-length` instead of the body's (longer: the connection then
+    /// closes mid-answer).
+    pub(crate) announce: Option<usize>,
+    /// Send the body one byte per interval, after the headers.
+    pub(crate) trickle: Option<Duration>,
 }
 
 impl Route {
     /// The same route answering `body`.
     pub(crate) fn with_body(mut self, body: &str) -> Self {
         self.body = body.to_string();
+        self
+    }
+
+    /// The same route claiming to be `product` in `X-elastic-product`.
+    pub(crate) fn with_product(mut self, product: &str) -> Self {
+        self.headers
+            .retain(|(name, _)| *name != "x-elastic-product");
+        self.headers
+            .push(("x-elastic-product", product.to_string()));
         self
     }
 
@@ -46,6 +60,8 @@ impl Route {
             delay: None,
             hang_up: false,
             times: None,
+            announce: None,
+            trickle: None,
         }
     }
 }
@@ -159,10 +175,22 @@ fn serve(stream: TcpStream, routes: &Mutex<Vec<Route>>, log: &Mutex<Vec<Seen>>) 
         for (name, value) in &route.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
-        head.push_str(&format!("content-length: {}\r\n\r\n", route.body.len()));
-        if stream.write_all(head.as_bytes()).is_err()
-            || stream.write_all(route.body.as_bytes()).is_err()
-        {
+        let length = route.announce.unwrap_or(route.body.len());
+        head.push_str(&format!("content-length: {length}\r\n\r\n"));
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        if let Some(pause) = route.trickle {
+            for byte in route.body.as_bytes() {
+                if stream.write_all(&[*byte]).is_err() || stream.flush().is_err() {
+                    return;
+                }
+                thread::sleep(pause);
+            }
+        } else if stream.write_all(route.body.as_bytes()).is_err() {
+            return;
+        }
+        if length > route.body.len() {
             return;
         }
     }
