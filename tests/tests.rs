@@ -7,6 +7,7 @@ mod corpus;
 mod correlation;
 mod doctor;
 mod keys;
+mod matrix;
 mod report;
 mod robustness;
 mod rules;

@@ -12,7 +12,7 @@ use crate::diagnosis::keys::{describe, expiring as sort_expiring, State};
 use crate::diagnosis::rotate::{plan, IndexGrant};
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::{Error, Outcome};
-use crate::event::credential::{judge, looks_like_key_id, Scheme};
+use crate::event::credential::{judge, looks_like_key_id, redact, Scheme};
 use crate::event::key_metadata::KeyMetadata;
 use crate::event::parse_input;
 use crate::report::keys::{render_expiring, render_key, render_plan};
@@ -51,7 +51,8 @@ pub(super) fn load_metadata(
         }
     }
     for s in &skipped {
-        writeln!(io.stderr, "warning: {}: {}", s.source, s.reason)?;
+        let line = format!("warning: {}: {}", s.source, s.reason);
+        writeln!(io.stderr, "{}", redact(&line))?;
     }
     if keys.is_empty() && !skipped.is_empty() {
         return Err(Error::NoInput {
@@ -161,11 +162,11 @@ pub(super) fn ask_cluster(
     probe.authenticates = match api::authenticate_as_key(&as_key) {
         Ok(answer) => Some(answer.map(|_| ())),
         Err(e) => {
-            writeln!(
-                io.stderr,
+            let line = format!(
                 "note: testing the key in {} with GET /_security/_authenticate failed: {e}",
                 key.var
-            )?;
+            );
+            writeln!(io.stderr, "{}", redact(&line))?;
             None
         }
     };
@@ -192,11 +193,13 @@ pub(super) fn ask_cluster(
             }
             match api::key_has_privilege(&as_key, cluster_privilege, &privilege, index.as_deref()) {
                 Ok((granted, _)) => probe.privileges.push((privilege, index, granted)),
-                Err(e) => writeln!(
-                    io.stderr,
-                    "note: _has_privileges with the key in {} failed: {e}",
-                    key.var
-                )?,
+                Err(e) => {
+                    let line = format!(
+                        "note: _has_privileges with the key in {} failed: {e}",
+                        key.var
+                    );
+                    writeln!(io.stderr, "{}", redact(&line))?;
+                }
             }
         }
     }
@@ -370,7 +373,7 @@ pub(super) fn rotate(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResul
             let info = api::info(&client)?;
             let lookup = api::key_by_id(&client, &id, info.version)?;
             for note in &lookup.notes {
-                writeln!(io.stderr, "note: {note}")?;
+                writeln!(io.stderr, "note: {}", redact(note))?;
             }
             (lookup.keys, vec![cluster_label(&client, &info)])
         }
