@@ -788,6 +788,31 @@ fn hostile_trees_finish_and_say_what_they_skipped() {
     );
     assert!(result.skipped[0].reason.is_partial());
 
+    // A file that opens but cannot be read (root ignores permission bits, so use the kernel's
+    // own: reading /proc/self/mem at offset 0 fails with EIO).
+    #[cfg(target_os = "linux")]
+    {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("a.log"), warn(FILEBEAT)).unwrap();
+        std::os::unix::fs::symlink("/proc/self/mem", tree.path().join("mem.log")).unwrap();
+        let (code, r) = scan_json(&[tree.path().to_str().unwrap(), "--follow-links"]);
+        assert_eq!(code, 1);
+        assert_eq!(r["findings"][0]["key_id"], FILEBEAT);
+        let mem = r["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"].as_str().unwrap().ends_with("mem.log"))
+            .unwrap_or_else(|| panic!("unread file not reported: {:#}", r["skipped"]));
+        assert!(
+            mem["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("could not be read: "),
+            "{mem}"
+        );
+    }
+
     // A hundred thousand tiny files, one with a failure.
     let many = tempfile::tempdir().unwrap();
     for i in 0..100_000 {
