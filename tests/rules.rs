@@ -127,12 +127,7 @@ fn custom_rule(edit: impl Fn(String) -> String) -> tempfile::TempDir {
 #[test]
 fn lint_names_a_rule_another_rule_shadows() {
     // Same patterns, lower priority: the bundled rule wins every example.
-    let dir = custom_rule(|t| {
-        t.replace(
-            "severity = \"error\"",
-            "severity = \"error\"\npriority = 10",
-        )
-    });
+    let dir = custom_rule(|t| with_priority(t, 10));
     let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
@@ -170,18 +165,8 @@ fn lint_names_a_rule_another_rule_shadows() {
     assert!(out.stdout.contains("0 errors"), "{}", out.stdout);
 }
 
-#[test]
-fn rules_test_prints_a_diff_of_expected_and_actual_captures() {
-    let dir = custom_rule(|t| {
-        t.replace(
-            "severity = \"error\"",
-            "severity = \"error\"\npriority = 90",
-        )
-        .replace(
-            "captures = { key_id = \"g_PqP4IBcBaEQdwM5-WI\" }",
-            "captures = { key_id = \"g_PqP4IBcBaEQdwM5-XX\" }",
-        )
-    });
+/// `keydoctor rules test DIR --filter ^site-`, expected to fail, with each of `parts` printed.
+fn rules_test_fails_with(dir: &tempfile::TempDir, parts: &[&str]) {
     let out = keydoctor(
         &[
             "rules",
@@ -193,57 +178,41 @@ fn rules_test_prints_a_diff_of_expected_and_actual_captures() {
         "",
     );
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stdout.contains("FAIL  site-expired"), "{}", out.stdout);
-    assert!(
-        out.stdout.contains("example \"update of an expired key\""),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("- key_id = \"g_PqP4IBcBaEQdwM5-XX\""),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("+ key_id = \"g_PqP4IBcBaEQdwM5-WI\""),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("  class = expired"), "{}", out.stdout);
-    assert!(
-        out.stdout
-            .ends_with("4 examples of 1 rules: 3 passed, 1 failed\n"),
-        "{}",
-        out.stdout
-    );
-    // Shadowed: the diff names the rule and class that win.
+    for part in parts {
+        assert!(out.stdout.contains(part), "{part:?} not in\n{}", out.stdout);
+    }
+}
+
+/// The custom rule with this priority.
+fn with_priority(t: String, priority: u32) -> String {
+    t.replace(
+        "severity = \"error\"",
+        &format!("severity = \"error\"\npriority = {priority}"),
+    )
+}
+
+#[test]
+fn rules_test_prints_a_diff_of_expected_and_actual_captures() {
     let dir = custom_rule(|t| {
-        t.replace(
-            "severity = \"error\"",
-            "severity = \"error\"\npriority = 10",
+        with_priority(t, 90).replace(
+            "captures = { key_id = \"g_PqP4IBcBaEQdwM5-WI\" }",
+            "captures = { key_id = \"g_PqP4IBcBaEQdwM5-XX\" }",
         )
     });
-    let out = keydoctor(
+    rules_test_fails_with(
+        &dir,
         &[
-            "rules",
-            "test",
-            dir.path().to_str().unwrap(),
-            "--filter",
-            "^site-",
+            "FAIL  site-expired",
+            "example \"update of an expired key\"",
+            "- key_id = \"g_PqP4IBcBaEQdwM5-XX\"",
+            "+ key_id = \"g_PqP4IBcBaEQdwM5-WI\"",
+            "  class = expired",
+            "4 examples of 1 rules: 3 passed, 1 failed\n",
         ],
-        "",
     );
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stdout.contains("- rule = site-expired"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("+ rule = api-key-expired"),
-        "{}",
-        out.stdout
-    );
+    // Shadowed: the diff names the rule and class that win.
+    let dir = custom_rule(|t| with_priority(t, 10));
+    rules_test_fails_with(&dir, &["- rule = site-expired", "+ rule = api-key-expired"]);
     let out = keydoctor(&["rules", "test", "--filter", "^no-such-rule$"], "");
     assert_eq!(out.code, 2);
 }
