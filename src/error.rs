@@ -36,6 +36,13 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// The local configuration (`.keydoctor.toml`, `--config`) has problems.
+    #[error("{file}: {problems}")]
+    #[diagnostic(
+        code(keydoctor::config),
+        help("each [[suppress]] takes rule, key, class or client (at least one), a reason, and an optional until = \"YYYY-MM-DD\"; README: Local tuning")
+    )]
+    Config { file: String, problems: String },
     /// A usage problem clap does not catch.
     #[error("{0}")]
     #[diagnostic(code(keydoctor::usage))]

@@ -15,4 +15,5 @@ mod scan;
 mod secrets;
 mod support;
 mod tls;
+mod tuning;
 mod variants;

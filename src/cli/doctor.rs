@@ -6,7 +6,7 @@ use super::{width, CmdResult, DoctorArgs, Io};
 use crate::cluster::{api, ClusterError};
 use crate::diagnosis::doctor::{examine, ClusterFacts};
 use crate::diagnosis::timeline::parse_time_value;
-use crate::error::{Error, Outcome};
+use crate::error::Error;
 use crate::report::doctor::render_doctor;
 use crate::report::RenderOptions;
 
@@ -110,9 +110,5 @@ pub(super) fn run(args: DoctorArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         &opts,
         &mut io.stdout,
     )?;
-    Ok(if report.diagnosis.has_findings() {
-        Outcome::Found
-    } else {
-        Outcome::Clean
-    })
+    Ok(args.exit.outcome(&report.diagnosis))
 }

@@ -27,7 +27,7 @@ pub(super) fn parse_now(given: Option<&str>) -> Result<i64, Error> {
         None => Ok(chrono::Utc::now().timestamp_millis()),
     }
 }
-use crate::error::{Error, Outcome};
+use crate::error::Error;
 use crate::event::parse_input;
 use crate::report::{render, RenderOptions};
 use crate::rule;
@@ -109,15 +109,14 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         &opts,
         io,
     )?;
+    if let Some(s) = super::load_suppressions(&args.diagnosis)? {
+        crate::diagnosis::suppress::apply(&mut diagnosis, &s, now_ms);
+    }
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
     };
     render(&diagnosis, args.output.format.into(), &opts, &mut io.stdout)?;
-    Ok(if diagnosis.has_findings() {
-        Outcome::Found
-    } else {
-        Outcome::Clean
-    })
+    Ok(args.diagnosis.exit.outcome(&diagnosis))
 }

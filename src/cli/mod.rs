@@ -112,6 +112,8 @@ struct DoctorArgs {
     cluster: ClusterArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    exit: ExitArgs,
     /// Treat this instant as now (RFC 3339).
     #[arg(long, hide = true)]
     now: Option<String>,
@@ -274,6 +276,71 @@ struct DiagnosisArgs {
     /// Treat this instant as now when deciding whether a key has expired (RFC 3339).
     #[arg(long, hide = true)]
     now: Option<String>,
+    /// Suppressions to apply (default: ./.keydoctor.toml when there is one).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    config: Option<PathBuf>,
+    /// Ignore ./.keydoctor.toml.
+    #[arg(long)]
+    no_config: bool,
+    #[command(flatten)]
+    exit: ExitArgs,
+}
+
+/// When findings make the exit status 1 (explain, scan, doctor).
+#[derive(Debug, Args)]
+struct ExitArgs {
+    /// Exit 1 only for a finding of at least this severity: error, warning or note (any).
+    #[arg(long, value_name = "SEVERITY", default_value = "note", value_parser = ["error", "warning", "note"])]
+    fail_on: String,
+    /// Exit 0 whatever is found (usage, input and cluster errors still exit 2).
+    #[arg(long)]
+    exit_zero: bool,
+}
+
+impl ExitArgs {
+    /// The outcome for these findings: `Found` (exit 1) only for one at or above --fail-on.
+    fn outcome(&self, d: &crate::diagnosis::Diagnosis) -> Outcome {
+        let floor = crate::diagnosis::Severity::parse(&self.fail_on)
+            .unwrap_or(crate::diagnosis::Severity::Note);
+        // Severity orders error < warning < note: "at least" is "at most" in that order.
+        if !self.exit_zero && d.findings.iter().any(|f| f.severity <= floor) {
+            Outcome::Found
+        } else {
+            Outcome::Clean
+        }
+    }
+}
+
+/// The suppressions of `--config FILE`, else of ./.keydoctor.toml when present.
+fn load_suppressions(
+    args: &DiagnosisArgs,
+) -> Result<Option<crate::diagnosis::suppress::Suppressions>, Error> {
+    let path = match (&args.config, args.no_config) {
+        (Some(p), _) => p.clone(),
+        (None, true) => return Ok(None),
+        (None, false) => {
+            let p = PathBuf::from(".keydoctor.toml");
+            if !p.is_file() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::Config {
+        file: file.clone(),
+        problems: crate::source::io_reason(&e),
+    })?;
+    crate::diagnosis::suppress::parse_config(&text, &file)
+        .map_err(|problems| Error::Config {
+            file: file.clone(),
+            problems: problems
+                .iter()
+                .map(|p| format!("line {}: {}", p.line, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
+        .map(Some)
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +385,9 @@ enum RulesCommand {
         /// Only the rules whose id matches this regex.
         #[arg(long, value_name = "REGEX")]
         filter: Option<String>,
+        /// Also write the results as JUnit XML (one test case per example) for CI.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Check rule files (embedded plus DIR): every problem with file, line and field, and rules
     /// another rule shadows; exit 2 on any error.

@@ -57,7 +57,7 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
             io.stdout.write_all(show(r).as_bytes())?;
             Ok(Outcome::Clean)
         }
-        RulesCommand::Test { dir, filter } => {
+        RulesCommand::Test { dir, filter, junit } => {
             let (set, _) = rule::load(dir.as_deref())?;
             let filter = filter
                 .as_deref()
@@ -105,6 +105,15 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                 results.len(),
                 results.len() - failed,
             )?;
+            if let Some(path) = junit {
+                std::fs::write(&path, junit_xml(&set, &results)).map_err(|e| {
+                    Error::Usage(format!(
+                        "--junit {}: {}",
+                        path.display(),
+                        crate::source::io_reason(&e)
+                    ))
+                })?;
+            }
             Ok(if failed == 0 {
                 Outcome::Clean
             } else {
@@ -278,6 +287,55 @@ fn show(r: &rule::Rule) -> String {
         }
     }
     text
+}
+
+/// The results as JUnit XML: a suite per run, a test case per example (class = rule id), a
+/// `failure` carrying the same text as the terminal.
+fn junit_xml(set: &rule::RuleSet, results: &[selftest::CaseResult]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let failures = results
+        .iter()
+        .filter(|r| r.outcome != selftest::Outcome::Ok)
+        .count();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<testsuites name=\"keydoctor rules\" tests=\"{}\" failures=\"{failures}\">",
+        results.len()
+    );
+    let _ = writeln!(
+        xml,
+        "  <testsuite name=\"rule examples\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
+        results.len()
+    );
+    for r in results {
+        let _ = write!(
+            xml,
+            "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\"",
+            esc(&r.rule),
+            esc(&r.example),
+            esc(&r.source)
+        );
+        if r.outcome == selftest::Outcome::Ok {
+            xml.push_str("/>\n");
+            continue;
+        }
+        let text = describe(set, r);
+        let first = text.lines().next().unwrap_or_default();
+        let _ = writeln!(
+            xml,
+            ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+            esc(first),
+            esc(&text)
+        );
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    xml
 }
 
 /// Prose wrapped at 100 columns under `indent`, paragraphs kept.

@@ -55,6 +55,8 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let filter = Filter {
         keys: args.keys.clone(),
         classes,
+        suppressions: super::load_suppressions(&args.diagnosis)?,
+        now_ms: opts.now_ms,
     };
 
     let counter = Arc::new(AtomicU64::new(0));
@@ -116,11 +118,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     )?;
     filter.apply(&mut diagnosis);
     render(&diagnosis, format, &render_opts, &mut io.stdout)?;
-    Ok(if diagnosis.has_findings() {
-        Outcome::Found
-    } else {
-        Outcome::Clean
-    })
+    Ok(args.diagnosis.exit.outcome(&diagnosis))
 }
 
 fn no_input(skipped: &[crate::source::Skipped], args: &ScanArgs) -> Error {
@@ -161,9 +159,12 @@ fn parse_time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, Error>
     })
 }
 
+/// What the report leaves out: `--key`, `--class` (counted), and suppressions (listed).
 struct Filter {
     keys: Vec<String>,
     classes: Vec<Class>,
+    suppressions: Option<crate::diagnosis::suppress::Suppressions>,
+    now_ms: i64,
 }
 
 impl Filter {
@@ -174,6 +175,9 @@ impl Filter {
                 && (self.classes.is_empty() || self.classes.contains(&f.class))
         });
         d.filtered_out = before - d.findings.len();
+        if let Some(s) = &self.suppressions {
+            crate::diagnosis::suppress::apply(d, s, self.now_ms);
+        }
     }
 }
 

@@ -308,6 +308,7 @@ pub fn diagnose(
         inputs: docs.len(),
         files: Vec::new(),
         filtered_out: 0,
+        suppressed: Vec::new(),
     }
 }
 

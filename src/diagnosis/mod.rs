@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod keys;
 pub mod privileges;
 pub mod rotate;
+pub mod suppress;
 pub mod timeline;
 
 use serde_json::Value;
@@ -34,6 +35,8 @@ pub struct Diagnosis {
     pub files: Vec<FileRead>,
     /// Findings left out by `--key` / `--class`.
     pub filtered_out: usize,
+    /// Findings a suppression (`.keydoctor.toml`) left out, with its reason.
+    pub suppressed: Vec<suppress::Suppressed>,
 }
 
 /// One file a scan read.

@@ -107,6 +107,10 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
             super::plural(d.filtered_out, "finding")
         )?;
     }
+    for line in super::suppressed_lines(d) {
+        let head = paint(opts, "suppressed:", |s| s.dimmed().to_string());
+        writeln!(out, "{head} {line}")?;
+    }
     writeln!(
         out,
         "{}",

@@ -20,6 +20,18 @@ struct Report {
     skipped: Vec<SkippedOut>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     files: Vec<FileOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressed: Vec<SuppressedOut>,
+}
+
+#[derive(Serialize)]
+struct SuppressedOut {
+    class: &'static str,
+    rule_id: String,
+    key_id: Option<String>,
+    count: usize,
+    reason: String,
+    by: String,
 }
 
 #[derive(Serialize)]
@@ -176,6 +188,18 @@ pub fn render_json(d: &Diagnosis, _opts: &RenderOptions, out: &mut dyn Write) ->
                 gzip: f.gzip,
                 bytes: f.bytes,
                 records: f.records,
+            })
+            .collect(),
+        suppressed: d
+            .suppressed
+            .iter()
+            .map(|s| SuppressedOut {
+                class: s.class.as_str(),
+                rule_id: s.rule_id.clone(),
+                key_id: s.key_id.clone(),
+                count: s.count,
+                reason: redact(&s.reason),
+                by: s.by.clone(),
             })
             .collect(),
     };

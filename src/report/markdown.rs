@@ -147,7 +147,7 @@ pub(super) fn steps_markdown(
     Ok(())
 }
 
-/// The notes and skipped inputs of `d`.
+/// The notes, suppressed findings and skipped inputs of `d`.
 pub(super) fn notes_markdown(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
     if !d.notes.is_empty() {
         writeln!(out, "## Notes\n")?;
@@ -162,6 +162,14 @@ pub(super) fn notes_markdown(d: &Diagnosis, out: &mut dyn Write) -> io::Result<(
                 String::new()
             };
             writeln!(out, "- {}{count}{place}", md_inline(&redact(&n.message)))?;
+        }
+        writeln!(out)?;
+    }
+    let suppressed = super::suppressed_lines(d);
+    if !suppressed.is_empty() {
+        writeln!(out, "## Suppressed\n")?;
+        for line in suppressed {
+            writeln!(out, "- {}", md_inline(&line))?;
         }
         writeln!(out)?;
     }

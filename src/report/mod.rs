@@ -15,6 +15,7 @@ pub mod markdown;
 use std::io::{self, Write};
 
 use crate::diagnosis::Diagnosis;
+use crate::event::credential::redact;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +86,32 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 
 /// The one-line summary every format ends with.
 pub(crate) fn summary_line(d: &Diagnosis) -> String {
+    let line = summary_of_findings(d);
+    match d.suppressed.len() {
+        0 => line,
+        n => format!("{} ({n} suppressed).", line.trim_end_matches('.')),
+    }
+}
+
+/// One line per suppressed finding: what, and the suppression's reason and place.
+pub(crate) fn suppressed_lines(d: &Diagnosis) -> Vec<String> {
+    d.suppressed
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} ({}, {}×): {} [{}]",
+                s.class.as_str(),
+                s.key_id.as_deref().unwrap_or("(id not shown)"),
+                s.rule_id,
+                s.count,
+                redact(&s.reason),
+                s.by
+            )
+        })
+        .collect()
+}
+
+fn summary_of_findings(d: &Diagnosis) -> String {
     let unit = if d.files.is_empty() { "input" } else { "file" };
     if d.findings.is_empty() {
         return format!("No API-key failure found in {}.", plural(d.inputs, unit));
