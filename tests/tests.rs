@@ -5,6 +5,7 @@ mod cli;
 mod cluster;
 mod corpus;
 mod correlation;
+mod differential;
 mod doctor;
 mod keys;
 mod matrix;

@@ -109,6 +109,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         &opts,
         io,
     )?;
+    crate::diagnosis::differential::analyse(&mut diagnosis, &super::retention(&args.diagnosis)?);
     if let Some(s) = super::load_suppressions(&args.diagnosis)? {
         crate::diagnosis::suppress::apply(&mut diagnosis, &s, now_ms);
     }

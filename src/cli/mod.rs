@@ -276,6 +276,10 @@ struct DiagnosisArgs {
     /// Treat this instant as now when deciding whether a key has expired (RFC 3339).
     #[arg(long, hide = true)]
     now: Option<String>,
+    /// The cluster's xpack.security.authc.api_key.delete.retention_period, when not the default
+    /// 7d: how long an expired or invalidated key is kept before it is deleted (a time value).
+    #[arg(long, value_name = "TIME")]
+    retention_period: Option<String>,
     /// Suppressions to apply (default: ./.keydoctor.toml when there is one).
     #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
     config: Option<PathBuf>,
@@ -308,6 +312,23 @@ impl ExitArgs {
         } else {
             Outcome::Clean
         }
+    }
+}
+
+/// The retention period given, else the default.
+fn retention(args: &DiagnosisArgs) -> Result<crate::diagnosis::differential::Retention, Error> {
+    match &args.retention_period {
+        None => Ok(crate::diagnosis::differential::Retention::default()),
+        Some(t) => crate::diagnosis::timeline::parse_time_value(t)
+            .map(|ms| crate::diagnosis::differential::Retention {
+                ms,
+                text: format!("{t} (--retention-period)"),
+            })
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--retention-period `{t}`: not a time value (e.g. 7d, 36h)"
+                ))
+            }),
     }
 }
 

@@ -257,6 +257,13 @@ fn show(r: &rule::Rule) -> String {
             ));
         }
     }
+    if !r.dead_ends.is_empty() {
+        line(String::new());
+        line("dead ends".into());
+        for d in &r.dead_ends {
+            line(wrap(d, "  ✗ "));
+        }
+    }
     if !r.references.is_empty() {
         line(String::new());
         line("references".into());

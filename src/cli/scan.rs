@@ -52,6 +52,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         curl: args.output.curl,
     };
     let format: Format = args.output.format.into();
+    let retention = super::retention(&args.diagnosis)?;
     let filter = Filter {
         keys: args.keys.clone(),
         classes,
@@ -116,6 +117,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         scanner.options(),
         io,
     )?;
+    crate::diagnosis::differential::analyse(&mut diagnosis, &retention);
     filter.apply(&mut diagnosis);
     render(&diagnosis, format, &render_opts, &mut io.stdout)?;
     Ok(args.diagnosis.exit.outcome(&diagnosis))

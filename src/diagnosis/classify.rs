@@ -634,6 +634,8 @@ fn build_finding(
         details,
         timeline: Vec::new(),
         groups: Vec::new(),
+        differential: None,
+        dead_ends: Vec::new(),
     };
     if let Some(id) = finding.key_id.clone() {
         if let Some(meta) = metadata.get(id.as_str()) {
@@ -687,6 +689,7 @@ fn render_rule_texts(
     finding.severity = rule.severity;
     finding.summary = rule.title.render(&lookup);
     finding.explanation = rule.explain.render(&lookup).trim().to_string();
+    finding.dead_ends.clone_from(&rule.dead_ends);
     finding.remediation = rule
         .remediation
         .iter()

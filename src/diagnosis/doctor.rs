@@ -174,6 +174,8 @@ fn finding(
         details: Details::default(),
         timeline: Vec::new(),
         groups: Vec::new(),
+        differential: None,
+        dead_ends: Vec::new(),
     }
 }
 

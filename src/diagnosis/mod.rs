@@ -9,6 +9,7 @@
 pub mod class;
 pub mod classify;
 pub mod correlate;
+pub mod differential;
 pub mod doctor;
 pub mod keys;
 pub mod privileges;
@@ -78,6 +79,11 @@ pub struct Finding {
     pub timeline: Vec<TimelineEntry>,
     /// The groups of matches this finding was built from (for a streaming scan's tallies).
     pub groups: Vec<GroupKey>,
+    /// The competing causes considered, with the evidence for and against each, and the one
+    /// check that separates those left (e.g. `missing`: purged, mistyped, another cluster).
+    pub differential: Option<differential::Differential>,
+    /// Fixes that look right and do not work (the rule's `dead_ends`).
+    pub dead_ends: Vec<String>,
 }
 
 /// One moment in a key's story.

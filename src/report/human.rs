@@ -271,8 +271,65 @@ pub(super) fn render_finding(
         }
     }
 
+    if let Some(diff) = &f.differential {
+        heading(opts, out, "Causes considered")?;
+        let wrap = |text: &str, head: &str, rest: usize| {
+            textwrap::fill(
+                &redact(text),
+                textwrap::Options::new(opts.width.max(40))
+                    .initial_indent(head)
+                    .subsequent_indent(&" ".repeat(rest))
+                    .word_splitter(textwrap::WordSplitter::NoHyphenation),
+            )
+        };
+        for c in &diff.causes {
+            let verdict = format!("{:<8}", c.verdict.as_str());
+            let verdict = match c.verdict {
+                crate::diagnosis::differential::Verdict::Likely => {
+                    paint(opts, &verdict, |s| s.bold().to_string())
+                }
+                _ => paint(opts, &verdict, |s| s.dimmed().to_string()),
+            };
+            writeln!(out, "{INDENT}{INDENT}{verdict} {}", c.cause)?;
+            for e in &c.evidence_for {
+                writeln!(
+                    out,
+                    "{}",
+                    wrap(e, &format!("{INDENT}{INDENT}{}  + ", " ".repeat(8)), 16)
+                )?;
+            }
+            for e in &c.evidence_against {
+                writeln!(
+                    out,
+                    "{}",
+                    wrap(e, &format!("{INDENT}{INDENT}{}  − ", " ".repeat(8)), 16)
+                )?;
+            }
+        }
+        if let Some(check) = &diff.check {
+            writeln!(
+                out,
+                "{}",
+                wrap(check, &format!("{INDENT}{INDENT}check: "), 11)
+            )?;
+        }
+    }
+
     heading(opts, out, "What to do")?;
     render_steps(&f.remediation, opts, out)?;
+
+    if !f.dead_ends.is_empty() {
+        heading(opts, out, "Dead ends")?;
+        for d in &f.dead_ends {
+            let wrapped = textwrap::fill(
+                &redact(d),
+                textwrap::Options::new(opts.width.max(40))
+                    .initial_indent(&format!("{INDENT}{INDENT}✗ "))
+                    .subsequent_indent(&" ".repeat(6)),
+            );
+            writeln!(out, "{wrapped}")?;
+        }
+    }
 
     if !f.references.is_empty() {
         heading(opts, out, "References")?;

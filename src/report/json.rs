@@ -84,6 +84,26 @@ struct FindingOut {
     last_seen: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     timeline: Vec<TimelineOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    differential: Option<DifferentialOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dead_ends: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct DifferentialOut {
+    causes: Vec<CauseOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CauseOut {
+    cause: &'static str,
+    verdict: &'static str,
+    #[serde(rename = "for")]
+    evidence_for: Vec<String>,
+    against: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -285,6 +305,20 @@ fn finding_out(f: &Finding) -> FindingOut {
                 source: t.source.clone(),
             })
             .collect(),
+        differential: f.differential.as_ref().map(|d| DifferentialOut {
+            causes: d
+                .causes
+                .iter()
+                .map(|c| CauseOut {
+                    cause: c.cause,
+                    verdict: c.verdict.as_str(),
+                    evidence_for: c.evidence_for.iter().map(|e| redact(e)).collect(),
+                    against: c.evidence_against.iter().map(|e| redact(e)).collect(),
+                })
+                .collect(),
+            check: d.check.as_deref().map(redact),
+        }),
+        dead_ends: f.dead_ends.iter().map(|d| redact(d)).collect(),
     }
 }
 

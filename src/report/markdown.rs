@@ -92,8 +92,42 @@ pub(super) fn finding_markdown(
             }
             writeln!(out)?;
         }
+        if let Some(d) = &f.differential {
+            writeln!(out, "### Causes considered\n")?;
+            writeln!(
+                out,
+                "| cause | verdict | for | against |\n| --- | --- | --- | --- |"
+            )?;
+            let cell = |list: &[String]| {
+                list.iter()
+                    .map(|e| md_inline(&redact(e)).replace('|', "\\|"))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            };
+            for c in &d.causes {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    md_inline(c.cause),
+                    c.verdict.as_str(),
+                    cell(&c.evidence_for),
+                    cell(&c.evidence_against)
+                )?;
+            }
+            writeln!(out)?;
+            if let Some(check) = &d.check {
+                writeln!(out, "**Check:** {}\n", redact(check))?;
+            }
+        }
         writeln!(out, "### What to do\n")?;
         steps_markdown(&f.remediation, opts, out)?;
+        if !f.dead_ends.is_empty() {
+            writeln!(out, "### Dead ends\n")?;
+            for d in &f.dead_ends {
+                writeln!(out, "- {}", redact(d))?;
+            }
+            writeln!(out)?;
+        }
         if !f.references.is_empty() {
             writeln!(out, "### References\n")?;
             for (title, url) in &f.references {

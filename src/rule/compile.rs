@@ -792,6 +792,11 @@ fn compile_rule(
         remediation,
         candidates,
         references,
+        dead_ends: file
+            .dead_ends
+            .iter()
+            .map(|d| d.get_ref().split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect(),
         examples,
         source: source.label.clone(),
         source_text: source.text.as_str().into(),

@@ -110,6 +110,8 @@ pub struct Rule {
     pub remediation: Vec<Step>,
     pub candidates: Vec<Candidate>,
     pub references: Vec<Reference>,
+    /// Fixes that look right and do not work, shown with every finding of the rule.
+    pub dead_ends: Vec<String>,
     pub examples: Vec<Example>,
     /// Where it came from: `rules/expired/x.toml (embedded)` or a path.
     pub source: String,

@@ -43,6 +43,8 @@ pub(crate) struct RuleFile {
     pub(crate) reference: Vec<Spanned<ReferenceFile>>,
     #[serde(default)]
     pub(crate) example: Vec<Spanned<ExampleFile>>,
+    #[serde(default)]
+    pub(crate) dead_ends: Vec<Spanned<String>>,
 }
 
 /// `[match]`.
