@@ -43,6 +43,13 @@ pub enum Error {
         help("each [[suppress]] takes rule, key, class or client (at least one), a reason, and an optional until = \"YYYY-MM-DD\"; README: Local tuning")
     )]
     Config { file: String, problems: String },
+    /// `--share` found something that looks like a secret in the finished report.
+    #[error("refusing to print the shareable report: {problems}")]
+    #[diagnostic(
+        code(keydoctor::share::refused),
+        help("nothing was printed; this is a redaction bug in keydoctor: please report it with the shape of the input (not the secret)")
+    )]
+    ShareRefused { problems: String },
     /// A usage problem clap does not catch.
     #[error("{0}")]
     #[diagnostic(code(keydoctor::usage))]

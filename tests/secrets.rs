@@ -101,7 +101,7 @@ fn no_fixture_or_corpus_secret_appears_in_any_format() {
 }
 
 /// Every shape a secret arrives in, around a generic 401 so that a finding is reported.
-fn shapes(id: &str, secret: &str) -> Vec<String> {
+pub(crate) fn shapes(id: &str, secret: &str) -> Vec<String> {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let encoded = b64(&format!("{id}:{secret}"));
     let url_safe =

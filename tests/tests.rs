@@ -14,6 +14,7 @@ mod robustness;
 mod rules;
 mod scan;
 mod secrets;
+mod share;
 mod support;
 mod tls;
 mod tuning;

@@ -29,7 +29,7 @@ pub(super) fn parse_now(given: Option<&str>) -> Result<i64, Error> {
 }
 use crate::error::Error;
 use crate::event::parse_input;
-use crate::report::{render, RenderOptions};
+use crate::report::RenderOptions;
 use crate::rule;
 use crate::source;
 
@@ -118,6 +118,12 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         width: width(io, args.output.width),
         curl: args.output.curl,
     };
-    render(&diagnosis, args.output.format.into(), &opts, &mut io.stdout)?;
+    super::output(
+        &diagnosis,
+        args.diagnosis.share,
+        args.output.format.into(),
+        &opts,
+        io,
+    )?;
     Ok(args.diagnosis.exit.outcome(&diagnosis))
 }

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::error::{exit_code, Error, Outcome};
-use crate::report::Format;
+use crate::report::{render, Format, RenderOptions};
 
 /// How the CLI reads its environment (injected so tests control it).
 pub type EnvLookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
@@ -286,8 +286,34 @@ struct DiagnosisArgs {
     /// Ignore ./.keydoctor.toml.
     #[arg(long)]
     no_config: bool,
+    /// A Markdown report for a ticket: credentials as key ids, host names, node names and
+    /// client addresses as consistent pseudonyms; refused if anything still looks like a secret.
+    #[arg(long, conflicts_with = "format")]
+    share: bool,
     #[command(flatten)]
     exit: ExitArgs,
+}
+
+/// Render `d` as asked: `--share` (checked Markdown with pseudonyms) or `format`.
+fn output(
+    d: &crate::diagnosis::Diagnosis,
+    share: bool,
+    format: Format,
+    opts: &RenderOptions,
+    io: &mut Io<'_>,
+) -> Result<(), Error> {
+    if !share {
+        render(d, format, opts, &mut io.stdout)?;
+        return Ok(());
+    }
+    let mut md = Vec::new();
+    render(d, Format::Markdown, opts, &mut md)?;
+    let md = String::from_utf8_lossy(&md);
+    let shared = crate::report::share::share(&md, d).map_err(|problems| Error::ShareRefused {
+        problems: problems.join("; "),
+    })?;
+    io.stdout.write_all(shared.as_bytes())?;
+    Ok(())
 }
 
 /// When findings make the exit status 1 (explain, scan, doctor).

@@ -70,6 +70,11 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         )?;
     }
 
+    if args.follow && args.diagnosis.share {
+        return Err(Error::Usage(
+            "--share makes one report to paste; it cannot follow files".into(),
+        ));
+    }
     if args.follow {
         return follow(&args, &scanner, &filter, format, &render_opts, io);
     }
@@ -119,7 +124,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     )?;
     crate::diagnosis::differential::analyse(&mut diagnosis, &retention);
     filter.apply(&mut diagnosis);
-    render(&diagnosis, format, &render_opts, &mut io.stdout)?;
+    super::output(&diagnosis, args.diagnosis.share, format, &render_opts, io)?;
     Ok(args.diagnosis.exit.outcome(&diagnosis))
 }
 

@@ -163,6 +163,10 @@ static URL_USERINFO: LazyLock<Regex> =
 static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:^|\s)(?:-u|--user)\s+["']?[^\s:"']+:([^\s"']+)"#).expect("curl -u regex")
 });
+// A base64 run standing alone (`echo VnVh… | base64 -d`, a value pasted into prose): redacted
+// when it decodes to `<key id>:<secret>`.
+static BARE_BASE64: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{24,}={0,2}").expect("bare base64 regex"));
 static KEY_ID_SHAPE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_\-]{6,64}$").expect("id regex"));
 
@@ -245,6 +249,14 @@ pub fn scan(text: &str) -> Scanned {
             key_id,
             line: line_of(value.start()),
         });
+    }
+    for m in BARE_BASE64.find_iter(text) {
+        if overlaps(&edits, m.start(), m.end()) {
+            continue;
+        }
+        if let Some(id) = decodes_to_id_secret(m.as_str()) {
+            edits.push((m.start(), m.end(), replacement(Some(&id))));
+        }
     }
     for re in [&*PASSWORD, &*URL_USERINFO, &*CURL_USER] {
         for caps in re.captures_iter(text) {
@@ -372,6 +384,13 @@ fn decode_b64(value: &str, url_safe: bool) -> Option<String> {
         })
 }
 
+/// The key id, when `value` is base64 (standard or URL-safe) of `<key id>:<secret>`.
+pub fn decodes_to_id_secret(value: &str) -> Option<String> {
+    let decoded = decode_b64(value, false).or_else(|| decode_b64(value, true))?;
+    let (id, secret) = decoded.split_once(':')?;
+    (looks_like_key_id(id) && looks_like_secret(secret)).then(|| id.to_string())
+}
+
 /// Whether `id` has the shape of an API key id (ES-created ids are 20 URL-safe characters).
 pub fn looks_like_key_id(id: &str) -> bool {
     KEY_ID_SHAPE.is_match(id)
@@ -389,7 +408,7 @@ fn looks_like_secret(secret: &str) -> bool {
 /// a credential. After [`scan`] has run on the input it finds nothing; it exists so that text
 /// that did not come through [`scan`] (an error message, a path) cannot leak either.
 pub fn redact(text: &str) -> String {
-    if !text.contains([':', '=']) {
+    if !text.contains([':', '=']) && !BARE_BASE64.is_match(text) {
         return text.to_string();
     }
     scan(text).text
@@ -432,6 +451,17 @@ mod tests {
                 Some("VuaCfGcBCdbkQm-e5aOx")
             );
         }
+    }
+
+    #[test]
+    fn a_bare_encoded_key_in_prose_is_redacted_to_its_id() {
+        let text = format!("I ran echo {ENCODED_OK} | base64 -d and got nothing");
+        let scanned = scan(&text);
+        assert!(!scanned.text.contains(ENCODED_OK), "{}", scanned.text);
+        assert!(scanned.text.contains("VuaCfGcBCdbkQm-e5aOx…redacted…"));
+        // Long base64 that is not a credential stays.
+        let other = "dGhpcyBpcyBqdXN0IHNvbWUgbG9uZyB0ZXh0IG5vdCBhIGtleQ==";
+        assert_eq!(scan(other).text, other);
     }
 
     #[test]

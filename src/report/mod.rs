@@ -11,6 +11,7 @@ pub mod human;
 pub mod json;
 pub mod keys;
 pub mod markdown;
+pub mod share;
 
 use std::io::{self, Write};
 
