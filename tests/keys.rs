@@ -298,3 +298,74 @@ fn rotate_plans_create_deploy_verify_then_invalidate() {
     );
     assert_eq!(out.code, 2);
 }
+
+#[test]
+fn expiring_joins_each_key_with_its_last_use_in_the_logs() {
+    let incident = fixture("scan/incident");
+    let (code, r) = in_root_expiring(&["--within", "3000d", "--logs", incident.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let metrics = &r["keys"][0];
+    assert_eq!(metrics["id"], "j7c0WYIBqecB5CbVR6Oq");
+    assert_eq!(metrics["last_used"], "2026-11-20T09:58:02Z");
+    assert_eq!(metrics["uses"], 3);
+    assert_eq!(metrics["clients"], serde_json::json!(["10.0.2.30"]));
+    assert_eq!(metrics["used_as"], serde_json::json!(["metrics_owner"]));
+    assert!(metrics["last_used_at"]
+        .as_str()
+        .unwrap()
+        .ends_with("es-node-2/prod-logs_audit.json:103"));
+    let logstash = &r["expired"][0];
+    assert_eq!(logstash["id"], "zcwN3YEBBmnjw-K-hW5_");
+    assert_eq!(
+        logstash["last_used"], "2026-11-20T07:00:29Z",
+        "its last success, an hour before it expired"
+    );
+    assert_eq!(logstash["uses"], 100);
+    // Logs without an audit log cannot show use: said, and every key reads "not seen".
+    let logstash_dir = incident.join("logstash");
+    let (_, r) = in_root_expiring(&[
+        "--within",
+        "3000d",
+        "--logs",
+        logstash_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(r["keys"][0]["last_used"], Value::Null);
+    assert_eq!(r["keys"][0]["uses"], 0);
+    assert!(
+        r["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("no audit log among the scanned files"),
+        "{}",
+        r["notes"]
+    );
+    // The human table gets the two columns.
+    let out = keydoctor(
+        &[
+            "expiring",
+            "--metadata",
+            &root_path(META),
+            "--now",
+            NOW,
+            "--within",
+            "3000d",
+            "--logs",
+            incident.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.stdout.contains("last used"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("2026-11-20T09:58:02Z (3×)  10.0.2.30"),
+        "{}",
+        out.stdout
+    );
+}
+
+fn root_path(rel: &str) -> String {
+    crate::support::root().join(rel).display().to_string()
+}
+
+fn in_root_expiring(extra: &[&str]) -> (u8, Value) {
+    expiring_report(&root_path(META), extra)
+}

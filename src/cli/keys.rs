@@ -329,6 +329,23 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
     };
     let mut report = sort_expiring(&keys, &args.within, within_ms, now_ms);
     report.notes = notes;
+    if !args.logs.is_empty() {
+        let scanned = super::scan::scan_paths(&args.logs, now_ms)?;
+        for s in &scanned.diagnosis.skipped {
+            let line = format!("warning: {}: {}", s.source, s.reason);
+            writeln!(io.stderr, "{}", redact(&line))?;
+        }
+        if scanned
+            .files
+            .iter()
+            .all(|f| f.format != crate::source::sniff::LogFormat::Audit)
+        {
+            report.notes.push(
+                "no audit log among the scanned files: only audit logs (access_granted, authentication_success) show a key's successful use".into(),
+            );
+        }
+        report.join_usage(&scanned.successes);
+    }
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),

@@ -192,6 +192,11 @@ struct ExpiringArgs {
     /// count for the exit status.
     #[arg(long)]
     include_no_expiry: bool,
+    /// Also scan these logs (audit logs above all: `access_granted` and
+    /// `authentication_success` carry the key id) for each key's last use: when, how often,
+    /// from which clients, as whom (repeatable).
+    #[arg(long = "logs", value_name = "PATH")]
+    logs: Vec<PathBuf>,
     #[command(flatten)]
     source: MetadataArgs,
     #[command(flatten)]

@@ -166,6 +166,36 @@ fn parse_time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, Error>
     })
 }
 
+/// Scan `paths` with the bundled rules (no filters, no progress): for what other commands
+/// learn from logs, such as the keys' use for `expiring --logs`.
+pub(super) fn scan_paths(
+    paths: &[std::path::PathBuf],
+    now_ms: i64,
+) -> Result<crate::scan::ScanReport, Error> {
+    let (rules, _) = rule::load(None)?;
+    let (files, skipped) = walk(paths, false);
+    if files.is_empty() {
+        let reasons = skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.source, s.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::NoFiles {
+            reasons: if reasons.is_empty() {
+                "no files under the --logs paths".into()
+            } else {
+                reasons
+            },
+        });
+    }
+    let scanner = Scanner::new(rules, crate::diagnosis::Options::new(None, now_ms));
+    let results: Vec<_> = {
+        use rayon::prelude::*;
+        files.par_iter().map(|f| scanner.scan_file(f)).collect()
+    };
+    Ok(scanner.finish(results, skipped))
+}
+
 /// What the report leaves out: `--key`, `--class` (counted), and suppressions (listed).
 struct Filter {
     keys: Vec<String>,

@@ -98,7 +98,14 @@ pub struct Successes {
     pub count: usize,
     /// `path:line` of the last one.
     pub last_source: String,
+    /// Client hosts seen authenticating with the key (at most [`MAX_USE_CLIENTS`]).
+    pub clients: BTreeSet<String>,
+    /// Whom the key authenticated as (its owner; a run-as user too).
+    pub users: BTreeSet<String>,
 }
+
+/// Distinct client hosts kept per key: enough to name who depends on it, bounded in memory.
+pub const MAX_USE_CLIENTS: usize = 16;
 
 /// What the audit logs in the input cover.
 #[derive(Debug, Clone, Default)]
@@ -222,6 +229,12 @@ impl Facts {
                     mine.last_ms = s.last_ms;
                     mine.last_source = s.last_source;
                 }
+                for c in s.clients {
+                    if mine.clients.len() < MAX_USE_CLIENTS {
+                        mine.clients.insert(c);
+                    }
+                }
+                mine.users.extend(s.users);
             }
             None => {
                 self.successes.insert(id.to_string(), s);
@@ -733,7 +746,7 @@ fn add_tally(finding: &mut Finding, t: &Tally) {
 }
 
 /// `10.0.0.7:52434` → `10.0.0.7`; `[::1]:9200` → `::1`.
-fn host_of(origin: &str) -> &str {
+pub(crate) fn host_of(origin: &str) -> &str {
     if let Some(rest) = origin.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }

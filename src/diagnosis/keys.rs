@@ -273,6 +273,19 @@ pub struct ExpiringKey {
     pub expiration_ms: Option<i64>,
     /// Until expiration (negative: since).
     pub expires_in_ms: Option<i64>,
+    /// Its use as the scanned logs show it (`expiring --logs`).
+    pub usage: Option<Usage>,
+}
+
+/// A key's successful authentications in the logs: the "last used" Elasticsearch does not keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub last_ms: i64,
+    pub count: usize,
+    pub clients: Vec<String>,
+    pub users: Vec<String>,
+    /// `path:line` of the last success.
+    pub source: String,
 }
 
 /// `keydoctor expiring`: active keys expiring within the window, expired keys apart, keys that
@@ -289,6 +302,33 @@ pub struct ExpiringReport {
     pub invalidated: usize,
     /// What the source could not show.
     pub notes: Vec<String>,
+    /// Whether logs were scanned for use (`--logs`): a key without [`ExpiringKey::usage`] then
+    /// was not seen authenticating in them.
+    pub usage_scanned: bool,
+}
+
+impl ExpiringReport {
+    /// Join each listed key with its successes in the scanned logs.
+    pub fn join_usage(
+        &mut self,
+        successes: &std::collections::BTreeMap<String, super::correlate::Successes>,
+    ) {
+        self.usage_scanned = true;
+        for k in self
+            .keys
+            .iter_mut()
+            .chain(self.expired.iter_mut())
+            .chain(self.no_expiration.iter_mut())
+        {
+            k.usage = successes.get(&k.id).map(|s| Usage {
+                last_ms: s.last_ms,
+                count: s.count,
+                clients: s.clients.iter().cloned().collect(),
+                users: s.users.iter().cloned().collect(),
+                source: s.last_source.clone(),
+            });
+        }
+    }
 }
 
 /// Sort `keys` into an [`ExpiringReport`].
@@ -318,6 +358,7 @@ pub fn expiring(keys: &[KeyMetadata], within: &str, within_ms: i64, now_ms: i64)
             key_type: k.key_type.clone(),
             expiration_ms: k.expiration_ms,
             expires_in_ms: k.expiration_ms.map(|e| e - now_ms),
+            usage: None,
         };
         match k.expiration_ms {
             None => report.no_expiration.push(entry),

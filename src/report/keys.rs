@@ -296,12 +296,28 @@ pub fn render_expiring(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let key_json = |k: &ExpiringKey| {
-        json!({
+        let mut v = json!({
             "id": k.id, "name": k.name, "owner": k.owner, "type": k.key_type,
             "expiration": k.expiration_ms.map(format_ms),
             "expires_in": k.expires_in_ms.map(human_duration),
             "expires_in_ms": k.expires_in_ms,
-        })
+        });
+        if r.usage_scanned {
+            v["last_used"] = json!(k.usage.as_ref().map(|u| format_ms(u.last_ms)));
+            v["uses"] = json!(k.usage.as_ref().map_or(0, |u| u.count));
+            v["clients"] = json!(k
+                .usage
+                .as_ref()
+                .map(|u| u.clients.clone())
+                .unwrap_or_default());
+            v["used_as"] = json!(k
+                .usage
+                .as_ref()
+                .map(|u| u.users.clone())
+                .unwrap_or_default());
+            v["last_used_at"] = json!(k.usage.as_ref().map(|u| u.source.clone()));
+        }
+        v
     };
     let headline = expiring_headline(r, include_no_expiry);
     match format {
@@ -340,13 +356,27 @@ pub fn render_expiring(
                 if !show || list.is_empty() {
                     continue;
                 }
-                writeln!(
-                    out,
-                    "### {title}\n\n| id | name | owner | expiration | in |\n|---|---|---|---|---|"
-                )?;
-                for k in list.iter() {
-                    let [id, name, owner, exp, inn] = cells(k);
-                    writeln!(out, "| `{id}` | {name} | {owner} | {exp} | {inn} |")?;
+                if r.usage_scanned {
+                    writeln!(
+                        out,
+                        "### {title}\n\n| id | name | owner | expiration | in | last used | clients |\n|---|---|---|---|---|---|---|"
+                    )?;
+                    for k in list.iter() {
+                        let [id, name, owner, exp, inn, last, clients] = cells_with_usage(k);
+                        writeln!(
+                            out,
+                            "| `{id}` | {name} | {owner} | {exp} | {inn} | {last} | {clients} |"
+                        )?;
+                    }
+                } else {
+                    writeln!(
+                        out,
+                        "### {title}\n\n| id | name | owner | expiration | in |\n|---|---|---|---|---|"
+                    )?;
+                    for k in list.iter() {
+                        let [id, name, owner, exp, inn] = cells(k);
+                        writeln!(out, "| `{id}` | {name} | {owner} | {exp} | {inn} |")?;
+                    }
                 }
                 writeln!(out)?;
             }
@@ -379,8 +409,25 @@ pub fn render_expiring(
                 if !title.is_empty() {
                     writeln!(out, "{title}")?;
                 }
-                let rows: Vec<[String; 5]> = list.iter().map(cells).collect();
-                table(out, &["id", "name", "owner", "expiration", "in"], &rows)?;
+                if r.usage_scanned {
+                    let rows: Vec<[String; 7]> = list.iter().map(cells_with_usage).collect();
+                    table(
+                        out,
+                        &[
+                            "id",
+                            "name",
+                            "owner",
+                            "expiration",
+                            "in",
+                            "last used",
+                            "clients",
+                        ],
+                        &rows,
+                    )?;
+                } else {
+                    let rows: Vec<[String; 5]> = list.iter().map(cells).collect();
+                    table(out, &["id", "name", "owner", "expiration", "in"], &rows)?;
+                }
             }
             Ok(())
         }
@@ -399,6 +446,23 @@ fn cells(k: &ExpiringKey) -> [String; 5] {
             .map(human_duration)
             .unwrap_or_else(|| "-".into()),
     ]
+}
+
+/// [`cells`] plus when the key last authenticated in the scanned logs and from where.
+fn cells_with_usage(k: &ExpiringKey) -> [String; 7] {
+    let [id, name, owner, exp, inn] = cells(k);
+    let (last, clients) = match &k.usage {
+        Some(u) => (
+            format!("{} ({}×)", format_ms(u.last_ms), u.count),
+            if u.clients.is_empty() {
+                "-".into()
+            } else {
+                u.clients.join(", ")
+            },
+        ),
+        None => ("not seen".into(), "-".into()),
+    };
+    [id, name, owner, exp, inn, last, clients]
 }
 
 fn expiring_headline(r: &ExpiringReport, include_no_expiry: bool) -> String {

@@ -19,7 +19,7 @@
 
 pub mod follow;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
@@ -80,6 +80,19 @@ pub struct FileSummary {
 pub struct ScanReport {
     pub diagnosis: Diagnosis,
     pub files: Vec<FileSummary>,
+    /// Per key id: when, how often and from where it authenticated (audit logs).
+    pub successes: BTreeMap<String, Successes>,
+}
+
+/// One key's successful authentications in one file, as the hot path counts them.
+#[derive(Debug, Clone)]
+struct Use {
+    first: i64,
+    last: i64,
+    count: usize,
+    line: usize,
+    clients: BTreeSet<String>,
+    users: BTreeSet<String>,
 }
 
 /// Everything a scan needs besides the paths.
@@ -202,7 +215,11 @@ impl Scanner {
             .collect();
         let keys: Vec<_> = docs.iter().flat_map(|d| d.keys.iter().cloned()).collect();
         correlate::enrich(&mut diagnosis, &facts, &keys, &self.rules, &opts);
-        ScanReport { diagnosis, files }
+        ScanReport {
+            diagnosis,
+            files,
+            successes: facts.successes,
+        }
     }
 
     /// Scan one file.
@@ -407,7 +424,7 @@ struct FileState<'a> {
     pending: Vec<Pending>,
     pending_bytes: usize,
     /// Successes per key: (first ms, last ms, count, line of the last).
-    successes: HashMap<String, (i64, i64, usize, usize)>,
+    successes: HashMap<String, Use>,
     /// An input read whole (metadata, small files): kept as it is.
     whole: Option<Input>,
     records: usize,
@@ -641,18 +658,37 @@ impl<'a> FileState<'a> {
             "access_granted" | "authentication_success" | "run_as_granted" => {
                 self.audit_seen(line, ms);
                 if let (Some(id), Some(ms)) = (json_field(line, b"apikey.id"), ms) {
-                    // The hot path of an audit log: no allocation unless the key is new.
-                    match self.successes.get_mut(id) {
-                        Some(s) => {
-                            s.0 = s.0.min(ms);
-                            if ms >= s.1 {
-                                s.1 = ms;
-                                s.3 = number;
-                            }
-                            s.2 += 1;
+                    // The hot path of an audit log: no allocation unless the key or its client
+                    // is new.
+                    let client = json_field(line, b"origin.address").map(correlate::host_of);
+                    let user = json_field(line, b"user.name");
+                    let s = match self.successes.get_mut(id) {
+                        Some(s) => s,
+                        None => self.successes.entry(id.to_string()).or_insert(Use {
+                            first: ms,
+                            last: ms,
+                            count: 0,
+                            line: number,
+                            clients: BTreeSet::new(),
+                            users: BTreeSet::new(),
+                        }),
+                    };
+                    s.first = s.first.min(ms);
+                    if ms >= s.last {
+                        s.last = ms;
+                        s.line = number;
+                    }
+                    s.count += 1;
+                    if let Some(c) = client {
+                        if s.clients.len() < crate::diagnosis::correlate::MAX_USE_CLIENTS
+                            && !s.clients.contains(c)
+                        {
+                            s.clients.insert(c.to_string());
                         }
-                        None => {
-                            self.successes.insert(id.to_string(), (ms, ms, 1, number));
+                    }
+                    if let Some(u) = user {
+                        if !s.users.contains(u) {
+                            s.users.insert(u.to_string());
                         }
                     }
                 }
@@ -707,14 +743,16 @@ impl<'a> FileState<'a> {
     /// The facts so far, with the successes folded in.
     fn facts(&self) -> Facts {
         let mut facts = self.facts.clone();
-        for (id, (first, last, count, line)) in &self.successes {
+        for (id, u) in &self.successes {
             facts.add_success(
                 id,
                 Successes {
-                    first_ms: *first,
-                    last_ms: *last,
-                    count: *count,
-                    last_source: format!("{}:{line}", self.name),
+                    first_ms: u.first,
+                    last_ms: u.last,
+                    count: u.count,
+                    last_source: format!("{}:{}", self.name, u.line),
+                    clients: u.clients.clone(),
+                    users: u.users.clone(),
                 },
             );
         }
