@@ -136,12 +136,7 @@ fn lint_names_a_rule_another_rule_shadows() {
         out.stderr
     );
     assert!(out.stderr.contains("site-expired.toml"), "{}", out.stderr);
-    let flat: String = out
-        .stderr
-        .split_whitespace()
-        .filter(|w| *w != "│")
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat = crate::support::flat(&out.stderr);
     assert!(
         flat.contains(
             "rule `site-expired` is shadowed: its example \"update of an expired key\" is won by"

@@ -165,12 +165,7 @@ fn a_broken_config_is_an_error_naming_file_line_and_field() {
         "api key is expired",
     );
     assert_eq!(out.code, 2);
-    let err: String = out
-        .stderr
-        .split_whitespace()
-        .filter(|w| *w != "│")
-        .collect::<Vec<_>>()
-        .join(" ");
+    let err = crate::support::flat(&out.stderr);
     assert!(err.contains("keydoctor::config"), "{err}");
     assert!(
         err.contains("line 2: `class`: unknown class `expird`"),

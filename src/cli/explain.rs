@@ -87,12 +87,9 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         skipped.extend(loaded.skipped);
     }
     if inputs.is_empty() {
-        let reasons = skipped
-            .iter()
-            .map(|s| format!("{}: {}", s.source, s.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::NoInput { reasons });
+        return Err(Error::NoInput {
+            reasons: source::skip_reasons(&skipped),
+        });
     }
     // An input skipped whole next to readable ones is a warning in the report, not an error.
     let docs: Vec<_> = inputs.iter().map(parse_input).collect();

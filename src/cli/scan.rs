@@ -96,7 +96,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let (metadata, metadata_skipped) = walk(&args.diagnosis.metadata, false);
     let walk_skipped: Vec<_> = walk_skipped.into_iter().chain(metadata_skipped).collect();
     if files.is_empty() {
-        return Err(no_input(&walk_skipped, &args));
+        return Err(no_input(&walk_skipped, &args.paths));
     }
     let total: u64 = files.iter().map(|f| f.size).sum();
     let done = AtomicBool::new(false);
@@ -128,22 +128,18 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     Ok(args.diagnosis.exit.outcome(&diagnosis))
 }
 
-fn no_input(skipped: &[crate::source::Skipped], args: &ScanArgs) -> Error {
+fn no_input(skipped: &[crate::source::Skipped], paths: &[std::path::PathBuf]) -> Error {
     let reasons = if skipped.is_empty() {
         format!(
             "no files under {}",
-            args.paths
+            paths
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         )
     } else {
-        skipped
-            .iter()
-            .map(|s| format!("{}: {}", s.source, s.reason))
-            .collect::<Vec<_>>()
-            .join("; ")
+        crate::source::skip_reasons(skipped)
     };
     Error::NoFiles { reasons }
 }
@@ -175,18 +171,7 @@ pub(super) fn scan_paths(
     let (rules, _) = rule::load(None)?;
     let (files, skipped) = walk(paths, false);
     if files.is_empty() {
-        let reasons = skipped
-            .iter()
-            .map(|s| format!("{}: {}", s.source, s.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::NoFiles {
-            reasons: if reasons.is_empty() {
-                "no files under the --logs paths".into()
-            } else {
-                reasons
-            },
-        });
+        return Err(no_input(&skipped, paths));
     }
     let scanner = Scanner::new(rules, crate::diagnosis::Options::new(None, now_ms));
     let results: Vec<_> = {
@@ -256,7 +241,7 @@ fn follow(
         && diagnosis.skipped.iter().all(|s| !s.reason.is_partial())
         && !diagnosis.skipped.is_empty()
     {
-        return Err(no_input(&diagnosis.skipped, args));
+        return Err(no_input(&diagnosis.skipped, &args.paths));
     }
     render(&diagnosis, format, render_opts, &mut io.stdout)?;
     writeln!(

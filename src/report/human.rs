@@ -291,19 +291,14 @@ pub(super) fn render_finding(
                 _ => paint(opts, &verdict, |s| s.dimmed().to_string()),
             };
             writeln!(out, "{INDENT}{INDENT}{verdict} {}", c.cause)?;
-            for e in &c.evidence_for {
-                writeln!(
-                    out,
-                    "{}",
-                    wrap(e, &format!("{INDENT}{INDENT}{}  + ", " ".repeat(8)), 16)
-                )?;
-            }
-            for e in &c.evidence_against {
-                writeln!(
-                    out,
-                    "{}",
-                    wrap(e, &format!("{INDENT}{INDENT}{}  − ", " ".repeat(8)), 16)
-                )?;
+            let marked = c
+                .evidence_for
+                .iter()
+                .map(|e| ('+', e))
+                .chain(c.evidence_against.iter().map(|e| ('−', e)));
+            for (mark, e) in marked {
+                let head = format!("{INDENT}{INDENT}{}  {mark} ", " ".repeat(8));
+                writeln!(out, "{}", wrap(e, &head, 16))?;
             }
         }
         if let Some(check) = &diff.check {

@@ -121,6 +121,16 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// Every skipped input with its reason, `; `-separated: what an error says when nothing could
+/// be read.
+pub(crate) fn skip_reasons(skipped: &[Skipped]) -> String {
+    skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.source, s.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `1048576` → `1.0 MiB`.
 pub(crate) fn human_bytes(n: usize) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];

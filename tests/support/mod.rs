@@ -122,3 +122,12 @@ pub(crate) fn classes(report: &serde_json::Value) -> Vec<String> {
         .map(|f| f["class"].as_str().expect("class").to_string())
         .collect()
 }
+
+/// A diagnostic as one line: miette's wrapping and gutter (`│`) removed, so that a test can
+/// look for a sentence wherever the terminal width broke it.
+pub(crate) fn flat(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
