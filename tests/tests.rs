@@ -1,6 +1,7 @@
 //! The one integration test binary (see shared/STYLE.md 3.8).
 
 mod bad_input;
+mod bundle;
 mod cli;
 mod cluster;
 mod corpus;

@@ -46,6 +46,12 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (rules, _warnings) = rule::load(args.diagnosis.rules.as_deref())?;
+    // Archives are unpacked; support-diagnostics bundles among the paths are recognised, and
+    // their version makes the remediation version-aware when --es-version does not.
+    let inputs = Inputs::open(&args.paths);
+    if opts.version.is_none() {
+        opts.version = inputs.bundles.iter().find_map(|b| b.version);
+    }
     let render_opts = RenderOptions {
         color,
         width: width(io, args.output.width),
@@ -87,7 +93,9 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         scanner.options().now_ms,
         io,
     )?;
-    let (mut files, walk_skipped) = walk(&args.paths, args.follow_links);
+    let (mut files, walk_skipped) = walk(&inputs.paths, args.follow_links);
+    let walk_skipped: Vec<_> = inputs.skipped.iter().cloned().chain(walk_skipped).collect();
+    inputs.label(&mut files);
     files.extend(fetched.iter().map(|f| FileEntry {
         path: f.file.path().to_path_buf(),
         size: f.size,
@@ -122,6 +130,9 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         scanner.options(),
         io,
     )?;
+    for b in &inputs.bundles {
+        bundle_checks(b, &mut diagnosis, scanner.options().now_ms);
+    }
     crate::diagnosis::differential::analyse(&mut diagnosis, &retention);
     filter.apply(&mut diagnosis);
     super::output(&diagnosis, args.diagnosis.share, format, &render_opts, io)?;
@@ -160,6 +171,153 @@ fn parse_time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, Error>
             "{flag} `{text}` is not a time (expected e.g. 2026-11-20T00:00, 2026-11-20 or RFC 3339; no zone means UTC)"
         ))
     })
+}
+
+/// The paths to walk: archives unpacked into temporary folders (kept until the scan ends),
+/// and the support-diagnostics bundles among them.
+struct Inputs {
+    paths: Vec<std::path::PathBuf>,
+    extracted: Vec<crate::source::bundle::Extracted>,
+    bundles: Vec<crate::source::bundle::Bundle>,
+    skipped: Vec<crate::source::Skipped>,
+}
+
+impl Inputs {
+    fn open(given: &[std::path::PathBuf]) -> Self {
+        use crate::source::bundle;
+        let mut out = Self {
+            paths: Vec::new(),
+            extracted: Vec::new(),
+            bundles: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for p in given {
+            let label = p.display().to_string();
+            let dir = if bundle::is_archive(p) {
+                match bundle::extract(p) {
+                    Ok(x) => {
+                        for why in &x.skipped {
+                            out.skipped.push(crate::source::Skipped {
+                                source: label.clone(),
+                                reason: crate::source::SkipReason::Unreadable(format!(
+                                    "archive entry not read: {why}"
+                                )),
+                            });
+                        }
+                        let dir = x.dir.path().to_path_buf();
+                        out.extracted.push(x);
+                        dir
+                    }
+                    Err(why) => {
+                        out.skipped.push(crate::source::Skipped {
+                            source: label,
+                            reason: crate::source::SkipReason::Unreadable(why),
+                        });
+                        continue;
+                    }
+                }
+            } else {
+                p.clone()
+            };
+            if dir.is_dir() {
+                if let Some(root) = bundle::find(&dir) {
+                    out.bundles.push(bundle::read(&root, &label));
+                }
+            }
+            out.paths.push(dir);
+        }
+        out
+    }
+
+    /// Files unpacked from an archive are named `<archive>/<path inside it>`.
+    fn label(&self, files: &mut [FileEntry]) {
+        for f in files {
+            for x in &self.extracted {
+                if let Ok(rel) = f.path.strip_prefix(x.dir.path()) {
+                    f.label = Some(format!("{}/{}", x.archive, rel.display()));
+                }
+            }
+        }
+    }
+}
+
+/// What a bundle's API answers show, as `doctor` checks them, and what the bundle cannot show,
+/// with the request or log that would.
+fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i64) {
+    use crate::diagnosis::doctor::{examine, ClusterFacts, Status};
+    let cluster = b.cluster.clone().unwrap_or_else(|| "<cluster>".into());
+    let facts = ClusterFacts {
+        label: format!(
+            "support bundle {} (Elasticsearch {}, cluster {cluster})",
+            b.label,
+            b.version_text.as_deref().unwrap_or("?")
+        ),
+        // Whether clients reach the nodes over https is not in the bundle; the usage's own
+        // `ssl.http` is what the TLS check reads.
+        https: false,
+        version: b.version,
+        whoami: None,
+        security: b
+            .security
+            .clone()
+            .map(|s| ("GET /_xpack/usage (commercial/xpack.json)".to_string(), s)),
+        keys: Err("a support-diagnostics bundle holds no API-key metadata".into()),
+        remote_info: b.remote_info.clone(),
+        settings: b.settings.clone(),
+        now_ms,
+        within: "14d".into(),
+        within_ms: 14 * 86_400_000,
+    };
+    let report = examine(&facts);
+    for mut f in report.diagnosis.findings {
+        f.details
+            .why
+            .get_or_insert_with(|| format!("from {}", b.label));
+        d.findings.push(f);
+    }
+    d.notes.extend(report.diagnosis.notes);
+    let note = |message: String| crate::diagnosis::Note {
+        rule_id: None,
+        message,
+        source: Some(b.label.clone()),
+        line: None,
+        count: 1,
+    };
+    for c in report.checks.iter().filter(|c| c.status == Status::Unknown) {
+        if c.id != "key_expiration" && c.id != "keys_expiring" {
+            d.notes.push(note(format!(
+                "not checked from the bundle: {}: {}",
+                c.title, c.text
+            )));
+        }
+    }
+    d.notes.push(note(
+        "the bundle cannot show API keys (support-diagnostics does not collect them): save `POST /_security/_query/api_key` (7.15+; before, `GET /_security/api_key`) with `{\"query\":{\"term\":{\"invalidated\":false}}}`, or `GET /_security/api_key?id=<key id>`, and pass the answer with --metadata; `keydoctor expiring --es-url` lists keys expiring soon"
+            .to_string(),
+    ));
+    if !d
+        .files
+        .iter()
+        .any(|f| f.format == "elasticsearch audit log")
+    {
+        let off = b
+            .security
+            .as_ref()
+            .ok()
+            .and_then(|s| s.pointer("/audit/enabled"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(false);
+        d.notes.push(note(format!(
+            "the bundle holds no audit log, so it cannot say who invalidated a key, from which client a key fails, or when a key was last used: {}",
+            if off {
+                "auditing is off on this cluster (xpack.security.audit.enabled: false in the usage); turn it on to have these answers next time".to_string()
+            } else {
+                format!("scan `{cluster}_audit.json` (and its rotated `.json.gz`) from each node's log folder (e.g. /var/log/elasticsearch) with the bundle, or read the audit index with --audit-index")
+            }
+        )));
+    }
+    d.notes
+        .push(note(format!("read from the bundle: {}", b.read.join(", "))));
 }
 
 /// Scan `paths` with the bundled rules (no filters, no progress): for what other commands
