@@ -369,3 +369,68 @@ fn root_path(rel: &str) -> String {
 fn in_root_expiring(extra: &[&str]) -> (u8, Value) {
     expiring_report(&root_path(META), extra)
 }
+
+#[test]
+fn impact_names_who_breaks_and_says_when_it_cannot_know() {
+    let incident = fixture("scan/incident");
+    let logs = incident.to_str().unwrap();
+    let meta = root_path(META);
+    let impact = |id: &str, logs: &str| {
+        json_of(&[
+            "impact",
+            id,
+            "--logs",
+            logs,
+            "--metadata",
+            &meta,
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ])
+    };
+    // In use: who, how often, until when, within which audit window.
+    let (code, r) = impact("j7c0WYIBqecB5CbVR6Oq", logs);
+    assert_eq!(code, 1, "invalidating it would break a client");
+    assert_eq!(r["state"], "active");
+    assert_eq!(r["breaks"], true);
+    assert_eq!(r["usage"]["clients"], serde_json::json!(["10.0.2.30"]));
+    assert_eq!(r["usage"]["uses"], 3);
+    assert_eq!(
+        r["audit_span"],
+        serde_json::json!(["2026-11-10T08:00:00Z", "2026-11-20T10:03:32Z"])
+    );
+    assert_eq!(r["failures"][0]["class"], "under_privileged");
+    assert!(r["steps"][0]
+        .as_str()
+        .unwrap()
+        .contains("keydoctor rotate j7c0WYIBqecB5CbVR6Oq"));
+    assert!(r["steps"][1]
+        .as_str()
+        .unwrap()
+        .contains("DELETE /_security/api_key"));
+    // Already invalidated: nothing changes, but the failing clients need a new key.
+    let (code, r) = impact("VuaCfGcBCdbkQm-e5aOx", logs);
+    assert_eq!(code, 0);
+    assert!(r["verdict"]
+        .as_str()
+        .unwrap()
+        .starts_with("the key is already invalidated"));
+    assert_eq!(r["failures"][0]["clients"], serde_json::json!(["10.0.0.7"]));
+    // Without an audit log, use cannot be seen: "unknown", never "unused".
+    let logstash = incident.join("logstash");
+    let (code, r) = impact("j7c0WYIBqecB5CbVR6Oq", logstash.to_str().unwrap());
+    assert_eq!(code, 0);
+    assert!(
+        r["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown: no audit log was read"),
+        "{}",
+        r["verdict"]
+    );
+    assert_eq!(r["breaks"], false);
+    // The logs are required.
+    let out = keydoctor(&["impact", "j7c0WYIBqecB5CbVR6Oq"], "");
+    assert_eq!(out.code, 2);
+}

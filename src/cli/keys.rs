@@ -363,6 +363,40 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
     Ok(if any { Outcome::Found } else { Outcome::Clean })
 }
 
+pub(super) fn impact(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
+    let now_ms = parse_now(args.source.now.as_deref())?;
+    let id = key_id_of(&args.key)?;
+    // Metadata is optional here: the logs answer the question; metadata adds state and owner.
+    let keys = if !args.source.metadata.is_empty() {
+        load_metadata(&args.source.metadata, io)?.0
+    } else if let Some(client) = cluster_client(&args.source.cluster, io)? {
+        let info = api::info(&client)?;
+        api::key_by_id(&client, &id, info.version)?.keys
+    } else {
+        Vec::new()
+    };
+    let scanned = super::scan::scan_paths(&args.logs, now_ms)?;
+    let report = crate::diagnosis::impact::assess(
+        &id,
+        keys.iter().find(|k| k.id == id),
+        scanned.successes.get(&id),
+        &scanned.diagnosis,
+        scanned.audit_span,
+        now_ms,
+    );
+    let opts = RenderOptions {
+        color,
+        width: width(io, args.output.width),
+        curl: args.output.curl,
+    };
+    crate::report::keys::render_impact(&report, args.output.format.into(), &opts, &mut io.stdout)?;
+    Ok(if report.breaks {
+        Outcome::Found
+    } else {
+        Outcome::Clean
+    })
+}
+
 pub(super) fn rotate(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let now_ms = parse_now(args.source.now.as_deref())?;
     let id = key_id_of(&args.key)?;

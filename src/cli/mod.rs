@@ -95,6 +95,9 @@ enum Command {
     /// A rotation plan for one key: create the replacement (its descriptors and metadata
     /// copied, a fresh expiration), deploy, verify, and only then invalidate the old key.
     Rotate(RotateArgs),
+    /// Before invalidating a key: who uses it (audit logs), who fails with it, and the safe
+    /// order of steps.
+    Impact(ImpactArgs),
     /// Check a live cluster: security, TLS and the API key service on, keys that never expire
     /// or expire soon, remote clusters set up for API keys (sniff vs proxy, ports, credentials).
     Doctor(DoctorArgs),
@@ -142,6 +145,21 @@ struct KeyArgs {
     /// A key id, or an encoded credential (base64 of id:secret; the secret is never shown).
     #[arg(value_name = "ID_OR_ENCODED")]
     key: String,
+    #[command(flatten)]
+    source: MetadataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+struct ImpactArgs {
+    /// A key id, or an encoded credential (base64 of id:secret; the secret is never shown).
+    #[arg(value_name = "ID_OR_ENCODED")]
+    key: String,
+    /// Logs to read (audit logs above all: they show each successful use), repeatable.
+    #[arg(long = "logs", value_name = "PATH", required = true)]
+    logs: Vec<PathBuf>,
+    /// Key metadata (optional): a saved GET /_security/api_key response, or --es-url.
     #[command(flatten)]
     source: MetadataArgs,
     #[command(flatten)]
@@ -504,6 +522,7 @@ pub fn run(
         Command::Key(args) => keys::key(args, color, io),
         Command::Expiring(args) => keys::expiring(args, color, io),
         Command::Rotate(args) => keys::rotate(args, color, io),
+        Command::Impact(args) => keys::impact(args, color, io),
         Command::Doctor(args) => doctor::run(args, color, io),
         Command::Rules(cmd) => rules::run(cmd, color, io),
     };

@@ -432,7 +432,7 @@ fn security_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
 
 /// Whether a key is managed by another product (Fleet sets `metadata.managed: true`): its
 /// lifecycle is that product's job.
-fn managed_by(key: &KeyMetadata) -> Option<String> {
+pub fn managed_by(key: &KeyMetadata) -> Option<String> {
     let meta = key.metadata.as_ref()?;
     if meta.get("managed").and_then(Value::as_bool) != Some(true) {
         return None;

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod correlate;
 pub mod differential;
 pub mod doctor;
+pub mod impact;
 pub mod keys;
 pub mod privileges;
 pub mod rotate;

@@ -18,6 +18,7 @@ use super::{Format, RenderOptions};
 use crate::diagnosis::classify::format_ms;
 use crate::diagnosis::keys::{human_duration, ExpiringKey, ExpiringReport, KeyReport, State};
 use crate::diagnosis::rotate::Plan;
+use crate::event::credential::redact;
 
 /// Render a key report.
 pub fn render_key(
@@ -646,6 +647,134 @@ pub fn render_plan(
                         _ => line.to_string(),
                     };
                     writeln!(out, "    {painted}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `keydoctor impact`: the verdict, who uses the key, who fails with it, and the steps.
+pub fn render_impact(
+    r: &crate::diagnosis::impact::Impact,
+    format: Format,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let usage = r.usage.as_ref().map(|u| {
+        json!({"last_used": format_ms(u.last_ms), "uses": u.count, "clients": u.clients,
+               "used_as": u.users, "last_used_at": u.source})
+    });
+    let failures: Vec<Value> = r
+        .failures
+        .iter()
+        .map(|f| json!({"class": f.class.as_str(), "count": f.count, "last_seen": f.last_seen, "clients": f.clients}))
+        .collect();
+    match format {
+        Format::Json => {
+            let doc = json!({
+                "id": r.id, "name": r.name, "owner": r.owner, "state": r.state,
+                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": r.verdict,
+                "usage": usage, "failures": failures,
+                "audit_span": r.audit_span.map(|(a, b)| json!([format_ms(a), format_ms(b)])),
+                "steps": r.steps,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Markdown => {
+            writeln!(out, "## Impact of invalidating `{}`\n", r.id)?;
+            writeln!(out, "{}\n", redact(&r.verdict))?;
+            if !r.failures.is_empty() {
+                writeln!(
+                    out,
+                    "| failing as | count | last seen | clients |\n|---|---|---|---|"
+                )?;
+                for f in &r.failures {
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} |",
+                        f.class.as_str(),
+                        f.count,
+                        f.last_seen.as_deref().unwrap_or("-"),
+                        f.clients.join(", ")
+                    )?;
+                }
+                writeln!(out)?;
+            }
+            for (n, step) in r.steps.iter().enumerate() {
+                let (title, request) = step.split_once('\n').unwrap_or((step, ""));
+                writeln!(out, "{}. {}", n + 1, redact(title))?;
+                if !request.is_empty() {
+                    writeln!(
+                        out,
+                        "\n   ```\n{}\n   ```",
+                        super::markdown::indent(request, "   ")
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Format::Human => {
+            let head = format!(
+                "{}{}: {}",
+                r.id,
+                r.name
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default(),
+                r.state
+            );
+            writeln!(
+                out,
+                "{}",
+                if opts.color {
+                    head.bold().to_string()
+                } else {
+                    head
+                }
+            )?;
+            let wrapped = textwrap::fill(
+                &redact(&r.verdict),
+                textwrap::Options::new(opts.width.max(40)),
+            );
+            writeln!(out, "{wrapped}")?;
+            if !r.failures.is_empty() {
+                writeln!(out)?;
+                let rows: Vec<[String; 4]> = r
+                    .failures
+                    .iter()
+                    .map(|f| {
+                        [
+                            f.class.as_str().to_string(),
+                            f.count.to_string(),
+                            f.last_seen.clone().unwrap_or_else(|| "-".into()),
+                            if f.clients.is_empty() {
+                                "-".into()
+                            } else {
+                                f.clients.join(", ")
+                            },
+                        ]
+                    })
+                    .collect();
+                table(out, &["failing as", "count", "last seen", "clients"], &rows)?;
+            }
+            writeln!(out)?;
+            for (n, step) in r.steps.iter().enumerate() {
+                let (title, request) = step.split_once('\n').unwrap_or((step, ""));
+                let pad = "   ";
+                writeln!(
+                    out,
+                    "{}",
+                    textwrap::fill(
+                        &redact(title),
+                        textwrap::Options::new(opts.width.max(40))
+                            .initial_indent(&format!("{}. ", n + 1))
+                            .subsequent_indent(pad)
+                    )
+                )?;
+                for line in request.lines() {
+                    writeln!(out, "{pad}  {line}")?;
                 }
             }
             Ok(())

@@ -82,6 +82,8 @@ pub struct ScanReport {
     pub files: Vec<FileSummary>,
     /// Per key id: when, how often and from where it authenticated (audit logs).
     pub successes: BTreeMap<String, Successes>,
+    /// The first and last audit event read, when any audit log was.
+    pub audit_span: Option<(i64, i64)>,
 }
 
 /// One key's successful authentications in one file, as the hot path counts them.
@@ -218,6 +220,7 @@ impl Scanner {
         ScanReport {
             diagnosis,
             files,
+            audit_span: facts.audit.first_ms.zip(facts.audit.last_ms),
             successes: facts.successes,
         }
     }

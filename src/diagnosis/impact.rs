@@ -1,0 +1,141 @@
+//! `keydoctor impact ID`: before invalidating a key, what depends on it.
+//!
+//! - **In**: the key's metadata (when known), and what scanned logs say about it: successful
+//!   authentications in the audit logs (when, how often, from which hosts, as whom) and the
+//!   failures keydoctor found for it.
+//! - **Out**: an [`Impact`]: who would break, how sure that is (the audit logs' time span), and
+//!   the safe order of steps.
+//! - **Never**: say "nothing uses it" when the inputs cannot see use: without audit logs the
+//!   answer is "unknown", and the window the logs cover is always stated.
+
+use super::classify::format_ms;
+use super::correlate::Successes;
+use super::keys::Usage;
+use super::{Class, Diagnosis};
+use crate::event::key_metadata::{KeyMetadata, KeyState};
+
+/// A failure of the key that the logs show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: Class,
+    pub count: usize,
+    pub last_seen: Option<String>,
+    pub clients: Vec<String>,
+}
+
+/// What invalidating a key would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impact {
+    pub id: String,
+    pub name: Option<String>,
+    pub owner: Option<String>,
+    /// `active`, `expired`, `invalidated`, or `unknown` without metadata.
+    pub state: &'static str,
+    /// The product that manages the key (`metadata.managed: true`), e.g. Fleet.
+    pub managed_by: Option<String>,
+    pub usage: Option<Usage>,
+    pub failures: Vec<Failure>,
+    /// The audit logs' span (first, last event), when any were read.
+    pub audit_span: Option<(i64, i64)>,
+    /// Whether invalidating it would break a client the logs show.
+    pub breaks: bool,
+    pub verdict: String,
+    pub steps: Vec<String>,
+}
+
+/// Weigh what the metadata and the logs say about key `id`.
+pub fn assess(
+    id: &str,
+    key: Option<&KeyMetadata>,
+    successes: Option<&Successes>,
+    diagnosis: &Diagnosis,
+    audit_span: Option<(i64, i64)>,
+    now_ms: i64,
+) -> Impact {
+    let state = key.map_or("unknown", |k| k.state(now_ms).as_str());
+    let usage = successes.map(|s| Usage {
+        last_ms: s.last_ms,
+        count: s.count,
+        clients: s.clients.iter().cloned().collect(),
+        users: s.users.iter().cloned().collect(),
+        source: s.last_source.clone(),
+    });
+    let failures: Vec<Failure> = diagnosis
+        .findings
+        .iter()
+        .filter(|f| f.key_id.as_deref() == Some(id))
+        .map(|f| Failure {
+            class: f.class,
+            count: f.count,
+            last_seen: f.details.last_seen.clone(),
+            clients: f.details.client_addresses.clone(),
+        })
+        .collect();
+    let span = |(a, b): (i64, i64)| format!("{} to {}", format_ms(a), format_ms(b));
+    let unusable = key.is_some_and(|k| k.state(now_ms) != KeyState::Active);
+    let (breaks, verdict) = match (&usage, audit_span) {
+        _ if unusable => (
+            false,
+            format!(
+                "the key is already {state}: invalidating it changes nothing for any client{}",
+                if failures.is_empty() {
+                    String::new()
+                } else {
+                    "; the clients still failing with it need a new key (below)".into()
+                }
+            ),
+        ),
+        (Some(u), Some(s)) => (
+            true,
+            format!(
+                "invalidating it now breaks what uses it: {} successful request{} from {} (as {}), the last at {}, in the audit logs from {}",
+                u.count,
+                if u.count == 1 { "" } else { "s" },
+                if u.clients.is_empty() { "unnamed clients".to_string() } else { u.clients.join(", ") },
+                if u.users.is_empty() { "-".to_string() } else { u.users.join(", ") },
+                format_ms(u.last_ms),
+                span(s)
+            ),
+        ),
+        (None, Some(s)) => (
+            false,
+            format!(
+                "no successful use in the audit logs from {}: no client those logs show depends on it; a client that used it only before that, or through nodes whose audit logs were not read, is not covered",
+                span(s)
+            ),
+        ),
+        (_, None) => (
+            false,
+            "unknown: no audit log was read, and only the audit log shows a key's successful use (access_granted, authentication_success); scan the nodes' `<cluster>_audit.json` with --logs".into(),
+        ),
+    };
+    let mut steps = Vec::new();
+    if let Some(product) = key.and_then(super::doctor::managed_by) {
+        steps.push(format!(
+            "The key is managed by {product} (metadata.managed: true): retire it there (for Fleet, the agent, policy or output that owns it), not with the API, or {product} will not know"
+        ));
+    }
+    if breaks || !failures.is_empty() {
+        steps.push(format!(
+            "Give every client above a replacement first: `keydoctor rotate {id}` plans it (create, deploy, verify, then invalidate)"
+        ));
+    }
+    if !unusable {
+        steps.push(format!(
+            "Invalidate only once the clients use the replacement and the audit log shows no more use of {id}:\nDELETE /_security/api_key\n{{\n  \"ids\": [\"{id}\"]\n}}"
+        ));
+    }
+    Impact {
+        id: id.to_string(),
+        name: key.and_then(|k| k.name.clone()),
+        owner: key.and_then(|k| k.username.clone()),
+        state,
+        managed_by: key.and_then(super::doctor::managed_by),
+        usage,
+        failures,
+        audit_span,
+        breaks,
+        verdict,
+        steps,
+    }
+}
