@@ -81,6 +81,13 @@ fn a_bundle_folder_gives_log_findings_doctor_findings_and_its_gaps() {
     assert!(notes.contains("read from the bundle: version.json, commercial/xpack.json, remote_cluster_info.json, cluster_settings.json"), "{notes}");
     // The remote finding shows the answer it comes from.
     let remote = &r["findings"][3];
+    assert_eq!(
+        remote["evidence"][0]["source"],
+        format!(
+            "{}/remote_cluster_info.json (GET /_remote/info)",
+            fixture(BUNDLE).display()
+        )
+    );
     assert!(
         remote["evidence"][0]["text"]
             .as_str()

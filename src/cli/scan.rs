@@ -221,7 +221,15 @@ impl Inputs {
             };
             if dir.is_dir() {
                 if let Some(root) = bundle::find(&dir) {
-                    out.bundles.push(bundle::read(&root, &label));
+                    // Named as the user sees it: the archive or folder, then the bundle's own
+                    // folder inside it.
+                    let shown = match root.strip_prefix(&dir) {
+                        Ok(rel) if !rel.as_os_str().is_empty() => {
+                            format!("{label}/{}", rel.display())
+                        }
+                        _ => label.clone(),
+                    };
+                    out.bundles.push(bundle::read(&root, &shown));
                 }
             }
             out.paths.push(dir);
@@ -260,7 +268,7 @@ fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i
         security: b
             .security
             .clone()
-            .map(|s| ("GET /_xpack/usage (commercial/xpack.json)".to_string(), s)),
+            .map(|s| ("GET /_xpack/usage".to_string(), s)),
         keys: Err("a support-diagnostics bundle holds no API-key metadata".into()),
         remote_info: b.remote_info.clone(),
         settings: b.settings.clone(),
@@ -269,10 +277,23 @@ fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i
         within_ms: 14 * 86_400_000,
     };
     let report = examine(&facts);
+    // The evidence names the bundle file that holds each answer, not the request.
+    let file_of = |call: &str| {
+        [
+            ("GET /_xpack/usage", "commercial/xpack.json"),
+            ("GET /_remote/info", "remote_cluster_info.json"),
+            ("GET /_cluster/settings", "cluster_settings.json"),
+        ]
+        .iter()
+        .find(|(c, _)| call.starts_with(c))
+        .map(|(c, file)| format!("{}/{file} ({c})", b.label))
+    };
     for mut f in report.diagnosis.findings {
-        f.details
-            .why
-            .get_or_insert_with(|| format!("from {}", b.label));
+        for e in &mut f.evidence {
+            if let Some(file) = file_of(&e.source) {
+                e.source = file;
+            }
+        }
         d.findings.push(f);
     }
     d.notes.extend(report.diagnosis.notes);
