@@ -240,7 +240,16 @@ fn show(r: &rule::Rule) -> String {
             .min_version
             .map(|v| format!("  (from {v})"))
             .unwrap_or_default();
-        line(format!("  {}. {}{since}", n + 1, step.title.as_written()));
+        let only = match step.key_type.as_deref() {
+            Some("cross_cluster") => "  (cross-cluster keys only)",
+            Some(_) => "  (not for cross-cluster keys)",
+            None => "",
+        };
+        line(format!(
+            "  {}. {}{since}{only}",
+            n + 1,
+            step.title.as_written()
+        ));
         if let Some(t) = &step.text {
             line(wrap(&t.as_written(), "     "));
         }

@@ -690,9 +690,19 @@ fn render_rule_texts(
     finding.summary = rule.title.render(&lookup);
     finding.explanation = rule.explain.render(&lookup).trim().to_string();
     finding.dead_ends.clone_from(&rule.dead_ends);
+    let cross = finding
+        .details
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"));
     finding.remediation = rule
         .remediation
         .iter()
+        .filter(|step| match step.key_type.as_deref() {
+            Some("cross_cluster") => cross,
+            Some(_) => !cross,
+            None => true,
+        })
         .map(|step| {
             let mut rendered = RenderedStep {
                 title: step.title.render(&lookup),
@@ -819,6 +829,14 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
             Some(privileges::format_json(&merged)),
         );
     }
+    set(
+        "access",
+        d.metadata
+            .as_ref()
+            .and_then(|m| m.access.as_ref())
+            .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+            .map(privileges::format_json),
+    );
     if current.is_some() {
         let merged = merged_descriptors(d.metadata.as_ref(), d.suggested_role_descriptors.as_ref());
         set("role_descriptors", Some(privileges::format_json(&merged)));

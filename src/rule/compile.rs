@@ -812,7 +812,7 @@ fn compile_step(
 ) -> Option<Vec<Step>> {
     let s = step.get_ref();
     if let Some(include) = &s.include {
-        if s.title.is_some() || s.request.is_some() || s.text.is_some() {
+        if s.title.is_some() || s.request.is_some() || s.text.is_some() || s.key_type.is_some() {
             problems.push(problem(
                 source,
                 "include-with-fields",
@@ -876,6 +876,23 @@ fn compile_step(
             None,
         ));
     }
+    let key_type = match &s.key_type {
+        Some(t) if matches!(t.get_ref().as_str(), "rest" | "cross_cluster") => {
+            Some(t.get_ref().clone())
+        }
+        Some(t) => {
+            problems.push(problem(
+                source,
+                "bad-key-type",
+                format!("`{}` is not a key type", t.get_ref()),
+                Some(t.span()),
+                "expected `rest` or `cross_cluster`",
+                None,
+            ));
+            return None;
+        }
+        None => None,
+    };
     let title = check_template(source, title, always, problems)?;
     let opt = |field: &Option<Spanned<String>>,
                problems: &mut Vec<RuleProblem>|
@@ -896,6 +913,7 @@ fn compile_step(
         request,
         min_version,
         fallback,
+        key_type,
     }])
 }
 

@@ -72,6 +72,7 @@ pub const DERIVED_VARIABLES: &[&str] = &[
     "role_descriptors",
     "suggested_role_descriptors",
     "first_seen",
+    "access",
 ];
 
 /// Where `all` and `not` patterns are checked.
@@ -127,6 +128,9 @@ pub struct Step {
     pub request: Option<Template>,
     pub min_version: Option<Version>,
     pub fallback: Option<Template>,
+    /// `Some("cross_cluster")`: only for a key metadata shows is a cross-cluster key;
+    /// `Some("rest")`: for any other key (also when the type is not known).
+    pub key_type: Option<String>,
 }
 
 /// A candidate cause of an `authentication_unresolved` finding.

@@ -88,6 +88,8 @@ pub(crate) struct StepFile {
     #[serde(default)]
     pub(crate) fallback: Option<Spanned<String>>,
     #[serde(default)]
+    pub(crate) key_type: Option<Spanned<String>>,
+    #[serde(default)]
     pub(crate) include: Option<Spanned<String>>,
 }
 
