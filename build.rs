@@ -1,4 +1,5 @@
-//! Generates the table of embedded rule files: every `rules/**/*.toml` but `snippets.toml`,
+//! Generates the table of embedded rule files: every `rules/**/*.toml` but `snippets.toml` and
+//! `pairs.toml`,
 //! sorted, as `include_str!`s. No parsing and no dependencies here: validation happens in the
 //! library (`keydoctor rules lint`) and in `cargo test` (`embedded_rules_are_valid`).
 
@@ -40,6 +41,10 @@ fn main() {
             .replace('\\', "/");
         if rel == "snippets.toml" {
             snippets = format!("include_str!({:?})", file.display().to_string());
+            continue;
+        }
+        if rel == "pairs.toml" {
+            // Cross-cluster symptom pairs: read by diagnosis::two_sided, not a rule.
             continue;
         }
         writeln!(

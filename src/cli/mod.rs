@@ -243,6 +243,15 @@ struct ScanArgs {
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     follow_links: bool,
+    /// The fulfilling (remote) cluster's logs, support bundle or saved API answers (repeatable):
+    /// PATHs are then the querying cluster's, and cross-cluster symptoms are paired across the
+    /// two, saying which side is silent.
+    #[arg(long = "remote-logs", value_name = "PATH")]
+    remote_logs: Vec<PathBuf>,
+    /// The fulfilling cluster's alias on the querying cluster (default: inferred from a key
+    /// both sides name, `_remote/info`, or the only alias in the logs).
+    #[arg(long = "remote-alias", value_name = "ALIAS", requires = "remote_logs")]
+    remote_alias: Option<String>,
     /// Keep watching the files (like tail -F, across rotation) and print new findings and
     /// growing counts as they appear; stop with Ctrl-C.
     #[arg(long)]

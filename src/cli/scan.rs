@@ -81,6 +81,11 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
             "--share makes one report to paste; it cannot follow files".into(),
         ));
     }
+    if args.follow && !args.remote_logs.is_empty() {
+        return Err(Error::Usage(
+            "--remote-logs pairs two finished scans; it cannot follow files".into(),
+        ));
+    }
     if args.follow {
         return follow(&args, &scanner, &filter, format, &render_opts, io);
     }
@@ -121,7 +126,11 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         done.store(true, Ordering::Relaxed);
         report
     });
-    let mut diagnosis = report.diagnosis;
+    let mut report = report;
+    let mut diagnosis = std::mem::take(&mut report.diagnosis);
+    if !args.remote_logs.is_empty() {
+        two_sided(&args, &scanner, &mut diagnosis, (&report, &inputs, &files))?;
+    }
     super::keys::ask_cluster(
         &args.diagnosis.cluster,
         studied.as_ref(),
@@ -137,6 +146,115 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     filter.apply(&mut diagnosis);
     super::output(&diagnosis, args.diagnosis.share, format, &render_opts, io)?;
     Ok(args.diagnosis.exit.outcome(&diagnosis))
+}
+
+fn join_paths(paths: &[std::path::PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `_remote/info` and roles: saved answers among the files, else a bundle's.
+fn answers_of(inputs: &Inputs, files: &[FileEntry]) -> crate::source::answers::Answers {
+    let mut a = crate::source::answers::find(files);
+    for b in &inputs.bundles {
+        if a.remote_info.is_none() {
+            if let Ok(v) = &b.remote_info {
+                a.remote_info = Some((format!("{}/remote_cluster_info.json", b.label), v.clone()));
+            }
+        }
+        if a.roles.is_none() {
+            if let Ok(v) = &b.roles {
+                a.roles = Some((
+                    format!("{}/commercial/security_roles.json", b.label),
+                    v.clone(),
+                ));
+            }
+        }
+    }
+    a
+}
+
+/// Scan the fulfilling cluster's paths, merge its findings into `diagnosis` (each finding
+/// marked with its side) and pair the symptoms of the two clusters.
+fn two_sided(
+    args: &ScanArgs,
+    scanner: &Scanner,
+    diagnosis: &mut Diagnosis,
+    mine: (&crate::scan::ScanReport, &Inputs, &[FileEntry]),
+) -> Result<(), Error> {
+    use crate::diagnosis::two_sided::{analyse, pairs, SideView};
+    let (q_report, q_inputs, q_files) = mine;
+    let inputs = Inputs::open(&args.remote_logs);
+    let (mut files, skipped) = walk(&inputs.paths, args.follow_links);
+    let skipped: Vec<_> = inputs.skipped.iter().cloned().chain(skipped).collect();
+    inputs.label(&mut files);
+    if files.is_empty() {
+        return Err(no_input(&skipped, &args.remote_logs));
+    }
+    let results: Vec<_> = {
+        use rayon::prelude::*;
+        files.par_iter().map(|f| scanner.scan_file(f)).collect()
+    };
+    let mut remote = scanner.finish(results, skipped);
+    let theirs = std::mem::take(&mut remote.diagnosis);
+    for f in &mut diagnosis.findings {
+        f.details.side = Some("querying");
+    }
+    for mut f in theirs.findings {
+        f.details.side = Some("fulfilling");
+        diagnosis.findings.push(f);
+    }
+    diagnosis.notes.extend(theirs.notes);
+    diagnosis.skipped.extend(theirs.skipped);
+    diagnosis.files.extend(theirs.files);
+    diagnosis.inputs += theirs.inputs;
+    let q_answers = answers_of(q_inputs, q_files);
+    let f_answers = answers_of(&inputs, &files);
+    let q = SideView {
+        label: join_paths(&args.paths),
+        signals: &q_report.signals,
+        span: q_report.span,
+        keys: &q_report.keys,
+        remote_info: q_answers.remote_info.as_ref().map(|(_, v)| v),
+        roles: q_answers.roles.as_ref().map(|(_, v)| v),
+    };
+    let f = SideView {
+        label: join_paths(&args.remote_logs),
+        signals: &remote.signals,
+        span: remote.span,
+        keys: &remote.keys,
+        remote_info: f_answers.remote_info.as_ref().map(|(_, v)| v),
+        roles: f_answers.roles.as_ref().map(|(_, v)| v),
+    };
+    let pairs = pairs(args.diagnosis.rules.as_deref()).map_err(Error::Usage)?;
+    let problems = crate::diagnosis::two_sided::check_pairs(&pairs, scanner.rules());
+    if !problems.is_empty() {
+        return Err(Error::Usage(format!("pairs.toml: {}", problems.join("; "))));
+    }
+    analyse(
+        diagnosis,
+        &q,
+        &f,
+        args.remote_alias.as_deref(),
+        &pairs,
+        scanner.rules(),
+        scanner.options(),
+    );
+    if let Some(view) = &mut diagnosis.two_sided {
+        for (what, found) in [
+            ("_remote/info", &q_answers.remote_info),
+            ("roles", &q_answers.roles),
+        ] {
+            view.notes.push(match found {
+                Some((file, _)) => format!("querying cluster's {what}: read from {file}"),
+                None => format!("querying cluster's {what}: not given (save `GET /{}` as JSON among the querying cluster's paths)", if what == "roles" { "_security/role" } else { "_remote/info" }),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn no_input(skipped: &[crate::source::Skipped], paths: &[std::path::PathBuf]) -> Error {

@@ -309,6 +309,7 @@ pub fn diagnose(
         files: Vec::new(),
         filtered_out: 0,
         suppressed: Vec::new(),
+        two_sided: None,
     }
 }
 
@@ -690,11 +691,12 @@ fn render_rule_texts(
     finding.summary = rule.title.render(&lookup);
     finding.explanation = rule.explain.render(&lookup).trim().to_string();
     finding.dead_ends.clone_from(&rule.dead_ends);
-    let cross = finding
-        .details
-        .metadata
-        .as_ref()
-        .is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"));
+    let cross = finding.details.cross_cluster_key
+        || finding
+            .details
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"));
     finding.remediation = rule
         .remediation
         .iter()
@@ -797,6 +799,12 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
         d.key_name
             .clone()
             .or_else(|| d.metadata.as_ref().and_then(|m| m.name.clone())),
+    );
+    // Re-rendered later (`retext`), a finding has no captures: its details stand in.
+    set("action", d.actions.first().cloned());
+    set(
+        "index",
+        (!d.indices.is_empty()).then(|| d.indices.join(",")),
     );
     set("least_privilege", d.least_privilege.clone());
     set(

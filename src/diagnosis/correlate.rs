@@ -145,6 +145,67 @@ pub struct Facts {
     pub audit: AuditCoverage,
     /// The newest Elasticsearch version a node logged at start-up.
     pub version: Option<super::Version>,
+    /// Every rule match (finding or note) by rule, alias and key: when and where, for joining
+    /// two clusters' logs (`scan --remote-logs`).
+    pub signals: BTreeMap<SignalKey, Signal>,
+    /// The first and last time a log line read carries (server and audit logs read in chunks).
+    pub span: Option<(i64, i64)>,
+}
+
+/// Which rule matched, for which remote cluster alias and key id (each when the text names it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SignalKey {
+    pub rule_id: String,
+    pub remote: Option<String>,
+    pub key_id: Option<String>,
+}
+
+/// Nodes named per signal, at most.
+const MAX_SIGNAL_NODES: usize = 16;
+
+/// Where and when one [`SignalKey`] was seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signal {
+    pub count: usize,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    /// The first record seen: file and line.
+    pub source: String,
+    pub line: usize,
+    pub nodes: BTreeSet<String>,
+}
+
+impl Signal {
+    /// Count one more match, at `ms` on `node`.
+    pub fn saw(&mut self, ms: Option<i64>, node: Option<&str>) {
+        self.count += 1;
+        if let Some(ms) = ms {
+            self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
+            self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+        }
+        if let Some(n) = node {
+            if self.nodes.len() < MAX_SIGNAL_NODES && !self.nodes.contains(n) {
+                self.nodes.insert(n.to_string());
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Signal) {
+        if self.count == 0 {
+            self.source = other.source;
+            self.line = other.line;
+        }
+        self.count += other.count;
+        for ms in [other.first_ms, other.last_ms].into_iter().flatten() {
+            self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
+            self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+        }
+        for n in other.nodes {
+            if self.nodes.len() < MAX_SIGNAL_NODES {
+                self.nodes.insert(n);
+            }
+        }
+    }
 }
 
 impl Facts {
@@ -199,6 +260,13 @@ impl Facts {
         self.denials_dropped += other.denials_dropped;
         self.node_aliases.extend(other.node_aliases);
         self.version = self.version.max(other.version);
+        for (key, sig) in other.signals {
+            self.signals.entry(key).or_default().merge(sig);
+        }
+        if let Some((a, b)) = other.span {
+            self.widen_span(a);
+            self.widen_span(b);
+        }
         self.audit.files.extend(other.audit.files);
         self.audit.nodes.extend(other.audit.nodes);
         self.audit.config_events += other.audit.config_events;
@@ -208,6 +276,14 @@ impl Facts {
         {
             self.audit.saw(ms);
         }
+    }
+
+    /// Widen the time the logs read cover by `ms`.
+    pub fn widen_span(&mut self, ms: i64) {
+        self.span = Some(match self.span {
+            Some((a, b)) => (a.min(ms), b.max(ms)),
+            None => (ms, ms),
+        });
     }
 
     /// Record an `anonymous_access_denied` event (the first [`MAX_DENIALS`] are kept).

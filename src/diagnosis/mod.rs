@@ -17,6 +17,7 @@ pub mod privileges;
 pub mod rotate;
 pub mod suppress;
 pub mod timeline;
+pub mod two_sided;
 
 use serde_json::Value;
 
@@ -39,6 +40,8 @@ pub struct Diagnosis {
     pub filtered_out: usize,
     /// Findings a suppression (`.keydoctor.toml`) left out, with its reason.
     pub suppressed: Vec<suppress::Suppressed>,
+    /// `scan --remote-logs`: the symptom pairs matched across the two clusters.
+    pub two_sided: Option<two_sided::TwoSided>,
 }
 
 /// One file a scan read.
@@ -196,6 +199,14 @@ pub struct Details {
     /// The smallest change that grants what was denied, against the real descriptors (key
     /// metadata known): a step shown first in the remediation.
     pub descriptor_fix: Option<RenderedStep>,
+    /// With `scan --remote-logs`: `querying` or `fulfilling`, the cluster whose logs showed
+    /// this finding (`None` when both did, or when one cluster was scanned).
+    pub side: Option<&'static str>,
+    /// What the other cluster's logs say about this failure (or that they are silent).
+    pub other_side: Option<String>,
+    /// The key is a cross-cluster key (metadata says so, or the querying cluster used it for
+    /// its remote-cluster handshake): its remediation is the cross-cluster API's.
+    pub cross_cluster_key: bool,
 }
 
 /// An `invalidate_apikeys` audit event that names the key.

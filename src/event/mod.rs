@@ -445,6 +445,12 @@ static VERSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#""number"\s*:\s*"(?P<a>\d+\.\d+\.\d+)[^"]*""#).expect("version regex")
 });
 
+/// The timestamp a log line starts with (`[2026-11-20T09:00:31,204]…`) or carries as
+/// `@timestamp` / `timestamp` (JSON logs), as written.
+pub fn line_timestamp(line: &str) -> Option<String> {
+    first_group(&TIMESTAMP, line)
+}
+
 fn first_group(re: &Regex, text: &str) -> Option<String> {
     let caps = re.captures(text)?;
     caps.iter()

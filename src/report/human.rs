@@ -58,6 +58,9 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
         }
         render_finding(finding, opts, out)?;
     }
+    if let Some(view) = &d.two_sided {
+        two_sided_human(view, opts, out)?;
+    }
     if !d.findings.is_empty() && (!d.notes.is_empty() || !d.skipped.is_empty()) {
         writeln!(out)?;
     }
@@ -413,6 +416,46 @@ pub(super) fn render_steps(
 }
 
 /// `note: text`, wrapped under itself, the label in cyan.
+/// The symptom pairs across the two clusters.
+fn two_sided_human(
+    view: &crate::diagnosis::two_sided::TwoSided,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let (head, blocks) = super::two_sided_blocks(view);
+    let width = opts.width.max(40);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        paint(opts, &textwrap::fill(&redact(&head), width), |s| s
+            .bold()
+            .to_string())
+    )?;
+    for (i, b) in blocks.iter().enumerate() {
+        writeln!(
+            out,
+            "  {}. {}",
+            i + 1,
+            paint(opts, &redact(&b.heading), |s| s.bold().to_string())
+        )?;
+        for (label, text) in &b.lines {
+            let first = format!("     {label:>10}  ");
+            let wrapped = textwrap::fill(
+                &redact(text),
+                textwrap::Options::new(width)
+                    .initial_indent(&first)
+                    .subsequent_indent("                 "),
+            );
+            writeln!(out, "{wrapped}")?;
+        }
+    }
+    for n in &view.notes {
+        note_line(&redact(n), opts, out)?;
+    }
+    Ok(())
+}
+
 pub(super) fn note_line(text: &str, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let text = format!("note: {text}");
     let wrapped = textwrap::fill(

@@ -22,6 +22,8 @@ struct Report {
     files: Vec<FileOut>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressed: Vec<SuppressedOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    two_sided: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -222,9 +224,59 @@ pub fn render_json(d: &Diagnosis, _opts: &RenderOptions, out: &mut dyn Write) ->
                 by: s.by.clone(),
             })
             .collect(),
+        two_sided: d.two_sided.as_ref().map(two_sided_json),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     out.write_all(b"\n")
+}
+
+/// The symptom pairs of `scan --remote-logs`.
+fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
+    use crate::diagnosis::classify::format_ms;
+    use crate::diagnosis::two_sided::Seen;
+    let span = |s: Option<(i64, i64)>| s.map(|(a, b)| json!([format_ms(a), format_ms(b)]));
+    let seen = |s: &Option<Seen>| {
+        s.as_ref().map(|s| {
+            json!({
+                "count": s.count,
+                "first": s.first_ms.map(format_ms),
+                "last": s.last_ms.map(format_ms),
+                "rules": s.rules,
+                "at": s.at,
+                "nodes": s.nodes,
+            })
+        })
+    };
+    json!({
+        "querying": {"paths": v.querying, "span": span(v.querying_span)},
+        "fulfilling": {"paths": v.fulfilling, "span": span(v.fulfilling_span)},
+        "alias": v.alias,
+        "alias_source": v.alias_source,
+        "pairs": v.matches.iter().map(|m| json!({
+            "pair": m.pair_id,
+            "title": m.title,
+            "alias": m.alias,
+            "key_id": m.key_id,
+            "querying": seen(&m.querying),
+            "fulfilling": seen(&m.fulfilling),
+            "silent": m.silent,
+            "expected_silence": m.expected_silence,
+            "meaning": redact(&m.verdict),
+            "check": m.check,
+            "effective_access": m.effective.as_ref().map(|e| json!({
+                "alias": e.alias,
+                "user": e.user,
+                "roles": e.roles,
+                "key_id": e.key_id,
+                "key_access": e.key_access,
+                "user_remote_indices": e.user_access,
+                "effective": e.effective,
+                "indices": e.indices.iter().map(|i| json!({"index": i.index, "by_key": i.by_key, "by_user": i.by_user})).collect::<Vec<_>>(),
+                "text": e.text,
+            })),
+        })).collect::<Vec<_>>(),
+        "notes": v.notes.iter().map(|n| redact(n)).collect::<Vec<_>>(),
+    })
 }
 
 /// One finding as the JSON report writes it (for `scan --follow`'s event lines).
@@ -347,6 +399,10 @@ fn details_out(d: &Details) -> Map<String, Value> {
     opt("audit_note", &d.audit_note);
     opt("key_inference", &d.key_inference);
     opt("cluster_view", &d.cluster_view);
+    opt("other_side", &d.other_side);
+    if let Some(side) = d.side {
+        m.insert("side".into(), json!(side));
+    }
     let mut list = |k: &str, v: &[String]| {
         if !v.is_empty() {
             m.insert(k.into(), json!(v));

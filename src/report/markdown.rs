@@ -14,6 +14,24 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
     for (i, f) in d.findings.iter().enumerate() {
         finding_markdown(&format!("{}.", i + 1), f, opts, out)?;
     }
+    if let Some(view) = &d.two_sided {
+        let (head, blocks) = super::two_sided_blocks(view);
+        writeln!(out, "## Both clusters\n")?;
+        writeln!(out, "{}\n", md_inline(&redact(&head)))?;
+        for (i, b) in blocks.iter().enumerate() {
+            writeln!(out, "{}. **{}**", i + 1, md_inline(&redact(&b.heading)))?;
+            for (label, text) in &b.lines {
+                writeln!(out, "   - {label}: {}", md_inline(&redact(text)))?;
+            }
+        }
+        writeln!(out)?;
+        for n in &view.notes {
+            writeln!(out, "- {}", md_inline(&redact(n)))?;
+        }
+        if !view.notes.is_empty() {
+            writeln!(out)?;
+        }
+    }
     notes_markdown(d, out)
 }
 

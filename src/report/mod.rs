@@ -281,7 +281,98 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     if let Some(view) = &d.cluster_view {
         out.push(("cluster", view.clone()));
     }
+    if let Some(side) = d.side {
+        out.push(("seen on", format!("the {side} cluster's logs only")));
+    }
+    if let Some(other) = &d.other_side {
+        out.push(("other side", other.clone()));
+    }
     out
+}
+
+/// One symptom pair as a report shows it: a heading and labelled lines.
+pub(crate) struct PairBlock {
+    pub heading: String,
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// The two-sided view: its heading line and one block per symptom.
+pub(crate) fn two_sided_blocks(
+    view: &crate::diagnosis::two_sided::TwoSided,
+) -> (String, Vec<PairBlock>) {
+    use crate::diagnosis::classify::format_ms;
+    use crate::diagnosis::two_sided::Seen;
+    let span = |s: Option<(i64, i64)>| match s {
+        Some((a, b)) => format!("logs {} … {}", format_ms(a), format_ms(b)),
+        None => "no timestamped log line".into(),
+    };
+    let head = format!(
+        "Both clusters: querying {} ({}); fulfilling {} ({}); {}.",
+        view.querying,
+        span(view.querying_span),
+        view.fulfilling,
+        span(view.fulfilling_span),
+        match (&view.alias, &view.alias_source) {
+            (Some(a), Some(how)) => format!("the fulfilling cluster is `{a}` ({how})"),
+            (Some(a), None) => format!("the fulfilling cluster is `{a}`"),
+            _ => "the fulfilling cluster's alias is not known".into(),
+        }
+    );
+    let seen = |s: &Option<Seen>, side: &str, m: &crate::diagnosis::two_sided::PairMatch| match s {
+        Some(s) => format!(
+            "{}; {} ({}{})",
+            s.window(),
+            s.rules.join(", "),
+            s.at,
+            if s.nodes.is_empty() {
+                String::new()
+            } else {
+                format!("; nodes {}", s.nodes.join(", "))
+            }
+        ),
+        None if m.silent
+            == Some(if side == "querying" {
+                "querying"
+            } else {
+                "fulfilling"
+            }) =>
+        {
+            if m.expected_silence {
+                "silent, as this symptom is".into()
+            } else {
+                "silent, though its logs cover the time".into()
+            }
+        }
+        None => "nothing in the logs given".into(),
+    };
+    let blocks = view
+        .matches
+        .iter()
+        .map(|m| {
+            let mut heading = m.title.clone();
+            let mut about = Vec::new();
+            if let Some(k) = &m.key_id {
+                about.push(format!("key {k}"));
+            }
+            if let Some(a) = &m.alias {
+                about.push(format!("alias `{a}`"));
+            }
+            if !about.is_empty() {
+                heading = format!("{heading} ({})", about.join(", "));
+            }
+            let mut lines = vec![
+                ("querying", seen(&m.querying, "querying", m)),
+                ("fulfilling", seen(&m.fulfilling, "fulfilling", m)),
+                ("meaning", m.verdict.clone()),
+            ];
+            if let Some(e) = &m.effective {
+                lines.push(("access", e.text.clone()));
+            }
+            lines.push(("check", m.check.clone()));
+            PairBlock { heading, lines }
+        })
+        .collect();
+    (head, blocks)
 }
 
 /// What a scan read, in one line.

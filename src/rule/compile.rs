@@ -251,6 +251,8 @@ fn read_dir_sources(dir: &Path) -> Result<(Vec<RuleSource>, Vec<RuleSource>), St
         };
         if relative == "snippets.toml" {
             snippets.push(source);
+        } else if relative == "pairs.toml" {
+            // Cross-cluster symptom pairs, read by `diagnosis::two_sided`.
         } else {
             rules.push(source);
         }

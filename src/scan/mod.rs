@@ -84,6 +84,12 @@ pub struct ScanReport {
     pub successes: BTreeMap<String, Successes>,
     /// The first and last audit event read, when any audit log was.
     pub audit_span: Option<(i64, i64)>,
+    /// Every rule match by rule, alias and key, with when and where (for two-cluster joins).
+    pub signals: BTreeMap<correlate::SignalKey, correlate::Signal>,
+    /// The first and last time any log line read carries.
+    pub span: Option<(i64, i64)>,
+    /// The key metadata read (files, `--metadata`, audit create events).
+    pub keys: Vec<crate::event::key_metadata::KeyMetadata>,
 }
 
 /// One key's successful authentications in one file, as the hot path counts them.
@@ -222,6 +228,9 @@ impl Scanner {
             files,
             audit_span: facts.audit.first_ms.zip(facts.audit.last_ms),
             successes: facts.successes,
+            signals: facts.signals,
+            span: facts.span,
+            keys,
         }
     }
 
@@ -455,6 +464,7 @@ impl<'a> FileState<'a> {
 
     /// One chunk of whole records; `first_line` is the line number of its first line.
     fn region(&mut self, region: &[u8], first_line: usize) {
+        self.span_of(region);
         let hits = match &self.scanner.prefilter {
             Some(ac) => excerpt::hit_lines(region, ac),
             None => all_lines(region),
@@ -511,6 +521,22 @@ impl<'a> FileState<'a> {
         self.pending.push(Pending { text, map, raw });
         if self.pending_bytes >= BATCH_BYTES {
             self.flush();
+        }
+    }
+
+    /// Widen the time span read with the region's first and last timestamped lines.
+    fn span_of(&mut self, region: &[u8]) {
+        let stamp = |line: &[u8]| -> Option<i64> {
+            let head = &line[..line.len().min(512)];
+            let text = std::str::from_utf8(head).ok()?;
+            crate::event::line_timestamp(text).and_then(|t| parse_ts(&t))
+        };
+        let mut lines = region.split(|b| *b == b'\n');
+        if let Some(ms) = lines.by_ref().take(64).find_map(stamp) {
+            self.facts.widen_span(ms);
+        }
+        if let Some(ms) = region.rsplit(|b| *b == b'\n').take(64).find_map(stamp) {
+            self.facts.widen_span(ms);
         }
     }
 
@@ -581,6 +607,18 @@ impl<'a> FileState<'a> {
                     dir: self.dir.clone(),
                 })
             });
+            for key in r.signals {
+                let sig = self
+                    .facts
+                    .signals
+                    .entry(key)
+                    .or_insert_with(|| correlate::Signal {
+                        source: self.name.clone(),
+                        line: r.line,
+                        ..Default::default()
+                    });
+                sig.saw(r.ms, r.node.as_deref());
+            }
             for (g, c) in &r.groups {
                 let entry = match self.facts.groups.get_mut(g) {
                     Some(entry) => entry,
@@ -819,6 +857,7 @@ struct MatchedRecord {
     node_id: Option<String>,
     groups: Vec<(GroupKey, Contribution)>,
     notes: Vec<String>,
+    signals: Vec<correlate::SignalKey>,
 }
 
 /// What one match adds to its group's tally when its record is not kept.
@@ -846,8 +885,28 @@ fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
         }
         let mut groups: Vec<(GroupKey, &crate::rule::RuleMatch)> = Vec::new();
         let mut notes = Vec::new();
+        let mut signals = Vec::new();
+        let has_finding = ms
+            .iter()
+            .any(|m| matches!(rules.rules[m.rule].class, RuleClass::Finding(_)));
         for m in &ms {
             let rule = &rules.rules[m.rule];
+            if has_finding && rule.class == RuleClass::Note {
+                // Beside a finding, a note of the same record is context, not a symptom of its
+                // own ("failed to open any proxy connections" over a refused handshake).
+                continue;
+            }
+            let signal = correlate::SignalKey {
+                rule_id: rule.id.clone(),
+                remote: m
+                    .capture("remote")
+                    .map(str::to_string)
+                    .or_else(|| fields.remote.clone()),
+                key_id: m.capture("key_id").map(str::to_string),
+            };
+            if !signals.contains(&signal) {
+                signals.push(signal);
+            }
             match rule.class {
                 RuleClass::Note => notes.push(rule.id.clone()),
                 RuleClass::Finding(class) => {
@@ -891,6 +950,7 @@ fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
             node_id: node_id_of(&record.norm),
             groups,
             notes,
+            signals,
         });
     }
     Analysis {

@@ -212,6 +212,8 @@ pub struct Bundle {
     pub remote_info: Result<Value, String>,
     /// `cluster_settings.json` (flat settings).
     pub settings: Result<Value, String>,
+    /// `commercial/security_roles.json` (`GET /_security/role`).
+    pub roles: Result<Value, String>,
     /// Roles, role mappings and users read (file names), for the report.
     pub read: Vec<String>,
 }
@@ -251,8 +253,8 @@ pub fn read(root: &Path, label: &str) -> Bundle {
     });
     let remote_info = json("remote_cluster_info.json");
     let settings = json("cluster_settings.json");
+    let roles = json("commercial/security_roles.json");
     for rel in [
-        "commercial/security_roles.json",
         "commercial/security_role_mappings.json",
         "commercial/security_users.json",
     ] {
@@ -270,6 +272,7 @@ pub fn read(root: &Path, label: &str) -> Bundle {
         security,
         remote_info,
         settings,
+        roles,
         read: read_files,
     }
 }

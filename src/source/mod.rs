@@ -8,6 +8,7 @@
 //! NUL byte in the first block (ripgrep's sniff), invalid UTF-8 is replaced lossily and counted,
 //! and lines longer than [`LINE_CAP`] are read in pieces by the event stage.
 
+pub mod answers;
 pub mod bundle;
 pub mod sniff;
 pub mod stream;
