@@ -19,4 +19,5 @@ mod share;
 mod support;
 mod tls;
 mod tuning;
+mod two_sided;
 mod variants;
