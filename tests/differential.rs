@@ -246,3 +246,105 @@ fn dead_ends_are_shown_with_the_finding() {
         out.stdout
     );
 }
+
+/// (cause, verdict) of the first finding of `class`.
+fn causes_of(report: &Value, class: &str) -> Vec<(String, String)> {
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["class"] == class)
+        .unwrap_or_else(|| panic!("no {class} finding"));
+    f["differential"]["causes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{class}: no differential"))
+        .iter()
+        .map(|c| {
+            (
+                c["cause"].as_str().unwrap().to_string(),
+                c["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_invalidated_key_a_product_manages_points_at_the_product() {
+    let metadata = serde_json::json!({"api_keys": [{
+        "id": ID, "name": "elastic-agent-output", "type": "rest",
+        "creation": 1_790_000_000_000_i64, "invalidated": true, "invalidation": 1_795_100_000_000_i64,
+        "username": "elastic/fleet-server", "realm": "_service_account",
+        "metadata": {"managed_by": "fleet", "managed": true, "type": "output"},
+        "role_descriptors": {}
+    }]});
+    let input = format!(
+        "{{\"error\":{{\"root_cause\":[{{\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\",\"additional_unsuccessful_credentials\":\"API key: api key [{ID}] has been invalidated\"}}],\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\",\"additional_unsuccessful_credentials\":\"API key: api key [{ID}] has been invalidated\"}},\"status\":401}}\n{metadata}\n"
+    );
+    let r = explain(&input, &[]);
+    let got = causes_of(&r, "invalidated");
+    assert_eq!(
+        got[0],
+        (
+            "retired by the product that manages the key".to_string(),
+            "likely".to_string()
+        ),
+        "{got:?}"
+    );
+    let f = &r["findings"][0];
+    assert!(f["differential"]["check"]
+        .as_str()
+        .unwrap()
+        .contains("name=elastic-agent-output"));
+}
+
+#[test]
+fn an_expired_cross_cluster_key_and_a_denied_remote_search_weigh_their_causes() {
+    let out = keydoctor(
+        &[
+            "scan",
+            crate::support::fixture("two-cluster/search-prod")
+                .to_str()
+                .unwrap(),
+            "--remote-logs",
+            crate::support::fixture("two-cluster/logs-eu")
+                .to_str()
+                .unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ],
+        "",
+    );
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let expired = causes_of(&r, "expired");
+    assert_eq!(expired[0].0, "its expiration passed");
+    assert_eq!(expired[0].1, "likely");
+    assert!(expired
+        .iter()
+        .any(|(c, v)| c == "the rejecting node's clock runs ahead" && v == "unlikely"));
+    let denied = causes_of(&r, "cross_cluster_misconfig");
+    assert_eq!(
+        denied,
+        vec![
+            (
+                "the cross-cluster key's access lacks the index (fulfilling side)".to_string(),
+                "likely".to_string()
+            ),
+            (
+                "the caller's remote_indices lack it (querying side)".to_string(),
+                "unlikely".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_failure_the_text_decides_alone_weighs_nothing() {
+    let r = explain(
+        "org.elasticsearch.ElasticsearchSecurityException: authentication expected API key type of [cross_cluster], but API key [agZXJocBmA2beJfq2yKu] has type [rest]",
+        &[],
+    );
+    assert_eq!(r["findings"][0]["class"], "wrong_key_type");
+    assert!(r["findings"][0].get("differential").is_none());
+}

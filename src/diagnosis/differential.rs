@@ -89,14 +89,408 @@ pub fn analyse(d: &mut Diagnosis, retention: &Retention) {
         })
         .collect();
     for f in &mut d.findings {
-        if f.class == Class::Missing {
-            let earlier: Vec<&Earlier> = others
-                .iter()
-                .filter(|(k, e)| e.class != Class::Missing && k.is_some() && *k == f.key_id)
-                .map(|(_, e)| e)
-                .collect();
-            f.differential = Some(missing(f, &earlier, retention));
+        if f.differential.is_some() {
+            continue;
         }
+        f.differential = match f.class {
+            Class::Missing => {
+                let earlier: Vec<&Earlier> = others
+                    .iter()
+                    .filter(|(k, e)| e.class != Class::Missing && k.is_some() && *k == f.key_id)
+                    .map(|(_, e)| e)
+                    .collect();
+                Some(missing(f, &earlier, retention))
+            }
+            Class::Expired => Some(expired(f)),
+            Class::Invalidated => Some(invalidated(f)),
+            Class::UnderPrivileged => Some(under_privileged(f)),
+            Class::MalformedCredentials if f.rule_id == "wrong-secret" => Some(wrong_secret(f)),
+            Class::ApiKeyServiceDisabled => Some(service_disabled(f)),
+            Class::CrossClusterMisconfig => cross_cluster(f),
+            // The other classes name one cause from the text itself (a credential's format, a
+            // key's type): there is nothing to weigh.
+            _ => None,
+        };
+    }
+}
+
+fn cause(name: &'static str, verdict: Verdict) -> Cause {
+    Cause {
+        cause: name,
+        verdict,
+        evidence_for: Vec::new(),
+        evidence_against: Vec::new(),
+    }
+}
+
+/// Most likely first, keeping the order given among equals.
+fn ranked(mut causes: Vec<Cause>, check: String) -> Differential {
+    causes.sort_by_key(|c| c.verdict);
+    Differential {
+        causes,
+        check: Some(check),
+    }
+}
+
+fn key_or(f: &Finding) -> String {
+    f.key_id.clone().unwrap_or_else(|| "<key id>".into())
+}
+
+/// `api key is expired`: the expiration passed, a node's clock is ahead, or the message is about
+/// another key than the one it was joined with.
+fn expired(f: &Finding) -> Differential {
+    let first = f.details.first_seen.as_deref().and_then(parse_ts);
+    let expiration = f.details.metadata.as_ref().and_then(|m| m.expiration_ms);
+    let mut passed = cause("its expiration passed", Verdict::Likely);
+    passed
+        .evidence_for
+        .push("Elasticsearch said `api key is expired`: it compared the key's expiration with its own clock".into());
+    let mut clock = cause("the rejecting node's clock runs ahead", Verdict::Unlikely);
+    match (expiration, first) {
+        (Some(exp), Some(first)) if first >= exp => {
+            passed.evidence_for.push(format!(
+                "the metadata's expiration {} is {} before the first failure ({})",
+                format_ms(exp),
+                duration(first - exp),
+                format_ms(first)
+            ));
+            clock.evidence_against.push(format!(
+                "the key had expired {} before the first failure",
+                duration(first - exp)
+            ));
+        }
+        (Some(exp), Some(first)) => {
+            passed.verdict = Verdict::Possible;
+            passed.evidence_against.push(format!(
+                "the metadata's expiration {} is after the first failure ({}) by the reader's clock",
+                format_ms(exp),
+                format_ms(first)
+            ));
+            clock.verdict = Verdict::Likely;
+            clock.evidence_for.push(format!(
+                "the node called the key expired {} before its expiration: its clock (or the log's) is ahead by at least that",
+                duration(exp - first)
+            ));
+        }
+        _ => clock
+            .evidence_against
+            .push("no key metadata to compare the expiration with the failures".into()),
+    }
+    let mut other = cause("another key than the one named here", Verdict::Unlikely);
+    match &f.details.key_inference {
+        Some(how) => {
+            other.verdict = Verdict::Possible;
+            other
+                .evidence_for
+                .push(format!("the message names no key: {how}"));
+            if !f.details.key_candidates.is_empty() {
+                other.evidence_for.push(format!(
+                    "keys that could be the one: {}",
+                    f.details.key_candidates.join(", ")
+                ));
+            }
+        }
+        None if f.key_id.is_some() => other.evidence_against.push("the text names the key".into()),
+        None => {
+            other.verdict = Verdict::Possible;
+            other
+                .evidence_for
+                .push("the message names no key and nothing joined one to it".into());
+        }
+    }
+    let check = if clock.verdict == Verdict::Likely {
+        format!(
+            "Compare `date -u` on the Elasticsearch nodes with the key's `expiration`: GET /_security/api_key?id={}",
+            key_or(f)
+        )
+    } else {
+        format!(
+            "GET /_security/api_key?id={}: `expiration` (epoch ms) against the time of the failures",
+            key_or(f)
+        )
+    };
+    ranked(vec![passed, clock, other], check)
+}
+
+/// `api key [id] has been invalidated`: by a person or script, by the product that manages the
+/// key, or a client left holding a key that was rotated.
+fn invalidated(f: &Finding) -> Differential {
+    let meta = f.details.metadata.as_ref();
+    let managed = meta.and_then(|m| m.metadata.as_ref()).and_then(|m| {
+        m.get("managed_by")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .or_else(|| {
+                (m.get("managed").and_then(serde_json::Value::as_bool) == Some(true))
+                    .then(|| "a product (`managed: true`)".to_string())
+            })
+    });
+    let mut person = cause("invalidated by a person or a script", Verdict::Possible);
+    let mut product = cause(
+        "retired by the product that manages the key",
+        Verdict::Unlikely,
+    );
+    let mut rotated = cause(
+        "a client left behind when the key was rotated",
+        Verdict::Possible,
+    );
+    match &f.details.invalidated_by {
+        Some(by) => {
+            person.verdict = Verdict::Likely;
+            person.evidence_for.push(format!(
+                "the audit log shows {} invalidating it at {} ({}:{})",
+                by.user.as_deref().unwrap_or("someone"),
+                by.timestamp.as_deref().unwrap_or("?"),
+                by.source,
+                by.line
+            ));
+        }
+        None => person.evidence_against.push(
+            f.details
+                .audit_note
+                .clone()
+                .unwrap_or_else(|| "no audit event in the inputs says who invalidated it".into()),
+        ),
+    }
+    match &managed {
+        Some(by) => {
+            product.verdict = Verdict::Likely;
+            product.evidence_for.push(format!(
+                "the key's metadata says it is managed by {by}: that product invalidates its keys itself (unenrolment, policy or output changes)"
+            ));
+        }
+        None if meta.is_some() => product
+            .evidence_against
+            .push("the key's metadata has no `managed`/`managed_by`".into()),
+        None => {
+            product.verdict = Verdict::Possible;
+            product.evidence_for.push(
+                "no key metadata to tell (Fleet and Kibana mark their keys `managed`)".into(),
+            );
+        }
+    }
+    let successes = f
+        .timeline
+        .iter()
+        .filter(|t| t.event == "last_success")
+        .count();
+    if successes > 0 {
+        rotated.evidence_for.push(
+            "the key authenticated before it was invalidated: clients used it and one still does"
+                .into(),
+        );
+    }
+    rotated.evidence_for.push(
+        "keys are invalidated once their replacement is deployed; a client missed in that deployment keeps sending the old one"
+            .into(),
+    );
+    let name = f
+        .details
+        .key_name
+        .clone()
+        .or_else(|| meta.and_then(|m| m.name.clone()));
+    let check = match name {
+        Some(n) => format!(
+            "GET /_security/api_key?name={n}: a newer key of that name is the replacement the failing client lacks; the audit log's `invalidate_apikeys` event names who retired the old one"
+        ),
+        None if f.details.invalidated_by.is_some() => "Ask whoever invalidated it what replaced it, and find the client still sending the old key: the audit log's authentication failures at the same times carry its address (`scan` joins them)".into(),
+        None => "The audit log's `invalidate_apikeys` event for the key (who, when, from where)".into(),
+    };
+    ranked(vec![person, product, rotated], check)
+}
+
+/// An authorization denial for a key: its own descriptors, its owner's (`limited_by`), or an
+/// index name its patterns do not cover.
+fn under_privileged(f: &Finding) -> Differential {
+    let limit = f.details.limit_source.as_deref().unwrap_or("");
+    let meta = f.details.metadata.as_ref();
+    let mut own = cause("the key's own role descriptors lack it", Verdict::Possible);
+    let mut owner = cause(
+        "its owner's privileges (limited_by) lack it",
+        Verdict::Possible,
+    );
+    let mut name = cause(
+        "the client targets other indices than the key was made for",
+        Verdict::Possible,
+    );
+    if limit.starts_with("role_descriptors") {
+        own.verdict = Verdict::Likely;
+        own.evidence_for.push(limit.to_string());
+        owner.verdict = Verdict::Unlikely;
+        owner
+            .evidence_against
+            .push("the key's own descriptors already refuse it".into());
+    } else if limit.starts_with("limited_by") {
+        owner.verdict = Verdict::Likely;
+        owner.evidence_for.push(limit.to_string());
+        own.verdict = Verdict::Unlikely;
+        own.evidence_against
+            .push("the key's own descriptors allow it".into());
+    } else if meta.is_none() {
+        own.evidence_for
+            .push("no key metadata to compare the descriptors with".into());
+        owner
+            .evidence_for
+            .push("no key metadata (with_limited_by) to compare".into());
+    }
+    match &f.details.index_match {
+        Some(m) => name.evidence_for.push(m.clone()),
+        None if f.details.indices.is_empty() => {
+            name.verdict = Verdict::Unlikely;
+            name.evidence_against
+                .push("a cluster action: no index involved".into());
+        }
+        None => {}
+    }
+    let check = format!(
+        "GET /_security/api_key?id={}&with_limited_by=true (8.5+): the key's role_descriptors and its owner's limited_by, against {}",
+        key_or(f),
+        f.details
+            .least_privilege
+            .as_deref()
+            .map(|p| format!("`{p}`"))
+            .unwrap_or_else(|| "the privilege named in the error".into())
+    );
+    ranked(vec![own, owner, name], check)
+}
+
+/// `invalid credentials for API key [id]`: the id is known, the secret is not its.
+fn wrong_secret(f: &Finding) -> Differential {
+    let mut mixed = cause(
+        "the id and the secret come from two different keys",
+        Verdict::Possible,
+    );
+    mixed.evidence_for.push(
+        "after a rotation, a configuration that updates the secret but not the id (or the reverse) sends exactly this"
+            .into(),
+    );
+    let mut mangled = cause(
+        "the value was altered on the way (newline, quotes, truncation)",
+        Verdict::Possible,
+    );
+    if f.details.credential_formats.is_empty() {
+        mangled
+            .evidence_against
+            .push("no credential in the input to inspect".into());
+    } else {
+        mangled.verdict = Verdict::Likely;
+        mangled.evidence_for.push(format!(
+            "the credential in the input is {}",
+            f.details.credential_formats.join(", ")
+        ));
+    }
+    let mut restored = cause(
+        "the key was recreated under the same id elsewhere (a restored `.security`)",
+        Verdict::Unlikely,
+    );
+    restored
+        .evidence_against
+        .push("ids are random: only a restore or a copy of the security index repeats one".into());
+    ranked(
+        vec![mixed, mangled, restored],
+        "Decode what the client sends (`echo <value> | base64 -d`): it must be `<id>:<secret>` with no newline, and the id must be the one in the create response the secret came from".into(),
+    )
+}
+
+/// `api keys are not enabled`: on every node, or on the one that answered.
+fn service_disabled(f: &Finding) -> Differential {
+    let mut all = cause(
+        "xpack.security.authc.api_key.enabled: false on the cluster",
+        Verdict::Possible,
+    );
+    let mut some = cause(
+        "only some nodes have it off (settings differ)",
+        Verdict::Possible,
+    );
+    match f.details.nodes.len() {
+        0 => {}
+        1 => some.evidence_for.push(format!(
+            "only {} logged it",
+            f.details.nodes.first().map(String::as_str).unwrap_or("?")
+        )),
+        n => all.evidence_for.push(format!("{n} nodes logged it")),
+    }
+    if f.details.uri.is_some() || f.details.statuses.contains(&400) {
+        all.evidence_for
+            .push("the API itself answered that API keys are disabled".into());
+    }
+    ranked(
+        vec![all, some],
+        "GET /_nodes/settings?filter_path=nodes.*.name,nodes.*.settings.xpack.security.authc.api_key (a node without the setting has it on by default when security is on)".into(),
+    )
+}
+
+/// Cross-cluster: a refused handshake (four reasons only the remote knows), or a denied search
+/// (the key's access or the caller's remote_indices).
+fn cross_cluster(f: &Finding) -> Option<Differential> {
+    match f.rule_id.as_str() {
+        "remote-key-rejected" => {
+            let names = [
+                "the cross-cluster key expired",
+                "the cross-cluster key was invalidated",
+                "the remote does not know the key (another cluster, or deleted)",
+                "the stored value's secret is wrong, or is not a cross-cluster key's",
+            ];
+            let causes = names
+                .into_iter()
+                .map(|n| {
+                    let mut c = cause(n, Verdict::Possible);
+                    c.evidence_for.push(
+                        "the querying side's message is the same for all four; only the remote knows"
+                            .into(),
+                    );
+                    c
+                })
+                .collect();
+            Some(ranked(
+                causes,
+                format!(
+                    "On the remote: GET /_security/api_key?id={} (absent, invalidated, or past `expiration`); or scan both clusters' logs with `scan --remote-logs`, which pairs the remote's `Authentication using apikey failed` with this",
+                    key_or(f)
+                ),
+            ))
+        }
+        "remote-access-denied" => {
+            let text = f.details.limit_source.as_deref().unwrap_or("");
+            let mut key = cause(
+                "the cross-cluster key's access lacks the index (fulfilling side)",
+                Verdict::Possible,
+            );
+            let mut user = cause(
+                "the caller's remote_indices lack it (querying side)",
+                Verdict::Possible,
+            );
+            if text.contains("key's access does not cover") || text.contains("neither") {
+                key.verdict = Verdict::Likely;
+                key.evidence_for.push(text.to_string());
+            }
+            if text.contains("remote_indices do not cover") || text.contains("neither") {
+                user.verdict = Verdict::Likely;
+                user.evidence_for.push(text.to_string());
+            }
+            if key.verdict == Verdict::Likely && !text.contains("neither") {
+                user.verdict = Verdict::Unlikely;
+                user.evidence_against
+                    .push("the caller's remote_indices cover the index".into());
+            }
+            if user.verdict == Verdict::Likely && !text.contains("neither") {
+                key.verdict = Verdict::Unlikely;
+                key.evidence_against
+                    .push("the key's access covers the index".into());
+            }
+            if text.is_empty() {
+                key.evidence_for.push(
+                    "without the remote's key metadata and the local roles, both remain".into(),
+                );
+            }
+            Some(ranked(
+                vec![key, user],
+                format!(
+                    "On the fulfilling cluster GET /_security/api_key?id={} (`access`), on the querying cluster the caller's roles (`remote_indices` for the alias); `scan --remote-logs` with both answers computes the intersection",
+                    key_or(f)
+                ),
+            ))
+        }
+        _ => None,
     }
 }
 
