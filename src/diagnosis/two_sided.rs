@@ -942,11 +942,11 @@ fn effective_for(
             .iter()
             .flat_map(|(_, r)| remote_entries(r, &alias))
             .filter(|e| {
-                privileges_of(e)
+                strings_at(e, "privileges")
                     .iter()
                     .any(|p| needed.contains(&p.as_str()))
             })
-            .flat_map(|e| names_of(&e))
+            .flat_map(|e| strings_at(&e, "names"))
             .collect()
     });
     let indices: Vec<IndexAccess> = x
@@ -1083,22 +1083,10 @@ fn remote_entries(role: &Value, alias: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn names_of(entry: &Value) -> Vec<String> {
+/// The strings of array `field` of `entry` (`names`, `privileges`).
+fn strings_at(entry: &Value, field: &str) -> Vec<String> {
     entry
-        .get("names")
-        .and_then(Value::as_array)
-        .map(|n| {
-            n.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn privileges_of(entry: &Value) -> Vec<String> {
-    entry
-        .get("privileges")
+        .get(field)
         .and_then(Value::as_array)
         .map(|n| {
             n.iter()
