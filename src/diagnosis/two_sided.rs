@@ -45,6 +45,13 @@ pub struct Pair {
     pub fulfilling_silent: String,
     pub querying_silent: String,
     pub check: String,
+    /// Add what the querying cluster's `_remote/info` says about the alias.
+    #[serde(default)]
+    pub remote_info: bool,
+    /// Work out the effective access of a denied search: `key_and_roles` (the cross-cluster
+    /// key named in the message ∩ the roles' `remote_indices`) or `roles` (the roles only).
+    #[serde(default)]
+    pub effective_access: Option<String>,
 }
 
 /// How a fulfilling signal joins a querying one.
@@ -105,6 +112,14 @@ pub fn check_pairs(pairs: &[Pair], rules: &RuleSet) -> Vec<String> {
         for id in p.querying.iter().chain(&p.fulfilling) {
             if rules.get(id).is_none() {
                 problems.push(format!("pair `{}` names no rule `{id}`", p.id));
+            }
+        }
+        if let Some(how) = &p.effective_access {
+            if how != "key_and_roles" && how != "roles" {
+                problems.push(format!(
+                    "pair `{}`: effective_access = `{how}` (expected \"key_and_roles\" or \"roles\")",
+                    p.id
+                ));
             }
         }
         if p.querying.is_empty() {
@@ -584,7 +599,7 @@ fn judge(
             ));
         }
     }
-    if pair.id == "unreachable" || pair.id == "transport-port" {
+    if pair.remote_info {
         if let Some(note) = remote_info_note(q.remote_info, g.alias.as_deref()) {
             verdict.push(' ');
             verdict.push_str(&note);
@@ -736,11 +751,11 @@ fn decide_and_mark(
         }
         if pair.decides {
             if let (Some(key), Some(seen_f)) = (&m.key_id, &m.fulfilling) {
-                merge_decided(d, m, key, seen_f, rules, opts);
+                merge_decided(d, m, pair, key, seen_f, rules, opts);
             }
         }
-        if pair.id == "remote-access-denied" || pair.id == "no-remote-indices" {
-            m.effective = effective_for(d, m, q, f);
+        if let Some(how) = pair.effective_access.as_deref() {
+            m.effective = effective_for(d, m, how == "key_and_roles", q, f);
         }
     }
 }
@@ -750,6 +765,7 @@ fn decide_and_mark(
 fn merge_decided(
     d: &mut Diagnosis,
     m: &PairMatch,
+    pair: &Pair,
     key: &str,
     seen_f: &Seen,
     rules: &RuleSet,
@@ -758,7 +774,7 @@ fn merge_decided(
     let decisive = |x: &Finding| {
         x.details.side == Some("fulfilling")
             && seen_f.rules.contains(&x.rule_id)
-            && x.rule_id != "remote-key-rejected"
+            && !pair.querying.contains(&x.rule_id)
             && (x.key_id.as_deref() == Some(key)
                 || x.key_id.is_none()
                 || x.details.key_inference.is_some())
@@ -771,7 +787,8 @@ fn merge_decided(
     let mut i = 0;
     while i < d.findings.len() {
         let x = &d.findings[i];
-        if x.rule_id == "remote-key-rejected" && x.key_id.as_deref() == Some(key) {
+        // The querying symptom, on either side (the remote's audit echoes it).
+        if pair.querying.contains(&x.rule_id) && x.key_id.as_deref() == Some(key) {
             absorbed.push(d.findings.remove(i));
         } else {
             i += 1;
@@ -864,6 +881,7 @@ static PRINCIPAL: LazyLock<Regex> = LazyLock::new(|| {
 fn effective_for(
     d: &mut Diagnosis,
     m: &PairMatch,
+    with_key: bool,
     q: &SideView<'_>,
     f: &SideView<'_>,
 ) -> Option<Effective> {
@@ -888,10 +906,7 @@ fn effective_for(
             )
         })
         .unwrap_or_default();
-    let cross_key = x
-        .key_id
-        .clone()
-        .filter(|_| m.pair_id == "remote-access-denied");
+    let cross_key = x.key_id.clone().filter(|_| with_key);
     let action = x
         .details
         .actions
@@ -955,7 +970,7 @@ fn effective_for(
         .iter()
         .map(|index| IndexAccess {
             index: index.clone(),
-            by_key: if m.pair_id == "no-remote-indices" {
+            by_key: if !with_key {
                 None
             } else {
                 key_access
