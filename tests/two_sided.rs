@@ -131,6 +131,8 @@ fn a_denied_cross_cluster_search_is_key_access_intersected_with_remote_indices()
     assert_eq!(f["rule_id"], "remote-access-denied");
     assert_eq!(f["details"]["side"], "querying");
     assert!(f["summary"].as_str().unwrap().contains("remote cluster eu"));
+    assert_eq!(f["details"]["principal"], "analyst");
+    assert_eq!(f["details"]["roles"], serde_json::json!(["eu-analyst"]));
     let p = pair(&r, "remote-access-denied");
     assert_eq!(p["silent"], "fulfilling");
     assert_eq!(p["expected_silence"], true);

@@ -156,23 +156,36 @@ fn join_paths(paths: &[std::path::PathBuf]) -> String {
         .join(", ")
 }
 
-/// `_remote/info` and roles: saved answers among the files, else a bundle's.
-fn answers_of(inputs: &Inputs, files: &[FileEntry]) -> crate::source::answers::Answers {
-    let mut a = crate::source::answers::find(files);
+/// `_remote/info` and roles: saved answers among the files the scan took for plain text (not
+/// logs, which are never read twice), else a bundle's.
+fn answers_of(
+    inputs: &Inputs,
+    files: &[FileEntry],
+    report: &crate::scan::ScanReport,
+) -> crate::source::answers::Answers {
+    let text: Vec<FileEntry> = files
+        .iter()
+        .filter(|f| {
+            report
+                .files
+                .iter()
+                .any(|s| s.format == crate::source::sniff::LogFormat::Text && s.name == f.name())
+        })
+        .cloned()
+        .collect();
+    let mut a = crate::source::answers::find(&text);
     for b in &inputs.bundles {
-        if a.remote_info.is_none() {
-            if let Ok(v) = &b.remote_info {
-                a.remote_info = Some((format!("{}/remote_cluster_info.json", b.label), v.clone()));
+        let fill = |slot: &mut Option<(String, serde_json::Value)>, answer: &Result<_, _>, file| {
+            if let (None, Ok(v)) = (&slot, answer) {
+                *slot = Some((format!("{}/{file}", b.label), serde_json::Value::clone(v)));
             }
-        }
-        if a.roles.is_none() {
-            if let Ok(v) = &b.roles {
-                a.roles = Some((
-                    format!("{}/commercial/security_roles.json", b.label),
-                    v.clone(),
-                ));
-            }
-        }
+        };
+        fill(
+            &mut a.remote_info,
+            &b.remote_info,
+            "remote_cluster_info.json",
+        );
+        fill(&mut a.roles, &b.roles, "commercial/security_roles.json");
     }
     a
 }
@@ -185,21 +198,19 @@ fn two_sided(
     diagnosis: &mut Diagnosis,
     mine: (&crate::scan::ScanReport, &Inputs, &[FileEntry]),
 ) -> Result<(), Error> {
-    use crate::diagnosis::two_sided::{analyse, pairs, SideView};
+    use crate::diagnosis::two_sided::{analyse, check_pairs, pairs, SideView};
     let (q_report, q_inputs, q_files) = mine;
-    let inputs = Inputs::open(&args.remote_logs);
-    let (mut files, skipped) = walk(&inputs.paths, args.follow_links);
-    let skipped: Vec<_> = inputs.skipped.iter().cloned().chain(skipped).collect();
-    inputs.label(&mut files);
-    if files.is_empty() {
-        return Err(no_input(&skipped, &args.remote_logs));
+    let pairs = pairs(args.diagnosis.rules.as_deref()).map_err(Error::Usage)?;
+    let problems = check_pairs(&pairs, scanner.rules());
+    if !problems.is_empty() {
+        return Err(Error::Usage(format!("pairs.toml: {}", problems.join("; "))));
     }
-    let results: Vec<_> = {
-        use rayon::prelude::*;
-        files.par_iter().map(|f| scanner.scan_file(f)).collect()
-    };
-    let mut remote = scanner.finish(results, skipped);
-    let theirs = std::mem::take(&mut remote.diagnosis);
+    let inputs = Inputs::open(&args.remote_logs);
+    let (files, mut remote) = scan_tree(scanner, &inputs, &args.remote_logs, args.follow_links)?;
+    let mut theirs = std::mem::take(&mut remote.diagnosis);
+    for b in &inputs.bundles {
+        bundle_checks(b, &mut theirs, scanner.options().now_ms);
+    }
     for f in &mut diagnosis.findings {
         f.details.side = Some("querying");
     }
@@ -211,8 +222,8 @@ fn two_sided(
     diagnosis.skipped.extend(theirs.skipped);
     diagnosis.files.extend(theirs.files);
     diagnosis.inputs += theirs.inputs;
-    let q_answers = answers_of(q_inputs, q_files);
-    let f_answers = answers_of(&inputs, &files);
+    let q_answers = answers_of(q_inputs, q_files, q_report);
+    let f_answers = answers_of(&inputs, &files, &remote);
     let q = SideView {
         label: join_paths(&args.paths),
         signals: &q_report.signals,
@@ -229,11 +240,6 @@ fn two_sided(
         remote_info: f_answers.remote_info.as_ref().map(|(_, v)| v),
         roles: f_answers.roles.as_ref().map(|(_, v)| v),
     };
-    let pairs = pairs(args.diagnosis.rules.as_deref()).map_err(Error::Usage)?;
-    let problems = crate::diagnosis::two_sided::check_pairs(&pairs, scanner.rules());
-    if !problems.is_empty() {
-        return Err(Error::Usage(format!("pairs.toml: {}", problems.join("; "))));
-    }
     analyse(
         diagnosis,
         &q,
@@ -466,16 +472,29 @@ pub(super) fn scan_paths(
     now_ms: i64,
 ) -> Result<crate::scan::ScanReport, Error> {
     let (rules, _) = rule::load(None)?;
-    let (files, skipped) = walk(paths, false);
-    if files.is_empty() {
-        return Err(no_input(&skipped, paths));
-    }
     let scanner = Scanner::new(rules, crate::diagnosis::Options::new(None, now_ms));
+    let inputs = Inputs::open(paths);
+    scan_tree(&scanner, &inputs, paths, false).map(|(_, report)| report)
+}
+
+/// Walk what `inputs` opened (archives unpacked) and scan every file, without a progress bar.
+fn scan_tree(
+    scanner: &Scanner,
+    inputs: &Inputs,
+    given: &[std::path::PathBuf],
+    follow_links: bool,
+) -> Result<(Vec<FileEntry>, crate::scan::ScanReport), Error> {
+    let (mut files, skipped) = walk(&inputs.paths, follow_links);
+    let skipped: Vec<_> = inputs.skipped.iter().cloned().chain(skipped).collect();
+    inputs.label(&mut files);
+    if files.is_empty() {
+        return Err(no_input(&skipped, given));
+    }
     let results: Vec<_> = {
         use rayon::prelude::*;
         files.par_iter().map(|f| scanner.scan_file(f)).collect()
     };
-    Ok(scanner.finish(results, skipped))
+    Ok((files, scanner.finish(results, skipped)))
 }
 
 /// What the report leaves out: `--key`, `--class` (counted), and suppressions (listed).

@@ -557,6 +557,10 @@ fn build_finding(
             .iter()
             .find_map(|o| docs[o.doc].records[o.m.record].fields().remote.clone())
     });
+    details.principal = captures.get("principal").cloned();
+    if let Some(list) = captures.get("roles") {
+        details.roles = privileges::split_list(list);
+    }
     details.expected_type = captures.get("expected_type").cloned();
     details.actual_type = captures.get("actual_type").cloned();
     details.uri = captures.get("uri").cloned();

@@ -80,8 +80,7 @@ pub struct GroupFacts {
 impl GroupFacts {
     /// Record one failure at `p`.
     pub fn add_point(&mut self, p: Point) {
-        self.first_ms = Some(self.first_ms.map_or(p.ms, |f| f.min(p.ms)));
-        self.last_ms = Some(self.last_ms.map_or(p.ms, |l| l.max(p.ms)));
+        widen(&mut self.first_ms, &mut self.last_ms, p.ms);
         if self.points.len() < MAX_POINTS {
             self.points.push(p);
         } else {
@@ -121,8 +120,7 @@ pub struct AuditCoverage {
 impl AuditCoverage {
     /// Widen the covered time range by `ms`.
     pub fn saw(&mut self, ms: i64) {
-        self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
-        self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+        widen(&mut self.first_ms, &mut self.last_ms, ms);
     }
 }
 
@@ -160,6 +158,12 @@ pub struct SignalKey {
     pub key_id: Option<String>,
 }
 
+/// Widen the range `first`..`last` to take in `ms`.
+pub fn widen(first: &mut Option<i64>, last: &mut Option<i64>, ms: i64) {
+    *first = Some(first.map_or(ms, |f| f.min(ms)));
+    *last = Some(last.map_or(ms, |l| l.max(ms)));
+}
+
 /// Nodes named per signal, at most.
 const MAX_SIGNAL_NODES: usize = 16;
 
@@ -180,8 +184,7 @@ impl Signal {
     pub fn saw(&mut self, ms: Option<i64>, node: Option<&str>) {
         self.count += 1;
         if let Some(ms) = ms {
-            self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
-            self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+            widen(&mut self.first_ms, &mut self.last_ms, ms);
         }
         if let Some(n) = node {
             if self.nodes.len() < MAX_SIGNAL_NODES && !self.nodes.contains(n) {
@@ -197,8 +200,7 @@ impl Signal {
         }
         self.count += other.count;
         for ms in [other.first_ms, other.last_ms].into_iter().flatten() {
-            self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
-            self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+            widen(&mut self.first_ms, &mut self.last_ms, ms);
         }
         for n in other.nodes {
             if self.nodes.len() < MAX_SIGNAL_NODES {
@@ -240,8 +242,7 @@ impl Facts {
             }
             mine.points_dropped += g.points_dropped;
             for ms in [g.first_ms, g.last_ms].into_iter().flatten() {
-                mine.first_ms = Some(mine.first_ms.map_or(ms, |f| f.min(ms)));
-                mine.last_ms = Some(mine.last_ms.map_or(ms, |l| l.max(ms)));
+                widen(&mut mine.first_ms, &mut mine.last_ms, ms);
             }
         }
         for (rule, n) in other.note_counts {

@@ -202,6 +202,10 @@ pub struct Details {
     /// With `scan --remote-logs`: `querying` or `fulfilling`, the cluster whose logs showed
     /// this finding (`None` when both did, or when one cluster was scanned).
     pub side: Option<&'static str>,
+    /// The user a denial names (`is unauthorized for user [analyst]`), and the roles it names
+    /// with it, when it is not the key's owner.
+    pub principal: Option<String>,
+    pub roles: Vec<String>,
     /// What the other cluster's logs say about this failure (or that they are silent).
     pub other_side: Option<String>,
     /// The key is a cross-cluster key (metadata says so, or the querying cluster used it for

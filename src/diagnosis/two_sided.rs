@@ -230,8 +230,7 @@ impl Seen {
         }
         self.count += s.count;
         for ms in [s.first_ms, s.last_ms].into_iter().flatten() {
-            self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
-            self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+            super::correlate::widen(&mut self.first_ms, &mut self.last_ms, ms);
         }
         if !self.rules.contains(&key.rule_id) {
             self.rules.push(key.rule_id.clone());
@@ -620,48 +619,36 @@ fn judge(
     }
 }
 
-/// What the fulfilling side said, in the words of its findings (or its rules' summaries).
-fn said_by(d: &Diagnosis, seen: &Seen, key: Option<&str>) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for rule in &seen.rules {
-        let finding = d.findings.iter().find(|x| {
-            x.details.side == Some("fulfilling")
-                && &x.rule_id == rule
-                && (key.is_none() || x.key_id.is_none() || x.key_id.as_deref() == key)
-        });
-        let text = match finding {
-            Some(x) => x.summary.clone(),
-            None => continue,
-        };
-        if !out.contains(&text) {
-            out.push(text);
-        }
-    }
-    if out.is_empty() {
-        out = seen.rules.clone();
-    }
-    out.join("; ")
-}
-
-/// The fulfilling side's own words, without the rules that only echo the querying symptom.
+/// What the fulfilling side said, in the words of its findings (else its rules' ids), leaving
+/// out the rules that only echo the querying symptom when it said more.
 fn said(d: &Diagnosis, pair: &Pair, seen: &Seen, key: Option<&str>) -> String {
-    let own: Vec<String> = seen
+    let own: Vec<&String> = seen
         .rules
         .iter()
         .filter(|r| !pair.querying.contains(r))
-        .cloned()
         .collect();
-    if own.is_empty() {
-        return said_by(d, seen, key);
+    let rules: Vec<&String> = if own.is_empty() {
+        seen.rules.iter().collect()
+    } else {
+        own
+    };
+    let mut out: Vec<String> = Vec::new();
+    for rule in &rules {
+        let finding = d.findings.iter().find(|x| {
+            x.details.side == Some("fulfilling")
+                && &&x.rule_id == rule
+                && (key.is_none() || x.key_id.is_none() || x.key_id.as_deref() == key)
+        });
+        if let Some(x) = finding {
+            if !out.contains(&x.summary) {
+                out.push(x.summary.clone());
+            }
+        }
     }
-    said_by(
-        d,
-        &Seen {
-            rules: own,
-            ..seen.clone()
-        },
-        key,
-    )
+    if out.is_empty() {
+        out = rules.into_iter().cloned().collect();
+    }
+    out.join("; ")
 }
 
 /// What `_remote/info` says about the alias's connection, when it tells something.
@@ -872,11 +859,6 @@ fn merge_decided(
     d.findings.push(primary);
 }
 
-static PRINCIPAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"is unauthorized for (?:API key id \[[^\]]+\] of )?user \[([^\]]+)\](?: with (?:assigned|effective) roles \[([^\]]*)\])?")
-        .expect("principal regex")
-});
-
 /// The effective access of a denied cross-cluster search.
 fn effective_for(
     d: &mut Diagnosis,
@@ -893,19 +875,7 @@ fn effective_for(
             && (m.key_id.is_none() || x.key_id == m.key_id)
     })?;
     let alias = x.details.remote.clone().or_else(|| m.alias.clone())?;
-    let (user, roles) = x
-        .evidence
-        .iter()
-        .find_map(|e| PRINCIPAL.captures(&e.text))
-        .map(|c| {
-            (
-                c.get(1).map(|u| u.as_str().to_string()),
-                c.get(2)
-                    .map(|r| super::privileges::split_list(r.as_str()))
-                    .unwrap_or_default(),
-            )
-        })
-        .unwrap_or_default();
+    let (user, roles) = (x.details.principal.clone(), x.details.roles.clone());
     let cross_key = x.key_id.clone().filter(|_| with_key);
     let action = x
         .details

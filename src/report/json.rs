@@ -400,6 +400,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
     opt("key_inference", &d.key_inference);
     opt("cluster_view", &d.cluster_view);
     opt("other_side", &d.other_side);
+    opt("principal", &d.principal);
     if let Some(side) = d.side {
         m.insert("side".into(), json!(side));
     }
@@ -409,6 +410,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
         }
     };
     list("actions", &d.actions);
+    list("roles", &d.roles);
     list("indices", &d.indices);
     list("restricted_indices", &d.restricted_indices);
     list("privileges", &d.privileges);

@@ -169,6 +169,16 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
             },
         ));
     }
+    if let Some(p) = &d.principal {
+        out.push((
+            "caller",
+            if d.roles.is_empty() {
+                p.clone()
+            } else {
+                format!("{p} (roles {})", d.roles.join(", "))
+            },
+        ));
+    }
     if !d.actions.is_empty() {
         out.push(("action", d.actions.join(", ")));
     }

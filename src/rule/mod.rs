@@ -58,6 +58,7 @@ pub const CAPTURE_VOCABULARY: &[&str] = &[
     "hex",
     "feature",
     "principal",
+    "roles",
     "port",
     "profile",
     "doc_type",

@@ -891,21 +891,20 @@ fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
             .any(|m| matches!(rules.rules[m.rule].class, RuleClass::Finding(_)));
         for m in &ms {
             let rule = &rules.rules[m.rule];
-            if has_finding && rule.class == RuleClass::Note {
-                // Beside a finding, a note of the same record is context, not a symptom of its
-                // own ("failed to open any proxy connections" over a refused handshake).
-                continue;
-            }
-            let signal = correlate::SignalKey {
-                rule_id: rule.id.clone(),
-                remote: m
-                    .capture("remote")
-                    .map(str::to_string)
-                    .or_else(|| fields.remote.clone()),
-                key_id: m.capture("key_id").map(str::to_string),
-            };
-            if !signals.contains(&signal) {
-                signals.push(signal);
+            // Beside a finding, a note of the same record is context, not a symptom of its own
+            // ("failed to open any proxy connections" over a refused handshake).
+            if !(has_finding && rule.class == RuleClass::Note) {
+                let signal = correlate::SignalKey {
+                    rule_id: rule.id.clone(),
+                    remote: m
+                        .capture("remote")
+                        .map(str::to_string)
+                        .or_else(|| fields.remote.clone()),
+                    key_id: m.capture("key_id").map(str::to_string),
+                };
+                if !signals.contains(&signal) {
+                    signals.push(signal);
+                }
             }
             match rule.class {
                 RuleClass::Note => notes.push(rule.id.clone()),
