@@ -20,7 +20,7 @@ fn every_rule_file_is_embedded() {
     assert_eq!(
         set.rules.len(),
         on_disk,
-        "rules/**/*.toml (without snippets.toml and pairs.toml) vs embedded"
+        "rules/**/*.toml (without snippets.toml, pairs.toml, products.toml) vs embedded"
     );
 }
 
@@ -33,6 +33,7 @@ fn walk(dir: &std::path::Path) -> usize {
         } else if path.extension().is_some_and(|e| e == "toml")
             && path.file_name().unwrap() != "snippets.toml"
             && path.file_name().unwrap() != "pairs.toml"
+            && path.file_name().unwrap() != "products.toml"
         {
             n += 1;
         }
@@ -161,6 +162,35 @@ fn lint_names_a_rule_another_rule_shadows() {
     assert!(out.stdout.contains("0 errors"), "{}", out.stdout);
 }
 
+#[test]
+fn lint_checks_the_pairs_and_products_beside_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pairs.toml"),
+        "[[pair]]\nid = \"p\"\ntitle = \"t\"\nquerying = [\"no-such-rule\"]\nfulfilling = []\njoin = \"time\"\ndecides = false\nsilent = \"neither\"\nboth = \"b\"\nfulfilling_silent = \"f\"\nquerying_silent = \"q\"\ncheck = \"c\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("products.toml"),
+        "[[product]]\nid = \"x\"\nproduct = \"X\"\nname = '^(?P<a>'\ndepends = \"d\"\nbreaks = \"b\"\nsteps = [\"s\"]\n",
+    )
+    .unwrap();
+    let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let flat = crate::support::flat(&out.stderr);
+    for want in [
+        "pair `p` names no rule `no-such-rule`",
+        "silent = `neither`",
+        "product `x`: name regex",
+        "products.toml (bundled) and",
+    ] {
+        assert!(flat.contains(want), "{want}: {flat}");
+    }
+    // The bundled files alone are clean.
+    let out = keydoctor(&["rules", "lint"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
 /// `keydoctor rules test DIR --filter ^site-`, expected to fail, with each of `parts` printed.
 fn rules_test_fails_with(dir: &tempfile::TempDir, parts: &[&str]) {
     let out = keydoctor(
@@ -260,6 +290,7 @@ fn the_json_schema_accepts_every_bundled_rule_and_rejects_broken_ones() {
         if path.extension().is_none_or(|e| e != "toml")
             || path.ends_with("snippets.toml")
             || path.ends_with("pairs.toml")
+            || path.ends_with("products.toml")
         {
             continue;
         }

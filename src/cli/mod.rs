@@ -162,6 +162,9 @@ struct ImpactArgs {
     /// Key metadata (optional): a saved GET /_security/api_key response, or --es-url.
     #[command(flatten)]
     source: MetadataArgs,
+    /// Add rules, and products (products.toml), from this directory.
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
 }

@@ -131,8 +131,10 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
         RulesCommand::Lint { dir } => {
             let (set, mut problems) = rule::load(dir.as_deref())?;
             let shadowed = selftest::shadowing_problems(&set, &selftest::run(&set));
-            let errors = shadowed.len();
+            let data = data_file_problems(dir.as_deref(), &set);
+            let errors = shadowed.len() + data.len();
             problems.extend(shadowed);
+            problems.extend(data);
             if errors > 0 {
                 return Err(rule::RuleSetError { problems }.into());
             }
@@ -156,6 +158,51 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
             Ok(Outcome::Clean)
         }
     }
+}
+
+/// What is wrong with the data files beside the rules: `pairs.toml` (cross-cluster symptom
+/// pairs, checked against the rule set) and `products.toml` (products' keys), bundled and of
+/// `dir`.
+fn data_file_problems(
+    dir: Option<&std::path::Path>,
+    set: &rule::RuleSet,
+) -> Vec<rule::RuleProblem> {
+    use crate::diagnosis::{products, two_sided};
+    let file = |name: &str| match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
+        Some(p) => format!("rules/{name} (bundled) and {}", p.display()),
+        None => format!("rules/{name} (bundled)"),
+    };
+    let problem = |name: &str, message: String| {
+        let file = file(name);
+        rule::RuleProblem {
+            code: "data_file",
+            message,
+            help: None,
+            label: String::new(),
+            span: None,
+            src: miette::NamedSource::new(file.clone(), String::new()),
+            file,
+            warning: false,
+        }
+    };
+    let mut out = Vec::new();
+    match two_sided::pairs(dir) {
+        Ok(pairs) => out.extend(
+            two_sided::check_pairs(&pairs, set)
+                .into_iter()
+                .map(|m| problem("pairs.toml", m)),
+        ),
+        Err(e) => out.push(problem("pairs.toml", e)),
+    }
+    match products::products(dir) {
+        Ok(list) => out.extend(
+            products::check_products(&list)
+                .into_iter()
+                .map(|m| problem("products.toml", m)),
+        ),
+        Err(e) => out.push(problem("products.toml", e)),
+    }
+    out
 }
 
 /// Everything a rule says, as written: `keydoctor rules show ID`.

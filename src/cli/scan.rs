@@ -469,9 +469,10 @@ fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i
 /// learn from logs, such as the keys' use for `expiring --logs`.
 pub(super) fn scan_paths(
     paths: &[std::path::PathBuf],
+    rules: Option<&std::path::Path>,
     now_ms: i64,
 ) -> Result<crate::scan::ScanReport, Error> {
-    let (rules, _) = rule::load(None)?;
+    let (rules, _) = rule::load(rules)?;
     let scanner = Scanner::new(rules, crate::diagnosis::Options::new(None, now_ms));
     let inputs = Inputs::open(paths);
     scan_tree(&scanner, &inputs, paths, false).map(|(_, report)| report)

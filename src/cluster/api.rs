@@ -168,6 +168,31 @@ pub fn active_keys(client: &Client, version: Option<Version>) -> Result<Lookup, 
     Ok(lookup)
 }
 
+/// The keys whose `metadata.<field>` is `value`: the query API from 7.15 (`body` is the query),
+/// else every key from `GET /_security/api_key`, filtered here.
+pub fn keys_with_metadata(
+    client: &Client,
+    body: &Value,
+    (field, value): (&str, &str),
+    version: Option<Version>,
+) -> Result<Vec<KeyMetadata>, ClusterError> {
+    if version.is_some_and(|v| v < Version(7, 15, 0)) {
+        let a = client.get("_security/api_key")?;
+        return Ok(from_response(&a.body)
+            .into_iter()
+            .filter(|k| {
+                k.metadata
+                    .as_ref()
+                    .and_then(|m| m.get(field))
+                    .and_then(Value::as_str)
+                    == Some(value)
+            })
+            .collect());
+    }
+    let a = client.post("_security/_query/api_key", body)?;
+    Ok(from_response(&a.body))
+}
+
 /// Percent-encode a query value (key ids are URL-safe base64, but be exact).
 fn urlencode(value: &str) -> String {
     value

@@ -101,6 +101,8 @@ pub struct Successes {
     pub clients: BTreeSet<String>,
     /// Whom the key authenticated as (its owner; a run-as user too).
     pub users: BTreeSet<String>,
+    /// The key's name (`apikey.name`), when an event gave it.
+    pub name: Option<String>,
 }
 
 /// Distinct client hosts kept per key: enough to name who depends on it, bounded in memory.
@@ -312,6 +314,9 @@ impl Facts {
                     }
                 }
                 mine.users.extend(s.users);
+                if mine.name.is_none() {
+                    mine.name = s.name;
+                }
             }
             None => {
                 self.successes.insert(id.to_string(), s);

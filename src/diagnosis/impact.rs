@@ -11,6 +11,7 @@
 use super::classify::format_ms;
 use super::correlate::Successes;
 use super::keys::Usage;
+use super::products::Recognised;
 use super::{Class, Diagnosis};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 
@@ -21,6 +22,41 @@ pub struct Failure {
     pub count: usize,
     pub last_seen: Option<String>,
     pub clients: Vec<String>,
+}
+
+/// Another key of the same product instance (the same agent, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelatedKey {
+    pub id: String,
+    pub name: Option<String>,
+    pub state: &'static str,
+    /// Its `metadata.type` (`access`, `output`…).
+    pub kind: Option<String>,
+}
+
+impl RelatedKey {
+    pub fn of(key: &KeyMetadata, now_ms: i64) -> Self {
+        RelatedKey {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            state: key.state(now_ms).as_str(),
+            kind: key
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("type"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+        }
+    }
+}
+
+/// `POST /_security/_query/api_key` for the keys whose `metadata.<field>` is `value`.
+pub fn related_query(field: &str, value: &str) -> serde_json::Value {
+    serde_json::json!({
+        "query": {"bool": {"filter": [{"term": {format!("metadata.{field}"): value}}]}},
+        "sort": [{"creation": {"order": "asc"}}],
+        "size": 100,
+    })
 }
 
 /// What invalidating a key would do.
@@ -37,7 +73,15 @@ pub struct Impact {
     pub failures: Vec<Failure>,
     /// The audit logs' span (first, last event), when any were read.
     pub audit_span: Option<(i64, i64)>,
-    /// Whether invalidating it would break a client the logs show.
+    /// The product that uses the key (a Kibana alerting rule, a Fleet agent…), recognised from
+    /// its name and metadata.
+    pub dependent: Option<Recognised>,
+    /// The other keys sharing the product's `related` metadata value (the live cluster's
+    /// answer), e.g. an agent's access and output keys.
+    pub related: Vec<RelatedKey>,
+    /// The request that lists them, when no live cluster was asked (or it could not answer).
+    pub related_query: Option<String>,
+    /// Whether invalidating it would break a client the logs show, or the product that uses it.
     pub breaks: bool,
     pub verdict: String,
     pub steps: Vec<String>,
@@ -51,6 +95,7 @@ pub fn assess(
     diagnosis: &Diagnosis,
     audit_span: Option<(i64, i64)>,
     now_ms: i64,
+    dependent: Option<Recognised>,
 ) -> Impact {
     let state = key.map_or("unknown", |k| k.state(now_ms).as_str());
     let usage = successes.map(|s| Usage {
@@ -78,17 +123,43 @@ pub fn assess(
             false,
             format!(
                 "the key is already {state}: invalidating it changes nothing for any client{}",
-                if failures.is_empty() {
-                    String::new()
-                } else {
-                    "; the clients still failing with it need a new key (below)".into()
+                match &dependent {
+                    Some(d) => format!(
+                        "; but {} may still hold it: {}. If so, {} (below: how it gets a new key)",
+                        d.product, d.depends, d.breaks
+                    ),
+                    None if failures.is_empty() => String::new(),
+                    None => "; the clients still failing with it need a new key (below)".into(),
                 }
             ),
         ),
+        _ if dependent.is_some() => {
+            let d = dependent.as_ref().expect("checked");
+            let seen = match (&usage, audit_span) {
+                (Some(u), Some(_)) => format!(
+                    "; the audit logs show {} event{} of its successful use, the last at {}",
+                    u.count,
+                    if u.count == 1 { "" } else { "s" },
+                    format_ms(u.last_ms)
+                ),
+                (None, Some(s)) => format!(
+                    "; the audit logs from {} show no use of it (a disabled rule or an idle agent uses no key, yet needs it again when it resumes)",
+                    span(s)
+                ),
+                (_, None) => String::new(),
+            };
+            (
+                true,
+                format!(
+                    "{} uses this key: {}. Invalidating it: {}{seen}",
+                    d.product, d.depends, d.breaks
+                ),
+            )
+        }
         (Some(u), Some(s)) => (
             true,
             format!(
-                "invalidating it now breaks what uses it: {} successful request{} from {} (as {}), the last at {}, in the audit logs from {}",
+                "invalidating it now breaks what uses it: {} audit event{} of successful use from {} (as {}), the last at {}, in the audit logs from {}",
                 u.count,
                 if u.count == 1 { "" } else { "s" },
                 if u.clients.is_empty() { "unnamed clients".to_string() } else { u.clients.join(", ") },
@@ -110,17 +181,20 @@ pub fn assess(
         ),
     };
     let mut steps = Vec::new();
-    if let Some(product) = key.and_then(super::doctor::managed_by) {
+    if let Some(d) = &dependent {
+        // The product made the key and retires it: its own way, not `rotate` and DELETE.
+        steps.extend(d.steps.iter().cloned());
+    } else if let Some(product) = key.and_then(super::doctor::managed_by) {
         steps.push(format!(
             "The key is managed by {product} (metadata.managed: true): retire it there (for Fleet, the agent, policy or output that owns it), not with the API, or {product} will not know"
         ));
     }
-    if breaks || !failures.is_empty() {
+    if dependent.is_none() && (breaks || !failures.is_empty()) {
         steps.push(format!(
             "Give every client above a replacement first: `keydoctor rotate {id}` plans it (create, deploy, verify, then invalidate)"
         ));
     }
-    if !unusable {
+    if !unusable && dependent.is_none() {
         steps.push(format!(
             "Invalidate only once the clients use the replacement and the audit log shows no more use of {id}:\nDELETE /_security/api_key\n{{\n  \"ids\": [\"{id}\"]\n}}"
         ));
@@ -134,6 +208,9 @@ pub fn assess(
         usage,
         failures,
         audit_span,
+        dependent,
+        related: Vec::new(),
+        related_query: None,
         breaks,
         verdict,
         steps,

@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod impact;
 pub mod keys;
 pub mod privileges;
+pub mod products;
 pub mod rotate;
 pub mod suppress;
 pub mod timeline;

@@ -670,11 +670,51 @@ pub fn render_impact(
         .iter()
         .map(|f| json!({"class": f.class.as_str(), "count": f.count, "last_seen": f.last_seen, "clients": f.clients}))
         .collect();
+    let related: Vec<Value> = r
+        .related
+        .iter()
+        .map(|k| json!({"id": k.id, "name": k.name, "state": k.state, "type": k.kind}))
+        .collect();
+    // The other keys of the same agent (say), or the request that lists them.
+    let related_text = || -> Option<(String, Vec<[String; 4]>)> {
+        let (field, value) = r.dependent.as_ref()?.related.clone()?;
+        if let Some(q) = &r.related_query {
+            return Some((
+                format!("The other keys of {field} `{value}` (ask the cluster):\n{q}"),
+                Vec::new(),
+            ));
+        }
+        let title = if r.related.is_empty() {
+            format!("No other key has {field} `{value}`.")
+        } else {
+            format!("The other keys of {field} `{value}`:")
+        };
+        let rows = r
+            .related
+            .iter()
+            .map(|k| {
+                [
+                    k.id.clone(),
+                    k.name.clone().unwrap_or_else(|| "-".into()),
+                    k.kind.clone().unwrap_or_else(|| "-".into()),
+                    k.state.to_string(),
+                ]
+            })
+            .collect();
+        Some((title, rows))
+    };
     match format {
         Format::Json => {
             let doc = json!({
                 "id": r.id, "name": r.name, "owner": r.owner, "state": r.state,
                 "managed_by": r.managed_by, "breaks": r.breaks, "verdict": r.verdict,
+                "used_by": r.dependent.as_ref().map(|d| json!({
+                    "product_id": d.id, "product": d.product, "depends": d.depends,
+                    "breaks": d.breaks, "sources": d.sources,
+                    "related": d.related.as_ref().map(|(f, v)| json!({"field": f, "value": v})),
+                })),
+                "related_keys": related,
+                "related_query": r.related_query,
                 "usage": usage, "failures": failures,
                 "audit_span": r.audit_span.map(|(a, b)| json!([format_ms(a), format_ms(b)])),
                 "steps": r.steps,
@@ -685,6 +725,20 @@ pub fn render_impact(
         Format::Markdown => {
             writeln!(out, "## Impact of invalidating `{}`\n", r.id)?;
             writeln!(out, "{}\n", redact(&r.verdict))?;
+            if let Some((title, rows)) = related_text() {
+                let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
+                writeln!(out, "{}\n", redact(head))?;
+                if !request.is_empty() {
+                    writeln!(out, "```\n{request}\n```\n")?;
+                }
+                if !rows.is_empty() {
+                    writeln!(out, "| key | name | type | state |\n|---|---|---|---|")?;
+                    for [id, name, kind, state] in &rows {
+                        writeln!(out, "| `{id}` | {} | {kind} | {state} |", redact(name))?;
+                    }
+                    writeln!(out)?;
+                }
+            }
             if !r.failures.is_empty() {
                 writeln!(
                     out,
@@ -739,6 +793,21 @@ pub fn render_impact(
                 textwrap::Options::new(opts.width.max(40)),
             );
             writeln!(out, "{wrapped}")?;
+            if let Some((title, rows)) = related_text() {
+                let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "{}",
+                    textwrap::fill(&redact(head), textwrap::Options::new(opts.width.max(40)))
+                )?;
+                for line in request.lines() {
+                    writeln!(out, "  {line}")?;
+                }
+                if !rows.is_empty() {
+                    table(out, &["key", "name", "type", "state"], &rows)?;
+                }
+            }
             if !r.failures.is_empty() {
                 writeln!(out)?;
                 let rows: Vec<[String; 4]> = r

@@ -251,8 +251,9 @@ fn read_dir_sources(dir: &Path) -> Result<(Vec<RuleSource>, Vec<RuleSource>), St
         };
         if relative == "snippets.toml" {
             snippets.push(source);
-        } else if relative == "pairs.toml" {
-            // Cross-cluster symptom pairs, read by `diagnosis::two_sided`.
+        } else if relative == "pairs.toml" || relative == "products.toml" {
+            // Cross-cluster symptom pairs (`diagnosis::two_sided`) and products' keys
+            // (`diagnosis::products`), checked by `rules lint`.
         } else {
             rules.push(source);
         }

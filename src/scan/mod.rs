@@ -101,6 +101,8 @@ struct Use {
     line: usize,
     clients: BTreeSet<String>,
     users: BTreeSet<String>,
+    /// `apikey.name`, as the first event with one gave it.
+    name: Option<String>,
 }
 
 /// Everything a scan needs besides the paths.
@@ -703,6 +705,7 @@ impl<'a> FileState<'a> {
                     // is new.
                     let client = json_field(line, b"origin.address").map(correlate::host_of);
                     let user = json_field(line, b"user.name");
+                    let name = json_field(line, b"apikey.name");
                     let s = match self.successes.get_mut(id) {
                         Some(s) => s,
                         None => self.successes.entry(id.to_string()).or_insert(Use {
@@ -712,6 +715,7 @@ impl<'a> FileState<'a> {
                             line: number,
                             clients: BTreeSet::new(),
                             users: BTreeSet::new(),
+                            name: None,
                         }),
                     };
                     s.first = s.first.min(ms);
@@ -731,6 +735,9 @@ impl<'a> FileState<'a> {
                         if !s.users.contains(u) {
                             s.users.insert(u.to_string());
                         }
+                    }
+                    if s.name.is_none() {
+                        s.name = name.map(str::to_string);
                     }
                 }
                 true
@@ -794,6 +801,7 @@ impl<'a> FileState<'a> {
                     last_source: format!("{}:{}", self.name, u.line),
                     clients: u.clients.clone(),
                     users: u.users.clone(),
+                    name: u.name.clone(),
                 },
             );
         }
