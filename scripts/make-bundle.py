@@ -97,6 +97,26 @@ def main():
         with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
             gz.write(rotated.encode())
 
+    # Beside the bundle (support-diagnostics does not collect it): the Logstash log of the
+    # pipelines whose keys ingest_owner owns. One writes to metrics-app-default, which
+    # ingest_role does not grant (the owner's limit); the other to logs-app-default, which it
+    # does (the key's own descriptors, or an old snapshot).
+    deny = (
+        '[{ts}][INFO ][logstash.outputs.elasticsearch][{pipe}][{plugin}] Retrying failed action '
+        '{{:status=>403, :action=>["index", {{:_id=>nil, :_index=>"{index}", :routing=>nil}}, {{"message"=>"{msg}"}}], '
+        ':error=>{{"type"=>"security_exception", "reason"=>"action [indices:data/write/bulk[s]] is unauthorized for API key id [{key}] of user [ingest_owner] on indices [{index}], '
+        'this action is granted by the index privileges [create_doc,create,delete,index,write,all]"}}}}\n'
+    )
+    lines = "[2026-11-20T09:30:00,001][INFO ][logstash.outputs.elasticsearch][metrics] Elasticsearch version determined (8.12.2) {:es_version=>8}\n"
+    for i, ts in enumerate(["09:31:02,118", "09:31:34,502", "09:32:06,877"]):
+        lines += deny.format(ts=f"2026-11-20T{ts}", pipe="metrics", plugin="3f9a0c1e", index="metrics-app-default",
+                             msg=f"cpu.pct=0.{41 + i}", key="Lg5kR5IBcF9aHj2kMt01")
+        lines += deny.format(ts=f"2026-11-20T{ts[:-3]}{int(ts[-3:]) + 7:03d}", pipe="applogs", plugin="8b2d4e6f",
+                             index="logs-app-default", msg=f"GET /health 200 {i}", key="Lg5kR5IBcF9aHj2kLg02")
+    os.makedirs(os.path.join(ROOT, "logstash"), exist_ok=True)
+    with open(os.path.join(ROOT, "logstash", "logstash-plain.log"), "w", newline="\n") as f:
+        f.write(lines)
+
 
 if __name__ == "__main__":
     main()

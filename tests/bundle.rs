@@ -174,3 +174,163 @@ fn zip_and_tar_gz_bundles_read_as_the_folder_does() {
     let err = crate::support::flat(&out.stderr);
     assert!(err.contains("not a readable zip archive"), "{err}");
 }
+
+/// The `under_privileged` findings of a scan: key id → finding.
+fn denials(r: &Value) -> std::collections::BTreeMap<String, Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["class"] == "under_privileged")
+        .map(|f| (f["key_id"].as_str().unwrap().to_string(), f.clone()))
+        .collect()
+}
+
+fn scan_two(bundle: &Path, logs: &Path) -> Value {
+    let out = keydoctor(
+        &[
+            "scan",
+            bundle.to_str().unwrap(),
+            logs.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_denied_keys_owner_is_weighed_against_the_bundles_users_and_roles() {
+    // Logstash's log beside the bundle: two keys of ingest_owner denied a write.
+    let r = scan_two(&fixture(BUNDLE), &fixture("bundle/logstash"));
+    let d = denials(&r);
+    assert_eq!(d.len(), 2, "{d:?}");
+    // metrics-app-default: ingest_role does not grant it, so no key of ingest_owner can.
+    let metrics = &d["Lg5kR5IBcF9aHj2kMt01"];
+    let limit = metrics["details"]["limit_source"].as_str().unwrap();
+    assert!(
+        limit.starts_with("limited_by: the owner `ingest_owner`'s roles [ingest_role]")
+            && limit.contains("do not grant `create_doc` on `metrics-app-default`"),
+        "{limit}"
+    );
+    let first = &metrics["remediation"][0];
+    assert_eq!(
+        first["title"],
+        "The smallest change: add `create_doc` on `metrics-app-default` to the owner's role `ingest_role`"
+    );
+    let request = first["request"].as_str().unwrap();
+    assert!(
+        request.starts_with("PUT /_security/role/ingest_role\n"),
+        "{request}"
+    );
+    // The whole role, one entry added: what the role granted stays.
+    let body: Value = serde_json::from_str(request.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(
+        body["cluster"],
+        serde_json::json!(["monitor", "manage_ilm"])
+    );
+    assert_eq!(body["indices"][0]["names"], serde_json::json!(["logs-*"]));
+    assert_eq!(
+        body["indices"][1],
+        serde_json::json!({"names": ["metrics-app-default"], "privileges": ["create_doc"]})
+    );
+    let causes = &metrics["differential"]["causes"];
+    assert_eq!(
+        causes[0]["cause"],
+        "its owner's privileges (limited_by) lack it"
+    );
+    assert_eq!(causes[0]["verdict"], "likely");
+    // logs-app-default: the owner holds it today; the key's side (or an old snapshot).
+    let logs = &d["Lg5kR5IBcF9aHj2kLg02"];
+    let limit = logs["details"]["limit_source"].as_str().unwrap();
+    assert!(
+        limit.starts_with("owner grants: the owner `ingest_owner`'s roles [ingest_role]")
+            && limit.contains("grant `create_doc` on `logs-app-default` today"),
+        "{limit}"
+    );
+    assert_eq!(
+        logs["differential"]["causes"][0]["cause"],
+        "the key's own role descriptors lack it"
+    );
+    assert!(
+        !logs["remediation"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("owner's role"),
+        "{}",
+        logs["remediation"][0]
+    );
+}
+
+#[test]
+fn an_owner_from_a_role_mapping_and_one_the_bundle_cannot_decide() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("bundle");
+    copy_dir(&fixture(BUNDLE), &copy);
+    let commercial = copy.join("commercial");
+    // ingest_owner is no native user now: an LDAP user mapped by name, and by group.
+    std::fs::write(commercial.join("security_users.json"), "{}").unwrap();
+    let mappings = serde_json::json!({
+        "ingest-by-name": {"enabled": true, "roles": ["ingest_role"], "rules": {"field": {"username": "ingest_*"}}, "metadata": {}},
+        "ldap-writers": {"enabled": true, "roles": ["writer"], "rules": {"field": {"groups": "cn=writers,ou=groups,dc=example,dc=com"}}, "metadata": {}},
+    });
+    std::fs::write(
+        commercial.join("security_role_mappings.json"),
+        mappings.to_string(),
+    )
+    .unwrap();
+    let r = scan_two(&copy, &fixture("bundle/logstash"));
+    let limit = denials(&r)["Lg5kR5IBcF9aHj2kMt01"]["details"]["limit_source"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        limit.starts_with("undecided: the owner `ingest_owner`'s roles [ingest_role]")
+            && limit.contains("from role mapping `ingest-by-name`")
+            && limit.contains("role mapping `ldap-writers` may add roles"),
+        "{limit}"
+    );
+    // A mapped role the bundle defines, which does not grant it either: decided after all.
+    let roles_path = commercial.join("security_roles.json");
+    let mut roles: Value =
+        serde_json::from_str(&std::fs::read_to_string(&roles_path).unwrap()).unwrap();
+    roles["writer"] = serde_json::json!({"cluster": [], "indices": [{"names": ["audit-*"], "privileges": ["create_doc"]}]});
+    std::fs::write(&roles_path, roles.to_string()).unwrap();
+    let r = scan_two(&copy, &fixture("bundle/logstash"));
+    let limit = denials(&r)["Lg5kR5IBcF9aHj2kMt01"]["details"]["limit_source"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        limit.starts_with("limited_by: the owner `ingest_owner`'s roles [ingest_role]")
+            && limit.contains("`ldap-writers` may add roles on groups, DN or realm the bundle does not show: [writer], which do not grant it either"),
+        "{limit}"
+    );
+    // No mapping at all: the owner is unknown to the bundle, and that is said.
+    std::fs::write(commercial.join("security_role_mappings.json"), "{}").unwrap();
+    let r = scan_two(&copy, &fixture("bundle/logstash"));
+    let limit = denials(&r)["Lg5kR5IBcF9aHj2kMt01"]["details"]["limit_source"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        limit.starts_with("unknown: the owner `ingest_owner` is not among the users"),
+        "{limit}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

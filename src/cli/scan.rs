@@ -420,6 +420,18 @@ fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i
         }
         d.findings.push(f);
     }
+    // A denied key's owner, per the bundle's users, role mappings and roles.
+    if let Ok(roles) = &b.roles {
+        let sec = crate::diagnosis::owner_roles::Security {
+            label: &b.label,
+            users: b.users.as_ref().ok(),
+            mappings: b.role_mappings.as_ref().ok(),
+            roles,
+        };
+        for f in &mut d.findings {
+            crate::diagnosis::owner_roles::explain(f, &sec);
+        }
+    }
     d.notes.extend(report.diagnosis.notes);
     let note = |message: String| crate::diagnosis::Note {
         rule_id: None,

@@ -312,7 +312,14 @@ fn under_privileged(f: &Finding) -> Differential {
         "the client targets other indices than the key was made for",
         Verdict::Possible,
     );
-    if limit.starts_with("role_descriptors") {
+    if limit.starts_with("owner grants") {
+        // A bundle's roles: the owner holds it today; the key's side, or an old snapshot.
+        own.verdict = Verdict::Likely;
+        own.evidence_for.push(limit.to_string());
+        owner.evidence_against.push(
+            "the owner's roles grant it today; only a limited_by snapshot taken before that grant would lack it".into(),
+        );
+    } else if limit.starts_with("role_descriptors") {
         own.verdict = Verdict::Likely;
         own.evidence_for.push(limit.to_string());
         owner.verdict = Verdict::Unlikely;
@@ -323,8 +330,13 @@ fn under_privileged(f: &Finding) -> Differential {
         owner.verdict = Verdict::Likely;
         owner.evidence_for.push(limit.to_string());
         own.verdict = Verdict::Unlikely;
-        own.evidence_against
-            .push("the key's own descriptors allow it".into());
+        own.evidence_against.push(if meta.is_some() {
+            "the key's own descriptors allow it".into()
+        } else {
+            "whatever the key's own descriptors say, its owner lacks it: changing them alone cannot help".into()
+        });
+    } else if limit.starts_with("undecided") {
+        owner.evidence_for.push(limit.to_string());
     } else if meta.is_none() {
         own.evidence_for
             .push("no key metadata to compare the descriptors with".into());

@@ -13,6 +13,7 @@ pub mod differential;
 pub mod doctor;
 pub mod impact;
 pub mod keys;
+pub mod owner_roles;
 pub mod privileges;
 pub mod products;
 pub mod rotate;

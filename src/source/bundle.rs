@@ -214,6 +214,10 @@ pub struct Bundle {
     pub settings: Result<Value, String>,
     /// `commercial/security_roles.json` (`GET /_security/role`).
     pub roles: Result<Value, String>,
+    /// `commercial/security_users.json` (`GET /_security/user`).
+    pub users: Result<Value, String>,
+    /// `commercial/security_role_mappings.json` (`GET /_security/role_mapping`).
+    pub role_mappings: Result<Value, String>,
     /// Roles, role mappings and users read (file names), for the report.
     pub read: Vec<String>,
 }
@@ -254,12 +258,8 @@ pub fn read(root: &Path, label: &str) -> Bundle {
     let remote_info = json("remote_cluster_info.json");
     let settings = json("cluster_settings.json");
     let roles = json("commercial/security_roles.json");
-    for rel in [
-        "commercial/security_role_mappings.json",
-        "commercial/security_users.json",
-    ] {
-        let _ = json(rel);
-    }
+    let role_mappings = json("commercial/security_role_mappings.json");
+    let users = json("commercial/security_users.json");
     Bundle {
         label: label.to_string(),
         cluster: version
@@ -273,6 +273,8 @@ pub fn read(root: &Path, label: &str) -> Bundle {
         remote_info,
         settings,
         roles,
+        users,
+        role_mappings,
         read: read_files,
     }
 }

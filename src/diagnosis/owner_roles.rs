@@ -1,0 +1,377 @@
+//! A denied REST key's owner, per a support bundle's users, role mappings and roles: do the
+//! owner's roles grant what the key was denied? If not, no change to the key can add it
+//! (`limited_by`); if so, the key's own descriptors, or a snapshot older than the grant, are the
+//! limit.
+//!
+//! - **In**: an `under_privileged` finding (a key id, its owner from `of user [U]`, the
+//!   privileges that would grant the action) without key metadata, and the bundle's
+//!   `GET /_security/user`, `GET /_security/role_mapping` and `GET /_security/role` answers.
+//! - **Out**: the finding's `limit_source`, and a first remediation step that adds the least
+//!   privilege to an owner's role (the whole role, one entry added) when the owner lacks it.
+//! - **Never**: decide from a role mapping whose rules depend on what the bundle cannot show
+//!   (groups, DN, realm, metadata, templates): those mappings are named, undecided.
+
+use serde_json::Value;
+
+use super::classify::writable_descriptor;
+use super::privileges::{self, descriptors_grant, pattern_matches, PrivilegeKind};
+use super::{Class, Finding, RenderedStep};
+
+/// The bundle's security answers.
+pub struct Security<'a> {
+    /// How the report names the bundle.
+    pub label: &'a str,
+    pub users: Option<&'a Value>,
+    pub mappings: Option<&'a Value>,
+    pub roles: &'a Value,
+}
+
+/// The owner's roles as the bundle shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRoles {
+    pub roles: Vec<String>,
+    /// Where they come from (`commercial/security_users.json`, `role mapping \`m\``).
+    pub via: Vec<String>,
+    /// Enabled role mappings that may apply, but on facts the bundle lacks.
+    pub undecided: Vec<String>,
+    /// The roles those mappings would add (`None`: a template, which no bundle can resolve).
+    pub undecided_roles: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    Yes,
+    No,
+    Unknown,
+}
+
+/// A role mapping's `rules` for a user known only by name.
+fn rule_matches(rule: &Value, username: &str) -> Tri {
+    let all = |list: &Value, want_all: bool| {
+        let results: Vec<Tri> = list
+            .as_array()
+            .map(|l| l.iter().map(|r| rule_matches(r, username)).collect())
+            .unwrap_or_default();
+        let (decisive, other) = if want_all {
+            (Tri::No, Tri::Yes)
+        } else {
+            (Tri::Yes, Tri::No)
+        };
+        if results.contains(&decisive) {
+            decisive
+        } else if results.contains(&Tri::Unknown) {
+            Tri::Unknown
+        } else {
+            other
+        }
+    };
+    if let Some(list) = rule.get("any") {
+        return all(list, false);
+    }
+    if let Some(list) = rule.get("all") {
+        return all(list, true);
+    }
+    if let Some(inner) = rule.get("except") {
+        return match rule_matches(inner, username) {
+            Tri::Yes => Tri::No,
+            Tri::No => Tri::Yes,
+            Tri::Unknown => Tri::Unknown,
+        };
+    }
+    let Some(field) = rule.get("field").and_then(Value::as_object) else {
+        return Tri::Unknown;
+    };
+    let Some(want) = field.get("username") else {
+        // groups, dn, realm.name, metadata.*: not in the bundle.
+        return Tri::Unknown;
+    };
+    let values: Vec<&Value> = match want {
+        Value::Array(l) => l.iter().collect(),
+        v => vec![v],
+    };
+    let mut unknown = false;
+    for v in values {
+        match v.as_str() {
+            Some(p) if p.starts_with('/') => unknown = true,
+            Some(p) if pattern_matches(p, username) => return Tri::Yes,
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    if unknown {
+        Tri::Unknown
+    } else {
+        Tri::No
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The owner's roles: a native or reserved user's own (`GET /_security/user`), else those of
+/// the role mappings whose rules match the user name.
+pub fn owner_roles(owner: &str, sec: &Security) -> Option<OwnerRoles> {
+    let mut out = OwnerRoles {
+        roles: Vec::new(),
+        via: Vec::new(),
+        undecided: Vec::new(),
+        undecided_roles: Some(Vec::new()),
+    };
+    if let Some(user) = sec.users.and_then(|u| u.get(owner)) {
+        // Native and reserved users get their roles from the user; role mappings serve the
+        // other realms (LDAP, AD, SAML, OIDC, PKI, JWT, Kerberos).
+        out.roles.extend(strings(user.get("roles")));
+        out.via
+            .push("commercial/security_users.json, as a native user".into());
+    } else if let Some(mappings) = sec.mappings.and_then(Value::as_object) {
+        for (name, m) in mappings {
+            if m.get("enabled").and_then(Value::as_bool) == Some(false) {
+                continue;
+            }
+            let Some(rules) = m.get("rules") else {
+                continue;
+            };
+            let templated = m.get("role_templates").is_some();
+            match rule_matches(rules, owner) {
+                Tri::Yes if !templated => {
+                    out.roles.extend(strings(m.get("roles")));
+                    out.via.push(format!("role mapping `{name}`"));
+                }
+                Tri::No => {}
+                _ => {
+                    out.undecided.push(name.clone());
+                    match (&mut out.undecided_roles, templated) {
+                        (Some(r), false) => r.extend(strings(m.get("roles"))),
+                        (r, _) => *r = None,
+                    }
+                }
+            }
+        }
+    }
+    out.roles.sort();
+    out.roles.dedup();
+    (!out.via.is_empty() || !out.undecided.is_empty()).then_some(out)
+}
+
+/// Explain an `under_privileged` finding's limit from the bundle, when no key metadata did.
+pub fn explain(f: &mut Finding, sec: &Security) {
+    if f.class != Class::UnderPrivileged
+        || f.details.limit_source.is_some()
+        || f.details.metadata.is_some()
+        || f.details.cross_cluster_key
+        || f.details.privileges.is_empty()
+    {
+        return;
+    }
+    let (Some(id), Some(owner)) = (f.key_id.clone(), f.details.user.clone()) else {
+        return;
+    };
+    let Some(owned) = owner_roles(&owner, sec) else {
+        f.details.limit_source = Some(format!(
+            "unknown: the owner `{owner}` is not among the users of bundle {} and no role mapping names it (a file-realm user, a service account, or a user of another cluster); `GET /_security/user/{owner}` or `GET /_security/_authenticate` as that user shows its roles",
+            sec.label
+        ));
+        return;
+    };
+    let kind = match f.details.privilege_kind {
+        Some("cluster") => PrivilegeKind::Cluster,
+        _ => PrivilegeKind::Index,
+    };
+    let index = f.details.indices.first().cloned();
+    let defined: serde_json::Map<String, Value> = owned
+        .roles
+        .iter()
+        .filter_map(|r| sec.roles.get(r).map(|d| (r.clone(), d.clone())))
+        .collect();
+    let missing: Vec<&String> = owned
+        .roles
+        .iter()
+        .filter(|r| !defined.contains_key(*r))
+        .collect();
+    let grants = descriptors_grant(
+        &Value::Object(defined.clone()),
+        kind,
+        &f.details.privileges,
+        index.as_deref(),
+    );
+    let what = match (&f.details.least_privilege, &index, kind) {
+        (Some(p), Some(i), PrivilegeKind::Index) => format!("`{p}` on `{i}`"),
+        (Some(p), _, _) => format!("`{p}`"),
+        _ => "the denied privilege".into(),
+    };
+    let roles_text = if owned.roles.is_empty() {
+        "no roles".to_string()
+    } else {
+        format!("roles [{}]", owned.roles.join(", "))
+    };
+    // The undecided mappings matter only if their roles would grant it.
+    let undecided_grant = match &owned.undecided_roles {
+        None => true,
+        Some(extra) => {
+            let defs: Option<serde_json::Map<String, Value>> = extra
+                .iter()
+                .map(|r| sec.roles.get(r).map(|d| (r.clone(), d.clone())))
+                .collect();
+            defs.is_none_or(|d| {
+                descriptors_grant(
+                    &Value::Object(d),
+                    kind,
+                    &f.details.privileges,
+                    index.as_deref(),
+                )
+            })
+        }
+    };
+    let mut caveats = Vec::new();
+    if !owned.undecided.is_empty() {
+        caveats.push(format!(
+            "role mapping{} {} may add roles on groups, DN or realm the bundle does not show{}",
+            if owned.undecided.len() == 1 { "" } else { "s" },
+            owned
+                .undecided
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match (&owned.undecided_roles, undecided_grant) {
+                (Some(r), false) => format!(": [{}], which do not grant it either", r.join(", ")),
+                _ => String::new(),
+            }
+        ));
+    }
+    if !missing.is_empty() {
+        caveats.push(format!(
+            "role{} {} {} not in commercial/security_roles.json",
+            if missing.len() == 1 { "" } else { "s" },
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+        ));
+    }
+    let caveat = if caveats.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", caveats.join("; "))
+    };
+    let via = owned.via.join(" and ");
+    if grants {
+        f.details.limit_source = Some(format!(
+            "owner grants: the owner `{owner}`'s {roles_text} in bundle {} (from {via}) grant {what} today{caveat}; so the key's own role descriptors lack it, or its `limited_by` snapshot predates the grant. `GET /_security/api_key?id={id}&with_limited_by=true` (8.5+) tells which; an update of the key (8.4+) refreshes the snapshot",
+            sec.label
+        ));
+        return;
+    }
+    if !owned.undecided.is_empty() && undecided_grant {
+        f.details.limit_source = Some(format!(
+            "undecided: the owner `{owner}`'s {roles_text} known to bundle {} (from {via}) do not grant {what}{caveat}",
+            sec.label
+        ));
+        return;
+    }
+    f.details.limit_source = Some(format!(
+        "limited_by: the owner `{owner}`'s {roles_text} in bundle {} (from {}) do not grant {what}{caveat}: a key never has more than its owner, so no change to the key's role descriptors can add it",
+        sec.label,
+        if via.is_empty() { "its role mappings".to_string() } else { via.clone() }
+    ));
+    // The smallest change: one entry in the owner's first role that the bundle defines.
+    let Some(least) = f.details.least_privilege.clone() else {
+        return;
+    };
+    let Some((role_name, role)) = defined
+        .iter()
+        .find(|(_, d)| d.pointer("/metadata/_reserved").and_then(Value::as_bool) != Some(true))
+    else {
+        return;
+    };
+    let before = writable_descriptor(role);
+    let after = privileges::role_with(&before, kind, &least, index.as_deref());
+    let step = RenderedStep {
+        title: format!("The smallest change: add {what} to the owner's role `{role_name}`"),
+        text: Some(format!(
+            "Role `{role_name}` as bundle {} shows it, with one entry added (the request replaces the role whole). Other users with this role gain it too; if that is too wide, give `{owner}` a new role instead. Then refresh key {id}'s snapshot as `{owner}`: `PUT /_security/api_key/{id}` with `{{}}` (8.4+), or create a new key: existing keys keep the old `limited_by`.",
+            sec.label
+        )),
+        request: Some(format!(
+            "PUT /_security/role/{role_name}\n{}",
+            privileges::format_json(&after)
+        )),
+        version_note: None,
+        diff: Some(privileges::descriptors_diff(
+            &serde_json::json!({ role_name.as_str(): before }),
+            &serde_json::json!({ role_name.as_str(): after }),
+            &format!("role {role_name} (bundle)"),
+            &format!("role {role_name} (fixed)"),
+        )),
+    };
+    if let Some(old) = f.details.descriptor_fix.take() {
+        f.remediation.retain(|s| *s != old);
+    }
+    f.remediation.insert(0, step.clone());
+    f.details.descriptor_fix = Some(step);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn role_mapping_rules_on_a_user_name() {
+        let by_name = json!({"field": {"username": ["svc-*", "bob"]}});
+        assert_eq!(rule_matches(&by_name, "svc-ingest"), Tri::Yes);
+        assert_eq!(rule_matches(&by_name, "alice"), Tri::No);
+        let groups = json!({"field": {"groups": "cn=admins,dc=example,dc=com"}});
+        assert_eq!(rule_matches(&groups, "alice"), Tri::Unknown);
+        let any = json!({"any": [groups, {"field": {"username": "alice"}}]});
+        assert_eq!(rule_matches(&any, "alice"), Tri::Yes);
+        assert_eq!(rule_matches(&any, "carol"), Tri::Unknown);
+        let all = json!({"all": [{"field": {"username": "alice"}}, {"except": {"field": {"username": "alice"}}}]});
+        assert_eq!(rule_matches(&all, "alice"), Tri::No);
+        let regex = json!({"field": {"username": "/al.*/"}});
+        assert_eq!(rule_matches(&regex, "alice"), Tri::Unknown);
+    }
+
+    #[test]
+    fn owner_roles_from_users_and_mappings() {
+        let users = json!({"ingest_owner": {"username": "ingest_owner", "roles": ["ingest_role"]}});
+        let mappings = json!({
+            "svc": {"enabled": true, "roles": ["monitoring"], "rules": {"field": {"username": "ingest_*"}}},
+            "off": {"enabled": false, "roles": ["superuser"], "rules": {"field": {"username": "*"}}},
+            "ldap": {"enabled": true, "roles": ["analyst"], "rules": {"field": {"groups": "cn=x"}}},
+        });
+        let roles = json!({});
+        let sec = Security {
+            label: "b",
+            users: Some(&users),
+            mappings: Some(&mappings),
+            roles: &roles,
+        };
+        // A native user: its own roles; mappings do not apply to the native realm.
+        let o = owner_roles("ingest_owner", &sec).unwrap();
+        assert_eq!(o.roles, ["ingest_role"]);
+        assert!(o.undecided.is_empty());
+        // A realm user: the mappings whose rules match, and those the bundle cannot decide.
+        let o = owner_roles("ingest_svc", &sec).unwrap();
+        assert_eq!(o.roles, ["monitoring"]);
+        assert_eq!(o.undecided, ["ldap"]);
+        assert_eq!(o.via, ["role mapping `svc`"]);
+        let nobody = Security {
+            label: "b",
+            users: Some(&users),
+            mappings: None,
+            roles: &roles,
+        };
+        assert_eq!(owner_roles("stranger", &nobody), None);
+    }
+}
