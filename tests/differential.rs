@@ -298,6 +298,44 @@ fn an_invalidated_key_a_product_manages_points_at_the_product() {
 }
 
 #[test]
+fn an_invalidated_alerting_rules_key_points_at_kibana() {
+    // No `managed` in the metadata: the name alone says it is a Kibana alerting rule's key.
+    let metadata = serde_json::json!({"api_keys": [{
+        "id": ID, "name": "Alerting: .index-threshold/Disk above 85%", "type": "rest",
+        "creation": 1_790_000_000_000_i64, "invalidated": true, "invalidation": 1_795_100_000_000_i64,
+        "username": "alice", "realm": "native1", "metadata": {}, "role_descriptors": {}
+    }]});
+    let input = server_line(
+        "2026-11-20T09:00:00",
+        &format!("api key [{ID}] has been invalidated"),
+    ) + &metadata.to_string()
+        + "\n";
+    let r = explain(&input, &[]);
+    let got = causes_of(&r, "invalidated");
+    assert_eq!(
+        got[0],
+        (
+            "retired by the product that manages the key".to_string(),
+            "likely".to_string()
+        ),
+        "{got:?}"
+    );
+    let d = &r["findings"][0]["differential"];
+    let evidence = d["causes"][0]["for"][0].as_str().unwrap();
+    assert!(
+        evidence.contains("Kibana alerting's key (the Kibana alerting rule `Disk above 85%`")
+            && evidence.contains("whenever the rule is edited, disabled and enabled"),
+        "{evidence}"
+    );
+    let check = d["check"].as_str().unwrap();
+    assert!(
+        check.starts_with("Kibana alerting re-keys or retires its own keys: Find the rule")
+            && check.contains("search=%22Disk%20above%2085%25%22"),
+        "{check}"
+    );
+}
+
+#[test]
 fn an_expired_cross_cluster_key_and_a_denied_remote_search_weigh_their_causes() {
     let out = keydoctor(
         &[

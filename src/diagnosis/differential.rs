@@ -251,17 +251,43 @@ fn invalidated(f: &Finding) -> Differential {
                 .unwrap_or_else(|| "no audit event in the inputs says who invalidated it".into()),
         ),
     }
-    match &managed {
-        Some(by) => {
+    let name = f
+        .details
+        .key_name
+        .clone()
+        .or_else(|| meta.and_then(|m| m.name.clone()));
+    let known = f.key_id.as_deref().and_then(|id| {
+        super::products::recognise(
+            super::products::bundled(),
+            id,
+            name.as_deref(),
+            meta.and_then(|m| m.metadata.as_ref()),
+            f.details.user.as_deref(),
+        )
+    });
+    match (&known, &managed) {
+        (Some(p), _) => {
+            product.verdict = Verdict::Likely;
+            product.evidence_for.push(format!(
+                "its name and metadata make it {}'s key ({}){}",
+                p.product,
+                p.depends,
+                p.retires
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ));
+        }
+        (None, Some(by)) => {
             product.verdict = Verdict::Likely;
             product.evidence_for.push(format!(
                 "the key's metadata says it is managed by {by}: that product invalidates its keys itself (unenrolment, policy or output changes)"
             ));
         }
-        None if meta.is_some() => product
+        (None, None) if meta.is_some() => product
             .evidence_against
             .push("the key's metadata has no `managed`/`managed_by`".into()),
-        None => {
+        (None, None) => {
             product.verdict = Verdict::Possible;
             product.evidence_for.push(
                 "no key metadata to tell (Fleet and Kibana mark their keys `managed`)".into(),
@@ -283,17 +309,17 @@ fn invalidated(f: &Finding) -> Differential {
         "keys are invalidated once their replacement is deployed; a client missed in that deployment keeps sending the old one"
             .into(),
     );
-    let name = f
-        .details
-        .key_name
-        .clone()
-        .or_else(|| meta.and_then(|m| m.name.clone()));
-    let check = match name {
-        Some(n) => format!(
+    let check = match (&known, name) {
+        (Some(p), _) => format!(
+            "{} re-keys or retires its own keys: {}",
+            p.product,
+            p.steps.first().map(|s| s.replace('\n', ": ")).unwrap_or_default()
+        ),
+        (None, Some(n)) => format!(
             "GET /_security/api_key?name={n}: a newer key of that name is the replacement the failing client lacks; the audit log's `invalidate_apikeys` event names who retired the old one"
         ),
-        None if f.details.invalidated_by.is_some() => "Ask whoever invalidated it what replaced it, and find the client still sending the old key: the audit log's authentication failures at the same times carry its address (`scan` joins them)".into(),
-        None => "The audit log's `invalidate_apikeys` event for the key (who, when, from where)".into(),
+        (None, None) if f.details.invalidated_by.is_some() => "Ask whoever invalidated it what replaced it, and find the client still sending the old key: the audit log's authentication failures at the same times carry its address (`scan` joins them)".into(),
+        (None, None) => "The audit log's `invalidate_apikeys` event for the key (who, when, from where)".into(),
     };
     ranked(vec![person, product, rotated], check)
 }

@@ -31,6 +31,9 @@ pub struct Product {
     pub optional_metadata: Vec<String>,
     pub depends: String,
     pub breaks: String,
+    /// When the product invalidates such a key itself.
+    #[serde(default)]
+    pub retires: Option<String>,
     pub steps: Vec<String>,
     #[serde(default)]
     pub related: Option<String>,
@@ -51,6 +54,7 @@ pub struct Recognised {
     pub product: String,
     pub depends: String,
     pub breaks: String,
+    pub retires: Option<String>,
     pub steps: Vec<String>,
     /// The metadata field and value the live cluster can be asked about (other keys sharing it).
     pub related: Option<(String, String)>,
@@ -119,6 +123,7 @@ pub fn check_products(products: &[Product]) -> Vec<String> {
         }
         let texts = [("depends", &p.depends), ("breaks", &p.breaks)]
             .into_iter()
+            .chain(p.retires.iter().map(|r| ("retires", r)))
             .chain(p.steps.iter().map(|s| ("steps", s)));
         for (field, text) in texts {
             match Template::parse(text) {
@@ -140,6 +145,13 @@ pub fn check_products(products: &[Product]) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The bundled products (checked by a unit test and `rules lint`).
+pub fn bundled() -> &'static [Product] {
+    static BUNDLED: std::sync::LazyLock<Vec<Product>> =
+        std::sync::LazyLock::new(|| products(None).unwrap_or_default());
+    &BUNDLED
 }
 
 /// The first product `name` and `metadata` are a key of, with its texts rendered.
@@ -214,6 +226,7 @@ fn recognise_one(
         product: p.product.clone(),
         depends: render(&p.depends),
         breaks: render(&p.breaks),
+        retires: p.retires.as_deref().map(render),
         steps: p.steps.iter().map(|s| render(s)).collect(),
         related: p
             .related
