@@ -710,7 +710,7 @@ pub fn render_impact(
                 "managed_by": r.managed_by, "breaks": r.breaks, "verdict": r.verdict,
                 "used_by": r.dependent.as_ref().map(|d| json!({
                     "product_id": d.id, "product": d.product, "depends": d.depends,
-                    "breaks": d.breaks, "sources": d.sources,
+                    "breaks": d.breaks, "retires": d.retires, "sources": d.sources,
                     "related": d.related.as_ref().map(|(f, v)| json!({"field": f, "value": v})),
                 })),
                 "related_keys": related,
