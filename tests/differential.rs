@@ -386,3 +386,70 @@ fn a_failure_the_text_decides_alone_weighs_nothing() {
     assert_eq!(r["findings"][0]["class"], "wrong_key_type");
     assert!(r["findings"][0].get("differential").is_none());
 }
+
+#[test]
+fn a_purged_key_from_its_audit_trail_and_rotated_logs() {
+    // fixtures/purged: created and invalidated per the audit log, failing as invalidated in the
+    // rotated log, "not found" today, 14 days after the invalidation.
+    let dir = crate::support::fixture("purged");
+    let out = keydoctor(
+        &[
+            "scan",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let f = missing_finding(&r);
+    assert_eq!(f["key_id"], "Pq3mT5IBcF9aHj2kPg07");
+    let purged = &f["differential"]["causes"][0];
+    assert_eq!(purged["cause"], "purged after the retention period");
+    assert_eq!(purged["verdict"], "likely");
+    let reasons = purged["for"].to_string();
+    for want in [
+        "failed as `invalidated` from 2026-11-06T08:00:00Z",
+        "invalidated at 2026-11-05T16:40:09Z (",
+        "prod-logs_audit.json:2)",
+        "14 d 16 h later: past the retention period of 7d",
+        "the audit log's create_apikey event (",
+    ] {
+        assert!(reasons.contains(want), "{want}: {reasons}");
+    }
+    assert!(!reasons.contains("pasted"), "{reasons}");
+    // The invalidation names who did it, from the audit log.
+    let inv = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["class"] == "invalidated")
+        .unwrap();
+    assert_eq!(inv["details"]["invalidated_by"]["user"], "ops-admin");
+    // With a longer retention period, the key would not have been purged yet.
+    let out = keydoctor(
+        &[
+            "scan",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--retention-period",
+            "30d",
+        ],
+        "",
+    );
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let purged = missing_finding(&r)["differential"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cause"] == "purged after the retention period")
+        .unwrap()
+        .clone();
+    assert_ne!(purged["verdict"], "likely", "{purged}");
+}

@@ -593,7 +593,17 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
         }
     }
     if let Some(state) = f.details.metadata_state {
-        existed.push(format!("the pasted key metadata lists it ({state})"));
+        existed.push(
+            match f
+                .details
+                .metadata
+                .as_ref()
+                .and_then(|m| m.derived_from.as_deref())
+            {
+                Some(src) => format!("{src} describes it ({state})"),
+                None => format!("the pasted key metadata lists it ({state})"),
+            },
+        );
     }
     let first_missing = f.details.first_seen.as_deref().and_then(parse_ts);
 

@@ -249,9 +249,7 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
             parts.push(format!("invalidated {}", format_ms(ms)));
         }
         if let Some(src) = &meta.derived_from {
-            parts.push(format!(
-                "pieced together from the audit log's create_apikey event ({src})"
-            ));
+            parts.push(format!("pieced together from {src}"));
         }
         out.push(("metadata", parts.join(", ")));
     }
