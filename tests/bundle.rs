@@ -283,11 +283,7 @@ fn an_owner_from_a_role_mapping_and_one_the_bundle_cannot_decide() {
         mappings.to_string(),
     )
     .unwrap();
-    let r = scan_two(&copy, &fixture("bundle/logstash"));
-    let limit = denials(&r)["Lg5kR5IBcF9aHj2kMt01"]["details"]["limit_source"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let limit = metrics_limit(&copy);
     assert!(
         limit.starts_with("undecided: the owner `ingest_owner`'s roles [ingest_role]")
             && limit.contains("from role mapping `ingest-by-name`")
@@ -300,11 +296,7 @@ fn an_owner_from_a_role_mapping_and_one_the_bundle_cannot_decide() {
         serde_json::from_str(&std::fs::read_to_string(&roles_path).unwrap()).unwrap();
     roles["writer"] = serde_json::json!({"cluster": [], "indices": [{"names": ["audit-*"], "privileges": ["create_doc"]}]});
     std::fs::write(&roles_path, roles.to_string()).unwrap();
-    let r = scan_two(&copy, &fixture("bundle/logstash"));
-    let limit = denials(&r)["Lg5kR5IBcF9aHj2kMt01"]["details"]["limit_source"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let limit = metrics_limit(&copy);
     assert!(
         limit.starts_with("limited_by: the owner `ingest_owner`'s roles [ingest_role]")
             && limit.contains("`ldap-writers` may add roles on groups, DN or realm the bundle does not show: [writer], which do not grant it either"),
@@ -312,15 +304,20 @@ fn an_owner_from_a_role_mapping_and_one_the_bundle_cannot_decide() {
     );
     // No mapping at all: the owner is unknown to the bundle, and that is said.
     std::fs::write(commercial.join("security_role_mappings.json"), "{}").unwrap();
-    let r = scan_two(&copy, &fixture("bundle/logstash"));
-    let limit = denials(&r)["Lg5kR5IBcF9aHj2kMt01"]["details"]["limit_source"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let limit = metrics_limit(&copy);
     assert!(
         limit.starts_with("unknown: the owner `ingest_owner` is not among the users"),
         "{limit}"
     );
+}
+
+/// The limit of the metrics pipeline's denial, scanning `bundle` with the Logstash log.
+fn metrics_limit(bundle: &Path) -> String {
+    let r = scan_two(bundle, &fixture("bundle/logstash"));
+    denials(&r)["Lg5kR5IBcF9aHj2kMt01"]["details"]["limit_source"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -30,6 +30,28 @@ fn impact(args: &[&str]) -> (u8, Value) {
     (out.code, v)
 }
 
+/// `impact ID --es-url REPLAY --format json`, expected to exit 1.
+fn impact_live(id: &str, replay: &Replay) -> Value {
+    let logs = path("es01");
+    let out = keydoctor_env(
+        &[
+            "impact",
+            id,
+            "--logs",
+            &logs,
+            "--es-url",
+            &replay.url,
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ],
+        &[("ES_API_KEY", SECRET_KEY)],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
 /// The fixture's keys, picked by id, as a `GET /_security/api_key` or query answer.
 fn keys_answer(ids: &[&str]) -> String {
     let all: Value =
@@ -146,24 +168,7 @@ fn a_live_cluster_lists_the_agents_other_keys() {
             &keys_answer(&[ACCESS, OUTPUT]),
         ),
     ]);
-    let logs = path("es01");
-    let out = keydoctor_env(
-        &[
-            "impact",
-            ACCESS,
-            "--logs",
-            &logs,
-            "--es-url",
-            &replay.url,
-            "--now",
-            NOW,
-            "--format",
-            "json",
-        ],
-        &[("ES_API_KEY", SECRET_KEY)],
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = impact_live(ACCESS, &replay);
     assert_eq!(r["used_by"]["product_id"], "fleet-agent-access");
     assert_eq!(
         r["related_keys"],
@@ -193,23 +198,7 @@ fn a_live_cluster_lists_the_agents_other_keys() {
             &keys_answer(&[ALERT, ACCESS, OUTPUT, ENROLL]),
         ),
     ]);
-    let out = keydoctor_env(
-        &[
-            "impact",
-            ACCESS,
-            "--logs",
-            &logs,
-            "--es-url",
-            &replay.url,
-            "--now",
-            NOW,
-            "--format",
-            "json",
-        ],
-        &[("ES_API_KEY", SECRET_KEY)],
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = impact_live(ACCESS, &replay);
     let ids: Vec<&str> = r["related_keys"]
         .as_array()
         .unwrap()
