@@ -16,6 +16,22 @@ fn explain(input: &str, extra: &[&str]) -> Value {
     serde_json::from_str(&out.stdout).unwrap()
 }
 
+/// `scan PATH --format json` plus `extra`, expected to exit 1.
+fn scan(path: &std::path::Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "scan",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+    ];
+    args.extend_from_slice(extra);
+    let out = keydoctor(&args, "");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
 /// The `missing` finding's causes as (cause, verdict).
 fn causes(report: &Value) -> Vec<(String, String)> {
     let f = report["findings"]
@@ -165,19 +181,7 @@ fn an_active_key_that_vanished_points_at_a_restore() {
         ),
     )
     .unwrap();
-    let out = keydoctor(
-        &[
-            "scan",
-            dir.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "--now",
-            NOW,
-        ],
-        "",
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = scan(dir.path(), &[]);
     let c = causes(&r);
     assert_eq!(
         c[0],
@@ -392,19 +396,7 @@ fn a_purged_key_from_its_audit_trail_and_rotated_logs() {
     // fixtures/purged: created and invalidated per the audit log, failing as invalidated in the
     // rotated log, "not found" today, 14 days after the invalidation.
     let dir = crate::support::fixture("purged");
-    let out = keydoctor(
-        &[
-            "scan",
-            dir.to_str().unwrap(),
-            "--format",
-            "json",
-            "--now",
-            NOW,
-        ],
-        "",
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = scan(&dir, &[]);
     let f = missing_finding(&r);
     assert_eq!(f["key_id"], "Pq3mT5IBcF9aHj2kPg07");
     let purged = &f["differential"]["causes"][0];
@@ -430,20 +422,7 @@ fn a_purged_key_from_its_audit_trail_and_rotated_logs() {
         .unwrap();
     assert_eq!(inv["details"]["invalidated_by"]["user"], "ops-admin");
     // With a longer retention period, the key would not have been purged yet.
-    let out = keydoctor(
-        &[
-            "scan",
-            dir.to_str().unwrap(),
-            "--format",
-            "json",
-            "--now",
-            NOW,
-            "--retention-period",
-            "30d",
-        ],
-        "",
-    );
-    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = scan(&dir, &["--retention-period", "30d"]);
     let purged = missing_finding(&r)["differential"]["causes"]
         .as_array()
         .unwrap()
