@@ -705,7 +705,6 @@ impl<'a> FileState<'a> {
                     // is new.
                     let client = json_field(line, b"origin.address").map(correlate::host_of);
                     let user = json_field(line, b"user.name");
-                    let name = json_field(line, b"apikey.name");
                     let s = match self.successes.get_mut(id) {
                         Some(s) => s,
                         None => self.successes.entry(id.to_string()).or_insert(Use {
@@ -737,7 +736,7 @@ impl<'a> FileState<'a> {
                         }
                     }
                     if s.name.is_none() {
-                        s.name = name.map(str::to_string);
+                        s.name = json_field(line, b"apikey.name").map(str::to_string);
                     }
                 }
                 true
