@@ -158,6 +158,22 @@ fn join_paths(paths: &[std::path::PathBuf]) -> String {
 
 /// `_remote/info` and roles: saved answers among the files the scan took for plain text (not
 /// logs, which are never read twice), else a bundle's.
+/// One cluster's side of a two-sided scan: its report and the API answers among its files.
+fn side<'a>(
+    label: String,
+    report: &'a crate::scan::ScanReport,
+    answers: &'a crate::source::answers::Answers,
+) -> crate::diagnosis::two_sided::SideView<'a> {
+    crate::diagnosis::two_sided::SideView {
+        label,
+        signals: &report.signals,
+        span: report.span,
+        keys: &report.keys,
+        remote_info: answers.remote_info.as_ref().map(|(_, v)| v),
+        roles: answers.roles.as_ref().map(|(_, v)| v),
+    }
+}
+
 fn answers_of(
     inputs: &Inputs,
     files: &[FileEntry],
@@ -198,7 +214,7 @@ fn two_sided(
     diagnosis: &mut Diagnosis,
     mine: (&crate::scan::ScanReport, &Inputs, &[FileEntry]),
 ) -> Result<(), Error> {
-    use crate::diagnosis::two_sided::{analyse, check_pairs, pairs, SideView};
+    use crate::diagnosis::two_sided::{analyse, check_pairs, pairs};
     let (q_report, q_inputs, q_files) = mine;
     let pairs = pairs(args.diagnosis.rules.as_deref()).map_err(Error::Usage)?;
     let problems = check_pairs(&pairs, scanner.rules());
@@ -224,22 +240,8 @@ fn two_sided(
     diagnosis.inputs += theirs.inputs;
     let q_answers = answers_of(q_inputs, q_files, q_report);
     let f_answers = answers_of(&inputs, &files, &remote);
-    let q = SideView {
-        label: join_paths(&args.paths),
-        signals: &q_report.signals,
-        span: q_report.span,
-        keys: &q_report.keys,
-        remote_info: q_answers.remote_info.as_ref().map(|(_, v)| v),
-        roles: q_answers.roles.as_ref().map(|(_, v)| v),
-    };
-    let f = SideView {
-        label: join_paths(&args.remote_logs),
-        signals: &remote.signals,
-        span: remote.span,
-        keys: &remote.keys,
-        remote_info: f_answers.remote_info.as_ref().map(|(_, v)| v),
-        roles: f_answers.roles.as_ref().map(|(_, v)| v),
-    };
+    let q = side(join_paths(&args.paths), q_report, &q_answers);
+    let f = side(join_paths(&args.remote_logs), &remote, &f_answers);
     analyse(
         diagnosis,
         &q,

@@ -14,7 +14,7 @@
 use serde_json::Value;
 
 use super::classify::writable_descriptor;
-use super::privileges::{self, descriptors_grant, pattern_matches, PrivilegeKind};
+use super::privileges::{self, descriptors_grant, pattern_matches, strings_at, PrivilegeKind};
 use super::{Class, Finding, RenderedStep};
 
 /// The bundle's security answers.
@@ -105,17 +105,6 @@ fn rule_matches(rule: &Value, username: &str) -> Tri {
     }
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The owner's roles: a native or reserved user's own (`GET /_security/user`), else those of
 /// the role mappings whose rules match the user name.
 pub fn owner_roles(owner: &str, sec: &Security) -> Option<OwnerRoles> {
@@ -128,7 +117,7 @@ pub fn owner_roles(owner: &str, sec: &Security) -> Option<OwnerRoles> {
     if let Some(user) = sec.users.and_then(|u| u.get(owner)) {
         // Native and reserved users get their roles from the user; role mappings serve the
         // other realms (LDAP, AD, SAML, OIDC, PKI, JWT, Kerberos).
-        out.roles.extend(strings(user.get("roles")));
+        out.roles.extend(strings_at(user, "roles"));
         out.via
             .push("commercial/security_users.json, as a native user".into());
     } else if let Some(mappings) = sec.mappings.and_then(Value::as_object) {
@@ -142,14 +131,14 @@ pub fn owner_roles(owner: &str, sec: &Security) -> Option<OwnerRoles> {
             let templated = m.get("role_templates").is_some();
             match rule_matches(rules, owner) {
                 Tri::Yes if !templated => {
-                    out.roles.extend(strings(m.get("roles")));
+                    out.roles.extend(strings_at(m, "roles"));
                     out.via.push(format!("role mapping `{name}`"));
                 }
                 Tri::No => {}
                 _ => {
                     out.undecided.push(name.clone());
                     match (&mut out.undecided_roles, templated) {
-                        (Some(r), false) => r.extend(strings(m.get("roles"))),
+                        (Some(r), false) => r.extend(strings_at(m, "roles")),
                         (r, _) => *r = None,
                     }
                 }

@@ -234,6 +234,20 @@ pub fn role_descriptor(
     Value::Object(outer)
 }
 
+/// The strings of array `field` of a role's entry (`names`, `privileges`, a user's `roles`).
+pub fn strings_at(entry: &Value, field: &str) -> Vec<String> {
+    entry
+        .get(field)
+        .and_then(Value::as_array)
+        .map(|n| {
+            n.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether `descriptors` (a key's `role_descriptors` or `limited_by` entry) grant `privilege`
 /// (or a broader one from `granting`) on `index` / for the cluster. `None` when unknown.
 pub fn descriptors_grant(

@@ -39,6 +39,19 @@ pub struct Product {
     pub related: Option<String>,
     #[serde(default)]
     pub sources: Vec<String>,
+    /// `name`, compiled on first use.
+    #[serde(skip)]
+    name_re: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl Product {
+    /// The compiled `name` regex (`None` without one, or when it does not compile, which
+    /// `check_products` reports).
+    fn name_regex(&self) -> Option<&Regex> {
+        self.name_re
+            .get_or_init(|| self.name.as_deref().and_then(|n| Regex::new(n).ok()))
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,8 +196,8 @@ fn recognise_one(
         "owner".into(),
         owner.map_or_else(|| "the key's owner".to_string(), |o| format!("`{o}`")),
     );
-    if let Some(pattern) = &p.name {
-        let re = Regex::new(pattern).ok()?;
+    if p.name.is_some() {
+        let re = p.name_regex()?;
         let caps = re.captures(name?)?;
         for group in re.capture_names().flatten() {
             if let Some(m) = caps.name(group) {

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 
 use super::classify::format_ms;
 use super::correlate::{Signal, SignalKey};
-use super::privileges::{format_json, granting, pattern_matches};
+use super::privileges::{format_json, granting, pattern_matches, strings_at};
 use super::{Diagnosis, Finding, Options, RenderedStep};
 use crate::event::key_metadata::KeyMetadata;
 use crate::rule::RuleSet;
@@ -1063,20 +1063,6 @@ fn remote_entries(role: &Value, alias: &str) -> Vec<Value> {
                         })
                 })
                 .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The strings of array `field` of `entry` (`names`, `privileges`).
-fn strings_at(entry: &Value, field: &str) -> Vec<String> {
-    entry
-        .get(field)
-        .and_then(Value::as_array)
-        .map(|n| {
-            n.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
                 .collect()
         })
         .unwrap_or_default()
