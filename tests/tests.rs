@@ -18,6 +18,7 @@ mod scan;
 mod secrets;
 mod share;
 mod support;
+mod terminal;
 mod tls;
 mod tuning;
 mod two_sided;

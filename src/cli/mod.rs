@@ -4,6 +4,7 @@
 mod doctor;
 mod explain;
 mod keys;
+mod progress;
 mod rules;
 mod scan;
 

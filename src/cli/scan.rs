@@ -1,11 +1,9 @@
 //! `keydoctor scan`: walk, scan, correlate, filter, render; `--follow` keeps watching.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::explain::{parse_now, parse_version};
 use super::{width, CmdResult, Io, ScanArgs};
@@ -112,21 +110,14 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         return Err(no_input(&walk_skipped, &args.paths));
     }
     let total: u64 = files.iter().map(|f| f.size).sum();
-    let done = AtomicBool::new(false);
-    let report = std::thread::scope(|s| {
-        if show_progress {
-            s.spawn(|| progress(total, &counter, &done));
-        }
+    let mut report = super::progress::with_progress(io, show_progress, total, &counter, || {
         let mut results: Vec<_> = {
             use rayon::prelude::*;
             files.par_iter().map(|f| scanner.scan_file(f)).collect()
         };
         results.extend(metadata.iter().map(|f| scanner.scan_metadata_file(f)));
-        let report = scanner.finish(results, walk_skipped);
-        done.store(true, Ordering::Relaxed);
-        report
+        scanner.finish(results, walk_skipped)
     });
-    let mut report = report;
     let mut diagnosis = std::mem::take(&mut report.diagnosis);
     if !args.remote_logs.is_empty() {
         two_sided(&args, &scanner, &mut diagnosis, (&report, &inputs, &files))?;
@@ -532,21 +523,6 @@ impl Filter {
             crate::diagnosis::suppress::apply(d, s, self.now_ms);
         }
     }
-}
-
-fn progress(total: u64, counter: &AtomicU64, done: &AtomicBool) {
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} scanning {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    while !done.load(Ordering::Relaxed) {
-        bar.set_position(counter.load(Ordering::Relaxed).min(total));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bar.finish_and_clear();
 }
 
 /// `--follow`: the full report once, then what changes, poll after poll.

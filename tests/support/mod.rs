@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use keydoctor::cli::{run, Io};
 
+pub(crate) mod pty;
 pub(crate) mod replay;
 
 /// A fixed "now" so that expiry decisions (and so snapshots) do not depend on the day.
