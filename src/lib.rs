@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod diagnosis;
 pub mod error;
 pub mod event;
+pub mod model;
 pub mod report;
 pub mod rule;
 pub mod scan;

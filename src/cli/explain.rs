@@ -114,6 +114,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        target: super::curl_target(&args.diagnosis.cluster),
     };
     super::output(
         &diagnosis,

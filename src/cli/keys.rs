@@ -302,6 +302,7 @@ pub(super) fn key(args: KeyArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        target: super::curl_target(&args.source.cluster),
     };
     render_key(&report, args.output.format.into(), &opts, &mut io.stdout)?;
     Ok(if report.state == State::Active {
@@ -350,6 +351,7 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        target: super::curl_target(&args.source.cluster),
     };
     render_expiring(
         &report,
@@ -453,6 +455,7 @@ pub(super) fn impact(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> C
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        target: super::curl_target(&args.source.cluster),
     };
     crate::report::keys::render_impact(&report, args.output.format.into(), &opts, &mut io.stdout)?;
     Ok(if report.breaks {
@@ -513,6 +516,7 @@ pub(super) fn rotate(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResul
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        target: super::curl_target(&args.source.cluster),
     };
     render_plan(&plan, args.output.format.into(), &opts, &mut io.stdout)?;
     Ok(Outcome::Clean)

@@ -300,10 +300,15 @@ fn show(r: &rule::Rule) -> String {
         if let Some(t) = &step.text {
             line(wrap(&t.as_written(), "     "));
         }
+        if !step.when.is_empty() {
+            let when: Vec<_> = step.when.iter().map(|c| c.as_str()).collect();
+            line(format!("     only when: {}", when.join(", ")));
+        }
         if let Some(request) = &step.request {
             for l in request.as_written().trim_end().lines() {
                 line(format!("     {l}"));
             }
+            line(format!("     run as: {}", step.run_as.as_str()));
         }
         if let Some(f) = &step.fallback {
             line(format!(

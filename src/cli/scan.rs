@@ -54,6 +54,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        target: super::curl_target(&args.diagnosis.cluster),
     };
     let format: Format = args.output.format.into();
     let retention = super::retention(&args.diagnosis)?;
@@ -616,7 +617,7 @@ fn follow(
                         writeln!(
                             io.stdout,
                             "{}",
-                            serde_json::json!({"event": "finding", "finding": crate::report::json::finding_json(f)})
+                            serde_json::json!({"event": "finding", "finding": crate::report::json::finding_json(f, &render_opts.target)})
                         )?;
                     }
                 }

@@ -14,7 +14,7 @@
 //!    say whether a denial comes from the key's own descriptors or from its owner (`limited_by`);
 //!    an `invalidate_apikeys` audit event names who invalidated a key and when.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -28,6 +28,7 @@ use super::{
 use crate::event::credential::{CredentialFormat, Scheme};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::event::Document;
+use crate::model::StepCondition;
 use crate::rule::{Rule, RuleMatch, RuleSet};
 use crate::source::Skipped;
 
@@ -709,8 +710,10 @@ fn render_rule_texts(
             Some(_) => !cross,
             None => true,
         })
+        .filter(|step| step.when.iter().all(|c| condition_holds(*c, finding)))
         .map(|step| {
             let mut rendered = RenderedStep {
+                run_as: step.run_as,
                 title: step.title.render(&lookup),
                 text: step
                     .text
@@ -754,6 +757,12 @@ fn render_rule_texts(
     if let Some(fix) = &finding.details.descriptor_fix {
         finding.remediation.insert(0, fix.clone());
     }
+    // A request a rule's own steps already make (e.g. reading the key) is not asked twice
+    // when a snippet makes it again.
+    let mut seen = BTreeSet::new();
+    finding
+        .remediation
+        .retain(|s| s.request.as_ref().is_none_or(|r| seen.insert(r.clone())));
     finding.candidates = rule
         .candidates
         .iter()
@@ -767,6 +776,73 @@ fn render_rule_texts(
         .iter()
         .map(|r| (r.title.clone(), r.url.clone()))
         .collect();
+}
+
+/// Whether a step's precondition holds for `finding`, from what the diagnosis knows.
+fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
+    let meta = finding.details.metadata.as_ref();
+    match condition {
+        StepCondition::DescriptorsUnknown => {
+            let cross = finding.details.cross_cluster_key
+                || meta.is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"));
+            match meta {
+                Some(m) if cross => m.access.is_none(),
+                Some(m) => m.role_descriptors.is_none(),
+                None => true,
+            }
+        }
+        StepCondition::KeyMayBeActive => {
+            !matches!(
+                finding.class,
+                Class::Invalidated | Class::Expired | Class::Missing
+            ) && !matches!(
+                finding.details.metadata_state,
+                Some("invalidated" | "expired")
+            )
+        }
+        StepCondition::KeyMayExist => finding.class != Class::Missing,
+    }
+}
+
+/// Descriptors keydoctor has not seen, as a body Elasticsearch rejects (each placeholder is a
+/// string where a role descriptor object must stand) so that nothing runs as pasted with them,
+/// plus the descriptor that adds what was missing, when there is one.
+pub(crate) fn placeholder_descriptors(
+    key: Option<&str>,
+    known_empty: bool,
+    add: Option<&Value>,
+    gone: bool,
+) -> Value {
+    let mut out = Map::new();
+    let (name, value) = if known_empty {
+        (
+            "<the key has no role descriptors of its own: it carries all of its owner's privileges>".to_string(),
+            "<name only what its clients need, as descriptor objects>".to_string(),
+        )
+    } else if gone {
+        (
+            format!(
+                "<every descriptor key {} had (it is gone: take them from where it was created)>",
+                key.unwrap_or("<key id>")
+            ),
+            "<copied whole>".to_string(),
+        )
+    } else {
+        (
+            format!(
+                "<every descriptor of key {}, from the GET above>",
+                key.unwrap_or("<key id>")
+            ),
+            "<copied whole>".to_string(),
+        )
+    };
+    out.insert(name, Value::String(value));
+    if let Some(Value::Object(add)) = add {
+        for (k, v) in add {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 /// Template variables: captures, then what the engine derived.
@@ -829,17 +905,29 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
     // current descriptors when known, plus the one that adds what was missing);
     // `role_descriptors` is a key's complete set, given only when the pasted metadata shows the
     // current descriptors, so a replacement key never silently loses privileges.
-    let current = d
+    // Descriptors never seen are never sent: without them (or when the key has none, so that
+    // any descriptor would narrow it to just that), both bodies are placeholders Elasticsearch
+    // rejects, and the plan reads the key first.
+    let own = d
         .metadata
         .as_ref()
-        .and_then(|m| m.role_descriptors.as_ref())
-        .filter(|c| c.as_object().is_some_and(|m| !m.is_empty()));
-    if d.suggested_role_descriptors.is_some() {
-        let merged = merged_descriptors(d.metadata.as_ref(), d.suggested_role_descriptors.as_ref());
-        set(
-            "suggested_role_descriptors",
-            Some(privileges::format_json(&merged)),
-        );
+        .and_then(|m| m.role_descriptors.as_ref());
+    let known_empty = own.is_some_and(|c| c.as_object().is_none_or(|m| m.is_empty()));
+    let current = own.filter(|_| !known_empty);
+    let suggested = d.suggested_role_descriptors.as_ref();
+    let bodies = if current.is_some() {
+        let merged = privileges::format_json(&merged_descriptors(d.metadata.as_ref(), suggested));
+        (merged.clone(), merged)
+    } else {
+        let key = finding.key_id.as_deref();
+        let gone = finding.class == Class::Missing;
+        (
+            privileges::format_json(&placeholder_descriptors(key, known_empty, suggested, gone)),
+            privileges::format_json(&placeholder_descriptors(key, known_empty, None, gone)),
+        )
+    };
+    if suggested.is_some() {
+        set("suggested_role_descriptors", Some(bodies.0.clone()));
     }
     set(
         "access",
@@ -849,10 +937,14 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
             .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
             .map(privileges::format_json),
     );
-    if current.is_some() {
-        let merged = merged_descriptors(d.metadata.as_ref(), d.suggested_role_descriptors.as_ref());
-        set("role_descriptors", Some(privileges::format_json(&merged)));
-    }
+    set(
+        "role_descriptors",
+        Some(if suggested.is_some() {
+            bodies.0
+        } else {
+            bodies.1
+        }),
+    );
     vars
 }
 
@@ -1216,6 +1308,7 @@ fn descriptor_fix(
             finding.details.suggested_role_descriptors.as_ref(),
         );
         return Some(RenderedStep {
+ run_as: crate::model::RunAs::User,
             title: format!("The smallest change: add {on} to the key's role descriptors"),
             text: Some(format!(
                 "Against key {id}'s current descriptors, one descriptor that names exactly what was denied, nothing else widened (the update request below sends the whole set: the update API replaces `role_descriptors`)."
@@ -1244,6 +1337,7 @@ fn descriptor_fix(
     let after = privileges::role_with(&before, kind, least, index);
     let owner = meta.username.as_deref().unwrap_or("the owner");
     Some(RenderedStep {
+ run_as: crate::model::RunAs::User,
         title: format!("The smallest change: add {on} to the owner's role `{role_name}`"),
         text: Some(format!(
             "Key {id}'s own descriptors {} it, but its owner `{owner}`'s privileges, captured in `limited_by` when the key was created or last updated, do not. Below is role `{role_name}` as captured, with one entry added; check the role's current definition first (`GET /_security/role/{role_name}`: it may have changed since, and a reserved or file-based role cannot be changed this way: give `{owner}` an extra role instead). Then refresh the key's snapshot as `{owner}`: `PUT /_security/api_key/{id}` with `{{}}` (8.4+), or create a new key.",

@@ -117,6 +117,8 @@ pub struct RenderedStep {
     pub version_note: Option<String>,
     /// A unified diff the step makes (descriptors before and after).
     pub diff: Option<String>,
+    /// Who authenticates the request (the `curl` form follows it).
+    pub run_as: crate::model::RunAs,
 }
 
 /// A candidate cause of an unresolved 401.

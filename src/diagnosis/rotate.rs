@@ -13,6 +13,7 @@ use super::classify::{format_ms, writable_descriptor};
 use super::keys::{human_duration, State};
 use super::privileges::format_json;
 use crate::event::key_metadata::KeyMetadata;
+use crate::model::RunAs;
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub struct PlanStep {
     pub title: String,
     pub text: String,
     pub request: Option<String>,
+    /// Who authenticates the request.
+    pub run_as: crate::model::RunAs,
 }
 
 /// A rotation plan.
@@ -117,10 +120,15 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
                 format!("{}\n", format_json(&after)),
             ));
         }
+        // Never `{}` (or none): a key created so gets all of its creator's privileges, a
+        // superuser key when run as `elastic`. Descriptors not seen become placeholders that
+        // Elasticsearch rejects, so the create cannot run until someone fills them in.
         if key.role_descriptors.is_none() {
-            warnings.push("the metadata shows no role descriptors (before 8.5 they are not returned): the replacement below gets `{}`, i.e. all of its creator's privileges; copy the old descriptors if you know them".into());
+            warnings.push("the metadata shows no role descriptors (before 8.5 they are not returned): the create request below has a placeholder Elasticsearch rejects; fill in the old key's descriptors (from where it was created), or the privileges its clients need".into());
+            after = super::classify::placeholder_descriptors(Some(&key.id), false, None, false);
         } else if after.as_object().is_some_and(|m| m.is_empty()) {
-            warnings.push("`role_descriptors: {}`: the new key gets a snapshot of its creator's privileges, so create it as the old key's owner".into());
+            warnings.push("the old key has no role descriptors: it carries all of its owner's privileges, and a copy made with `{}` would carry all of its creator's; the create request below has a placeholder Elasticsearch rejects: name only what its clients need".into());
+            after = super::classify::placeholder_descriptors(Some(&key.id), true, None, false);
         }
         body.insert("role_descriptors".into(), after);
     }
@@ -152,6 +160,7 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
                 if cross { ", and with manage_security (cross-cluster keys, 8.10+)" } else { "" }
             ),
             request: Some(format!("{endpoint}\n{}", format_json(&Value::Object(body)))),
+            run_as: RunAs::User,
         },
         PlanStep {
             title: "Deploy the new key to every client that uses the old one".into(),
@@ -161,11 +170,13 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
                 "Put the `encoded` value where each client reads it (a keystore, a secret, `api_key` in the output settings) and reload or restart the client.".into()
             },
             request: cross.then(|| "POST /_nodes/reload_secure_settings".to_string()),
+            run_as: RunAs::User,
         },
         PlanStep {
             title: "Verify the new key before touching the old one".into(),
             text: "With the new key, authenticate and check that `api_key.id` is the new id; then check that the clients' requests succeed (their logs, or `keydoctor scan` on them).".into(),
             request: (!cross).then(|| "GET /_security/_authenticate".to_string()),
+            run_as: RunAs::NewKey,
         },
     ];
     steps.push(match state {
@@ -176,6 +187,7 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
                 "DELETE /_security/api_key\n{}",
                 format_json(&json!({"ids": [key.id]}))
             )),
+            run_as: RunAs::User,
         },
         other => PlanStep {
             title: "Nothing to invalidate".into(),
@@ -184,6 +196,7 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
                 other.as_str()
             ),
             request: None,
+            run_as: RunAs::User,
         },
     });
     if let (State::Active, Some(e)) = (state, key.expiration_ms) {
@@ -239,6 +252,27 @@ mod tests {
         let (before, after) = p.descriptors_change.unwrap();
         assert!(!before.contains("metrics-*") && after.contains("metrics-*"));
         assert!(after.contains("logs-*"), "nothing is dropped");
+    }
+
+    #[test]
+    fn descriptors_not_seen_or_empty_never_make_a_runnable_create() {
+        for descriptors in [r#""#, r#","role_descriptors":{}"#] {
+            let k = key(&format!(
+                r#"{{"api_keys":[{{"id":"K2AAAAAAAAAAAAAAAAAA","name":"n","creation":0,"invalidated":false,"username":"u"{descriptors}}}]}}"#
+            ));
+            let p = plan(&k, None, &[], 1000);
+            let create = p.steps[0].request.as_deref().unwrap();
+            let body: Value = serde_json::from_str(create.split_once('\n').unwrap().1).unwrap();
+            let rd = body["role_descriptors"].as_object().unwrap();
+            assert!(!rd.is_empty(), "{create}");
+            assert!(
+                rd.values().any(Value::is_string),
+                "a placeholder ES rejects: {create}"
+            );
+            assert_eq!(p.steps[0].run_as, RunAs::User);
+            assert_eq!(p.steps[2].run_as, RunAs::NewKey, "verify with the new key");
+            assert!(!p.warnings.is_empty());
+        }
     }
 
     #[test]

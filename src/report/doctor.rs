@@ -119,6 +119,7 @@ fn shared_steps(group: &[&Finding]) -> Vec<RenderedStep> {
         .remediation
         .iter()
         .map(|s| RenderedStep {
+            run_as: s.run_as,
             title: s.title.replace(id, "<id>"),
             text: s.text.as_ref().map(|t| t.replace(id, "<id>")),
             request: s.request.as_ref().map(|t| t.replace(id, "<id>")),

@@ -386,7 +386,7 @@ pub(super) fn render_steps(
                 )?;
             }
             if opts.curl {
-                if let Some(curl) = curl_form(request) {
+                if let Some(curl) = curl_form(request, step.run_as, &opts.target) {
                     writeln!(
                         out,
                         "{pad}  {}",

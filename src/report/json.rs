@@ -124,6 +124,10 @@ struct StepOut {
     request: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     curl: Option<String>,
+    /// Who authenticates the request: `user` (a password; keys are created and updated only
+    /// so) or `new_key` (a check that the replacement works).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_as: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     version_note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,7 +176,7 @@ struct SkippedOut {
 }
 
 /// Render the JSON report (one document, then a newline).
-pub fn render_json(d: &Diagnosis, _opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let report = Report {
         schema_version: 1,
         summary: Summary {
@@ -180,7 +184,11 @@ pub fn render_json(d: &Diagnosis, _opts: &RenderOptions, out: &mut dyn Write) ->
             findings: d.findings.len(),
             text: super::summary_line(d),
         },
-        findings: d.findings.iter().map(finding_out).collect(),
+        findings: d
+            .findings
+            .iter()
+            .map(|f| finding_out(f, &opts.target))
+            .collect(),
         notes: d
             .notes
             .iter()
@@ -280,11 +288,11 @@ fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
 }
 
 /// One finding as the JSON report writes it (for `scan --follow`'s event lines).
-pub fn finding_json(f: &Finding) -> Value {
-    serde_json::to_value(finding_out(f)).unwrap_or(Value::Null)
+pub fn finding_json(f: &Finding, target: &super::CurlTarget) -> Value {
+    serde_json::to_value(finding_out(f, target)).unwrap_or(Value::Null)
 }
 
-fn finding_out(f: &Finding) -> FindingOut {
+fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
     FindingOut {
         class: f.class.as_str(),
         severity: f.severity.as_str(),
@@ -311,7 +319,12 @@ fn finding_out(f: &Finding) -> FindingOut {
                 title: redact(&s.title),
                 text: s.text.as_deref().map(redact),
                 request: s.request.as_deref().map(redact),
-                curl: s.request.as_deref().and_then(curl_form).map(|c| redact(&c)),
+                curl: s
+                    .request
+                    .as_deref()
+                    .and_then(|r| curl_form(r, s.run_as, target))
+                    .map(|c| redact(&c)),
+                run_as: s.request.as_ref().map(|_| s.run_as.as_str()),
                 version_note: s.version_note.clone(),
                 diff: s.diff.as_deref().map(redact),
             })

@@ -545,8 +545,11 @@ pub fn render_plan(
                 "warnings": plan.warnings,
                 "steps": plan.steps.iter().enumerate().map(|(i, s)| {
                     let mut v = json!({"step": i + 1, "title": s.title, "text": s.text, "request": s.request});
+                    if s.request.is_some() {
+                        v["run_as"] = json!(s.run_as.as_str());
+                    }
                     if opts.curl {
-                        if let Some(c) = s.request.as_deref().and_then(super::curl_form) {
+                        if let Some(c) = s.request.as_deref().and_then(|r| super::curl_form(r, s.run_as, &opts.target)) {
                             v["curl"] = json!(c);
                         }
                     }
@@ -629,7 +632,7 @@ pub fn render_plan(
                         writeln!(out, "{pad}  {line}")?;
                     }
                     if opts.curl {
-                        if let Some(c) = super::curl_form(r) {
+                        if let Some(c) = super::curl_form(r, s.run_as, &opts.target) {
                             writeln!(out, "{pad}  # or with curl:")?;
                             for line in c.lines() {
                                 writeln!(out, "{pad}  {line}")?;

@@ -185,7 +185,7 @@ pub(super) fn steps_markdown(
                     indent(&fence_safe(&redact(request)), "   ")
                 )?;
                 if opts.curl {
-                    if let Some(curl) = curl_form(request) {
+                    if let Some(curl) = curl_form(request, step.run_as, &opts.target) {
                         writeln!(out, "\n   ```sh\n{}\n   ```", indent(&redact(&curl), "   "))?;
                     }
                 }

@@ -17,6 +17,7 @@ use std::io::{self, Write};
 
 use crate::diagnosis::Diagnosis;
 use crate::event::credential::redact;
+use crate::model::RunAs;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub enum Format {
 }
 
 /// How to render.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
     /// ANSI colours (decided once, at startup).
     pub color: bool,
@@ -35,6 +36,18 @@ pub struct RenderOptions {
     pub width: usize,
     /// Show each request in `curl` form too.
     pub curl: bool,
+    /// Where the `curl` forms send their requests.
+    pub target: CurlTarget,
+}
+
+/// The cluster the `curl` forms address: the URL and CA file the user gave (`--es-url`,
+/// `--ca-cert`), else `$ELASTICSEARCH_URL`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CurlTarget {
+    /// The cluster's URL, without userinfo.
+    pub url: Option<String>,
+    /// The CA file to verify the cluster with.
+    pub ca_cert: Option<String>,
 }
 
 /// Render `diagnosis` in `format`.
@@ -51,9 +64,12 @@ pub fn render(
     }
 }
 
-/// The `curl` form of a Dev Tools request (`METHOD /path` plus an optional JSON body), using the
-/// environment variables the live-cluster commands read. `None` when it is not an HTTP request.
-pub fn curl_form(request: &str) -> Option<String> {
+/// The `curl` form of a Dev Tools request (`METHOD /path` plus an optional JSON body), sent to
+/// `target`, authenticated as `run_as` requires: a user's password (`$ES_USERNAME`,
+/// `$ES_PASSWORD`) for what only a user may do (creating and updating keys among it), the new
+/// key (`$NEW_API_KEY`) for a check that it works, the client's own key (`$CLIENT_API_KEY`)
+/// for a check of what the client sends. `None` when it is not an HTTP request.
+pub fn curl_form(request: &str, run_as: RunAs, target: &CurlTarget) -> Option<String> {
     let mut lines = request.lines();
     let first = lines.next()?.trim();
     let (method, path) = first.split_once(' ')?;
@@ -61,9 +77,20 @@ pub fn curl_form(request: &str) -> Option<String> {
         return None;
     }
     let body: String = lines.collect::<Vec<_>>().join("\n");
-    let mut out = format!(
-        "curl -sS -X {method} \"$ELASTICSEARCH_URL{path}\" \\\n  -H \"Authorization: ApiKey $ES_API_KEY\""
-    );
+    // A URL the user gave is quoted so that the shell expands nothing in it.
+    let url = match &target.url {
+        Some(url) => format!("'{}{path}'", url.trim_end_matches('/').replace('\'', "%27")),
+        None => format!("\"$ELASTICSEARCH_URL{path}\""),
+    };
+    let auth = match run_as {
+        RunAs::User => "-u \"$ES_USERNAME:$ES_PASSWORD\"",
+        RunAs::NewKey => "-H \"Authorization: ApiKey $NEW_API_KEY\"",
+        RunAs::ClientKey => "-H \"Authorization: ApiKey $CLIENT_API_KEY\"",
+    };
+    let mut out = format!("curl -sS -X {method} {url} \\\n  {auth}");
+    if let Some(ca) = &target.ca_cert {
+        out.push_str(&format!(" \\\n  --cacert '{}'", ca.replace('\'', "'\\''")));
+    }
     if !body.trim().is_empty() {
         let compact = serde_json::from_str::<serde_json::Value>(body.trim())
             .ok()
@@ -422,11 +449,25 @@ mod tests {
 
     #[test]
     fn curl_form_carries_method_path_and_compact_body() {
-        let got =
-            curl_form("PUT /_security/api_key/abc\n{\n  \"role_descriptors\": {\"a\": {}}\n}")
-                .unwrap();
+        let env = CurlTarget::default();
+        let got = curl_form(
+            "PUT /_security/api_key/abc\n{\n  \"role_descriptors\": {\"a\": {}}\n}",
+            RunAs::User,
+            &env,
+        )
+        .unwrap();
         assert!(got.starts_with("curl -sS -X PUT \"$ELASTICSEARCH_URL/_security/api_key/abc\""));
+        assert!(got.contains("-u \"$ES_USERNAME:$ES_PASSWORD\"") && !got.contains("ApiKey"));
         assert!(got.contains("-d '{\"role_descriptors\":{\"a\":{}}}'"));
-        assert!(curl_form("bin/elasticsearch-keystore add x").is_none());
+        assert!(curl_form("bin/elasticsearch-keystore add x", RunAs::User, &env).is_none());
+        let given = CurlTarget {
+            url: Some("https://es.example:9200/".into()),
+            ca_cert: Some("/etc/ca's.pem".into()),
+        };
+        let verify = curl_form("GET /_security/_authenticate", RunAs::NewKey, &given).unwrap();
+        assert_eq!(
+            verify,
+            "curl -sS -X GET 'https://es.example:9200/_security/_authenticate' \\\n  -H \"Authorization: ApiKey $NEW_API_KEY\" \\\n  --cacert '/etc/ca'\\''s.pem'"
+        );
     }
 }

@@ -815,7 +815,13 @@ fn compile_step(
 ) -> Option<Vec<Step>> {
     let s = step.get_ref();
     if let Some(include) = &s.include {
-        if s.title.is_some() || s.request.is_some() || s.text.is_some() || s.key_type.is_some() {
+        if s.title.is_some()
+            || s.request.is_some()
+            || s.text.is_some()
+            || s.key_type.is_some()
+            || s.run_as.is_some()
+            || !s.when.is_empty()
+        {
             problems.push(problem(
                 source,
                 "include-with-fields",
@@ -896,6 +902,53 @@ fn compile_step(
         }
         None => None,
     };
+    let run_as = match &s.run_as {
+        Some(r) => match crate::model::RunAs::parse(r.get_ref()) {
+            Some(r) => r,
+            None => {
+                problems.push(problem(
+                    source,
+                    "bad-run-as",
+                    format!("`{}` is not who runs a step", r.get_ref()),
+                    Some(r.span()),
+                    "expected `user`, `new_key` or `client_key`",
+                    None,
+                ));
+                return None;
+            }
+        },
+        None => crate::model::RunAs::User,
+    };
+    let mut when = Vec::new();
+    for c in &s.when {
+        match crate::model::StepCondition::parse(c.get_ref()) {
+            Some(c) => when.push(c),
+            None => {
+                problems.push(problem(
+                    source,
+                    "bad-condition",
+                    format!("`{}` is not a step condition", c.get_ref()),
+                    Some(c.span()),
+                    "unknown condition",
+                    Some(format!(
+                        "known: {}",
+                        crate::model::StepCondition::ALL
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                ));
+                return None;
+            }
+        }
+    }
+    if let Some(r) = &s.request {
+        if let Some((code, message, label)) = unsafe_request(r.get_ref(), run_as) {
+            problems.push(problem(source, code, message, Some(r.span()), label, None));
+            return None;
+        }
+    }
     let title = check_template(source, title, always, problems)?;
     let opt = |field: &Option<Spanned<String>>,
                problems: &mut Vec<RuleProblem>|
@@ -917,7 +970,38 @@ fn compile_step(
         min_version,
         fallback,
         key_type,
+        run_as,
+        when,
     }])
+}
+
+/// A request that would be unsafe as printed: a create without role descriptors (the new key
+/// would get all of its creator's privileges), or `_authenticate` as the user (it checks the
+/// user, not the key the step is about).
+fn unsafe_request(
+    request: &str,
+    run_as: crate::model::RunAs,
+) -> Option<(&'static str, String, &'static str)> {
+    let first = request.trim_start().lines().next().unwrap_or("").trim();
+    let compact: String = request.split_whitespace().collect();
+    if first == "POST /_security/api_key"
+        && (!compact.contains("\"role_descriptors\":")
+            || compact.contains("\"role_descriptors\":{}"))
+    {
+        return Some((
+            "create-without-descriptors",
+            "a key created without `role_descriptors` gets all of its creator's privileges: name them, or use a placeholder Elasticsearch rejects (a string where a descriptor goes)".into(),
+            "no role_descriptors",
+        ));
+    }
+    if first.starts_with("GET /_security/_authenticate") && run_as == crate::model::RunAs::User {
+        return Some((
+            "authenticate-as-user",
+            "`_authenticate` as the user checks the user, not the key: say `run_as = \"new_key\"` or `\"client_key\"`".into(),
+            "run as the user",
+        ));
+    }
+    None
 }
 
 fn check_template(
@@ -1092,6 +1176,50 @@ input = "api key is fine"
         assert!(codes.contains(&"unknown-class"), "{codes:?}");
         assert!(codes.contains(&"unknown-capture"), "{codes:?}");
         assert!(codes.contains(&"unbound-placeholder"), "{codes:?}");
+    }
+
+    #[test]
+    fn unsafe_requests_and_bad_step_fields_are_problems() {
+        let codes = |from: &str, to: &str| -> Vec<&'static str> {
+            let bad = GOOD.replace(from, to);
+            let err =
+                compile_sources(&[src("expired/x-rule.toml", &bad)], 1, &[], vec![]).unwrap_err();
+            // The step is dropped, so the rule also has no remediation left: not the point here.
+            err.problems
+                .iter()
+                .map(|p| p.code)
+                .filter(|c| *c != "no-remediation")
+                .collect()
+        };
+        let look = "request = \"GET /_security/api_key?id={key_id|<id>}\"";
+        assert_eq!(
+            codes(look, "request = '''\nPOST /_security/api_key\n{\"name\": \"x\", \"role_descriptors\": {}}\n'''"),
+            ["create-without-descriptors"]
+        );
+        assert_eq!(
+            codes(
+                look,
+                "request = '''\nPOST /_security/api_key\n{\"name\": \"x\"}\n'''"
+            ),
+            ["create-without-descriptors"]
+        );
+        assert_eq!(
+            codes(look, "request = \"GET /_security/_authenticate\""),
+            ["authenticate-as-user"]
+        );
+        assert_eq!(
+            codes(look, &format!("{look}\nrun_as = \"admin\"")),
+            ["bad-run-as"]
+        );
+        assert_eq!(
+            codes(look, &format!("{look}\nwhen = [\"always\"]")),
+            ["bad-condition"]
+        );
+        let fine = GOOD.replace(
+            look,
+            "request = \"GET /_security/_authenticate\"\nrun_as = \"new_key\"\nwhen = [\"key_may_be_active\"]",
+        );
+        assert!(compile_sources(&[src("expired/x-rule.toml", &fine)], 1, &[], vec![]).is_ok());
     }
 
     #[test]

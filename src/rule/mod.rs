@@ -132,6 +132,10 @@ pub struct Step {
     /// `Some("cross_cluster")`: only for a key metadata shows is a cross-cluster key;
     /// `Some("rest")`: for any other key (also when the type is not known).
     pub key_type: Option<String>,
+    /// Who authenticates the request.
+    pub run_as: crate::model::RunAs,
+    /// Facts the step needs to be printed (all must hold).
+    pub when: Vec<crate::model::StepCondition>,
 }
 
 /// A candidate cause of an `authentication_unresolved` finding.

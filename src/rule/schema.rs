@@ -90,6 +90,10 @@ pub(crate) struct StepFile {
     #[serde(default)]
     pub(crate) key_type: Option<Spanned<String>>,
     #[serde(default)]
+    pub(crate) run_as: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) when: Vec<Spanned<String>>,
+    #[serde(default)]
     pub(crate) include: Option<Spanned<String>>,
 }
 
