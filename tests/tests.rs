@@ -11,6 +11,7 @@ mod doctor;
 mod impact;
 mod keys;
 mod matrix;
+mod pastes;
 mod plans;
 mod report;
 mod robustness;

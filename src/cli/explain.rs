@@ -28,7 +28,7 @@ pub(super) fn parse_now(given: Option<&str>) -> Result<i64, Error> {
     }
 }
 use crate::error::Error;
-use crate::event::parse_input;
+use crate::event::parse_paste;
 use crate::report::RenderOptions;
 use crate::rule;
 use crate::source;
@@ -92,7 +92,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         });
     }
     // An input skipped whole next to readable ones is a warning in the report, not an error.
-    let docs: Vec<_> = inputs.iter().map(parse_input).collect();
+    let docs: Vec<_> = inputs.iter().map(parse_paste).collect();
     drop(inputs);
     let mut opts = Options::new(version, now_ms);
     let studied = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;

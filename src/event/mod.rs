@@ -24,6 +24,7 @@ pub mod audit;
 pub mod credential;
 pub mod excerpt;
 pub mod key_metadata;
+mod paste;
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -196,18 +197,59 @@ impl OffsetMap {
             None => at,
         }
     }
+
+    /// This map followed by `outer` (which maps this map's targets on): `self` covers targets
+    /// up to `end`.
+    fn through(&self, outer: &OffsetMap, end: usize) -> OffsetMap {
+        let mut runs = Vec::with_capacity(self.runs.len());
+        for (i, &(n, v)) in self.runs.iter().enumerate() {
+            let v_end = self
+                .runs
+                .get(i + 1)
+                .map_or(end, |&(n2, _)| v + n2.saturating_sub(n));
+            runs.push((n, outer.to_raw(v)));
+            let from = outer.runs.partition_point(|(ov, _)| *ov <= v);
+            for &(ov, ot) in &outer.runs[from..] {
+                if ov >= v_end {
+                    break;
+                }
+                runs.push((n + (ov - v), ot));
+            }
+        }
+        OffsetMap { runs }
+    }
 }
 
 /// Normalize one input: redact, split into records, unescape, extract fields, metadata, audit.
 pub fn parse_input(input: &Input) -> Document {
+    parse(input, false)
+}
+
+/// [`parse_input`] for a paste: records are split and matched on the paste view (prefixes that
+/// tools add taken off, soft wraps joined, entities and odd spaces made plain; see
+/// [`paste`]), and evidence still points at the text as pasted.
+pub fn parse_paste(input: &Input) -> Document {
+    parse(input, true)
+}
+
+fn parse(input: &Input, paste: bool) -> Document {
     let scanned = credential::scan(&input.text);
     let text = scanned.text;
+    let view = if paste { paste::view(&text) } else { None };
+    let basis: &str = view.as_ref().map_or(text.as_str(), |v| v.text.as_str());
+    // Line starts of the text, to number records split on the view as the paste is numbered.
+    let line_starts: Vec<usize> = match &view {
+        Some(_) => std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
+            .collect(),
+        None => Vec::new(),
+    };
     let mut skipped = Vec::new();
-    let ranges = split_records(&text, &input.name, &mut skipped);
+    let ranges = split_records(basis, &input.name, &mut skipped);
     let mut records = Vec::with_capacity(ranges.len());
     let mut last_http_status: Option<(usize, u16)> = None;
     for (line, range) in ranges {
-        let raw = &text[range.clone()];
+        let raw = &basis[range.clone()];
         let (norm, runs) = unescape(raw);
         let mut map = OffsetMap { runs };
         for run in &mut map.runs {
@@ -216,6 +258,16 @@ pub fn parse_input(input: &Input) -> Document {
         if map.runs.is_empty() || map.runs[0].0 != 0 {
             map.runs.insert(0, (0, range.start));
         }
+        let (line, range, map) = match &view {
+            Some(v) => {
+                let map = map.through(&v.map, range.end);
+                let start = v.map.to_raw(range.start).min(text.len());
+                let end = v.map.to_raw(range.end).clamp(start, text.len());
+                let line = line_starts.partition_point(|s| *s <= start);
+                (line, start..end, map)
+            }
+            None => (line, range, map),
+        };
         let norm = norm.into_owned();
         // curl -i prints the status line, headers, a blank line, then the body: the body's
         // record inherits the status line seen just before it.

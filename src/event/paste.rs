@@ -1,0 +1,383 @@
+//! The paste view: text as people paste it, put back the way the product printed it.
+//!
+//! Before records are split, a pasted input gets a normalised view with an [`OffsetMap`] back to
+//! the text, so that rules match the product's own wording while evidence still points at what
+//! the user pasted:
+//! - line prefixes tools add: Terraform/HCL diagnostic boxes (`╷`, `│ `, `╵`), Markdown and
+//!   e-mail quotes (`> `, `> > `), `kubectl logs` CRI heads (`<time> stdout F `, where `P`
+//!   marks a line the runtime split), docker compose (`service-1  | `), `kubectl --prefix`
+//!   (`[pod/x/c] `), GitHub Actions annotations (`::error::`, `##[error]`), numbered gutters
+//!   (`12 | `) and shell prompts (`$ `);
+//! - soft wraps: a line cut at a fixed column mid-word (joined as it was), and a text re-flowed
+//!   at word boundaries (the break becomes the space it replaced). A line that starts a record
+//!   (a timestamp, a level, `{`, `[2026-…`, an exception) is never joined to the one above;
+//! - HTML entities (`&quot;`, `&#39;`, `&#x22;`, `&gt;`, …), typographic quotes, non-breaking and
+//!   zero-width spaces, carriage returns, and runs of spaces inside a line (one space).
+//!
+//! It is for pastes (`explain`), not for log files: a log line is never wrapped by a mail client,
+//! and joining two log lines would merge two records.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::OffsetMap;
+
+/// The normalised view of a text and its map back (view offset → text offset).
+#[derive(Debug)]
+pub(crate) struct View {
+    pub(crate) text: String,
+    pub(crate) map: OffsetMap,
+}
+
+/// Prefixes stripped from a line's start (each alternative anchored; repeated quotes too).
+static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)^(?:
+            (?:[│┃]\x20?)+                                                              # HCL box
+          | (?:>\x20?)+                                                               # quotes
+          | \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)\x20(?:stdout|stderr)\x20[FP]\x20  # CRI
+          | [A-Za-z0-9][\w.-]*\s+\|\x20                                               # compose
+          | \[pod/[^\]\s]+\]\x20                                                       # kubectl --prefix
+          | ::(?:error|warning|notice)(?:\x20[^:]*)?::                                 # GH annotation
+          | \#\#\[(?:error|warning|notice|debug)\]                                    # GH log
+          | \x20{0,6}\d{1,6}\x20?[│|]\x20                                              # gutter
+          | \$\x20                                                                     # prompt
+        )",
+    )
+    .expect("prefix regex")
+});
+
+/// A line that is only a box's top or bottom.
+static BOX_EDGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*[╷╵┌└╭╰][─━]*\s*$").expect("box edge regex"));
+
+/// A line that starts a record of its own: never joined to the line above.
+static RECORD_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)^(?:
+            \d{4}-\d\d-\d\d[T\x20]\d\d:\d\d
+          | \[\d{4}-\d\d-\d\d
+          | \[?\d\d:\d\d:\d\d
+          | [A-Z][a-z]{2}\x20[\x20\d]\d\x20\d\d:\d\d
+          | (?:ERROR|WARN|WARNING|INFO|DEBUG|TRACE|FATAL|Error|Warning)\b
+          | [{}\]]
+          | (?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b
+          | Caused\x20by
+          | at\x20
+          | HTTP/
+          | [<*]\x20
+        )",
+    )
+    .expect("record start regex")
+});
+
+/// One line of the input after its prefix is taken off.
+struct Line<'a> {
+    /// Offset of the content in the text (after the prefix).
+    start: usize,
+    content: &'a str,
+    /// Whether anything before or after the content (a prefix, a `\r`) is left out.
+    trimmed: bool,
+    /// A CRI `P` line: the runtime split it; the next line continues it directly.
+    partial: bool,
+    /// Offset of the newline after it, if any.
+    newline: Option<usize>,
+}
+
+/// The view of `text`, or `None` when it would be the text itself.
+pub(crate) fn view(text: &str) -> Option<View> {
+    let lines = lines(text);
+    let joins = joins(&lines);
+    let mut b = Builder::default();
+    let mut changed = false;
+    for (i, line) in lines.iter().enumerate() {
+        changed |= line.trimmed;
+        changed |= b.push_content(text, line.start, line.content);
+        let Some(nl) = line.newline else {
+            continue;
+        };
+        match joins[i] {
+            Join::None => b.copy(text, nl, nl + 1),
+            Join::Direct => changed = true,
+            Join::Space => {
+                b.replace(" ", nl);
+                changed = true;
+            }
+        }
+    }
+    changed.then_some(View {
+        text: b.out,
+        map: OffsetMap { runs: b.runs },
+    })
+}
+
+fn lines(text: &str) -> Vec<Line<'_>> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for full in text.split_inclusive('\n') {
+        let start = offset;
+        offset += full.len();
+        let newline = full.ends_with('\n').then(|| start + full.len() - 1);
+        let line = full.strip_suffix('\n').unwrap_or(full);
+        let body = line.strip_suffix('\r').unwrap_or(line);
+        let cr = body.len() != line.len();
+        if BOX_EDGE.is_match(body) {
+            out.push(Line {
+                start: start + body.len(),
+                content: "",
+                trimmed: true,
+                partial: false,
+                newline,
+            });
+            continue;
+        }
+        let cut = PREFIX.find(body).map_or(0, |m| m.end());
+        let head = &body[..cut];
+        let partial =
+            head.ends_with(" P ") && (head.contains(" stdout ") || head.contains(" stderr "));
+        out.push(Line {
+            start: start + cut,
+            content: &body[cut..],
+            trimmed: cut > 0 || cr,
+            partial,
+            newline,
+        });
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// Keep the line break.
+    None,
+    /// The break was inserted mid-word: drop it.
+    Direct,
+    /// The break replaced a space: put the space back.
+    Space,
+}
+
+/// For each line, how it joins the next.
+fn joins(lines: &[Line<'_>]) -> Vec<Join> {
+    let width = |l: &Line<'_>| l.content.chars().count();
+    let widths: Vec<usize> = lines.iter().map(width).collect();
+    let max = widths.iter().copied().max().unwrap_or(0);
+    let at_max = widths.iter().filter(|w| **w == max).count();
+    // Cut at a fixed column: at least two lines exactly as wide as the widest, or one at a
+    // width terminals, tickets and boxes cut at.
+    let common = matches!(max, 72 | 76 | 78 | 79 | 80 | 100 | 120 | 132);
+    let hard = (40..=300).contains(&max) && (at_max >= 2 || common);
+    // Re-flowed at word boundaries: a narrow text whose lines end near the widest.
+    let near = widths.iter().filter(|w| **w + 12 >= max && **w > 0).count();
+    let reflowed = (40..=120).contains(&max) && near >= 2;
+    let mut out = vec![Join::None; lines.len()];
+    for i in 0..lines.len().saturating_sub(1) {
+        let (here, next) = (&lines[i], &lines[i + 1]);
+        if here.partial {
+            out[i] = Join::Direct;
+            continue;
+        }
+        if here.content.trim().is_empty() || next.content.trim().is_empty() {
+            continue;
+        }
+        let starts_record = RECORD_START.is_match(next.content.trim_start());
+        if hard && widths[i] == max && !starts_record {
+            out[i] = Join::Direct;
+            continue;
+        }
+        let first_word = next
+            .content
+            .split_whitespace()
+            .next()
+            .map_or(0, |w| w.chars().count());
+        let fits = widths[i] + 1 + first_word <= max;
+        // A line that ends inside a JSON string continues on the next one.
+        let open_string = (40..=300).contains(&widths[i]) && open_quote(here.content);
+        if !starts_record
+            && !next.content.starts_with(char::is_whitespace)
+            && !here.content.ends_with(char::is_whitespace)
+            && ((reflowed && !fits) || open_string)
+        {
+            out[i] = Join::Space;
+        }
+    }
+    out
+}
+
+/// Whether a line leaves a JSON string open: an odd number of unescaped `"` (pretty-printed
+/// JSON has one or two strings a line, each closed on it).
+fn open_quote(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    if !trimmed.starts_with('"') {
+        return false;
+    }
+    let mut quotes = 0;
+    let mut escaped = false;
+    for b in trimmed.bytes() {
+        match b {
+            b'\\' if !escaped => escaped = true,
+            b'"' if !escaped => quotes += 1,
+            _ => escaped = false,
+        }
+        if b != b'\\' {
+            escaped = false;
+        }
+    }
+    quotes % 2 == 1
+}
+
+/// The view being written, with its runs back to the text.
+#[derive(Default)]
+struct Builder {
+    out: String,
+    runs: Vec<(usize, usize)>,
+}
+
+impl Builder {
+    /// Start a run at the current end of the view that maps to `at` in the text, unless the
+    /// last run already continues there.
+    fn mark(&mut self, at: usize) {
+        match self.runs.last() {
+            Some(&(v, t)) if self.out.len() - v == at.saturating_sub(t) && at >= t => {}
+            _ => self.runs.push((self.out.len(), at)),
+        }
+    }
+
+    fn copy(&mut self, text: &str, from: usize, to: usize) {
+        if from < to {
+            self.mark(from);
+            self.out.push_str(&text[from..to]);
+        }
+    }
+
+    fn replace(&mut self, with: &str, at: usize) {
+        self.runs.push((self.out.len(), at));
+        self.out.push_str(with);
+    }
+
+    /// Copy a line's content with its characters normalised; whether anything changed.
+    fn push_content(&mut self, text: &str, start: usize, content: &str) -> bool {
+        let mut changed = false;
+        let mut plain = 0;
+        let mut i = 0;
+        let bytes = content.as_bytes();
+        let leading = content.len() - content.trim_start_matches([' ', '\t']).len();
+        while i < content.len() {
+            let rest = &content[i..];
+            let c = rest.chars().next().unwrap_or(' ');
+            let (with, len): (Option<&str>, usize) = match c {
+                '&' => match entity(rest) {
+                    Some((s, n)) => (Some(s), n),
+                    None => (None, 0),
+                },
+                '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{2032}' => (Some("'"), c.len_utf8()),
+                '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{2033}' => (Some("\""), c.len_utf8()),
+                '\u{00A0}' | '\u{2007}' | '\u{202F}' => (Some(" "), c.len_utf8()),
+                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => {
+                    (Some(""), c.len_utf8())
+                }
+                '\r' => (Some(""), 1),
+                ' ' if i >= leading && bytes.get(i + 1) == Some(&b' ') => {
+                    let run = rest.len() - rest.trim_start_matches(' ').len();
+                    (Some(" "), run)
+                }
+                _ => (None, 0),
+            };
+            match with {
+                Some(s) => {
+                    self.copy(text, start + plain, start + i);
+                    self.replace(s, start + i);
+                    i += len;
+                    plain = i;
+                    changed = true;
+                }
+                None => i += c.len_utf8(),
+            }
+        }
+        self.copy(text, start + plain, start + content.len());
+        changed
+    }
+}
+
+/// An HTML entity at the start of `s`: its text and length.
+fn entity(s: &str) -> Option<(&'static str, usize)> {
+    const NAMED: [(&str, &str); 9] = [
+        ("&quot;", "\""),
+        ("&apos;", "'"),
+        ("&#39;", "'"),
+        ("&#34;", "\""),
+        ("&#x22;", "\""),
+        ("&#x27;", "'"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&amp;", "&"),
+    ];
+    NAMED
+        .iter()
+        .find(|(name, _)| {
+            s.get(..name.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(name))
+        })
+        .map(|(name, with)| (*with, name.len()))
+        .or_else(|| s.starts_with("&nbsp;").then_some((" ", 6)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(text: &str) -> String {
+        view(text).map_or_else(|| text.to_string(), |v| v.text)
+    }
+
+    #[test]
+    fn plain_text_has_no_view() {
+        assert!(view("a line\nanother line\n").is_none());
+    }
+
+    #[test]
+    fn prefixes_are_taken_off_and_the_map_points_back() {
+        let text =
+            "╷\n│ Error: 403 Forbidden: action [x] is unauthorized\n│ for API key id [abc]\n╵\n";
+        let v = view(text).unwrap();
+        assert!(v.text.contains("Error: 403 Forbidden"), "{:?}", v.text);
+        let at = v.text.find("Error").unwrap();
+        assert_eq!(&text[v.map.to_raw(at)..v.map.to_raw(at) + 5], "Error");
+        assert_eq!(
+            norm("> > unable to find apikey with id\n> > abc\n"),
+            "unable to find apikey with id\nabc\n"
+        );
+        assert_eq!(
+            norm("2026-11-20T09:14:10.123456789Z stdout P api key [K] has been inva\n2026-11-20T09:14:10.123456789Z stdout F lidated\n"),
+            "api key [K] has been invalidated\n"
+        );
+        assert_eq!(
+            norm("es01-1  | api key is expired\n"),
+            "api key is expired\n"
+        );
+    }
+
+    #[test]
+    fn hard_and_soft_wraps_are_joined_but_records_are_not() {
+        let long = "action [indices:data/write/bulk[s]] is unauthorized for API key id [VuaCfGcBCdbkQm-e5aOx] of user [ingest_owner]";
+        let hard: Vec<String> = long
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(40)
+            .map(|c| c.iter().collect())
+            .collect();
+        assert_eq!(norm(&(hard.join("\n") + "\n")), format!("{long}\n"));
+        let soft = textwrap::fill(long, 60);
+        assert_eq!(norm(&soft), long);
+        let logs = "2026-11-20T09:14:10Z WARN api key [a] has been invalidated\n2026-11-20T09:14:11Z WARN api key [b] has been invalidated\n";
+        assert!(view(logs).is_none());
+    }
+
+    #[test]
+    fn entities_quotes_and_odd_spaces_become_plain() {
+        assert_eq!(
+            norm("reason&quot;:&quot;api\u{00A0}key  is\u{200B} expired\u{201D}\r\n"),
+            "reason\":\"api key is expired\"\n"
+        );
+    }
+}
