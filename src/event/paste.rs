@@ -89,6 +89,12 @@ struct Line<'a> {
 pub(crate) fn view(text: &str) -> Option<View> {
     let lines = lines(text);
     let joins = joins(&lines);
+    // Most pastes need nothing: decide that before copying anything.
+    if !joins.iter().any(|j| *j != Join::None)
+        && !lines.iter().any(|l| l.trimmed || needs_change(l.content))
+    {
+        return None;
+    }
     let mut b = Builder::default();
     let mut changed = false;
     for (i, line) in lines.iter().enumerate() {
@@ -122,7 +128,7 @@ fn lines(text: &str) -> Vec<Line<'_>> {
         let line = full.strip_suffix('\n').unwrap_or(full);
         let body = line.strip_suffix('\r').unwrap_or(line);
         let cr = body.len() != line.len();
-        if BOX_EDGE.is_match(body) {
+        if body.trim_start().as_bytes().first() == Some(&0xE2) && BOX_EDGE.is_match(body) {
             out.push(Line {
                 start: start + body.len(),
                 content: "",
@@ -132,7 +138,11 @@ fn lines(text: &str) -> Vec<Line<'_>> {
             });
             continue;
         }
-        let cut = PREFIX.find(body).map_or(0, |m| m.end());
+        let cut = if may_have_prefix(body) {
+            PREFIX.find(body).map_or(0, |m| m.end())
+        } else {
+            0
+        };
         let head = &body[..cut];
         let partial =
             head.ends_with(" P ") && (head.contains(" stdout ") || head.contains(" stderr "));
@@ -145,6 +155,23 @@ fn lines(text: &str) -> Vec<Line<'_>> {
         });
     }
     out
+}
+
+/// A cheap test that rules out most lines before the prefix regex runs.
+fn may_have_prefix(line: &str) -> bool {
+    let b = line.as_bytes();
+    let head = &b[..b.len().min(64)];
+    match b.first() {
+        None => false,
+        Some(0xE2 | b'>' | b'[' | b':' | b'#' | b'$' | b' ') => true,
+        Some(c) if c.is_ascii_alphanumeric() => {
+            memchr::memchr(b'|', head).is_some()
+                || (c.is_ascii_digit()
+                    && (memchr::memmem::find(head, b" stdout ").is_some()
+                        || memchr::memmem::find(head, b" stderr ").is_some()))
+        }
+        Some(_) => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,23 +207,26 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
         if here.content.trim().is_empty() || next.content.trim().is_empty() {
             continue;
         }
-        let starts_record = RECORD_START.is_match(next.content.trim_start());
-        if hard && widths[i] == max && !starts_record {
-            out[i] = Join::Direct;
+        // The regexes run only where a join is in question.
+        let starts_record = || RECORD_START.is_match(next.content.trim_start());
+        if hard && widths[i] == max {
+            if !starts_record() {
+                out[i] = Join::Direct;
+            }
             continue;
         }
-        let first_word = next
-            .content
-            .split_whitespace()
-            .next()
-            .map_or(0, |w| w.chars().count());
-        let fits = widths[i] + 1 + first_word <= max;
+        let first_word = || {
+            next.content
+                .split_whitespace()
+                .next()
+                .map_or(0, |w| w.chars().count())
+        };
         // A line that ends inside a JSON string continues on the next one.
-        let open_string = (40..=300).contains(&widths[i]) && open_quote(here.content);
-        if !starts_record
-            && !next.content.starts_with(char::is_whitespace)
+        let open_string = || (40..=300).contains(&widths[i]) && open_quote(here.content);
+        if !next.content.starts_with(char::is_whitespace)
             && !here.content.ends_with(char::is_whitespace)
-            && ((reflowed && !fits) || open_string)
+            && ((reflowed && widths[i] + 1 + first_word() > max) || open_string())
+            && !starts_record()
         {
             out[i] = Join::Space;
         }
@@ -224,6 +254,13 @@ fn open_quote(line: &str) -> bool {
         }
     }
     quotes % 2 == 1
+}
+
+/// Whether a line's characters need normalising (a few fast scans; most lines need nothing).
+fn needs_change(content: &str) -> bool {
+    !content.is_ascii()
+        || memchr::memchr2(b'&', b'\r', content.as_bytes()).is_some()
+        || memchr::memmem::find(content.trim_start_matches([' ', '\t']).as_bytes(), b"  ").is_some()
 }
 
 /// The view being written, with its runs back to the text.
@@ -257,6 +294,10 @@ impl Builder {
 
     /// Copy a line's content with its characters normalised; whether anything changed.
     fn push_content(&mut self, text: &str, start: usize, content: &str) -> bool {
+        if !needs_change(content) {
+            self.copy(text, start, start + content.len());
+            return false;
+        }
         let mut changed = false;
         let mut plain = 0;
         let mut i = 0;
