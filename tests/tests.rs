@@ -19,6 +19,7 @@ mod rules;
 mod scan;
 mod secrets;
 mod share;
+mod silence;
 mod support;
 mod terminal;
 mod tls;

@@ -1032,7 +1032,14 @@ fn evidence(doc: &Document, m: &RuleMatch, rule: &Rule, class: Class) -> Evidenc
             spans.push(Span {
                 start,
                 end,
-                label: class.phrase().to_string(),
+                label: if m.partial {
+                    format!(
+                        "{}: only this phrase was read; the rest of the message is cut or reworded",
+                        class.phrase()
+                    )
+                } else {
+                    class.phrase().to_string()
+                },
             });
         }
     }

@@ -571,6 +571,32 @@ fn compile_rule(
             .collect()
     };
 
+    let mut decisive = Vec::new();
+    for d in &matcher.decisive {
+        let phrase = d.get_ref().to_ascii_lowercase();
+        if phrase.trim().len() < 12 {
+            problems.push(problem(
+                source,
+                "decisive-too-short",
+                format!("`{phrase}` is too short to decide a class on its own"),
+                Some(d.span()),
+                "at least 12 characters",
+                None,
+            ));
+        } else if !literals.iter().any(|l| phrase.contains(l.as_str())) {
+            problems.push(problem(
+                source,
+                "decisive-not-prefiltered",
+                "a decisive phrase must contain one of the rule's prefilter literals, or records that hold it are never read".into(),
+                Some(d.span()),
+                "no literal in it",
+                Some(format!("literals: {}", literals.join(" | "))),
+            ));
+        } else {
+            decisive.push(phrase);
+        }
+    }
+
     // Templates.
     let template = |problems: &mut Vec<RuleProblem>, field: &Spanned<String>| -> Option<Template> {
         check_template(source, field, &always, problems)
@@ -790,6 +816,7 @@ fn compile_rule(
             .map(|t| t.get_ref().clone())
             .collect(),
         literals,
+        decisive,
         labels,
         explain: explain?,
         remediation,

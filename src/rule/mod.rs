@@ -107,6 +107,10 @@ pub struct Rule {
     pub tags_none: Vec<String>,
     /// Prefilter literals (lower case); empty = run on every record.
     pub literals: Vec<String>,
+    /// Phrases that decide the class on their own (lower case): a record that holds one, where
+    /// no rule matched whole (the message was cut or reworded), still yields this rule's
+    /// finding, with the captures it lacks left unknown.
+    pub decisive: Vec<String>,
     pub labels: Vec<(String, Template)>,
     pub explain: Template,
     pub remediation: Vec<Step>,
@@ -174,6 +178,9 @@ pub struct RuleMatch {
     pub span: Range<usize>,
     /// Named captures that participated: (name, value, span in the normalized text).
     pub captures: Vec<(String, String, Range<usize>)>,
+    /// Only the rule's decisive phrase was found (`span` is the phrase): the rest of the
+    /// message was cut or reworded, so the captures are missing.
+    pub partial: bool,
 }
 
 impl RuleMatch {
@@ -311,6 +318,44 @@ impl RuleSet {
                             record: record_idx,
                             span: whole.range(),
                             captures,
+                            partial: false,
+                        });
+                    }
+                }
+            }
+            if found.iter().all(|m| self.rules[m.rule].fallback) {
+                // Never silent: a decisive phrase no rule completed still decides its class
+                // (over a fallback, which only says that the text cannot tell).
+                let mut lower: Option<String> = None;
+                for (rule_idx, rule) in self.rules.iter().enumerate() {
+                    if !hit[rule_idx] || rule.decisive.is_empty() || !rule.tags_allow(&tags) {
+                        continue;
+                    }
+                    let lower = lower.get_or_insert_with(|| record.norm.to_ascii_lowercase());
+                    let Some((at, len)) = rule.decisive.iter().find_map(|p| {
+                        memchr::memmem::find(lower.as_bytes(), p.as_bytes()).map(|at| (at, p.len()))
+                    }) else {
+                        continue;
+                    };
+                    let scope: &str = match rule.scope {
+                        Scope::Record => &record.norm,
+                        Scope::Input => input_text.get_or_insert_with(|| {
+                            doc.records
+                                .iter()
+                                .map(|r| r.norm.as_str())
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        }),
+                    };
+                    if rule.all.iter().all(|re| re.is_match(scope))
+                        && !rule.not.iter().any(|re| re.is_match(scope))
+                    {
+                        found.push(RuleMatch {
+                            rule: rule_idx,
+                            record: record_idx,
+                            span: at..at + len,
+                            captures: Vec::new(),
+                            partial: true,
                         });
                     }
                 }

@@ -64,6 +64,8 @@ pub(crate) struct MatchFile {
     pub(crate) tags_none: Vec<Spanned<String>>,
     #[serde(default)]
     pub(crate) literals: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) decisive: Vec<Spanned<String>>,
 }
 
 /// `[explain]`.

@@ -1,0 +1,80 @@
+//! Never silent: a sign of an API-key failure is always heard, even when keydoctor cannot read
+//! the whole message.
+
+use crate::support::{classes, explain_json, keydoctor, NOW};
+
+#[test]
+fn a_message_cut_after_its_decisive_phrase_keeps_its_class() {
+    let cut = "elasticsearch.AuthorizationException: AuthorizationException(403, 'security_exception', 'action [cluster:monitor/main] is unauthorized for API key id\n";
+    let report = explain_json(cut);
+    assert_eq!(classes(&report), ["under_privileged"]);
+    let labels: Vec<&str> = report["findings"][0]["evidence"][0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.contains("the rest of the message is cut")),
+        "{labels:?}"
+    );
+    // Cut one clause later: the captures it has are kept.
+    let later = "action [indices:data/read/search] is unauthorized for API key id [Hx1cN2oBqZ-3kLmPr7sT] of user";
+    let report = explain_json(later);
+    assert_eq!(report["findings"][0]["key_id"], "Hx1cN2oBqZ-3kLmPr7sT");
+    assert_eq!(classes(&report), ["under_privileged"]);
+}
+
+#[test]
+fn a_security_exception_no_rule_explains_is_a_finding_with_the_step_that_decides() {
+    for text in [
+        r#"{"error":{"type":"security_exception","reason":"a reason no rule has seen"},"status":403}"#,
+        "elasticsearch.AuthenticationException: AuthenticationException(401, 'security_exception')",
+    ] {
+        let out = keydoctor(&["explain", "--format", "json", "--now", NOW], text);
+        assert_eq!(out.code, 1, "{text}: {}", out.stdout);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(classes(&report), ["authentication_unresolved"], "{text}");
+        let f = &report["findings"][0];
+        assert!(f["candidates"].as_array().unwrap().len() >= 4);
+        assert_eq!(f["remediation"][0]["run_as"], "client_key");
+    }
+}
+
+#[test]
+fn neighbours_stay_notes_and_only_then_nothing_is_found() {
+    let basic = r#"{"error":{"type":"security_exception","reason":"unable to authenticate user [elastic] for REST request [/_security/_authenticate]"},"status":401}"#;
+    let out = keydoctor(&["explain", "--now", NOW, "--color", "never"], basic);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("No API-key failure found"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn scan_hears_a_cut_line_in_a_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("logstash-plain.log"),
+        "[2026-11-20T10:00:12,001][WARN ][logstash.outputs.elasticsearch][main] Could not index event: action [indices:data/write/bulk[s]] is unauthorized for API key id\n",
+    )
+    .unwrap();
+    let out = keydoctor(
+        &[
+            "scan",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(classes(&report), ["under_privileged"]);
+}
