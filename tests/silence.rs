@@ -78,3 +78,30 @@ fn scan_hears_a_cut_line_in_a_log_file() {
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(classes(&report), ["under_privileged"]);
 }
+
+#[test]
+fn a_bare_status_beside_the_clients_key_is_that_keys_finding_in_every_format() {
+    let paste = "output { elasticsearch { hosts => [\"https://es:9200\"] api_key => \"VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw\" } }\n[2026-11-20T10:00:12,001][ERROR][logstash.outputs.elasticsearch] Got response code '401' contacting Elasticsearch at URL 'https://es:9200/'\n";
+    for format in ["human", "json", "markdown"] {
+        let out = keydoctor(
+            &[
+                "explain", "--format", format, "--color", "never", "--now", NOW,
+            ],
+            paste,
+        );
+        assert_eq!(out.code, 1, "{format}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("VuaCfGcBCdbkQm-e5aOx"),
+            "{format}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains("ui2lp2axTNmsyakw9tvNnw")
+                && !out.stderr.contains("ui2lp2axTNmsyakw9tvNnw"),
+            "{format} printed the secret"
+        );
+    }
+    let report = explain_json(paste);
+    assert_eq!(classes(&report), ["authentication_unresolved"]);
+    assert_eq!(report["findings"][0]["key_id"], "VuaCfGcBCdbkQm-e5aOx");
+}
