@@ -105,3 +105,19 @@ fn a_bare_status_beside_the_clients_key_is_that_keys_finding_in_every_format() {
     assert_eq!(classes(&report), ["authentication_unresolved"]);
     assert_eq!(report["findings"][0]["key_id"], "VuaCfGcBCdbkQm-e5aOx");
 }
+
+#[test]
+fn a_python_client_tuple_names_its_key_in_the_finding_and_its_requests() {
+    let paste = "es = Elasticsearch(\"https://es:9200\", api_key=(\"VuaCfGcBCdbkQm-e5aOx\", \"ui2lp2axTNmsyakw9tvNnw\"))\nelasticsearch.AuthenticationException: AuthenticationException(401, 'security_exception', 'unable to authenticate with provided credentials and anonymous access is not allowed for this request')\n";
+    let out = keydoctor(&["explain", "--format", "json", "--now", NOW], paste);
+    assert!(!out.stdout.contains("ui2lp2axTNmsyakw9tvNnw"));
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let f = &report["findings"][0];
+    assert_eq!(f["key_id"], "VuaCfGcBCdbkQm-e5aOx");
+    assert!(f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["request"].as_str())
+        .any(|r| r.contains("VuaCfGcBCdbkQm-e5aOx")));
+}

@@ -70,6 +70,9 @@ pub enum CredentialFormat {
     SecretOnly,
     /// A Basic or Bearer value that is not an API key (a user's password, a token).
     NotAnApiKey,
+    /// The id and the secret given apart to a client that encodes them itself (Python's
+    /// `api_key=("id", "secret")`, the JavaScript client's `apiKey: { id, api_key }`).
+    IdSecretPair,
 }
 
 impl CredentialFormat {
@@ -88,6 +91,7 @@ impl CredentialFormat {
             Self::NotBase64 => "not-base64",
             Self::SecretOnly => "secret-only",
             Self::NotAnApiKey => "not-an-api-key",
+            Self::IdSecretPair => "id-secret-pair",
         }
     }
 }
@@ -149,6 +153,20 @@ static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?i)\b(?:api[_-]?key|ES_API_KEY|ELASTIC_API_KEY|ELASTICSEARCH_API_KEY)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})"#,
     )
     .expect("api_key regex")
+});
+// The id and the secret given apart: `api_key=("id", "secret")` (Python), `basic_auth=("u", "p")`,
+// `apiKey: { id: "…", api_key: "…" }` (JavaScript). Group 1: api or basic; 2: id or user; 3: secret.
+static PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b(?:(api)[_-]?key|(?:basic|http)[_-]?auth)\\*["']?\s*(?:[:=]|=>)\s*[(\[]\s*\\*["']([^"'\\\s]{1,128})\\*["']\s*,\s*\\*["']([^"'\\]{1,256})\\*["']\s*[)\]]"#,
+    )
+    .expect("pair regex")
+});
+static PAIR_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\bapi[_-]?key\\*["']?\s*:\s*\{\s*\\*["']?id\\*["']?\s*:\s*\\*["']([^"'\\\s]{1,128})\\*["']\s*,\s*\\*["']?api[_-]?key\\*["']?\s*:\s*\\*["']([^"'\\]{1,256})\\*["']"#,
+    )
+    .expect("pair object regex")
 });
 static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -225,6 +243,41 @@ pub fn scan(text: &str) -> Scanned {
             format,
             key_id,
             line: line_of(value.start()),
+        });
+    }
+    for caps in PAIR.captures_iter(text) {
+        let (id, secret) = (
+            caps.get(2).expect("id group"),
+            caps.get(3).expect("secret group"),
+        );
+        if is_masked(secret.as_str()) {
+            continue;
+        }
+        edits.push((secret.start(), secret.end(), REDACTED.to_string()));
+        if caps.get(1).is_some() {
+            let key_id = looks_like_key_id(id.as_str()).then(|| id.as_str().to_string());
+            credentials.push(Credential {
+                site: CredentialSite::ApiKeySetting,
+                format: CredentialFormat::IdSecretPair,
+                key_id,
+                line: line_of(id.start()),
+            });
+        }
+    }
+    for caps in PAIR_OBJECT.captures_iter(text) {
+        let (id, secret) = (
+            caps.get(1).expect("id group"),
+            caps.get(2).expect("secret group"),
+        );
+        if is_masked(secret.as_str()) || overlaps(&edits, secret.start(), secret.end()) {
+            continue;
+        }
+        edits.push((secret.start(), secret.end(), REDACTED.to_string()));
+        credentials.push(Credential {
+            site: CredentialSite::ApiKeySetting,
+            format: CredentialFormat::IdSecretPair,
+            key_id: looks_like_key_id(id.as_str()).then(|| id.as_str().to_string()),
+            line: line_of(id.start()),
         });
     }
     for caps in API_KEY_SETTING.captures_iter(text) {
@@ -537,5 +590,29 @@ mod tests {
     fn masked_values_stay_as_they_are() {
         let text = "https://logstash_system:xxxxxx@es01:9200/ api_key => \"${ES_KEY}\"";
         assert_eq!(scan(text).text, text);
+    }
+
+    #[test]
+    fn an_id_and_secret_given_apart_name_the_key_and_hide_the_secret() {
+        for text in [
+            r#"es = Elasticsearch("https://es:9200", api_key=("VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw"))"#,
+            "client = Elasticsearch(hosts, api_key = ('VuaCfGcBCdbkQm-e5aOx','ui2lp2axTNmsyakw9tvNnw'))",
+            "new Client({ node, auth: { apiKey: { id: 'VuaCfGcBCdbkQm-e5aOx', api_key: 'ui2lp2axTNmsyakw9tvNnw' } } })",
+            r#"{"auth": {"apiKey": {"id": "VuaCfGcBCdbkQm-e5aOx", "api_key": "ui2lp2axTNmsyakw9tvNnw"}}}"#,
+        ] {
+            let s = scan(text);
+            assert!(!s.text.contains("ui2lp2axTNmsyakw9tvNnw"), "{}", s.text);
+            assert_eq!(s.credentials.len(), 1, "{text}");
+            assert_eq!(
+                s.credentials[0].key_id.as_deref(),
+                Some("VuaCfGcBCdbkQm-e5aOx"),
+                "{text}"
+            );
+            assert_eq!(s.credentials[0].format, CredentialFormat::IdSecretPair);
+        }
+        let basic =
+            scan(r#"Elasticsearch(hosts, basic_auth=("elastic", "correct horse battery"))"#);
+        assert!(!basic.text.contains("correct horse"), "{}", basic.text);
+        assert!(basic.credentials.is_empty());
     }
 }
