@@ -969,3 +969,63 @@ fn an_audit_index_that_matches_nothing_is_said_so() {
         out.stderr
     );
 }
+
+#[test]
+fn credentials_in_the_url_are_refused_and_never_printed() {
+    for url in [
+        "https://elastic:hunter2hunter2@es.example:9200",
+        "http://elastic:hunter2hunter2@127.0.0.1:9",
+    ] {
+        let out = keydoctor_env(&["key", "VuaCfGcBCdbkQm-e5aOx", "--es-url", url], &[]);
+        assert_eq!(out.code, 2, "{url}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("carries credentials in the URL"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"));
+        let out = keydoctor_env(&["doctor"], &[("ELASTICSEARCH_URL", url)]);
+        assert_eq!(out.code, 2, "{url}: {}", out.stderr);
+        assert!(!out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"));
+    }
+}
+
+#[test]
+fn a_proxy_from_the_environment_never_sees_a_plain_http_call() {
+    // The "proxy": a listener that counts whoever connects to it.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    proxy.set_nonblocking(true).unwrap();
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        filebeat_route(),
+    ]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keydoctor"))
+        .args([
+            "key",
+            "VuaCfGcBCdbkQm-e5aOx",
+            "--es-url",
+            &replay.url,
+            "--now",
+            NOW,
+        ])
+        .env_clear()
+        .env("ES_API_KEY", SECRET_KEY)
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .env("all_proxy", &proxy_url)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(replay.requests().len(), 2, "the cluster was asked directly");
+    assert!(
+        proxy.accept().is_err(),
+        "the proxy was connected to: it would have seen the credentials"
+    );
+}

@@ -568,21 +568,11 @@ fn report_error(err: &Error, io: &mut Io<'_>) {
 /// (userinfo left out), else `$ELASTICSEARCH_URL`.
 fn curl_target(c: &ClusterArgs) -> crate::report::CurlTarget {
     crate::report::CurlTarget {
-        url: c.es_url.as_deref().map(without_userinfo),
+        url: c
+            .es_url
+            .as_deref()
+            .map(crate::cluster::client::without_userinfo),
         ca_cert: c.ca_cert.as_ref().map(|p| p.display().to_string()),
-    }
-}
-
-/// `https://user:pass@host:9200/x` → `https://host:9200/x`.
-fn without_userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if scheme.is_empty() {
-        format!("{host}{tail}")
-    } else {
-        format!("{scheme}://{host}{tail}")
     }
 }
 
@@ -605,25 +595,3 @@ impl From<FormatArg> for Format {
 
 /// Result of a command.
 type CmdResult = Result<Outcome, Error>;
-
-#[cfg(test)]
-mod tests {
-    use super::without_userinfo;
-
-    #[test]
-    fn userinfo_is_left_out_of_a_printed_url() {
-        assert_eq!(
-            without_userinfo("https://elastic:s3cr3t@es.example:9200/base"),
-            "https://es.example:9200/base"
-        );
-        assert_eq!(
-            without_userinfo("http://u:p@w@localhost:9200"),
-            "http://localhost:9200"
-        );
-        assert_eq!(
-            without_userinfo("es.example:9200/?a=b@c"),
-            "es.example:9200/?a=b@c"
-        );
-        assert_eq!(without_userinfo("user:pw@host:9200"), "host:9200");
-    }
-}

@@ -27,6 +27,19 @@ pub struct Settings {
     pub timeout: Duration,
 }
 
+/// `https://user:pass@host:9200/x` → `https://host:9200/x`: a URL as it may be printed.
+pub fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if scheme.is_empty() {
+        format!("{host}{tail}")
+    } else {
+        format!("{scheme}://{host}{tail}")
+    }
+}
+
 /// Why talking to the cluster failed.
 #[derive(Debug, Error, Diagnostic)]
 pub enum ClusterError {
@@ -38,6 +51,13 @@ pub enum ClusterError {
         )
     )]
     BadUrl { url: String, why: String },
+
+    #[error("`{url}` carries credentials in the URL; keydoctor does not take them there")]
+    #[diagnostic(
+        code(keydoctor::cluster::userinfo),
+        help("remove `user:password@` from the URL, and set ES_API_KEY, or ES_USERNAME and ES_PASSWORD, in the environment instead (a URL ends up in shell history, process lists and logs)")
+    )]
+    Userinfo { url: String },
 
     #[error("refusing to send {what} over plain http to {host}")]
     #[diagnostic(
@@ -163,13 +183,17 @@ pub struct Answer {
 impl Client {
     /// Build a client; checks the URL, the plain-HTTP rule and the CA file.
     pub fn new(settings: &Settings) -> Result<Self, ClusterError> {
+        let shown = without_userinfo(settings.url.trim());
         let mut base = Url::parse(settings.url.trim()).map_err(|e| ClusterError::BadUrl {
-            url: settings.url.clone(),
+            url: shown.clone(),
             why: e.to_string(),
         })?;
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(ClusterError::Userinfo { url: shown });
+        }
         if !matches!(base.scheme(), "http" | "https") {
             return Err(ClusterError::BadUrl {
-                url: settings.url.clone(),
+                url: shown,
                 why: format!("the scheme is `{}`, not http or https", base.scheme()),
             });
         }
@@ -197,6 +221,12 @@ impl Client {
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("keydoctor/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none());
+        // A proxy from the environment (HTTP_PROXY, ALL_PROXY) would see plain-HTTP requests,
+        // credentials included, in clear: none is used for an http:// cluster. Over https a
+        // proxy only tunnels TLS (CONNECT) and sees nothing.
+        if base.scheme() == "http" {
+            builder = builder.no_proxy();
+        }
         if let Some(path) = &settings.ca_cert {
             let pem = std::fs::read(path).map_err(|e| ClusterError::CaCert {
                 path: path.display().to_string(),
@@ -628,6 +658,36 @@ mod tests {
             allow_plain_http: false,
             timeout: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn userinfo_is_refused_and_never_shown() {
+        for url in [
+            "https://elastic:s3cr3t@es.example:9200",
+            "http://elastic:s3cr3t@127.0.0.1:9200/",
+            "https://s3cr3t@es.example:9200",
+        ] {
+            let err = Client::new(&settings(url, Auth::None)).err().expect(url);
+            assert!(matches!(err, ClusterError::Userinfo { .. }), "{url}: {err}");
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        }
+        let bad = Client::new(&settings("ftp://u:s3cr3t@host", Auth::None))
+            .err()
+            .unwrap();
+        assert!(!bad.to_string().contains("s3cr3t"), "{bad}");
+        assert_eq!(
+            without_userinfo("https://elastic:s3cr3t@es.example:9200/base"),
+            "https://es.example:9200/base"
+        );
+        assert_eq!(
+            without_userinfo("http://u:p@w@localhost:9200"),
+            "http://localhost:9200"
+        );
+        assert_eq!(
+            without_userinfo("es.example:9200/?a=b@c"),
+            "es.example:9200/?a=b@c"
+        );
+        assert_eq!(without_userinfo("user:pw@host:9200"), "host:9200");
     }
 
     #[test]
