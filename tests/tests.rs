@@ -8,6 +8,7 @@ mod corpus;
 mod correlation;
 mod differential;
 mod doctor;
+mod hostile;
 mod impact;
 mod keys;
 mod matrix;

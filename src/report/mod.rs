@@ -12,6 +12,7 @@ pub mod json;
 pub mod keys;
 pub mod markdown;
 pub mod share;
+pub mod terminal;
 
 use std::io::{self, Write};
 
