@@ -962,12 +962,78 @@ fn an_audit_index_that_matches_nothing_is_said_so() {
     let mut with_url = args.to_vec();
     with_url.extend_from_slice(&["--es-url", &replay.url]);
     let out = keydoctor_env(&with_url, &[("ES_API_KEY", SECRET_KEY), ("COLUMNS", "400")]);
-    assert_eq!(out.code, 2, "{}", out.stdout);
+    // The cluster answered the pre-check: a failing audit index enriches nothing, and the
+    // report says so, with the offline result's exit status.
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stderr.contains("does `audit-nope*` match an index?"),
+        out.stdout.contains("audit index unavailable")
+            && out.stdout.contains("does `audit-nope*` match an index?"),
         "{}",
-        out.stderr
+        out.stdout
     );
+}
+
+const INCIDENT_LINE: &str = "[2026-11-20T09:14:10,123][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-1] Authentication using apikey failed - api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated\n";
+
+#[test]
+fn a_wrong_password_is_found_before_any_file_is_read() {
+    let replay = Replay::start(vec![unauthorized_401()]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("es.log"), INCIDENT_LINE).unwrap();
+    for command in ["scan", "explain"] {
+        let out = keydoctor_env(
+            &[
+                command,
+                dir.path().join("es.log").to_str().unwrap(),
+                "--es-url",
+                &replay.url,
+                "--now",
+                NOW,
+            ],
+            &[
+                ("ES_USERNAME", "elastic"),
+                ("ES_PASSWORD", "wrong-password-1"),
+                ("COLUMNS", "400"),
+            ],
+        );
+        assert_eq!(out.code, 2, "{command}: {}", out.stdout);
+        assert!(
+            out.stdout.is_empty(),
+            "{command}: no report before the cluster is fixed"
+        );
+        assert!(!out.stderr.contains("wrong-password-1"));
+    }
+    assert!(
+        replay.requests().iter().all(|r| r.target == "/"),
+        "only the pre-check was sent"
+    );
+}
+
+#[test]
+fn a_cluster_failing_after_the_check_keeps_the_offline_findings() {
+    let mut gone = Route::json("GET", "/_security/api_key", 500, "{}");
+    gone.hang_up = true;
+    let replay = Replay::start(vec![Route::json("GET", "/", 200, &root_8()), gone]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("es.log"), INCIDENT_LINE).unwrap();
+    for format in ["json", "human", "markdown"] {
+        let out = run(
+            &replay.url,
+            &["scan", dir.path().to_str().unwrap(), "--format", format],
+        );
+        assert_eq!(out.code, 1, "{format}: {}", out.stderr);
+        assert!(
+            out.stdout.contains("invalidated"),
+            "{format}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("cluster view unavailable"),
+            "{format}: {}",
+            out.stdout
+        );
+        assert_no_secret(&out);
+    }
 }
 
 #[test]

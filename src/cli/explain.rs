@@ -40,6 +40,9 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     let version = parse_version(args.diagnosis.es_version.as_deref())?;
     let now_ms = parse_now(args.diagnosis.now.as_deref())?;
     let (rules, _warnings) = rule::load(args.diagnosis.rules.as_deref())?;
+    // The cluster is checked before anything is read: a wrong URL or password is said at once.
+    let cluster =
+        super::keys::precheck_cluster(&args.diagnosis.cluster, &args.diagnosis.audit_index, io)?;
 
     let mut files = args.files.clone();
     if files.is_empty() {
@@ -64,14 +67,19 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         skipped.extend(loaded.skipped);
     }
     // Audit events from an index join as one more audit log.
+    let mut unavailable: Vec<(&str, Error)> = Vec::new();
     let fetched = super::keys::audit_from_index(
         &args.diagnosis.audit_index,
-        &args.diagnosis.cluster,
+        cluster.as_ref(),
         None,
         None,
         now_ms,
         io,
-    )?;
+    )
+    .unwrap_or_else(|e| {
+        unavailable.push(("audit index", e));
+        Vec::new()
+    });
     for f in &fetched {
         let loaded = source::load_path(f.file.path(), &mut io.stdin);
         inputs.extend(loaded.input.map(|mut i| {
@@ -98,14 +106,19 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     let studied = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
     opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
     let mut diagnosis = diagnose(&docs, &rules, skipped, &opts);
-    super::keys::ask_cluster(
-        &args.diagnosis.cluster,
+    if let Err(e) = super::keys::ask_cluster(
+        cluster.as_ref(),
         studied.as_ref(),
         &mut diagnosis,
         &rules,
         &opts,
         io,
-    )?;
+    ) {
+        unavailable.push(("cluster view", e));
+    }
+    for (what, e) in &unavailable {
+        super::keys::cluster_unavailable(&mut diagnosis, what, e);
+    }
     crate::diagnosis::differential::analyse(&mut diagnosis, &super::retention(&args.diagnosis)?);
     if let Some(s) = super::load_suppressions(&args.diagnosis)? {
         crate::diagnosis::suppress::apply(&mut diagnosis, &s, now_ms);

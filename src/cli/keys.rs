@@ -126,15 +126,52 @@ pub(super) fn key_from_env(var: Option<&str>, io: &Io<'_>) -> Result<Option<Stud
 
 /// `explain` and `scan` with `--es-url`: ask the cluster about every finding's key, and, with
 /// `--with-key-env`, test the key itself (`_authenticate`, `_has_privileges` for each denial).
-pub(super) fn ask_cluster(
+/// Before any file is read: the cluster given (`--es-url`, `ELASTICSEARCH_URL`) answers,
+/// accepts keydoctor's credentials and says its version. A failure here is the user's to fix
+/// at once (exit 2), before a long scan; `--audit-index` needs a cluster.
+pub(super) fn precheck_cluster(
     cluster: &ClusterArgs,
+    audit_index: &[String],
+    io: &mut Io<'_>,
+) -> Result<Option<Client>, Error> {
+    let Some(client) = cluster_client(cluster, io)? else {
+        if !audit_index.is_empty() {
+            return Err(Error::Usage(
+                "--audit-index reads from the cluster: give --es-url URL (or ELASTICSEARCH_URL)"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    api::info(&client)?;
+    Ok(Some(client))
+}
+
+/// A failure of the cluster after the pre-check: the offline findings stand, and every format
+/// says what the cluster could not add.
+pub(super) fn cluster_unavailable(
+    diagnosis: &mut crate::diagnosis::Diagnosis,
+    what: &str,
+    e: &Error,
+) {
+    diagnosis.notes.push(crate::diagnosis::Note {
+        rule_id: None,
+        message: redact(&format!("{what} unavailable: {e}")),
+        source: None,
+        line: None,
+        count: 1,
+    });
+}
+
+pub(super) fn ask_cluster(
+    client: Option<&Client>,
     studied: Option<&StudiedKey>,
     diagnosis: &mut crate::diagnosis::Diagnosis,
     rules: &crate::rule::RuleSet,
     opts: &crate::diagnosis::Options,
     io: &mut Io<'_>,
 ) -> Result<(), Error> {
-    let Some(client) = cluster_client(cluster, io)? else {
+    let Some(client) = client else {
         return Ok(());
     };
     let ids: std::collections::BTreeSet<String> = diagnosis
@@ -143,7 +180,7 @@ pub(super) fn ask_cluster(
         .filter_map(|f| f.key_id.clone())
         .chain(studied.map(|k| k.id.clone()))
         .collect();
-    let view = cluster_view(&client, ids)?;
+    let view = cluster_view(client, ids)?;
     crate::diagnosis::correlate::confirm(diagnosis, &view, rules, opts);
     let Some(key) = studied else {
         return Ok(());
@@ -533,7 +570,7 @@ pub(super) struct FetchedAudit {
 /// 30 days before `now_ms`) and `until_ms` from the `--es-url` cluster.
 pub(super) fn audit_from_index(
     patterns: &[String],
-    cluster: &ClusterArgs,
+    client: Option<&Client>,
     since_ms: Option<i64>,
     until_ms: Option<i64>,
     now_ms: i64,
@@ -542,12 +579,12 @@ pub(super) fn audit_from_index(
     if patterns.is_empty() {
         return Ok(Vec::new());
     }
-    let client = cluster_client(cluster, io)?.ok_or_else(|| {
+    let client = client.ok_or_else(|| {
         Error::Usage(
             "--audit-index reads from the cluster: give --es-url URL (or ELASTICSEARCH_URL)".into(),
         )
     })?;
-    let info = api::info(&client)?;
+    let info = api::info(client)?;
     let since = since_ms.unwrap_or(now_ms - 30 * 86_400_000);
     let mut out = Vec::new();
     for pattern in patterns {
@@ -555,7 +592,7 @@ pub(super) fn audit_from_index(
         let fetched = {
             let mut writer = std::io::BufWriter::new(file.as_file_mut());
             let fetched = crate::cluster::audit_index::fetch(
-                &client,
+                client,
                 info.version,
                 pattern,
                 since,

@@ -44,6 +44,10 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (rules, _warnings) = rule::load(args.diagnosis.rules.as_deref())?;
+    // The cluster is checked before anything is read: a wrong URL or password is said at once,
+    // not after a long scan.
+    let cluster =
+        super::keys::precheck_cluster(&args.diagnosis.cluster, &args.diagnosis.audit_index, io)?;
     // Archives are unpacked; support-diagnostics bundles among the paths are recognised, and
     // their version makes the remediation version-aware when --es-version does not.
     let inputs = Inputs::open(&args.paths);
@@ -89,14 +93,19 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         return follow(&args, &scanner, &filter, format, &render_opts, io);
     }
 
+    let mut unavailable: Vec<(&str, Error)> = Vec::new();
     let fetched = super::keys::audit_from_index(
         &args.diagnosis.audit_index,
-        &args.diagnosis.cluster,
+        cluster.as_ref(),
         scanner.options().since_ms,
         scanner.options().until_ms,
         scanner.options().now_ms,
         io,
-    )?;
+    )
+    .unwrap_or_else(|e| {
+        unavailable.push(("audit index", e));
+        Vec::new()
+    });
     let (mut files, walk_skipped) = walk(&inputs.paths, args.follow_links);
     let walk_skipped: Vec<_> = inputs.skipped.iter().cloned().chain(walk_skipped).collect();
     inputs.label(&mut files);
@@ -123,14 +132,19 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     if !args.remote_logs.is_empty() {
         two_sided(&args, &scanner, &mut diagnosis, (&report, &inputs, &files))?;
     }
-    super::keys::ask_cluster(
-        &args.diagnosis.cluster,
+    if let Err(e) = super::keys::ask_cluster(
+        cluster.as_ref(),
         studied.as_ref(),
         &mut diagnosis,
         scanner.rules(),
         scanner.options(),
         io,
-    )?;
+    ) {
+        unavailable.push(("cluster view", e));
+    }
+    for (what, e) in &unavailable {
+        super::keys::cluster_unavailable(&mut diagnosis, what, e);
+    }
     for b in &inputs.bundles {
         bundle_checks(b, &mut diagnosis, scanner.options().now_ms);
     }
