@@ -6,6 +6,7 @@
 //! - without the key's metadata, no key update that would run as pasted (it would replace
 //!   descriptors keydoctor has not seen);
 //! - no create or update `curl` authenticating with an API key (Elasticsearch refuses both);
+//! - no step asking who invalidated a key when the report already names who;
 //! - no "verify" step that authenticates with anything but the new key (or, for a corrected
 //!   credential, the client's own key).
 
@@ -116,8 +117,14 @@ fn problems_of(name: &str, report: &Value) -> Vec<String> {
         let inactive = matches!(class, "invalidated" | "expired" | "missing")
             || matches!(state, Some("invalidated" | "expired"));
         let has_metadata = f["details"]["metadata"].is_object();
+        let invalidator_known = f["details"]["invalidated_by"].is_object();
         for s in f["remediation"].as_array().cloned().unwrap_or_default() {
             let title = s["title"].as_str().unwrap_or("");
+            if invalidator_known && title.starts_with("Find who invalidated") {
+                problems.push(format!(
+                    "{name}: {class} {key:?}: asks who invalidated the key, which the report says"
+                ));
+            }
             let Some(request) = s["request"].as_str() else {
                 continue;
             };
@@ -228,6 +235,9 @@ fn the_checker_catches_each_unsafe_shape() {
             step("Only then invalidate", "DELETE /_security/api_key\n{\"ids\":[\"K1\"]}", user, Some("user")),
             step("Verify the new key", "GET /_security/_authenticate", "curl -H \"Authorization: ApiKey $ES_API_KEY\"", Some("user")),
         ]},
+        {"class": "invalidated", "key_id": "K3", "details": {"invalidated_by": {"user": "jdoe"}}, "remediation": [
+            step("Find who invalidated it, and when", "GET /_security/api_key?id=K3", user, Some("user")),
+        ]},
         {"class": "under_privileged", "key_id": "K2", "details": {}, "remediation": [
             step("Add it", "PUT /_security/api_key/K2\n{\"role_descriptors\":{\"a\":{\"cluster\":[\"monitor\"]}}}", "curl -H \"Authorization: ApiKey $ES_API_KEY\"", None),
         ]},
@@ -242,6 +252,7 @@ fn the_checker_catches_each_unsafe_shape() {
         "create/update curl authenticates with an API key",
         "create/update curl without user credentials",
         "a request without run_as",
+        "asks who invalidated the key",
     ] {
         assert!(
             problems.iter().any(|p| p.contains(expected)),

@@ -120,6 +120,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         super::keys::cluster_unavailable(&mut diagnosis, what, e);
     }
     crate::diagnosis::differential::analyse(&mut diagnosis, &super::retention(&args.diagnosis)?);
+    crate::diagnosis::classify::prune_plans(&mut diagnosis);
     if let Some(s) = super::load_suppressions(&args.diagnosis)? {
         crate::diagnosis::suppress::apply(&mut diagnosis, &s, now_ms);
     }

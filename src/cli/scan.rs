@@ -528,6 +528,7 @@ struct Filter {
 
 impl Filter {
     fn apply(&self, d: &mut Diagnosis) {
+        crate::diagnosis::classify::prune_plans(d);
         let before = d.findings.len();
         d.findings.retain(|f| {
             (self.keys.is_empty() || f.key_id.as_ref().is_some_and(|k| self.keys.contains(k)))

@@ -713,6 +713,7 @@ fn render_rule_texts(
         .filter(|step| step.when.iter().all(|c| condition_holds(*c, finding)))
         .map(|step| {
             let mut rendered = RenderedStep {
+                when: step.when.clone(),
                 run_as: step.run_as,
                 title: step.title.render(&lookup),
                 text: step
@@ -778,6 +779,20 @@ fn render_rule_texts(
         .collect();
 }
 
+/// Drop the steps whose preconditions no longer hold, once every pass has added what it knows
+/// (an audit event found later names who invalidated a key; a cluster shows its descriptors).
+pub fn prune_plans(diagnosis: &mut Diagnosis) {
+    for f in &mut diagnosis.findings {
+        let keep: Vec<bool> = f
+            .remediation
+            .iter()
+            .map(|s| s.when.iter().all(|c| condition_holds(*c, f)))
+            .collect();
+        let mut keep = keep.into_iter();
+        f.remediation.retain(|_| keep.next().unwrap_or(true));
+    }
+}
+
 /// Whether a step's precondition holds for `finding`, from what the diagnosis knows.
 fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
     let meta = finding.details.metadata.as_ref();
@@ -801,6 +816,7 @@ fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
             )
         }
         StepCondition::KeyMayExist => finding.class != Class::Missing,
+        StepCondition::InvalidatorUnknown => finding.details.invalidated_by.is_none(),
     }
 }
 
@@ -1315,6 +1331,7 @@ fn descriptor_fix(
             finding.details.suggested_role_descriptors.as_ref(),
         );
         return Some(RenderedStep {
+ when: Vec::new(),
  run_as: crate::model::RunAs::User,
             title: format!("The smallest change: add {on} to the key's role descriptors"),
             text: Some(format!(
@@ -1344,6 +1361,7 @@ fn descriptor_fix(
     let after = privileges::role_with(&before, kind, least, index);
     let owner = meta.username.as_deref().unwrap_or("the owner");
     Some(RenderedStep {
+ when: Vec::new(),
  run_as: crate::model::RunAs::User,
         title: format!("The smallest change: add {on} to the owner's role `{role_name}`"),
         text: Some(format!(

@@ -181,6 +181,7 @@ fn finding(
 
 fn step(title: &str, text: Option<String>, request: Option<String>) -> RenderedStep {
     RenderedStep {
+        when: Vec::new(),
         run_as: crate::model::RunAs::User,
         title: title.to_string(),
         text,

@@ -119,6 +119,9 @@ pub struct RenderedStep {
     pub diff: Option<String>,
     /// Who authenticates the request (the `curl` form follows it).
     pub run_as: crate::model::RunAs,
+    /// Facts the step needs (checked when texts are filled, and again once every pass has
+    /// added what it knows: see [`classify::prune_plans`]).
+    pub when: Vec<crate::model::StepCondition>,
 }
 
 /// A candidate cause of an unresolved 401.

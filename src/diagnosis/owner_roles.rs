@@ -286,6 +286,7 @@ pub fn explain(f: &mut Finding, sec: &Security) {
     let before = writable_descriptor(role);
     let after = privileges::role_with(&before, kind, &least, index.as_deref());
     let step = RenderedStep {
+ when: Vec::new(),
  run_as: crate::model::RunAs::User,
         title: format!("The smallest change: add {what} to the owner's role `{role_name}`"),
         text: Some(format!(

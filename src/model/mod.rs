@@ -48,6 +48,9 @@ pub enum StepCondition {
     /// The key may still be found: it is not known to be missing (deleted, purged, never
     /// there). A step that reads the key needs this.
     KeyMayExist,
+    /// Who invalidated the key is not known (no audit event names it): a step that asks to find
+    /// out needs this.
+    InvalidatorUnknown,
 }
 
 impl StepCondition {
@@ -57,6 +60,7 @@ impl StepCondition {
             Self::DescriptorsUnknown => "descriptors_unknown",
             Self::KeyMayBeActive => "key_may_be_active",
             Self::KeyMayExist => "key_may_exist",
+            Self::InvalidatorUnknown => "invalidator_unknown",
         }
     }
 
@@ -66,10 +70,11 @@ impl StepCondition {
     }
 
     /// Every condition, for messages.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::DescriptorsUnknown,
         Self::KeyMayBeActive,
         Self::KeyMayExist,
+        Self::InvalidatorUnknown,
     ];
 }
 

@@ -119,6 +119,7 @@ fn shared_steps(group: &[&Finding]) -> Vec<RenderedStep> {
         .remediation
         .iter()
         .map(|s| RenderedStep {
+            when: s.when.clone(),
             run_as: s.run_as,
             title: s.title.replace(id, "<id>"),
             text: s.text.as_ref().map(|t| t.replace(id, "<id>")),
