@@ -288,18 +288,7 @@ impl RuleSet {
                 for re in &rule.any {
                     for caps in re.captures_iter(&record.norm) {
                         let ok = *context_ok.get_or_insert_with(|| {
-                            let scope: &str = match rule.scope {
-                                Scope::Record => &record.norm,
-                                Scope::Input => input_text.get_or_insert_with(|| {
-                                    doc.records
-                                        .iter()
-                                        .map(|r| r.norm.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join("\n")
-                                }),
-                            };
-                            rule.all.iter().all(|re| re.is_match(scope))
-                                && !rule.not.iter().any(|re| re.is_match(scope))
+                            rule.context_holds(&record.norm, doc, &mut input_text)
                         });
                         if !ok {
                             break;
@@ -337,19 +326,7 @@ impl RuleSet {
                     }) else {
                         continue;
                     };
-                    let scope: &str = match rule.scope {
-                        Scope::Record => &record.norm,
-                        Scope::Input => input_text.get_or_insert_with(|| {
-                            doc.records
-                                .iter()
-                                .map(|r| r.norm.as_str())
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        }),
-                    };
-                    if rule.all.iter().all(|re| re.is_match(scope))
-                        && !rule.not.iter().any(|re| re.is_match(scope))
-                    {
+                    if rule.context_holds(&record.norm, doc, &mut input_text) {
                         found.push(RuleMatch {
                             rule: rule_idx,
                             record: record_idx,
@@ -412,6 +389,23 @@ impl Rule {
     /// See [`Rule::is_canonical`].
     pub fn canonical(&self) -> bool {
         self.is_canonical
+    }
+
+    /// The rule's `all` patterns match and its `not` patterns do not, over its scope: the
+    /// record, or the whole input (joined once, on first need, into `input_text`).
+    fn context_holds(&self, record: &str, doc: &Document, input_text: &mut Option<String>) -> bool {
+        let scope: &str = match self.scope {
+            Scope::Record => record,
+            Scope::Input => input_text.get_or_insert_with(|| {
+                doc.records
+                    .iter()
+                    .map(|r| r.norm.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }),
+        };
+        self.all.iter().all(|re| re.is_match(scope))
+            && !self.not.iter().any(|re| re.is_match(scope))
     }
 
     fn tags_allow(&self, tags: &[String]) -> bool {
