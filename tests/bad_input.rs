@@ -141,3 +141,70 @@ fn only_unreadable_inputs_is_an_input_error_naming_each() {
         out.stderr
     );
 }
+
+#[test]
+fn a_blank_or_nul_head_decides_nothing_and_a_stray_nul_is_not_binary() {
+    let failure = "[2026-11-20T09:14:10,123][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-1] Authentication using apikey failed - api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated\n";
+    let dir = tempfile::tempdir().unwrap();
+    // copytruncate: the writer kept its offset, so the file starts with NULs.
+    let mut rotated = vec![0u8; 100_000];
+    rotated.extend_from_slice(failure.as_bytes());
+    std::fs::write(dir.path().join("rotated.log"), rotated).unwrap();
+    // 20 KiB of blank lines, then the failure.
+    std::fs::write(
+        dir.path().join("blank-head.log"),
+        format!("{}{failure}", "\n".repeat(20_000)),
+    )
+    .unwrap();
+    // A log with one stray NUL in its first block.
+    std::fs::write(
+        dir.path().join("stray.log"),
+        format!("{}\0{failure}", "INFO all good\n".repeat(50)),
+    )
+    .unwrap();
+    // Really binary.
+    std::fs::write(
+        dir.path().join("blob.bin"),
+        [0u8, 1, 2, 3, 0, 0, 7, 8].repeat(2000),
+    )
+    .unwrap();
+    let out = crate::support::keydoctor(
+        &[
+            "scan",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            crate::support::NOW,
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_eq!(finding["class"], "invalidated");
+    assert_eq!(
+        finding["count"], 3,
+        "one failure in each of the three text files"
+    );
+    let text = out.stdout.clone();
+    assert!(
+        text.contains("NUL bytes at the start"),
+        "the NUL head is said: {text}"
+    );
+    assert!(
+        text.contains("blob.bin") && text.contains("binary data"),
+        "{text}"
+    );
+    // explain reads a file whole: the same rules.
+    let out = crate::support::keydoctor(
+        &[
+            "explain",
+            dir.path().join("rotated.log").to_str().unwrap(),
+            "--now",
+            crate::support::NOW,
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+}

@@ -41,6 +41,9 @@ use crate::source::sniff::{sniff, LogFormat};
 use crate::source::walk::FileEntry;
 use crate::source::{stream, Input, SkipReason, Skipped, BINARY_SNIFF};
 
+/// How much blank head a file may have before it is called empty without reading on.
+const BLANK_HEAD_CAP: usize = 64 << 20;
+
 /// Records kept as evidence per (file, group); the rest are tallied.
 const KEEP_PER_GROUP: usize = 4;
 /// Files up to this size that do not look like a log are read whole, like `explain` input (a
@@ -291,22 +294,45 @@ impl Scanner {
         let gzip = opened.gzip;
         let read_from_disk = opened.read;
         let mut reader = opened.reader;
+        // The head decides what the file is, but a head of NULs (a log rotated with
+        // copytruncate) or of blank lines decides nothing: read on until text starts.
         let mut head = Vec::with_capacity(BINARY_SNIFF);
-        if let Err(e) = (&mut reader)
-            .take(BINARY_SNIFF as u64)
-            .read_to_end(&mut head)
-        {
-            skip(read_error(gzip, head.len() as u64, &e));
-            if head.is_empty() {
-                return None;
+        let mut nuls = 0u64;
+        loop {
+            let want = BINARY_SNIFF as u64;
+            let before = head.len();
+            if let Err(e) = (&mut reader).take(want).read_to_end(&mut head) {
+                skip(read_error(gzip, head.len() as u64, &e));
+                if head.is_empty() {
+                    return None;
+                }
+                break;
+            }
+            let at_end = head.len() - before < want as usize;
+            let n = crate::source::leading_nuls(&head);
+            if n > 0 {
+                nuls += n as u64;
+                head.drain(..n);
+            }
+            let blank = head.iter().all(u8::is_ascii_whitespace);
+            if at_end || (n == 0 && !blank) || head.len() >= BLANK_HEAD_CAP {
+                break;
             }
         }
-        if head.contains(&0) {
-            skip(SkipReason::Binary);
-            return None;
+        if nuls > 0 {
+            skip(SkipReason::LeadingNul { bytes: nuls });
         }
         if head.iter().all(u8::is_ascii_whitespace) {
             skip(SkipReason::Empty);
+            return None;
+        }
+        let text_start = head
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        let block = &head[text_start..head.len().min(text_start + BINARY_SNIFF)];
+        if crate::source::looks_binary(block) {
+            skip(SkipReason::Binary);
             return None;
         }
         let format = sniff(&head);

@@ -45,8 +45,11 @@ pub struct Skipped {
 /// Why an input was skipped or only partly read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
-    /// A NUL byte in the first block: not text.
+    /// NUL or control bytes in the first block of text: not text.
     Binary,
+    /// NUL bytes at the start, dropped: what a rotation with `copytruncate` leaves when the
+    /// writer keeps its offset. The rest was read.
+    LeadingNul { bytes: u64 },
     /// The file could not be opened or read.
     Unreadable(String),
     /// Invalid UTF-8 sequences were replaced; the rest was read.
@@ -78,6 +81,7 @@ impl SkipReason {
                 | Self::LongLine { .. }
                 | Self::CorruptGzip { .. }
                 | Self::Shrank { .. }
+                | Self::LeadingNul { .. }
         )
     }
 }
@@ -85,7 +89,14 @@ impl SkipReason {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Binary => f.write_str("binary data (a NUL byte in the first 8 KiB); skipped"),
+            Self::Binary => f.write_str(
+                "binary data (NUL or control bytes in the first 8 KiB of text); skipped",
+            ),
+            Self::LeadingNul { bytes } => write!(
+                f,
+                "{} of NUL bytes at the start (left by a rotation with copytruncate?) were passed over; the rest was read",
+                human_bytes(usize::try_from(*bytes).unwrap_or(usize::MAX))
+            ),
             Self::Unreadable(why) => write!(f, "could not be read: {why}"),
             Self::InvalidUtf8 { replaced } => write!(
                 f,
@@ -202,13 +213,38 @@ pub(crate) fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
+/// How many NUL bytes `bytes` starts with.
+pub(crate) fn leading_nuls(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| **b == 0).count()
+}
+
+/// Whether a block of input is binary rather than text with a stray byte: NUL bytes more than
+/// one in 64, or control bytes (other than tab, newline, CR, form feed and ESC) more than one
+/// in 10. Leading NULs are passed over before this is asked.
+pub(crate) fn looks_binary(block: &[u8]) -> bool {
+    let nul = block.iter().filter(|b| **b == 0).count();
+    let control = block
+        .iter()
+        .filter(|b| **b < 0x20 && !matches!(**b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
+        .count();
+    nul * 64 > block.len() || control * 10 > block.len()
+}
+
 /// Decode bytes to text: sniff for binary data, replace invalid UTF-8 and count it.
-pub fn decode(name: &str, bytes: Vec<u8>) -> Loaded {
+pub fn decode(name: &str, mut bytes: Vec<u8>) -> Loaded {
+    let mut out = Vec::new();
+    let nuls = leading_nuls(&bytes);
+    if nuls > 0 {
+        bytes.drain(..nuls);
+        out.push(Skipped {
+            source: name.to_string(),
+            reason: SkipReason::LeadingNul { bytes: nuls as u64 },
+        });
+    }
     let head = &bytes[..bytes.len().min(BINARY_SNIFF)];
-    if head.contains(&0) {
+    if looks_binary(head) {
         return skipped(name, SkipReason::Binary);
     }
-    let mut out = Vec::new();
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => {
@@ -248,10 +284,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nul_in_first_block_is_binary() {
-        let loaded = decode("x", b"abc\0def".to_vec());
+    fn binary_is_what_is_really_binary() {
+        let loaded = decode("x", b"abc\0def\0\0\x01\x02".to_vec());
         assert!(loaded.input.is_none());
         assert_eq!(loaded.skipped[0].reason, SkipReason::Binary);
+        // A stray NUL in a long text is not binary.
+        let mut text = b"api key is expired\n".repeat(100);
+        text.push(0);
+        assert!(decode("x", text).input.is_some());
+        // Leading NULs (copytruncate) are passed over, and said.
+        let mut rotated = vec![0u8; 20_000];
+        rotated.extend_from_slice(b"api key is expired\n");
+        let loaded = decode("x", rotated);
+        assert_eq!(loaded.input.unwrap().text, "api key is expired\n");
+        assert_eq!(
+            loaded.skipped[0].reason,
+            SkipReason::LeadingNul { bytes: 20_000 }
+        );
     }
 
     #[test]
