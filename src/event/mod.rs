@@ -227,7 +227,7 @@ pub fn parse_input(input: &Input) -> Document {
 
 /// [`parse_input`] for a paste: records are split and matched on the paste view (prefixes that
 /// tools add taken off, soft wraps joined, entities and odd spaces made plain; see
-/// [`paste`]), and evidence still points at the text as pasted.
+/// the `paste` module), and evidence still points at the text as pasted.
 pub fn parse_paste(input: &Input) -> Document {
     parse(input, true)
 }
