@@ -180,6 +180,8 @@ fn escape_byte(b: u8, out: &mut Vec<u8>) {
         0x1b => out.extend_from_slice(b"\\e"),
         b'\r' => out.extend_from_slice(b"\\r"),
         0 => out.extend_from_slice(b"\\0"),
+        // DEL passes JSON's encoder raw: its escape must be one JSON takes too.
+        0x7f => out.extend_from_slice(b"\\u007f"),
         b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
     }
 }
@@ -238,6 +240,13 @@ mod tests {
         assert_eq!(
             guarded(&["é – ╭─ “q” \n".as_bytes()], Allow::default()),
             "é – ╭─ “q” \n"
+        );
+        // DEL, which JSON leaves raw, becomes an escape JSON still parses.
+        let json = guarded(&[b"{\"t\":\"a\x7fb\"}"], Allow::default());
+        assert_eq!(json, "{\"t\":\"a\\u007fb\"}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap()["t"],
+            "a\u{7f}b"
         );
         // A lone ESC at the end is escaped at flush.
         assert_eq!(guarded(&[b"end\x1b"], colours), "end\\e");
