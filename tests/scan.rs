@@ -817,3 +817,32 @@ fn hostile_trees_finish_and_say_what_they_skipped() {
     assert_eq!(r["findings"].as_array().unwrap().len(), 1);
     assert_eq!(r["summary"]["inputs"], 100_000, "{:#}", r["summary"]);
 }
+
+#[test]
+fn follow_takes_the_same_exit_rules_as_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("elasticsearch.log"),
+        format!("[2026-11-21T10:00:01,000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-1] Authentication using apikey failed - api key [{FILEBEAT}] has been invalidated\n"),
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "--follow",
+            "--poll-ms",
+            "10",
+            "--max-polls",
+            "2",
+            "--now",
+            NOW,
+            path,
+        ];
+        args.extend_from_slice(extra);
+        crate::support::keydoctor(&args, "").code
+    };
+    assert_eq!(run(&[]), 1);
+    assert_eq!(run(&["--exit-zero"]), 0);
+    assert_eq!(run(&["--fail-on", "error"]), 1);
+}

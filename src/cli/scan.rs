@@ -9,7 +9,7 @@ use super::explain::{parse_now, parse_version};
 use super::{width, CmdResult, Io, ScanArgs};
 use crate::diagnosis::timeline::parse_ts;
 use crate::diagnosis::{Class, Diagnosis, Options};
-use crate::error::{Error, Outcome};
+use crate::error::Error;
 use crate::report::{render, Format, RenderOptions};
 use crate::rule;
 use crate::scan::follow::Follower;
@@ -574,6 +574,9 @@ fn follow(
     )?;
     io.stdout.flush()?;
     let mut seen = counts(&diagnosis);
+    // The exit status follows the same rules as a scan's (--fail-on, --exit-zero), over the
+    // last poll's findings.
+    let mut outcome = args.diagnosis.exit.outcome(&diagnosis);
     let mut polls = 0u64;
     loop {
         if args.max_polls.is_some_and(|max| polls >= max) {
@@ -586,6 +589,7 @@ fn follow(
         }
         let mut next = follower.diagnose();
         filter.apply(&mut next);
+        outcome = args.diagnosis.exit.outcome(&next);
         let now = counts(&next);
         let mut fresh = Diagnosis {
             inputs: next.inputs,
@@ -642,11 +646,7 @@ fn follow(
         io.stdout.flush()?;
         seen = now;
     }
-    Ok(if seen.is_empty() {
-        Outcome::Clean
-    } else {
-        Outcome::Found
-    })
+    Ok(outcome)
 }
 
 fn finding_key(f: &crate::diagnosis::Finding) -> (Class, Option<String>, String) {
