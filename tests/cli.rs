@@ -208,6 +208,18 @@ fn usage_errors_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("not a version"));
     bin().args(["frobnicate"]).assert().code(2);
+    // A timeout that would overflow the clock is a usage error, not a panic.
+    bin()
+        .args([
+            "key",
+            "VuaCfGcBCdbkQm-e5aOx",
+            "--es-url",
+            "http://127.0.0.1:9",
+        ])
+        .args(["--timeout", "9223372036854775807"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not in 1..=86400"));
 }
 
 #[test]

@@ -201,8 +201,9 @@ struct ClusterArgs {
     /// Allow sending credentials over http:// to a host other than this machine.
     #[arg(long)]
     allow_plain_http: bool,
-    /// Seconds to wait for each answer.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Seconds to wait for each answer (1 to 86400).
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
 }
 
