@@ -244,13 +244,14 @@ fn open_quote(line: &str) -> bool {
     let mut quotes = 0;
     let mut escaped = false;
     for b in trimmed.bytes() {
-        match b {
-            b'\\' if !escaped => escaped = true,
-            b'"' if !escaped => quotes += 1,
-            _ => escaped = false,
-        }
-        if b != b'\\' {
+        if escaped {
             escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' => escaped = true,
+            b'"' => quotes += 1,
+            _ => {}
         }
     }
     quotes % 2 == 1

@@ -40,6 +40,10 @@ impl<W: Write> ControlGuard<W> {
 
 impl<W: Write> Write for ControlGuard<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.pending.is_empty() && !buf.iter().any(|b| needs_look(*b)) {
+            self.inner.write_all(buf)?;
+            return Ok(buf.len());
+        }
         let out = if self.pending.is_empty() {
             let (out, keep) = filter(buf, self.allow, false);
             self.pending.extend_from_slice(&buf[keep..]);
@@ -78,8 +82,7 @@ fn filter(buf: &[u8], allow: Allow, last: bool) -> (Vec<u8>, usize) {
     let mut plain = 0;
     while i < buf.len() {
         let b = buf[i];
-        let needs_look = b < 0x20 || b == 0x7f || b == 0xC2 || b == 0xE2;
-        if !needs_look || b == b'\n' || b == b'\t' {
+        if !needs_look(b) {
             i += 1;
             continue;
         }
@@ -112,6 +115,11 @@ fn filter(buf: &[u8], allow: Allow, last: bool) -> (Vec<u8>, usize) {
     }
     out.extend_from_slice(&buf[plain..]);
     (out, buf.len())
+}
+
+/// A byte that may start a control character or sequence (newline and tab never do).
+fn needs_look(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xC2 || b == 0xE2
 }
 
 enum Look {

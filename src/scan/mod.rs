@@ -41,8 +41,9 @@ use crate::source::sniff::{sniff, LogFormat};
 use crate::source::walk::FileEntry;
 use crate::source::{stream, Input, SkipReason, Skipped, BINARY_SNIFF};
 
-/// How much blank head a file may have before it is called empty without reading on.
-const BLANK_HEAD_CAP: usize = 64 << 20;
+/// How much blank head is held to find where the text starts; past it the file is read on as
+/// text (never called empty before its end).
+const BLANK_HEAD_CAP: usize = 1 << 20;
 
 /// Records kept as evidence per (file, group); the rest are tallied.
 const KEEP_PER_GROUP: usize = 4;
@@ -298,6 +299,9 @@ impl Scanner {
         // copytruncate) or of blank lines decides nothing: read on until text starts.
         let mut head = Vec::with_capacity(BINARY_SNIFF);
         let mut nuls = 0u64;
+        // `head[..blank_upto]` is known to be white space: each block is looked at once.
+        let mut blank_upto = 0;
+        let mut at_end = false;
         loop {
             let want = BINARY_SNIFF as u64;
             let before = head.len();
@@ -308,13 +312,18 @@ impl Scanner {
                 }
                 break;
             }
-            let at_end = head.len() - before < want as usize;
+            at_end = head.len() - before < want as usize;
+            // NULs lead only while everything before them was NUL too (the head is empty).
             let n = crate::source::leading_nuls(&head);
             if n > 0 {
                 nuls += n as u64;
                 head.drain(..n);
+                blank_upto = 0;
             }
-            let blank = head.iter().all(u8::is_ascii_whitespace);
+            let blank = head[blank_upto..].iter().all(u8::is_ascii_whitespace);
+            if blank {
+                blank_upto = head.len();
+            }
             if at_end || (n == 0 && !blank) || head.len() >= BLANK_HEAD_CAP {
                 break;
             }
@@ -322,7 +331,7 @@ impl Scanner {
         if nuls > 0 {
             skip(SkipReason::LeadingNul { bytes: nuls });
         }
-        if head.iter().all(u8::is_ascii_whitespace) {
+        if at_end && head.iter().all(u8::is_ascii_whitespace) {
             skip(SkipReason::Empty);
             return None;
         }
