@@ -696,12 +696,7 @@ fn render_rule_texts(
     finding.summary = rule.title.render(&lookup);
     finding.explanation = rule.explain.render(&lookup).trim().to_string();
     finding.dead_ends.clone_from(&rule.dead_ends);
-    let cross = finding.details.cross_cluster_key
-        || finding
-            .details
-            .metadata
-            .as_ref()
-            .is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"));
+    let cross = is_cross_cluster(finding);
     finding.remediation = rule
         .remediation
         .iter()
@@ -793,19 +788,26 @@ pub fn prune_plans(diagnosis: &mut Diagnosis) {
     }
 }
 
+/// The finding is about a cross-cluster key: metadata says so, or the querying cluster used it
+/// for its remote-cluster handshake.
+fn is_cross_cluster(finding: &Finding) -> bool {
+    finding.details.cross_cluster_key
+        || finding
+            .details
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"))
+}
+
 /// Whether a step's precondition holds for `finding`, from what the diagnosis knows.
 fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
     let meta = finding.details.metadata.as_ref();
     match condition {
-        StepCondition::DescriptorsUnknown => {
-            let cross = finding.details.cross_cluster_key
-                || meta.is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"));
-            match meta {
-                Some(m) if cross => m.access.is_none(),
-                Some(m) => m.role_descriptors.is_none(),
-                None => true,
-            }
-        }
+        StepCondition::DescriptorsUnknown => match meta {
+            Some(m) if is_cross_cluster(finding) => m.access.is_none(),
+            Some(m) => m.role_descriptors.is_none(),
+            None => true,
+        },
         StepCondition::KeyMayBeActive => {
             !matches!(
                 finding.class,
