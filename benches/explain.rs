@@ -57,6 +57,7 @@ fn explain_once(input: &str) -> Duration {
         stdout_is_terminal: false,
         stderr_is_terminal: false,
         env: Box::new(|_| None),
+        terminal_width: None,
     };
     let start = Instant::now();
     let code = run(["keydoctor", "explain", "--format", "json"], &mut io);

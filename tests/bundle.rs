@@ -48,13 +48,14 @@ fn notes(r: &Value) -> String {
 
 fn expected() -> Vec<(String, String, String)> {
     [
-        ("missing", "api-key-not-found", "Zq8rTm4BpS-1XhWcYd0k"),
-        ("invalidated", "api-key-invalidated", "zcwN3YEBBmnjw-K-hW5_"),
+        // The cluster-wide cause first: it explains the per-key findings.
         (
             "api_key_service_disabled",
             "doctor-api-key-service-disabled",
             "-",
         ),
+        ("missing", "api-key-not-found", "Zq8rTm4BpS-1XhWcYd0k"),
+        ("invalidated", "api-key-invalidated", "zcwN3YEBBmnjw-K-hW5_"),
         (
             "cross_cluster_misconfig",
             "doctor-remote-api-key-on-transport-port",
@@ -72,7 +73,7 @@ fn a_bundle_folder_gives_log_findings_doctor_findings_and_its_gaps() {
     assert_eq!(code, 1);
     assert_eq!(findings(&r), expected());
     // The bundle's version.json makes the remediation version-aware.
-    assert_eq!(r["findings"][0]["details"]["version"], "8.12.2");
+    assert_eq!(r["findings"][1]["details"]["version"], "8.12.2");
     let notes = notes(&r);
     assert!(notes.contains("the bundle cannot show API keys"), "{notes}");
     assert!(notes.contains("POST /_security/_query/api_key"), "{notes}");
@@ -153,7 +154,7 @@ fn zip_and_tar_gz_bundles_read_as_the_folder_does() {
         let (code, r) = scan(archive);
         assert_eq!(code, 1);
         assert_eq!(findings(&r), expected(), "{}", archive.display());
-        let source = r["findings"][0]["evidence"][0]["source"].as_str().unwrap();
+        let source = r["findings"][1]["evidence"][0]["source"].as_str().unwrap();
         assert!(
             source.starts_with(archive.to_str().unwrap()) && source.ends_with("logs/prod-logs.log"),
             "{source}"

@@ -200,7 +200,10 @@ fn an_active_key_that_vanished_points_at_a_restore() {
         f["differential"]
     );
     // The human and Markdown reports show the same considerations.
-    let out = keydoctor(&["scan", dir.path().to_str().unwrap(), "--now", NOW], "");
+    let out = keydoctor(
+        &["scan", "--full", dir.path().to_str().unwrap(), "--now", NOW],
+        "",
+    );
     assert!(out.stdout.contains("Causes considered"), "{}", out.stdout);
     assert!(
         out.stdout

@@ -321,11 +321,16 @@ fn filters_by_key_class_and_time() {
 
 #[test]
 fn human_report_prints_timeline_correlations_and_what_was_read() {
-    let out = in_root(|| keydoctor(&["scan", "--now", NOW, "--width", "100", INCIDENT], ""));
+    let out = in_root(|| {
+        keydoctor(
+            &["scan", "--full", "--now", NOW, "--width", "100", INCIDENT],
+            "",
+        )
+    });
     assert_eq!(out.code, 1);
     let text = &out.stdout;
     for want in [
-        "  1. invalidated       VuaCfGcBCdbkQm-e5aOx     16×  2026-11-20 09:14:10–09:14:45",
+        "  1. invalidated       VuaCfGcBCdbkQm-e5aOx  16×  11-20 09:14–09:14  ingest_owner, filebeat",
         "  Timeline",
         "key invalidated by jsmith (native1) from 10.0.3.15:51802",
         "invalidated by  jsmith (realm native1) at 2026-11-20T09:14:03,247+0000",

@@ -18,6 +18,7 @@ mod report;
 mod robustness;
 mod rules;
 mod scan;
+mod screen;
 mod secrets;
 mod share;
 mod silence;

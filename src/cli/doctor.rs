@@ -102,6 +102,7 @@ pub(super) fn run(args: DoctorArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        full: args.output.full,
         target: super::curl_target(&args.cluster),
     };
     render_doctor(

@@ -339,6 +339,7 @@ pub(super) fn key(args: KeyArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        full: args.output.full,
         target: super::curl_target(&args.source.cluster),
     };
     render_key(&report, args.output.format.into(), &opts, &mut io.stdout)?;
@@ -388,6 +389,7 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        full: args.output.full,
         target: super::curl_target(&args.source.cluster),
     };
     render_expiring(
@@ -492,6 +494,7 @@ pub(super) fn impact(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> C
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        full: args.output.full,
         target: super::curl_target(&args.source.cluster),
     };
     crate::report::keys::render_impact(&report, args.output.format.into(), &opts, &mut io.stdout)?;
@@ -553,6 +556,7 @@ pub(super) fn rotate(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResul
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        full: args.output.full,
         target: super::curl_target(&args.source.cluster),
     };
     render_plan(&plan, args.output.format.into(), &opts, &mut io.stdout)?;

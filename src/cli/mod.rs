@@ -33,6 +33,8 @@ pub struct Io<'a> {
     pub stderr_is_terminal: bool,
     /// Environment lookup (`NO_COLOR`, `CLICOLOR_FORCE`, `COLUMNS`).
     pub env: EnvLookup<'a>,
+    /// The width of the terminal stdout is, when it is one and says.
+    pub terminal_width: Option<usize>,
 }
 
 impl<'a> Io<'a> {
@@ -47,6 +49,11 @@ impl<'a> Io<'a> {
         let pretend = |name: &str| pretend.split(',').any(|p| p.trim() == name);
         Self {
             stdin_is_terminal: stdin.is_terminal() || pretend("stdin"),
+            terminal_width: if stdout.is_terminal() {
+                terminal_width_of_stdout()
+            } else {
+                None
+            },
             stdout_is_terminal: stdout.is_terminal() || pretend("stdout"),
             stderr_is_terminal: stderr.is_terminal() || pretend("stderr"),
             stdin: Box::new(stdin),
@@ -55,6 +62,14 @@ impl<'a> Io<'a> {
             env: Box::new(|name| std::env::var(name).ok()),
         }
     }
+}
+
+/// The columns of the terminal on stdout, from the terminal itself (`TIOCGWINSZ`); `None` when
+/// it does not say (0 columns, a serial line).
+fn terminal_width_of_stdout() -> Option<usize> {
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(terminal_size::Width(w), _)| usize::from(w))
+        .filter(|w| *w > 0)
 }
 
 /// Explains why an Elasticsearch API key stopped working, and what to do now.
@@ -436,7 +451,11 @@ struct OutputArgs {
     /// Also show every request as a curl command.
     #[arg(long)]
     curl: bool,
-    /// Wrap the human report at this width (default: $COLUMNS, else 80).
+    /// The whole human report of each finding: what it means, every detail, causes considered,
+    /// timeline, dead ends, references (by default: the one screen to act on).
+    #[arg(long)]
+    full: bool,
+    /// Wrap the human report at this width (default: the terminal's width, else $COLUMNS, else 80).
     #[arg(long, value_name = "N")]
     width: Option<usize>,
 }
@@ -598,6 +617,7 @@ fn curl_target(c: &ClusterArgs) -> crate::report::CurlTarget {
 
 fn width(io: &Io<'_>, given: Option<usize>) -> usize {
     given
+        .or(io.terminal_width)
         .or_else(|| (io.env)("COLUMNS").and_then(|c| c.parse().ok()))
         .unwrap_or(80)
         .clamp(40, 200)

@@ -143,6 +143,7 @@ mod tests {
             stdout_is_terminal: false,
             stderr_is_terminal: true,
             env: Box::new(|_| None),
+            terminal_width: None,
         };
         let counter = AtomicU64::new(0);
         let got = with_progress(&mut io, true, 100, &counter, || {

@@ -73,8 +73,13 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
             }
             let mut failed = 0;
             let mut rules = 0;
+            let mut clients = 0;
             for chunk in results.chunk_by(|a, b| a.rule == b.rule) {
-                rules += 1;
+                if chunk[0].rule.starts_with("client ") {
+                    clients += 1;
+                } else {
+                    rules += 1;
+                }
                 let bad: Vec<_> = chunk
                     .iter()
                     .filter(|r| r.outcome != selftest::Outcome::Ok)
@@ -99,9 +104,13 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                     )?;
                 }
             }
+            let of = match clients {
+                0 => format!("{rules} rules"),
+                n => format!("{rules} rules and {n} clients"),
+            };
             writeln!(
                 io.stdout,
-                "{} examples of {rules} rules: {} passed, {failed} failed",
+                "{} examples of {of}: {} passed, {failed} failed",
                 results.len(),
                 results.len() - failed,
             )?;

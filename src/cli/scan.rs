@@ -58,6 +58,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         color,
         width: width(io, args.output.width),
         curl: args.output.curl,
+        full: args.output.full,
         target: super::curl_target(&args.diagnosis.cluster),
     };
     let format: Format = args.output.format.into();

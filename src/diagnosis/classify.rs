@@ -287,19 +287,7 @@ pub fn diagnose(
             },
         );
     }
-    findings.sort_by(|a, b| {
-        a.severity
-            .cmp(&b.severity)
-            .then(a.class.cmp(&b.class))
-            .then(a.key_id.cmp(&b.key_id))
-            .then(a.rule_id.cmp(&b.rule_id))
-            .then(
-                a.evidence
-                    .first()
-                    .map(|e| (&e.source, e.line))
-                    .cmp(&b.evidence.first().map(|e| (&e.source, e.line))),
-            )
-    });
+    sort_findings(&mut findings);
     let mut notes: Vec<Note> = notes.into_values().collect();
     notes.sort_by(|a, b| (&a.source, a.line, &a.message).cmp(&(&b.source, b.line, &b.message)));
     Diagnosis {
@@ -642,6 +630,7 @@ fn build_finding(
         groups: Vec::new(),
         differential: None,
         dead_ends: Vec::new(),
+        client: recognise_client(rules, docs, occurrences),
     };
     if let Some(id) = finding.key_id.clone() {
         if let Some(meta) = metadata.get(id.as_str()) {
@@ -674,6 +663,57 @@ fn build_finding(
         .evidence
         .sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
     finding
+}
+
+/// How much of an input's text is searched for a client's signs when the failing records name
+/// none (a paste with the client's stack trace around the error; not a whole log file).
+const CLIENT_CONTEXT: usize = 256 * 1024;
+
+/// The client that sent the key: the one most failing records name; else one named elsewhere in
+/// their inputs (a stack trace around a pasted error); else one their paths name (`filebeat/`).
+fn recognise_client(
+    rules: &RuleSet,
+    docs: &[Document],
+    occurrences: &[Occurrence],
+) -> Option<crate::model::Client> {
+    let mut tally: Vec<(crate::model::Client, usize)> = Vec::new();
+    for occ in occurrences.iter().take(MAX_EVIDENCE * 64) {
+        let doc = &docs[occ.doc];
+        let Some(record) = doc.records.get(occ.m.record) else {
+            continue;
+        };
+        let place = format!("{}:{}", doc.name, record.line);
+        if let Some(c) = rules.client_in(&record.norm, &place) {
+            match tally
+                .iter_mut()
+                .find(|(t, _)| t.id == c.id && t.name == c.name)
+            {
+                Some((_, n)) => *n += 1,
+                None => tally.push((c, 1)),
+            }
+        }
+    }
+    if let Some((c, _)) = tally.iter().max_by_key(|(_, n)| *n) {
+        return Some(c.clone());
+    }
+    let mut inputs: Vec<usize> = occurrences.iter().map(|o| o.doc).collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    let head = |text: &str| {
+        let mut end = text.len().min(CLIENT_CONTEXT);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_string()
+    };
+    inputs
+        .iter()
+        .find_map(|&d| rules.client_in(&head(&docs[d].text), &docs[d].name))
+        .or_else(|| {
+            inputs
+                .iter()
+                .find_map(|&d| rules.client_in(&docs[d].name, &docs[d].name))
+        })
 }
 
 fn push_unique(list: &mut Vec<String>, value: String) {
@@ -709,6 +749,9 @@ fn render_rule_texts(
         .map(|step| {
             let mut rendered = RenderedStep {
                 when: step.when.clone(),
+                path: step.path,
+                on: step.on,
+                later: step.later,
                 run_as: step.run_as,
                 title: step.title.render(&lookup),
                 text: step
@@ -750,6 +793,7 @@ fn render_rule_texts(
             rendered
         })
         .collect();
+    one_path(finding);
     if let Some(fix) = &finding.details.descriptor_fix {
         finding.remediation.insert(0, fix.clone());
     }
@@ -774,6 +818,26 @@ fn render_rule_texts(
         .collect();
 }
 
+/// Most important first: a cluster-wide cause (the API key service off) before the per-key
+/// findings it explains, then by severity, class, key id, rule and place.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        let cluster_wide = |f: &Finding| f.class != Class::ApiKeyServiceDisabled;
+        cluster_wide(a)
+            .cmp(&cluster_wide(b))
+            .then(a.severity.cmp(&b.severity))
+            .then(a.class.cmp(&b.class))
+            .then(a.key_id.cmp(&b.key_id))
+            .then(a.rule_id.cmp(&b.rule_id))
+            .then(
+                a.evidence
+                    .first()
+                    .map(|e| (&e.source, e.line))
+                    .cmp(&b.evidence.first().map(|e| (&e.source, e.line))),
+            )
+    });
+}
+
 /// Drop the steps whose preconditions no longer hold, once every pass has added what it knows
 /// (an audit event found later names who invalidated a key; a cluster shows its descriptors).
 pub fn prune_plans(diagnosis: &mut Diagnosis) {
@@ -785,7 +849,31 @@ pub fn prune_plans(diagnosis: &mut Diagnosis) {
             .collect();
         let mut keep = keep.into_iter();
         f.remediation.retain(|_| keep.next().unwrap_or(true));
+        one_path(f);
     }
+    sort_findings(&mut diagnosis.findings);
+}
+
+/// A plan keeps one way of fixing a key it could update or replace: the update in place when it
+/// can run (its request survived the version check, and the key is still active), else the
+/// rotation. Steps of neither way stay.
+pub(crate) fn one_path(finding: &mut Finding) {
+    use crate::model::PlanPath;
+    let has = |p: PlanPath| finding.remediation.iter().any(|s| s.path == Some(p));
+    if !(has(PlanPath::Update) && has(PlanPath::Rotate)) {
+        return;
+    }
+    let update_runs = finding
+        .remediation
+        .iter()
+        .any(|s| s.path == Some(PlanPath::Update) && s.request.is_some())
+        && condition_holds(StepCondition::KeyMayBeActive, finding);
+    let drop = if update_runs {
+        PlanPath::Rotate
+    } else {
+        PlanPath::Update
+    };
+    finding.remediation.retain(|s| s.path != Some(drop));
 }
 
 /// The finding is about a cross-cluster key: metadata says so, or the querying cluster used it
@@ -819,6 +907,11 @@ fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
         }
         StepCondition::KeyMayExist => finding.class != Class::Missing,
         StepCondition::InvalidatorUnknown => finding.details.invalidated_by.is_none(),
+        StepCondition::MetadataUnknown => meta.is_none(),
+        StepCondition::ClientMayBeFleet => finding
+            .client
+            .as_ref()
+            .is_none_or(|c| c.fleet != crate::model::FleetManaged::No),
     }
 }
 
@@ -917,6 +1010,10 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
     set("node", d.nodes.first().cloned());
     set("client_ip", d.client_addresses.first().cloned());
     set("first_seen", d.first_seen.clone());
+    if let Some(client) = &finding.client {
+        set("client", Some(client.name.clone()));
+        set("deploy", Some(client.deploy.clone()));
+    }
     set("version", d.version.clone());
     set("remote", d.remote.clone());
     // Two bodies, never confused: `suggested_role_descriptors` is what an update sends (the
@@ -1333,8 +1430,11 @@ fn descriptor_fix(
             finding.details.suggested_role_descriptors.as_ref(),
         );
         return Some(RenderedStep {
- when: Vec::new(),
- run_as: crate::model::RunAs::User,
+        when: Vec::new(),
+        path: None,
+        on: crate::model::RunsOn::Cluster,
+        later: false,
+        run_as: crate::model::RunAs::User,
             title: format!("The smallest change: add {on} to the key's role descriptors"),
             text: Some(format!(
                 "Against key {id}'s current descriptors, one descriptor that names exactly what was denied, nothing else widened (the update request below sends the whole set: the update API replaces `role_descriptors`)."
@@ -1363,8 +1463,11 @@ fn descriptor_fix(
     let after = privileges::role_with(&before, kind, least, index);
     let owner = meta.username.as_deref().unwrap_or("the owner");
     Some(RenderedStep {
- when: Vec::new(),
- run_as: crate::model::RunAs::User,
+        when: Vec::new(),
+        path: None,
+        on: crate::model::RunsOn::Cluster,
+        later: false,
+        run_as: crate::model::RunAs::User,
         title: format!("The smallest change: add {on} to the owner's role `{role_name}`"),
         text: Some(format!(
             "Key {id}'s own descriptors {} it, but its owner `{owner}`'s privileges, captured in `limited_by` when the key was created or last updated, do not. Below is role `{role_name}` as captured, with one entry added; check the role's current definition first (`GET /_security/role/{role_name}`: it may have changed since, and a reserved or file-based role cannot be changed this way: give `{owner}` an extra role instead). Then refresh the key's snapshot as `{owner}`: `PUT /_security/api_key/{id}` with `{{}}` (8.4+), or create a new key.",

@@ -172,6 +172,7 @@ fn finding(
         evidence: Vec::new(),
         count: 1,
         details: Details::default(),
+        client: None,
         timeline: Vec::new(),
         groups: Vec::new(),
         differential: None,
@@ -182,6 +183,9 @@ fn finding(
 fn step(title: &str, text: Option<String>, request: Option<String>) -> RenderedStep {
     RenderedStep {
         when: Vec::new(),
+        path: None,
+        on: crate::model::RunsOn::Cluster,
+        later: false,
         run_as: crate::model::RunAs::User,
         title: title.to_string(),
         text,

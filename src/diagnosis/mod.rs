@@ -90,6 +90,8 @@ pub struct Finding {
     pub differential: Option<differential::Differential>,
     /// Fixes that look right and do not work (the rule's `dead_ends`).
     pub dead_ends: Vec<String>,
+    /// The client that sent the key, recognised in what it logged (`rules/clients.toml`).
+    pub client: Option<crate::model::Client>,
 }
 
 /// One moment in a key's story.
@@ -122,6 +124,12 @@ pub struct RenderedStep {
     /// Facts the step needs (checked when texts are filled, and again once every pass has
     /// added what it knows: see [`classify::prune_plans`]).
     pub when: Vec<crate::model::StepCondition>,
+    /// The way of fixing the key the step belongs to (a plan keeps one, the update when it can run).
+    pub path: Option<crate::model::PlanPath>,
+    /// Where it is carried out.
+    pub on: crate::model::RunsOn,
+    /// A step for after the incident (prevention): the one-screen view only names it.
+    pub later: bool,
 }
 
 /// A candidate cause of an unresolved 401.

@@ -286,8 +286,11 @@ pub fn explain(f: &mut Finding, sec: &Security) {
     let before = writable_descriptor(role);
     let after = privileges::role_with(&before, kind, &least, index.as_deref());
     let step = RenderedStep {
- when: Vec::new(),
- run_as: crate::model::RunAs::User,
+        when: Vec::new(),
+        path: None,
+        on: crate::model::RunsOn::Cluster,
+        later: false,
+        run_as: crate::model::RunAs::User,
         title: format!("The smallest change: add {what} to the owner's role `{role_name}`"),
         text: Some(format!(
             "Role `{role_name}` as bundle {} shows it, with one entry added (the request replaces the role whole). Other users with this role gain it too; if that is too wide, give `{owner}` a new role instead. Then refresh key {id}'s snapshot as `{owner}`: `PUT /_security/api_key/{id}` with `{{}}` (8.4+), or create a new key: existing keys keep the old `limited_by`.",

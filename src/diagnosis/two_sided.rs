@@ -1106,8 +1106,11 @@ fn widen_key(id: &str, meta: &KeyMetadata, kind: &str, pattern: &str) -> Rendere
         list.push(json!({"names": [pattern]}));
     }
     RenderedStep {
- when: Vec::new(),
- run_as: crate::model::RunAs::User,
+        when: Vec::new(),
+        path: None,
+        on: crate::model::RunsOn::Fulfilling,
+        later: false,
+        run_as: crate::model::RunAs::User,
         title: format!("On the fulfilling cluster: add `{pattern}` to the cross-cluster key's {kind} access"),
         text: Some("The update replaces `access` whole: this body keeps what the key already grants. It needs `manage_security` and the key's owner; the querying cluster needs no change (it keeps the same credentials).".into()),
         request: Some(format!(
@@ -1150,8 +1153,11 @@ fn widen_role(
         }),
     };
     RenderedStep {
- when: Vec::new(),
- run_as: crate::model::RunAs::User,
+        when: Vec::new(),
+        path: None,
+        on: crate::model::RunsOn::Querying,
+        later: false,
+        run_as: crate::model::RunAs::User,
         title: format!("On the querying cluster: add `{pattern}` on `{alias}` to role `{name}`'s remote_indices"),
         text: Some("Putting a role replaces it whole: this body keeps the role as the querying cluster returned it.".into()),
         request: Some(format!("PUT /_security/role/{name}\n{}", format_json(&body))),

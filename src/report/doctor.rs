@@ -120,6 +120,9 @@ fn shared_steps(group: &[&Finding]) -> Vec<RenderedStep> {
         .iter()
         .map(|s| RenderedStep {
             when: s.when.clone(),
+            path: s.path,
+            on: s.on,
+            later: s.later,
             run_as: s.run_as,
             title: s.title.replace(id, "<id>"),
             text: s.text.as_ref().map(|t| t.replace(id, "<id>")),
@@ -232,9 +235,9 @@ fn doctor_human(
         };
         let head = format!("  {mark} {:<title_width$}  ", c.title);
         let pad = " ".repeat(title_width + 6);
-        let wrapped = textwrap::fill(
+        let wrapped = super::fill(
             &redact(&c.text),
-            textwrap::Options::new(opts.width.max(40).saturating_sub(title_width + 6).max(20)),
+            super::wrap_options(opts.width.max(40).saturating_sub(title_width + 6).max(20)),
         );
         for (i, line) in wrapped.lines().enumerate() {
             if i == 0 {

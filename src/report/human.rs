@@ -17,37 +17,9 @@ const INDENT: &str = "  ";
 pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     // Several findings: say up front what is coming, one line each.
     if d.findings.len() > 1 {
-        writeln!(
-            out,
-            "{}",
-            paint(opts, &summary_line(d), |s| s.bold().to_string())
-        )?;
-        let class_width = d
-            .findings
-            .iter()
-            .map(|f| f.class.as_str().len())
-            .max()
-            .unwrap_or(0);
-        for (i, f) in d.findings.iter().enumerate() {
-            let key = f.key_id.as_deref().unwrap_or("(id not shown)");
-            // A scan's index also says how often and when: enough to triage from the top.
-            let seen = if d.files.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "  {:>5}×  {}",
-                    f.count,
-                    compact_span(
-                        f.details.first_seen.as_deref(),
-                        f.details.last_seen.as_deref()
-                    )
-                )
-            };
-            let line = format!(
-                "  {}. {:<class_width$}  {key:<20}{seen}",
-                i + 1,
-                f.class.as_str()
-            );
+        let line = super::fill(&summary_line(d), super::wrap_options(opts.width.max(40)));
+        writeln!(out, "{}", paint(opts, &line, |s| s.bold().to_string()))?;
+        for line in summary_table(d, opts.width) {
             writeln!(out, "{}", line.trim_end())?;
         }
         writeln!(out)?;
@@ -56,7 +28,11 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
         if idx > 0 {
             writeln!(out)?;
         }
-        render_finding(finding, opts, out)?;
+        if opts.full {
+            render_finding(finding, opts, out)?;
+        } else {
+            render_finding_short(finding, opts, out)?;
+        }
     }
     if let Some(view) = &d.two_sided {
         two_sided_human(view, opts, out)?;
@@ -100,8 +76,24 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
     if !d.findings.is_empty() || !d.notes.is_empty() || !d.skipped.is_empty() {
         writeln!(out)?;
     }
+    if !opts.full && !d.findings.is_empty() {
+        let hint = "--full adds what each finding means, every detail, the causes considered, the timeline, dead ends and references.";
+        writeln!(
+            out,
+            "{}",
+            paint(
+                opts,
+                &super::fill(hint, super::wrap_options(opts.width.max(40))),
+                |s| s.dimmed().to_string()
+            )
+        )?;
+    }
     if let Some(files) = super::files_line(d) {
-        writeln!(out, "{}", textwrap::fill(&files, opts.width.max(40)))?;
+        writeln!(
+            out,
+            "{}",
+            super::fill(&files, super::wrap_options(opts.width.max(40)))
+        )?;
     }
     if d.filtered_out > 0 {
         writeln!(
@@ -114,10 +106,441 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
         let head = paint(opts, "suppressed:", |s| s.dimmed().to_string());
         writeln!(out, "{head} {line}")?;
     }
+    let line = super::fill(&summary_line(d), super::wrap_options(opts.width.max(40)));
+    writeln!(out, "{}", paint(opts, &line, |s| s.bold().to_string()))
+}
+
+/// One line per finding: number, class, key, who owns the key and which client sent it, and
+/// as much as fits `width` of how often and when (a scan): the richest layout in which every row
+/// fits; at the narrowest, the last column is cut with `…`.
+fn summary_table(d: &Diagnosis, width: usize) -> Vec<String> {
+    let class_width = d
+        .findings
+        .iter()
+        .map(|f| f.class.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let key_width = d
+        .findings
+        .iter()
+        .map(|f| {
+            f.key_id
+                .as_deref()
+                .unwrap_or("(id not shown)")
+                .chars()
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let number_width = d.findings.len().to_string().len();
+    let count_width = d
+        .findings
+        .iter()
+        .map(|f| f.count.to_string().len() + 1)
+        .max()
+        .unwrap_or(0);
+    struct Row {
+        head: String,
+        count: String,
+        long: String,
+        short: String,
+        time: String,
+        who: String,
+    }
+    let rows: Vec<Row> = d
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let key = f.key_id.as_deref().unwrap_or("(id not shown)");
+            let (first, last) = (
+                f.details.first_seen.as_deref(),
+                f.details.last_seen.as_deref(),
+            );
+            Row {
+                head: format!(
+                    "  {:>number_width$}. {:<class_width$}  {key:<key_width$}",
+                    i + 1,
+                    f.class.as_str()
+                ),
+                count: format!("{:>count_width$}", format!("{}×", f.count)),
+                long: compact_span(first, last),
+                short: short_span(first, last),
+                time: short_span(first, last)
+                    .split_once(' ')
+                    .map(|(_, t)| t.to_string())
+                    .unwrap_or_default(),
+                who: who_and_client(f),
+            }
+        })
+        .collect();
+    // A scan's index also says how often and when: enough to triage from the top.
+    let scan = !d.files.is_empty();
+    let pad = |cells: &[&str], widths: &[usize]| -> String {
+        cells
+            .iter()
+            .zip(widths)
+            .filter(|(c, _)| !c.is_empty())
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let widest = |pick: &dyn Fn(&Row) -> &str| {
+        rows.iter()
+            .map(|r| pick(r).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    // Times without the date only when every failure was on one day (the findings say which).
+    let one_day = {
+        let mut days = d.findings.iter().flat_map(|f| {
+            [&f.details.first_seen, &f.details.last_seen]
+                .into_iter()
+                .flatten()
+                .map(|t| t.get(..10).unwrap_or(t))
+        });
+        let first = days.next();
+        first.is_some() && days.all(|day| Some(day) == first)
+    };
+    // Span: 2 the date and seconds, 1 the month, day and minutes, 0 the minutes.
+    let layouts: [(bool, Option<u8>); 6] = [
+        (true, Some(2)),
+        (true, Some(1)),
+        (true, Some(0)),
+        (false, Some(1)),
+        (false, Some(0)),
+        (false, None),
+    ];
+    for (with_count, span) in layouts {
+        if !scan && (with_count || span.is_some()) || (span == Some(0) && !one_day) {
+            continue;
+        }
+        let cells = |r: &Row| -> Vec<String> {
+            let mut out = vec![r.head.clone()];
+            if with_count {
+                out.push(r.count.clone());
+            }
+            match span {
+                Some(2) => out.push(r.long.clone()),
+                Some(1) => out.push(r.short.clone()),
+                Some(_) => out.push(r.time.clone()),
+                None => {}
+            }
+            out
+        };
+        let mut widths = vec![widest(&|r| r.head.as_str())];
+        if with_count {
+            widths.push(count_width);
+        }
+        match span {
+            Some(2) => widths.push(widest(&|r| r.long.as_str())),
+            Some(1) => widths.push(widest(&|r| r.short.as_str())),
+            Some(_) => widths.push(widest(&|r| r.time.as_str())),
+            None => {}
+        }
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let mut c = cells(r);
+                c.push(r.who.clone());
+                let mut w = widths.clone();
+                w.push(0);
+                let refs: Vec<&str> = c.iter().map(String::as_str).collect();
+                pad(&refs, &w).trim_end().to_string()
+            })
+            .collect();
+        if lines.iter().all(|l| l.chars().count() <= width) {
+            return lines;
+        }
+    }
+    rows.iter()
+        .map(|r| {
+            let head_len = r.head.chars().count();
+            let room = width.saturating_sub(head_len + 2);
+            if r.who.is_empty() || room < 4 {
+                r.head.trim_end().to_string()
+            } else {
+                format!("{}  {}", r.head, cut(&r.who, room))
+            }
+        })
+        .collect()
+}
+
+/// `2026-11-20T09:14:10Z` … `2026-11-20T09:14:45Z` → `11-20 09:14–09:14` (or `11-20 09:14–11-21
+/// 10:03` across days).
+fn short_span(first: Option<&str>, last: Option<&str>) -> String {
+    let split = |t: &str| -> (String, String) {
+        let t = t.trim_end_matches('Z');
+        match t.split_once('T') {
+            Some((d, h)) => (
+                d.get(5..).unwrap_or(d).to_string(),
+                h.get(..5).unwrap_or(h).to_string(),
+            ),
+            None => (String::new(), t.to_string()),
+        }
+    };
+    match (first, last) {
+        (Some(a), Some(b)) if a != b => {
+            let ((da, ha), (db, hb)) = (split(a), split(b));
+            if da == db {
+                format!("{da} {ha}–{hb}")
+            } else {
+                format!("{da} {ha}–{db} {hb}")
+            }
+        }
+        (Some(a), _) => {
+            let (d, h) = split(a);
+            format!("{d} {h}")
+        }
+        _ => String::new(),
+    }
+}
+
+/// `text` in at most `room` characters, cut with `…`.
+fn cut(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(room.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Who owns the key (or is denied with it) and which client sent it, shortly: `ingest_owner,
+/// filebeat`.
+fn who_and_client(f: &Finding) -> String {
+    let d = &f.details;
+    let who = d
+        .user
+        .clone()
+        .or_else(|| d.metadata.as_ref().and_then(|m| m.username.clone()))
+        .or_else(|| d.principal.clone());
+    let client = f.client.as_ref().map(|c| {
+        if c.id == "beats" {
+            c.name.clone()
+        } else {
+            c.id.clone()
+        }
+    });
+    [who, client]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one screen to act on: the headline, the decisive evidence, who, when and which client,
+/// and the plan's steps with their requests (texts only where the step is only words). Past
+/// [`ONE_SCREEN`] lines, request bodies go on one line each.
+fn render_finding_short(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let mut spread = Vec::new();
+    short_finding(f, opts, &mut spread, false)?;
+    if spread.iter().filter(|b| **b == b'\n').count() <= ONE_SCREEN {
+        return out.write_all(&spread);
+    }
+    short_finding(f, opts, out, true)
+}
+
+fn short_finding(
+    f: &Finding,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+    one_line_bodies: bool,
+) -> io::Result<()> {
+    headline(f, opts, out)?;
+    // The decisive evidence: the first excerpt with labelled words.
+    if let Some(ev) = f
+        .evidence
+        .iter()
+        .find(|e| !e.spans.is_empty())
+        .or_else(|| f.evidence.first())
+    {
+        // How many more records showed it is in the headline (`seen 16×`); `--full` says where.
+        render_snippet_compact(ev, opts, out)?;
+    }
+    let facts = short_facts(f);
+    if !facts.is_empty() {
+        writeln!(out)?;
+        let label_width = facts.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        for (label, value) in facts {
+            let first = format!("{INDENT}{label:>label_width$}  ");
+            let rest = " ".repeat(first.chars().count());
+            let wrapped = super::fill(
+                &redact(&value),
+                super::wrap_options(opts.width.max(40))
+                    .initial_indent(&first)
+                    .subsequent_indent(&rest),
+            );
+            writeln!(out, "{wrapped}")?;
+        }
+    }
+    let (now, later): (Vec<RenderedStep>, Vec<RenderedStep>) =
+        f.remediation.iter().cloned().partition(|s| !s.later);
+    if !now.is_empty() {
+        heading(opts, out, "What to do")?;
+        render_steps_with(&now, opts, out, false, one_line_bodies)?;
+    }
+    // After the incident: the title and the request, its body on one line (Dev Tools and
+    // `curl` take it so); `--full` shows it spread out, with its text.
+    for step in &later {
+        writeln!(out)?;
+        let title = format!("{INDENT}Later: {}{}", redact(&step.title), run_as_tag(step));
+        let wrapped = super::fill(
+            &title,
+            super::wrap_options(opts.width.max(40)).subsequent_indent("         "),
+        );
+        writeln!(out, "{}", paint(opts, &wrapped, |s| s.bold().to_string()))?;
+        if let Some(request) = &step.request {
+            let request = redact(request);
+            let (head, body) = request.split_once('\n').unwrap_or((&request, ""));
+            writeln!(
+                out,
+                "         {}",
+                paint(opts, head, |s| s.green().to_string())
+            )?;
+            if !body.trim().is_empty() {
+                let compact = one_line_json(body);
+                writeln!(
+                    out,
+                    "         {}",
+                    paint(opts, &compact, |s| s.green().to_string())
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Who, when and which client, in a few words each (the full view has every detail).
+fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
+    use crate::diagnosis::classify::format_ms;
+    let d = &f.details;
+    let mut out = Vec::new();
+    // The key, when the headline does not name it.
+    if let Some(id) = f
+        .key_id
+        .as_ref()
+        .filter(|id| !f.summary.contains(id.as_str()))
+    {
+        out.push(("key", id.clone()));
+    }
+    let mut who = Vec::new();
+    let owner = d
+        .user
+        .clone()
+        .or_else(|| d.metadata.as_ref().and_then(|m| m.username.clone()));
+    let realm = d
+        .realm
+        .clone()
+        .or_else(|| d.metadata.as_ref().and_then(|m| m.realm.clone()));
+    if let Some(owner) = &owner {
+        who.push(match &realm {
+            Some(r) => format!("owner {owner} ({r})"),
+            None => format!("owner {owner}"),
+        });
+    }
+    if let Some(p) = d.principal.as_ref().filter(|p| Some(*p) != owner.as_ref()) {
+        who.push(format!("caller {p}"));
+    }
+    if let Some(by) = &d.invalidated_by {
+        let mut text = format!(
+            "invalidated by {}",
+            by.user.as_deref().unwrap_or("(user not recorded)")
+        );
+        if let Some(r) = &by.realm {
+            text.push_str(&format!(" ({r})"));
+        }
+        if let Some(at) = &by.timestamp {
+            text.push_str(&format!(" at {at}"));
+        }
+        if let Some(origin) = &by.origin {
+            text.push_str(&format!(" from {origin}"));
+        }
+        who.push(text);
+    } else if let Some(ms) = d.metadata.as_ref().and_then(|m| m.invalidation_ms) {
+        who.push(format!("invalidated {}", format_ms(ms)));
+    }
+    if !who.is_empty() {
+        out.push(("who", who.join("; ")));
+    }
+    let mut when = compact_span(d.first_seen.as_deref(), d.last_seen.as_deref());
+    if f.count > 1 {
+        if when.is_empty() {
+            when = format!("{}×", f.count);
+        } else {
+            when.push_str(&format!(" UTC, {}×", f.count));
+        }
+    } else if !when.is_empty() {
+        when.push_str(" UTC");
+    }
+    if !d.nodes.is_empty() {
+        let nodes = format!("on {}", d.nodes.join(", "));
+        when = if when.is_empty() {
+            nodes
+        } else {
+            format!("{when} {nodes}")
+        };
+    }
+    if let Some(ms) = d.metadata.as_ref().and_then(|m| m.expiration_ms) {
+        if f.class == crate::diagnosis::Class::Expired {
+            when.push_str(&format!(
+                "{}expired {}",
+                if when.is_empty() { "" } else { "; " },
+                format_ms(ms)
+            ));
+        }
+    }
+    if !when.is_empty() {
+        out.push(("when", when));
+    }
+    let addresses = match d.client_addresses.len() {
+        0 => String::new(),
+        1..=3 => d.client_addresses.join(", "),
+        n => format!("{} and {} more", d.client_addresses[..3].join(", "), n - 3),
+    };
+    match (&f.client, addresses.is_empty()) {
+        (Some(c), true) => out.push(("client", c.name.clone())),
+        (Some(c), false) => out.push(("client", format!("{} at {addresses}", c.name))),
+        (None, false) => out.push(("client", addresses)),
+        (None, true) => {}
+    }
+    if let Some(view) = &d.cluster_view {
+        out.push(("cluster", view.clone()));
+    }
+    // A 401 that hides its reason: the candidates by name (`--full` says why each).
+    if !f.candidates.is_empty() {
+        let names: Vec<&str> = f
+            .candidates
+            .iter()
+            .map(|c| match c.class {
+                crate::diagnosis::CandidateKind::NotSent => "no credential sent",
+                crate::diagnosis::CandidateKind::Class(class) => class.as_str(),
+            })
+            .collect();
+        out.push(("could be", names.join(", ")));
+    }
+    out
+}
+
+/// The headline: level, class, summary, count.
+fn headline(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let level = match f.severity {
+        Severity::Error => paint(opts, "error", |s| s.red().bold().to_string()),
+        Severity::Warning => paint(opts, "warning", |s| s.yellow().bold().to_string()),
+        Severity::Note => paint(opts, "note", |s| s.cyan().bold().to_string()),
+    };
+    let class = paint(opts, &format!("[{}]", f.class.as_str()), |s| {
+        s.bold().to_string()
+    });
+    let count = if f.count > 1 {
+        format!("  (seen {}×)", f.count)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{}",
-        paint(opts, &summary_line(d), |s| s.bold().to_string())
+        "{level}{class}: {}{count}",
+        paint(opts, &redact(&f.summary), |s| s.bold().to_string())
     )
 }
 
@@ -160,24 +583,7 @@ pub(super) fn render_finding(
     opts: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let level = match f.severity {
-        Severity::Error => paint(opts, "error", |s| s.red().bold().to_string()),
-        Severity::Warning => paint(opts, "warning", |s| s.yellow().bold().to_string()),
-        Severity::Note => paint(opts, "note", |s| s.cyan().bold().to_string()),
-    };
-    let class = paint(opts, &format!("[{}]", f.class.as_str()), |s| {
-        s.bold().to_string()
-    });
-    let count = if f.count > 1 {
-        format!("  (seen {}×)", f.count)
-    } else {
-        String::new()
-    };
-    writeln!(
-        out,
-        "{level}{class}: {}{count}",
-        paint(opts, &redact(&f.summary), |s| s.bold().to_string())
-    )?;
+    headline(f, opts, out)?;
     writeln!(
         out,
         "{INDENT}{}",
@@ -220,12 +626,11 @@ pub(super) fn render_finding(
         for (label, value) in details {
             let first_indent = format!("{INDENT}{INDENT}{label:>label_width$}  ");
             let rest_indent = " ".repeat(first_indent.chars().count());
-            let wrapped = textwrap::fill(
+            let wrapped = super::fill(
                 &redact(&value),
-                textwrap::Options::new(opts.width.max(40))
+                super::wrap_options(opts.width.max(40))
                     .initial_indent(&first_indent)
-                    .subsequent_indent(&rest_indent)
-                    .word_splitter(textwrap::WordSplitter::NoHyphenation),
+                    .subsequent_indent(&rest_indent),
             );
             writeln!(out, "{wrapped}")?;
         }
@@ -240,12 +645,11 @@ pub(super) fn render_finding(
                 Some(src) => format!("{} ({src})", t.text),
                 None => t.text.clone(),
             };
-            let wrapped = textwrap::fill(
+            let wrapped = super::fill(
                 &redact(&text),
-                textwrap::Options::new(opts.width.max(40))
+                super::wrap_options(opts.width.max(40))
                     .initial_indent(&head)
-                    .subsequent_indent(&rest)
-                    .word_splitter(textwrap::WordSplitter::NoHyphenation),
+                    .subsequent_indent(&rest),
             );
             writeln!(out, "{wrapped}")?;
         }
@@ -264,9 +668,9 @@ pub(super) fn render_finding(
         for c in &f.candidates {
             let head = format!("{INDENT}{INDENT}• {}: ", c.class.as_str());
             let rest = " ".repeat(6);
-            let wrapped = textwrap::fill(
+            let wrapped = super::fill(
                 &redact(&c.why),
-                textwrap::Options::new(opts.width.max(40))
+                super::wrap_options(opts.width.max(40))
                     .initial_indent(&head)
                     .subsequent_indent(&rest),
             );
@@ -277,12 +681,11 @@ pub(super) fn render_finding(
     if let Some(diff) = &f.differential {
         heading(opts, out, "Causes considered")?;
         let wrap = |text: &str, head: &str, rest: usize| {
-            textwrap::fill(
+            super::fill(
                 &redact(text),
-                textwrap::Options::new(opts.width.max(40))
+                super::wrap_options(opts.width.max(40))
                     .initial_indent(head)
-                    .subsequent_indent(&" ".repeat(rest))
-                    .word_splitter(textwrap::WordSplitter::NoHyphenation),
+                    .subsequent_indent(&" ".repeat(rest)),
             )
         };
         for c in &diff.causes {
@@ -319,9 +722,9 @@ pub(super) fn render_finding(
     if !f.dead_ends.is_empty() {
         heading(opts, out, "Dead ends")?;
         for d in &f.dead_ends {
-            let wrapped = textwrap::fill(
+            let wrapped = super::fill(
                 &redact(d),
-                textwrap::Options::new(opts.width.max(40))
+                super::wrap_options(opts.width.max(40))
                     .initial_indent(&format!("{INDENT}{INDENT}✗ "))
                     .subsequent_indent(&" ".repeat(6)),
             );
@@ -349,20 +752,91 @@ pub(super) fn render_steps(
     opts: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    render_steps_with(steps, opts, out, true, false)
+}
+
+/// The most lines the one-screen view gives a finding at any width; past it, request bodies
+/// are printed on one line each (they may overflow the width, never break).
+const ONE_SCREEN: usize = 40;
+
+/// `body` (JSON) on one line, `"a": 1, "b": [2, 3]` spaced as people write it.
+fn one_line_json(body: &str) -> String {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push_str(": ");
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(list) => {
+                out.push('[');
+                for (i, v) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(v, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(body.trim()) {
+        Ok(v) => {
+            let mut out = String::new();
+            write(&v, &mut out);
+            out
+        }
+        Err(_) => body.trim().to_string(),
+    }
+}
+
+/// Who a step's request runs as, in words, after its title.
+fn run_as_tag(step: &RenderedStep) -> &'static str {
+    match (step.request.is_some(), step.run_as) {
+        (false, _) => "",
+        (true, crate::model::RunAs::User) => "  [as a user]",
+        (true, crate::model::RunAs::Owner) => "  [as the key's owner]",
+        (true, crate::model::RunAs::Admin) => "  [as an admin]",
+        (true, crate::model::RunAs::NewKey) => "  [as the new key]",
+        (true, crate::model::RunAs::ClientKey) => "  [as the client's key]",
+    }
+}
+
+/// The steps; `texts` says whether each step's explanation and diff are shown (the one-screen
+/// view shows a step's text only when the step has no request: then the text is the action).
+fn render_steps_with(
+    steps: &[RenderedStep],
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+    texts: bool,
+    one_line_bodies: bool,
+) -> io::Result<()> {
     for (i, step) in steps.iter().enumerate() {
         let number = format!("{INDENT}{INDENT}{}. ", i + 1);
         let pad = " ".repeat(number.len());
-        let wrapped = textwrap::fill(
-            &redact(&step.title),
-            textwrap::Options::new(opts.width.max(40))
+        let wrapped = super::fill(
+            &format!("{}{}", redact(&step.title), run_as_tag(step)),
+            super::wrap_options(opts.width.max(40))
                 .initial_indent(&number)
                 .subsequent_indent(&pad),
         );
         writeln!(out, "{}", paint(opts, &wrapped, |s| s.bold().to_string()))?;
-        if let Some(text) = &step.text {
+        if let Some(text) = step
+            .text
+            .as_ref()
+            .filter(|_| texts || (step.request.is_none() && step.diff.is_none()))
+        {
             prose(out, &redact(text), opts.width, &pad)?;
         }
-        if let Some(diff) = &step.diff {
+        if let Some(diff) = step.diff.as_ref().filter(|_| texts) {
             for line in redact(diff).lines() {
                 let painted = match line.chars().next() {
                     Some('+') if !line.starts_with("+++") => {
@@ -378,7 +852,14 @@ pub(super) fn render_steps(
             }
         }
         if let Some(request) = &step.request {
-            for line in redact(request).lines() {
+            let request = redact(request);
+            let request = match request.split_once('\n') {
+                Some((head, body)) if one_line_bodies && !body.trim().is_empty() => {
+                    format!("{head}\n{}", one_line_json(body))
+                }
+                _ => request,
+            };
+            for line in request.lines() {
                 writeln!(
                     out,
                     "{pad}  {}",
@@ -386,7 +867,7 @@ pub(super) fn render_steps(
                 )?;
             }
             if opts.curl {
-                if let Some(curl) = curl_form(request, step.run_as, &opts.target) {
+                if let Some(curl) = curl_form(&request, step.run_as, &opts.target) {
                     writeln!(
                         out,
                         "{pad}  {}",
@@ -428,9 +909,11 @@ fn two_sided_human(
     writeln!(
         out,
         "{}",
-        paint(opts, &textwrap::fill(&redact(&head), width), |s| s
-            .bold()
-            .to_string())
+        paint(
+            opts,
+            &super::fill(&redact(&head), super::wrap_options(width)),
+            |s| s.bold().to_string()
+        )
     )?;
     for (i, b) in blocks.iter().enumerate() {
         writeln!(
@@ -441,9 +924,9 @@ fn two_sided_human(
         )?;
         for (label, text) in &b.lines {
             let first = format!("     {label:>10}  ");
-            let wrapped = textwrap::fill(
+            let wrapped = super::fill(
                 &redact(text),
-                textwrap::Options::new(width)
+                super::wrap_options(width)
                     .initial_indent(&first)
                     .subsequent_indent("                 "),
             );
@@ -458,9 +941,9 @@ fn two_sided_human(
 
 pub(super) fn note_line(text: &str, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let text = format!("note: {text}");
-    let wrapped = textwrap::fill(
+    let wrapped = super::fill(
         &text,
-        textwrap::Options::new(opts.width.max(40)).subsequent_indent("      "),
+        super::wrap_options(opts.width.max(40)).subsequent_indent("      "),
     );
     let body = wrapped.strip_prefix("note:").unwrap_or(&wrapped);
     writeln!(
@@ -486,7 +969,7 @@ pub(super) fn prose(out: &mut dyn Write, text: &str, width: usize, pad: &str) ->
         }
         let lines = paragraph.lines().map(str::trim_end).collect::<Vec<_>>();
         fn options<'a>(width: usize, first: &'a str, rest: &'a str) -> textwrap::Options<'a> {
-            textwrap::Options::new(width.max(40))
+            super::wrap_options(width.max(40))
                 .initial_indent(first)
                 .subsequent_indent(rest)
         }
@@ -497,13 +980,13 @@ pub(super) fn prose(out: &mut dyn Write, text: &str, width: usize, pad: &str) ->
         {
             for line in lines {
                 let hang = format!("{pad}  ");
-                writeln!(out, "{}", textwrap::fill(line, options(width, pad, &hang)))?;
+                writeln!(out, "{}", super::fill(line, options(width, pad, &hang)))?;
             }
         } else {
             writeln!(
                 out,
                 "{}",
-                textwrap::fill(&lines.join(" "), options(width, pad, pad))
+                super::fill(&lines.join(" "), options(width, pad, pad))
             )?;
         }
     }
@@ -616,6 +1099,68 @@ fn window(
         })
         .collect();
     (out, shifted)
+}
+
+/// The decisive line in three or four lines: where, the line, the labelled words underlined
+/// with each label beside its words when it fits before the next, else on a line of its own.
+/// A multi-line excerpt (a pretty-printed body) keeps the full snippet.
+fn render_snippet_compact(
+    ev: &Evidence,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let redacted = redact(&ev.text);
+    if redacted != ev.text || ev.text.contains('\n') || ev.spans.is_empty() {
+        return render_snippet(ev, opts, out);
+    }
+    let room = opts.width.saturating_sub(6).max(30);
+    let (text, spans) = window(&redacted, &ev.spans, room);
+    let (text, mut spans) = expand_tabs(&text, &spans);
+    spans.sort_by_key(|s| s.start);
+    let col = |at: usize| text.get(..at).map_or(0, |t| t.chars().count());
+    let place = format!("{INDENT}{INDENT}{}:{}", ev.source, ev.line);
+    writeln!(out, "{}", paint(opts, &place, |s| s.dimmed().to_string()))?;
+    writeln!(out, "{INDENT}{INDENT}│ {text}")?;
+    // One line of carets under every labelled word (an overlapping one is left out), each
+    // label beside its carets when it fits before the next; the others below, one per line.
+    let mut line = String::new();
+    let mut cursor = 0;
+    let mut below = Vec::new();
+    for (i, span) in spans.iter().enumerate() {
+        let start = col(span.start);
+        let end = col(span.end).max(start + 1);
+        if start < cursor {
+            below.push((start, span.label.as_str()));
+            continue;
+        }
+        line.push_str(&" ".repeat(start - cursor));
+        line.push_str(&"^".repeat(end - start));
+        cursor = end;
+        let label = format!(" {}", span.label);
+        let next = spans.get(i + 1).map(|n| col(n.start));
+        let width = label.chars().count();
+        if next.is_none_or(|n| cursor + width < n) && cursor + width <= room {
+            line.push_str(&label);
+            cursor += label.chars().count();
+        } else {
+            below.push((start, span.label.as_str()));
+        }
+    }
+    let painted = paint(opts, &line, |s| s.magenta().to_string());
+    writeln!(out, "{INDENT}{INDENT}· {painted}")?;
+    for (start, label) in below {
+        // Beside its word if it fits the line, else ending under it (`label ╯`).
+        let width = label.chars().count();
+        let text = if start + 2 + width <= room {
+            format!("{}╰ {label}", " ".repeat(start))
+        } else if start > width {
+            format!("{}{label} ╯", " ".repeat(start - width - 1))
+        } else {
+            format!("╰ {label}")
+        };
+        writeln!(out, "{INDENT}{INDENT}· {text}")?;
+    }
+    Ok(())
 }
 
 fn render_snippet(ev: &Evidence, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {

@@ -175,12 +175,11 @@ fn key_human(r: &KeyReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Re
     for (label, value) in &facts {
         let first = format!("  {label:>width$}  ");
         let rest = " ".repeat(first.chars().count());
-        let wrapped = textwrap::fill(
+        let wrapped = super::fill(
             value,
-            textwrap::Options::new(opts.width.max(40))
+            super::wrap_options(opts.width.max(40))
                 .initial_indent(&first)
-                .subsequent_indent(&rest)
-                .word_splitter(textwrap::WordSplitter::NoHyphenation),
+                .subsequent_indent(&rest),
         );
         writeln!(out, "{wrapped}")?;
     }
@@ -210,9 +209,9 @@ fn key_human(r: &KeyReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Re
     for note in &r.notes {
         writeln!(out, "  note: {note}")?;
     }
-    let meaning = textwrap::fill(
+    let meaning = super::fill(
         &key_meaning(r),
-        textwrap::Options::new(opts.width.max(40))
+        super::wrap_options(opts.width.max(40))
             .initial_indent("  ")
             .subsequent_indent("  "),
     );
@@ -598,9 +597,9 @@ pub fn render_plan(
             };
             writeln!(out, "{head}")?;
             for w in &plan.warnings {
-                let text = textwrap::fill(
+                let text = super::fill(
                     &format!("note: {w}"),
-                    textwrap::Options::new(opts.width.max(40)).subsequent_indent("      "),
+                    super::wrap_options(opts.width.max(40)).subsequent_indent("      "),
                 );
                 writeln!(out, "{text}")?;
             }
@@ -615,9 +614,9 @@ pub fn render_plan(
                     title
                 };
                 writeln!(out, "{title}")?;
-                let text = textwrap::fill(
+                let text = super::fill(
                     &s.text,
-                    textwrap::Options::new(opts.width.max(40))
+                    super::wrap_options(opts.width.max(40))
                         .initial_indent(&pad)
                         .subsequent_indent(&pad),
                 );
@@ -791,10 +790,7 @@ pub fn render_impact(
                     head
                 }
             )?;
-            let wrapped = textwrap::fill(
-                &redact(&r.verdict),
-                textwrap::Options::new(opts.width.max(40)),
-            );
+            let wrapped = super::fill(&redact(&r.verdict), super::wrap_options(opts.width.max(40)));
             writeln!(out, "{wrapped}")?;
             if let Some((title, rows)) = related_text() {
                 let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
@@ -802,7 +798,7 @@ pub fn render_impact(
                 writeln!(
                     out,
                     "{}",
-                    textwrap::fill(&redact(head), textwrap::Options::new(opts.width.max(40)))
+                    super::fill(&redact(head), super::wrap_options(opts.width.max(40)))
                 )?;
                 for line in request.lines() {
                     writeln!(out, "  {line}")?;
@@ -838,9 +834,9 @@ pub fn render_impact(
                 writeln!(
                     out,
                     "{}",
-                    textwrap::fill(
+                    super::fill(
                         &redact(title),
-                        textwrap::Options::new(opts.width.max(40))
+                        super::wrap_options(opts.width.max(40))
                             .initial_indent(&format!("{}. ", n + 1))
                             .subsequent_indent(pad)
                     )

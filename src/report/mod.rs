@@ -37,6 +37,8 @@ pub struct RenderOptions {
     pub width: usize,
     /// Show each request in `curl` form too.
     pub curl: bool,
+    /// The whole human report of each finding (`--full`), not the one screen to act on.
+    pub full: bool,
     /// Where the `curl` forms send their requests.
     pub target: CurlTarget,
 }
@@ -84,7 +86,7 @@ pub fn curl_form(request: &str, run_as: RunAs, target: &CurlTarget) -> Option<St
         None => format!("\"$ELASTICSEARCH_URL{path}\""),
     };
     let auth = match run_as {
-        RunAs::User => "-u \"$ES_USERNAME:$ES_PASSWORD\"",
+        RunAs::User | RunAs::Owner | RunAs::Admin => "-u \"$ES_USERNAME:$ES_PASSWORD\"",
         RunAs::NewKey => "-H \"Authorization: ApiKey $NEW_API_KEY\"",
         RunAs::ClientKey => "-H \"Authorization: ApiKey $CLIENT_API_KEY\"",
     };
@@ -102,6 +104,36 @@ pub fn curl_form(request: &str, run_as: RunAs, target: &CurlTarget) -> Option<St
         out.push('\'');
     }
     Some(out)
+}
+
+/// Wrapping that never breaks a word: ids, paths, flags and requests stay whole (a word wider
+/// than the line overflows it), and hyphenated names (`es-node-2`, key ids) are not split.
+pub(crate) fn wrap_options(width: usize) -> textwrap::Options<'static> {
+    textwrap::Options::new(width)
+        .break_words(false)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+}
+
+/// `textwrap::fill`, keeping what is quoted in backticks on one line (`GET /_security/api_key`,
+/// a setting with its value): its spaces do not break.
+pub(crate) fn fill<'a>(text: &str, options: impl Into<textwrap::Options<'a>>) -> String {
+    const KEEP: char = '\u{a0}';
+    let mut quoted = false;
+    let protected: String = text
+        .chars()
+        .map(|c| {
+            if c == '`' {
+                quoted = !quoted;
+            }
+            if quoted && c == ' ' {
+                KEEP
+            } else {
+                c
+            }
+        })
+        .collect();
+    textwrap::fill(&protected, options).replace(KEEP, " ")
 }
 
 /// "1 finding" / "3 findings".
@@ -244,6 +276,12 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     }
     if !d.nodes.is_empty() {
         out.push(("nodes", d.nodes.join(", ")));
+    }
+    if let Some(c) = &f.client {
+        out.push((
+            "client",
+            format!("{} (recognised in {})", c.name, c.seen_in),
+        ));
     }
     if let Some(join) = &d.client_join {
         out.push(("clients", join.clone()));

@@ -154,14 +154,16 @@ fn load_uncached(extra: Option<&Path>) -> Result<(RuleSet, Vec<RuleProblem>), Ru
     }];
     let mut problems = Vec::new();
     let mut overrides = BTreeSet::new();
+    let mut custom_clients = None;
     if let Some(dir) = extra {
         match read_dir_sources(dir) {
-            Ok((rules, snippets)) => {
+            Ok((rules, snippets, clients)) => {
                 for source in &rules {
                     overrides.insert(source.relative.clone());
                 }
                 sources.extend(rules);
                 snippet_sources.extend(snippets);
+                custom_clients = clients;
             }
             Err(message) => problems.push(RuleProblem {
                 code: "unreadable-dir",
@@ -175,8 +177,43 @@ fn load_uncached(extra: Option<&Path>) -> Result<(RuleSet, Vec<RuleProblem>), Ru
             }),
         }
     }
+    let embedded_clients = RuleSource {
+        label: "rules/clients.toml (embedded)".into(),
+        relative: "clients.toml".into(),
+        text: super::embedded::EMBEDDED_CLIENTS.to_string(),
+    };
+    let mut clients = compile_clients(&embedded_clients, &mut problems);
+    if let Some(custom) = &custom_clients {
+        clients = super::clients::merge(clients, compile_clients(custom, &mut problems));
+    }
     let custom_start = super::embedded::EMBEDDED_RULES.len();
-    compile_sources(&sources, custom_start, &snippet_sources, problems)
+    compile_sources(&sources, custom_start, &snippet_sources, problems).map(|(mut set, w)| {
+        set.clients = clients;
+        (set, w)
+    })
+}
+
+/// A clients file's entries; each problem becomes a `bad-client` error of that file.
+fn compile_clients(
+    source: &RuleSource,
+    problems: &mut Vec<RuleProblem>,
+) -> Vec<super::clients::ClientSpec> {
+    match super::clients::compile(&source.text) {
+        Ok(specs) => specs,
+        Err(found) => {
+            for message in found {
+                problems.push(problem(
+                    source,
+                    "bad-client",
+                    message,
+                    None,
+                    "here",
+                    Some("see the head of rules/clients.toml for the fields".into()),
+                ));
+            }
+            Vec::new()
+        }
+    }
 }
 
 /// Compile rule sources; sources from `custom_start` on override earlier ones with the same id.
@@ -225,12 +262,16 @@ pub fn compile_sources(
     Ok((RuleSet::new(rules, notes), problems))
 }
 
-fn read_dir_sources(dir: &Path) -> Result<(Vec<RuleSource>, Vec<RuleSource>), String> {
+/// A rules directory's rule files, snippets and clients file.
+type DirSources = (Vec<RuleSource>, Vec<RuleSource>, Option<RuleSource>);
+
+fn read_dir_sources(dir: &Path) -> Result<DirSources, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
     }
     let mut rules = Vec::new();
     let mut snippets = Vec::new();
+    let mut clients = None;
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
         let path = entry.path();
@@ -251,6 +292,8 @@ fn read_dir_sources(dir: &Path) -> Result<(Vec<RuleSource>, Vec<RuleSource>), St
         };
         if relative == "snippets.toml" {
             snippets.push(source);
+        } else if relative == "clients.toml" {
+            clients = Some(source);
         } else if relative == "pairs.toml" || relative == "products.toml" {
             // Cross-cluster symptom pairs (`diagnosis::two_sided`) and products' keys
             // (`diagnosis::products`), checked by `rules lint`.
@@ -258,7 +301,7 @@ fn read_dir_sources(dir: &Path) -> Result<(Vec<RuleSource>, Vec<RuleSource>), St
             rules.push(source);
         }
     }
-    Ok((rules, snippets))
+    Ok((rules, snippets, clients))
 }
 
 fn problem(
@@ -841,18 +884,37 @@ fn compile_step(
     problems: &mut Vec<RuleProblem>,
 ) -> Option<Vec<Step>> {
     let s = step.get_ref();
+    let path = match &s.path {
+        Some(p) => match crate::model::PlanPath::parse(p.get_ref()) {
+            Some(p) => Some(p),
+            None => {
+                problems.push(problem(
+                    source,
+                    "bad-path",
+                    format!("`{}` is not a plan path", p.get_ref()),
+                    Some(p.span()),
+                    "expected `update` or `rotate`",
+                    None,
+                ));
+                return None;
+            }
+        },
+        None => None,
+    };
     if let Some(include) = &s.include {
         if s.title.is_some()
             || s.request.is_some()
             || s.text.is_some()
             || s.key_type.is_some()
             || s.run_as.is_some()
+            || s.on.is_some()
+            || s.later
             || !s.when.is_empty()
         {
             problems.push(problem(
                 source,
                 "include-with-fields",
-                "a step with `include` has no other fields".into(),
+                "a step with `include` has no other fields but `path`".into(),
                 Some(step.span()),
                 "include only",
                 None,
@@ -860,7 +922,16 @@ fn compile_step(
             return None;
         }
         return match snippets.get(include.get_ref()) {
-            Some(steps) => Some(steps.clone()),
+            Some(steps) => Some(
+                steps
+                    .iter()
+                    .cloned()
+                    .map(|mut st| {
+                        st.path = st.path.or(path);
+                        st
+                    })
+                    .collect(),
+            ),
             None => {
                 problems.push(problem(
                     source,
@@ -938,13 +1009,41 @@ fn compile_step(
                     "bad-run-as",
                     format!("`{}` is not who runs a step", r.get_ref()),
                     Some(r.span()),
-                    "expected `user`, `new_key` or `client_key`",
+                    "expected `user`, `owner`, `admin`, `new_key` or `client_key`",
                     None,
                 ));
                 return None;
             }
         },
         None => crate::model::RunAs::User,
+    };
+    let on = match &s.on {
+        Some(o) => match crate::model::RunsOn::parse(o.get_ref()) {
+            Some(o) => o,
+            None => {
+                problems.push(problem(
+                    source,
+                    "bad-on",
+                    format!("`{}` is not where a step runs", o.get_ref()),
+                    Some(o.span()),
+                    "unknown place",
+                    Some(format!(
+                        "known: {}",
+                        crate::model::RunsOn::ALL.map(|o| o.as_str()).join(", ")
+                    )),
+                ));
+                return None;
+            }
+        },
+        None if s
+            .request
+            .as_ref()
+            .is_some_and(|r| r.get_ref().contains(" kbn:/")) =>
+        {
+            crate::model::RunsOn::Kibana
+        }
+        None if s.request.is_some() => crate::model::RunsOn::Cluster,
+        None => crate::model::RunsOn::Client,
     };
     let mut when = Vec::new();
     for c in &s.when {
@@ -999,6 +1098,9 @@ fn compile_step(
         key_type,
         run_as,
         when,
+        path,
+        on,
+        later: s.later,
     }])
 }
 
@@ -1021,7 +1123,23 @@ fn unsafe_request(
             "no role_descriptors",
         ));
     }
-    if first.starts_with("GET /_security/_authenticate") && run_as == crate::model::RunAs::User {
+    let manages_keys = [
+        "POST /_security/api_key",
+        "PUT /_security/api_key",
+        "POST /_security/cross_cluster/api_key",
+        "PUT /_security/cross_cluster/api_key",
+        "POST /_security/api_key/grant",
+    ]
+    .iter()
+    .any(|p| first.starts_with(p));
+    if manages_keys && !run_as.is_password() {
+        return Some((
+            "key-management-as-key",
+            "Elasticsearch creates and updates keys only for a caller with a password, never for one authenticated by an API key: say `run_as = \"owner\"`, `\"user\"` or `\"admin\"`".into(),
+            "run as an API key",
+        ));
+    }
+    if first.starts_with("GET /_security/_authenticate") && run_as.is_password() {
         return Some((
             "authenticate-as-user",
             "`_authenticate` as the user checks the user, not the key: say `run_as = \"new_key\"` or `\"client_key\"`".into(),
@@ -1235,9 +1353,21 @@ input = "api key is fine"
             ["authenticate-as-user"]
         );
         assert_eq!(
-            codes(look, &format!("{look}\nrun_as = \"admin\"")),
+            codes(look, &format!("{look}\nrun_as = \"root\"")),
             ["bad-run-as"]
         );
+        assert_eq!(
+            codes(
+                look,
+                "request = '''\nPUT /_security/api_key/x\n{\"role_descriptors\": {\"a\": \"<copied>\"}}\n'''\nrun_as = \"new_key\""
+            ),
+            ["key-management-as-key"]
+        );
+        assert_eq!(
+            codes(look, &format!("{look}\npath = \"sideways\"")),
+            ["bad-path"]
+        );
+        assert_eq!(codes(look, &format!("{look}\non = \"moon\"")), ["bad-on"]);
         assert_eq!(
             codes(look, &format!("{look}\nwhen = [\"always\"]")),
             ["bad-condition"]

@@ -19,6 +19,7 @@
 //! 401, a bare status) survives only when nothing else matched the record, and a note about a
 //! look-alike only when no finding did.
 
+pub mod clients;
 pub mod compile;
 mod embedded;
 pub(crate) mod schema;
@@ -74,6 +75,8 @@ pub const DERIVED_VARIABLES: &[&str] = &[
     "suggested_role_descriptors",
     "first_seen",
     "access",
+    "client",
+    "deploy",
 ];
 
 /// Where `all` and `not` patterns are checked.
@@ -140,6 +143,12 @@ pub struct Step {
     pub run_as: crate::model::RunAs,
     /// Facts the step needs to be printed (all must hold).
     pub when: Vec<crate::model::StepCondition>,
+    /// The way of fixing the key the step belongs to, when a plan could take either.
+    pub path: Option<crate::model::PlanPath>,
+    /// Where it is carried out.
+    pub on: crate::model::RunsOn,
+    /// A step for after the incident (prevention).
+    pub later: bool,
 }
 
 /// A candidate cause of an `authentication_unresolved` finding.
@@ -204,6 +213,8 @@ pub struct RuleSet {
     unfiltered: Vec<usize>,
     /// Load-time notes (overridden rules).
     pub notes: Vec<String>,
+    /// The clients that send keys (`rules/clients.toml`), in the order they are tried.
+    pub clients: Vec<clients::ClientSpec>,
 }
 
 impl RuleSet {
@@ -239,7 +250,13 @@ impl RuleSet {
             literal_rules,
             unfiltered,
             notes,
+            clients: compile_embedded_clients(),
         }
+    }
+
+    /// Name the client in `text` (see [`clients::recognise`]).
+    pub fn client_in(&self, text: &str, seen_in: &str) -> Option<crate::model::Client> {
+        clients::recognise(&self.clients, text, seen_in)
     }
 
     /// Find a rule by id.
@@ -420,4 +437,13 @@ impl Rule {
             .find(|(name, _)| name == capture)
             .map(|(_, t)| t)
     }
+}
+
+/// The embedded clients file, compiled once (a set built without a loader still knows them).
+fn compile_embedded_clients() -> Vec<clients::ClientSpec> {
+    static EMBEDDED: std::sync::LazyLock<Vec<clients::ClientSpec>> =
+        std::sync::LazyLock::new(|| {
+            clients::compile(embedded::EMBEDDED_CLIENTS).unwrap_or_default()
+        });
+    EMBEDDED.clone()
 }

@@ -97,6 +97,12 @@ pub(crate) struct StepFile {
     pub(crate) when: Vec<Spanned<String>>,
     #[serde(default)]
     pub(crate) include: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) path: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) on: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) later: bool,
 }
 
 /// One `[[candidate]]` of an `authentication_unresolved` rule.

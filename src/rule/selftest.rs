@@ -104,6 +104,22 @@ pub fn run(set: &RuleSet) -> Vec<CaseResult> {
             });
         }
     }
+    // Each client's examples must name that client (and not an entry tried before it).
+    for spec in &set.clients {
+        for (i, example) in spec.examples.iter().enumerate() {
+            let outcome = match set.client_in(example, "example") {
+                Some(c) if c.id == spec.id => Outcome::Ok,
+                Some(c) => Outcome::Shadowed { by: vec![c.id] },
+                None => Outcome::Missing,
+            };
+            results.push(CaseResult {
+                rule: format!("client {}", spec.id),
+                source: "clients.toml".into(),
+                example: format!("example {}", i + 1),
+                outcome,
+            });
+        }
+    }
     results
 }
 

@@ -75,6 +75,7 @@ fn run_with(
         stdout_is_terminal: false,
         stderr_is_terminal: false,
         env: Box::new(move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())),
+        terminal_width: None,
     };
     let mut argv = vec!["keydoctor"];
     argv.extend_from_slice(args);
