@@ -83,7 +83,7 @@ fn json_is_alone_on_stdout_and_has_the_documented_shape() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     for f in report["findings"].as_array().unwrap() {
         for field in [
             "class",

@@ -260,3 +260,63 @@ fn the_checker_catches_each_unsafe_shape() {
         );
     }
 }
+
+#[test]
+fn every_step_is_typed_and_each_plan_takes_one_path() {
+    let reports = reports();
+    let mut steps_seen = 0;
+    for (name, report) in &reports {
+        for f in report["findings"].as_array().unwrap() {
+            let steps = f["remediation"].as_array().unwrap();
+            let paths: std::collections::BTreeSet<&str> =
+                steps.iter().filter_map(|s| s["path"].as_str()).collect();
+            assert!(
+                paths.len() <= 1,
+                "{name}: a plan with both an update and a rotation: {paths:?}"
+            );
+            for s in steps {
+                steps_seen += 1;
+                let who = s["who"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: no who: {s}"));
+                let place = s["where"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: no where: {s}"));
+                assert!(
+                    [
+                        "cluster",
+                        "querying_cluster",
+                        "fulfilling_cluster",
+                        "kibana",
+                        "client"
+                    ]
+                    .contains(&place),
+                    "{name}: {place}"
+                );
+                match s["request"].as_str() {
+                    Some(request) => {
+                        assert_eq!(Some(who), s["run_as"].as_str(), "{name}: {s}");
+                        let (method, path, body) = parts(request);
+                        if let Some(http) = s.get("http") {
+                            assert_eq!(http["method"], method.as_str(), "{name}: {s}");
+                            let typed = http["path"].as_str().unwrap();
+                            assert_eq!(typed.split('?').next(), Some(path.as_str()), "{name}: {s}");
+                            assert!(
+                                request.lines().next().unwrap().ends_with(typed),
+                                "{name}: {s}"
+                            );
+                            if let Some(body) = body {
+                                assert_eq!(http["body"], body, "{name}: {s}");
+                            }
+                        } else {
+                            // Only a command line (the keystore) has no typed request.
+                            assert!(!request.starts_with(['G', 'P', 'D']), "{name}: {s}");
+                        }
+                    }
+                    None => assert_eq!(who, "nobody", "{name}: {s}"),
+                }
+            }
+        }
+    }
+    assert!(steps_seen > 100, "{steps_seen}");
+}

@@ -1,5 +1,6 @@
 //! The JSON report: wire types separate from the domain (ripgrep's `jsont`), stable field order,
-//! additive changes only. `schema_version` is 1. The README documents every field.
+//! additive changes only. `schema_version` is 2 (2 added the typed plan step and the client).
+//! The README documents every field.
 
 use std::io::{self, Write};
 
@@ -10,6 +11,10 @@ use super::{curl_form, RenderOptions};
 use crate::diagnosis::classify::format_ms;
 use crate::diagnosis::{Details, Diagnosis, Finding};
 use crate::event::credential::redact;
+
+/// The JSON report's version: 2 added each step's `who`, `where`, `path`, `later` and `http`,
+/// and each finding's `client`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Report {
@@ -90,6 +95,9 @@ struct FindingOut {
     differential: Option<DifferentialOut>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dead_ends: Vec<String>,
+    /// The client that sent the key, as recognised in what it logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<ClientOut>,
 }
 
 #[derive(Serialize)]
@@ -132,6 +140,59 @@ struct StepOut {
     version_note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diff: Option<String>,
+    /// Who carries it out: `user`, `owner`, `admin` (each with a password), `new_key`,
+    /// `client_key`, or `nobody` (no request: a change on a host or in a configuration).
+    who: &'static str,
+    /// Where: `cluster`, `querying_cluster`, `fulfilling_cluster`, `kibana`, `client`.
+    #[serde(rename = "where")]
+    runs_on: &'static str,
+    /// The way of fixing the key it belongs to (`update` or `rotate`), when a plan could take
+    /// either (it prints one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'static str>,
+    /// A step for after the incident (prevention).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    later: bool,
+    /// The request, typed: method, path (with its query) and body (JSON when it parses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<HttpOut>,
+}
+
+#[derive(Serialize)]
+struct HttpOut {
+    method: String,
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct ClientOut {
+    id: String,
+    name: String,
+    takes: &'static str,
+    fleet: &'static str,
+    seen_in: String,
+}
+
+/// `METHOD /path` and an optional JSON body, as the rule files write requests; `None` for
+/// anything else (a command line).
+fn http_of(request: &str) -> Option<HttpOut> {
+    let (first, rest) = request.split_once('\n').unwrap_or((request, ""));
+    let (method, path) = first.trim().split_once(' ')?;
+    if !matches!(method, "GET" | "POST" | "PUT" | "DELETE" | "HEAD")
+        || !(path.starts_with('/') || path.starts_with("kbn:/"))
+    {
+        return None;
+    }
+    let body = rest.trim();
+    Some(HttpOut {
+        method: method.to_string(),
+        path: path.trim().to_string(),
+        body: (!body.is_empty()).then(|| {
+            serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
+        }),
+    })
 }
 
 #[derive(Serialize)]
@@ -178,7 +239,7 @@ struct SkippedOut {
 /// Render the JSON report (one document, then a newline).
 pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let report = Report {
-        schema_version: 1,
+        schema_version: SCHEMA_VERSION,
         summary: Summary {
             inputs: d.inputs,
             findings: d.findings.len(),
@@ -327,6 +388,19 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
                 run_as: s.request.as_ref().map(|_| s.run_as.as_str()),
                 version_note: s.version_note.clone(),
                 diff: s.diff.as_deref().map(redact),
+                who: match &s.request {
+                    Some(_) => s.run_as.as_str(),
+                    None => "nobody",
+                },
+                runs_on: s.on.as_str(),
+                path: s.path.map(|p| p.as_str()),
+                later: s.later,
+                http: s
+                    .request
+                    .as_deref()
+                    .map(redact)
+                    .as_deref()
+                    .and_then(http_of),
             })
             .collect(),
         evidence: f
@@ -384,6 +458,13 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             check: d.check.as_deref().map(redact),
         }),
         dead_ends: f.dead_ends.iter().map(|d| redact(d)).collect(),
+        client: f.client.as_ref().map(|c| ClientOut {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            takes: c.takes.as_str(),
+            fleet: c.fleet.as_str(),
+            seen_in: c.seen_in.clone(),
+        }),
     }
 }
 
