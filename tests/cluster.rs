@@ -1095,3 +1095,120 @@ fn a_proxy_from_the_environment_never_sees_a_plain_http_call() {
         "the proxy was connected to: it would have seen the credentials"
     );
 }
+
+/// The incident's audit log and server JSON lines carry `cluster.uuid` Zx8H2xAcR3yKXk5DkT0lUA
+/// (cluster `prod-logs`); `--es-url` here reaches cluster `prod`, another uuid.
+fn root_of_another_cluster() -> String {
+    root_8()
+        .replace("prod-logs", "prod")
+        .replace("Zx8H2xAcR3yKXk5DkT0lUA", "k2cXh5dWQyC0aTnB7uVj8w")
+}
+
+#[test]
+fn a_cluster_other_than_the_logs_is_said_first_and_its_answers_are_not_used() {
+    let incident = crate::support::fixture("scan/incident");
+    let offline = keydoctor_env(
+        &[
+            "scan",
+            incident.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ],
+        &[],
+    );
+    let offline: Value = serde_json::from_str(&offline.stdout).unwrap();
+    // The other cluster would say the invalidated key is active and the others unknown.
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_of_another_cluster()),
+        filebeat_route(),
+    ]);
+    for format in ["json", "human", "markdown"] {
+        let out = run(
+            &replay.url,
+            &[
+                "scan",
+                incident.to_str().unwrap(),
+                "--format",
+                format,
+                "--audit-index",
+                "logs-elasticsearch.audit-*",
+            ],
+        );
+        assert_eq!(out.code, 1, "{format}: {}", out.stderr);
+        // First in the human and Markdown reports; a field of the JSON one.
+        let head: String = if format == "json" {
+            out.stdout.clone()
+        } else {
+            out.stdout.lines().take(8).collect::<Vec<_>>().join(" ")
+        };
+        assert!(
+            head.contains("`prod` (uuid k2cXh5dWQyC0aTnB7uVj8w)")
+                && head.contains("`prod-logs` (uuid Zx8H2xAcR3yKXk5DkT0lUA)"),
+            "{format}: the mismatch is not said first:\n{}",
+            out.stdout
+        );
+        assert_no_secret(&out);
+        if format == "json" {
+            let r: Value = serde_json::from_str(&out.stdout).unwrap();
+            assert!(r["cluster_mismatch"].as_str().unwrap().contains("not used"));
+            // The same findings as without the cluster: nothing it says decided anything.
+            let classes = |r: &Value| -> Vec<(String, String)> {
+                r["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| (f["class"].to_string(), f["key_id"].to_string()))
+                    .collect()
+            };
+            assert_eq!(classes(&r), classes(&offline));
+            for f in r["findings"].as_array().unwrap() {
+                assert!(f["details"].get("cluster_view").is_none(), "{f}");
+            }
+        }
+    }
+    assert!(
+        replay.requests().iter().all(|r| r.target == "/"),
+        "only GET / was sent: {:?}",
+        replay
+            .requests()
+            .iter()
+            .map(|r| r.target.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn the_same_cluster_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prod-logs_server.json"),
+        r#"{"@timestamp":"2026-11-20T09:14:10.123Z","log.level":"WARN","message":"Authentication using apikey failed - api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated","ecs.version":"1.2.0","service.name":"ES_ECS","event.dataset":"elasticsearch.server","log.logger":"org.elasticsearch.xpack.security.authc.ApiKeyAuthenticator","elasticsearch.cluster.uuid":"Zx8H2xAcR3yKXk5DkT0lUA","elasticsearch.node.name":"es-node-1","elasticsearch.cluster.name":"prod-logs"}
+"#,
+    )
+    .unwrap();
+    let replay = Replay::start(vec![
+        Route::json("GET", "/", 200, &root_8()),
+        filebeat_route(),
+    ]);
+    let out = run(
+        &replay.url,
+        &["scan", dir.path().to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(r.get("cluster_mismatch").is_none(), "{r}");
+    assert!(
+        replay
+            .requests()
+            .iter()
+            .any(|q| q.target.starts_with("/_security/api_key")),
+        "the key was looked up"
+    );
+    assert!(
+        r["findings"][0]["details"]["cluster_view"].is_string(),
+        "{}",
+        r["findings"][0]
+    );
+}

@@ -66,6 +66,16 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         inputs.extend(loaded.input);
         skipped.extend(loaded.skipped);
     }
+    // The cluster's answers count only if it is the cluster the inputs come from.
+    let seen: Vec<_> = inputs
+        .iter()
+        .flat_map(|i| {
+            crate::source::identity::in_text(&i.text, &i.name)
+                .into_iter()
+                .chain(crate::source::identity::in_name(Path::new(&i.name)))
+        })
+        .collect();
+    let (cluster, cluster_mismatch) = super::keys::same_cluster(cluster, &seen);
     // Audit events from an index join as one more audit log.
     let mut unavailable: Vec<(&str, Error)> = Vec::new();
     let fetched = super::keys::audit_from_index(
@@ -106,6 +116,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     let studied = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
     opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
     let mut diagnosis = diagnose(&docs, &rules, skipped, &opts);
+    diagnosis.cluster_mismatch = cluster_mismatch;
     if let Err(e) = super::keys::ask_cluster(
         cluster.as_ref(),
         studied.as_ref(),

@@ -133,7 +133,7 @@ pub(super) fn precheck_cluster(
     cluster: &ClusterArgs,
     audit_index: &[String],
     io: &mut Io<'_>,
-) -> Result<Option<Client>, Error> {
+) -> Result<Option<(Client, api::ClusterInfo)>, Error> {
     let Some(client) = cluster_client(cluster, io)? else {
         if !audit_index.is_empty() {
             return Err(Error::Usage(
@@ -143,8 +143,27 @@ pub(super) fn precheck_cluster(
         }
         return Ok(None);
     };
-    api::info(&client)?;
-    Ok(Some(client))
+    let info = api::info(&client)?;
+    Ok(Some((client, info)))
+}
+
+/// The cluster to ask, once the inputs are known: `None` when `--es-url` reaches another cluster
+/// than the one the inputs come from (by uuid, else by name), with the sentence that says so.
+pub(super) fn same_cluster(
+    checked: Option<(Client, api::ClusterInfo)>,
+    seen: &[crate::source::identity::SeenCluster],
+) -> (Option<Client>, Option<String>) {
+    match checked {
+        None => (None, None),
+        Some((client, info)) => match crate::source::identity::mismatch(
+            seen,
+            info.cluster_name.as_deref(),
+            info.cluster_uuid.as_deref(),
+        ) {
+            Some(why) => (None, Some(why)),
+            None => (Some(client), None),
+        },
+    }
 }
 
 /// A failure of the cluster after the pre-check: the offline findings stand, and every format

@@ -94,6 +94,26 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         return follow(&args, &scanner, &filter, format, &render_opts, io);
     }
 
+    let (mut files, walk_skipped) = walk(&inputs.paths, args.follow_links);
+    // The cluster's answers (and its audit index) count only if it is the cluster the files
+    // come from.
+    let (cluster, cluster_mismatch) = if cluster.is_some() {
+        let mut seen = crate::source::identity::of_files(&files);
+        seen.extend(
+            inputs
+                .bundles
+                .iter()
+                .filter(|b| b.cluster.is_some() || b.cluster_uuid.is_some())
+                .map(|b| crate::source::identity::SeenCluster {
+                    name: b.cluster.clone(),
+                    uuid: b.cluster_uuid.clone(),
+                    from: format!("{} (version.json)", b.label),
+                }),
+        );
+        super::keys::same_cluster(cluster, &seen)
+    } else {
+        (None, None)
+    };
     let mut unavailable: Vec<(&str, Error)> = Vec::new();
     let fetched = super::keys::audit_from_index(
         &args.diagnosis.audit_index,
@@ -107,7 +127,6 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         unavailable.push(("audit index", e));
         Vec::new()
     });
-    let (mut files, walk_skipped) = walk(&inputs.paths, args.follow_links);
     let walk_skipped: Vec<_> = inputs.skipped.iter().cloned().chain(walk_skipped).collect();
     inputs.label(&mut files);
     files.extend(fetched.iter().map(|f| FileEntry {
@@ -130,6 +149,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         scanner.finish(results, walk_skipped)
     });
     let mut diagnosis = std::mem::take(&mut report.diagnosis);
+    diagnosis.cluster_mismatch = cluster_mismatch;
     if !args.remote_logs.is_empty() {
         two_sided(&args, &scanner, &mut diagnosis, (&report, &inputs, &files))?;
     }

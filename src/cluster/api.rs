@@ -12,6 +12,7 @@ pub struct ClusterInfo {
     pub version: Option<Version>,
     pub version_text: String,
     pub cluster_name: Option<String>,
+    pub cluster_uuid: Option<String>,
 }
 
 /// `GET /`. Every node from 7.14 on sends `X-elastic-product: Elasticsearch`; an answer
@@ -39,6 +40,12 @@ pub fn info(client: &Client) -> Result<ClusterInfo, ClusterError> {
             .body
             .get("cluster_name")
             .and_then(Value::as_str)
+            .map(str::to_string),
+        cluster_uuid: answer
+            .body
+            .get("cluster_uuid")
+            .and_then(Value::as_str)
+            .filter(|u| *u != "_na_")
             .map(str::to_string),
     })
 }

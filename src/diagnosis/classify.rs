@@ -299,6 +299,7 @@ pub fn diagnose(
         filtered_out: 0,
         suppressed: Vec::new(),
         two_sided: None,
+        cluster_mismatch: None,
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Diagnosis {
     pub suppressed: Vec<suppress::Suppressed>,
     /// `scan --remote-logs`: the symptom pairs matched across the two clusters.
     pub two_sided: Option<two_sided::TwoSided>,
+    /// `--es-url` reaches another cluster than the inputs come from: why its answers were not
+    /// used (shown first in every format).
+    pub cluster_mismatch: Option<String>,
 }
 
 /// One file a scan read.

@@ -15,6 +15,17 @@ const INDENT: &str = "  ";
 
 /// Render the human report.
 pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    // Another cluster behind --es-url: said before anything else, since nothing of it was used.
+    if let Some(why) = &d.cluster_mismatch {
+        let head = paint(opts, "warning:", |s| s.yellow().bold().to_string());
+        let text = super::fill(
+            &format!("warning: {}", redact(why)),
+            super::wrap_options(opts.width.max(40)).subsequent_indent("         "),
+        );
+        let body = text.strip_prefix("warning:").unwrap_or(&text);
+        writeln!(out, "{head}{body}")?;
+        writeln!(out)?;
+    }
     // Several findings: say up front what is coming, one line each.
     if d.findings.len() > 1 {
         let line = super::fill(&summary_line(d), super::wrap_options(opts.width.max(40)));

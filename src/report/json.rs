@@ -29,6 +29,10 @@ struct Report {
     suppressed: Vec<SuppressedOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     two_sided: Option<Value>,
+    /// `--es-url` reaches another cluster than the inputs come from: why nothing it answered
+    /// was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_mismatch: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -294,6 +298,7 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
             })
             .collect(),
         two_sided: d.two_sided.as_ref().map(two_sided_json),
+        cluster_mismatch: d.cluster_mismatch.as_deref().map(redact),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     out.write_all(b"\n")

@@ -10,6 +10,9 @@ use crate::event::credential::redact;
 /// Render the Markdown report.
 pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "# keydoctor report\n")?;
+    if let Some(why) = &d.cluster_mismatch {
+        writeln!(out, "> **Another cluster:** {}\n", md_inline(&redact(why)))?;
+    }
     writeln!(out, "{}\n", summary_line(d))?;
     for (i, f) in d.findings.iter().enumerate() {
         finding_markdown(&format!("{}.", i + 1), f, opts, out)?;

@@ -204,6 +204,7 @@ pub struct Bundle {
     /// How the report names it (the archive or folder the user gave).
     pub label: String,
     pub cluster: Option<String>,
+    pub cluster_uuid: Option<String>,
     pub version: Option<Version>,
     pub version_text: Option<String>,
     /// `commercial/xpack.json` (`GET /_xpack/usage`): its `security` object.
@@ -266,6 +267,12 @@ pub fn read(root: &Path, label: &str) -> Bundle {
             .as_ref()
             .and_then(|v| v.get("cluster_name"))
             .and_then(Value::as_str)
+            .map(str::to_string),
+        cluster_uuid: version
+            .as_ref()
+            .and_then(|v| v.get("cluster_uuid"))
+            .and_then(Value::as_str)
+            .filter(|u| *u != "_na_")
             .map(str::to_string),
         version: number.as_deref().and_then(Version::parse),
         version_text: number,

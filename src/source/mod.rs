@@ -10,6 +10,7 @@
 
 pub mod answers;
 pub mod bundle;
+pub mod identity;
 pub mod sniff;
 pub mod stream;
 pub mod walk;
