@@ -64,3 +64,52 @@ fn explain_of_a_paste_finishes_in_a_terminal() {
         "invalidated",
     );
 }
+
+#[test]
+fn the_width_is_the_terminals_own() {
+    // A 120-column terminal and COLUMNS saying 60: the terminal wins, and the one-screen view
+    // fills it (the summary table takes its widest layout).
+    let strip = |s: &str| {
+        let re = regex::Regex::new("\x1b\\[[0-9;]*[A-Za-z]").unwrap();
+        re.replace_all(s, "").replace('\r', "")
+    };
+    let wide = run_in_pty(
+        &[
+            "scan",
+            "fixtures/scan/incident",
+            "--now",
+            "2026-11-23T00:00:00Z",
+        ],
+        repo(),
+        120,
+        &[("COLUMNS", "60")],
+        Duration::from_secs(60),
+    );
+    assert_eq!(wide.code, Some(1), "{}", wide.text);
+    let text = strip(&wide.text);
+    assert!(
+        text.contains("16×  2026-11-20 09:14:10–09:14:45  ingest_owner, filebeat"),
+        "{text}"
+    );
+    let narrow = run_in_pty(
+        &[
+            "scan",
+            "fixtures/scan/incident",
+            "--now",
+            "2026-11-23T00:00:00Z",
+        ],
+        repo(),
+        70,
+        &[],
+        Duration::from_secs(60),
+    );
+    let text = strip(&narrow.text);
+    assert!(
+        !text.contains("09:14–09:14  ingest_owner"),
+        "a 70-column terminal drops the time column:\n{text}"
+    );
+    assert!(
+        text.contains("VuaCfGcBCdbkQm-e5aOx  ingest_owner, filebeat"),
+        "{text}"
+    );
+}
