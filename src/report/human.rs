@@ -809,15 +809,31 @@ fn one_line_json(body: &str) -> String {
     }
 }
 
-/// Who a step's request runs as, in words, after its title.
-fn run_as_tag(step: &RenderedStep) -> &'static str {
-    match (step.request.is_some(), step.run_as) {
-        (false, _) => "",
-        (true, crate::model::RunAs::User) => "  [as a user]",
-        (true, crate::model::RunAs::Owner) => "  [as the key's owner]",
-        (true, crate::model::RunAs::Admin) => "  [as an admin]",
-        (true, crate::model::RunAs::NewKey) => "  [as the new key]",
-        (true, crate::model::RunAs::ClientKey) => "  [as the client's key]",
+/// Who a step's request runs as, and where it runs when that is not the key's own cluster
+/// (unless the title says so), in words after its title: `  [as an admin, on the remote
+/// (fulfilling) cluster]`.
+fn run_as_tag(step: &RenderedStep) -> String {
+    use crate::model::{RunAs, RunsOn};
+    let who = match (step.request.is_some(), step.run_as) {
+        (false, _) => None,
+        (true, RunAs::User) => Some("as a user"),
+        (true, RunAs::Owner) => Some("as the key's owner"),
+        (true, RunAs::Admin) => Some("as an admin"),
+        (true, RunAs::NewKey) => Some("as the new key"),
+        (true, RunAs::ClientKey) => Some("as the client's key"),
+    };
+    let titled = step.title.starts_with("On ") || step.title.starts_with("In ");
+    let place = match step.on {
+        RunsOn::Querying if !titled => Some("on the querying cluster"),
+        RunsOn::Fulfilling if !titled => Some("on the remote (fulfilling) cluster"),
+        RunsOn::Kibana if !titled && step.request.is_some() => Some("in Kibana"),
+        _ => None,
+    };
+    let parts: Vec<&str> = [who, place].into_iter().flatten().collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", parts.join(", "))
     }
 }
 
