@@ -28,6 +28,8 @@ fn reflow(text: &str, width: usize) -> String {
             // Mail clients break at spaces only, never inside a word or at a hyphen.
             let opts = textwrap::Options::new(width)
                 .break_words(false)
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit)
                 .word_splitter(textwrap::WordSplitter::NoHyphenation);
             textwrap::fill(l, opts)
         })
@@ -124,6 +126,40 @@ fn corpus_cases_keep_their_class_when_pasted_as_people_paste() {
         }
     }
     assert!(tried >= 100, "only {tried} pastes tried");
+    let rate = kept as f64 / tried as f64;
+    assert!(
+        rate >= 0.95,
+        "{kept} of {tried} kept their class ({:.0}%):\n{}",
+        rate * 100.0,
+        misses.join("\n")
+    );
+}
+
+#[test]
+fn atlas_messages_keep_their_class_when_pasted_as_people_paste() {
+    let (mut tried, mut kept) = (0usize, 0usize);
+    let mut misses = Vec::new();
+    for entry in keydoctor::rule::atlas::entries() {
+        if matches!(entry.class.as_str(), "none" | "note") {
+            continue;
+        }
+        for envelope in &entry.envelopes {
+            let input = keydoctor::rule::atlas::render(&entry, envelope);
+            for (name, transform) in TRANSFORMS {
+                tried += 1;
+                let got = classes(&explain_json(&transform(&input)));
+                if got.first().map(String::as_str) == Some(entry.class.as_str()) {
+                    kept += 1;
+                } else {
+                    misses.push(format!(
+                        "{} in {envelope}, {name}: became {got:?}",
+                        entry.id
+                    ));
+                }
+            }
+        }
+    }
+    assert!(tried >= 400, "only {tried} pastes tried");
     let rate = kept as f64 / tried as f64;
     assert!(
         rate >= 0.95,

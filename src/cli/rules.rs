@@ -211,6 +211,17 @@ fn data_file_problems(
         ),
         Err(e) => out.push(problem("products.toml", e)),
     }
+    // The message atlas (atlas/*.toml, embedded): its entries' fields.
+    let classes: Vec<&str> = crate::diagnosis::Class::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    out.extend(rule::atlas::check(&classes).into_iter().map(|m| {
+        let mut p = problem("products.toml", m);
+        p.file = "atlas (embedded)".into();
+        p.src = miette::NamedSource::new(p.file.clone(), String::new());
+        p
+    }));
     out
 }
 

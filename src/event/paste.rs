@@ -197,9 +197,22 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
     // Re-flowed at word boundaries: a narrow text whose lines end near the widest.
     let near = widths.iter().filter(|w| **w + 12 >= max && **w > 0).count();
     let reflowed = (40..=120).contains(&max) && near >= 2;
+    // A short text (one message wrapped into a few lines) has too few lines to show its width:
+    // take the narrowest common one it fits.
+    let few = lines.len() <= 6 && !reflowed;
+    let guess = [72, 76, 78, 80]
+        .into_iter()
+        .find(|w| *w >= max)
+        .unwrap_or(max);
+    // Inside a JSON string at the end of the line before (a one-line body wrapped at spaces
+    // leaves its strings open across lines).
+    let mut in_string = false;
     let mut out = vec![Join::None; lines.len()];
     for i in 0..lines.len().saturating_sub(1) {
         let (here, next) = (&lines[i], &lines[i + 1]);
+        let json_like = in_string || here.content.trim_start().starts_with(['{', '[', '"']);
+        let open_after = json_like && (in_string ^ odd_quotes(here.content));
+        in_string = false;
         if here.partial {
             out[i] = Join::Direct;
             continue;
@@ -222,16 +235,34 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
                 .map_or(0, |w| w.chars().count())
         };
         // A line that ends inside a JSON string continues on the next one.
-        let open_string = || (40..=300).contains(&widths[i]) && open_quote(here.content);
+        let open_string =
+            || (40..=300).contains(&widths[i]) && (open_after || open_quote(here.content));
+        let short_wrap = || few && widths[i] >= 50 && widths[i] + 1 + first_word() > guess;
         if !next.content.starts_with(char::is_whitespace)
             && !here.content.ends_with(char::is_whitespace)
-            && ((reflowed && widths[i] + 1 + first_word() > max) || open_string())
+            && ((reflowed && widths[i] + 1 + first_word() > max) || open_string() || short_wrap())
             && !starts_record()
         {
             out[i] = Join::Space;
+            in_string = open_after;
         }
     }
     out
+}
+
+/// Whether a line holds an odd number of unescaped `"`.
+fn odd_quotes(line: &str) -> bool {
+    let mut odd = false;
+    let mut escaped = false;
+    for b in line.bytes() {
+        match (escaped, b) {
+            (true, _) => escaped = false,
+            (false, b'\\') => escaped = true,
+            (false, b'"') => odd = !odd,
+            _ => {}
+        }
+    }
+    odd
 }
 
 /// Whether a line leaves a JSON string open: an odd number of unescaped `"` (pretty-printed

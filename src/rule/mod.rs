@@ -19,6 +19,7 @@
 //! 401, a bare status) survives only when nothing else matched the record, and a note about a
 //! look-alike only when no finding did.
 
+pub mod atlas;
 pub mod clients;
 pub mod compile;
 mod embedded;

@@ -1,0 +1,273 @@
+//! The message atlas (`atlas/*.toml`): every message a failed API key makes the products print,
+//! from their sources, as data: template, class, decisive words, versions, source and link,
+//! and the envelopes it reaches users in (a server WARN line, a 401 body, a Python exception…).
+//!
+//! - **In**: the embedded atlas files.
+//! - **Out**: [`Entry`]s; [`render`] puts an entry in one of its envelopes with realistic
+//!   values (the test suite expects each rendering's class); [`check`] lists what is wrong.
+//! - **Never**: stand in for rules: the atlas says what the products print, the rules decide.
+
+use serde::Deserialize;
+
+/// The atlas files, one per product.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "atlas/elasticsearch.toml",
+        include_str!("../../atlas/elasticsearch.toml"),
+    ),
+    ("atlas/kibana.toml", include_str!("../../atlas/kibana.toml")),
+    (
+        "atlas/logstash.toml",
+        include_str!("../../atlas/logstash.toml"),
+    ),
+];
+
+/// The realistic values templates are rendered with.
+pub const VALUES: &[(&str, &str)] = &[
+    ("key_id", "VuaCfGcBCdbkQm-e5aOx"),
+    ("owner", "ingest_owner"),
+    ("index", "logs-app-default"),
+    ("alias", "eu-logs"),
+    ("doc_type", "user"),
+    ("user", "analyst"),
+];
+
+/// How a message reaches a user.
+pub const ENVELOPES: &[&str] = &[
+    "text",
+    "server_warn",
+    "unsuccessful_401",
+    "reason_401",
+    "reason_403",
+    "reason_400",
+    "reason_500",
+    "python_401",
+    "python_403",
+    "python_400",
+    "java_api",
+    "js",
+    "beats",
+    "logstash_bulk",
+    "logstash_retryable",
+    "kibana_json",
+    "kibana_legacy_json",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    product: String,
+    message: Vec<Entry>,
+}
+
+/// One message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub id: String,
+    pub template: String,
+    /// A class name; `note` for a neighbouring problem said in one line (no finding); `none`
+    /// for a look-alike that is no finding.
+    pub class: String,
+    pub decisive: String,
+    pub envelopes: Vec<String>,
+    pub versions: String,
+    pub source: String,
+    pub link: String,
+    /// Filled from the file's `product`.
+    #[serde(skip)]
+    pub product: String,
+    /// The file it is in.
+    #[serde(skip)]
+    pub file: &'static str,
+}
+
+/// Every entry of every atlas file; a file that does not parse is a problem of [`check`].
+pub fn entries() -> Vec<Entry> {
+    FILES
+        .iter()
+        .filter_map(|(name, text)| {
+            let file: File = toml::from_str(text).ok()?;
+            Some(file.message.into_iter().map(move |mut e| {
+                e.product.clone_from(&file.product);
+                e.file = name;
+                e
+            }))
+        })
+        .flatten()
+        .collect()
+}
+
+/// The template with its placeholders filled.
+pub fn message(entry: &Entry) -> String {
+    let mut out = entry.template.clone();
+    for (name, value) in VALUES {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// `entry`'s message inside `envelope`, as the user would paste it.
+pub fn render(entry: &Entry, envelope: &str) -> String {
+    let msg = message(entry);
+    let json = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let py = |s: &str| s.replace('\'', "\\'");
+    let body = |status: u16, kind: &str| {
+        format!(
+            r#"{{"error":{{"root_cause":[{{"type":"{kind}","reason":{m}}}],"type":"{kind}","reason":{m}}},"status":{status}}}"#,
+            m = json(&msg)
+        )
+    };
+    match envelope {
+        "server_warn" => format!(
+            "[2026-11-20T09:14:10,123][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-1] Authentication using apikey failed - {msg}"
+        ),
+        "unsuccessful_401" => format!(
+            r#"{{"error":{{"root_cause":[{{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":{u},"header":{{"WWW-Authenticate":["Basic realm=\"security\", charset=\"UTF-8\"","ApiKey"]}}}}],"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":{u}}},"status":401}}"#,
+            u = json(&format!("API key: {msg}"))
+        ),
+        "reason_401" => body(401, "security_exception"),
+        "reason_403" => body(403, "security_exception"),
+        "reason_400" => body(400, "illegal_argument_exception"),
+        "reason_500" => body(500, "illegal_state_exception"),
+        "python_401" => format!(
+            "elasticsearch.AuthenticationException: AuthenticationException(401, 'security_exception', '{}')",
+            py(&msg)
+        ),
+        "python_403" => format!(
+            "elasticsearch.AuthorizationException: AuthorizationException(403, 'security_exception', '{}')",
+            py(&msg)
+        ),
+        "python_400" => format!(
+            "elasticsearch.BadRequestError: BadRequestError(400, 'illegal_argument_exception', '{}')",
+            py(&msg)
+        ),
+        "java_api" => format!(
+            "co.elastic.clients.elasticsearch._types.ElasticsearchException: [es/search] failed: [security_exception] {msg}"
+        ),
+        "js" => format!(
+            "ResponseError: security_exception\n\tRoot causes:\n\t\tsecurity_exception: {msg}\n    at SniffingTransport._request (/app/node_modules/@elastic/transport/lib/Transport.js:543:27)"
+        ),
+        "beats" => format!(
+            r#"{{"log.level":"error","@timestamp":"2026-11-20T09:14:10.000Z","log.logger":"publisher_pipeline_output","message":{m},"service.name":"filebeat","ecs.version":"1.6.0"}}"#,
+            m = json(&format!(
+                "Failed to connect to backoff(elasticsearch(https://es:9200)): 401 Unauthorized: {}",
+                body(401, "security_exception")
+            ))
+        ),
+        "logstash_bulk" => format!(
+            r#"[2026-11-20T09:14:10,120][INFO ][logstash.outputs.elasticsearch][main][a1b2] Retrying failed action {{:status=>403, :action=>["index", {{:_id=>nil, :_index=>"logs-app-default"}}, {{"message"=>"x"}}], :error=>{{"type"=>"security_exception", "reason"=>{m}}}}}"#,
+            m = json(&msg)
+        ),
+        "logstash_retryable" => format!(
+            r#"[2026-11-20T09:14:10,120][ERROR][logstash.outputs.elasticsearch][main][a1b2] Encountered a retryable error (will retry with exponential backoff) {{:code=>401, :url=>"https://es:9200/_bulk", :content_length=>1234, :body=>{b}}}"#,
+            b = json(&format!(
+                r#"{{"error":{{"root_cause":[{{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: {}"}}],"type":"security_exception"}},"status":401}}"#,
+                msg.replace('"', "\\\"")
+            ))
+        ),
+        "kibana_json" => format!(
+            r#"{{"@timestamp":"2026-11-20T09:14:10.000+00:00","log":{{"level":"ERROR","logger":"plugins.alerting"}},"message":{m},"service":{{"name":"kibana"}}}}"#,
+            m = json(&msg)
+        ),
+        "kibana_legacy_json" => format!(
+            r#"{{"type":"log","@timestamp":"2022-10-05T14:38:17+00:00","tags":["error","plugins","fleet"],"pid":7,"message":{m}}}"#,
+            m = json(&msg)
+        ),
+        _ => msg,
+    }
+}
+
+/// Everything wrong with the atlas: unparsable files, unknown classes or envelopes, a decisive
+/// phrase the template lacks, unknown placeholders, empty sources, repeated ids.
+pub fn check(known_classes: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for (name, text) in FILES {
+        let file: File = match toml::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        for e in &file.message {
+            let at = format!("{name}: message `{}`", e.id);
+            if !ids.insert(e.id.clone()) {
+                problems.push(format!("{at}: the id is used twice"));
+            }
+            if !matches!(e.class.as_str(), "none" | "note")
+                && !known_classes.contains(&e.class.as_str())
+            {
+                problems.push(format!(
+                    "{at}: class `{}` is not a class, `note` or `none`",
+                    e.class
+                ));
+            }
+            if !e
+                .template
+                .to_lowercase()
+                .contains(&e.decisive.to_lowercase())
+            {
+                problems.push(format!(
+                    "{at}: the decisive words `{}` are not in the template",
+                    e.decisive
+                ));
+            }
+            for env in &e.envelopes {
+                if !ENVELOPES.contains(&env.as_str()) {
+                    problems.push(format!(
+                        "{at}: envelope `{env}` is not one of {ENVELOPES:?}"
+                    ));
+                }
+            }
+            if e.envelopes.is_empty() {
+                problems.push(format!("{at}: no envelope"));
+            }
+            let rendered = message(e);
+            if let Some(open) = rendered.find('{').filter(|i| {
+                rendered[i + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_lowercase())
+            }) {
+                problems.push(format!(
+                    "{at}: unknown placeholder at `{}`",
+                    &rendered[open..rendered.len().min(open + 20)]
+                ));
+            }
+            if e.source.trim().is_empty() || !e.link.starts_with("https://") {
+                problems.push(format!("{at}: a source and an https link are needed"));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_atlas_is_well_formed() {
+        let classes = [
+            "missing",
+            "invalidated",
+            "expired",
+            "under_privileged",
+            "cross_cluster_misconfig",
+            "wrong_key_type",
+            "malformed_credentials",
+            "api_key_service_disabled",
+            "authentication_unresolved",
+        ];
+        assert_eq!(check(&classes), Vec::<String>::new());
+        assert!(entries().len() >= 30);
+        // A broken entry is named.
+        let bad = Entry {
+            decisive: "not in it".into(),
+            ..entries()[0].clone()
+        };
+        assert!(!bad.template.contains(&bad.decisive));
+    }
+}
