@@ -280,31 +280,7 @@ fn summary_table(d: &Diagnosis, width: usize) -> Vec<String> {
 /// `2026-11-20T09:14:10Z` … `2026-11-20T09:14:45Z` → `11-20 09:14–09:14` (or `11-20 09:14–11-21
 /// 10:03` across days).
 fn short_span(first: Option<&str>, last: Option<&str>) -> String {
-    let split = |t: &str| -> (String, String) {
-        let t = t.trim_end_matches('Z');
-        match t.split_once('T') {
-            Some((d, h)) => (
-                d.get(5..).unwrap_or(d).to_string(),
-                h.get(..5).unwrap_or(h).to_string(),
-            ),
-            None => (String::new(), t.to_string()),
-        }
-    };
-    match (first, last) {
-        (Some(a), Some(b)) if a != b => {
-            let ((da, ha), (db, hb)) = (split(a), split(b));
-            if da == db {
-                format!("{da} {ha}–{hb}")
-            } else {
-                format!("{da} {ha}–{db} {hb}")
-            }
-        }
-        (Some(a), _) => {
-            let (d, h) = split(a);
-            format!("{d} {h}")
-        }
-        _ => String::new(),
-    }
+    span_text(first, last, false)
 }
 
 /// `text` in at most `room` characters, cut with `…`.
@@ -557,20 +533,30 @@ fn headline(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
 
 /// `2026-11-20T09:14:10Z` … `2026-11-20T09:14:45Z` → `2026-11-20 09:14:10–09:14:45`.
 fn compact_span(first: Option<&str>, last: Option<&str>) -> String {
+    span_text(first, last, true)
+}
+
+/// A span of two RFC 3339 times in few characters: `long` keeps the year and the seconds.
+fn span_text(first: Option<&str>, last: Option<&str>, long: bool) -> String {
     let split = |t: &str| -> (String, String) {
         let t = t.trim_end_matches('Z');
         match t.split_once('T') {
-            Some((d, h)) => (d.to_string(), h.to_string()),
+            Some((d, h)) if long => (d.to_string(), h.to_string()),
+            Some((d, h)) => (
+                d.get(5..).unwrap_or(d).to_string(),
+                h.get(..5).unwrap_or(h).to_string(),
+            ),
             None => (String::new(), t.to_string()),
         }
     };
+    let across = if long { " – " } else { "–" };
     match (first, last) {
         (Some(a), Some(b)) if a != b => {
             let ((da, ha), (db, hb)) = (split(a), split(b));
             if da == db {
                 format!("{da} {ha}–{hb}")
             } else {
-                format!("{da} {ha} – {db} {hb}")
+                format!("{da} {ha}{across}{db} {hb}")
             }
         }
         (Some(a), _) => {
