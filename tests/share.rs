@@ -101,3 +101,31 @@ fn share_is_markdown_and_one_report() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("cannot follow"), "{}", out.stderr);
 }
+
+#[test]
+fn a_secret_the_scanner_does_not_know_is_refused_by_the_independent_check() {
+    // A session cookie after `auth`: no label the credential scanner knows, so the first pass
+    // keeps it; the independent detector (entropy, decoded shapes) refuses the report.
+    let planted = "q8Zr2LmX0vB7nT4kW9yP3sJ6";
+    let input = format!(
+        r#"session auth cookie {planted} error: {{"error":{{"root_cause":[{{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request"}}]}},"status":401}}"#
+    );
+    let out = keydoctor(&["explain", "--share", "--now", NOW], &input);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("refusing to print the shareable report"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(planted));
+    // A bare `user:password` in base64 (a Basic credential pasted alone) likewise.
+    let basic = base64::engine::general_purpose::STANDARD.encode("elastic:changeme123");
+    let out = keydoctor(
+        &["explain", "--share", "--now", NOW],
+        &input.replace(planted, &basic),
+    );
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(!out.stderr.contains(&basic));
+}

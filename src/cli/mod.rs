@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::error::{exit_code, Error, Outcome};
+use crate::report::redacting::Redacting;
 use crate::report::terminal::{Allow, ControlGuard};
 use crate::report::{render, Format, RenderOptions};
 
@@ -552,21 +553,22 @@ pub fn run(
     };
     // The last guard: control characters from the input never reach the terminal raw.
     let stdout = std::mem::replace(&mut io.stdout, Box::new(std::io::sink()));
-    io.stdout = Box::new(ControlGuard::new(
+    // And before it, the one redacting writer: whatever printed it, no secret leaves.
+    io.stdout = Box::new(Redacting::new(ControlGuard::new(
         stdout,
         Allow {
             sgr: color,
             progress: false,
         },
-    ));
+    )));
     let stderr = std::mem::replace(&mut io.stderr, Box::new(std::io::sink()));
-    io.stderr = Box::new(ControlGuard::new(
+    io.stderr = Box::new(Redacting::new(ControlGuard::new(
         stderr,
         Allow {
             sgr: io.stderr_is_terminal,
             progress: true,
         },
-    ));
+    )));
     let result = match cli.command {
         Command::Explain(args) => explain::run(args, color, io),
         Command::Scan(args) => scan::run(args, color, io),

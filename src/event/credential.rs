@@ -179,7 +179,7 @@ static URL_USERINFO: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\bhttps?://[^\s:/@]+:([^\s@/]+)@").expect("userinfo regex"));
 // curl -u user:password
 static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:^|\s)(?:-u|--user)\s+["']?[^\s:"']+:([^\s"']+)"#).expect("curl -u regex")
+    Regex::new(r#"(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s:"']+:([^\s"']+)"#).expect("curl -u regex")
 });
 // A base64 run standing alone (`echo VnVh… | base64 -d`, a value pasted into prose): redacted
 // when it decodes to `<key id>:<secret>`.
@@ -187,11 +187,59 @@ static BARE_BASE64: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{24,}={0,2}").expect("bare base64 regex"));
 static KEY_ID_SHAPE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_\-]{6,64}$").expect("id regex"));
+// A value in a credential position, by the name before it, whatever its prefix, case or
+// separator (`MYAPP_ES_PASSWORD=…`, `"access_token":"…"`, `client_secret: …`, `\u0026token=…`):
+// the name holds a secret word; a quoted value is taken whole (spaces included).
+static NAMED_SECRET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)([A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|credentials?)[A-Za-z0-9_.-]*)\\*["']?\s*(?:[:=]|=>)\s*(?:\\*"([^"\\\n]{1,256})\\*"|'([^'\n]{1,256})'|([^\s"'\\,;}\])&<>]{3,256}))"#,
+    )
+    .expect("named secret regex")
+});
+// A name that says what a secret is about rather than holding one (`token_type`,
+// `api_key.id`, `password_hash`, `credentials_count`).
+static NOT_A_SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:[._-](?:id|ids|name|names|type|realm|owner|user|username|count|status|length|size|hash|enabled|mode|path|file|service|source|expiration|expires?|created|invalidated|url)|^(?:authentication|auth)|tokens?_?(?:type|service|name)|_in|unsuccessful_credentials)$")
+        .expect("not-a-secret regex")
+});
+// A secret given as a command-line flag: `--password X`, `--api-key=X`, `--enrollment-token X`.
+static FLAG_SECRET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)(?:^|\s)--?(?:[a-z]+-)*(?:password|passwd|pass|api-?key|token|secret)(?:=|\s+)["']?([^\s"']{3,256})"#,
+    )
+    .expect("flag secret regex")
+});
+// userinfo with or without a scheme, also with JSON-escaped slashes: `elastic:secret@host`,
+// `https:\/\/elastic:secret@host`.
+static USERINFO_ANYWHERE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)(?:^|[\s"'(=,\[/])[A-Za-z0-9._%+-]{1,64}:([^\s@/"'\\]{1,256})@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9](?::\d+)?"#,
+    )
+    .expect("userinfo anywhere regex")
+});
+// An ES-created `id:secret` standing alone (20 and 22 URL-safe characters): the secret goes.
+static RAW_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{20}:([A-Za-z0-9_-]{22})(?:$|[^A-Za-z0-9_-])")
+        .expect("raw pair regex")
+});
+// A credentials object built from literals: `new UsernamePasswordCredentials("elastic", "…")`,
+// `BasicCredentials("u", "…")`, `login("u", "…")`: the second argument goes.
+static CREDENTIALS_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b\w*(?:credential|password|basicauth|login)\w*\s*\(\s*\\*"[^"\\]{0,128}\\*"\s*,\s*\\*"([^"\\]{1,256})\\*""#,
+    )
+    .expect("credentials call regex")
+});
+// `elasticsearch-reset-password` prints the new password after this.
+static NEW_VALUE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)\bNew value:\s*(\S+)").expect("new value regex"));
 
 /// Find every credential in `text`, decode what can be decoded, and replace every secret.
 pub fn scan(text: &str) -> Scanned {
-    // (start, end, replacement) in `text`, non-overlapping after sorting.
+    // (start, end, replacement) in `text`, non-overlapping after sorting; `taken` holds their
+    // spans by start, so that an overlap check is a lookup, not a walk over every edit.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     let mut credentials = Vec::new();
     // Newline offsets, built on the first credential found; a line is then a binary search.
     let newlines: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
@@ -223,7 +271,11 @@ pub fn scan(text: &str) -> Scanned {
             (_, key_id) if !spaced => (CredentialFormat::NoSpace, key_id),
             judged => judged,
         };
-        edits.push((value.start(), value.end(), replacement(key_id.as_deref())));
+        push_edit(
+            &mut edits,
+            &mut taken,
+            (value.start(), value.end(), replacement(key_id.as_deref())),
+        );
         credentials.push(Credential {
             site: CredentialSite::Header(scheme),
             format,
@@ -237,7 +289,11 @@ pub fn scan(text: &str) -> Scanned {
             continue;
         }
         let (format, key_id) = judge(value.as_str(), Some(Scheme::ApiKey));
-        edits.push((value.start(), value.end(), replacement(key_id.as_deref())));
+        push_edit(
+            &mut edits,
+            &mut taken,
+            (value.start(), value.end(), replacement(key_id.as_deref())),
+        );
         credentials.push(Credential {
             site: CredentialSite::EncodedField,
             format,
@@ -253,7 +309,11 @@ pub fn scan(text: &str) -> Scanned {
         if is_masked(secret.as_str()) {
             continue;
         }
-        edits.push((secret.start(), secret.end(), REDACTED.to_string()));
+        push_edit(
+            &mut edits,
+            &mut taken,
+            (secret.start(), secret.end(), REDACTED.to_string()),
+        );
         if caps.get(1).is_some() {
             let key_id = looks_like_key_id(id.as_str()).then(|| id.as_str().to_string());
             credentials.push(Credential {
@@ -269,10 +329,14 @@ pub fn scan(text: &str) -> Scanned {
             caps.get(1).expect("id group"),
             caps.get(2).expect("secret group"),
         );
-        if is_masked(secret.as_str()) || overlaps(&edits, secret.start(), secret.end()) {
+        if is_masked(secret.as_str()) || overlaps(&taken, secret.start(), secret.end()) {
             continue;
         }
-        edits.push((secret.start(), secret.end(), REDACTED.to_string()));
+        push_edit(
+            &mut edits,
+            &mut taken,
+            (secret.start(), secret.end(), REDACTED.to_string()),
+        );
         credentials.push(Credential {
             site: CredentialSite::ApiKeySetting,
             format: CredentialFormat::IdSecretPair,
@@ -282,7 +346,7 @@ pub fn scan(text: &str) -> Scanned {
     }
     for caps in API_KEY_SETTING.captures_iter(text) {
         let value = caps.get(1).expect("value group");
-        if is_masked(value.as_str()) || overlaps(&edits, value.start(), value.end()) {
+        if is_masked(value.as_str()) || overlaps(&taken, value.start(), value.end()) {
             continue;
         }
         let (format, key_id) = match judge(value.as_str(), Some(Scheme::ApiKey)) {
@@ -295,7 +359,11 @@ pub fn scan(text: &str) -> Scanned {
             }
             other => other,
         };
-        edits.push((value.start(), value.end(), replacement(key_id.as_deref())));
+        push_edit(
+            &mut edits,
+            &mut taken,
+            (value.start(), value.end(), replacement(key_id.as_deref())),
+        );
         credentials.push(Credential {
             site: CredentialSite::ApiKeySetting,
             format,
@@ -304,20 +372,101 @@ pub fn scan(text: &str) -> Scanned {
         });
     }
     for m in BARE_BASE64.find_iter(text) {
-        if overlaps(&edits, m.start(), m.end()) {
+        if overlaps(&taken, m.start(), m.end()) {
             continue;
         }
         if let Some(id) = decodes_to_id_secret(m.as_str()) {
-            edits.push((m.start(), m.end(), replacement(Some(&id))));
+            push_edit(
+                &mut edits,
+                &mut taken,
+                (m.start(), m.end(), replacement(Some(&id))),
+            );
+            continue;
+        }
+        // The run may hold more than the value: a path before it (`vault/VnVh…`), a
+        // percent-escape (`%20VnVh…`). Try what follows each `/` and an escape's two digits.
+        let run = m.as_str();
+        let escaped = m.start() > 0 && text.as_bytes()[m.start() - 1] == b'%';
+        let starts = run
+            .match_indices('/')
+            .map(|(i, _)| i + 1)
+            .chain(escaped.then_some(2));
+        for from in starts {
+            let Some(part) = run.get(from..) else {
+                continue;
+            };
+            let part = part.split('/').next().unwrap_or(part);
+            if part.len() >= 24 {
+                if let Some(id) = decodes_to_id_secret(part) {
+                    let start = m.start() + from;
+                    push_edit(
+                        &mut edits,
+                        &mut taken,
+                        (start, start + part.len(), replacement(Some(&id))),
+                    );
+                    break;
+                }
+            }
         }
     }
-    for re in [&*PASSWORD, &*URL_USERINFO, &*CURL_USER] {
+    for caps in NAMED_SECRET.captures_iter(text) {
+        let name = caps.get(1).expect("name group").as_str();
+        let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
+            continue;
+        };
+        // Unquoted after a bare `token:` or `credentials:` in prose (`oauth2 token: token
+        // expired`), a lowercase word is the message going on, not a value; a password is
+        // redacted whatever it looks like.
+        let password_name = {
+            let n = name.to_ascii_lowercase();
+            n.contains("passw")
+                || n.contains("pwd")
+                || n.contains("secret")
+                || n.contains("passphrase")
+        };
+        let prose_word = caps.get(4).is_some()
+            && !password_name
+            && value
+                .as_str()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_');
+        if NOT_A_SECRET_NAME.is_match(name)
+            || prose_word
+            || is_masked(value.as_str())
+            || overlaps(&taken, value.start(), value.end())
+            || matches!(
+                value.as_str().to_ascii_lowercase().as_str(),
+                "null" | "none" | "true" | "false" | "bearer" | "basic" | "apikey"
+            )
+        {
+            continue;
+        }
+        push_edit(
+            &mut edits,
+            &mut taken,
+            (value.start(), value.end(), REDACTED.to_string()),
+        );
+    }
+    for re in [
+        &*PASSWORD,
+        &*URL_USERINFO,
+        &*CURL_USER,
+        &*FLAG_SECRET,
+        &*USERINFO_ANYWHERE,
+        &*RAW_PAIR,
+        &*CREDENTIALS_CALL,
+        &*NEW_VALUE,
+    ] {
         for caps in re.captures_iter(text) {
             let value = caps.get(1).expect("value group");
-            if is_masked(value.as_str()) || overlaps(&edits, value.start(), value.end()) {
+            if is_masked(value.as_str()) || overlaps(&taken, value.start(), value.end()) {
                 continue;
             }
-            edits.push((value.start(), value.end(), REDACTED.to_string()));
+            push_edit(
+                &mut edits,
+                &mut taken,
+                (value.start(), value.end(), REDACTED.to_string()),
+            );
         }
     }
 
@@ -339,8 +488,22 @@ pub fn scan(text: &str) -> Scanned {
     }
 }
 
-fn overlaps(edits: &[(usize, usize, String)], start: usize, end: usize) -> bool {
-    edits.iter().any(|(s, e, _)| start < *e && *s < end)
+/// Whether `start..end` overlaps a span already taken (they never overlap each other).
+fn overlaps(taken: &std::collections::BTreeMap<usize, usize>, start: usize, end: usize) -> bool {
+    taken
+        .range(..end)
+        .next_back()
+        .is_some_and(|(_, e)| *e > start)
+}
+
+/// Record an edit and its span.
+fn push_edit(
+    edits: &mut Vec<(usize, usize, String)>,
+    taken: &mut std::collections::BTreeMap<usize, usize>,
+    edit: (usize, usize, String),
+) {
+    taken.insert(edit.0, edit.1);
+    edits.push(edit);
 }
 
 fn replacement(key_id: Option<&str>) -> String {

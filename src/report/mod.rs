@@ -11,6 +11,7 @@ pub mod human;
 pub mod json;
 pub mod keys;
 pub mod markdown;
+pub mod redacting;
 pub mod share;
 pub mod terminal;
 

@@ -129,18 +129,110 @@ fn replace_whole(text: &str, real: &str, pseudonym: &str) -> String {
 
 /// What in `text` still looks like a secret: anything the credential scanner would replace
 /// (an `Authorization` value, an `encoded` or `api_key` field, a password, a token that decodes
-/// to `<key id>:<secret>`). One line per problem, with its line number.
+/// to `<key id>:<secret>`), and, independently of that scanner, what [`suspicious`] finds by
+/// entropy and decoded shape. One line per problem, with its line number.
 pub fn check(text: &str) -> Vec<String> {
     text.lines()
         .enumerate()
-        .filter(|(_, line)| credential::scan(line).text != *line)
-        .map(|(n, _)| {
-            format!(
-                "line {}: a credential, or a value that decodes to id:secret, survived redaction",
-                n + 1
-            )
+        .filter_map(|(n, line)| {
+            if credential::scan(line).text != line {
+                Some(format!(
+                    "line {}: a credential, or a value that decodes to id:secret, survived redaction",
+                    n + 1
+                ))
+            } else {
+                suspicious(line).map(|why| format!("line {}: {why}", n + 1))
+            }
         })
         .collect()
+}
+
+/// The independent detector: it shares no pattern with the credential scanner, so that what
+/// the scanner cannot see is still caught before a report is shared. A token that decodes
+/// (base64, standard or URL-safe, once or twice) to `name:secret`; a high-entropy token of
+/// secret length near a word that says key, token, secret, password or auth.
+pub fn suspicious(line: &str) -> Option<&'static str> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let decode = |t: &str| -> Option<String> {
+        [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|e| e.decode(t.as_bytes()).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|s| s.chars().all(|c| !c.is_control() || c == '\n'))
+    };
+    let pair = |s: &str| {
+        s.split_once(':').is_some_and(|(a, b)| {
+            (1..=128).contains(&a.len())
+                && b.trim_end().len() >= 6
+                && !a.contains(char::is_whitespace)
+        })
+    };
+    let lower = line.to_ascii_lowercase();
+    let words = [
+        "key",
+        "token",
+        "secret",
+        "pass",
+        "pwd",
+        "credential",
+        "auth",
+        "bearer",
+    ];
+    static TOKEN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"[A-Za-z0-9+/_-]+=*").expect("token regex"));
+    // Tokens of the base64 alphabets, `=` only as padding at a token's end.
+    for m in TOKEN.find_iter(line) {
+        let (start, token) = (m.start(), m.as_str());
+        if token.len() < 16 {
+            continue;
+        }
+        // What the scanner already replaced stands as `<id>…redacted…`: the id is meant to show.
+        if line[m.end()..].starts_with(credential::REDACTED) {
+            continue;
+        }
+        if let Some(once) = decode(token) {
+            if pair(&once) || decode(once.trim()).is_some_and(|twice| pair(&twice)) {
+                return Some("a value that decodes to name:secret would be shared");
+            }
+            if once.contains("\"key\"") && once.contains(':') {
+                return Some("an encoded token that carries a key would be shared");
+            }
+        }
+        let mut from = start.saturating_sub(32);
+        while !lower.is_char_boundary(from) {
+            from -= 1;
+        }
+        let near = lower[from..start]
+            .split_whitespace()
+            .any(|w| words.iter().any(|k| w.contains(k)));
+        // Random secrets mix digits with both cases; names and paths (`invalidate-api-key`,
+        // `logs-secret-2026`) do not.
+        let mixed = token.chars().any(|c| c.is_ascii_digit())
+            && token.chars().any(|c| c.is_ascii_lowercase())
+            && token.chars().any(|c| c.is_ascii_uppercase());
+        if near && mixed && token.len() >= 20 && token.len() != 20 && entropy(token) >= 3.5 {
+            return Some("a high-entropy token next to a word that says secret would be shared");
+        }
+    }
+    None
+}
+
+/// Shannon entropy in bits per character.
+fn entropy(text: &str) -> f64 {
+    let mut counts = [0usize; 256];
+    for b in text.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = text.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -178,5 +270,39 @@ mod tests {
             [format!("line 1: {problem}")]
         );
         assert!(check("VuaCfGcBCdbkQm-e5aOx…redacted… and Illegal base64 character 3a").is_empty());
+    }
+
+    #[test]
+    fn the_independent_detector_sees_what_the_scanner_does_not() {
+        use base64::Engine;
+        // Shapes the credential scanner leaves alone, each caught by decoded shape or entropy.
+        let basic = base64::engine::general_purpose::STANDARD.encode("elastic:changeme123");
+        assert_eq!(
+            credential::scan(&basic).text,
+            basic,
+            "the scanner misses it"
+        );
+        assert!(suspicious(&format!("sent {basic} as is")).is_some());
+        let cookie = "session auth cookie q8Zr2LmX0vB7nT4kW9yP3sJ6";
+        assert_eq!(
+            credential::scan(cookie).text,
+            cookie,
+            "the scanner misses it"
+        );
+        assert!(suspicious(cookie).is_some());
+        assert_eq!(
+            check(cookie),
+            ["line 1: a high-entropy token next to a word that says secret would be shared"]
+        );
+        // What a shared report holds and must keep: key ids, cluster uuids, redacted values.
+        for fine in [
+            "API key VuaCfGcBCdbkQm-e5aOx has been invalidated",
+            "key VuaCfGcBCdbkQm-e5aOx…redacted… sent by client-1",
+            "cluster uuid Zx8H2xAcR3yKXk5DkT0lUA on node-1",
+            "GET /_security/api_key?id=VuaCfGcBCdbkQm-e5aOx&with_limited_by=true",
+            "the key's owner ingest_owner (native1) created it",
+        ] {
+            assert_eq!(suspicious(fine), None, "{fine}");
+        }
     }
 }
