@@ -139,6 +139,24 @@ proptest::proptest! {
 
     /// Random secrets planted in every input shape never reach any output format, of `explain`
     /// (stdin) or of `scan` (the same text as a file), nor stderr; the key id stays visible.
+    /// The structural shapes (no label the scanner knew), planted with random ids and secrets
+    /// on the failing line, never reach `explain`'s JSON or Markdown.
+    #[test]
+    fn planted_secrets_in_structural_shapes_never_leak(
+        id in "[A-Za-z0-9_-]{20}",
+        secret in "[A-Za-z0-9_-]{22}",
+        shape in 0usize..17,
+    ) {
+        let (name, planted) = structural_shapes(&id, &secret).swap_remove(shape);
+        let input = format!(
+            "{planted} error: {{\"error\":{{\"root_cause\":[{{\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\"}}]}},\"status\":401}}\n"
+        );
+        for format in ["json", "markdown"] {
+            let out = keydoctor(&["explain", "--format", format, "--now", NOW], &input);
+            proptest::prop_assert!(!out.stdout.contains(secret.as_str()), "{name}: {secret} in {format}:\n{}", out.stdout);
+        }
+    }
+
     #[test]
     fn planted_secrets_never_leak_whatever_the_shape(
         id in "[A-Za-z0-9_-]{20}",
