@@ -332,3 +332,48 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_corrupt_entry_is_a_warning_and_the_good_entries_are_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("api-diagnostics-20261120-101500.zip");
+    pack_zip(&good);
+    // The same bundle with one more entry, stored as is, then damaged on disk: its CRC no
+    // longer matches what is read.
+    let mut zip = zip::ZipWriter::new_append(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&good)
+            .unwrap(),
+    )
+    .unwrap();
+    zip.start_file(
+        "api-diagnostics-20261120-101500/logs/extra.log",
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+    )
+    .unwrap();
+    zip.write_all(b"[2026-11-20T09:00:00,000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-1] MARKER-OF-THE-DAMAGED-ENTRY\n")
+        .unwrap();
+    zip.finish().unwrap();
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"MARKER")
+        .expect("stored entry");
+    bytes[at..at + 6].copy_from_slice(b"marker");
+    std::fs::write(&good, bytes).unwrap();
+
+    let (code, r) = scan(&good);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(
+        findings(&r),
+        expected(),
+        "the good entries give the same findings"
+    );
+    let skipped = r["skipped"].to_string();
+    assert!(
+        skipped.contains("extra.log") && skipped.contains("the other entries were read"),
+        "{skipped}"
+    );
+}

@@ -290,3 +290,53 @@ steps = ["Ask #ingest before touching {key_id}"]
     );
     assert!(out.stderr.contains("`{nope}`"), "{}", out.stderr);
 }
+
+#[test]
+fn audit_logs_read_only_in_part_give_no_safety_verdict() {
+    // The incident's audit log, gzip-rotated and cut off after a third: the part read shows
+    // no use of the Filebeat key, which the lost part does show.
+    let audit = std::fs::read(crate::support::fixture(
+        "scan/incident/es-node-2/prod-logs_audit.json",
+    ))
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &audit).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("prod-logs_audit-2026-11-20-1.json.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 3]).unwrap();
+    for format in ["human", "json", "markdown"] {
+        let out = crate::support::keydoctor(
+            &[
+                "impact",
+                "VuaCfGcBCdbkQm-e5aOx",
+                "--logs",
+                cut.to_str().unwrap(),
+                "--format",
+                format,
+                "--now",
+                crate::support::NOW,
+            ],
+            "",
+        );
+        assert_eq!(out.code, 1, "{format}: not safe, so not 0:\n{}", out.stdout);
+        let text = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("unknown: "), "{format}:\n{}", out.stdout);
+        assert!(
+            text.contains("read only in part"),
+            "{format}:\n{}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout
+                .contains("no client those logs show depends on it"),
+            "{format}: a safety verdict over a partial read:\n{}",
+            out.stdout
+        );
+        assert!(
+            text.contains("corrupt gzip"),
+            "{format}: the warning:\n{}",
+            out.stdout
+        );
+    }
+}

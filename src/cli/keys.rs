@@ -517,7 +517,8 @@ pub(super) fn impact(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> C
         target: super::curl_target(&args.source.cluster),
     };
     crate::report::keys::render_impact(&report, args.output.format.into(), &opts, &mut io.stdout)?;
-    Ok(if report.breaks {
+    // Not safe to invalidate: it breaks a client, or the logs were read only in part.
+    Ok(if report.breaks || report.partial {
         Outcome::Found
     } else {
         Outcome::Clean

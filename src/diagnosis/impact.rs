@@ -83,6 +83,11 @@ pub struct Impact {
     pub related_query: Option<String>,
     /// Whether invalidating it would break a client the logs show, or the product that uses it.
     pub breaks: bool,
+    /// Whether the logs were read only in part (or some not at all), so that "no client uses
+    /// it" cannot be said: the verdict is then unknown.
+    pub partial: bool,
+    /// The logs skipped or read only in part, with why (shown in every format).
+    pub skipped: Vec<(String, String)>,
     pub verdict: String,
     pub steps: Vec<String>,
 }
@@ -118,6 +123,21 @@ pub fn assess(
         .collect();
     let span = |(a, b): (i64, i64)| format!("{} to {}", format_ms(a), format_ms(b));
     let unusable = key.is_some_and(|k| k.state(now_ms) != KeyState::Active);
+    let skipped: Vec<(String, String)> = diagnosis
+        .skipped
+        .iter()
+        .map(|s| (s.source.clone(), s.reason.to_string()))
+        .collect();
+    // A log read in part, or one not read at all, may hold the use that is not seen.
+    let incomplete = diagnosis
+        .skipped
+        .first()
+        .map(|s| format!("{} was read only in part ({})", s.source, s.reason))
+        .map(|first| match diagnosis.skipped.len() {
+            1 => first,
+            2 => format!("{first}, and 1 more input"),
+            n => format!("{first}, and {} more inputs", n - 1),
+        });
     let (breaks, verdict) = match (&usage, audit_span) {
         _ if unusable => (
             false,
@@ -168,6 +188,14 @@ pub fn assess(
                 span(s)
             ),
         ),
+        (None, Some(s)) if incomplete.is_some() => (
+            false,
+            format!(
+                "unknown: {}; the part read (audit logs from {}) shows no successful use, but what was not read may; read those logs whole before invalidating",
+                incomplete.as_deref().unwrap_or_default(),
+                span(s)
+            ),
+        ),
         (None, Some(s)) => (
             false,
             format!(
@@ -212,6 +240,8 @@ pub fn assess(
         related: Vec::new(),
         related_query: None,
         breaks,
+        partial: incomplete.is_some() && !breaks && !unusable,
+        skipped,
         verdict,
         steps,
     }

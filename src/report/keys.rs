@@ -709,7 +709,9 @@ pub fn render_impact(
         Format::Json => {
             let doc = json!({
                 "id": r.id, "name": r.name, "owner": r.owner, "state": r.state,
-                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": r.verdict,
+                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": redact(&r.verdict),
+                "partial": r.partial,
+                "skipped": r.skipped.iter().map(|(s, why)| json!({"source": s, "reason": redact(why)})).collect::<Vec<_>>(),
                 "used_by": r.dependent.as_ref().map(|d| json!({
                     "product_id": d.id, "product": d.product, "depends": d.depends,
                     "breaks": d.breaks, "retires": d.retires, "sources": d.sources,
@@ -727,6 +729,9 @@ pub fn render_impact(
         Format::Markdown => {
             writeln!(out, "## Impact of invalidating `{}`\n", r.id)?;
             writeln!(out, "{}\n", redact(&r.verdict))?;
+            for (source, why) in &r.skipped {
+                writeln!(out, "> **warning:** {source}: {}\n", redact(why))?;
+            }
             if let Some((title, rows)) = related_text() {
                 let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
                 writeln!(out, "{}\n", redact(head))?;
@@ -792,6 +797,14 @@ pub fn render_impact(
             )?;
             let wrapped = super::fill(&redact(&r.verdict), super::wrap_options(opts.width.max(40)));
             writeln!(out, "{wrapped}")?;
+            for (source, why) in &r.skipped {
+                let head = if opts.color {
+                    "warning:".yellow().bold().to_string()
+                } else {
+                    "warning:".to_string()
+                };
+                writeln!(out, "{head} {source}: {}", redact(why))?;
+            }
             if let Some((title, rows)) = related_text() {
                 let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
                 writeln!(out)?;

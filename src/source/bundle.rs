@@ -116,11 +116,19 @@ fn unzip(file: File, out: &mut Extracted) -> Result<(), String> {
                 .push(format!("{name}: a path outside the archive"));
             continue;
         };
-        if !copy_bounded(&mut entry, &out.dir.path().join(rel), &mut budget)? {
-            out.skipped.push(format!(
-                "{name}: the archive unpacks to more than 8 GiB; the rest was not read"
-            ));
-            return Ok(());
+        // One bad entry (a CRC error, a truncated body, a name the file system refuses, a
+        // path that clashes with another) is a counted warning; the others are still read.
+        match copy_bounded(&mut entry, &out.dir.path().join(rel), &mut budget) {
+            Ok(true) => {}
+            Ok(false) => {
+                out.skipped.push(format!(
+                    "{name}: the archive unpacks to more than 8 GiB; the rest was not read"
+                ));
+                return Ok(());
+            }
+            Err(e) => out
+                .skipped
+                .push(format!("{name}: {e}; the other entries were read")),
         }
     }
     if zip.len() > MAX_ENTRIES {
@@ -166,12 +174,28 @@ fn untar(file: File, out: &mut Extracted) -> Result<(), String> {
                 .push(format!("{}: a path outside the archive", path.display()));
             continue;
         };
-        if !copy_bounded(&mut entry, &out.dir.path().join(rel), &mut budget)? {
-            out.skipped.push(format!(
-                "{}: the archive unpacks to more than 8 GiB; the rest was not read",
+        match copy_bounded(&mut entry, &out.dir.path().join(rel), &mut budget) {
+            Ok(true) => {}
+            Ok(false) => {
+                out.skipped.push(format!(
+                    "{}: the archive unpacks to more than 8 GiB; the rest was not read",
+                    path.display()
+                ));
+                break;
+            }
+            // A stream that broke inside an entry cannot be followed further: what came
+            // before (and what of this entry was read) is kept.
+            Err(e) if e.starts_with("corrupt archive") => {
+                out.skipped.push(format!(
+                    "{}: {e}; the entries before it were read, the rest could not be",
+                    path.display()
+                ));
+                break;
+            }
+            Err(e) => out.skipped.push(format!(
+                "{}: {e}; the other entries were read",
                 path.display()
-            ));
-            break;
+            )),
         }
     }
     Ok(())
