@@ -214,3 +214,98 @@ fn a_blank_or_nul_head_decides_nothing_and_a_stray_nul_is_not_binary() {
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
 }
+
+/// Run the built binary with a deadline: a hang is a failure, not a stuck test.
+#[cfg(unix)]
+fn run_bounded(args: &[&str]) -> (Option<i32>, String) {
+    use std::time::{Duration, Instant};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keydoctor"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return (status.code(), err);
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            return (None, String::new());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endless_device_anywhere_on_the_command_line_is_bounded() {
+    let paste = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        paste.path(),
+        "api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated\n",
+    )
+    .unwrap();
+    let p = paste.path().to_str().unwrap();
+    for args in [
+        vec!["explain", "/dev/zero"],
+        vec!["explain", p, "--metadata", "/dev/zero"],
+        vec!["key", "VuaCfGcBCdbkQm-e5aOx", "--metadata", "/dev/zero"],
+        vec!["explain", p, "--config", "/dev/zero"],
+        vec![
+            "explain",
+            p,
+            "--es-url",
+            "https://127.0.0.1:9",
+            "--ca-cert",
+            "/dev/zero",
+        ],
+    ] {
+        let (code, err) = run_bounded(&args);
+        assert!(code.is_some(), "{args:?} hung");
+        assert!(code != Some(101), "{args:?} panicked: {err}");
+        if args.contains(&"--config") || args.contains(&"--ca-cert") {
+            assert_eq!(code, Some(2), "{args:?}: {err}");
+            assert!(err.contains("larger than 16.0 MiB"), "{args:?}: {err}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_swapped_for_a_fifo_after_the_walk_does_not_hang_the_scan() {
+    // The walk lists a regular file; by the time it is opened, it is a FIFO no one writes to.
+    // Opened without blocking and checked, it is skipped with its reason.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("es.log");
+    std::fs::write(&log, "x\n".repeat(10)).unwrap();
+    let size = std::fs::metadata(&log).unwrap().len();
+    std::fs::remove_file(&log).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&log)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let scanner = keydoctor::scan::Scanner::new(
+        keydoctor::rule::load(None).unwrap().0,
+        keydoctor::diagnosis::Options::new(None, 0),
+    );
+    let entry = keydoctor::source::walk::FileEntry {
+        label: None,
+        path: log.clone(),
+        size,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = scanner.scan_file(&entry);
+        let _ = tx.send(format!("{:?}", result.skipped));
+    });
+    let skipped = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the scan hung on a FIFO");
+    assert!(skipped.contains("FIFO"), "{skipped}");
+}

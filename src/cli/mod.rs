@@ -428,9 +428,9 @@ fn load_suppressions(
         }
     };
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::Config {
+    let text = crate::source::read_small_text(&path).map_err(|e| Error::Config {
         file: file.clone(),
-        problems: crate::source::io_reason(&e),
+        problems: e,
     })?;
     crate::diagnosis::suppress::parse_config(&text, &file)
         .map_err(|problems| Error::Config {

@@ -228,10 +228,12 @@ impl Client {
             builder = builder.no_proxy();
         }
         if let Some(path) = &settings.ca_cert {
-            let pem = std::fs::read(path).map_err(|e| ClusterError::CaCert {
-                path: path.display().to_string(),
-                why: crate::source::io_reason(&e),
-            })?;
+            let pem = crate::source::read_small_text(path)
+                .map_err(|why| ClusterError::CaCert {
+                    path: path.display().to_string(),
+                    why,
+                })?
+                .into_bytes();
             let certs =
                 reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClusterError::CaCert {
                     path: path.display().to_string(),

@@ -84,8 +84,8 @@ pub fn products(custom: Option<&std::path::Path>) -> Result<Vec<Product>, String
         .map(|d| d.join("products.toml"))
         .filter(|p| p.is_file())
     {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::source::read_small_text(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let more = toml::from_str::<ProductsFile>(&text)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         for p in more.product {

@@ -77,8 +77,8 @@ pub fn pairs(custom: Option<&std::path::Path>) -> Result<Vec<Pair>, String> {
         .map(|f| f.pair)
         .map_err(|e| format!("rules/pairs.toml: {e}"))?;
     if let Some(path) = custom.map(|d| d.join("pairs.toml")).filter(|p| p.is_file()) {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::source::read_small_text(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let more =
             toml::from_str::<PairsFile>(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for p in more.pair {

@@ -283,7 +283,7 @@ fn read_dir_sources(dir: &Path) -> Result<DirSources, String> {
             .unwrap_or(path)
             .to_string_lossy()
             .replace('\\', "/");
-        let text = std::fs::read_to_string(path)
+        let text = crate::source::read_small_text(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let source = RuleSource {
             label: path.display().to_string(),

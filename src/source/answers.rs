@@ -60,7 +60,7 @@ pub fn find(files: &[FileEntry]) -> Answers {
         if f.size > MAX_ANSWER || !is_json_name(&f.path) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&f.path) else {
+        let Ok(text) = super::read_small_text(&f.path) else {
             continue;
         };
         let Ok(value) = serde_json::from_str::<Value>(&text) else {

@@ -71,6 +71,9 @@ pub enum SkipReason {
     /// The file was shorter when read than when the walk listed it (truncated or rotated
     /// with `copytruncate` meanwhile); what was there was read.
     Shrank { listed: u64, read: u64 },
+    /// More than `cap` bytes (an endless device such as `/dev/zero`, or a file larger than
+    /// keydoctor reads whole): the first `cap` were read.
+    Capped { cap: u64 },
 }
 
 impl SkipReason {
@@ -83,6 +86,7 @@ impl SkipReason {
                 | Self::CorruptGzip { .. }
                 | Self::Shrank { .. }
                 | Self::LeadingNul { .. }
+                | Self::Capped { .. }
         )
     }
 }
@@ -124,6 +128,12 @@ impl fmt::Display for SkipReason {
             Self::NotRegular { kind } => write!(
                 f,
                 "{kind}, not a regular file: not read inside a directory, where it could block the scan (name it on the command line to read it)"
+            ),
+            Self::Capped { cap } => write!(
+                f,
+                "more than {}: only the first {} were read (for a larger log, use `scan`, which streams)",
+                human_bytes(usize::try_from(*cap).unwrap_or(usize::MAX)),
+                human_bytes(usize::try_from(*cap).unwrap_or(usize::MAX))
             ),
             Self::Shrank { listed, read } => write!(
                 f,
@@ -170,30 +180,116 @@ pub struct Loaded {
     pub skipped: Vec<Skipped>,
 }
 
-/// Read a file (or `-` for `stdin`) fully.
+/// The most `explain` reads of one input (a file, standard input): larger logs are `scan`'s.
+pub const MAX_INPUT: u64 = 2 << 30;
+/// The most read from a device, FIFO or socket named on the command line (`/dev/zero` never
+/// ends).
+pub const MAX_SPECIAL: u64 = 64 << 20;
+/// The most read of a small file keydoctor needs whole: a configuration, a CA certificate.
+pub const MAX_SMALL: u64 = 16 << 20;
+
+/// Open `path` for reading without blocking (a FIFO with no writer would hang `open`), and say
+/// what it is: an error for a directory.
+pub fn open_checked(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), SkipReason> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        const O_NONBLOCK: i32 = 0o4000;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        const O_NONBLOCK: i32 = 0x0004;
+        options.custom_flags(O_NONBLOCK);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| SkipReason::Unreadable(io_reason(&e)))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| SkipReason::Unreadable(io_reason(&e)))?;
+    if meta.is_dir() {
+        return Err(SkipReason::Unreadable("it is a directory".into()));
+    }
+    Ok((file, meta))
+}
+
+/// At most `cap` bytes of `path` (less for a device, FIFO or socket: [`MAX_SPECIAL`]), and
+/// whether there was more.
+pub fn read_capped(path: &Path, cap: u64) -> Result<(Vec<u8>, Option<u64>), SkipReason> {
+    let (file, meta) = open_checked(path)?;
+    let cap = if meta.is_file() {
+        cap
+    } else {
+        cap.min(MAX_SPECIAL)
+    };
+    let (bytes, more) =
+        read_all_capped(file, cap).map_err(|e| SkipReason::Unreadable(io_reason(&e)))?;
+    Ok((bytes, more.then_some(cap)))
+}
+
+/// A small file read whole as text ([`MAX_SMALL`] at most): a configuration, a rules data
+/// file. Its error says why (the caller names the file).
+pub fn read_small_text(path: &Path) -> Result<String, String> {
+    match read_capped(path, MAX_SMALL) {
+        Ok((_, Some(cap))) => Err(format!(
+            "larger than {} (not a file keydoctor reads whole)",
+            human_bytes(usize::try_from(cap).unwrap_or(usize::MAX))
+        )),
+        Ok((bytes, None)) => String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string()),
+        Err(reason) => Err(reason.to_string()),
+    }
+}
+
+/// At most `cap` bytes of `reader`, and whether there was more.
+fn read_all_capped(reader: impl Read, cap: u64) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut bytes = Vec::new();
+    let mut limited = reader.take(cap + 1);
+    loop {
+        match limited.read_to_end(&mut bytes) {
+            Ok(_) => break,
+            // A FIFO opened without blocking, with a writer that has not written yet.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let more = bytes.len() as u64 > cap;
+    bytes.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
+    Ok((bytes, more))
+}
+
+/// Read a file (or `-` for `stdin`), up to [`MAX_INPUT`] bytes ([`MAX_SPECIAL`] for a device
+/// or FIFO); what was cut is a partial-read warning.
 pub fn load_path(path: &Path, stdin: &mut dyn Read) -> Loaded {
     let name = path.display().to_string();
     if name == "-" {
         return load_reader("stdin", stdin);
     }
-    match std::fs::File::open(path) {
-        Ok(mut file) => {
-            if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                return skipped(&name, SkipReason::Unreadable("it is a directory".into()));
-            }
-            load_reader(&name, &mut file)
-        }
-        Err(err) => skipped(&name, SkipReason::Unreadable(io_reason(&err))),
+    match read_capped(path, MAX_INPUT) {
+        Ok((bytes, cut)) => with_cap(decode(&name, bytes), &name, cut),
+        Err(reason) => skipped(&name, reason),
     }
 }
 
-/// Read everything from `reader` and decode it.
+/// Read `reader` up to [`MAX_INPUT`] bytes and decode it.
 pub fn load_reader(name: &str, reader: &mut dyn Read) -> Loaded {
-    let mut bytes = Vec::new();
-    match reader.read_to_end(&mut bytes) {
-        Ok(_) => decode(name, bytes),
+    match read_all_capped(reader, MAX_INPUT) {
+        Ok((bytes, more)) => with_cap(decode(name, bytes), name, more.then_some(MAX_INPUT)),
         Err(err) => skipped(name, SkipReason::Unreadable(io_reason(&err))),
     }
+}
+
+fn with_cap(mut loaded: Loaded, name: &str, cut: Option<u64>) -> Loaded {
+    if let Some(cap) = cut {
+        loaded.skipped.push(Skipped {
+            source: name.to_string(),
+            reason: SkipReason::Capped { cap },
+        });
+    }
+    loaded
 }
 
 fn skipped(name: &str, reason: SkipReason) -> Loaded {

@@ -33,7 +33,20 @@ pub fn open(
     progress: Option<Arc<AtomicU64>>,
     limit: Option<u64>,
 ) -> Result<Opened, SkipReason> {
-    let file = File::open(path).map_err(|e| SkipReason::Unreadable(io_reason(&e)))?;
+    // A file the walk listed as regular (it has a size) is opened without blocking and
+    // checked: one swapped for a FIFO since must not hang the scan. A stream named on the
+    // command line (`<(kubectl logs …)`, no size) is opened as it is and read as it comes.
+    let file = if limit.is_some() {
+        let (file, meta) = super::open_checked(path)?;
+        if !meta.is_file() {
+            return Err(SkipReason::NotRegular {
+                kind: super::walk::special_kind(&meta.file_type()),
+            });
+        }
+        file
+    } else {
+        File::open(path).map_err(|e| SkipReason::Unreadable(io_reason(&e)))?
+    };
     let read = Arc::new(AtomicU64::new(0));
     let counted = Counting {
         inner: file,

@@ -106,7 +106,7 @@ pub fn walk(roots: &[PathBuf], follow_links: bool) -> (Vec<FileEntry>, Vec<Skipp
 }
 
 /// What a file that is neither regular nor a directory is.
-fn special_kind(kind: &std::fs::FileType) -> &'static str {
+pub(crate) fn special_kind(kind: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
