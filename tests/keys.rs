@@ -157,8 +157,10 @@ fn expiring_lists_the_window_apart_from_expired_and_never_expiring() {
     assert_eq!(r["invalidated"], 1);
     assert!(r.get("no_expiration").is_none());
     let (code, r) = expiring_report(META, &["--within", "14d"]);
-    assert_eq!(code, 0, "an expired key is not an expiring one");
+    // Not an expiring key, but one that fails now: for cron and alerting it counts (exit 1).
+    assert_eq!(code, 1, "an already expired key is listed and alerts");
     assert_eq!(ids(&r["keys"]), Vec::<String>::new());
+    assert_eq!(ids(&r["expired"]), vec!["zcwN3YEBBmnjw-K-hW5_"]);
     let out = keydoctor(
         &["expiring", "--within", "two weeks", "--metadata", META],
         "",
@@ -172,13 +174,14 @@ fn never_expiring_keys_count_only_when_asked() {
     let path = dir.path().join("keys.json");
     std::fs::write(
         &path,
-        r#"{"total":2,"count":2,"api_keys":[{"id":"NoExpiryKeyAAAAAAAAA","name":"forever","creation":1763000000000,"invalidated":false,"username":"u","realm":"r","_sort":[1]},{"id":"SoonKeyAAAAAAAAAAAAA","name":"soon","creation":1763000000000,"expiration":1763900000000,"invalidated":false,"username":"u","realm":"r","_sort":[2]}],"aggregations":{"types":{"buckets":[]}}}"#,
+        r#"{"total":2,"count":2,"api_keys":[{"id":"NoExpiryKeyAAAAAAAAA","name":"forever","creation":1763000000000,"invalidated":false,"username":"u","realm":"r","_sort":[1]},{"id":"SoonKeyAAAAAAAAAAAAA","name":"soon","creation":1763000000000,"expiration":1795564800000,"invalidated":false,"username":"u","realm":"r","_sort":[2]}],"aggregations":{"types":{"buckets":[]}}}"#,
     )
     .unwrap();
     let p = path.to_str().unwrap();
+    // The other key expires in 3 days: outside a 1-day window, not expired.
     let (code, r) = expiring_report(p, &["--within", "1d"]);
     assert_eq!(code, 0);
-    assert_eq!(r["expired"].as_array().unwrap().len(), 1);
+    assert_eq!(r["expired"].as_array().unwrap().len(), 0);
     let (code, r) = expiring_report(p, &["--within", "1d", "--include-no-expiry"]);
     assert_eq!(code, 1);
     assert_eq!(r["no_expiration"][0]["id"], "NoExpiryKeyAAAAAAAAA");

@@ -418,8 +418,10 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
         &opts,
         &mut io.stdout,
     )?;
-    let any =
-        !report.keys.is_empty() || (args.include_no_expiry && !report.no_expiration.is_empty());
+    // An already expired key fails now: worse than one about to, so it counts as much.
+    let any = !report.keys.is_empty()
+        || !report.expired.is_empty()
+        || (args.include_no_expiry && !report.no_expiration.is_empty());
     Ok(if any { Outcome::Found } else { Outcome::Clean })
 }
 

@@ -108,7 +108,7 @@ enum Command {
     /// id or an encoded credential (only its id is used or shown).
     Key(KeyArgs),
     /// Keys expiring within a window (and keys that never expire), for cron and alerting:
-    /// exit 1 when any.
+    /// exit 1 when any, or when a key has already expired.
     Expiring(ExpiringArgs),
     /// A rotation plan for one key: create the replacement (its descriptors and metadata
     /// copied, a fresh expiration), deploy, verify, and only then invalidate the old key.
