@@ -1212,3 +1212,17 @@ fn the_same_cluster_is_used() {
         r["findings"][0]
     );
 }
+
+#[test]
+fn an_endless_answer_ends_with_a_clear_error() {
+    let mut endless = Route::json("GET", "/_security/api_key", 200, "[1,2,3,4,5,6,7,8,9,10,");
+    endless.announce = Some(1 << 40);
+    endless.endless = true;
+    let replay = Replay::start(vec![Route::json("GET", "/", 200, &root_8()), endless]);
+    let start = std::time::Instant::now();
+    let out = run(&replay.url, &["key", "VuaCfGcBCdbkQm-e5aOx"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("larger than 256 MiB"), "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_secs(60));
+    assert_no_secret(&out);
+}

@@ -125,6 +125,13 @@ pub enum ClusterError {
         why: String,
     },
 
+    #[error("the answer to {call} is larger than {cap_mib} MiB, the most keydoctor reads of one answer; it stopped reading")]
+    #[diagnostic(
+        code(keydoctor::cluster::too_large),
+        help("narrow the request (a key id, --since for --audit-index), or point --es-url at Elasticsearch itself rather than a proxy that answers without end")
+    )]
+    TooLarge { call: String, cap_mib: u64 },
+
     #[error("{url} is not Elasticsearch: {why}")]
     #[diagnostic(
         code(keydoctor::cluster::not_elasticsearch),
@@ -387,7 +394,12 @@ impl Client {
             .map(str::to_string);
         let declared = resp.content_length();
         let text = read_body(resp, deadline).map_err(|(received, timeout, why)| {
-            if timeout {
+            if why == TOO_LARGE {
+                ClusterError::TooLarge {
+                    call: call.to_string(),
+                    cap_mib: (MAX_ANSWER >> 20) as u64,
+                }
+            } else if timeout {
                 ClusterError::Timeout {
                     url: self.base.to_string(),
                     secs: self.secs,
@@ -491,10 +503,23 @@ impl Client {
     }
 }
 
+/// The most keydoctor reads of one answer: a key listing of a large cluster with
+/// `limited_by`, or a page of audit events, fits many times over; an endless stream does not.
+pub const MAX_ANSWER: usize = 256 << 20;
+const TOO_LARGE: &str = "larger than the cap";
+
 /// The body as text; on failure, how many bytes had arrived, whether time ran out, and why.
 fn read_body(
+    resp: reqwest::blocking::Response,
+    deadline: std::time::Instant,
+) -> Result<String, (usize, bool, String)> {
+    read_body_capped(resp, deadline, MAX_ANSWER)
+}
+
+fn read_body_capped(
     mut resp: reqwest::blocking::Response,
     deadline: std::time::Instant,
+    cap: usize,
 ) -> Result<String, (usize, bool, String)> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
@@ -505,7 +530,12 @@ fn read_body(
         }
         match resp.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                bytes.extend_from_slice(&buf[..n]);
+                if bytes.len() > cap {
+                    return Err((bytes.len(), false, TOO_LARGE.into()));
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 let timeout = e.kind() == std::io::ErrorKind::TimedOut

@@ -29,6 +29,8 @@ pub(crate) struct Route {
     pub(crate) announce: Option<usize>,
     /// Send the body one byte per interval, after the headers.
     pub(crate) trickle: Option<Duration>,
+    /// Send the body again and again, without end (a hostile or broken server).
+    pub(crate) endless: bool,
 }
 
 impl Route {
@@ -62,6 +64,7 @@ impl Route {
             times: None,
             announce: None,
             trickle: None,
+            endless: false,
         }
     }
 }
@@ -178,6 +181,10 @@ fn serve(stream: TcpStream, routes: &Mutex<Vec<Route>>, log: &Mutex<Vec<Seen>>) 
         let length = route.announce.unwrap_or(route.body.len());
         head.push_str(&format!("content-length: {length}\r\n\r\n"));
         if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        if route.endless {
+            while stream.write_all(route.body.as_bytes()).is_ok() {}
             return;
         }
         if let Some(pause) = route.trickle {
