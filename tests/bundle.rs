@@ -377,3 +377,60 @@ fn a_corrupt_entry_is_a_warning_and_the_good_entries_are_scanned() {
         "{skipped}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_bundle_scan_leaves_no_unpacked_folder() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("api-diagnostics-20261120-101500.zip");
+    // A bundle with a large log (it compresses to little), so that unpacking and scanning take
+    // long enough to be interrupted.
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    zip.start_file(
+        "api-diagnostics-20261120-101500/logs/prod-logs.log",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    let line = "[2026-11-20T09:00:00,000][INFO ][o.e.c.r.a.AllocationService] [es-node-1] nothing to see here, just a line\n";
+    for _ in 0..3_000_000 {
+        zip.write_all(line.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let unpacked = |tmp: &Path| {
+        std::fs::read_dir(tmp)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("keydoctor-bundle-")
+            })
+            .count()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keydoctor"))
+        .args(["scan", "-q", zip_path.to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while unpacked(tmp.path()) == 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(unpacked(tmp.path()), 1, "the archive was never unpacked");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap();
+    assert!(!code.success(), "it was interrupted: {code:?}");
+    assert_eq!(
+        unpacked(tmp.path()),
+        0,
+        "an unpacked folder was left behind"
+    );
+}

@@ -33,6 +33,30 @@ pub struct Extracted {
     pub skipped: Vec<String>,
 }
 
+/// The folders archives are unpacked into right now: removed by [`remove_unpacked`] when the
+/// process is interrupted (SIGINT, SIGTERM), since a destructor does not run then and they hold
+/// the bundle's logs unredacted.
+static UNPACKED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Remove every folder an archive is unpacked into (the interrupt handler's job).
+pub fn remove_unpacked() {
+    let dirs = match UNPACKED.lock() {
+        Ok(mut dirs) => std::mem::take(&mut *dirs),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+impl Drop for Extracted {
+    fn drop(&mut self) {
+        if let Ok(mut dirs) = UNPACKED.lock() {
+            dirs.retain(|d| d != self.dir.path());
+        }
+    }
+}
+
 /// Whether `path` names an archive keydoctor unpacks.
 pub fn is_archive(path: &Path) -> bool {
     let name = path
@@ -49,6 +73,9 @@ pub fn extract(path: &Path) -> Result<Extracted, String> {
         .prefix("keydoctor-bundle-")
         .tempdir()
         .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    if let Ok(mut dirs) = UNPACKED.lock() {
+        dirs.push(dir.path().to_path_buf());
+    }
     let mut out = Extracted {
         dir,
         archive: path.display().to_string(),
