@@ -320,3 +320,74 @@ fn every_step_is_typed_and_each_plan_takes_one_path() {
     }
     assert!(steps_seen > 100, "{steps_seen}");
 }
+
+#[test]
+fn fleet_steps_and_the_deploy_step_follow_the_client() {
+    let titles_and_texts = |input: &str| -> Vec<String> {
+        let r = crate::support::explain_json(input);
+        r["findings"][0]["remediation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} | {}",
+                    s["title"].as_str().unwrap(),
+                    s["text"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    let fleet_step = |steps: &[String]| {
+        steps
+            .iter()
+            .any(|s| s.starts_with("If the client is a Fleet-managed"))
+    };
+    let body = r#"401 Unauthorized: {"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: api key [4qVxOY8BovXTWRJMh7gg] has been invalidated"}]},"status":401}"#;
+    // A standalone Filebeat: no Fleet step, the deploy step says what Filebeat takes.
+    let beat = format!(
+        r#"{{"log.level":"error","message":"Failed to connect to backoff(elasticsearch(https://es:9200)): {}","service.name":"filebeat"}}"#,
+        body.replace('"', "\\\"")
+    );
+    let steps = titles_and_texts(&beat);
+    assert!(!fleet_step(&steps), "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("Deploy the new key to filebeat") && s.contains("id:api_key")),
+        "{steps:#?}"
+    );
+    // An Elastic Agent component (managed or not): the Fleet step stays, beside the agent's deploy.
+    let agent = beat.replace(r#""service.name":"filebeat""#, r#""component":{"binary":"filebeat","dataset":"elastic_agent.filebeat","id":"filestream-default"}"#);
+    let steps = titles_and_texts(&agent);
+    assert!(fleet_step(&steps), "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("Deploy the new key to Elastic Agent")),
+        "{steps:#?}"
+    );
+    // A Fleet-managed agent (its Fleet check-in logger): the deploy step is the re-enrolment,
+    // so no second Fleet step.
+    let managed = beat.replace(
+        r#""service.name":"filebeat""#,
+        r#""log.logger":"fleet_gateway""#,
+    );
+    let steps = titles_and_texts(&managed);
+    assert!(!fleet_step(&steps), "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("enrol it again with a current enrollment token")),
+        "{steps:#?}"
+    );
+    // Unknown client: the Fleet step stays and the deploy step names every form.
+    let steps = titles_and_texts(body);
+    assert!(fleet_step(&steps), "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("for Beats, Elastic Agent standalone, Logstash and APM Server")),
+        "{steps:#?}"
+    );
+}

@@ -909,10 +909,11 @@ fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
         StepCondition::KeyMayExist => finding.class != Class::Missing,
         StepCondition::InvalidatorUnknown => finding.details.invalidated_by.is_none(),
         StepCondition::MetadataUnknown => meta.is_none(),
+        // Known to be Fleet-managed, its deploy step already says to re-enrol it.
         StepCondition::ClientMayBeFleet => finding
             .client
             .as_ref()
-            .is_none_or(|c| c.fleet != crate::model::FleetManaged::No),
+            .is_none_or(|c| c.fleet == crate::model::FleetManaged::Maybe),
     }
 }
 

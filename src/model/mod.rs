@@ -70,8 +70,8 @@ pub enum StepCondition {
     /// Who invalidated the key is not known (no audit event names it): a step that asks to find
     /// out needs this.
     InvalidatorUnknown,
-    /// The client may be a Fleet-managed Elastic Agent (it is not known to be another client):
-    /// a Fleet step needs this.
+    /// The client may be a Fleet-managed Elastic Agent, and is not known to be one (whose deploy
+    /// step says so) nor another client: an "if it is a Fleet agent" step needs this.
     ClientMayBeFleet,
     /// The key's metadata (dates, state, descriptors) is not known: a step that reads it needs
     /// this.
