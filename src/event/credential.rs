@@ -158,13 +158,13 @@ static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
 // `apiKey: { id: "…", api_key: "…" }` (JavaScript). Group 1: api or basic; 2: id or user; 3: secret.
 static PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:(api)[_-]?key|(?:basic|http)[_-]?auth)\\*["']?\s*(?:[:=]|=>)\s*[(\[]\s*\\*["']([^"'\\\s]{1,128})\\*["']\s*,\s*\\*["']([^"'\\]{1,256})\\*["']\s*[)\]]"#,
+        r#"(?i)\b(?:(api)[_-]?key|(?:basic|http)[_-]?auth)\\*["']?\s*(?:[:=]|=>)\s*[(\[]\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']([^"'\\]+)\\*["']\s*[)\]]"#,
     )
     .expect("pair regex")
 });
 static PAIR_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\bapi[_-]?key\\*["']?\s*:\s*\{\s*\\*["']?id\\*["']?\s*:\s*\\*["']([^"'\\\s]{1,128})\\*["']\s*,\s*\\*["']?api[_-]?key\\*["']?\s*:\s*\\*["']([^"'\\]{1,256})\\*["']"#,
+        r#"(?i)\bapi[_-]?key\\*["']?\s*:\s*\{\s*\\*["']?id\\*["']?\s*:\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']?api[_-]?key\\*["']?\s*:\s*\\*["']([^"'\\]+)\\*["']"#,
     )
     .expect("pair object regex")
 });
@@ -192,7 +192,7 @@ static KEY_ID_SHAPE: LazyLock<Regex> =
 // the name holds a secret word; a quoted value is taken whole (spaces included).
 static NAMED_SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)([A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|credentials?)[A-Za-z0-9_.-]*)\\*["']?\s*(?:[:=]|=>)\s*(?:\\*"([^"\\\n]{1,256})\\*"|'([^'\n]{1,256})'|([^\s"'\\,;}\])&<>]{3,256}))"#,
+        r#"(?i)([A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|credentials?)[A-Za-z0-9_.-]*)\\*["']?\s*(?:[:=]|=>)\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,;}\])&<>]{3,}))"#,
     )
     .expect("named secret regex")
 });
@@ -205,7 +205,7 @@ static NOT_A_SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
 // A secret given as a command-line flag: `--password X`, `--api-key=X`, `--enrollment-token X`.
 static FLAG_SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?:^|\s)--?(?:[a-z]+-)*(?:password|passwd|pass|api-?key|token|secret)(?:=|\s+)["']?([^\s"']{3,256})"#,
+        r#"(?i)(?:^|\s)--?(?:[a-z]+-)*(?:password|passwd|pass|api-?key|token|secret)(?:=|\s+)["']?([^\s"']{3,})"#,
     )
     .expect("flag secret regex")
 });
@@ -213,7 +213,7 @@ static FLAG_SECRET: LazyLock<Regex> = LazyLock::new(|| {
 // `https:\/\/elastic:secret@host`.
 static USERINFO_ANYWHERE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?:^|[\s"'(=,\[/])[A-Za-z0-9._%+-]{1,64}:([^\s@/"'\\]{1,256})@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9](?::\d+)?"#,
+        r#"(?i)(?:^|[\s"'(=,\[/])[A-Za-z0-9._%+-]+:([^\s@/"'\\]+)@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9](?::\d+)?"#,
     )
     .expect("userinfo anywhere regex")
 });
@@ -226,7 +226,7 @@ static RAW_PAIR: LazyLock<Regex> = LazyLock::new(|| {
 // `BasicCredentials("u", "…")`, `login("u", "…")`: the second argument goes.
 static CREDENTIALS_CALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b\w*(?:credential|password|basicauth|login)\w*\s*\(\s*\\*"[^"\\]{0,128}\\*"\s*,\s*\\*"([^"\\]{1,256})\\*""#,
+        r#"(?i)\b\w*(?:credential|password|basicauth|login)\w*\s*\(\s*\\*"[^"\\]*\\*"\s*,\s*\\*"([^"\\]+)\\*""#,
     )
     .expect("credentials call regex")
 });
@@ -409,7 +409,16 @@ pub fn scan(text: &str) -> Scanned {
             }
         }
     }
-    for caps in NAMED_SECRET.captures_iter(text) {
+    // The structural passes compile and run only where their words occur: most log text has
+    // none of them, and these patterns are large.
+    let lower = text.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    let named = has(&["pass", "pwd", "secret", "token", "credential"]);
+    for caps in named
+        .then(|| NAMED_SECRET.captures_iter(text))
+        .into_iter()
+        .flatten()
+    {
         let name = caps.get(1).expect("name group").as_str();
         let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
             continue;
@@ -447,16 +456,27 @@ pub fn scan(text: &str) -> Scanned {
             (value.start(), value.end(), REDACTED.to_string()),
         );
     }
-    for re in [
-        &*PASSWORD,
-        &*URL_USERINFO,
-        &*CURL_USER,
-        &*FLAG_SECRET,
-        &*USERINFO_ANYWHERE,
-        &*RAW_PAIR,
-        &*CREDENTIALS_CALL,
-        &*NEW_VALUE,
-    ] {
+    let structural: [(&LazyLock<Regex>, bool); 8] = [
+        (&PASSWORD, named || has(&["passwd"])),
+        (&URL_USERINFO, lower.contains('@')),
+        (&CURL_USER, has(&["-u", "--user"])),
+        (
+            &FLAG_SECRET,
+            lower.contains('-') && named || has(&["api-key", "apikey"]),
+        ),
+        (&USERINFO_ANYWHERE, lower.contains('@')),
+        (&RAW_PAIR, lower.contains(':')),
+        (
+            &CREDENTIALS_CALL,
+            lower.contains('(') && has(&["credential", "password", "basicauth", "login"]),
+        ),
+        (&NEW_VALUE, lower.contains("new value:")),
+    ];
+    for re in structural
+        .into_iter()
+        .filter(|(_, wanted)| *wanted)
+        .map(|(re, _)| &**re)
+    {
         for caps in re.captures_iter(text) {
             let value = caps.get(1).expect("value group");
             if is_masked(value.as_str()) || overlaps(&taken, value.start(), value.end()) {

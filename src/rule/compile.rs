@@ -177,12 +177,9 @@ fn load_uncached(extra: Option<&Path>) -> Result<(RuleSet, Vec<RuleProblem>), Ru
             }),
         }
     }
-    let embedded_clients = RuleSource {
-        label: "rules/clients.toml (embedded)".into(),
-        relative: "clients.toml".into(),
-        text: super::embedded::EMBEDDED_CLIENTS.to_string(),
-    };
-    let mut clients = compile_clients(&embedded_clients, &mut problems);
+    // The embedded clients are compiled once per process (a problem in them is a test
+    // failure: `clients::tests`); a rules directory's own are compiled here, with problems.
+    let mut clients = super::embedded_clients();
     if let Some(custom) = &custom_clients {
         clients = super::clients::merge(clients, compile_clients(custom, &mut problems));
     }

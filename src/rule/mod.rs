@@ -251,7 +251,7 @@ impl RuleSet {
             literal_rules,
             unfiltered,
             notes,
-            clients: compile_embedded_clients(),
+            clients: embedded_clients(),
         }
     }
 
@@ -441,7 +441,7 @@ impl Rule {
 }
 
 /// The embedded clients file, compiled once (a set built without a loader still knows them).
-fn compile_embedded_clients() -> Vec<clients::ClientSpec> {
+fn embedded_clients() -> Vec<clients::ClientSpec> {
     static EMBEDDED: std::sync::LazyLock<Vec<clients::ClientSpec>> =
         std::sync::LazyLock::new(|| {
             clients::compile(embedded::EMBEDDED_CLIENTS).unwrap_or_default()
