@@ -192,7 +192,7 @@ static KEY_ID_SHAPE: LazyLock<Regex> =
 // the name holds a secret word; a quoted value is taken whole (spaces included).
 static NAMED_SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)([A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|credentials?)[A-Za-z0-9_.-]*)\\*["']?\s*(?:[:=]|=>)\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,;}\])&<>]{3,}))"#,
+        r#"(?i)((?:passw(?:or)?d|passphrase|pwd|secret|token|credentials?)[A-Za-z0-9_.-]*)\\*["']?\s*(?:[:=]|=>)\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,;}\])&<>]{3,}))"#,
     )
     .expect("named secret regex")
 });
@@ -217,11 +217,21 @@ static USERINFO_ANYWHERE: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("userinfo anywhere regex")
 });
-// An ES-created `id:secret` standing alone (20 and 22 URL-safe characters): the secret goes.
-static RAW_PAIR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{20}:([A-Za-z0-9_-]{22})(?:$|[^A-Za-z0-9_-])")
-        .expect("raw pair regex")
-});
+/// The secret's span when the `:` at `at` joins an ES-created `id:secret` standing alone (20 and
+/// 22 URL-safe characters, nothing of that alphabet around them).
+fn raw_pair_secret(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+    let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let (start, end) = (at.checked_sub(20)?, at + 23);
+    if end > bytes.len()
+        || !bytes[start..at].iter().all(|b| url_safe(*b))
+        || !bytes[at + 1..end].iter().all(|b| url_safe(*b))
+        || start.checked_sub(1).is_some_and(|i| url_safe(bytes[i]))
+        || bytes.get(end).is_some_and(|b| url_safe(*b))
+    {
+        return None;
+    }
+    Some((at + 1, end))
+}
 // A credentials object built from literals: `new UsernamePasswordCredentials("elastic", "…")`,
 // `BasicCredentials("u", "…")`, `login("u", "…")`: the second argument goes.
 static CREDENTIALS_CALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -419,7 +429,15 @@ pub fn scan(text: &str) -> Scanned {
         .into_iter()
         .flatten()
     {
-        let name = caps.get(1).expect("name group").as_str();
+        // The pattern starts at the secret word (so that it has a literal to search for); the
+        // name is that word with what precedes it (`MYAPP_ES_` of `MYAPP_ES_PASSWORD`).
+        let word = caps.get(1).expect("name group");
+        let start = text[..word.start()]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let name = &text[start..word.end()];
         let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
             continue;
         };
@@ -456,7 +474,16 @@ pub fn scan(text: &str) -> Scanned {
             (value.start(), value.end(), REDACTED.to_string()),
         );
     }
-    let structural: [(&LazyLock<Regex>, bool); 8] = [
+    // An ES-shaped `id:secret` standing alone: found from each `:` (a byte search), not by a
+    // pattern that would have to try every position of the text.
+    for at in memchr::memchr_iter(b':', text.as_bytes()) {
+        if let Some((start, end)) = raw_pair_secret(text.as_bytes(), at) {
+            if !overlaps(&taken, start, end) {
+                push_edit(&mut edits, &mut taken, (start, end, REDACTED.to_string()));
+            }
+        }
+    }
+    let structural: [(&LazyLock<Regex>, bool); 7] = [
         (&PASSWORD, named || has(&["passwd"])),
         (&URL_USERINFO, lower.contains('@')),
         (&CURL_USER, has(&["-u", "--user"])),
@@ -465,7 +492,6 @@ pub fn scan(text: &str) -> Scanned {
             lower.contains('-') && named || has(&["api-key", "apikey"]),
         ),
         (&USERINFO_ANYWHERE, lower.contains('@')),
-        (&RAW_PAIR, lower.contains(':')),
         (
             &CREDENTIALS_CALL,
             lower.contains('(') && has(&["credential", "password", "basicauth", "login"]),
@@ -797,5 +823,14 @@ mod tests {
             scan(r#"Elasticsearch(hosts, basic_auth=("elastic", "correct horse battery"))"#);
         assert!(!basic.text.contains("correct horse"), "{}", basic.text);
         assert!(basic.credentials.is_empty());
+    }
+
+    #[test]
+    fn a_name_after_a_multibyte_character_is_read_whole() {
+        // Found by a test: the name's start was taken one byte after a `…`.
+        let text = "…MYAPP_ES_PASSWORD=hunter22hunter and │ …unsuccessful_credentials\":\"API key";
+        let out = scan(text).text;
+        assert!(!out.contains("hunter22hunter"), "{out}");
+        assert!(out.contains("unsuccessful_credentials"), "{out}");
     }
 }
