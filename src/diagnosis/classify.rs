@@ -683,8 +683,9 @@ fn recognise_client(
         let Some(record) = doc.records.get(occ.m.record) else {
             continue;
         };
-        let place = format!("{}:{}", doc.name, record.line);
-        if let Some(c) = rules.client_in(&record.norm, &place) {
+        // Where it was seen is written only for a record that names a client.
+        if let Some(mut c) = rules.client_in(&record.norm, "") {
+            c.seen_in = format!("{}:{}", doc.name, record.line);
             match tally
                 .iter_mut()
                 .find(|(t, _)| t.id == c.id && t.name == c.name)
@@ -700,21 +701,24 @@ fn recognise_client(
     let mut inputs: Vec<usize> = occurrences.iter().map(|o| o.doc).collect();
     inputs.sort_unstable();
     inputs.dedup();
-    let head = |text: &str| {
-        let mut end = text.len().min(CLIENT_CONTEXT);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text[..end].to_string()
-    };
+
     inputs
         .iter()
-        .find_map(|&d| rules.client_in(&head(&docs[d].text), &docs[d].name))
+        .find_map(|&d| rules.client_in(text_head(&docs[d].text), &docs[d].name))
         .or_else(|| {
             inputs
                 .iter()
                 .find_map(|&d| rules.client_in(&docs[d].name, &docs[d].name))
         })
+}
+
+/// The first [`CLIENT_CONTEXT`] bytes of `text`, cut on a character boundary.
+fn text_head(text: &str) -> &str {
+    let mut end = text.len().min(CLIENT_CONTEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn push_unique(list: &mut Vec<String>, value: String) {
