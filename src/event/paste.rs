@@ -193,10 +193,24 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
     // Cut at a fixed column: at least two lines exactly as wide as the widest, or one at a
     // width terminals, tickets and boxes cut at.
     let common = matches!(max, 72 | 76 | 78 | 79 | 80 | 100 | 120 | 132);
-    let hard = (40..=300).contains(&max) && (at_max >= 2 || common);
-    // Re-flowed at word boundaries: a narrow text whose lines end near the widest.
-    let near = widths.iter().filter(|w| **w + 12 >= max && **w > 0).count();
-    let reflowed = (40..=120).contains(&max) && near >= 2;
+    // One line at a common width is a cut only if the text ends with the line after it (one
+    // message cut once); with more lines after it, narrower, it is a re-flowed text whose longest
+    // line happens to be that wide.
+    let lone_cut = || {
+        let first = widths.iter().position(|w| *w == max).unwrap_or(0);
+        widths[first + 1..]
+            .iter()
+            .skip(1)
+            .take_while(|w| **w > 0)
+            .next()
+            .is_none()
+    };
+    let hard = (40..=300).contains(&max) && (at_max >= 2 || (common && lone_cut()));
+    // Re-flowed at word boundaries: a narrow text whose lines end near the widest, or near a
+    // common width that only unbreakable words (a JSON body without spaces) go past.
+    let reflow_at = reflow_width(lines, &widths, max);
+    let reflowed = reflow_at.is_some();
+    let max = reflow_at.unwrap_or(max);
     // A short text (one message wrapped into a few lines) has too few lines to show its width:
     // take the narrowest common one it fits.
     let few = lines.len() <= 6 && !reflowed;
@@ -248,6 +262,28 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
         }
     }
     out
+}
+
+/// The width a text was re-flowed at, if it looks re-flowed: at least two lines end within 12
+/// columns of it, and every line wider than it is one word (a re-flow cannot break those).
+fn reflow_width(lines: &[Line<'_>], widths: &[usize], max: usize) -> Option<usize> {
+    let near = |at: usize| {
+        widths
+            .iter()
+            .filter(|w| **w + 12 >= at && **w <= at && **w > 0)
+            .count()
+    };
+    if (40..=120).contains(&max) && near(max) >= 2 {
+        return Some(max);
+    }
+    [72, 76, 78, 80, 100, 120].into_iter().find(|&at| {
+        at < max
+            && near(at) >= 2
+            && lines
+                .iter()
+                .zip(widths)
+                .all(|(l, w)| *w <= at || !l.content.trim().contains(char::is_whitespace))
+    })
 }
 
 /// Whether a line holds an odd number of unescaped `"`.
@@ -444,6 +480,23 @@ mod tests {
         assert_eq!(norm(&soft), long);
         let logs = "2026-11-20T09:14:10Z WARN api key [a] has been invalidated\n2026-11-20T09:14:11Z WARN api key [b] has been invalidated\n";
         assert!(view(logs).is_none());
+    }
+
+    #[test]
+    fn a_reflow_whose_longest_line_is_a_common_width_is_not_read_as_a_cut() {
+        // Re-flowed at 76 (a Terraform box): the first line is exactly 76 wide, the next ones
+        // narrower; the break is a space, not a cut word.
+        let text = "followed by `Authentication using apikey failed - unable to find apikey with\nid` which is expected because invalidated API keys are deleted by ES 24\nhours after invalidation.";
+        assert_eq!(text.lines().next().unwrap().chars().count(), 76);
+        assert!(norm(text).contains("unable to find apikey with id`"));
+    }
+
+    #[test]
+    fn a_reflow_around_unbreakable_words_is_still_a_reflow() {
+        // A mail client re-flowed a log at 72; a JSON body without spaces stays one long word.
+        let body = format!("{{\"a\":\"{}\",\"b\":1}}", "x".repeat(120));
+        let text = format!("Cloud Posture findings never appear within the dashboard - unauthorized\nfor API key id [] of user [elastic/fleet-server] on indices that are\n{body}\nnothing else");
+        assert!(norm(&text).contains("- unauthorized for API key id []"));
     }
 
     #[test]
