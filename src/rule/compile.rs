@@ -607,14 +607,15 @@ fn compile_rule(
         matcher
             .literals
             .iter()
-            .map(|l| l.get_ref().to_ascii_lowercase())
+            .map(|l| l.get_ref().trim().to_ascii_lowercase())
             .collect()
     };
 
     let mut decisive = Vec::new();
     for d in &matcher.decisive {
-        let phrase = d.get_ref().to_ascii_lowercase();
-        if phrase.trim().len() < 12 {
+        // Trimmed, as literals are: a message cut right before its capture still holds it.
+        let phrase = d.get_ref().trim().to_ascii_lowercase();
+        if phrase.len() < 12 {
             problems.push(problem(
                 source,
                 "decisive-too-short",
@@ -1253,7 +1254,13 @@ pub(crate) fn extract_literals(pattern: &str) -> Option<Vec<String>> {
         if let Some(lits) = seq.literals() {
             let out: Vec<String> = lits
                 .iter()
-                .map(|l| String::from_utf8_lossy(l.as_bytes()).to_ascii_lowercase())
+                // Trimmed: a message cut where a capture begins ends before the space the
+                // pattern puts there.
+                .map(|l| {
+                    String::from_utf8_lossy(l.as_bytes())
+                        .trim()
+                        .to_ascii_lowercase()
+                })
                 .collect();
             if !out.is_empty() && out.iter().all(|l| l.trim().len() >= 3) {
                 let mut out = out;
