@@ -33,6 +33,40 @@ fn a_client_401_is_folded_into_the_servers_reason() {
 }
 
 #[test]
+fn a_client_authorization_exception_is_folded_into_the_denial_it_prints() {
+    // elastic/elasticsearch-py#2059: the denied action on the first line, the client's exception
+    // type two lines below it, the status on the line after.
+    let input = "delete_by_query authentication error: Action [indices:data/write/bulk[s]] is unauthorized for API key id of user [ ]\n\nelasticsearch7.exceptions.AuthorizationException: \nAuthorizationException(\n  403, '\n  {\"took\":2,\n";
+    let report = explain_json(input);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["class"], "under_privileged");
+    assert!(
+        findings[0]["evidence"].as_array().unwrap().len() >= 2,
+        "the client's lines are evidence too: {report}"
+    );
+}
+
+#[test]
+fn a_denial_far_from_an_unrelated_security_exception_stays_apart() {
+    let mut input = String::from("action [indices:data/write/bulk[s]] is unauthorized for API key id [VuaCfGcBCdbkQm-e5aOx] of user [svc], this action is granted by the index privileges [create_doc,create,index,write,all]\n");
+    for i in 0..40 {
+        input.push_str(&format!("INFO unrelated line {i}\n"));
+    }
+    input.push_str("elasticsearch.exceptions.AuthorizationException: something else entirely\n");
+    let report = explain_json(&input);
+    let classes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes.len(), 2, "{report}");
+    assert!(classes.contains(&"under_privileged"));
+    assert!(classes.contains(&"authentication_unresolved"));
+}
+
+#[test]
 fn metadata_decides_a_hidden_401() {
     let report = explain_json(&fixture_text("python-401-with-metadata.txt"));
     let f = &report["findings"][0];

@@ -84,6 +84,14 @@ impl Class {
         }
     }
 
+    /// Whether a finding of this class explains a 403 (an authorization failure).
+    pub fn explains_403(self) -> bool {
+        matches!(
+            self,
+            Self::UnderPrivileged | Self::WrongKeyType | Self::CrossClusterMisconfig
+        )
+    }
+
     /// Classes that explain a failed authentication (a 401), as opposed to a denial.
     pub fn explains_401(self) -> bool {
         matches!(

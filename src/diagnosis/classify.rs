@@ -8,7 +8,9 @@
 //!    counted by record;
 //! 4. a generic 401 (`authentication_unresolved`) is folded into a decisive authentication
 //!    finding of the same input and key: a client's "unable to authenticate" next to the server's
-//!    "api key \[X\] has been invalidated" is one failure, and the server log says why;
+//!    "api key \[X\] has been invalidated" is one failure, and the server log says why; a
+//!    generic denial that is not a 401 folds the same way into an authorization finding (a
+//!    client's `AuthorizationException` under the body that names the denied action);
 //! 5. pasted key metadata and audit events are joined by key id: metadata can decide an
 //!    unresolved 401 (the key is invalidated or expired), confirm or contradict a finding, and
 //!    say whether a denial comes from the key's own descriptors or from its owner (`limited_by`);
@@ -116,6 +118,10 @@ struct Occurrence {
     doc: usize,
     m: RuleMatch,
 }
+
+/// How far apart (in lines) an unresolved denial and a finding that reads its cause are read as
+/// one failure printed twice (a client's exception type a few lines from the body that says why).
+const SAME_FAILURE_LINES: usize = 12;
 
 /// Diagnose `docs` with `rules`.
 pub fn diagnose(
@@ -1202,12 +1208,28 @@ fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
             idx += 1;
             continue;
         }
+        let same_key = |other: &Finding| {
+            finding.key_id.is_none() || other.key_id.is_none() || other.key_id == finding.key_id
+        };
+        // A 401 folds into an authentication cause of the same input; a denial that is not a 401
+        // (a 403, or a client's bare AuthorizationException) into an authorization cause that
+        // says 403 too or stands a few lines from it.
+        let not_401 = !finding.details.statuses.contains(&401);
+        let near = |other: &Finding| {
+            finding.evidence.iter().any(|e| {
+                other
+                    .evidence
+                    .iter()
+                    .any(|o| o.source == e.source && o.line.abs_diff(e.line) <= SAME_FAILURE_LINES)
+            })
+        };
         let target = built.iter().position(|(other, other_docs)| {
-            other.class.explains_401()
-                && other_docs.iter().any(|d| docs_seen.contains(d))
-                && (finding.key_id.is_none()
-                    || other.key_id.is_none()
-                    || other.key_id == finding.key_id)
+            other_docs.iter().any(|d| docs_seen.contains(d))
+                && same_key(other)
+                && (other.class.explains_401()
+                    || (not_401
+                        && other.class.explains_403()
+                        && (finding.details.statuses.contains(&403) || near(other))))
         });
         match target {
             Some(target) => {
