@@ -1,5 +1,6 @@
-//! Every case in ../shared/corpus/dev is classified as labelled (see shared/corpus/README.md).
-//! The folder is read in place; under `CI=true` a missing folder is a failure, not a skip.
+//! Every case in ../shared/corpus/dev, and in the repository's own corpus/own, is classified as
+//! labelled (see shared/corpus/README.md and corpus/README.md). The shared folder is read in
+//! place; under `CI=true` a missing folder is a failure, not a skip.
 
 use std::collections::BTreeMap;
 
@@ -18,14 +19,24 @@ fn every_corpus_case_is_classified_as_labelled() {
         );
         return;
     }
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+    check_cases(&dir, 20);
+}
+
+/// The cases collected for this repository from public threads (corpus/README.md).
+#[test]
+fn every_case_of_our_own_corpus_is_classified_as_labelled() {
+    check_cases(&root().join("corpus/own"), 20);
+}
+
+fn check_cases(dir: &std::path::Path, least: usize) {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("read corpus dir")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
     assert!(
-        files.len() >= 20,
+        files.len() >= least,
         "only {} corpus cases in {}",
         files.len(),
         dir.display()
