@@ -82,7 +82,7 @@ fn explain(input: &str, extra: &[&str]) -> Value {
 #[test]
 fn every_cell_of_the_message_matrix_is_classified_right() {
     let m = messages();
-    let mut classes: Vec<&str> = keydoctor::diagnosis::Class::FAILURES
+    let mut classes: Vec<&str> = keydoctor::model::Class::FAILURES
         .iter()
         .map(|c| c.as_str())
         .collect();

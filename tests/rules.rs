@@ -1,6 +1,6 @@
 //! The bundled rules: valid, complete, and their embedded examples pass.
 
-use keydoctor::diagnosis::{Class, RuleClass};
+use keydoctor::model::{Class, RuleClass};
 use keydoctor::rule::{self, selftest};
 
 use crate::support::{keydoctor, root};

@@ -1,5 +1,6 @@
 //! The one integration test binary (see shared/STYLE.md 3.8).
 
+mod architecture;
 mod atlas;
 mod bad_input;
 mod bundle;

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::{width, CmdResult, ExplainArgs, Io};
-use crate::diagnosis::{diagnose, Options, Version};
+use crate::diagnosis::{diagnose, Options};
+use crate::model::Version;
 
 /// `--es-version`.
 pub(super) fn parse_version(given: Option<&str>) -> Result<Option<Version>, Error> {

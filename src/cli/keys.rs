@@ -229,7 +229,7 @@ pub(super) fn ask_cluster(
     if probe.authenticates == Some(Ok(())) {
         let mut asked = std::collections::BTreeSet::new();
         for f in &diagnosis.findings {
-            if f.class != crate::diagnosis::Class::UnderPrivileged
+            if f.class != crate::model::Class::UnderPrivileged
                 || f.key_id.as_deref() != Some(key.id.as_str())
             {
                 continue;
@@ -633,7 +633,7 @@ pub(super) fn audit_from_index(
             "keydoctor: read {} audit event{} from index {pattern} since {}{}{}",
             fetched.events,
             if fetched.events == 1 { "" } else { "s" },
-            crate::diagnosis::classify::format_ms(since),
+            crate::model::format_ms(since),
             if since_ms.is_none() {
                 " (the last 30 days; --since reads further back)"
             } else {

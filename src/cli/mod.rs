@@ -384,8 +384,8 @@ struct ExitArgs {
 impl ExitArgs {
     /// The outcome for these findings: `Found` (exit 1) only for one at or above --fail-on.
     fn outcome(&self, d: &crate::diagnosis::Diagnosis) -> Outcome {
-        let floor = crate::diagnosis::Severity::parse(&self.fail_on)
-            .unwrap_or(crate::diagnosis::Severity::Note);
+        let floor =
+            crate::model::Severity::parse(&self.fail_on).unwrap_or(crate::model::Severity::Note);
         // Severity orders error < warning < note: "at least" is "at most" in that order.
         if !self.exit_zero && d.findings.iter().any(|f| f.severity <= floor) {
             Outcome::Found

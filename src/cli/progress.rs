@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Io;
-use crate::source::human_bytes;
+use crate::model::human_bytes;
 
 /// How often the line is redrawn.
 const REDRAW: Duration = Duration::from_millis(100);

@@ -212,7 +212,7 @@ fn data_file_problems(
         Err(e) => out.push(problem("products.toml", e)),
     }
     // The message atlas (atlas/*.toml, embedded): its entries' fields.
-    let classes: Vec<&str> = crate::diagnosis::Class::ALL
+    let classes: Vec<&str> = crate::model::Class::ALL
         .iter()
         .map(|c| c.as_str())
         .collect();

@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::client::{Client, ClusterError};
-use crate::diagnosis::Version;
 use crate::event::key_metadata::{from_response, KeyMetadata};
+use crate::model::Version;
 
 /// `GET /`: who answered.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use std::io::Write;
 use serde_json::{json, Map, Value};
 
 use super::client::{Client, ClusterError};
-use crate::diagnosis::Version;
+use crate::model::Version;
 
 /// The audit actions the correlation reads; `access_granted` only for API keys.
 const ACTIONS: &[&str] = &[

@@ -18,12 +18,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use crate::model::format_ms;
 use serde_json::{Map, Value};
 
-use super::class::{CandidateKind, Class, RuleClass, Version};
 use super::privileges::{self, PrivilegeKind};
-use super::{
+use crate::diagnosis::{
     Details, Diagnosis, Evidence, Finding, InvalidatedBy, Note, RenderedCandidate, RenderedStep,
     Span,
 };
@@ -31,6 +30,7 @@ use crate::event::credential::{CredentialFormat, Scheme};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::event::Document;
 use crate::model::StepCondition;
+use crate::model::{CandidateKind, Class, RuleClass, Version};
 use crate::rule::{Rule, RuleMatch, RuleSet};
 use crate::source::Skipped;
 
@@ -1569,13 +1569,6 @@ fn correlate_audit(finding: &mut Finding, docs: &[Document]) {
             }
         }
     }
-}
-
-/// Epoch milliseconds → RFC 3339 (UTC).
-pub fn format_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| ms.to_string())
 }
 
 #[cfg(test)]

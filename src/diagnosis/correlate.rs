@@ -15,11 +15,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::classify::format_ms;
 use super::timeline::{parse_time_value, parse_ts};
-use super::{Class, Diagnosis, Finding, GroupKey, InvalidatedBy, Options, TimelineEntry};
+use crate::diagnosis::{Diagnosis, Finding, GroupKey, InvalidatedBy, Options, TimelineEntry};
 use crate::event::audit::AuditEvent;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
+use crate::model::format_ms;
+use crate::model::Class;
 use crate::rule::RuleSet;
 
 /// How far apart (ms) a server WARN and an audit denial may be and still be one request.
@@ -144,7 +145,7 @@ pub struct Facts {
     pub node_aliases: BTreeSet<(String, String)>,
     pub audit: AuditCoverage,
     /// The newest Elasticsearch version a node logged at start-up.
-    pub version: Option<super::Version>,
+    pub version: Option<crate::model::Version>,
     /// Every rule match (finding or note) by rule, alias and key: when and where, for joining
     /// two clusters' logs (`scan --remote-logs`).
     pub signals: BTreeMap<SignalKey, Signal>,
@@ -501,7 +502,7 @@ fn decide(f: &mut Finding, class: Class, because: &str, rules: &RuleSet, opts: &
     let Some(rule) = rules
         .rules
         .iter()
-        .find(|r| r.class == super::RuleClass::Finding(class) && r.canonical())
+        .find(|r| r.class == crate::model::RuleClass::Finding(class) && r.canonical())
     else {
         return;
     };

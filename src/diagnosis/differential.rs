@@ -13,10 +13,11 @@
 //! (7 days by default) had passed; a `.security` restored from an older snapshot forgets keys
 //! too. Earlier failures of the same id, audit events and metadata tell them apart.
 
-use super::classify::format_ms;
 use super::timeline::parse_ts;
-use super::{Class, Diagnosis, Finding};
+use crate::diagnosis::{Diagnosis, Finding};
 use crate::event::credential::looks_like_key_id;
+use crate::model::format_ms;
+use crate::model::Class;
 
 /// How much the evidence supports a cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -12,13 +12,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::classify::format_ms;
 use super::keys::human_duration;
 use super::privileges::format_json;
-use super::{
-    Class, Details, Diagnosis, Evidence, Finding, Note, RenderedStep, Severity, Span, Version,
-};
+use crate::diagnosis::{Details, Diagnosis, Evidence, Finding, Note, RenderedStep, Span};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
+use crate::model::format_ms;
+use crate::model::{Class, Severity, Version};
 
 const REF_CONNECTION_MODES: (&str, &str) = (
     "Remote cluster connection modes (sniff and proxy)",

@@ -8,12 +8,13 @@
 //! - **Never**: say "nothing uses it" when the inputs cannot see use: without audit logs the
 //!   answer is "unknown", and the window the logs cover is always stated.
 
-use super::classify::format_ms;
 use super::correlate::Successes;
 use super::keys::Usage;
 use super::products::Recognised;
-use super::{Class, Diagnosis};
+use crate::diagnosis::Diagnosis;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
+use crate::model::format_ms;
+use crate::model::Class;
 
 /// A failure of the key that the logs show.
 #[derive(Debug, Clone, PartialEq, Eq)]

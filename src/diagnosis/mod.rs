@@ -6,7 +6,6 @@
 //! - **Never**: print, guess a class the text does not decide (that is
 //!   `authentication_unresolved`), or carry a secret.
 
-pub mod class;
 pub mod classify;
 pub mod correlate;
 pub mod differential;
@@ -24,8 +23,8 @@ pub mod two_sided;
 use serde_json::Value;
 
 use crate::event::key_metadata::KeyMetadata;
+use crate::model::{CandidateKind, Class, Severity};
 use crate::source::Skipped;
-pub use class::{CandidateKind, Class, RuleClass, Severity, Version};
 pub use classify::{diagnose, GroupKey, Grouping, Options};
 
 /// Everything a report renders.

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::classify::writable_descriptor;
 use super::privileges::{self, descriptors_grant, pattern_matches, strings_at, PrivilegeKind};
-use super::{Class, Finding, RenderedStep};
+use crate::diagnosis::{Finding, RenderedStep};
+use crate::model::Class;
 
 /// The bundle's security answers.
 pub struct Security<'a> {

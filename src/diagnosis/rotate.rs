@@ -9,10 +9,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::classify::{format_ms, writable_descriptor};
+use super::classify::writable_descriptor;
 use super::keys::{human_duration, State};
 use super::privileges::format_json;
 use crate::event::key_metadata::KeyMetadata;
+use crate::model::format_ms;
 use crate::model::RunAs;
 
 /// One step of a plan.

@@ -19,7 +19,8 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Class, Diagnosis, Finding, Note};
+use crate::diagnosis::{Diagnosis, Finding, Note};
+use crate::model::Class;
 
 /// The config file, as written.
 #[derive(Debug, Deserialize)]

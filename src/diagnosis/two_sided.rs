@@ -18,11 +18,11 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::classify::format_ms;
 use super::correlate::{Signal, SignalKey};
 use super::privileges::{format_json, granting, pattern_matches, strings_at};
-use super::{Diagnosis, Finding, Options, RenderedStep};
+use crate::diagnosis::{Diagnosis, Finding, Options, RenderedStep};
 use crate::event::key_metadata::KeyMetadata;
+use crate::model::format_ms;
 use crate::rule::RuleSet;
 
 /// Clock skew allowed between the two clusters' logs.

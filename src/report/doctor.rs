@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 use super::human::{heading, note_line, paint, render_finding, render_steps};
 use super::markdown::{finding_markdown, md_inline, notes_markdown, steps_markdown};
 use super::{plural, Format, RenderOptions};
-use crate::diagnosis::classify::format_ms;
 use crate::diagnosis::doctor::{DoctorReport, Status};
 use crate::diagnosis::keys::human_duration;
-use crate::diagnosis::{Class, Finding, RenderedStep};
+use crate::diagnosis::{Finding, RenderedStep};
 use crate::event::credential::redact;
+use crate::model::format_ms;
+use crate::model::Class;
 
 /// Render `report` in `format`; `now_ms` for ages and time left.
 pub fn render_doctor(
@@ -254,7 +255,7 @@ fn doctor_human(
             continue;
         }
         let level = match group.iter().map(|f| f.severity).min() {
-            Some(crate::diagnosis::Severity::Error) => {
+            Some(crate::model::Severity::Error) => {
                 paint(opts, "error", |s| s.red().bold().to_string())
             }
             _ => paint(opts, "warning", |s| s.yellow().bold().to_string()),

@@ -8,8 +8,9 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use owo_colors::OwoColorize;
 
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
-use crate::diagnosis::{Diagnosis, Evidence, Finding, RenderedStep, Severity};
+use crate::diagnosis::{Diagnosis, Evidence, Finding, RenderedStep};
 use crate::event::credential::redact;
+use crate::model::Severity;
 
 const INDENT: &str = "  ";
 
@@ -400,7 +401,7 @@ fn short_finding(
 
 /// Who, when and which client, in a few words each (the full view has every detail).
 fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
-    use crate::diagnosis::classify::format_ms;
+    use crate::model::format_ms;
     let d = &f.details;
     let mut out = Vec::new();
     // The key, when the headline does not name it.
@@ -469,7 +470,7 @@ fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
         };
     }
     if let Some(ms) = d.metadata.as_ref().and_then(|m| m.expiration_ms) {
-        if f.class == crate::diagnosis::Class::Expired {
+        if f.class == crate::model::Class::Expired {
             when.push_str(&format!(
                 "{}expired {}",
                 if when.is_empty() { "" } else { "; " },
@@ -500,8 +501,8 @@ fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
             .candidates
             .iter()
             .map(|c| match c.class {
-                crate::diagnosis::CandidateKind::NotSent => "no credential sent",
-                crate::diagnosis::CandidateKind::Class(class) => class.as_str(),
+                crate::model::CandidateKind::NotSent => "no credential sent",
+                crate::model::CandidateKind::Class(class) => class.as_str(),
             })
             .collect();
         out.push(("could be", names.join(", ")));

@@ -8,9 +8,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::{curl_form, RenderOptions};
-use crate::diagnosis::classify::format_ms;
 use crate::diagnosis::{Details, Diagnosis, Finding};
 use crate::event::credential::redact;
+use crate::model::format_ms;
 
 /// The JSON report's version: 2 added each step's `who`, `where`, `path`, `later` and `http`,
 /// and each finding's `client`.
@@ -306,8 +306,8 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
 
 /// The symptom pairs of `scan --remote-logs`.
 fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
-    use crate::diagnosis::classify::format_ms;
     use crate::diagnosis::two_sided::Seen;
+    use crate::model::format_ms;
     let span = |s: Option<(i64, i64)>| s.map(|(a, b)| json!([format_ms(a), format_ms(b)]));
     let seen = |s: &Option<Seen>| {
         s.as_ref().map(|s| {

@@ -15,10 +15,10 @@ use owo_colors::OwoColorize;
 use serde_json::{json, Value};
 
 use super::{Format, RenderOptions};
-use crate::diagnosis::classify::format_ms;
 use crate::diagnosis::keys::{human_duration, ExpiringKey, ExpiringReport, KeyReport, State};
 use crate::diagnosis::rotate::Plan;
 use crate::event::credential::redact;
+use crate::model::format_ms;
 
 /// Render a key report.
 pub fn render_key(

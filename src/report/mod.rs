@@ -196,7 +196,7 @@ fn summary_of_findings(d: &Diagnosis) -> String {
 
 /// The details worth showing to a person, as (label, value) pairs, in a fixed order.
 pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, String)> {
-    use crate::diagnosis::classify::format_ms;
+    use crate::model::format_ms;
     let d = &f.details;
     let mut out: Vec<(&'static str, String)> = Vec::new();
     if let (Some(id), Some(how)) = (&f.key_id, &d.key_inference) {
@@ -375,8 +375,8 @@ pub(crate) struct PairBlock {
 pub(crate) fn two_sided_blocks(
     view: &crate::diagnosis::two_sided::TwoSided,
 ) -> (String, Vec<PairBlock>) {
-    use crate::diagnosis::classify::format_ms;
     use crate::diagnosis::two_sided::Seen;
+    use crate::model::format_ms;
     let span = |s: Option<(i64, i64)>| match s {
         Some((a, b)) => format!("logs {} … {}", format_ms(a), format_ms(b)),
         None => "no timestamped log line".into(),
@@ -468,7 +468,7 @@ pub(crate) fn files_line(d: &Diagnosis) -> Option<String> {
     Some(format!(
         "Read {} ({}{}), {}: {}.",
         plural(d.files.len(), "file"),
-        crate::source::human_bytes(usize::try_from(bytes).unwrap_or(usize::MAX)),
+        crate::model::human_bytes(usize::try_from(bytes).unwrap_or(usize::MAX)),
         if gz > 0 {
             format!(", {gz} gzip")
         } else {

@@ -21,8 +21,8 @@ use super::{
     Candidate, Example, Reference, Rule, RuleSet, Scope, Step, CAPTURE_VOCABULARY,
     DERIVED_VARIABLES,
 };
-use crate::diagnosis::class::{CandidateKind, Class, RuleClass, Severity, Version};
 use crate::event::parse_input;
+use crate::model::{CandidateKind, Class, RuleClass, Severity, Version};
 use crate::source::Input;
 
 /// Largest compiled size a rule regex may have.
@@ -697,7 +697,7 @@ fn compile_rule(
     }
     let unresolved = class
         == Some(RuleClass::Finding(
-            crate::diagnosis::class::Class::AuthenticationUnresolved,
+            crate::model::Class::AuthenticationUnresolved,
         ));
     if unresolved && file.candidate.len() < 2 {
         err(

@@ -33,8 +33,8 @@ use std::ops::Range;
 use aho_corasick::AhoCorasick;
 use regex::Regex;
 
-use crate::diagnosis::class::{CandidateKind, RuleClass, Severity, Version};
 use crate::event::Document;
+use crate::model::{CandidateKind, RuleClass, Severity, Version};
 pub use compile::{load, RuleProblem, RuleSetError};
 use template::Template;
 

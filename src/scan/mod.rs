@@ -33,9 +33,10 @@ use regex::Regex;
 
 use crate::diagnosis::correlate::{self, Denial, Facts, NodeRef, Point, Successes};
 use crate::diagnosis::timeline::parse_ts;
-use crate::diagnosis::{diagnose, Diagnosis, GroupKey, Options, RuleClass};
+use crate::diagnosis::{diagnose, Diagnosis, GroupKey, Options};
 use crate::event::excerpt::{self, Excerpt};
 use crate::event::{audit, parse_input, Document};
+use crate::model::RuleClass;
 use crate::rule::RuleSet;
 use crate::source::sniff::{sniff, LogFormat};
 use crate::source::walk::FileEntry;
@@ -362,7 +363,7 @@ impl Scanner {
                 bytes.truncate(METADATA_CAP);
                 skip(SkipReason::Unreadable(format!(
                     "only the first {} were read",
-                    crate::source::human_bytes(METADATA_CAP)
+                    crate::model::human_bytes(METADATA_CAP)
                 )));
             }
             let stats = excerpt::StreamStats {
@@ -1070,7 +1071,7 @@ static SERVER_VERSION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The version a node logs at start-up (`version[8.12.2], pid[7]`), or Logstash finds.
-fn server_version(line: &[u8]) -> Option<crate::diagnosis::Version> {
+fn server_version(line: &[u8]) -> Option<crate::model::Version> {
     if memmem::find(line, b"version[").is_none()
         && memmem::find(line, b"version determined").is_none()
     {
@@ -1079,7 +1080,7 @@ fn server_version(line: &[u8]) -> Option<crate::diagnosis::Version> {
     let text = String::from_utf8_lossy(line);
     let c = SERVER_VERSION.captures(&text)?;
     let v = c.get(1).or_else(|| c.get(2))?;
-    crate::diagnosis::Version::parse(v.as_str())
+    crate::model::Version::parse(v.as_str())
 }
 
 fn node_id_of(norm: &str) -> Option<String> {

@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::diagnosis::Version;
+use crate::model::Version;
 
 /// Most bytes an archive may unpack to.
 const MAX_UNPACKED: u64 = 8 << 30;

@@ -15,6 +15,7 @@ pub mod sniff;
 pub mod stream;
 pub mod walk;
 
+use crate::model::human_bytes;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -153,22 +154,6 @@ pub(crate) fn skip_reasons(skipped: &[Skipped]) -> String {
         .map(|s| format!("{}: {}", s.source, s.reason))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// `1048576` → `1.0 MiB`.
-pub(crate) fn human_bytes(n: usize) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// The result of reading one input: the text (if any) and what went wrong on the way.

@@ -1,0 +1,216 @@
+//! The module rules of `../shared/ARCHITECTURE.md`, checked on the source: which top-level
+//! module may name which (`crate::` paths, `use crate::{…}` groups), that `model/` names none,
+//! and that no command file in `src/cli/` names another.
+//!
+//! Edges the house still has and that issue 16 removes are listed in `KNOWN`, each with the step
+//! that removes it; a new edge fails, and so does a listed edge that is gone (shrink the list).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::support::root;
+
+/// (consumer, producer): never.
+const FORBIDDEN: &[(&str, &str)] = &[
+    ("cli", "event"),
+    ("report", "event"),
+    ("report", "source"),
+    ("report", "cluster"),
+    ("report", "rule"),
+    ("source", "rule"),
+    ("source", "diagnosis"),
+    ("event", "diagnosis"),
+    ("rule", "diagnosis"),
+    ("cluster", "diagnosis"),
+    ("diagnosis", "cluster"),
+    ("diagnosis", "cli"),
+    ("pipeline", "cli"),
+];
+
+/// The crate's top-level modules.
+const MODULES: &[&str] = &[
+    "cli",
+    "cluster",
+    "diagnosis",
+    "event",
+    "model",
+    "pipeline",
+    "report",
+    "rule",
+    "scan",
+    "source",
+];
+
+/// The command files of `src/cli/`.
+const COMMANDS: &[&str] = &["doctor", "explain", "keys", "rules", "scan"];
+
+/// Edges still in the code, as `file → module` (or `file → cli/<command>`), and why they stay.
+const KNOWN: &[&str] = &[
+    // Step 2 (pipeline/): the face still parses pastes and judges credentials itself.
+    "src/cli/explain.rs → event",
+    "src/cli/keys.rs → event",
+    "src/cli/mod.rs → event",
+    // Step 2: shared pieces of the commands still live in their files, not in pipeline/.
+    "src/cli/doctor.rs → cli/explain",
+    "src/cli/doctor.rs → cli/keys",
+    "src/cli/explain.rs → cli/keys",
+    "src/cli/keys.rs → cli/explain",
+    "src/cli/keys.rs → cli/scan",
+    "src/cli/scan.rs → cli/explain",
+    "src/cli/scan.rs → cli/keys",
+    // Step 5 (one redacting writer): renderers still call the redaction of event/credential.
+    "src/report/doctor.rs → event",
+    "src/report/human.rs → event",
+    "src/report/json.rs → event",
+    "src/report/keys.rs → event",
+    "src/report/markdown.rs → event",
+    "src/report/mod.rs → event",
+    "src/report/redacting.rs → event",
+    "src/report/share.rs → event",
+];
+
+/// The code of a file without its comments (a doc comment may name any path).
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top-level modules a piece of code names through `crate::`.
+fn named_modules(code: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        let after = &rest[i + "crate::".len()..];
+        if let Some(group) = after.strip_prefix('{') {
+            // `crate::{a, b::c, d::{e, f}}`: the first segment of each top-level item.
+            let mut depth = 0usize;
+            let mut item = String::new();
+            for ch in group.chars() {
+                match ch {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.insert(first_segment(&item));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                if depth == 0 {
+                    item.push(ch);
+                }
+            }
+            out.insert(first_segment(&item));
+        } else {
+            out.insert(first_segment(after));
+        }
+        rest = after;
+    }
+    out.retain(|m| MODULES.contains(&m.as_str()));
+    out
+}
+
+fn first_segment(s: &str) -> String {
+    s.trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every edge the module rules forbid, as `file → module` / `file → cli/<command>`.
+fn edges() -> BTreeSet<String> {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = BTreeSet::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let Some(module) = path
+            .strip_prefix(&src)
+            .unwrap()
+            .components()
+            .next()
+            .filter(|_| path.parent() != Some(src.as_path()))
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        else {
+            continue; // lib.rs, main.rs, error.rs: the crate's root
+        };
+        let code = code(&std::fs::read_to_string(&path).unwrap());
+        for named in named_modules(&code) {
+            if named == module {
+                continue;
+            }
+            let forbidden = module == "model"
+                || (named == "cli" && module != "cli")
+                || FORBIDDEN.contains(&(module.as_str(), named.as_str()));
+            if forbidden {
+                found.insert(format!("{rel} → {named}"));
+            }
+        }
+        if module == "cli" {
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if COMMANDS.contains(&stem.as_str()) {
+                for other in COMMANDS.iter().filter(|c| **c != stem) {
+                    if code.contains(&format!("super::{other}::"))
+                        || code.contains(&format!("crate::cli::{other}::"))
+                    {
+                        found.insert(format!("{rel} → cli/{other}"));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_module_rules_hold_except_for_the_listed_edges() {
+    let found = edges();
+    let known: BTreeSet<String> = KNOWN.iter().map(|s| (*s).to_string()).collect();
+    let new: Vec<&String> = found.difference(&known).collect();
+    let gone: Vec<&String> = known.difference(&found).collect();
+    assert!(
+        new.is_empty(),
+        "edges the module rules forbid (../shared/ARCHITECTURE.md):\n{}",
+        new.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        gone.is_empty(),
+        "listed edges that are gone: take them out of KNOWN:\n{}",
+        gone.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_edge_reader_sees_paths_and_groups() {
+    let names = named_modules(&code(
+        "use crate::{event::Document, model::{Class, Severity}, report};\nlet x = crate::source::read(p); // crate::cli::run",
+    ));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_eq!(names, ["event", "model", "report", "source"]);
+    assert!(named_modules(&code("// crate::cli::run")).is_empty());
+}
