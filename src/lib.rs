@@ -22,6 +22,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod event;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod rule;
 pub mod scan;

@@ -851,3 +851,59 @@ fn follow_takes_the_same_exit_rules_as_a_scan() {
     assert_eq!(run(&["--exit-zero"]), 0);
     assert_eq!(run(&["--fail-on", "error"]), 1);
 }
+
+/// `scan --follow` runs the passes a scan runs (pipeline::finish): the same tree gives the same
+/// report, bundle checks and differential included.
+#[test]
+fn a_followed_tree_gets_the_report_a_scan_gets() {
+    for tree in [
+        root().join("fixtures/bundle/api-diagnostics-20261120-101500"),
+        root().join("fixtures/scan/incident"),
+    ] {
+        let tree = tree.to_str().unwrap();
+        let run = |extra: &[&str]| -> Value {
+            let mut args = vec!["scan", tree, "--format", "json", "--now", NOW];
+            args.extend_from_slice(extra);
+            let out = keydoctor(&args, "");
+            assert!(out.code < 2, "{}", out.stderr);
+            serde_json::from_str(&out.stdout).expect("one JSON report")
+        };
+        let scanned = run(&[]);
+        let followed = run(&["--follow", "--max-polls", "0"]);
+        assert!(
+            !scanned["findings"].as_array().unwrap().is_empty(),
+            "{tree} has findings"
+        );
+        assert_eq!(scanned["findings"], followed["findings"], "{tree}");
+        assert_eq!(scanned["notes"], followed["notes"], "{tree}");
+    }
+    // The bundle's checks are among them (a finding no log line holds).
+    let out = keydoctor(
+        &[
+            "scan",
+            root()
+                .join("fixtures/bundle/api-diagnostics-20261120-101500")
+                .to_str()
+                .unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--follow",
+            "--max-polls",
+            "0",
+        ],
+        "",
+    );
+    assert!(out.stdout.contains("doctor-"), "{}", out.stdout);
+}
+
+#[test]
+fn an_archive_cannot_be_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("bundle.zip");
+    std::fs::write(&zip, b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0").unwrap();
+    let out = keydoctor(&["scan", "--follow", zip.to_str().unwrap()], "");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("does not grow"), "{}", out.stderr);
+}

@@ -11,10 +11,12 @@ use crate::diagnosis::timeline::parse_ts;
 use crate::diagnosis::{Diagnosis, Options};
 use crate::error::Error;
 use crate::model::Class;
+use crate::pipeline::{finish, Filter, Finish};
 use crate::report::{render, Format, RenderOptions};
 use crate::rule;
 use crate::scan::follow::Follower;
 use crate::scan::Scanner;
+use crate::source::inputs::Inputs;
 use crate::source::walk::{walk, FileEntry};
 
 pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
@@ -51,6 +53,18 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         super::keys::precheck_cluster(&args.diagnosis.cluster, &args.diagnosis.audit_index, io)?;
     // Archives are unpacked; support-diagnostics bundles among the paths are recognised, and
     // their version makes the remediation version-aware when --es-version does not.
+    if args.follow {
+        if let Some(archive) = args
+            .paths
+            .iter()
+            .find(|p| crate::source::bundle::is_archive(p))
+        {
+            return Err(Error::Usage(format!(
+                "{} is an archive, which does not grow: scan it without --follow",
+                archive.display()
+            )));
+        }
+    }
     let inputs = Inputs::open(&args.paths);
     if opts.version.is_none() {
         opts.version = inputs.bundles.iter().find_map(|b| b.version);
@@ -92,7 +106,13 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         ));
     }
     if args.follow {
-        return follow(&args, &scanner, &filter, format, &render_opts, io);
+        let passes = Finish {
+            bundles: &inputs.bundles,
+            retention: &retention,
+            filter: &filter,
+            now_ms: scanner.options().now_ms,
+        };
+        return follow(&args, &scanner, &passes, format, &render_opts, io);
     }
 
     let (mut files, walk_skipped) = walk(&inputs.paths, args.follow_links);
@@ -167,11 +187,15 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     for (what, e) in &unavailable {
         super::keys::cluster_unavailable(&mut diagnosis, what, e);
     }
-    for b in &inputs.bundles {
-        bundle_checks(b, &mut diagnosis, scanner.options().now_ms);
-    }
-    crate::diagnosis::differential::analyse(&mut diagnosis, &retention);
-    filter.apply(&mut diagnosis);
+    finish(
+        &mut diagnosis,
+        &Finish {
+            bundles: &inputs.bundles,
+            retention: &retention,
+            filter: &filter,
+            now_ms: scanner.options().now_ms,
+        },
+    );
     super::output(&diagnosis, args.diagnosis.share, format, &render_opts, io)?;
     Ok(args.diagnosis.exit.outcome(&diagnosis))
 }
@@ -253,7 +277,7 @@ fn two_sided(
     let (files, mut remote) = scan_tree(scanner, &inputs, &args.remote_logs, args.follow_links)?;
     let mut theirs = std::mem::take(&mut remote.diagnosis);
     for b in &inputs.bundles {
-        bundle_checks(b, &mut theirs, scanner.options().now_ms);
+        crate::pipeline::bundle_checks(b, &mut theirs, scanner.options().now_ms);
     }
     for f in &mut diagnosis.findings {
         f.details.side = Some("querying");
@@ -327,186 +351,6 @@ fn parse_time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, Error>
     })
 }
 
-/// The paths to walk: archives unpacked into temporary folders (kept until the scan ends),
-/// and the support-diagnostics bundles among them.
-struct Inputs {
-    paths: Vec<std::path::PathBuf>,
-    extracted: Vec<crate::source::bundle::Extracted>,
-    bundles: Vec<crate::source::bundle::Bundle>,
-    skipped: Vec<crate::source::Skipped>,
-}
-
-impl Inputs {
-    fn open(given: &[std::path::PathBuf]) -> Self {
-        use crate::source::bundle;
-        let mut out = Self {
-            paths: Vec::new(),
-            extracted: Vec::new(),
-            bundles: Vec::new(),
-            skipped: Vec::new(),
-        };
-        for p in given {
-            let label = p.display().to_string();
-            let dir = if bundle::is_archive(p) {
-                match bundle::extract(p) {
-                    Ok(x) => {
-                        for why in &x.skipped {
-                            out.skipped.push(crate::source::Skipped {
-                                source: label.clone(),
-                                reason: crate::source::SkipReason::Unreadable(format!(
-                                    "archive entry not read: {why}"
-                                )),
-                            });
-                        }
-                        let dir = x.dir.path().to_path_buf();
-                        out.extracted.push(x);
-                        dir
-                    }
-                    Err(why) => {
-                        out.skipped.push(crate::source::Skipped {
-                            source: label,
-                            reason: crate::source::SkipReason::Unreadable(why),
-                        });
-                        continue;
-                    }
-                }
-            } else {
-                p.clone()
-            };
-            if dir.is_dir() {
-                if let Some(root) = bundle::find(&dir) {
-                    // Named as the user sees it: the archive or folder, then the bundle's own
-                    // folder inside it.
-                    let shown = match root.strip_prefix(&dir) {
-                        Ok(rel) if !rel.as_os_str().is_empty() => {
-                            format!("{label}/{}", rel.display())
-                        }
-                        _ => label.clone(),
-                    };
-                    out.bundles.push(bundle::read(&root, &shown));
-                }
-            }
-            out.paths.push(dir);
-        }
-        out
-    }
-
-    /// Files unpacked from an archive are named `<archive>/<path inside it>`.
-    fn label(&self, files: &mut [FileEntry]) {
-        for f in files {
-            for x in &self.extracted {
-                if let Ok(rel) = f.path.strip_prefix(x.dir.path()) {
-                    f.label = Some(format!("{}/{}", x.archive, rel.display()));
-                }
-            }
-        }
-    }
-}
-
-/// What a bundle's API answers show, as `doctor` checks them, and what the bundle cannot show,
-/// with the request or log that would.
-fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i64) {
-    use crate::diagnosis::doctor::{examine, ClusterFacts, Status};
-    let cluster = b.cluster.clone().unwrap_or_else(|| "<cluster>".into());
-    let facts = ClusterFacts {
-        label: format!(
-            "support bundle {} (Elasticsearch {}, cluster {cluster})",
-            b.label,
-            b.version_text.as_deref().unwrap_or("?")
-        ),
-        // Whether clients reach the nodes over https is not in the bundle; the usage's own
-        // `ssl.http` is what the TLS check reads.
-        https: false,
-        version: b.version,
-        whoami: None,
-        security: b
-            .security
-            .clone()
-            .map(|s| ("GET /_xpack/usage".to_string(), s)),
-        keys: Err("a support-diagnostics bundle holds no API-key metadata".into()),
-        remote_info: b.remote_info.clone(),
-        settings: b.settings.clone(),
-        now_ms,
-        within: "14d".into(),
-        within_ms: 14 * 86_400_000,
-    };
-    let report = examine(&facts);
-    // The evidence names the bundle file that holds each answer, not the request.
-    let file_of = |call: &str| {
-        [
-            ("GET /_xpack/usage", "commercial/xpack.json"),
-            ("GET /_remote/info", "remote_cluster_info.json"),
-            ("GET /_cluster/settings", "cluster_settings.json"),
-        ]
-        .iter()
-        .find(|(c, _)| call.starts_with(c))
-        .map(|(c, file)| format!("{}/{file} ({c})", b.label))
-    };
-    for mut f in report.diagnosis.findings {
-        for e in &mut f.evidence {
-            if let Some(file) = file_of(&e.source) {
-                e.source = file;
-            }
-        }
-        d.findings.push(f);
-    }
-    // A denied key's owner, per the bundle's users, role mappings and roles.
-    if let Ok(roles) = &b.roles {
-        let sec = crate::diagnosis::owner_roles::Security {
-            label: &b.label,
-            users: b.users.as_ref().ok(),
-            mappings: b.role_mappings.as_ref().ok(),
-            roles,
-        };
-        for f in &mut d.findings {
-            crate::diagnosis::owner_roles::explain(f, &sec);
-        }
-    }
-    d.notes.extend(report.diagnosis.notes);
-    let note = |message: String| crate::diagnosis::Note {
-        rule_id: None,
-        message,
-        source: Some(b.label.clone()),
-        line: None,
-        count: 1,
-    };
-    for c in report.checks.iter().filter(|c| c.status == Status::Unknown) {
-        if c.id != "key_expiration" && c.id != "keys_expiring" {
-            d.notes.push(note(format!(
-                "not checked from the bundle: {}: {}",
-                c.title, c.text
-            )));
-        }
-    }
-    d.notes.push(note(
-        "the bundle cannot show API keys (support-diagnostics does not collect them): save `POST /_security/_query/api_key` (7.15+; before, `GET /_security/api_key`) with `{\"query\":{\"term\":{\"invalidated\":false}}}`, or `GET /_security/api_key?id=<key id>`, and pass the answer with --metadata; `keydoctor expiring --es-url` lists keys expiring soon"
-            .to_string(),
-    ));
-    if !d
-        .files
-        .iter()
-        .any(|f| f.format == "elasticsearch audit log")
-    {
-        let off = b
-            .security
-            .as_ref()
-            .ok()
-            .and_then(|s| s.pointer("/audit/enabled"))
-            .and_then(serde_json::Value::as_bool)
-            == Some(false);
-        d.notes.push(note(format!(
-            "the bundle holds no audit log, so it cannot say who invalidated a key, from which client a key fails, or when a key was last used: {}",
-            if off {
-                "auditing is off on this cluster (xpack.security.audit.enabled: false in the usage); turn it on to have these answers next time".to_string()
-            } else {
-                format!("scan `{cluster}_audit.json` (and its rotated `.json.gz`) from each node's log folder (e.g. /var/log/elasticsearch) with the bundle, or read the audit index with --audit-index")
-            }
-        )));
-    }
-    d.notes
-        .push(note(format!("read from the bundle: {}", b.read.join(", "))));
-}
-
 /// Scan `paths` with the bundled rules (no filters, no progress): for what other commands
 /// learn from logs, such as the keys' use for `expiring --logs`.
 pub(super) fn scan_paths(
@@ -540,34 +384,11 @@ fn scan_tree(
     Ok((files, scanner.finish(results, skipped)))
 }
 
-/// What the report leaves out: `--key`, `--class` (counted), and suppressions (listed).
-struct Filter {
-    keys: Vec<String>,
-    classes: Vec<Class>,
-    suppressions: Option<crate::diagnosis::suppress::Suppressions>,
-    now_ms: i64,
-}
-
-impl Filter {
-    fn apply(&self, d: &mut Diagnosis) {
-        crate::diagnosis::classify::prune_plans(d);
-        let before = d.findings.len();
-        d.findings.retain(|f| {
-            (self.keys.is_empty() || f.key_id.as_ref().is_some_and(|k| self.keys.contains(k)))
-                && (self.classes.is_empty() || self.classes.contains(&f.class))
-        });
-        d.filtered_out = before - d.findings.len();
-        if let Some(s) = &self.suppressions {
-            crate::diagnosis::suppress::apply(d, s, self.now_ms);
-        }
-    }
-}
-
 /// `--follow`: the full report once, then what changes, poll after poll.
 fn follow(
     args: &ScanArgs,
     scanner: &Scanner,
-    filter: &Filter,
+    passes: &Finish<'_>,
     format: Format,
     render_opts: &RenderOptions,
     io: &mut Io<'_>,
@@ -581,7 +402,7 @@ fn follow(
     let mut follower = Follower::new(scanner, paths, args.follow_links);
     follower.poll();
     let mut diagnosis = follower.diagnose();
-    filter.apply(&mut diagnosis);
+    finish(&mut diagnosis, passes);
     if follower.file_count() == 0
         && diagnosis.skipped.iter().all(|s| !s.reason.is_partial())
         && !diagnosis.skipped.is_empty()
@@ -610,7 +431,7 @@ fn follow(
             continue;
         }
         let mut next = follower.diagnose();
-        filter.apply(&mut next);
+        finish(&mut next, passes);
         outcome = args.diagnosis.exit.outcome(&next);
         let now = counts(&next);
         let mut fresh = Diagnosis {

@@ -11,6 +11,7 @@
 pub mod answers;
 pub mod bundle;
 pub mod identity;
+pub mod inputs;
 pub mod sniff;
 pub mod stream;
 pub mod walk;

@@ -1,0 +1,165 @@
+//! The passes that follow the scan of a tree, in one order for `scan` and `scan --follow`.
+//!
+//! After the files are scanned (and, for `scan`, the other cluster's side is merged and the live
+//! cluster has added what it knows), [`finish`] runs, in this order:
+//! 1. the checks of each support-diagnostics bundle among the paths (its API answers as `doctor`
+//!    reads them, what a bundle cannot show);
+//! 2. the differential (the causes ruled in and out across findings);
+//! 3. the filter: plans pruned of steps whose facts are now known, `--key`/`--class` and
+//!    suppressions.
+//!
+//! `scan --follow` runs the same [`finish`] on every poll's diagnosis, so a followed tree gets
+//! the bundle checks and the differential that a scan of it gets.
+
+use crate::diagnosis::differential::Retention;
+use crate::diagnosis::Diagnosis;
+use crate::model::Class;
+use crate::source::bundle::Bundle;
+
+/// What the passes after a scan need.
+pub struct Finish<'a> {
+    /// The support-diagnostics bundles among the paths.
+    pub bundles: &'a [Bundle],
+    /// When deleted keys are gone for good (the differential).
+    pub retention: &'a Retention,
+    /// What the report leaves out.
+    pub filter: &'a Filter,
+    /// The analysis' "now", epoch milliseconds.
+    pub now_ms: i64,
+}
+
+/// Bundle checks, differential, filter: the passes after a scan, in their one order.
+pub fn finish(d: &mut Diagnosis, with: &Finish<'_>) {
+    for b in with.bundles {
+        bundle_checks(b, d, with.now_ms);
+    }
+    crate::diagnosis::differential::analyse(d, with.retention);
+    with.filter.apply(d);
+}
+
+/// What a bundle's API answers show, as `doctor` checks them, and what the bundle cannot show,
+/// with the request or log that would.
+pub fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i64) {
+    use crate::diagnosis::doctor::{examine, ClusterFacts, Status};
+    let cluster = b.cluster.clone().unwrap_or_else(|| "<cluster>".into());
+    let facts = ClusterFacts {
+        label: format!(
+            "support bundle {} (Elasticsearch {}, cluster {cluster})",
+            b.label,
+            b.version_text.as_deref().unwrap_or("?")
+        ),
+        // Whether clients reach the nodes over https is not in the bundle; the usage's own
+        // `ssl.http` is what the TLS check reads.
+        https: false,
+        version: b.version,
+        whoami: None,
+        security: b
+            .security
+            .clone()
+            .map(|s| ("GET /_xpack/usage".to_string(), s)),
+        keys: Err("a support-diagnostics bundle holds no API-key metadata".into()),
+        remote_info: b.remote_info.clone(),
+        settings: b.settings.clone(),
+        now_ms,
+        within: "14d".into(),
+        within_ms: 14 * 86_400_000,
+    };
+    let report = examine(&facts);
+    // The evidence names the bundle file that holds each answer, not the request.
+    let file_of = |call: &str| {
+        [
+            ("GET /_xpack/usage", "commercial/xpack.json"),
+            ("GET /_remote/info", "remote_cluster_info.json"),
+            ("GET /_cluster/settings", "cluster_settings.json"),
+        ]
+        .iter()
+        .find(|(c, _)| call.starts_with(c))
+        .map(|(c, file)| format!("{}/{file} ({c})", b.label))
+    };
+    for mut f in report.diagnosis.findings {
+        for e in &mut f.evidence {
+            if let Some(file) = file_of(&e.source) {
+                e.source = file;
+            }
+        }
+        d.findings.push(f);
+    }
+    // A denied key's owner, per the bundle's users, role mappings and roles.
+    if let Ok(roles) = &b.roles {
+        let sec = crate::diagnosis::owner_roles::Security {
+            label: &b.label,
+            users: b.users.as_ref().ok(),
+            mappings: b.role_mappings.as_ref().ok(),
+            roles,
+        };
+        for f in &mut d.findings {
+            crate::diagnosis::owner_roles::explain(f, &sec);
+        }
+    }
+    d.notes.extend(report.diagnosis.notes);
+    let note = |message: String| crate::diagnosis::Note {
+        rule_id: None,
+        message,
+        source: Some(b.label.clone()),
+        line: None,
+        count: 1,
+    };
+    for c in report.checks.iter().filter(|c| c.status == Status::Unknown) {
+        if c.id != "key_expiration" && c.id != "keys_expiring" {
+            d.notes.push(note(format!(
+                "not checked from the bundle: {}: {}",
+                c.title, c.text
+            )));
+        }
+    }
+    d.notes.push(note(
+        "the bundle cannot show API keys (support-diagnostics does not collect them): save `POST /_security/_query/api_key` (7.15+; before, `GET /_security/api_key`) with `{\"query\":{\"term\":{\"invalidated\":false}}}`, or `GET /_security/api_key?id=<key id>`, and pass the answer with --metadata; `keydoctor expiring --es-url` lists keys expiring soon"
+            .to_string(),
+    ));
+    if !d
+        .files
+        .iter()
+        .any(|f| f.format == "elasticsearch audit log")
+    {
+        let off = b
+            .security
+            .as_ref()
+            .ok()
+            .and_then(|s| s.pointer("/audit/enabled"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(false);
+        d.notes.push(note(format!(
+            "the bundle holds no audit log, so it cannot say who invalidated a key, from which client a key fails, or when a key was last used: {}",
+            if off {
+                "auditing is off on this cluster (xpack.security.audit.enabled: false in the usage); turn it on to have these answers next time".to_string()
+            } else {
+                format!("scan `{cluster}_audit.json` (and its rotated `.json.gz`) from each node's log folder (e.g. /var/log/elasticsearch) with the bundle, or read the audit index with --audit-index")
+            }
+        )));
+    }
+    d.notes
+        .push(note(format!("read from the bundle: {}", b.read.join(", "))));
+}
+
+/// What the report leaves out: `--key`, `--class` (counted), and suppressions (listed).
+pub struct Filter {
+    pub keys: Vec<String>,
+    pub classes: Vec<Class>,
+    pub suppressions: Option<crate::diagnosis::suppress::Suppressions>,
+    pub now_ms: i64,
+}
+
+impl Filter {
+    pub fn apply(&self, d: &mut Diagnosis) {
+        crate::diagnosis::classify::prune_plans(d);
+        let before = d.findings.len();
+        d.findings.retain(|f| {
+            (self.keys.is_empty() || f.key_id.as_ref().is_some_and(|k| self.keys.contains(k)))
+                && (self.classes.is_empty() || self.classes.contains(&f.class))
+        });
+        d.filtered_out = before - d.findings.len();
+        if let Some(s) = &self.suppressions {
+            crate::diagnosis::suppress::apply(d, s, self.now_ms);
+        }
+    }
+}
