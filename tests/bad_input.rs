@@ -253,6 +253,8 @@ fn an_endless_device_anywhere_on_the_command_line_is_bounded() {
     let p = paste.path().to_str().unwrap();
     for args in [
         vec!["explain", "/dev/zero"],
+        vec!["scan", "/dev/zero"],
+        vec!["scan", p, "/dev/zero"],
         vec!["explain", p, "--metadata", "/dev/zero"],
         vec!["key", "VuaCfGcBCdbkQm-e5aOx", "--metadata", "/dev/zero"],
         vec!["explain", p, "--config", "/dev/zero"],
@@ -268,6 +270,10 @@ fn an_endless_device_anywhere_on_the_command_line_is_bounded() {
         let (code, err) = run_bounded(&args);
         assert!(code.is_some(), "{args:?} hung");
         assert!(code != Some(101), "{args:?} panicked: {err}");
+        if args[0] == "scan" {
+            // The device is skipped with its reason (in the report), the rest is read.
+            assert!(matches!(code, Some(0 | 1)), "{args:?}: {err}");
+        }
         if args.contains(&"--config") || args.contains(&"--ca-cert") {
             assert_eq!(code, Some(2), "{args:?}: {err}");
             assert!(err.contains("larger than 16.0 MiB"), "{args:?}: {err}");
@@ -308,4 +314,14 @@ fn a_file_swapped_for_a_fifo_after_the_walk_does_not_hang_the_scan() {
         .recv_timeout(std::time::Duration::from_secs(30))
         .expect("the scan hung on a FIFO");
     assert!(skipped.contains("FIFO"), "{skipped}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_scan_of_dev_zero_says_what_it_skipped() {
+    let out = keydoctor(&["scan", "/dev/zero", "--format", "json"], "");
+    assert!(out.code < 2, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let reason = report["skipped"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("NUL bytes and no text"), "{reason}");
 }

@@ -320,6 +320,11 @@ impl Scanner {
                 nuls += n as u64;
                 head.drain(..n);
                 blank_upto = 0;
+                // A file's leading NULs end with the file; a device's (`/dev/zero`) never do.
+                if limit.is_none() && nuls > crate::source::MAX_SPECIAL {
+                    skip(SkipReason::NulStream { read: nuls });
+                    return None;
+                }
             }
             let blank = head[blank_upto..].iter().all(u8::is_ascii_whitespace);
             if blank {

@@ -73,6 +73,9 @@ pub enum SkipReason {
     /// The file was shorter when read than when the walk listed it (truncated or rotated
     /// with `copytruncate` meanwhile); what was there was read.
     Shrank { listed: u64, read: u64 },
+    /// Nothing but NUL bytes, more of them than a device stream is read for (`/dev/zero`):
+    /// skipped.
+    NulStream { read: u64 },
     /// More than `cap` bytes (an endless device such as `/dev/zero`, or a file larger than
     /// keydoctor reads whole): the first `cap` were read.
     Capped { cap: u64 },
@@ -130,6 +133,11 @@ impl fmt::Display for SkipReason {
             Self::NotRegular { kind } => write!(
                 f,
                 "{kind}, not a regular file: not read inside a directory, where it could block the scan (name it on the command line to read it)"
+            ),
+            Self::NulStream { read } => write!(
+                f,
+                "{} of NUL bytes and no text (a device such as /dev/zero); skipped",
+                human_bytes(usize::try_from(*read).unwrap_or(usize::MAX))
             ),
             Self::Capped { cap } => write!(
                 f,
