@@ -26,4 +26,5 @@ pub mod pipeline;
 pub mod report;
 pub mod rule;
 pub mod scan;
+pub mod secret;
 pub mod source;

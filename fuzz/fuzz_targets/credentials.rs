@@ -2,7 +2,7 @@
 //! decodes to `id:secret` does not survive `redact`.
 #![no_main]
 
-use keydoctor::event::credential;
+use keydoctor::secret as credential;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

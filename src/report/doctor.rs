@@ -13,9 +13,9 @@ use super::{plural, Format, RenderOptions};
 use crate::diagnosis::doctor::{DoctorReport, Status};
 use crate::diagnosis::keys::human_duration;
 use crate::diagnosis::{Finding, RenderedStep};
-use crate::event::credential::redact;
 use crate::model::format_ms;
 use crate::model::Class;
+use crate::secret::redact;
 
 /// Render `report` in `format`; `now_ms` for ages and time left.
 pub fn render_doctor(

@@ -9,8 +9,8 @@ use owo_colors::OwoColorize;
 
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
 use crate::diagnosis::{Diagnosis, Evidence, Finding, RenderedStep};
-use crate::event::credential::redact;
 use crate::model::Severity;
+use crate::secret::redact;
 
 const INDENT: &str = "  ";
 

@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::{curl_form, RenderOptions};
 use crate::diagnosis::{Details, Diagnosis, Finding};
-use crate::event::credential::redact;
 use crate::model::format_ms;
+use crate::secret::redact;
 
 /// The JSON report's version: 2 added each step's `who`, `where`, `path`, `later` and `http`,
 /// and each finding's `client`.

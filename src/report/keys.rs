@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use super::{Format, RenderOptions};
 use crate::diagnosis::keys::{human_duration, ExpiringKey, ExpiringReport, KeyReport, State};
 use crate::diagnosis::rotate::Plan;
-use crate::event::credential::redact;
 use crate::model::format_ms;
+use crate::secret::redact;
 
 /// Render a key report.
 pub fn render_key(

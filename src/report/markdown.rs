@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
 use crate::diagnosis::{Diagnosis, Finding, RenderedStep};
-use crate::event::credential::redact;
+use crate::secret::redact;
 
 /// Render the Markdown report.
 pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {

@@ -4,7 +4,7 @@
 //! - **Out**: bytes on the writer: human (owo-colors + a miette snippet of the evidence), JSON
 //!   (stable wire types in [`json`]), or Markdown for a ticket.
 //! - **Never**: probe the terminal, re-derive facts, or print a secret: every text goes through
-//!   [`crate::event::credential::redact`] on the way out.
+//!   [`crate::secret::redact`] on the way out.
 
 pub mod doctor;
 pub mod human;
@@ -18,8 +18,8 @@ pub mod terminal;
 use std::io::{self, Write};
 
 use crate::diagnosis::Diagnosis;
-use crate::event::credential::redact;
 use crate::model::RunAs;
+use crate::secret::redact;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

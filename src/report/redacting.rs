@@ -4,13 +4,13 @@
 //! last guard, not the first.
 //!
 //! It holds a line until its end (`\n`, or the progress line's `\r`), redacts it whole with
-//! [`crate::event::credential::redact`], and writes it on; `flush` lets out what is held. A
+//! [`crate::secret::redact`], and writes it on; `flush` lets out what is held. A
 //! line longer than [`MAX_LINE`] is redacted and written in pieces at whitespace, so memory stays
 //! bounded.
 
 use std::io::{self, Write};
 
-use crate::event::credential::redact;
+use crate::secret::redact;
 
 /// The longest line held whole.
 pub const MAX_LINE: usize = 1 << 20;

@@ -7,7 +7,7 @@
 //!   credential: the final check scans the finished text, whatever the renderers did.
 //!
 //! Credentials are already replaced by their key id in every report (see
-//! [`crate::event::credential`]); sharing adds the pseudonyms and the refusal.
+//! [`crate::secret`]); sharing adds the pseudonyms and the refusal.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::diagnosis::Diagnosis;
-use crate::event::credential;
+use crate::secret as credential;
 
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b")

@@ -7,6 +7,10 @@
 //! - **Never**: keep a secret. A secret is judged (its format, a trailing newline) and dropped on
 //!   the spot: no type after this module holds one, so none can leak through `{:?}` either.
 //!
+//! It sits at the bottom of the house, beside `model/`, and names no other module: the event
+//! stage reads credentials with it (as `event::credential`), and every output goes through
+//! `report::redacting`, which redacts with it, so no renderer needs the event stage.
+//!
 //! Redacting at load time, before any matching, is what makes "no secret in any output" a
 //! property of the pipeline rather than of each renderer: nothing after this module ever sees a
 //! secret. [`redact`] is the one function every output path uses as a second line of defence.
