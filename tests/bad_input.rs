@@ -270,7 +270,11 @@ fn an_endless_device_anywhere_on_the_command_line_is_bounded() {
         let (code, err) = run_bounded(&args);
         assert!(code.is_some(), "{args:?} hung");
         assert!(code != Some(101), "{args:?} panicked: {err}");
-        if args[0] == "scan" {
+        if args[0] == "scan" && args.len() == 2 {
+            // Nothing but the device: nothing to scan, with its reason.
+            assert_eq!(code, Some(2), "{args:?}: {err}");
+            assert!(err.contains("NUL bytes and no text"), "{args:?}: {err}");
+        } else if args[0] == "scan" {
             // The device is skipped with its reason (in the report), the rest is read.
             assert!(matches!(code, Some(0 | 1)), "{args:?}: {err}");
         }
@@ -318,10 +322,40 @@ fn a_file_swapped_for_a_fifo_after_the_walk_does_not_hang_the_scan() {
 
 #[cfg(unix)]
 #[test]
-fn a_scan_of_dev_zero_says_what_it_skipped() {
-    let out = keydoctor(&["scan", "/dev/zero", "--format", "json"], "");
+fn a_scan_of_dev_zero_beside_a_log_says_what_it_skipped() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        log.path(),
+        "api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated\n",
+    )
+    .unwrap();
+    let out = keydoctor(
+        &[
+            "scan",
+            log.path().to_str().unwrap(),
+            "/dev/zero",
+            "--format",
+            "json",
+        ],
+        "",
+    );
     assert!(out.code < 2, "{}", out.stderr);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["class"], "invalidated", "{report}");
     let reason = report["skipped"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("NUL bytes and no text"), "{reason}");
+}
+
+#[test]
+fn a_scan_of_only_skipped_files_gives_no_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blob.bin"), b"\x00\x01\x02\x03binary").unwrap();
+    let out = keydoctor(&["scan", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("nothing to scan"), "{}", out.stderr);
+    assert!(
+        !out.stdout.contains("No API-key failure found"),
+        "{}",
+        out.stdout
+    );
 }

@@ -170,6 +170,14 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         scanner.finish(results, walk_skipped)
     });
     let mut diagnosis = std::mem::take(&mut report.diagnosis);
+    // Every file skipped whole (binary, a device of NULs, unreadable): there is no verdict to
+    // give, as for explain.
+    if diagnosis.inputs == 0
+        && diagnosis.findings.is_empty()
+        && !diagnosis.skipped.is_empty()
+    {
+        return Err(no_input(&diagnosis.skipped, &args.paths));
+    }
     diagnosis.cluster_mismatch = cluster_mismatch;
     if !args.remote_logs.is_empty() {
         two_sided(&args, &scanner, &mut diagnosis, (&report, &inputs, &files))?;
