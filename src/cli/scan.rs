@@ -172,10 +172,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let mut diagnosis = std::mem::take(&mut report.diagnosis);
     // Every file skipped whole (binary, a device of NULs, unreadable): there is no verdict to
     // give, as for explain.
-    if diagnosis.inputs == 0
-        && diagnosis.findings.is_empty()
-        && !diagnosis.skipped.is_empty()
-    {
+    if diagnosis.inputs == 0 && diagnosis.findings.is_empty() && !diagnosis.skipped.is_empty() {
         return Err(no_input(&diagnosis.skipped, &args.paths));
     }
     diagnosis.cluster_mismatch = cluster_mismatch;
