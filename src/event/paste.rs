@@ -198,19 +198,13 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
     // line happens to be that wide.
     let lone_cut = || {
         let first = widths.iter().position(|w| *w == max).unwrap_or(0);
-        widths[first + 1..]
-            .iter()
-            .skip(1)
-            .take_while(|w| **w > 0)
-            .next()
-            .is_none()
+        widths.get(first + 2).is_none_or(|w| *w == 0)
     };
     let hard = (40..=300).contains(&max) && (at_max >= 2 || (common && lone_cut()));
     // Re-flowed at word boundaries: a narrow text whose lines end near the widest, or near a
     // common width that only unbreakable words (a JSON body without spaces) go past.
     let reflow_at = reflow_width(lines, &widths, max);
     let reflowed = reflow_at.is_some();
-    let max = reflow_at.unwrap_or(max);
     // A short text (one message wrapped into a few lines) has too few lines to show its width:
     // take the narrowest common one it fits.
     let few = lines.len() <= 6 && !reflowed;
@@ -254,7 +248,9 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
         let short_wrap = || few && widths[i] >= 50 && widths[i] + 1 + first_word() > guess;
         if !next.content.starts_with(char::is_whitespace)
             && !here.content.ends_with(char::is_whitespace)
-            && ((reflowed && widths[i] + 1 + first_word() > max) || open_string() || short_wrap())
+            && (reflow_at.is_some_and(|at| widths[i] + 1 + first_word() > at)
+                || open_string()
+                || short_wrap())
             && !starts_record()
         {
             out[i] = Join::Space;
