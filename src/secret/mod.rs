@@ -258,13 +258,7 @@ pub fn scan(text: &str) -> Scanned {
     // Newline offsets, built on the first credential found; a line is then a binary search.
     let newlines: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
     let line_of = |offset: usize| {
-        let nl = newlines.get_or_init(|| {
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i)
-                .collect()
-        });
+        let nl = newlines.get_or_init(|| memchr::memchr_iter(b'\n', text.as_bytes()).collect());
         nl.partition_point(|&at| at < offset) + 1
     };
 
@@ -423,60 +417,62 @@ pub fn scan(text: &str) -> Scanned {
             }
         }
     }
-    // The structural passes compile and run only where their words occur: most log text has
-    // none of them, and these patterns are large.
+    // The structural passes run only on the lines where their words occur (see
+    // `pass_windows`): most log text has none of them, these patterns are large, and one such
+    // word anywhere must not make them read the whole text.
     let lower = text.to_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
-    let named = has(&["pass", "pwd", "secret", "token", "credential"]);
-    for caps in named
-        .then(|| NAMED_SECRET.captures_iter(text))
-        .into_iter()
-        .flatten()
-    {
-        // The pattern starts at the secret word (so that it has a literal to search for); the
-        // name is that word with what precedes it (`MYAPP_ES_` of `MYAPP_ES_PASSWORD`).
-        let word = caps.get(1).expect("name group");
-        let start = text[..word.start()]
-            .char_indices()
-            .rev()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let name = &text[start..word.end()];
-        let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
-            continue;
-        };
-        // Unquoted after a bare `token:` or `credentials:` in prose (`oauth2 token: token
-        // expired`), a lowercase word is the message going on, not a value; a password is
-        // redacted whatever it looks like.
-        let password_name = {
-            let n = name.to_ascii_lowercase();
-            n.contains("passw")
-                || n.contains("pwd")
-                || n.contains("secret")
-                || n.contains("passphrase")
-        };
-        let prose_word = caps.get(4).is_some()
-            && !password_name
-            && value
-                .as_str()
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_');
-        if NOT_A_SECRET_NAME.is_match(name)
-            || prose_word
-            || is_masked(value.as_str())
-            || overlaps(&taken, value.start(), value.end())
-            || matches!(
-                value.as_str().to_ascii_lowercase().as_str(),
-                "null" | "none" | "true" | "false" | "bearer" | "basic" | "apikey"
-            )
-        {
-            continue;
+    let nl = newlines.get_or_init(|| memchr::memchr_iter(b'\n', text.as_bytes()).collect());
+    let passes = pass_windows(text, &lower, nl);
+    let (_, named) = &passes[0];
+    for &(start, end) in named {
+        for caps in NAMED_SECRET.captures_iter(&text[start..end]) {
+            // The pattern starts at the secret word (so that it has a literal to search for);
+            // the name is that word with what precedes it (`MYAPP_ES_` of `MYAPP_ES_PASSWORD`).
+            let word = caps.get(1).expect("name group");
+            let word_start = start + word.start();
+            let name_start = text[..word_start]
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            let name = &text[name_start..start + word.end()];
+            let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
+                continue;
+            };
+            let (value_start, value_end) = (start + value.start(), start + value.end());
+            // Unquoted after a bare `token:` or `credentials:` in prose (`oauth2 token: token
+            // expired`), a lowercase word is the message going on, not a value; a password is
+            // redacted whatever it looks like.
+            let password_name = {
+                let n = name.to_ascii_lowercase();
+                n.contains("passw")
+                    || n.contains("pwd")
+                    || n.contains("secret")
+                    || n.contains("passphrase")
+            };
+            let prose_word = caps.get(4).is_some()
+                && !password_name
+                && value
+                    .as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_');
+            if NOT_A_SECRET_NAME.is_match(name)
+                || prose_word
+                || is_masked(value.as_str())
+                || overlaps(&taken, value_start, value_end)
+                || matches!(
+                    value.as_str().to_ascii_lowercase().as_str(),
+                    "null" | "none" | "true" | "false" | "bearer" | "basic" | "apikey"
+                )
+            {
+                continue;
+            }
+            push_edit(
+                &mut edits,
+                &mut taken,
+                (value_start, value_end, REDACTED.to_string()),
+            );
         }
-        push_edit(
-            &mut edits,
-            &mut taken,
-            (value.start(), value.end(), REDACTED.to_string()),
-        );
     }
     // An ES-shaped `id:secret` standing alone: found from each `:` (a byte search), not by a
     // pattern that would have to try every position of the text.
@@ -487,36 +483,21 @@ pub fn scan(text: &str) -> Scanned {
             }
         }
     }
-    let structural: [(&LazyLock<Regex>, bool); 7] = [
-        (&PASSWORD, named || has(&["passwd"])),
-        (&URL_USERINFO, lower.contains('@')),
-        (&CURL_USER, has(&["-u", "--user"])),
-        (
-            &FLAG_SECRET,
-            lower.contains('-') && named || has(&["api-key", "apikey"]),
-        ),
-        (&USERINFO_ANYWHERE, lower.contains('@')),
-        (
-            &CREDENTIALS_CALL,
-            lower.contains('(') && has(&["credential", "password", "basicauth", "login"]),
-        ),
-        (&NEW_VALUE, lower.contains("new value:")),
-    ];
-    for re in structural
-        .into_iter()
-        .filter(|(_, wanted)| *wanted)
-        .map(|(re, _)| &**re)
-    {
-        for caps in re.captures_iter(text) {
-            let value = caps.get(1).expect("value group");
-            if is_masked(value.as_str()) || overlaps(&taken, value.start(), value.end()) {
-                continue;
+    let [_, structural @ ..] = passes;
+    for (re, spans) in structural {
+        for (start, end) in spans {
+            for caps in re.captures_iter(&text[start..end]) {
+                let value = caps.get(1).expect("value group");
+                let (value_start, value_end) = (start + value.start(), start + value.end());
+                if is_masked(value.as_str()) || overlaps(&taken, value_start, value_end) {
+                    continue;
+                }
+                push_edit(
+                    &mut edits,
+                    &mut taken,
+                    (value_start, value_end, REDACTED.to_string()),
+                );
             }
-            push_edit(
-                &mut edits,
-                &mut taken,
-                (value.start(), value.end(), REDACTED.to_string()),
-            );
         }
     }
 
@@ -536,6 +517,101 @@ pub fn scan(text: &str) -> Scanned {
         text: out,
         credentials,
     }
+}
+
+/// The named-secret pattern and the structural ones, each with the spans of the text it has to
+/// read: the lines of its words, with the lines after them that a match may run on (a value on
+/// the next line, a call's arguments on their own lines). Every match of each pattern holds
+/// one of its words and starts on that word's line, so these spans see every match the whole
+/// text has (a test holds them to that).
+fn pass_windows(
+    text: &str,
+    lower: &str,
+    nl: &[usize],
+) -> [(&'static Regex, Vec<(usize, usize)>); 8] {
+    let near =
+        |words: &[&str], after: usize| windows(text.len(), nl, word_hits(lower, words), after);
+    [
+        (
+            &*NAMED_SECRET,
+            near(&["pass", "pwd", "secret", "token", "credential"], 2),
+        ),
+        (&*PASSWORD, near(&["pass"], 2)),
+        // `http` is a literal the pattern finds fast on its own.
+        (&*URL_USERINFO, vec![(0, text.len())]),
+        (&*CURL_USER, near(&["-u"], 2)),
+        (
+            &*FLAG_SECRET,
+            near(&["pass", "token", "secret", "apikey", "api-key"], 2),
+        ),
+        (
+            &*USERINFO_ANYWHERE,
+            windows(
+                text.len(),
+                nl,
+                userinfo_hits(text.as_bytes()).into_iter(),
+                0,
+            ),
+        ),
+        (
+            &*CREDENTIALS_CALL,
+            near(&["credential", "password", "basicauth", "login"], 4),
+        ),
+        (&*NEW_VALUE, near(&["new value:"], 1)),
+    ]
+}
+
+/// Where any of `words` (lower case) occurs in `lower`, in order.
+fn word_hits<'a>(lower: &'a str, words: &'a [&str]) -> impl Iterator<Item = usize> + 'a {
+    let mut hits: Vec<usize> = words
+        .iter()
+        .flat_map(|w| memchr::memmem::find_iter(lower.as_bytes(), w.as_bytes()))
+        .collect();
+    hits.sort_unstable();
+    hits.into_iter()
+}
+
+/// Every `@` that ends a `user:secret` run (a `:` before it with no space, quote, slash,
+/// backslash or other `@` between): the only places userinfo can be.
+fn userinfo_hits(bytes: &[u8]) -> Vec<usize> {
+    memchr::memchr_iter(b'@', bytes)
+        .filter(|&at| {
+            bytes[..at]
+                .iter()
+                .rev()
+                .take_while(|b| !(b.is_ascii_whitespace() || b"@/\"'\\".contains(b)))
+                .any(|b| *b == b':')
+        })
+        .collect()
+}
+
+/// The spans of `text` a pattern has to read: each line holding one of `hits` (offsets, in
+/// order) through the `after` lines that follow it, touching spans merged into one, so that no
+/// match is cut between two of them; `newlines` are the text's `\n` offsets. Each span starts
+/// at a line start, where `^` and `\b` behave as they do in the whole text.
+fn windows(
+    len: usize,
+    newlines: &[usize],
+    hits: impl Iterator<Item = usize>,
+    after: usize,
+) -> Vec<(usize, usize)> {
+    // Lines first (first, last), merged when they touch; then their bytes.
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    for hit in hits {
+        let line = newlines.partition_point(|&at| at < hit);
+        let last = (line + after).min(newlines.len());
+        match lines.last_mut() {
+            Some(span) if line <= span.1 + 1 => span.1 = span.1.max(last),
+            _ => lines.push((line, last)),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(first, last)| {
+            let start = first.checked_sub(1).map_or(0, |k| newlines[k] + 1);
+            (start, newlines.get(last).copied().unwrap_or(len))
+        })
+        .collect()
 }
 
 /// Whether `start..end` overlaps a span already taken (they never overlap each other).
@@ -685,6 +761,57 @@ mod tests {
     use super::*;
 
     const ENCODED_OK: &str = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==";
+
+    /// Every match each pass has in the whole text, as (group, start, end).
+    fn matches_in(re: &Regex, text: &str, spans: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        for &(start, end) in spans {
+            for caps in re.captures_iter(&text[start..end]) {
+                for (g, m) in caps.iter().enumerate().skip(1) {
+                    if let Some(m) = m {
+                        out.push((g, start + m.start(), start + m.end()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_passes_read_only_their_words_lines_and_miss_no_match_the_whole_text_has() {
+        // Every fixture and corpus text, and shapes whose value is on a later line than the
+        // word, or whose word is the last thing in the text.
+        let mut texts: Vec<String> = vec![
+            "password:\n  hunter2hunter\n".into(),
+            "x\nnew UsernamePasswordCredentials(\n  \"elastic\",\n  \"s3cr3t-pw\")\n".into(),
+            "line\ncurl -u\n elastic:changeme https://es:9200".into(),
+            "token".into(),
+            "a\n--enrollment-token\n  AAEAAWVsYXN0aWMvZmxlZXQtc2VydmVyL3Rva2VuLTE2".into(),
+            "user elastic:pw@es01:9200 and {\"@timestamp\":\"x\"} e:f@g".into(),
+            "first token: x\nsecond token=abc\nthird password='a b c'".into(),
+        ];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["fixtures", "corpus", "../shared/corpus"] {
+            for entry in walkdir::WalkDir::new(root.join(dir)).into_iter().flatten() {
+                if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                    texts.push(text);
+                }
+            }
+        }
+        assert!(texts.len() > 50, "only {} texts read", texts.len());
+        for text in &texts {
+            let lower = text.to_ascii_lowercase();
+            let nl: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+            for (re, spans) in pass_windows(text, &lower, &nl) {
+                let whole = matches_in(re, text, &[(0, text.len())]);
+                assert_eq!(
+                    matches_in(re, text, &spans),
+                    whole,
+                    "{re} over {spans:?} of {text:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn encoded_value_is_decoded_to_its_id_and_redacted() {
