@@ -67,9 +67,11 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         inputs.extend(loaded.input);
         skipped.extend(loaded.skipped);
     }
-    // The cluster's answers count only if it is the cluster the inputs come from.
+    // The cluster's answers count only if it is the cluster the inputs come from (read only
+    // when there is a cluster to hold them against: it is a pass over every line).
     let seen: Vec<_> = inputs
         .iter()
+        .filter(|_| cluster.is_some())
         .flat_map(|i| {
             crate::source::identity::in_text(&i.text, &i.name)
                 .into_iter()
