@@ -20,6 +20,7 @@ pub const FILES: &[(&str, &str)] = &[
         "atlas/logstash.toml",
         include_str!("../../atlas/logstash.toml"),
     ),
+    ("atlas/fleet.toml", include_str!("../../atlas/fleet.toml")),
 ];
 
 /// The realistic values templates are rendered with.
@@ -51,6 +52,20 @@ pub const ENVELOPES: &[&str] = &[
     "logstash_retryable",
     "kibana_json",
     "kibana_legacy_json",
+    "go_esapi_401",
+    "go_esapi_403",
+    "go_typed_401",
+    "go_typed_403",
+    "dotnet_401",
+    "dotnet_403",
+    "ruby_401",
+    "ruby_403",
+    "php_401",
+    "php_403",
+    "terraform_403",
+    "agent_cli",
+    "agent_json",
+    "fleet_server_json",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -118,7 +133,69 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
             m = json(&msg)
         )
     };
+    // The 401 body that carries the message in `additional_unsuccessful_credentials`, as 8.x
+    // and later send it.
+    let unsuccessful = || {
+        format!(
+            r#"{{"error":{{"root_cause":[{{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":{u}}}],"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":{u}}},"status":401}}"#,
+            u = json(&format!("API key: {msg}"))
+        )
+    };
+    let go_typed =
+        |status: u16| format!("status: {status}, failed: [security_exception], reason: {msg}");
+    let dotnet = |status: u16| {
+        format!(
+            "Elastic.Transport.TransportException: Request failed to execute. Call: Status code {status} from: POST /logs-app-default/_doc. ServerError: Type: security_exception Reason: \"{msg}\""
+        )
+    };
     match envelope {
+        // go-elasticsearch's `esapi.Response.String()`: status, then the body as it came.
+        "go_esapi_401" => format!("[401 Unauthorized] {}", unsuccessful()),
+        "go_esapi_403" => format!("[403 Forbidden] {}", body(403, "security_exception")),
+        // go-elasticsearch's typed API (`types.ElasticsearchError`): the root reason only.
+        "go_typed_401" => go_typed(401),
+        "go_typed_403" => go_typed(403),
+        // Elastic.Transport (.NET client 8.x and later): the call and the server error's
+        // type and reason.
+        "dotnet_401" => dotnet(401),
+        "dotnet_403" => dotnet(403),
+        // elastic-transport-ruby: the error class of the status, `[status] body`.
+        "ruby_401" => format!(
+            "Elastic::Transport::Transport::Errors::Unauthorized: [401] {}",
+            unsuccessful()
+        ),
+        "ruby_403" => format!(
+            "Elastic::Transport::Transport::Errors::Forbidden: [403] {}",
+            body(403, "security_exception")
+        ),
+        // elasticsearch-php 8.x: `status reason-phrase: body`, uncaught.
+        "php_401" => format!(
+            "PHP Fatal error:  Uncaught Elastic\\Elasticsearch\\Exception\\ClientResponseException: 401 Unauthorized: {} in /app/vendor/elasticsearch/elasticsearch/src/Response/Elasticsearch.php:72",
+            unsuccessful()
+        ),
+        "php_403" => format!(
+            "PHP Fatal error:  Uncaught Elastic\\Elasticsearch\\Exception\\ClientResponseException: 403 Forbidden: {} in /app/vendor/elasticsearch/elasticsearch/src/Response/Elasticsearch.php:72",
+            body(403, "security_exception")
+        ),
+        // The elasticstack Terraform provider: the typed client's error under its summary.
+        "terraform_403" => format!(
+            "╷\n│ Error: Unable to create apikey\n│ \n│   with elasticstack_elasticsearch_security_api_key.ingest,\n│   on main.tf line 12, in resource \"elasticstack_elasticsearch_security_api_key\" \"ingest\":\n│   12: resource \"elasticstack_elasticsearch_security_api_key\" \"ingest\" {{\n│ \n│ {}\n╵",
+            go_typed(403)
+        ),
+        // Elastic Agent: the enroll command's error, and its JSON log line.
+        "agent_cli" => format!(
+            "Error: fail to enroll: fail to execute request to fleet-server: {msg}\nError: enroll command failed with exit code: 1"
+        ),
+        "agent_json" => format!(
+            r#"{{"log.level":"error","@timestamp":"2026-11-20T09:14:10.123Z","log.origin":{{"function":"github.com/elastic/elastic-agent/internal/pkg/agent/application/gateway/fleet.(*FleetGateway).doExecute","file.name":"fleet/fleet_gateway.go","file.line":194}},"message":"Cannot checkin in with fleet-server, retrying","log":{{"source":"elastic-agent"}},"error":{{"message":{m}}},"request_duration_ns":12034567,"failed_checkins":1,"retry_after_ns":61234567890,"ecs.version":"1.6.0"}}"#,
+            m = json(&format!("fail to checkin to fleet-server: {msg}"))
+        ),
+        // Fleet Server's log line for an error it answers an agent with.
+        "fleet_server_json" => format!(
+            r#"{{"log.level":"info","@timestamp":"2026-11-20T09:14:10.123Z","message":"HTTP request error","service.name":"fleet-server","error.message":{m},"http.response.status_code":401,"error.type":"*errors.errorString","fleet.access.apikey.id":"{key}","ecs.version":"1.6.0"}}"#,
+            m = json(&msg),
+            key = VALUES[0].1
+        ),
         "server_warn" => format!(
             "[2026-11-20T09:14:10,123][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-1] Authentication using apikey failed - {msg}"
         ),
