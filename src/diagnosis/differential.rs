@@ -373,6 +373,10 @@ fn under_privileged(f: &Finding) -> Differential {
     }
     match &f.details.index_match {
         Some(m) => name.evidence_for.push(m.clone()),
+        None if f.details.indices.is_empty() && f.details.actions.is_empty() => {
+            name.evidence_against
+                .push("the message names no index".into());
+        }
         None if f.details.indices.is_empty() => {
             name.verdict = Verdict::Unlikely;
             name.evidence_against

@@ -21,6 +21,7 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../atlas/logstash.toml"),
     ),
     ("atlas/fleet.toml", include_str!("../../atlas/fleet.toml")),
+    ("atlas/apm.toml", include_str!("../../atlas/apm.toml")),
 ];
 
 /// The realistic values templates are rendered with.
@@ -66,6 +67,9 @@ pub const ENVELOPES: &[&str] = &[
     "agent_cli",
     "agent_json",
     "fleet_server_json",
+    "apm_401",
+    "apm_403",
+    "apm_server_json",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +199,17 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
             r#"{{"log.level":"info","@timestamp":"2026-11-20T09:14:10.123Z","message":"HTTP request error","service.name":"fleet-server","error.message":{m},"http.response.status_code":401,"error.type":"*errors.errorString","fleet.access.apikey.id":"{key}","ecs.version":"1.6.0"}}"#,
             m = json(&msg),
             key = VALUES[0].1
+        ),
+        // An APM agent (the Python agent's transport) reporting APM Server's answer.
+        "apm_401" | "apm_403" => format!(
+            "elasticapm.transport - ERROR - Failed to submit message: 'HTTP {}: {{\"error\":{}}}\\n'",
+            &envelope[4..],
+            json(&msg)
+        ),
+        // APM Server's request log line: the answer's words are the message.
+        "apm_server_json" => format!(
+            r#"{{"log.level":"error","@timestamp":"2026-11-20T09:14:10.123Z","log.logger":"request","log.origin":{{"function":"github.com/elastic/apm-server/internal/beater/middleware.LogMiddleware.func1.1","file.name":"middleware/log_middleware.go","file.line":59}},"message":{m},"service.name":"apm-server","url.original":"/intake/v2/events","http.request.method":"POST","source.address":"10.0.4.17","http.response.status_code":401,"ecs.version":"1.6.0"}}"#,
+            m = json(&msg)
         ),
         "server_warn" => format!(
             "[2026-11-20T09:14:10,123][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-1] Authentication using apikey failed - {msg}"
