@@ -70,6 +70,8 @@ pub const ENVELOPES: &[&str] = &[
     "apm_401",
     "apm_403",
     "apm_server_json",
+    "otel_flush_401",
+    "otel_doc_403",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +201,17 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
             r#"{{"log.level":"info","@timestamp":"2026-11-20T09:14:10.123Z","message":"HTTP request error","service.name":"fleet-server","error.message":{m},"http.response.status_code":401,"error.type":"*errors.errorString","fleet.access.apikey.id":"{key}","ecs.version":"1.6.0"}}"#,
             m = json(&msg),
             key = VALUES[0].1
+        ),
+        // The OpenTelemetry Collector's elasticsearchexporter (zap's console encoding): a
+        // failed bulk request (go-docappender's `flush failed (status): body`), and a document
+        // Elasticsearch refused inside a bulk that went through.
+        "otel_flush_401" => format!(
+            "2026-11-20T09:14:10.123Z\terror\telasticsearchexporter@v0.139.0/bulkindexer.go:367\tbulk indexer flush error\t{{\"resource\": {{\"service.name\": \"otelcol-contrib\"}}, \"otelcol.component.id\": \"elasticsearch\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"logs\", \"error\": {e}}}",
+            e = json(&format!("flush failed (401): {}", unsuccessful()))
+        ),
+        "otel_doc_403" => format!(
+            "2026-11-20T09:14:10.123Z\terror\telasticsearchexporter@v0.139.0/bulkindexer.go:402\tfailed to index document\t{{\"resource\": {{\"service.name\": \"otelcol-contrib\"}}, \"otelcol.component.id\": \"elasticsearch\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"logs\", \"index\": \"logs-generic.otel-default\", \"error.type\": \"security_exception\", \"error.reason\": {m}}}",
+            m = json(&msg)
         ),
         // An APM agent (the Python agent's transport) reporting APM Server's answer.
         "apm_401" | "apm_403" => format!(
