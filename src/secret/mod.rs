@@ -206,10 +206,12 @@ static NOT_A_SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:[._-](?:id|ids|name|names|type|realm|owner|user|username|count|status|length|size|hash|enabled|mode|path|file|service|source|expiration|expires?|created|invalidated|url)|^(?:authentication|auth)|tokens?_?(?:type|service|name)|_in|unsuccessful_credentials)$")
         .expect("not-a-secret regex")
 });
-// A secret given as a command-line flag: `--password X`, `--api-key=X`, `--enrollment-token X`.
+// A secret given as a command-line flag: `--password X`, `--api-key=X`, `--enrollment-token X`,
+// also a value broken by a stray space (`--enrollment-token=N 21QNVFvc0J…==`): a long run of the
+// base64 alphabet right after the value goes with it.
 static FLAG_SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?:^|\s)--?(?:[a-z]+-)*(?:password|passwd|pass|api-?key|token|secret)(?:=|\s+)["']?([^\s"']{3,})"#,
+        r#"(?i)(?:^|\s)--?(?:[a-z]+-)*(?:password|passwd|pass|api-?key|token|secret)(?:=|\s+)["']?([^\s"']+(?: [A-Za-z0-9+_-][A-Za-z0-9+/_-]{23,}={0,2})?)"#,
     )
     .expect("flag secret regex")
 });
@@ -811,6 +813,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_flag_value_broken_by_a_space_is_redacted_whole() {
+        let out = redact(
+            "sudo ./elastic-agent install --url=https://x:443 --enrollment-token=N 21QNVFvc0JKOTJvbk00NWR2bjk6RUQwMUFMTjZSUW1mR0pPZENEUHZDQQ==",
+        );
+        assert!(!out.contains("21QNVFvc0JKOTJv"), "{out}");
+        assert!(out.contains("--url=https://x:443"), "{out}");
+        let one = redact("elastic-agent enroll --enrollment-token=Q --insecure");
+        assert!(!one.contains("=Q "), "{one}");
+        assert!(one.contains("--insecure"), "{one}");
     }
 
     #[test]
