@@ -892,3 +892,97 @@ fn an_archive_cannot_be_followed() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("does not grow"), "{}", out.stderr);
 }
+
+/// A log with many distinct failing keys: the most frequent findings in full, the rest counted by
+/// class, in every format; `--key` finds one the cap would have left out; `0` lifts the cap.
+#[test]
+fn findings_beyond_the_cap_are_counted_by_class_not_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("es_server.log");
+    let mut text = String::new();
+    // One key failing three times, then five keys failing once each.
+    for i in 0..3 {
+        text.push_str(&format!("[2026-11-21T03:10:0{i},223][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-data-1] Authentication using apikey failed - unable to find apikey with id FrequentKey000000001\n"));
+    }
+    let rare: Vec<String> = (0..5).map(|i| format!("RareKey{i:013}")).collect();
+    for id in &rare {
+        text.push_str(&format!("[2026-11-21T03:11:00,223][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-data-1] Authentication using apikey failed - unable to find apikey with id {id}\n"));
+    }
+    std::fs::write(&log, text).unwrap();
+    let path = log.to_str().unwrap();
+
+    let (code, report) = scan_json(&[path, "--max-findings", "2"]);
+    assert_eq!(code, 1);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{report:#}");
+    assert_eq!(
+        findings[0]["key_id"], "FrequentKey000000001",
+        "most frequent first"
+    );
+    let omitted = &report["omitted"];
+    assert_eq!(omitted["max_findings"], 2);
+    assert_eq!(omitted["findings"], 4);
+    assert_eq!(omitted["failures"], 4);
+    assert_eq!(omitted["by_class"][0]["class"], "missing");
+    let summary = report["summary"]["text"].as_str().unwrap();
+    assert!(
+        summary.starts_with("6 findings (6 missing, 2 shown in full)"),
+        "{summary}"
+    );
+
+    let human = keydoctor(
+        &[
+            "scan",
+            "--now",
+            NOW,
+            path,
+            "--max-findings",
+            "2",
+            "--color",
+            "never",
+        ],
+        "",
+    );
+    assert_eq!(human.code, 1);
+    assert!(
+        human
+            .stdout
+            .contains("4 more findings beyond --max-findings 2"),
+        "{}",
+        human.stdout
+    );
+    let md = keydoctor(
+        &[
+            "scan",
+            "--now",
+            NOW,
+            path,
+            "--max-findings",
+            "2",
+            "--format",
+            "markdown",
+        ],
+        "",
+    );
+    assert!(md.stdout.contains("## Not shown in full"), "{}", md.stdout);
+
+    // A key asked for is never the one left out.
+    let last = rare.last().unwrap();
+    let (_, focused) = scan_json(&[path, "--max-findings", "1", "--key", last]);
+    let ids: Vec<&str> = focused["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["key_id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![last.as_str()], "{focused:#}");
+    assert!(focused["omitted"].is_null(), "{focused:#}");
+    assert!(focused["summary"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("1 finding"));
+
+    let (_, all) = scan_json(&[path, "--max-findings", "0"]);
+    assert_eq!(all["findings"].as_array().unwrap().len(), 6);
+    assert!(all["omitted"].is_null());
+}

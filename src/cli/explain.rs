@@ -118,6 +118,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     let mut opts = Options::new(version, now_ms);
     let studied = super::keys::key_from_env(args.diagnosis.with_key_env.as_deref(), io)?;
     opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
+    opts.max_findings = (args.diagnosis.max_findings > 0).then_some(args.diagnosis.max_findings);
     let mut diagnosis = diagnose(&docs, &rules, skipped, &opts);
     diagnosis.cluster_mismatch = cluster_mismatch;
     if let Err(e) = super::keys::ask_cluster(

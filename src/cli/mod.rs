@@ -340,6 +340,11 @@ struct DiagnosisArgs {
     /// Ignore ./.keydoctor.toml.
     #[arg(long)]
     no_config: bool,
+    /// Build at most this many findings in full, the most frequent first; the rest are counted
+    /// by class in the report (a log probed with millions of random key ids stays readable and
+    /// memory stays bounded). 0: no cap.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_findings: usize,
     /// A Markdown report for a ticket: credentials as key ids, host names, node names and
     /// client addresses as consistent pseudonyms; refused if anything still looks like a secret.
     #[arg(long, conflicts_with = "format")]

@@ -46,6 +46,9 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    opts.max_findings = (args.diagnosis.max_findings > 0).then_some(args.diagnosis.max_findings);
+    opts.focus_keys.clone_from(&args.keys);
+    opts.focus_classes.clone_from(&classes);
     let (rules, _warnings) = rule::load(args.diagnosis.rules.as_deref())?;
     // The cluster is checked before anything is read: a wrong URL or password is said at once,
     // not after a long scan.

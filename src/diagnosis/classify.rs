@@ -55,6 +55,14 @@ pub struct Options {
     /// The id of the key the failing client uses, when the user gave it (`--with-key-env`):
     /// the key of every failure whose text names none.
     pub assumed_key: Option<String>,
+    /// At most this many findings are built in full (`--max-findings`); the rest are counted
+    /// by class in [`super::Omitted`], so that memory and time stay bounded in the number of
+    /// distinct keys. `None`: no cap.
+    pub max_findings: Option<usize>,
+    /// `--key` / `--class`, applied before the cap so that a finding asked for is never the
+    /// one left out (the filter runs again on what was built).
+    pub focus_keys: Vec<String>,
+    pub focus_classes: Vec<Class>,
 }
 
 impl Options {
@@ -67,6 +75,9 @@ impl Options {
             since_ms: None,
             until_ms: None,
             assumed_key: None,
+            max_findings: None,
+            focus_keys: Vec::new(),
+            focus_classes: Vec::new(),
         }
     }
 
@@ -201,17 +212,21 @@ pub fn diagnose(
             }
         }
     }
+    let (groups, focused_out, omitted) = cap_groups(groups, opts);
     let metadata: BTreeMap<&str, &KeyMetadata> = docs
         .iter()
         .flat_map(|d| d.keys.iter())
         .map(|k| (k.id.as_str(), k))
         .collect();
 
+    // What each input's head and name say of the client, read once per input, not once per
+    // finding: a log with many distinct keys has as many findings.
+    let clients = ClientsSeen::new(docs.len());
     let mut built: Vec<(Finding, Vec<usize>)> = groups
         .into_iter()
         .map(|(key, occurrences)| {
             let docs_seen: Vec<usize> = occurrences.iter().map(|o| o.doc).collect();
-            let mut finding = build_finding(&occurrences, docs, rules, opts, &metadata);
+            let mut finding = build_finding(&occurrences, docs, rules, opts, &metadata, &clients);
             finding.groups.push(key);
             (finding, docs_seen)
         })
@@ -302,11 +317,61 @@ pub fn diagnose(
         skipped,
         inputs: docs.len(),
         files: Vec::new(),
-        filtered_out: 0,
+        filtered_out: focused_out,
         suppressed: Vec::new(),
         two_sided: None,
         cluster_mismatch: None,
+        omitted,
     }
+}
+
+/// The groups to build in full: those `--key` / `--class` ask for, and of them at most
+/// `max_findings`, the most frequent first (then in key order, so the choice is stable). Returns
+/// them, how many groups the focus left out, and what the cap left out, counted by class.
+fn cap_groups(
+    groups: BTreeMap<GroupKey, Vec<Occurrence>>,
+    opts: &Options,
+) -> (
+    BTreeMap<GroupKey, Vec<Occurrence>>,
+    usize,
+    Option<super::Omitted>,
+) {
+    let total = groups.len();
+    let focused: BTreeMap<GroupKey, Vec<Occurrence>> = groups
+        .into_iter()
+        .filter(|(key, _)| {
+            (opts.focus_keys.is_empty()
+                || key
+                    .key
+                    .as_ref()
+                    .is_some_and(|k| opts.focus_keys.contains(k)))
+                && (opts.focus_classes.is_empty() || opts.focus_classes.contains(&key.class))
+        })
+        .collect();
+    let focused_out = total - focused.len();
+    let Some(cap) = opts.max_findings.filter(|cap| focused.len() > *cap) else {
+        return (focused, focused_out, None);
+    };
+    let mut ranked: Vec<(GroupKey, Vec<Occurrence>)> = focused.into_iter().collect();
+    // Stable: equal counts keep the groups' key order.
+    ranked.sort_by_key(|(_, occurrences)| std::cmp::Reverse(occurrences.len()));
+    let rest = ranked.split_off(cap);
+    let mut by_class: BTreeMap<Class, (usize, usize)> = BTreeMap::new();
+    for (key, occurrences) in &rest {
+        let entry = by_class.entry(key.class).or_default();
+        entry.0 += 1;
+        entry.1 += occurrences.len();
+    }
+    let mut by_class: Vec<(Class, usize, usize)> =
+        by_class.into_iter().map(|(c, (n, f))| (c, n, f)).collect();
+    by_class.sort_by_key(|(_, n, _)| std::cmp::Reverse(*n));
+    let omitted = super::Omitted {
+        cap,
+        findings: rest.len(),
+        failures: rest.iter().map(|(_, o)| o.len()).sum(),
+        by_class,
+    };
+    (ranked.into_iter().collect(), focused_out, Some(omitted))
 }
 
 /// In one record, a match that names no key next to one of the same class that does is the same
@@ -467,6 +532,7 @@ fn build_finding(
     rules: &RuleSet,
     opts: &Options,
     metadata: &BTreeMap<&str, &KeyMetadata>,
+    clients_seen: &ClientsSeen,
 ) -> Finding {
     let first = &occurrences[0];
     let rule = &rules.rules[first.m.rule];
@@ -637,7 +703,7 @@ fn build_finding(
         groups: Vec::new(),
         differential: None,
         dead_ends: Vec::new(),
-        client: recognise_client(rules, docs, occurrences),
+        client: recognise_client(rules, docs, occurrences, clients_seen),
     };
     if let Some(id) = finding.key_id.clone() {
         if let Some(meta) = metadata.get(id.as_str()) {
@@ -678,10 +744,26 @@ const CLIENT_CONTEXT: usize = 256 * 1024;
 
 /// The client that sent the key: the one most failing records name; else one named elsewhere in
 /// their inputs (a stack trace around a pasted error); else one their paths name (`filebeat/`).
+/// Per input, the client its head names and the one its name names, each read at most once.
+struct ClientsSeen {
+    head: Vec<std::cell::OnceCell<Option<crate::model::Client>>>,
+    name: Vec<std::cell::OnceCell<Option<crate::model::Client>>>,
+}
+
+impl ClientsSeen {
+    fn new(inputs: usize) -> Self {
+        Self {
+            head: (0..inputs).map(|_| std::cell::OnceCell::new()).collect(),
+            name: (0..inputs).map(|_| std::cell::OnceCell::new()).collect(),
+        }
+    }
+}
+
 fn recognise_client(
     rules: &RuleSet,
     docs: &[Document],
     occurrences: &[Occurrence],
+    seen: &ClientsSeen,
 ) -> Option<crate::model::Client> {
     let mut tally: Vec<(crate::model::Client, usize)> = Vec::new();
     for occ in occurrences.iter().take(MAX_EVIDENCE * 64) {
@@ -710,11 +792,17 @@ fn recognise_client(
 
     inputs
         .iter()
-        .find_map(|&d| rules.client_in(text_head(&docs[d].text), &docs[d].name))
+        .find_map(|&d| {
+            seen.head[d]
+                .get_or_init(|| rules.client_in(text_head(&docs[d].text), &docs[d].name))
+                .clone()
+        })
         .or_else(|| {
-            inputs
-                .iter()
-                .find_map(|&d| rules.client_in(&docs[d].name, &docs[d].name))
+            inputs.iter().find_map(|&d| {
+                seen.name[d]
+                    .get_or_init(|| rules.client_in(&docs[d].name, &docs[d].name))
+                    .clone()
+            })
         })
 }
 

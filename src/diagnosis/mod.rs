@@ -46,6 +46,20 @@ pub struct Diagnosis {
     /// `--es-url` reaches another cluster than the inputs come from: why its answers were not
     /// used (shown first in every format).
     pub cluster_mismatch: Option<String>,
+    /// The findings beyond `--max-findings`, counted by class and not built in full.
+    pub omitted: Option<Omitted>,
+}
+
+/// What the cap on findings left out: how many findings (distinct failures) and how many
+/// failing records, in all and per class, most first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Omitted {
+    /// The cap that applied (`--max-findings`).
+    pub cap: usize,
+    pub findings: usize,
+    pub failures: usize,
+    /// (class, findings, failures), most findings first.
+    pub by_class: Vec<(Class, usize, usize)>,
 }
 
 /// One file a scan read.
@@ -257,6 +271,6 @@ pub struct Note {
 impl Diagnosis {
     /// Whether anything was found (exit status 1).
     pub fn has_findings(&self) -> bool {
-        !self.findings.is_empty()
+        !self.findings.is_empty() || self.omitted.as_ref().is_some_and(|o| o.findings > 0)
     }
 }

@@ -157,7 +157,7 @@ impl Filter {
             (self.keys.is_empty() || f.key_id.as_ref().is_some_and(|k| self.keys.contains(k)))
                 && (self.classes.is_empty() || self.classes.contains(&f.class))
         });
-        d.filtered_out = before - d.findings.len();
+        d.filtered_out += before - d.findings.len();
         if let Some(s) = &self.suppressions {
             crate::diagnosis::suppress::apply(d, s, self.now_ms);
         }

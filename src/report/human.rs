@@ -107,6 +107,13 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
             super::fill(&files, super::wrap_options(opts.width.max(40)))
         )?;
     }
+    if let Some(line) = super::omitted_line(d) {
+        writeln!(
+            out,
+            "{}",
+            super::fill(&line, super::wrap_options(opts.width.max(40)))
+        )?;
+    }
     if d.filtered_out > 0 {
         writeln!(
             out,

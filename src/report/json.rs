@@ -33,6 +33,24 @@ struct Report {
     /// was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster_mismatch: Option<String>,
+    /// The findings beyond `--max-findings`: counted by class, not listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    omitted: Option<OmittedOut>,
+}
+
+#[derive(Serialize)]
+struct OmittedOut {
+    max_findings: usize,
+    findings: usize,
+    failures: usize,
+    by_class: Vec<OmittedClassOut>,
+}
+
+#[derive(Serialize)]
+struct OmittedClassOut {
+    class: &'static str,
+    findings: usize,
+    failures: usize,
 }
 
 #[derive(Serialize)]
@@ -298,6 +316,20 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
             })
             .collect(),
         two_sided: d.two_sided.as_ref().map(two_sided_json),
+        omitted: d.omitted.as_ref().map(|o| OmittedOut {
+            max_findings: o.cap,
+            findings: o.findings,
+            failures: o.failures,
+            by_class: o
+                .by_class
+                .iter()
+                .map(|(c, findings, failures)| OmittedClassOut {
+                    class: c.as_str(),
+                    findings: *findings,
+                    failures: *failures,
+                })
+                .collect(),
+        }),
         cluster_mismatch: d.cluster_mismatch.as_deref().map(redact),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;

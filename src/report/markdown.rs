@@ -220,6 +220,9 @@ pub(super) fn notes_markdown(d: &Diagnosis, out: &mut dyn Write) -> io::Result<(
         }
         writeln!(out)?;
     }
+    if let Some(line) = super::omitted_line(d) {
+        writeln!(out, "## Not shown in full\n\n{}\n", md_inline(&line))?;
+    }
     let suppressed = super::suppressed_lines(d);
     if !suppressed.is_empty() {
         writeln!(out, "## Suppressed\n")?;

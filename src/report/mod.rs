@@ -175,23 +175,51 @@ pub(crate) fn suppressed_lines(d: &Diagnosis) -> Vec<String> {
 
 fn summary_of_findings(d: &Diagnosis) -> String {
     let unit = if d.files.is_empty() { "input" } else { "file" };
-    if d.findings.is_empty() {
+    let omitted = d.omitted.as_ref().map_or(0, |o| o.findings);
+    if d.findings.is_empty() && omitted == 0 {
         return format!("No API-key failure found in {}.", plural(d.inputs, unit));
     }
     let mut by_class: Vec<(String, usize)> = Vec::new();
-    for f in &d.findings {
-        match by_class.iter_mut().find(|(c, _)| c == f.class.as_str()) {
-            Some((_, n)) => *n += 1,
-            None => by_class.push((f.class.as_str().to_string(), 1)),
+    let counted = d.findings.iter().map(|f| (f.class, 1)).chain(
+        d.omitted
+            .iter()
+            .flat_map(|o| o.by_class.iter().map(|(c, n, _)| (*c, *n))),
+    );
+    for (class, n) in counted {
+        match by_class.iter_mut().find(|(c, _)| c == class.as_str()) {
+            Some((_, m)) => *m += n,
+            None => by_class.push((class.as_str().to_string(), n)),
         }
     }
     let parts: Vec<String> = by_class.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    let shown = if omitted > 0 {
+        format!(", {} shown in full", d.findings.len())
+    } else {
+        String::new()
+    };
     format!(
-        "{} ({}) in {}.",
-        plural(d.findings.len(), "finding"),
+        "{} ({}{shown}) in {}.",
+        plural(d.findings.len() + omitted, "finding"),
         parts.join(", "),
         plural(d.inputs, unit)
     )
+}
+
+/// What `--max-findings` left out, in one sentence, when it left anything out.
+pub(crate) fn omitted_line(d: &Diagnosis) -> Option<String> {
+    let o = d.omitted.as_ref()?;
+    let parts: Vec<String> = o
+        .by_class
+        .iter()
+        .map(|(c, n, f)| format!("{n} {} ({})", c.as_str(), plural(*f, "failure")))
+        .collect();
+    Some(format!(
+        "{} more {} beyond --max-findings {} are counted, not shown: {}. The most frequent are shown; raise --max-findings (0: no cap) or narrow with --key / --class to see others.",
+        o.findings,
+        if o.findings == 1 { "finding" } else { "findings" },
+        o.cap,
+        parts.join(", ")
+    ))
 }
 
 /// The details worth showing to a person, as (label, value) pairs, in a fixed order.

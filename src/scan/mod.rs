@@ -475,6 +475,8 @@ struct FileState<'a> {
     kept_notes: HashMap<String, usize>,
     /// Kept records: first line in the file and raw bytes.
     kept: Vec<(usize, Vec<u8>)>,
+    /// The first lines of the blocks in `kept`, to find one in constant time.
+    kept_lines: std::collections::HashSet<usize>,
     /// Excerpts cut but not yet parsed (see [`FileState::flush`]).
     pending: Vec<Pending>,
     pending_bytes: usize,
@@ -497,6 +499,7 @@ impl<'a> FileState<'a> {
             kept_per_group: HashMap::new(),
             kept_notes: HashMap::new(),
             kept: Vec::new(),
+            kept_lines: std::collections::HashSet::new(),
             pending: Vec::new(),
             pending_bytes: 0,
             successes: HashMap::new(),
@@ -606,7 +609,7 @@ impl<'a> FileState<'a> {
                 // The block whose first line is at or before the kept record's line.
                 let idx = raw.partition_point(|(l, _)| *l <= line).saturating_sub(1);
                 if let Some((l, bytes)) = raw.get(idx) {
-                    if !self.kept.iter().any(|(k, _)| k == l) {
+                    if self.kept_lines.insert(*l) {
                         self.kept.push((*l, bytes.clone()));
                     }
                 }
