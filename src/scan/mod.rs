@@ -473,10 +473,8 @@ struct FileState<'a> {
     /// Records kept so far per group (notes by rule id).
     kept_per_group: HashMap<GroupKey, usize>,
     kept_notes: HashMap<String, usize>,
-    /// Kept records: first line in the file and raw bytes.
-    kept: Vec<(usize, Vec<u8>)>,
-    /// The first lines of the blocks in `kept`, to find one in constant time.
-    kept_lines: std::collections::HashSet<usize>,
+    /// Kept records' raw bytes, by their first line in the file (each block once, in order).
+    kept: BTreeMap<usize, Vec<u8>>,
     /// Excerpts cut but not yet parsed (see [`FileState::flush`]).
     pending: Vec<Pending>,
     pending_bytes: usize,
@@ -498,8 +496,7 @@ impl<'a> FileState<'a> {
             lines: 0,
             kept_per_group: HashMap::new(),
             kept_notes: HashMap::new(),
-            kept: Vec::new(),
-            kept_lines: std::collections::HashSet::new(),
+            kept: BTreeMap::new(),
             pending: Vec::new(),
             pending_bytes: 0,
             successes: HashMap::new(),
@@ -609,9 +606,7 @@ impl<'a> FileState<'a> {
                 // The block whose first line is at or before the kept record's line.
                 let idx = raw.partition_point(|(l, _)| *l <= line).saturating_sub(1);
                 if let Some((l, bytes)) = raw.get(idx) {
-                    if self.kept_lines.insert(*l) {
-                        self.kept.push((*l, bytes.clone()));
-                    }
+                    self.kept.entry(*l).or_insert_with(|| bytes.clone());
                 }
             }
         }
@@ -861,10 +856,8 @@ impl<'a> FileState<'a> {
         if self.kept.is_empty() {
             return (None, self.facts());
         }
-        let mut kept: Vec<&(usize, Vec<u8>)> = self.kept.iter().collect();
-        kept.sort_by_key(|(line, _)| *line);
         let mut excerpt = Excerpt::new();
-        for (line, bytes) in kept {
+        for (line, bytes) in &self.kept {
             excerpt.push(bytes, *line);
         }
         let (text, map) = excerpt.finish();

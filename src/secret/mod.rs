@@ -252,10 +252,9 @@ static NEW_VALUE: LazyLock<Regex> =
 
 /// Find every credential in `text`, decode what can be decoded, and replace every secret.
 pub fn scan(text: &str) -> Scanned {
-    // (start, end, replacement) in `text`, non-overlapping after sorting; `taken` holds their
-    // spans by start, so that an overlap check is a lookup, not a walk over every edit.
-    let mut edits: Vec<(usize, usize, String)> = Vec::new();
-    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    // start -> (end, replacement) in `text`, by start: an overlap check is a lookup, not a walk
+    // over every edit, and the output is written in order (of two that overlap, the first).
+    let mut edits: Edits = Edits::new();
     let mut credentials = Vec::new();
     // Newline offsets, built on the first credential found; a line is then a binary search.
     let newlines: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
@@ -283,7 +282,6 @@ pub fn scan(text: &str) -> Scanned {
         };
         push_edit(
             &mut edits,
-            &mut taken,
             (value.start(), value.end(), replacement(key_id.as_deref())),
         );
         credentials.push(Credential {
@@ -301,7 +299,6 @@ pub fn scan(text: &str) -> Scanned {
         let (format, key_id) = judge(value.as_str(), Some(Scheme::ApiKey));
         push_edit(
             &mut edits,
-            &mut taken,
             (value.start(), value.end(), replacement(key_id.as_deref())),
         );
         credentials.push(Credential {
@@ -321,7 +318,6 @@ pub fn scan(text: &str) -> Scanned {
         }
         push_edit(
             &mut edits,
-            &mut taken,
             (secret.start(), secret.end(), REDACTED.to_string()),
         );
         if caps.get(1).is_some() {
@@ -339,12 +335,11 @@ pub fn scan(text: &str) -> Scanned {
             caps.get(1).expect("id group"),
             caps.get(2).expect("secret group"),
         );
-        if is_masked(secret.as_str()) || overlaps(&taken, secret.start(), secret.end()) {
+        if is_masked(secret.as_str()) || overlaps(&edits, secret.start(), secret.end()) {
             continue;
         }
         push_edit(
             &mut edits,
-            &mut taken,
             (secret.start(), secret.end(), REDACTED.to_string()),
         );
         credentials.push(Credential {
@@ -356,7 +351,7 @@ pub fn scan(text: &str) -> Scanned {
     }
     for caps in API_KEY_SETTING.captures_iter(text) {
         let value = caps.get(1).expect("value group");
-        if is_masked(value.as_str()) || overlaps(&taken, value.start(), value.end()) {
+        if is_masked(value.as_str()) || overlaps(&edits, value.start(), value.end()) {
             continue;
         }
         let (format, key_id) = match judge(value.as_str(), Some(Scheme::ApiKey)) {
@@ -371,7 +366,6 @@ pub fn scan(text: &str) -> Scanned {
         };
         push_edit(
             &mut edits,
-            &mut taken,
             (value.start(), value.end(), replacement(key_id.as_deref())),
         );
         credentials.push(Credential {
@@ -382,15 +376,11 @@ pub fn scan(text: &str) -> Scanned {
         });
     }
     for m in BARE_BASE64.find_iter(text) {
-        if overlaps(&taken, m.start(), m.end()) {
+        if overlaps(&edits, m.start(), m.end()) {
             continue;
         }
         if let Some(id) = decodes_to_id_secret(m.as_str()) {
-            push_edit(
-                &mut edits,
-                &mut taken,
-                (m.start(), m.end(), replacement(Some(&id))),
-            );
+            push_edit(&mut edits, (m.start(), m.end(), replacement(Some(&id))));
             continue;
         }
         // The run may hold more than the value: a path before it (`vault/VnVh…`), a
@@ -411,7 +401,6 @@ pub fn scan(text: &str) -> Scanned {
                     let start = m.start() + from;
                     push_edit(
                         &mut edits,
-                        &mut taken,
                         (start, start + part.len(), replacement(Some(&id))),
                     );
                     break;
@@ -461,7 +450,7 @@ pub fn scan(text: &str) -> Scanned {
             if NOT_A_SECRET_NAME.is_match(name)
                 || prose_word
                 || is_masked(value.as_str())
-                || overlaps(&taken, value_start, value_end)
+                || overlaps(&edits, value_start, value_end)
                 || matches!(
                     value.as_str().to_ascii_lowercase().as_str(),
                     "null" | "none" | "true" | "false" | "bearer" | "basic" | "apikey"
@@ -469,19 +458,15 @@ pub fn scan(text: &str) -> Scanned {
             {
                 continue;
             }
-            push_edit(
-                &mut edits,
-                &mut taken,
-                (value_start, value_end, REDACTED.to_string()),
-            );
+            push_edit(&mut edits, (value_start, value_end, REDACTED.to_string()));
         }
     }
     // An ES-shaped `id:secret` standing alone: found from each `:` (a byte search), not by a
     // pattern that would have to try every position of the text.
     for at in memchr::memchr_iter(b':', text.as_bytes()) {
         if let Some((start, end)) = raw_pair_secret(text.as_bytes(), at) {
-            if !overlaps(&taken, start, end) {
-                push_edit(&mut edits, &mut taken, (start, end, REDACTED.to_string()));
+            if !overlaps(&edits, start, end) {
+                push_edit(&mut edits, (start, end, REDACTED.to_string()));
             }
         }
     }
@@ -491,22 +476,17 @@ pub fn scan(text: &str) -> Scanned {
             for caps in re.captures_iter(&text[start..end]) {
                 let value = caps.get(1).expect("value group");
                 let (value_start, value_end) = (start + value.start(), start + value.end());
-                if is_masked(value.as_str()) || overlaps(&taken, value_start, value_end) {
+                if is_masked(value.as_str()) || overlaps(&edits, value_start, value_end) {
                     continue;
                 }
-                push_edit(
-                    &mut edits,
-                    &mut taken,
-                    (value_start, value_end, REDACTED.to_string()),
-                );
+                push_edit(&mut edits, (value_start, value_end, REDACTED.to_string()));
             }
         }
     }
 
-    edits.sort_by_key(|edit| edit.0);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    for (start, end, replacement) in edits {
+    for (start, (end, replacement)) in edits {
         if start < at {
             continue;
         }
@@ -616,22 +596,20 @@ fn windows(
         .collect()
 }
 
-/// Whether `start..end` overlaps a span already taken (they never overlap each other).
-fn overlaps(taken: &std::collections::BTreeMap<usize, usize>, start: usize, end: usize) -> bool {
-    taken
+/// The replacements of [`scan`]: start -> (end, replacement).
+type Edits = std::collections::BTreeMap<usize, (usize, String)>;
+
+/// Whether `start..end` overlaps an edit already made.
+fn overlaps(edits: &Edits, start: usize, end: usize) -> bool {
+    edits
         .range(..end)
         .next_back()
-        .is_some_and(|(_, e)| *e > start)
+        .is_some_and(|(_, (e, _))| *e > start)
 }
 
-/// Record an edit and its span.
-fn push_edit(
-    edits: &mut Vec<(usize, usize, String)>,
-    taken: &mut std::collections::BTreeMap<usize, usize>,
-    edit: (usize, usize, String),
-) {
-    taken.insert(edit.0, edit.1);
-    edits.push(edit);
+/// Record an edit; at a start already edited, the first stays.
+fn push_edit(edits: &mut Edits, (start, end, replacement): (usize, usize, String)) {
+    edits.entry(start).or_insert((end, replacement));
 }
 
 fn replacement(key_id: Option<&str>) -> String {
