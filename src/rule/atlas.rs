@@ -154,6 +154,13 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
             "Elastic.Transport.TransportException: Request failed to execute. Call: Status code {status} from: POST /logs-app-default/_doc. ServerError: Type: security_exception Reason: \"{msg}\""
         )
     };
+    // An APM agent (the Python agent's transport) reporting APM Server's answer.
+    let apm_agent = |status: u16| {
+        format!(
+            "elasticapm.transport - ERROR - Failed to submit message: 'HTTP {status}: {{\"error\":{}}}\\n'",
+            json(&msg)
+        )
+    };
     match envelope {
         // go-elasticsearch's `esapi.Response.String()`: status, then the body as it came.
         "go_esapi_401" => format!("[401 Unauthorized] {}", unsuccessful()),
@@ -213,12 +220,8 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
             "2026-11-20T09:14:10.123Z\terror\telasticsearchexporter@v0.139.0/bulkindexer.go:402\tfailed to index document\t{{\"resource\": {{\"service.name\": \"otelcol-contrib\"}}, \"otelcol.component.id\": \"elasticsearch\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"logs\", \"index\": \"logs-generic.otel-default\", \"error.type\": \"security_exception\", \"error.reason\": {m}}}",
             m = json(&msg)
         ),
-        // An APM agent (the Python agent's transport) reporting APM Server's answer.
-        "apm_401" | "apm_403" => format!(
-            "elasticapm.transport - ERROR - Failed to submit message: 'HTTP {}: {{\"error\":{}}}\\n'",
-            &envelope[4..],
-            json(&msg)
-        ),
+        "apm_401" => apm_agent(401),
+        "apm_403" => apm_agent(403),
         // APM Server's request log line: the answer's words are the message.
         "apm_server_json" => format!(
             r#"{{"log.level":"error","@timestamp":"2026-11-20T09:14:10.123Z","log.logger":"request","log.origin":{{"function":"github.com/elastic/apm-server/internal/beater/middleware.LogMiddleware.func1.1","file.name":"middleware/log_middleware.go","file.line":59}},"message":{m},"service.name":"apm-server","url.original":"/intake/v2/events","http.request.method":"POST","source.address":"10.0.4.17","http.response.status_code":401,"ecs.version":"1.6.0"}}"#,
