@@ -1,12 +1,12 @@
 //! `keydoctor doctor`: ask the cluster the read-only questions and check the answers.
 
-use super::explain::parse_now;
-use super::keys::{cluster_client, cluster_label};
+use super::resolve::{cluster_client, now as parse_now};
 use super::{width, CmdResult, DoctorArgs, Io};
 use crate::cluster::{api, ClusterError};
 use crate::diagnosis::doctor::{examine, ClusterFacts};
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::Error;
+use crate::pipeline::cluster::label as cluster_label;
 use crate::report::doctor::render_doctor;
 use crate::report::RenderOptions;
 

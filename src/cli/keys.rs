@@ -2,292 +2,30 @@
 //! The metadata comes from saved responses (`--metadata`) or the cluster (`--es-url`).
 
 use std::io::Write as _;
-use std::time::Duration;
 
-use super::explain::parse_now;
-use super::{width, ClusterArgs, CmdResult, ExpiringArgs, Io, KeyArgs, MetadataArgs, RotateArgs};
-use crate::cluster::auth::{Auth, Secret};
-use crate::cluster::{api, Client, Settings};
+use super::resolve::{cluster_client, now as parse_now, print_warnings};
+use super::{width, CmdResult, ExpiringArgs, Io, KeyArgs, MetadataArgs, RotateArgs};
+use crate::cluster::{api, Client};
 use crate::diagnosis::keys::{describe, expiring as sort_expiring, State};
 use crate::diagnosis::rotate::{plan, IndexGrant};
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::{Error, Outcome};
-use crate::event::credential::{judge, looks_like_key_id, redact, Scheme};
-use crate::event::key_metadata::KeyMetadata;
-use crate::event::parse_input;
+use crate::pipeline::cluster::label as cluster_label;
+use crate::pipeline::keys::key_id_of;
+use crate::pipeline::scan::scan_paths;
 use crate::report::keys::{render_expiring, render_key, render_plan};
 use crate::report::RenderOptions;
-use crate::source::{self, Skipped};
+use crate::secret::redact;
 
-/// Read metadata files; an error when none could be read or none holds a key.
-pub(super) fn load_metadata(
+/// Saved metadata, its warnings printed.
+fn load_metadata(
     paths: &[std::path::PathBuf],
     io: &mut Io<'_>,
-) -> Result<(Vec<KeyMetadata>, Vec<String>), Error> {
-    let mut keys = Vec::new();
-    let mut sources = Vec::new();
-    let mut skipped: Vec<Skipped> = Vec::new();
-    for path in paths {
-        let loaded = source::load_path(path, &mut io.stdin);
-        skipped.extend(
-            loaded
-                .skipped
-                .iter()
-                .filter(|s| !s.reason.is_partial())
-                .cloned(),
-        );
-        if let Some(input) = loaded.input {
-            let doc = parse_input(&input);
-            if doc.keys.is_empty() {
-                skipped.push(Skipped {
-                    source: input.name.clone(),
-                    reason: source::SkipReason::Unreadable(
-                        "no API key in it (expected a GET /_security/api_key or _query/api_key response)".into(),
-                    ),
-                });
-            }
-            keys.extend(doc.keys);
-            sources.push(input.name);
-        }
-    }
-    for s in &skipped {
-        let line = format!("warning: {}: {}", s.source, s.reason);
-        writeln!(io.stderr, "{}", redact(&line))?;
-    }
-    if keys.is_empty() && !skipped.is_empty() {
-        return Err(Error::NoInput {
-            reasons: skipped
-                .iter()
-                .map(|s| format!("{}: {}", s.source, s.reason))
-                .collect::<Vec<_>>()
-                .join("; "),
-        });
-    }
-    Ok((keys, sources))
-}
-
-/// A client for `--es-url` (or `ELASTICSEARCH_URL`), or `None` when no URL is given.
-pub(super) fn cluster_client(args: &ClusterArgs, io: &mut Io<'_>) -> Result<Option<Client>, Error> {
-    let Some(url) = args
-        .es_url
-        .clone()
-        .or_else(|| (io.env)("ELASTICSEARCH_URL").filter(|u| !u.trim().is_empty()))
-    else {
-        return Ok(None);
-    };
-    if args.insecure {
-        writeln!(
-            io.stderr,
-            "warning: --insecure: the cluster's certificate is not verified; anyone on the network path can read the credentials keydoctor sends"
-        )?;
-    }
-    let settings = Settings {
-        url,
-        auth: Auth::from_env(&*io.env),
-        ca_cert: args.ca_cert.clone(),
-        insecure: args.insecure,
-        allow_plain_http: args.allow_plain_http,
-        timeout: Duration::from_secs(args.timeout.max(1)),
-    };
-    Ok(Some(Client::new(&settings)?))
-}
-
-/// The failing client's key, from `--with-key-env VAR`: its id, and its value for the one
-/// place that sends it (never shown).
-pub(super) struct StudiedKey {
-    pub(super) id: String,
-    pub(super) var: String,
-    pub(super) secret: Secret,
-}
-
-/// `--with-key-env VAR`: the encoded key in `VAR`, decoded to its id (the value is never shown).
-pub(super) fn key_from_env(var: Option<&str>, io: &Io<'_>) -> Result<Option<StudiedKey>, Error> {
-    let Some(var) = var else {
-        return Ok(None);
-    };
-    let value = (io.env)(var)
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "--with-key-env {var}: the variable is not set or empty"
-            ))
-        })?;
-    match judge(value.trim(), Some(Scheme::ApiKey)) {
-        (_, Some(id)) => Ok(Some(StudiedKey {
-            id,
-            var: var.to_string(),
-            secret: Secret::new(value.trim().to_string()),
-        })),
-        _ => Err(Error::Usage(format!(
-            "--with-key-env {var}: the value is not an encoded API key (base64 of id:api_key); it is not shown"
-        ))),
-    }
-}
-
-/// `explain` and `scan` with `--es-url`: ask the cluster about every finding's key, and, with
-/// `--with-key-env`, test the key itself (`_authenticate`, `_has_privileges` for each denial).
-/// Before any file is read: the cluster given (`--es-url`, `ELASTICSEARCH_URL`) answers,
-/// accepts keydoctor's credentials and says its version. A failure here is the user's to fix
-/// at once (exit 2), before a long scan; `--audit-index` needs a cluster.
-pub(super) fn precheck_cluster(
-    cluster: &ClusterArgs,
-    audit_index: &[String],
-    io: &mut Io<'_>,
-) -> Result<Option<(Client, api::ClusterInfo)>, Error> {
-    let Some(client) = cluster_client(cluster, io)? else {
-        if !audit_index.is_empty() {
-            return Err(Error::Usage(
-                "--audit-index reads from the cluster: give --es-url URL (or ELASTICSEARCH_URL)"
-                    .into(),
-            ));
-        }
-        return Ok(None);
-    };
-    let info = api::info(&client)?;
-    Ok(Some((client, info)))
-}
-
-/// The cluster to ask, once the inputs are known: `None` when `--es-url` reaches another cluster
-/// than the one the inputs come from (by uuid, else by name), with the sentence that says so.
-pub(super) fn same_cluster(
-    checked: Option<(Client, api::ClusterInfo)>,
-    seen: &[crate::source::identity::SeenCluster],
-) -> (Option<Client>, Option<String>) {
-    match checked {
-        None => (None, None),
-        Some((client, info)) => match crate::source::identity::mismatch(
-            seen,
-            info.cluster_name.as_deref(),
-            info.cluster_uuid.as_deref(),
-        ) {
-            Some(why) => (None, Some(why)),
-            None => (Some(client), None),
-        },
-    }
-}
-
-/// A failure of the cluster after the pre-check: the offline findings stand, and every format
-/// says what the cluster could not add.
-pub(super) fn cluster_unavailable(
-    diagnosis: &mut crate::diagnosis::Diagnosis,
-    what: &str,
-    e: &Error,
-) {
-    diagnosis.notes.push(crate::diagnosis::Note {
-        rule_id: None,
-        message: redact(&format!("{what} unavailable: {e}")),
-        source: None,
-        line: None,
-        count: 1,
-    });
-}
-
-pub(super) fn ask_cluster(
-    client: Option<&Client>,
-    studied: Option<&StudiedKey>,
-    diagnosis: &mut crate::diagnosis::Diagnosis,
-    rules: &crate::rule::RuleSet,
-    opts: &crate::diagnosis::Options,
-    io: &mut Io<'_>,
-) -> Result<(), Error> {
-    let Some(client) = client else {
-        return Ok(());
-    };
-    let ids: std::collections::BTreeSet<String> = diagnosis
-        .findings
-        .iter()
-        .filter_map(|f| f.key_id.clone())
-        .chain(studied.map(|k| k.id.clone()))
-        .collect();
-    let view = cluster_view(client, ids)?;
-    crate::diagnosis::correlate::confirm(diagnosis, &view, rules, opts);
-    let Some(key) = studied else {
-        return Ok(());
-    };
-    let as_key = client.with_auth(Auth::StudiedKey {
-        var: key.var.clone(),
-        key: key.secret.clone(),
-    })?;
-    let mut probe = crate::diagnosis::correlate::KeyProbe {
-        id: key.id.clone(),
-        var: key.var.clone(),
-        label: view.label.clone(),
-        ..Default::default()
-    };
-    // The probe adds to the diagnosis; its failure is a note, not the end of the report.
-    probe.authenticates = match api::authenticate_as_key(&as_key) {
-        Ok(answer) => Some(answer.map(|_| ())),
-        Err(e) => {
-            let line = format!(
-                "note: testing the key in {} with GET /_security/_authenticate failed: {e}",
-                key.var
-            );
-            writeln!(io.stderr, "{}", redact(&line))?;
-            None
-        }
-    };
-    if probe.authenticates == Some(Ok(())) {
-        let mut asked = std::collections::BTreeSet::new();
-        for f in &diagnosis.findings {
-            if f.class != crate::model::Class::UnderPrivileged
-                || f.key_id.as_deref() != Some(key.id.as_str())
-            {
-                continue;
-            }
-            let Some(privilege) = f.details.least_privilege.clone() else {
-                continue;
-            };
-            let cluster_privilege = f.details.privilege_kind == Some("cluster");
-            let index = (!cluster_privilege)
-                .then(|| f.details.indices.first().cloned())
-                .flatten();
-            if !cluster_privilege && index.is_none() {
-                continue;
-            }
-            if !asked.insert((privilege.clone(), index.clone())) {
-                continue;
-            }
-            match api::key_has_privilege(&as_key, cluster_privilege, &privilege, index.as_deref()) {
-                Ok((granted, _)) => probe.privileges.push((privilege, index, granted)),
-                Err(e) => {
-                    let line = format!(
-                        "note: _has_privileges with the key in {} failed: {e}",
-                        key.var
-                    );
-                    writeln!(io.stderr, "{}", redact(&line))?;
-                }
-            }
-        }
-    }
-    crate::diagnosis::correlate::apply_probe(diagnosis, &probe, rules, opts);
-    Ok(())
-}
-
-/// Ask the cluster about `ids`: the keys it has, the ids it does not know.
-pub(super) fn cluster_view(
-    client: &Client,
-    ids: impl IntoIterator<Item = String>,
-) -> Result<crate::diagnosis::correlate::ClusterView, Error> {
-    let info = api::info(client)?;
-    let mut view = crate::diagnosis::correlate::ClusterView {
-        label: format!("the cluster at {}", cluster_label(client, &info)),
-        ..Default::default()
-    };
-    for id in ids {
-        let lookup = api::key_by_id(client, &id, info.version)?;
-        if lookup.keys.iter().any(|k| k.id == id) {
-            view.keys
-                .extend(lookup.keys.into_iter().filter(|k| k.id == id));
-        } else {
-            view.absent.push(id);
-        }
-        for note in lookup.notes {
-            if !view.notes.contains(&note) {
-                view.notes.push(note);
-            }
-        }
-    }
-    Ok(view)
+) -> Result<(Vec<crate::pipeline::keys::Keys>, Vec<String>), Error> {
+    let mut warnings = Vec::new();
+    let loaded = crate::pipeline::keys::load_metadata(paths, &mut io.stdin, &mut warnings);
+    print_warnings(&warnings, io)?;
+    loaded
 }
 
 /// Where the metadata comes from, checked once.
@@ -304,32 +42,6 @@ fn source_of(args: &MetadataArgs, io: &mut Io<'_>) -> Result<Source, Error> {
         Some(client) => Ok(Source::Cluster(client)),
         None => Err(Error::Usage(
             "key metadata is needed: --metadata FILE (a saved GET /_security/api_key response) or --es-url URL (or ELASTICSEARCH_URL), with credentials in ES_API_KEY or ES_USERNAME and ES_PASSWORD".into(),
-        )),
-    }
-}
-
-pub(super) fn cluster_label(client: &Client, info: &api::ClusterInfo) -> String {
-    format!(
-        "{} (Elasticsearch {}{})",
-        client.url(),
-        info.version_text,
-        info.cluster_name
-            .as_ref()
-            .map(|n| format!(", cluster {n}"))
-            .unwrap_or_default()
-    )
-}
-
-/// A key id from what the user gave: an id, or an encoded credential (never echoed).
-fn key_id_of(given: &str) -> Result<String, Error> {
-    let given = given.trim();
-    if looks_like_key_id(given) {
-        return Ok(given.to_string());
-    }
-    match judge(given, Some(Scheme::ApiKey)) {
-        (_, Some(id)) => Ok(id),
-        _ => Err(Error::Usage(
-            "the argument is neither a key id nor an encoded API key (base64 of id:api_key); it is not shown here in case it is a secret".into(),
         )),
     }
 }
@@ -388,7 +100,7 @@ pub(super) fn expiring(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdR
     let mut report = sort_expiring(&keys, &args.within, within_ms, now_ms);
     report.notes = notes;
     if !args.logs.is_empty() {
-        let scanned = super::scan::scan_paths(&args.logs, None, now_ms)?;
+        let scanned = scan_paths(&args.logs, None, now_ms)?;
         for s in &scanned.diagnosis.skipped {
             let line = format!("warning: {}: {}", s.source, s.reason);
             writeln!(io.stderr, "{}", redact(&line))?;
@@ -450,7 +162,7 @@ pub(super) fn impact(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> C
     } else {
         Vec::new()
     };
-    let scanned = super::scan::scan_paths(&args.logs, args.rules.as_deref(), now_ms)?;
+    let scanned = scan_paths(&args.logs, args.rules.as_deref(), now_ms)?;
     let key = keys.iter().find(|k| k.id == id);
     let used = scanned.successes.get(&id);
     // The name: the metadata's, else the audit log's `apikey.name`, else a failure's.
@@ -583,79 +295,4 @@ pub(super) fn rotate(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResul
     };
     render_plan(&plan, args.output.format.into(), &opts, &mut io.stdout)?;
     Ok(Outcome::Clean)
-}
-
-/// Audit events read from an index into a temporary file, named for reports.
-pub(super) struct FetchedAudit {
-    pub(super) file: tempfile::NamedTempFile,
-    pub(super) label: String,
-    pub(super) size: u64,
-}
-
-/// `--audit-index PATTERN…`: read each pattern's audit events between `since_ms` (default:
-/// 30 days before `now_ms`) and `until_ms` from the `--es-url` cluster.
-pub(super) fn audit_from_index(
-    patterns: &[String],
-    client: Option<&Client>,
-    since_ms: Option<i64>,
-    until_ms: Option<i64>,
-    now_ms: i64,
-    io: &mut Io<'_>,
-) -> Result<Vec<FetchedAudit>, Error> {
-    if patterns.is_empty() {
-        return Ok(Vec::new());
-    }
-    let client = client.ok_or_else(|| {
-        Error::Usage(
-            "--audit-index reads from the cluster: give --es-url URL (or ELASTICSEARCH_URL)".into(),
-        )
-    })?;
-    let info = api::info(client)?;
-    let since = since_ms.unwrap_or(now_ms - 30 * 86_400_000);
-    let mut out = Vec::new();
-    for pattern in patterns {
-        let mut file = tempfile::NamedTempFile::new()?;
-        let fetched = {
-            let mut writer = std::io::BufWriter::new(file.as_file_mut());
-            let fetched = crate::cluster::audit_index::fetch(
-                client,
-                info.version,
-                pattern,
-                since,
-                until_ms,
-                &mut writer,
-            )?;
-            writer.flush()?;
-            fetched
-        };
-        writeln!(
-            io.stderr,
-            "keydoctor: read {} audit event{} from index {pattern} since {}{}{}",
-            fetched.events,
-            if fetched.events == 1 { "" } else { "s" },
-            crate::model::format_ms(since),
-            if since_ms.is_none() {
-                " (the last 30 days; --since reads further back)"
-            } else {
-                ""
-            },
-            if fetched.truncated {
-                format!(
-                    "; stopped at {} events: narrow --since/--until",
-                    crate::cluster::audit_index::MAX_EVENTS
-                )
-            } else {
-                String::new()
-            }
-        )?;
-        let size = file.as_file().metadata().map(|m| m.len()).unwrap_or(0);
-        if fetched.events > 0 {
-            out.push(FetchedAudit {
-                file,
-                label: format!("audit index {pattern}"),
-                size,
-            });
-        }
-    }
-    Ok(out)
 }

@@ -5,6 +5,7 @@ mod doctor;
 mod explain;
 mod keys;
 mod progress;
+mod resolve;
 mod rules;
 mod scan;
 
@@ -607,7 +608,7 @@ fn report_error(err: &Error, io: &mut Io<'_>) {
     if handler.render_report(&mut text, err).is_err() {
         text = format!("error: {err}\n");
     }
-    let _ = write!(io.stderr, "{}", crate::event::credential::redact(&text));
+    let _ = write!(io.stderr, "{}", crate::secret::redact(&text));
 }
 
 /// Where printed `curl` forms send their requests: the `--es-url` and `--ca-cert` given

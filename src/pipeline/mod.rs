@@ -1,7 +1,9 @@
-//! The passes that follow the scan of a tree, in one order for `scan` and `scan --follow`.
+//! A command's resolved request in, a [`Diagnosis`] out: the pass order, written once.
 //!
-//! After the files are scanned (and, for `scan`, the other cluster's side is merged and the live
-//! cluster has added what it knows), [`finish`] runs, in this order:
+//! [`explain::run`] reads and diagnoses the pastes, [`scan::run`] walks and scans a tree (and a
+//! fulfilling cluster's, for a two-sided scan); both then ask the live cluster
+//! ([`cluster::ask`], after [`cluster::same_cluster`] and [`cluster::audit_from_index`]) and run
+//! [`finish`], in this order:
 //! 1. the checks of each support-diagnostics bundle among the paths (its API answers as `doctor`
 //!    reads them, what a bundle cannot show);
 //! 2. the differential (the causes ruled in and out across findings);
@@ -9,12 +11,25 @@
 //!    suppressions.
 //!
 //! `scan --follow` runs the same [`finish`] on every poll's diagnosis, so a followed tree gets
-//! the bundle checks and the differential that a scan of it gets.
+//! the bundle checks and the differential that a scan of it gets. Nothing here prints: the
+//! messages are [`Ran::warnings`].
+
+pub mod cluster;
+pub mod explain;
+pub mod keys;
+pub mod scan;
 
 use crate::diagnosis::differential::Retention;
 use crate::diagnosis::Diagnosis;
 use crate::model::Class;
 use crate::source::bundle::Bundle;
+
+/// What a run of the pipeline gives: the diagnosis, and the lines the face prints on stderr
+/// (what was read from an audit index, a probe that failed).
+pub struct Ran {
+    pub diagnosis: Diagnosis,
+    pub warnings: Vec<String>,
+}
 
 /// What the passes after a scan need.
 pub struct Finish<'a> {

@@ -1,0 +1,129 @@
+//! Flags and environment resolved once, for every command: versions and times, the cluster's
+//! client (its credentials from the environment only), the studied key.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use super::{ClusterArgs, Io};
+use crate::cluster::auth::Auth;
+use crate::cluster::{api, Client, Settings};
+use crate::error::Error;
+use crate::model::Version;
+use crate::pipeline::cluster::StudiedKey;
+
+/// `--es-version`.
+pub(super) fn version(given: Option<&str>) -> Result<Option<Version>, Error> {
+    given
+        .map(|v| {
+            Version::parse(v).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--es-version `{v}` is not a version (expected e.g. 8.3 or 7.17.10)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// `--now`, else the clock.
+pub(super) fn now(given: Option<&str>) -> Result<i64, Error> {
+    match given {
+        Some(t) => Ok(chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| Error::Usage(format!("--now `{t}`: {e}")))?
+            .timestamp_millis()),
+        None => Ok(chrono::Utc::now().timestamp_millis()),
+    }
+}
+
+/// `--since` / `--until`: RFC 3339, `2026-11-20T00:00`, or a date.
+pub(super) fn time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, Error> {
+    let Some(text) = given else {
+        return Ok(None);
+    };
+    let t = text.trim();
+    let padded = match t.len() {
+        10 => format!("{t}T00:00:00"),
+        16 => format!("{t}:00"),
+        _ => t.to_string(),
+    };
+    crate::diagnosis::timeline::parse_ts(&padded)
+        .map(Some)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} `{text}` is not a time (expected e.g. 2026-11-20T00:00, 2026-11-20 or RFC 3339; no zone means UTC)"
+            ))
+        })
+}
+
+/// A client for `--es-url` (or `ELASTICSEARCH_URL`), or `None` when no URL is given.
+pub(super) fn cluster_client(args: &ClusterArgs, io: &mut Io<'_>) -> Result<Option<Client>, Error> {
+    let Some(url) = args
+        .es_url
+        .clone()
+        .or_else(|| (io.env)("ELASTICSEARCH_URL").filter(|u| !u.trim().is_empty()))
+    else {
+        return Ok(None);
+    };
+    if args.insecure {
+        writeln!(
+            io.stderr,
+            "warning: --insecure: the cluster's certificate is not verified; anyone on the network path can read the credentials keydoctor sends"
+        )?;
+    }
+    let settings = Settings {
+        url,
+        auth: Auth::from_env(&*io.env),
+        ca_cert: args.ca_cert.clone(),
+        insecure: args.insecure,
+        allow_plain_http: args.allow_plain_http,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    Ok(Some(Client::new(&settings)?))
+}
+
+/// Before any file is read: the cluster given (`--es-url`, `ELASTICSEARCH_URL`) answers,
+/// accepts keydoctor's credentials and says its version. A failure here is the user's to fix
+/// at once (exit 2), before a long scan; `--audit-index` needs a cluster.
+pub(super) fn checked_cluster(
+    cluster: &ClusterArgs,
+    audit_index: &[String],
+    io: &mut Io<'_>,
+) -> Result<Option<(Client, api::ClusterInfo)>, Error> {
+    let Some(client) = cluster_client(cluster, io)? else {
+        if !audit_index.is_empty() {
+            return Err(Error::Usage(
+                "--audit-index reads from the cluster: give --es-url URL (or ELASTICSEARCH_URL)"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let info = api::info(&client)?;
+    Ok(Some((client, info)))
+}
+
+/// `--with-key-env VAR`: the encoded key in `VAR`, decoded to its id (the value is never shown).
+pub(super) fn studied_key(var: Option<&str>, io: &Io<'_>) -> Result<Option<StudiedKey>, Error> {
+    let Some(var) = var else {
+        return Ok(None);
+    };
+    let value = (io.env)(var)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--with-key-env {var}: the variable is not set or empty"
+            ))
+        })?;
+    StudiedKey::decode(var, &value).map(Some).ok_or_else(|| {
+        Error::Usage(format!(
+            "--with-key-env {var}: the value is not an encoded API key (base64 of id:api_key); it is not shown"
+        ))
+    })
+}
+
+/// The pipeline's messages, on stderr.
+pub(super) fn print_warnings(warnings: &[String], io: &mut Io<'_>) -> Result<(), Error> {
+    for w in warnings {
+        writeln!(io.stderr, "{}", crate::secret::redact(w))?;
+    }
+    Ok(())
+}
