@@ -409,3 +409,37 @@ fn the_worked_example_in_the_rules_readme_lints_and_passes() {
         out.stdout
     );
 }
+
+#[test]
+fn lint_warns_when_the_literals_need_more_anchors_than_the_packed_search_takes() {
+    // 70 literals with no window in common: each needs an anchor of its own.
+    let many: Vec<String> = (100..170).map(|i| format!("\"{i}\"")).collect();
+    // It replaces the bundled rule (same id), so that nothing shadows it.
+    let dir = custom_rule(|t| {
+        t.replace("id = \"site-expired\"", "id = \"api-key-expired\"").replace(
+            "decisive = [",
+            &format!(
+                "literals = [\"api key is expired\", \"api key has expired\", \"cannot update expired api key [\", {}]\ndecisive = [",
+                many.join(", ")
+            ),
+        )
+    });
+    std::fs::rename(
+        dir.path().join("expired/site-expired.toml"),
+        dir.path().join("expired/api-key-expired.toml"),
+    )
+    .unwrap();
+    let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let flat = crate::support::flat(&out.stderr);
+    assert!(
+        flat.contains("need more than 64 anchors"),
+        "{flat}\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("through 0 anchors"), "{}", out.stdout);
+    // The bundled rules fit.
+    let out = keydoctor(&["rules", "lint"], "");
+    assert!(!out.stderr.contains("anchors"), "{}", out.stderr);
+    assert!(!out.stdout.contains("through 0 anchors"), "{}", out.stdout);
+}

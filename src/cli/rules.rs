@@ -158,11 +158,23 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                 let _ = handler.render_report(&mut text, w);
                 io.stderr.write_all(text.as_bytes())?;
             }
+            let rules = set.rules.len();
+            let scanner = crate::scan::Scanner::new(set, crate::diagnosis::Options::new(None, 0));
+            let mut warnings = problems.len();
+            if scanner.is_prefiltered() && scanner.anchors().is_empty() {
+                warnings += 1;
+                writeln!(
+                    io.stderr,
+                    "warning: the rules' {} literals need more than {} anchors (or this CPU has no packed searcher): scans read every byte with the slower automaton; share words between literals or drop near-duplicates",
+                    scanner.literals().len(),
+                    crate::rule::prefilter::MAX_ANCHORS
+                )?;
+            }
             writeln!(
                 io.stdout,
-                "{} rules, 0 errors, {} warnings",
-                set.rules.len(),
-                problems.len()
+                "{rules} rules, 0 errors, {warnings} warnings; scans search {} literals through {} anchors",
+                scanner.literals().len(),
+                scanner.anchors().len()
             )?;
             Ok(Outcome::Clean)
         }

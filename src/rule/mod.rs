@@ -23,6 +23,7 @@ pub mod atlas;
 pub mod clients;
 pub mod compile;
 mod embedded;
+pub mod prefilter;
 pub(crate) mod schema;
 pub mod selftest;
 pub mod template;

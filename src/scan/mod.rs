@@ -8,10 +8,13 @@
 //!   tallied, not dropped).
 //!
 //! Per file, on a rayon pool: open (gzip by magic bytes) → sniff the format → read in chunks cut
-//! at record starts → one Aho-Corasick search per chunk over the rules' literals plus the audit
-//! actions correlation needs → only hit lines become records. Audit lines that only feed
-//! correlation (`access_granted`, `anonymous_access_denied`, the `security_config_change`
-//! events) are read by a fast field scan or parsed directly, never matched against rules. Rule
+//! at record starts → the line prefilter over the rules' literals plus the audit actions
+//! correlation needs ([`LinePrefilter`]: a packed SIMD search for a few anchors over a lower-cased
+//! copy of the chunk, the literals' automaton only on the lines an anchor hits; in an audit log,
+//! whose lines nearly all hit, the lines one by one) → only hit lines become records. Audit lines
+//! that only feed correlation (`access_granted`, `anonymous_access_denied`, the
+//! `security_config_change` events) are read by a one-pass field scan or parsed directly, never
+//! matched against rules. Rule
 //! matches are grouped per (class, key); the first few records of each group are kept as
 //! evidence, the rest only counted ([`Facts`]). Results merge in path order, so the output does
 //! not depend on scheduling. The kept records are then diagnosed like `explain` input and the
@@ -26,7 +29,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, LazyLock};
 
-use aho_corasick::AhoCorasick;
+use crate::rule::prefilter::LinePrefilter;
 use memchr::{memchr_iter, memmem};
 use rayon::prelude::*;
 use regex::Regex;
@@ -115,7 +118,7 @@ pub struct Scanner {
     rules: Arc<RuleSet>,
     opts: Options,
     /// `None` when a rule has no literal: then every line is a candidate.
-    prefilter: Option<AhoCorasick>,
+    prefilter: Option<LinePrefilter>,
     literals: Vec<String>,
     progress: Option<Arc<AtomicU64>>,
 }
@@ -143,13 +146,7 @@ impl Scanner {
         literals.dedup();
         let every_rule_filtered = rules.rules.iter().all(|r| !r.literals.is_empty());
         let prefilter = every_rule_filtered
-            .then(|| {
-                AhoCorasick::builder()
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .ascii_case_insensitive(true)
-                    .build(&literals)
-                    .ok()
-            })
+            .then(|| LinePrefilter::new(&literals))
             .flatten();
         Self {
             rules,
@@ -179,6 +176,11 @@ impl Scanner {
     /// The literals the prefilter searches for (lower case, matched case-insensitively).
     pub fn literals(&self) -> &[String] {
         &self.literals
+    }
+
+    /// The anchors the prefilter searches for first (none: its automaton runs alone).
+    pub fn anchors(&self) -> &[String] {
+        self.prefilter.as_ref().map_or(&[], LinePrefilter::anchors)
     }
 
     /// Whether every rule has prefilter literals (else every line is read as a record).
@@ -353,6 +355,7 @@ impl Scanner {
         let format = sniff(&head);
         if format == LogFormat::Audit {
             state.facts.audit.files.insert(name.clone());
+            state.audit_file = true;
         }
         let mut reader = head.as_slice().chain(reader);
         let whole = force_whole
@@ -483,6 +486,11 @@ struct FileState<'a> {
     /// An input read whole (metadata, small files): kept as it is.
     whole: Option<Input>,
     records: usize,
+    /// The lower-cased copy of the chunk the prefilter searches (reused).
+    lowered: Vec<u8>,
+    /// An audit log: nearly every line is a hit, so lines are taken one by one (see
+    /// [`audit_hit_lines`]).
+    audit_file: bool,
 }
 
 impl<'a> FileState<'a> {
@@ -502,6 +510,8 @@ impl<'a> FileState<'a> {
             successes: HashMap::new(),
             whole: None,
             records: 0,
+            lowered: Vec::new(),
+            audit_file: false,
         }
     }
 
@@ -509,7 +519,8 @@ impl<'a> FileState<'a> {
     fn region(&mut self, region: &[u8], first_line: usize) {
         self.span_of(region);
         let hits = match &self.scanner.prefilter {
-            Some(ac) => excerpt::hit_lines(region, ac),
+            Some(p) if self.audit_file => audit_hit_lines(region, p),
+            Some(p) => p.hit_lines(region, &mut self.lowered),
             None => all_lines(region),
         };
         if hits.is_empty() {
@@ -731,19 +742,20 @@ impl<'a> FileState<'a> {
     /// Audit lines that only feed correlation: handled here, without a record. Returns whether
     /// the line was consumed.
     fn audit_fast_path(&mut self, line: &[u8], number: usize) -> bool {
-        let Some(action) = json_field(line, b"event.action") else {
+        let fields = AuditFields::of(line);
+        let Some(action) = fields.get(b"event.action") else {
             return false;
         };
-        let ts = json_field(line, b"timestamp");
+        let ts = fields.get(b"timestamp");
         let ms = ts.and_then(parse_ts);
         match action {
             "access_granted" | "authentication_success" | "run_as_granted" => {
-                self.audit_seen(line, ms);
-                if let (Some(id), Some(ms)) = (json_field(line, b"apikey.id"), ms) {
+                self.audit_seen(&fields, ms);
+                if let (Some(id), Some(ms)) = (fields.get(b"apikey.id"), ms) {
                     // The hot path of an audit log: no allocation unless the key or its client
                     // is new.
-                    let client = json_field(line, b"origin.address").map(correlate::host_of);
-                    let user = json_field(line, b"user.name");
+                    let client = fields.get(b"origin.address").map(correlate::host_of);
+                    let user = fields.get(b"user.name");
                     let s = match self.successes.get_mut(id) {
                         Some(s) => s,
                         None => self.successes.entry(id.to_string()).or_insert(Use {
@@ -775,17 +787,17 @@ impl<'a> FileState<'a> {
                         }
                     }
                     if s.name.is_none() {
-                        s.name = json_field(line, b"apikey.name").map(str::to_string);
+                        s.name = fields.get(b"apikey.name").map(str::to_string);
                     }
                 }
                 true
             }
             "anonymous_access_denied" => {
-                self.audit_seen(line, ms);
-                if let (Some(ms), Some(origin)) = (ms, json_field(line, b"origin.address")) {
+                self.audit_seen(&fields, ms);
+                if let (Some(ms), Some(origin)) = (ms, fields.get(b"origin.address")) {
                     let node = self.facts.intern(NodeRef {
-                        name: json_field(line, b"node.name").map(str::to_string),
-                        id: json_field(line, b"node.id").map(str::to_string),
+                        name: fields.get(b"node.name").map(str::to_string),
+                        id: fields.get(b"node.id").map(str::to_string),
                         dir: self.dir.clone(),
                     });
                     self.facts.add_denial(Denial {
@@ -805,21 +817,20 @@ impl<'a> FileState<'a> {
                 true
             }
             _ => {
-                self.audit_seen(line, ms);
+                self.audit_seen(&fields, ms);
                 false
             }
         }
     }
 
-    fn audit_seen(&mut self, line: &[u8], ms: Option<i64>) {
+    fn audit_seen(&mut self, fields: &AuditFields<'_>, ms: Option<i64>) {
         if let Some(ms) = ms {
             self.facts.audit.saw(ms);
         }
         if !self.facts.audit.files.contains(&self.name) {
             self.facts.audit.files.insert(self.name.clone());
         }
-        if let Some(node) = json_field(line, b"node.name").or_else(|| json_field(line, b"node.id"))
-        {
+        if let Some(node) = fields.get(b"node.name").or_else(|| fields.get(b"node.id")) {
             if !self.facts.audit.nodes.contains(node) {
                 self.facts.audit.nodes.insert(node.to_string());
             }
@@ -1003,6 +1014,29 @@ fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
     }
 }
 
+/// The prefilter's literal every audit line of Elasticsearch holds.
+const AUDIT_ACTION: &[u8] = b"\"event.action\":";
+
+/// The lines of an audit log's `region` that the prefilter would find, without its search: an
+/// audit line holding `"event.action":` holds that literal (when the rules have it); any other
+/// line is tested by the prefilter's automaton.
+fn audit_hit_lines(region: &[u8], p: &LinePrefilter) -> Vec<Range<usize>> {
+    let sure = p.has_literal(std::str::from_utf8(AUDIT_ACTION).unwrap_or_default());
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < region.len() {
+        let end = memchr::memchr(b'\n', &region[start..]).map_or(region.len(), |i| start + i);
+        let line = &region[start..end];
+        if (sure && is_audit_line(line) && memmem::find(line, AUDIT_ACTION).is_some())
+            || p.is_hit(line)
+        {
+            out.push(start..end);
+        }
+        start = end + 1;
+    }
+    out
+}
+
 /// Every line of `region` (when a rule has no literal to prefilter on).
 fn all_lines(region: &[u8]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
@@ -1025,38 +1059,93 @@ fn is_audit_line(line: &[u8]) -> bool {
         || memmem::find(head, b"\"type\": \"audit\"").is_some()
 }
 
-/// The string value of `"key":"value"` in a flat JSON line, without parsing the line (audit
-/// lines are one object with string fields; values with escapes are returned as written).
-fn json_field<'l>(line: &'l [u8], key: &[u8]) -> Option<&'l str> {
-    let mut from = 0;
-    while let Some(at) = memmem::find(&line[from..], key) {
-        let start = from + at;
-        from = start + key.len();
-        if start == 0 || line[start - 1] != b'"' || line.get(from) != Some(&b'"') {
-            continue;
+/// The fields of an audit line that the fast path reads.
+const AUDIT_KEYS: [&[u8]; 8] = [
+    b"event.action",
+    b"timestamp",
+    b"apikey.id",
+    b"apikey.name",
+    b"origin.address",
+    b"user.name",
+    b"node.name",
+    b"node.id",
+];
+
+/// The string values of [`AUDIT_KEYS`] in a flat JSON line, found in one pass without parsing
+/// the line (audit lines are one object with string fields; values with escapes are returned as
+/// written). A key's first occurrence counts: when its value is not a string (or not UTF-8), the
+/// field is `None`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct AuditFields<'l> {
+    values: [Option<&'l str>; AUDIT_KEYS.len()],
+}
+
+impl<'l> AuditFields<'l> {
+    fn of(line: &'l [u8]) -> Self {
+        let mut out = Self::default();
+        let mut seen = 0u16;
+        let all = (1u16 << AUDIT_KEYS.len()) - 1;
+        let mut i = 0;
+        while seen != all {
+            let Some(q) = memchr::memchr(b'"', &line[i.min(line.len())..]) else {
+                break;
+            };
+            let key_start = i + q + 1;
+            let key_end = string_end(line, key_start);
+            let mut j = key_end + 1;
+            while line.get(j) == Some(&b' ') {
+                j += 1;
+            }
+            if line.get(j) != Some(&b':') {
+                // A value, not a key.
+                i = key_end + 1;
+                continue;
+            }
+            j += 1;
+            while line.get(j) == Some(&b' ') {
+                j += 1;
+            }
+            let key = &line[key_start..key_end.min(line.len())];
+            let slot = AUDIT_KEYS.iter().position(|k| *k == key);
+            if line.get(j) == Some(&b'"') {
+                let value_end = string_end(line, j + 1);
+                if let Some(k) = slot.filter(|k| seen & (1 << k) == 0) {
+                    seen |= 1 << k;
+                    out.values[k] = line
+                        .get(j + 1..value_end.min(line.len()))
+                        .and_then(|v| std::str::from_utf8(v).ok());
+                }
+                i = value_end + 1;
+            } else {
+                if let Some(k) = slot {
+                    seen |= 1 << k;
+                }
+                i = j;
+            }
         }
-        let mut i = from + 1;
-        while line.get(i).is_some_and(|b| *b == b' ') {
-            i += 1;
-        }
-        if line.get(i) != Some(&b':') {
-            continue;
-        }
-        i += 1;
-        while line.get(i).is_some_and(|b| *b == b' ') {
-            i += 1;
-        }
-        if line.get(i) != Some(&b'"') {
-            return None;
-        }
-        let value_start = i + 1;
-        let mut j = value_start;
-        while j < line.len() && line[j] != b'"' {
-            j += if line[j] == b'\\' { 2 } else { 1 };
-        }
-        return std::str::from_utf8(line.get(value_start..j.min(line.len()))?).ok();
+        out
     }
-    None
+
+    fn get(&self, key: &[u8]) -> Option<&'l str> {
+        AUDIT_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .and_then(|k| self.values[k])
+    }
+}
+
+/// Where the string that starts at `from` ends: its closing quote (past a backslash's byte), or
+/// the line's end.
+fn string_end(line: &[u8], from: usize) -> usize {
+    let mut j = from;
+    while j < line.len() {
+        match memchr::memchr2(b'"', b'\\', &line[j..]) {
+            None => return line.len(),
+            Some(at) if line[j + at] == b'"' => return j + at,
+            Some(at) => j += at + 2,
+        }
+    }
+    line.len()
 }
 
 static NODE_ID: LazyLock<Regex> = LazyLock::new(|| {
@@ -1106,11 +1195,162 @@ mod tests {
     #[test]
     fn json_fields_are_read_without_parsing() {
         let line = br#"{"type":"audit", "timestamp":"2024-05-08T01:51:37,250+0000", "node.id":"0RMN", "event.action":"access_granted", "apikey.id":"VuaC", "user.name":"a\"b"}"#;
-        assert_eq!(json_field(line, b"event.action"), Some("access_granted"));
-        assert_eq!(json_field(line, b"apikey.id"), Some("VuaC"));
-        assert_eq!(json_field(line, b"node.id"), Some("0RMN"));
-        assert_eq!(json_field(line, b"id"), None);
-        assert_eq!(json_field(line, b"user.name"), Some(r#"a\"b"#));
+        let f = AuditFields::of(line);
+        assert_eq!(f.get(b"event.action"), Some("access_granted"));
+        assert_eq!(f.get(b"apikey.id"), Some("VuaC"));
+        assert_eq!(f.get(b"node.id"), Some("0RMN"));
+        assert_eq!(f.get(b"id"), None);
+        assert_eq!(f.get(b"user.name"), Some(r#"a\"b"#));
+    }
+
+    /// With the bundled rules' literals, the anchored search, the audit path and the automaton
+    /// alone find the same lines: over every fixture file and over texts made of the literals'
+    /// pieces, cut, re-cased and glued to noise (a piece that is an anchor but not a literal
+    /// must not make a hit; a literal in any case must).
+    #[test]
+    fn the_anchored_and_audit_searches_find_what_the_automaton_finds() {
+        let (rules, _) = crate::rule::load(None).unwrap();
+        let scanner = Scanner::new(rules, crate::diagnosis::Options::new(None, 0));
+        let p = scanner.prefilter.as_ref().unwrap();
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(scanner.literals())
+            .unwrap();
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        for entry in walkdir::WalkDir::new(root).into_iter().flatten() {
+            if entry.file_type().is_file() {
+                if let Ok(text) = std::fs::read(entry.path()) {
+                    texts.push(text);
+                }
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) as usize % n.max(1)
+        };
+        for _ in 0..200 {
+            let mut t = Vec::new();
+            for _ in 0..40 {
+                let lit = scanner.literals()[next(scanner.literals().len())].as_bytes();
+                let (a, b) = match next(3) {
+                    0 => (0, lit.len()),
+                    _ => {
+                        let a = next(lit.len());
+                        (a, a + next(lit.len() - a + 1))
+                    }
+                };
+                for &c in &lit[a..b] {
+                    t.push(if next(2) == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    });
+                }
+                t.extend_from_slice(
+                    [&b" "[..], b"\n", b"x", b"\r\n", b"\"type\":\"audit\", "][next(5)],
+                );
+            }
+            texts.push(t);
+        }
+        assert!(!p.anchors().is_empty());
+        let mut scratch = Vec::new();
+        let mut hits = 0;
+        for t in &texts {
+            let want = excerpt::hit_lines(t, &automaton);
+            hits += want.len();
+            assert_eq!(
+                p.hit_lines(t, &mut scratch),
+                want,
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+            assert_eq!(
+                audit_hit_lines(t, p),
+                want,
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+        }
+        assert!(
+            hits > 1000,
+            "{hits} hits: the texts must exercise the search"
+        );
+    }
+
+    /// The field search the one-pass reader replaced: one substring search per key.
+    fn json_field<'l>(line: &'l [u8], key: &[u8]) -> Option<&'l str> {
+        let mut from = 0;
+        while let Some(at) = memmem::find(&line[from..], key) {
+            let start = from + at;
+            from = start + key.len();
+            if start == 0 || line[start - 1] != b'"' || line.get(from) != Some(&b'"') {
+                continue;
+            }
+            let mut i = from + 1;
+            while line.get(i).is_some_and(|b| *b == b' ') {
+                i += 1;
+            }
+            if line.get(i) != Some(&b':') {
+                continue;
+            }
+            i += 1;
+            while line.get(i).is_some_and(|b| *b == b' ') {
+                i += 1;
+            }
+            if line.get(i) != Some(&b'"') {
+                return None;
+            }
+            let value_start = i + 1;
+            let j = string_end(line, value_start);
+            return std::str::from_utf8(line.get(value_start..j.min(line.len()))?).ok();
+        }
+        None
+    }
+
+    /// Over every audit line of the fixtures and shapes at the edges (non-string values, nested
+    /// objects, arrays of strings, escapes, truncation, a key's name inside a value), the one
+    /// pass reads what the per-key search read.
+    #[test]
+    fn the_one_pass_reader_reads_what_the_per_key_search_read() {
+        let mut lines: Vec<Vec<u8>> = vec![
+            br#"{"event.action":"access_granted","apikey.id":"a","apikey.id":"b"}"#.to_vec(),
+            br#"{"node.id":7,"node.name":"n1","user.name":["x","y"],"origin.address":"1.2.3.4:5"}"#.to_vec(),
+            br#"{"request.body":"{\"apikey.id\":\"no\"}","apikey.id":"yes","event.action" : "authentication_success"}"#.to_vec(),
+            br#"{"user":{"name":"u"},"user.name":"flat","timestamp":"2024-05-08T01:51:37,250+0000"}"#.to_vec(),
+            br#"{"event.action":"access_gran"#.to_vec(),
+            br#"{"event.action":"#.to_vec(),
+            br#"{"a":"x\\","apikey.name":"k\"q","node.id":"""#.to_vec(),
+            b"{\"event.action\":\"access_granted\",\"user.name\":\"\xff\"}".to_vec(),
+            b"not json \"timestamp\" : \"t\"".to_vec(),
+            Vec::new(),
+        ];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        for entry in walkdir::WalkDir::new(root).into_iter().flatten() {
+            if entry.file_type().is_file() {
+                if let Ok(text) = std::fs::read(entry.path()) {
+                    lines.extend(
+                        text.split(|b| *b == b'\n')
+                            .filter(|l| memmem::find(l, b"event.action").is_some())
+                            .map(<[u8]>::to_vec),
+                    );
+                }
+            }
+        }
+        assert!(lines.len() > 50, "the fixtures hold audit lines");
+        for line in &lines {
+            let f = AuditFields::of(line);
+            for key in AUDIT_KEYS {
+                assert_eq!(
+                    f.get(key),
+                    json_field(line, key),
+                    "{} in {}",
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
     }
 
     #[test]
