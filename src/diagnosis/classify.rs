@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::format_ms;
+use crate::model::KeyIdSource;
 use serde_json::{Map, Value};
 
 use super::privileges::{self, PrivilegeKind};
@@ -466,7 +467,7 @@ impl GroupKey {
 }
 
 enum KeyRef {
-    Id(String, &'static str),
+    Id(String, KeyIdSource),
     Placeholder(String),
     None,
 }
@@ -476,7 +477,7 @@ fn resolve_key_id(m: &RuleMatch, doc: &Document, opts: &Options) -> KeyRef {
         return if is_placeholder_id(id) {
             KeyRef::Placeholder(id.to_string())
         } else {
-            KeyRef::Id(id.to_string(), "message")
+            KeyRef::Id(id.to_string(), KeyIdSource::Message)
         };
     }
     let mut ids: Vec<&str> = doc
@@ -487,10 +488,10 @@ fn resolve_key_id(m: &RuleMatch, doc: &Document, opts: &Options) -> KeyRef {
     ids.sort_unstable();
     ids.dedup();
     if ids.len() == 1 {
-        return KeyRef::Id(ids[0].to_string(), "credential in the input");
+        return KeyRef::Id(ids[0].to_string(), KeyIdSource::Credential);
     }
     if let Some(id) = &opts.assumed_key {
-        return KeyRef::Id(id.clone(), "key given with --with-key-env");
+        return KeyRef::Id(id.clone(), KeyIdSource::StudiedKey);
     }
     KeyRef::None
 }
@@ -636,7 +637,7 @@ fn build_finding(
             Some("index") => PrivilegeKind::Index,
             _ => PrivilegeKind::of_action(action),
         };
-        details.privilege_kind = Some(kind.as_str());
+        details.privilege_kind = Some(kind);
         if details.privileges.is_empty() {
             if let Some(list) = privileges::granting(action) {
                 details.privileges = list.iter().map(|s| s.to_string()).collect();
@@ -656,7 +657,6 @@ fn build_finding(
     }
     for doc_idx in occurrences.iter().map(|o| o.doc) {
         for cred in &docs[doc_idx].credentials {
-            let tag = cred.format.tag();
             let odd_scheme = matches!(
                 cred.site,
                 crate::event::credential::CredentialSite::Header(Scheme::Bearer | Scheme::Basic)
@@ -665,9 +665,9 @@ fn build_finding(
                 cred.format,
                 CredentialFormat::Encoded | CredentialFormat::SecretOnly
             ) || odd_scheme)
-                && !details.credential_formats.contains(&tag)
+                && !details.credential_formats.contains(&cred.format)
             {
-                details.credential_formats.push(tag);
+                details.credential_formats.push(cred.format);
             }
         }
     }
@@ -1001,7 +1001,7 @@ fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
                 Class::Invalidated | Class::Expired | Class::Missing
             ) && !matches!(
                 finding.details.metadata_state,
-                Some("invalidated" | "expired")
+                Some(crate::model::KeyState::Invalidated | crate::model::KeyState::Expired)
             )
         }
         StepCondition::KeyMayExist => finding.class != Class::Missing,
@@ -1267,7 +1267,7 @@ fn evidence(doc: &Document, m: &RuleMatch, rule: &Rule, class: Class) -> Evidenc
     Evidence {
         source: doc.name.clone(),
         line,
-        kind: record.kind().as_str(),
+        kind: record.kind(),
         text: excerpt,
         spans,
     }
@@ -1367,7 +1367,7 @@ pub(crate) fn retext(finding: &mut Finding, rules: &RuleSet, opts: &Options) {
 
 pub(crate) fn attach_metadata(finding: &mut Finding, meta: &KeyMetadata, opts: &Options) {
     finding.details.metadata = Some(meta.clone());
-    finding.details.metadata_state = Some(meta.state(opts.now_ms).as_str());
+    finding.details.metadata_state = Some(meta.state(opts.now_ms));
     if finding.details.user.is_none() {
         finding.details.user = meta.username.clone();
     }
@@ -1468,10 +1468,10 @@ fn correlate_metadata(
         ));
     }
     if finding.class == Class::UnderPrivileged {
-        let kind = match finding.details.privilege_kind {
-            Some("cluster") => PrivilegeKind::Cluster,
-            _ => PrivilegeKind::Index,
-        };
+        let kind = finding
+            .details
+            .privilege_kind
+            .unwrap_or(PrivilegeKind::Index);
         let granting = &finding.details.privileges;
         let index = finding.details.indices.first().map(String::as_str);
         let own = meta.role_descriptors.as_ref();
@@ -1623,9 +1623,9 @@ fn attribute_by_state(
     if let [only] = matching.as_slice() {
         finding.key_id = Some(only.id.clone());
         finding.key_id_source = Some(if metadata.len() == 1 {
-            "pasted metadata: the only key shown, and it is in this state"
+            KeyIdSource::OnlyKeyInMetadata
         } else {
-            "pasted metadata: the only one of the keys shown in this state"
+            KeyIdSource::OnlyKeyInStateInMetadata
         });
         attach_metadata(finding, only, opts);
     }

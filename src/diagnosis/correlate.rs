@@ -21,6 +21,7 @@ use crate::event::audit::AuditEvent;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::format_ms;
 use crate::model::Class;
+use crate::model::TimelineEvent;
 use crate::rule::RuleSet;
 
 /// How far apart (ms) a server WARN and an audit denial may be and still be one request.
@@ -540,7 +541,7 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
         if f.key_id.as_deref() != Some(id.as_str()) {
             continue;
         }
-        let active = f.details.metadata_state == Some("active");
+        let active = f.details.metadata_state == Some(crate::model::KeyState::Active);
         let mut said = Vec::new();
         match (&probe.authenticates, f.class) {
             (Some(Err(reason)), Class::AuthenticationUnresolved) if active => {
@@ -573,7 +574,7 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
         }
         if f.class == Class::UnderPrivileged {
             let index = f.details.indices.first().cloned();
-            let cluster = f.details.privilege_kind == Some("cluster");
+            let cluster = f.details.privilege_kind == Some(crate::model::PrivilegeKind::Cluster);
             if let Some((privilege, on, granted)) = probe.privileges.iter().find(|(p, on, _)| {
                 Some(p) == f.details.least_privilege.as_ref()
                     && (cluster && on.is_none() || !cluster && on == &index)
@@ -731,7 +732,7 @@ pub fn enrich(
         attribute_expired(finding, span.map(|s| s.0), &known, now_ms);
         let inferred = finding
             .key_id_source
-            .is_some_and(|s| s == "inference" || s.starts_with("pasted metadata"));
+            .is_some_and(crate::model::KeyIdSource::is_inferred);
         if finding.key_id != before || inferred {
             if let Some(meta) = finding
                 .key_id
@@ -902,7 +903,7 @@ fn attribute_expired(
     }
     let inferred_before = finding
         .key_id_source
-        .is_some_and(|s| s.starts_with("pasted metadata"));
+        .is_some_and(crate::model::KeyIdSource::is_pasted_metadata);
     if finding.key_id.is_some() && !inferred_before {
         return;
     }
@@ -928,7 +929,7 @@ fn attribute_expired(
         }
         [(id, (ms, source))] => {
             finding.key_id = Some((*id).clone());
-            finding.key_id_source = Some("inference");
+            finding.key_id_source = Some(crate::model::KeyIdSource::Inference);
             finding.details.key_inference = Some(format!(
                 "inferred, not stated: the message names no key; {id} is the only key known (from metadata and audit create events) that had expired {when}: expiration {} ({source}). Other keys the bundle does not show could also be expired",
                 format_ms(*ms)
@@ -1051,7 +1052,7 @@ fn timeline(
     fn push(
         out: &mut Vec<TimelineEntry>,
         ms: i64,
-        event: &'static str,
+        event: TimelineEvent,
         text: String,
         source: Option<String>,
     ) {
@@ -1098,7 +1099,7 @@ fn timeline(
                 push(
                     &mut out,
                     ms,
-                    "created",
+                    TimelineEvent::Created,
                     format!("key created{by}{from}{expiration}"),
                     source,
                 );
@@ -1107,7 +1108,7 @@ fn timeline(
                 push(
                     &mut out,
                     ms,
-                    "updated",
+                    TimelineEvent::Updated,
                     format!("key updated{by}{from}"),
                     source,
                 );
@@ -1116,7 +1117,7 @@ fn timeline(
                 push(
                     &mut out,
                     ms,
-                    "invalidated",
+                    TimelineEvent::Invalidated,
                     format!("key invalidated{by}{from}"),
                     source,
                 );
@@ -1124,14 +1125,14 @@ fn timeline(
             _ => {}
         }
     }
-    let has = |out: &[TimelineEntry], event: &str| out.iter().any(|t| t.event == event);
+    let has = |out: &[TimelineEntry], event: TimelineEvent| out.iter().any(|t| t.event == event);
     if let Some(k) = key {
         if let Some((ms, src)) = &k.created {
-            if !has(&out, "created") {
+            if !has(&out, TimelineEvent::Created) {
                 push(
                     &mut out,
                     *ms,
-                    "created",
+                    TimelineEvent::Created,
                     format!(
                         "key created{}",
                         k.owner
@@ -1145,9 +1146,9 @@ fn timeline(
         }
         if let Some((ms, src)) = &k.expiration {
             let (event, verb) = if *ms <= now_ms {
-                ("expired", "expired")
+                (TimelineEvent::Expired, "expired")
             } else {
-                ("expires", "expires")
+                (TimelineEvent::Expires, "expires")
             };
             push(
                 &mut out,
@@ -1158,11 +1159,11 @@ fn timeline(
             );
         }
         if let Some((ms, src)) = &k.invalidated {
-            if !has(&out, "invalidated") {
+            if !has(&out, TimelineEvent::Invalidated) {
                 push(
                     &mut out,
                     *ms,
-                    "invalidated",
+                    TimelineEvent::Invalidated,
                     "key invalidated".into(),
                     Some(src.clone()),
                 );
@@ -1173,7 +1174,7 @@ fn timeline(
         push(
             &mut out,
             s.last_ms,
-            "last_success",
+            TimelineEvent::LastSuccess,
             format!(
                 "last successful request ({} audited since {})",
                 s.count,
@@ -1186,12 +1187,18 @@ fn timeline(
         push(
             &mut out,
             first,
-            "first_failure",
+            TimelineEvent::FirstFailure,
             "first failure".into(),
             None,
         );
         if last != first {
-            push(&mut out, last, "last_failure", "last failure".into(), None);
+            push(
+                &mut out,
+                last,
+                TimelineEvent::LastFailure,
+                "last failure".into(),
+                None,
+            );
         }
     }
     out.sort_by_key(|t| t.ms);

@@ -18,6 +18,7 @@ use crate::diagnosis::{Diagnosis, Finding};
 use crate::event::credential::looks_like_key_id;
 use crate::model::format_ms;
 use crate::model::Class;
+use crate::model::TimelineEvent;
 
 /// How much the evidence supports a cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -298,7 +299,7 @@ fn invalidated(f: &Finding) -> Differential {
     let successes = f
         .timeline
         .iter()
-        .filter(|t| t.event == "last_success")
+        .filter(|t| t.event == crate::model::TimelineEvent::LastSuccess)
         .count();
     if successes > 0 {
         rotated.evidence_for.push(
@@ -418,7 +419,12 @@ fn wrong_secret(f: &Finding) -> Differential {
         mangled.verdict = Verdict::Likely;
         mangled.evidence_for.push(format!(
             "the credential in the input is {}",
-            f.details.credential_formats.join(", ")
+            f.details
+                .credential_formats
+                .iter()
+                .map(|c| c.tag())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let mut restored = cause(
@@ -582,13 +588,15 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
             .map(|s| format!(" ({s})"))
             .unwrap_or_default();
         match t.event {
-            "created" => {
+            TimelineEvent::Created => {
                 existed.push(format!("created at {}{at}", t.at));
                 created = Some(t.at.clone());
             }
-            "updated" => existed.push(format!("updated at {}{at}", t.at)),
-            "last_success" => existed.push(format!("authenticated at {}{at}", t.at)),
-            "invalidated" | "expired" => {
+            TimelineEvent::Updated => existed.push(format!("updated at {}{at}", t.at)),
+            TimelineEvent::LastSuccess => {
+                existed.push(format!("authenticated at {}{at}", t.at));
+            }
+            TimelineEvent::Invalidated | TimelineEvent::Expired => {
                 existed.push(format!("{} at {}{at}", t.event, t.at));
                 if ended.as_ref().is_none_or(|(ms, _)| t.ms <= *ms) {
                     ended = Some((t.ms, format!("was {} at {}", t.event, t.at)));

@@ -229,7 +229,7 @@ fn evidence(call: &str, value: &Value, labels: &[(&str, &str, String)]) -> Evide
     Evidence {
         source: call.to_string(),
         line: 1,
-        kind: "cluster_api",
+        kind: crate::model::RecordKind::ClusterApi,
         text,
         spans,
     }
@@ -626,12 +626,12 @@ fn key_finding(
     decisive: (&str, String, String),
 ) -> Finding {
     f.key_id = Some(key.id.clone());
-    f.key_id_source = Some("cluster's key listing");
+    f.key_id_source = Some(crate::model::KeyIdSource::ClusterListing);
     f.details.key_name = key.name.clone();
     f.details.user = key.username.clone();
     f.details.realm = key.realm.clone();
     f.details.metadata = Some(key.clone());
-    f.details.metadata_state = Some("active");
+    f.details.metadata_state = Some(crate::model::KeyState::Active);
     f.remediation = steps;
     f.references = vec![reference(REF_UPDATE_KEY)];
     let (anchor, value, label) = decisive;

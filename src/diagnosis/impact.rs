@@ -30,7 +30,8 @@ pub struct Failure {
 pub struct RelatedKey {
     pub id: String,
     pub name: Option<String>,
-    pub state: &'static str,
+    /// `None`: no metadata, the state is unknown.
+    pub state: Option<KeyState>,
     /// Its `metadata.type` (`access`, `output`…).
     pub kind: Option<String>,
 }
@@ -40,7 +41,7 @@ impl RelatedKey {
         RelatedKey {
             id: key.id.clone(),
             name: key.name.clone(),
-            state: key.state(now_ms).as_str(),
+            state: Some(key.state(now_ms)),
             kind: key
                 .metadata
                 .as_ref()
@@ -67,7 +68,8 @@ pub struct Impact {
     pub name: Option<String>,
     pub owner: Option<String>,
     /// `active`, `expired`, `invalidated`, or `unknown` without metadata.
-    pub state: &'static str,
+    /// `None`: no metadata, the state is unknown.
+    pub state: Option<KeyState>,
     /// The product that manages the key (`metadata.managed: true`), e.g. Fleet.
     pub managed_by: Option<String>,
     pub usage: Option<Usage>,
@@ -103,7 +105,7 @@ pub fn assess(
     now_ms: i64,
     dependent: Option<Recognised>,
 ) -> Impact {
-    let state = key.map_or("unknown", |k| k.state(now_ms).as_str());
+    let state = key.map(|k| k.state(now_ms));
     let usage = successes.map(|s| Usage {
         last_ms: s.last_ms,
         count: s.count,
@@ -143,7 +145,8 @@ pub fn assess(
         _ if unusable => (
             false,
             format!(
-                "the key is already {state}: invalidating it changes nothing for any client{}",
+                "the key is already {}: invalidating it changes nothing for any client{}",
+                KeyState::or_unknown(state),
                 match &dependent {
                     Some(d) => format!(
                         "; but {} may still hold it: {}. If so, {} (below: how it gets a new key)",

@@ -67,7 +67,7 @@ pub struct Omitted {
 pub struct FileRead {
     pub name: String,
     /// What the content looked like (`elasticsearch audit log`, …).
-    pub format: &'static str,
+    pub format: crate::model::LogFormat,
     pub gzip: bool,
     /// Decompressed bytes read.
     pub bytes: u64,
@@ -84,7 +84,7 @@ pub struct Finding {
     /// The API key id, when known.
     pub key_id: Option<String>,
     /// Where the key id came from.
-    pub key_id_source: Option<&'static str>,
+    pub key_id_source: Option<crate::model::KeyIdSource>,
     /// A placeholder written where the id was elided (`<key-id>`, `xxxxxxx`).
     pub key_id_placeholder: Option<String>,
     pub summary: String,
@@ -118,7 +118,7 @@ pub struct TimelineEntry {
     /// Epoch milliseconds, for ordering.
     pub ms: i64,
     /// `created`, `updated`, `last_success`, `invalidated`, `expired`, `first_failure`, `last_failure`.
-    pub event: &'static str,
+    pub event: crate::model::TimelineEvent,
     /// What happened, in words.
     pub text: String,
     /// Where it was read: `path:line`, or `metadata`.
@@ -163,7 +163,7 @@ pub struct Evidence {
     /// 1-based line of `text`'s first line in the input.
     pub line: usize,
     /// What the record looked like (`es_error_json`, `agent_log`, …).
-    pub kind: &'static str,
+    pub kind: crate::model::RecordKind,
     /// The excerpt, as pasted (secrets already replaced).
     pub text: String,
     /// Labelled byte ranges of `text`.
@@ -189,7 +189,7 @@ pub struct Details {
     pub restricted_indices: Vec<String>,
     pub privileges: Vec<String>,
     pub least_privilege: Option<String>,
-    pub privilege_kind: Option<&'static str>,
+    pub privilege_kind: Option<crate::model::PrivilegeKind>,
     pub statuses: Vec<u16>,
     pub remote: Option<String>,
     pub nodes: Vec<String>,
@@ -211,11 +211,11 @@ pub struct Details {
     /// The key as the pasted metadata describes it.
     pub metadata: Option<KeyMetadata>,
     /// State per metadata (`active`, `expired`, `invalidated`).
-    pub metadata_state: Option<&'static str>,
+    pub metadata_state: Option<crate::model::KeyState>,
     /// Who invalidated the key, from the audit log.
     pub invalidated_by: Option<InvalidatedBy>,
     /// Credential format problems seen in the input (`raw-id-secret`, …).
-    pub credential_formats: Vec<&'static str>,
+    pub credential_formats: Vec<crate::secret::CredentialFormat>,
     /// Clients named by joining the server's failures with the audit log's
     /// `anonymous_access_denied` events by node and time (`scan`).
     pub client_join: Option<String>,
@@ -232,7 +232,7 @@ pub struct Details {
     pub descriptor_fix: Option<RenderedStep>,
     /// With `scan --remote-logs`: `querying` or `fulfilling`, the cluster whose logs showed
     /// this finding (`None` when both did, or when one cluster was scanned).
-    pub side: Option<&'static str>,
+    pub side: Option<crate::model::Side>,
     /// The user a denial names (`is unauthorized for user [analyst]`), and the roles it names
     /// with it, when it is not the key's owner.
     pub principal: Option<String>,

@@ -171,10 +171,7 @@ pub fn explain(f: &mut Finding, sec: &Security) {
         ));
         return;
     };
-    let kind = match f.details.privilege_kind {
-        Some("cluster") => PrivilegeKind::Cluster,
-        _ => PrivilegeKind::Index,
-    };
+    let kind = f.details.privilege_kind.unwrap_or(PrivilegeKind::Index);
     let index = f.details.indices.first().cloned();
     let defined: serde_json::Map<String, Value> = owned
         .roles

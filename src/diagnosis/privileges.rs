@@ -7,33 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-/// Whether an action is checked against cluster or index privileges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrivilegeKind {
-    Cluster,
-    Index,
-}
-
-impl PrivilegeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cluster => "cluster",
-            Self::Index => "index",
-        }
-    }
-
-    /// `ClusterPrivilegeResolver.isClusterAction`.
-    pub fn of_action(action: &str) -> Self {
-        if action.starts_with("cluster:")
-            || action.starts_with("indices:admin/template/")
-            || action.starts_with("indices:admin/index_template/")
-        {
-            Self::Cluster
-        } else {
-            Self::Index
-        }
-    }
-}
+pub use crate::model::PrivilegeKind;
 
 /// (action prefix, granting privileges least first), most specific prefixes first.
 const TABLE: &[(&str, &[&str])] = &[

@@ -11,6 +11,7 @@
 //! - **Never**: call a side silent when its logs do not cover the time of the failure, or pair
 //!   a signal with a remote alias other than the fulfilling cluster's.
 
+use crate::model::Side;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
@@ -203,7 +204,7 @@ pub struct PairMatch {
     pub querying: Option<Seen>,
     pub fulfilling: Option<Seen>,
     /// `querying` or `fulfilling`: the side whose logs cover the time and say nothing.
-    pub silent: Option<&'static str>,
+    pub silent: Option<Side>,
     /// Whether that silence is what this symptom looks like (not a gap in the logs).
     pub expected_silence: bool,
     pub verdict: String,
@@ -481,7 +482,7 @@ pub fn analyse(
                 key_id: g.key_id.clone(),
                 querying: None,
                 fulfilling: Some(g.seen.clone()),
-                silent: covered.then_some("querying"),
+                silent: covered.then_some(Side::Querying),
                 expected_silence: pair.silent == "querying",
                 verdict: if covered {
                     vars.fill(&pair.querying_silent)
@@ -567,7 +568,7 @@ fn judge(
     let vars = Vars::new(g, q, f, &said);
     let (silent, verdict) = match &seen_f {
         Some(_) => (None, vars.fill(&pair.both)),
-        None if covers(f.span, &g.seen) => (Some("fulfilling"), vars.fill(&pair.fulfilling_silent)),
+        None if covers(f.span, &g.seen) => (Some(Side::Fulfilling), vars.fill(&pair.fulfilling_silent)),
         None => (
             None,
             format!(
@@ -612,7 +613,7 @@ fn judge(
         querying: Some(g.seen.clone()),
         fulfilling: seen_f,
         silent,
-        expected_silence: silent.is_some_and(|s| s == pair.silent),
+        expected_silence: silent.is_some_and(|s| s.as_str() == pair.silent),
         verdict,
         check: vars.fill(&pair.check),
         effective: None,
@@ -635,7 +636,7 @@ fn said(d: &Diagnosis, pair: &Pair, seen: &Seen, key: Option<&str>) -> String {
     let mut out: Vec<String> = Vec::new();
     for rule in &rules {
         let finding = d.findings.iter().find(|x| {
-            x.details.side == Some("fulfilling")
+            x.details.side == Some(Side::Fulfilling)
                 && &&x.rule_id == rule
                 && (key.is_none() || x.key_id.is_none() || x.key_id.as_deref() == key)
         });
@@ -715,7 +716,7 @@ fn decide_and_mark(
         };
         let side_text = m.verdict.clone();
         // The findings this match is about, on each side.
-        let about = |x: &Finding, side: &str, seen: Option<&Seen>| {
+        let about = |x: &Finding, side: Side, seen: Option<&Seen>| {
             x.details.side == Some(side)
                 && seen.is_some_and(|s| s.rules.contains(&x.rule_id))
                 && match (&m.key_id, &x.key_id) {
@@ -725,8 +726,8 @@ fn decide_and_mark(
                 }
         };
         for x in d.findings.iter_mut() {
-            if about(x, "querying", m.querying.as_ref())
-                || about(x, "fulfilling", m.fulfilling.as_ref())
+            if about(x, Side::Querying, m.querying.as_ref())
+                || about(x, Side::Fulfilling, m.fulfilling.as_ref())
             {
                 x.details.other_side = Some(side_text.clone());
                 if x.details.remote.is_none() && m.alias.is_some() {
@@ -759,7 +760,7 @@ fn merge_decided(
     opts: &Options,
 ) {
     let decisive = |x: &Finding| {
-        x.details.side == Some("fulfilling")
+        x.details.side == Some(Side::Fulfilling)
             && seen_f.rules.contains(&x.rule_id)
             && !pair.querying.contains(&x.rule_id)
             && (x.key_id.as_deref() == Some(key)
@@ -783,7 +784,7 @@ fn merge_decided(
     }
     let querying: Vec<&Finding> = absorbed
         .iter()
-        .filter(|x| x.details.side == Some("querying"))
+        .filter(|x| x.details.side == Some(Side::Querying))
         .collect();
     let stated = primary.key_id.as_deref() == Some(key) && primary.details.key_inference.is_none();
     primary.key_id = Some(key.to_string());
@@ -792,7 +793,7 @@ fn merge_decided(
             "named by the querying cluster's refused handshakes at the same times ({}); the fulfilling cluster's line names no key",
             m.querying.as_ref().map(Seen::window).unwrap_or_default()
         ));
-        primary.key_id_source = Some("the querying cluster's handshake failure");
+        primary.key_id_source = Some(crate::model::KeyIdSource::QueryingHandshake);
     }
     primary.details.cross_cluster_key = true;
     primary.details.side = None;
@@ -806,7 +807,7 @@ fn merge_decided(
     evidence.append(&mut primary.evidence);
     for x in absorbed
         .iter()
-        .filter(|x| x.details.side == Some("fulfilling"))
+        .filter(|x| x.details.side == Some(Side::Fulfilling))
     {
         evidence.extend(x.evidence.iter().take(1).cloned());
     }
@@ -819,7 +820,7 @@ fn merge_decided(
         }
         for t in &x.timeline {
             let mut t = t.clone();
-            if matches!(t.event, "first_failure" | "last_failure") {
+            if t.event.is_failure() {
                 t.text = format!("{} (querying cluster: handshake refused)", t.text);
             }
             if !primary
@@ -832,7 +833,7 @@ fn merge_decided(
         }
     }
     for t in &mut primary.timeline {
-        if matches!(t.event, "first_failure" | "last_failure") && !t.text.contains("cluster:") {
+        if t.event.is_failure() && !t.text.contains("cluster:") {
             t.text = format!(
                 "{} (fulfilling cluster: {})",
                 t.text,
@@ -868,7 +869,7 @@ fn effective_for(
     f: &SideView<'_>,
 ) -> Option<Effective> {
     let x = d.findings.iter_mut().find(|x| {
-        x.details.side == Some("querying")
+        x.details.side == Some(Side::Querying)
             && m.querying
                 .as_ref()
                 .is_some_and(|s| s.rules.contains(&x.rule_id))

@@ -157,23 +157,7 @@ impl KeyMetadata {
     }
 }
 
-/// A key's state as metadata shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    Active,
-    Expired,
-    Invalidated,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Expired => "expired",
-            Self::Invalidated => "invalidated",
-        }
-    }
-}
+pub use crate::model::KeyState;
 
 #[cfg(test)]
 mod tests {

@@ -142,34 +142,7 @@ impl Record {
     }
 }
 
-/// What a record looks like, for the report; rules do not depend on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    EsErrorJson,
-    ServerLog,
-    AuditLog,
-    ClientException,
-    AgentLog,
-    HttpResponse,
-    KeyMetadata,
-    Text,
-}
-
-impl RecordKind {
-    /// The name used in the JSON report.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EsErrorJson => "es_error_json",
-            Self::ServerLog => "es_server_log",
-            Self::AuditLog => "audit_log",
-            Self::ClientException => "client_exception",
-            Self::AgentLog => "agent_log",
-            Self::HttpResponse => "http_response",
-            Self::KeyMetadata => "key_metadata",
-            Self::Text => "text",
-        }
-    }
-}
+pub use crate::model::RecordKind;
 
 /// Fields found in a record regardless of which rule matched it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,9 +3,13 @@
 //! module of the crate (`tests/architecture.rs` checks it).
 
 pub mod class;
+pub mod input;
+pub mod key;
 pub mod plan;
 pub mod units;
 
 pub use class::{CandidateKind, Class, RuleClass, Severity, Version};
+pub use input::{LogFormat, RecordKind};
+pub use key::{KeyIdSource, KeyState, PrivilegeKind, Side, TimelineEvent};
 pub use plan::*;
 pub use units::{format_ms, human_bytes};

@@ -124,7 +124,8 @@ pub fn ask(
             let Some(privilege) = f.details.least_privilege.clone() else {
                 continue;
             };
-            let cluster_privilege = f.details.privilege_kind == Some("cluster");
+            let cluster_privilege =
+                f.details.privilege_kind == Some(crate::model::PrivilegeKind::Cluster);
             let index = (!cluster_privilege)
                 .then(|| f.details.indices.first().cloned())
                 .flatten();

@@ -134,7 +134,7 @@ pub fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_m
     if !d
         .files
         .iter()
-        .any(|f| f.format == "elasticsearch audit log")
+        .any(|f| f.format == crate::model::LogFormat::Audit)
     {
         let off = b
             .security

@@ -229,10 +229,10 @@ fn two_sided(
         super::bundle_checks(b, &mut theirs, scanner.options().now_ms);
     }
     for f in &mut diagnosis.findings {
-        f.details.side = Some("querying");
+        f.details.side = Some(crate::model::Side::Querying);
     }
     for mut f in theirs.findings {
-        f.details.side = Some("fulfilling");
+        f.details.side = Some(crate::model::Side::Fulfilling);
         diagnosis.findings.push(f);
     }
     diagnosis.notes.extend(theirs.notes);

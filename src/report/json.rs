@@ -297,7 +297,7 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
             .iter()
             .map(|f| FileOut {
                 source: f.name.clone(),
-                format: f.format,
+                format: f.format.as_str(),
                 gzip: f.gzip,
                 bytes: f.bytes,
                 records: f.records,
@@ -365,7 +365,7 @@ fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
             "key_id": m.key_id,
             "querying": seen(&m.querying),
             "fulfilling": seen(&m.fulfilling),
-            "silent": m.silent,
+            "silent": m.silent.map(|s| s.as_str()),
             "expected_silence": m.expected_silence,
             "meaning": redact(&m.verdict),
             "check": m.check,
@@ -396,7 +396,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
         severity: f.severity.as_str(),
         rule_id: f.rule_id.clone(),
         key_id: f.key_id.clone(),
-        key_id_source: f.key_id_source,
+        key_id_source: f.key_id_source.map(crate::model::KeyIdSource::as_str),
         key_id_placeholder: f.key_id_placeholder.clone(),
         summary: redact(&f.summary),
         explanation: redact(&f.explanation),
@@ -446,7 +446,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             .map(|e| EvidenceOut {
                 source: e.source.clone(),
                 line: e.line,
-                kind: e.kind,
+                kind: e.kind.as_str(),
                 text: e.text.clone(),
                 spans: e
                     .spans
@@ -476,7 +476,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             .iter()
             .map(|t| TimelineOut {
                 at: t.at.clone(),
-                event: t.event,
+                event: t.event.as_str(),
                 text: redact(&t.text),
                 source: t.source.clone(),
             })
@@ -533,7 +533,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
     opt("other_side", &d.other_side);
     opt("principal", &d.principal);
     if let Some(side) = d.side {
-        m.insert("side".into(), json!(side));
+        m.insert("side".into(), json!(side.as_str()));
     }
     let mut list = |k: &str, v: &[String]| {
         if !v.is_empty() {
@@ -549,13 +549,14 @@ fn details_out(d: &Details) -> Map<String, Value> {
     list("client_addresses", &d.client_addresses);
     list("key_candidates", &d.key_candidates);
     if let Some(kind) = d.privilege_kind {
-        m.insert("privilege_kind".into(), json!(kind));
+        m.insert("privilege_kind".into(), json!(kind.as_str()));
     }
     if !d.statuses.is_empty() {
         m.insert("http_status".into(), json!(d.statuses));
     }
     if !d.credential_formats.is_empty() {
-        m.insert("credential_formats".into(), json!(d.credential_formats));
+        let tags: Vec<&str> = d.credential_formats.iter().map(|c| c.tag()).collect();
+        m.insert("credential_formats".into(), json!(tags));
     }
     if let Some(rd) = &d.suggested_role_descriptors {
         m.insert("suggested_role_descriptors".into(), rd.clone());
@@ -568,7 +569,7 @@ fn details_out(d: &Details) -> Map<String, Value> {
             k.insert("type".into(), json!(t));
         }
         if let Some(state) = d.metadata_state {
-            k.insert("state".into(), json!(state));
+            k.insert("state".into(), json!(state.as_str()));
         }
         for (name, ms) in [
             ("creation", meta.creation_ms),

@@ -675,7 +675,7 @@ pub fn render_impact(
     let related: Vec<Value> = r
         .related
         .iter()
-        .map(|k| json!({"id": k.id, "name": k.name, "state": k.state, "type": k.kind}))
+        .map(|k| json!({"id": k.id, "name": k.name, "state": crate::model::KeyState::or_unknown(k.state), "type": k.kind}))
         .collect();
     // The other keys of the same agent (say), or the request that lists them.
     let related_text = || -> Option<(String, Vec<[String; 4]>)> {
@@ -699,7 +699,7 @@ pub fn render_impact(
                     k.id.clone(),
                     k.name.clone().unwrap_or_else(|| "-".into()),
                     k.kind.clone().unwrap_or_else(|| "-".into()),
-                    k.state.to_string(),
+                    crate::model::KeyState::or_unknown(k.state).to_string(),
                 ]
             })
             .collect();
@@ -708,7 +708,7 @@ pub fn render_impact(
     match format {
         Format::Json => {
             let doc = json!({
-                "id": r.id, "name": r.name, "owner": r.owner, "state": r.state,
+                "id": r.id, "name": r.name, "owner": r.owner, "state": crate::model::KeyState::or_unknown(r.state),
                 "managed_by": r.managed_by, "breaks": r.breaks, "verdict": redact(&r.verdict),
                 "partial": r.partial,
                 "skipped": r.skipped.iter().map(|(s, why)| json!({"source": s, "reason": redact(why)})).collect::<Vec<_>>(),
@@ -784,7 +784,7 @@ pub fn render_impact(
                     .as_ref()
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default(),
-                r.state
+                crate::model::KeyState::or_unknown(r.state)
             );
             writeln!(
                 out,

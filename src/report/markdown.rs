@@ -65,7 +65,7 @@ pub(super) fn finding_markdown(
         )?;
         writeln!(out, "### Evidence\n")?;
         for ev in &f.evidence {
-            writeln!(out, "`{}:{}` ({})\n", ev.source, ev.line, ev.kind)?;
+            writeln!(out, "`{}:{}` ({})\n", ev.source, ev.line, ev.kind.as_str())?;
             writeln!(out, "```text\n{}\n```\n", fence_safe(&redact(&ev.text)))?;
             for span in &ev.spans {
                 let piece = ev.text.get(span.start..span.end).unwrap_or("");

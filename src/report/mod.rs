@@ -230,7 +230,10 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     if let (Some(id), Some(how)) = (&f.key_id, &d.key_inference) {
         out.push(("key", format!("{id} — {how}")));
     } else if let Some(id) = &f.key_id {
-        let source = f.key_id_source.filter(|s| *s != "message");
+        let source = f
+            .key_id_source
+            .filter(|s| *s != crate::model::KeyIdSource::Message)
+            .map(crate::model::KeyIdSource::as_str);
         out.push((
             "key",
             match source {
@@ -283,7 +286,7 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
             format!(
                 "{} ({} privileges, least first)",
                 d.privileges.join(", "),
-                d.privilege_kind.unwrap_or("index")
+                d.privilege_kind.map_or("index", |k| k.as_str())
             ),
         ));
     }
@@ -326,10 +329,11 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
         out.push(("version", format!("Elasticsearch {v}")));
     }
     if !d.credential_formats.is_empty() {
-        out.push(("credential", d.credential_formats.join(", ")));
+        let tags: Vec<&str> = d.credential_formats.iter().map(|c| c.tag()).collect();
+        out.push(("credential", tags.join(", ")));
     }
     if let Some(meta) = &d.metadata {
-        let mut parts = vec![d.metadata_state.unwrap_or("?").to_string()];
+        let mut parts = vec![d.metadata_state.map_or("?", |s| s.as_str()).to_string()];
         if let Some(t) = &meta.key_type {
             parts.push(format!("type {t}"));
         }
@@ -433,13 +437,7 @@ pub(crate) fn two_sided_blocks(
                 format!("; nodes {}", s.nodes.join(", "))
             }
         ),
-        None if m.silent
-            == Some(if side == "querying" {
-                "querying"
-            } else {
-                "fulfilling"
-            }) =>
-        {
+        None if m.silent.map(|s| s.as_str()) == Some(side) => {
             if m.expected_silence {
                 "silent, as this symptom is".into()
             } else {
@@ -485,9 +483,9 @@ pub(crate) fn files_line(d: &Diagnosis) -> Option<String> {
     }
     let mut by_format: Vec<(&str, usize)> = Vec::new();
     for f in &d.files {
-        match by_format.iter_mut().find(|(k, _)| *k == f.format) {
+        match by_format.iter_mut().find(|(k, _)| *k == f.format.as_str()) {
             Some((_, n)) => *n += 1,
-            None => by_format.push((f.format, 1)),
+            None => by_format.push((f.format.as_str(), 1)),
         }
     }
     by_format.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));

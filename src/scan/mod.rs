@@ -224,7 +224,7 @@ impl Scanner {
             .iter()
             .map(|f: &FileSummary| crate::diagnosis::FileRead {
                 name: f.name.clone(),
-                format: f.format.as_str(),
+                format: f.format,
                 gzip: f.gzip,
                 bytes: f.bytes,
                 records: f.records,

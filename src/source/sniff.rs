@@ -5,45 +5,7 @@
 //! - **Out**: a [`LogFormat`].
 //! - **Never**: read more than the block, or decide anything about failures.
 
-/// What a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogFormat {
-    /// Elasticsearch server log, plain text (`[ts][LEVEL][o.e.x…] [node] message`).
-    ServerPlain,
-    /// Elasticsearch server log, JSON (7.x `"type": "server"` or 8.x ECS).
-    ServerJson,
-    /// Elasticsearch audit log (`<cluster>_audit.json`).
-    Audit,
-    /// Logstash, plain text (`[ts][LEVEL][logstash.outputs.elasticsearch]`).
-    LogstashPlain,
-    /// Logstash, JSON (`log.format: json`).
-    LogstashJson,
-    /// Beats or Elastic Agent, ndjson.
-    BeatsJson,
-    /// Kibana (JSON or plain).
-    Kibana,
-    /// `GET /_security/api_key` or `_query/api_key` response.
-    KeyMetadata,
-    /// Anything else that is text.
-    Text,
-}
-
-impl LogFormat {
-    /// The name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ServerPlain => "elasticsearch server log",
-            Self::ServerJson => "elasticsearch server log (json)",
-            Self::Audit => "elasticsearch audit log",
-            Self::LogstashPlain => "logstash log",
-            Self::LogstashJson => "logstash log (json)",
-            Self::BeatsJson => "beats / elastic agent log",
-            Self::Kibana => "kibana log",
-            Self::KeyMetadata => "api key metadata",
-            Self::Text => "text",
-        }
-    }
-}
+pub use crate::model::LogFormat;
 
 /// Sniff the format from the first block; the first lines that say something decide.
 pub fn sniff(head: &[u8]) -> LogFormat {
