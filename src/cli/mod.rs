@@ -559,6 +559,13 @@ pub fn run(
     };
     // The last guard: control characters from the input never reach the terminal raw.
     let stdout = std::mem::replace(&mut io.stdout, Box::new(std::io::sink()));
+    // Into a pipe or a file, output is written in blocks, not a write(2) per line (a scan's JSON
+    // lines were 1.7M writes); `--follow` flushes after each poll and the run at its end.
+    let stdout: Box<dyn Write + '_> = if io.stdout_is_terminal {
+        stdout
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout))
+    };
     // And before it, the one redacting writer: whatever printed it, no secret leaves.
     io.stdout = Box::new(Redacting::new(ControlGuard::new(
         stdout,
