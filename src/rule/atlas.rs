@@ -53,6 +53,7 @@ pub const ENVELOPES: &[&str] = &[
     "logstash_retryable",
     "kibana_json",
     "kibana_legacy_json",
+    "kibana_http_403",
     "go_esapi_401",
     "go_esapi_403",
     "go_typed_401",
@@ -276,6 +277,10 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
         ),
         "kibana_json" => format!(
             r#"{{"@timestamp":"2026-11-20T09:14:10.000+00:00","log":{{"level":"ERROR","logger":"plugins.alerting"}},"message":{m},"service":{{"name":"kibana"}}}}"#,
+            m = json(&msg)
+        ),
+        "kibana_http_403" => format!(
+            r#"{{"statusCode":403,"error":"Forbidden","message":{m}}}"#,
             m = json(&msg)
         ),
         "kibana_legacy_json" => format!(
