@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::cluster::{self, StudiedKey};
-use super::{finish, Filter, Finish, Ran};
+use super::{Filter, Finish, Ran};
 use crate::cluster::{api, Client};
 use crate::diagnosis::differential::Retention;
 use crate::diagnosis::{diagnose, Options};
@@ -96,27 +96,22 @@ pub fn run(req: Request<'_>, stdin: &mut dyn Read) -> Result<Ran, Error> {
     drop(inputs);
     let mut diagnosis = diagnose(&docs, req.rules, skipped, req.options);
     diagnosis.cluster_mismatch = cluster_mismatch;
-    if let Err(e) = cluster::ask(
-        client.as_ref(),
-        req.studied,
+    super::last_passes(
         &mut diagnosis,
-        req.rules,
-        req.options,
-        &mut warnings,
-    ) {
-        unavailable.push(("cluster view", e));
-    }
-    for (what, e) in &unavailable {
-        cluster::unavailable(&mut diagnosis, what, e);
-    }
-    finish(
-        &mut diagnosis,
+        super::Live {
+            client: client.as_ref(),
+            studied: req.studied,
+            rules: req.rules,
+            options: req.options,
+            unavailable,
+        },
         &Finish {
             bundles: &[],
             retention: req.retention,
             filter: req.filter,
             now_ms: req.options.now_ms,
         },
+        &mut warnings,
     );
     Ok(Ran {
         diagnosis,

@@ -43,6 +43,39 @@ pub struct Finish<'a> {
     pub now_ms: i64,
 }
 
+/// What the live cluster's passes need, and what already failed on the way (the audit index).
+pub(crate) struct Live<'a> {
+    pub client: Option<&'a crate::cluster::Client>,
+    pub studied: Option<&'a cluster::StudiedKey>,
+    pub rules: &'a crate::rule::RuleSet,
+    pub options: &'a crate::diagnosis::Options,
+    pub unavailable: Vec<(&'static str, crate::error::Error)>,
+}
+
+/// The passes after the diagnosis, for `explain` and `scan` alike: the live cluster's view (a
+/// failure of it is a note; the offline findings stand), then [`finish`].
+pub(crate) fn last_passes(
+    d: &mut Diagnosis,
+    mut live: Live<'_>,
+    with: &Finish<'_>,
+    warnings: &mut Vec<String>,
+) {
+    if let Err(e) = cluster::ask(
+        live.client,
+        live.studied,
+        d,
+        live.rules,
+        live.options,
+        warnings,
+    ) {
+        live.unavailable.push(("cluster view", e));
+    }
+    for (what, e) in &live.unavailable {
+        cluster::unavailable(d, what, e);
+    }
+    finish(d, with);
+}
+
 /// Bundle checks, differential, filter: the passes after a scan, in their one order.
 pub fn finish(d: &mut Diagnosis, with: &Finish<'_>) {
     for b in with.bundles {

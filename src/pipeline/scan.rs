@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::cluster::{self, StudiedKey};
-use super::{finish, Filter, Finish, Ran};
+use super::{Filter, Finish, Ran};
 use crate::cluster::{api, Client};
 use crate::diagnosis::differential::Retention;
 use crate::diagnosis::Diagnosis;
@@ -106,27 +106,22 @@ pub fn run(mut req: Request<'_>, scanner: &Scanner, progress: Runner<'_>) -> Res
     if !req.remote_logs.is_empty() {
         two_sided(&req, scanner, &mut diagnosis, (&report, &files))?;
     }
-    if let Err(e) = cluster::ask(
-        client.as_ref(),
-        req.studied,
+    super::last_passes(
         &mut diagnosis,
-        scanner.rules(),
-        opts,
-        &mut warnings,
-    ) {
-        unavailable.push(("cluster view", e));
-    }
-    for (what, e) in &unavailable {
-        cluster::unavailable(&mut diagnosis, what, e);
-    }
-    finish(
-        &mut diagnosis,
+        super::Live {
+            client: client.as_ref(),
+            studied: req.studied,
+            rules: scanner.rules(),
+            options: opts,
+            unavailable,
+        },
         &Finish {
             bundles: &inputs.bundles,
             retention: req.retention,
             filter: req.filter,
             now_ms: opts.now_ms,
         },
+        &mut warnings,
     );
     Ok(Ran {
         diagnosis,
