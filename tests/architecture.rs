@@ -112,6 +112,14 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// `path` from the repository root, with `/` between its parts.
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
 /// Every edge the module rules forbid, as `file → module` / `file → cli/<command>`.
 fn edges() -> BTreeSet<String> {
     let src = root().join("src");
@@ -119,11 +127,7 @@ fn edges() -> BTreeSet<String> {
     rust_files(&src, &mut files);
     let mut found = BTreeSet::new();
     for path in files {
-        let rel = path
-            .strip_prefix(root())
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+        let rel = relative(&path);
         let Some(module) = path
             .strip_prefix(&src)
             .unwrap()
@@ -216,11 +220,7 @@ fn no_string_stands_in_for_an_enum_in_the_diagnosis() {
     rust_files(&root().join("src/diagnosis"), &mut files);
     let mut found = BTreeSet::new();
     for path in files {
-        let rel = path
-            .strip_prefix(root())
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+        let rel = relative(&path);
         for line in std::fs::read_to_string(&path).unwrap().lines() {
             let t = line.trim();
             let Some(rest) = t.strip_prefix("pub ") else {

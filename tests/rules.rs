@@ -127,6 +127,18 @@ fn custom_rule(edit: impl Fn(String) -> String) -> tempfile::TempDir {
     dir
 }
 
+/// Like [`custom_rule`], but the rule keeps the bundled rule's id and file name, so it replaces
+/// that rule instead of competing with it.
+fn replacing_rule(edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let dir = custom_rule(|t| edit(t.replace("id = \"site-expired\"", "id = \"api-key-expired\"")));
+    std::fs::rename(
+        dir.path().join("expired/site-expired.toml"),
+        dir.path().join("expired/api-key-expired.toml"),
+    )
+    .unwrap();
+    dir
+}
+
 #[test]
 fn lint_names_a_rule_another_rule_shadows() {
     // Same patterns, lower priority: the bundled rule wins every example.
@@ -152,12 +164,7 @@ fn lint_names_a_rule_another_rule_shadows() {
     );
     assert!(flat.contains("another rule wins this example"), "{flat}");
     // Given the bundled rule's id, it replaces that rule instead: lint is clean.
-    let dir = custom_rule(|t| t.replace("id = \"site-expired\"", "id = \"api-key-expired\""));
-    std::fs::rename(
-        dir.path().join("expired/site-expired.toml"),
-        dir.path().join("expired/api-key-expired.toml"),
-    )
-    .unwrap();
+    let dir = replacing_rule(|t| t);
     let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("0 errors"), "{}", out.stdout);
@@ -414,9 +421,9 @@ fn the_worked_example_in_the_rules_readme_lints_and_passes() {
 fn lint_warns_when_the_literals_need_more_anchors_than_the_packed_search_takes() {
     // 70 literals with no window in common: each needs an anchor of its own.
     let many: Vec<String> = (100..170).map(|i| format!("\"{i}\"")).collect();
-    // It replaces the bundled rule (same id), so that nothing shadows it.
-    let dir = custom_rule(|t| {
-        t.replace("id = \"site-expired\"", "id = \"api-key-expired\"").replace(
+    // It replaces the bundled rule, so that nothing shadows it.
+    let dir = replacing_rule(|t| {
+        t.replace(
             "decisive = [",
             &format!(
                 "literals = [\"api key is expired\", \"api key has expired\", \"cannot update expired api key [\", {}]\ndecisive = [",
@@ -424,11 +431,6 @@ fn lint_warns_when_the_literals_need_more_anchors_than_the_packed_search_takes()
             ),
         )
     });
-    std::fs::rename(
-        dir.path().join("expired/site-expired.toml"),
-        dir.path().join("expired/api-key-expired.toml"),
-    )
-    .unwrap();
     let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
     assert_eq!(out.code, 0, "{}", out.stderr);
     let flat = crate::support::flat(&out.stderr);

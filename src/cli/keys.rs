@@ -21,7 +21,7 @@ use crate::secret::redact;
 fn load_metadata(
     paths: &[std::path::PathBuf],
     io: &mut Io<'_>,
-) -> Result<(Vec<crate::pipeline::keys::Keys>, Vec<String>), Error> {
+) -> Result<(Vec<crate::pipeline::keys::KeyMetadata>, Vec<String>), Error> {
     let mut warnings = Vec::new();
     let loaded = crate::pipeline::keys::load_metadata(paths, &mut io.stdin, &mut warnings);
     print_warnings(&warnings, io)?;

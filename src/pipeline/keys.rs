@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use crate::error::Error;
-pub use crate::event::key_metadata::KeyMetadata as Keys;
+pub use crate::event::key_metadata::KeyMetadata;
 use crate::event::parse_input;
 use crate::secret::{judge, looks_like_key_id, redact, Scheme};
 use crate::source::{self, Skipped};
@@ -16,7 +16,7 @@ pub fn load_metadata(
     paths: &[PathBuf],
     stdin: &mut dyn Read,
     warnings: &mut Vec<String>,
-) -> Result<(Vec<Keys>, Vec<String>), Error> {
+) -> Result<(Vec<KeyMetadata>, Vec<String>), Error> {
     let mut keys = Vec::new();
     let mut sources = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();

@@ -260,8 +260,6 @@ pub struct LinePrefilter {
     anchors: Option<(packed::Searcher, Vec<String>)>,
     /// Per anchor: whether it is itself a literal (its line is a hit without the automaton).
     exact: Vec<bool>,
-    /// The literals, lower case.
-    literals: Vec<String>,
 }
 
 impl LinePrefilter {
@@ -293,13 +291,7 @@ impl LinePrefilter {
             full,
             anchors,
             exact,
-            literals: literals.to_vec(),
         })
-    }
-
-    /// Whether `literal` is one of the literals searched for.
-    pub fn has_literal(&self, literal: &str) -> bool {
-        self.literals.iter().any(|l| l == literal)
     }
 
     /// Whether `line` holds a literal (the automaton's test, case-insensitive).

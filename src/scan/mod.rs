@@ -119,6 +119,8 @@ pub struct Scanner {
     opts: Options,
     /// `None` when a rule has no literal: then every line is a candidate.
     prefilter: Option<LinePrefilter>,
+    /// Whether `"event.action":` is a literal, so that an audit line holding it is a hit.
+    audit_action_is_literal: bool,
     literals: Vec<String>,
     progress: Option<Arc<AtomicU64>>,
 }
@@ -152,6 +154,7 @@ impl Scanner {
             rules,
             opts,
             prefilter,
+            audit_action_is_literal: literals.iter().any(|l| l.as_bytes() == AUDIT_ACTION),
             literals,
             progress: None,
         }
@@ -519,7 +522,9 @@ impl<'a> FileState<'a> {
     fn region(&mut self, region: &[u8], first_line: usize) {
         self.span_of(region);
         let hits = match &self.scanner.prefilter {
-            Some(p) if self.audit_file => audit_hit_lines(region, p),
+            Some(p) if self.audit_file => {
+                audit_hit_lines(region, p, self.scanner.audit_action_is_literal)
+            }
             Some(p) => p.hit_lines(region, &mut self.lowered),
             None => all_lines(region),
         };
@@ -1016,18 +1021,25 @@ fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
 
 /// The prefilter's literal every audit line of Elasticsearch holds.
 const AUDIT_ACTION: &[u8] = b"\"event.action\":";
+static AUDIT_ACTION_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(AUDIT_ACTION));
+static AUDIT_TYPE: LazyLock<[memmem::Finder<'static>; 2]> = LazyLock::new(|| {
+    [
+        memmem::Finder::new(b"\"type\":\"audit\""),
+        memmem::Finder::new(b"\"type\": \"audit\""),
+    ]
+});
 
 /// The lines of an audit log's `region` that the prefilter would find, without its search: an
 /// audit line holding `"event.action":` holds that literal (when the rules have it); any other
 /// line is tested by the prefilter's automaton.
-fn audit_hit_lines(region: &[u8], p: &LinePrefilter) -> Vec<Range<usize>> {
-    let sure = p.has_literal(std::str::from_utf8(AUDIT_ACTION).unwrap_or_default());
+fn audit_hit_lines(region: &[u8], p: &LinePrefilter, sure: bool) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < region.len() {
         let end = memchr::memchr(b'\n', &region[start..]).map_or(region.len(), |i| start + i);
         let line = &region[start..end];
-        if (sure && is_audit_line(line) && memmem::find(line, AUDIT_ACTION).is_some())
+        if (sure && is_audit_line(line) && AUDIT_ACTION_FINDER.find(line).is_some())
             || p.is_hit(line)
         {
             out.push(start..end);
@@ -1055,8 +1067,7 @@ fn all_lines(region: &[u8]) -> Vec<Range<usize>> {
 
 fn is_audit_line(line: &[u8]) -> bool {
     let head = &line[..line.len().min(64)];
-    memmem::find(head, b"\"type\":\"audit\"").is_some()
-        || memmem::find(head, b"\"type\": \"audit\"").is_some()
+    AUDIT_TYPE.iter().any(|f| f.find(head).is_some())
 }
 
 /// The fields of an audit line that the fast path reads.
@@ -1255,6 +1266,10 @@ mod tests {
             texts.push(t);
         }
         assert!(!p.anchors().is_empty());
+        assert!(
+            scanner.audit_action_is_literal,
+            "the audit path's shortcut is exercised"
+        );
         let mut scratch = Vec::new();
         let mut hits = 0;
         for t in &texts {
@@ -1267,7 +1282,7 @@ mod tests {
                 String::from_utf8_lossy(t)
             );
             assert_eq!(
-                audit_hit_lines(t, p),
+                audit_hit_lines(t, p, scanner.audit_action_is_literal),
                 want,
                 "{}",
                 String::from_utf8_lossy(t)
