@@ -1,5 +1,5 @@
 //! Generates the table of embedded rule files: every `rules/**/*.toml` but `snippets.toml`,
-//! `pairs.toml`, `products.toml` and `clients.toml`, sorted, as `include_str!`s. No parsing and no dependencies here: validation happens in the
+//! `pairs.toml`, `products.toml`, `facts.toml` and `clients.toml`, sorted, as `include_str!`s. No parsing and no dependencies here: validation happens in the
 //! library (`keydoctor rules lint`) and in `cargo test` (`embedded_rules_are_valid`).
 
 // Cargo reads its directives from a build script's stdout: println! is the interface here.
@@ -42,9 +42,13 @@ fn main() {
             snippets = format!("include_str!({:?})", file.display().to_string());
             continue;
         }
-        if rel == "pairs.toml" || rel == "products.toml" || rel == "clients.toml" {
+        if rel == "pairs.toml"
+            || rel == "products.toml"
+            || rel == "facts.toml"
+            || rel == "clients.toml"
+        {
             // Cross-cluster symptom pairs (diagnosis::two_sided), products' keys
-            // (diagnosis::products) and clients (rule::clients, included there): data, but not
+            // (diagnosis::products), facts' sentences (diagnosis::fact) and clients (rule::clients, included there): data, but not
             // rules.
             continue;
         }

@@ -218,6 +218,12 @@ fn a_denied_keys_owner_is_weighed_against_the_bundles_users_and_roles() {
             && limit.contains("do not grant `create_doc` on `metrics-app-default`"),
         "{limit}"
     );
+    // The limit is a typed fact with a stable code; the deprecated `limit_source` is its text.
+    let fact = &metrics["facts"][0];
+    assert_eq!(fact["code"], "limit.owner_lacks", "{:#}", metrics["facts"]);
+    assert_eq!(fact["text"].as_str(), Some(limit));
+    assert_eq!(fact["fields"]["owner"], "ingest_owner");
+    assert_eq!(fact["fields"]["what"], "`create_doc` on `metrics-app-default`");
     let first = &metrics["remediation"][0];
     assert_eq!(
         first["title"],
@@ -253,6 +259,7 @@ fn a_denied_keys_owner_is_weighed_against_the_bundles_users_and_roles() {
             && limit.contains("grant `create_doc` on `logs-app-default` today"),
         "{limit}"
     );
+    assert_eq!(logs["facts"][0]["code"], "limit.owner_grants");
     assert_eq!(
         logs["differential"]["causes"][0]["cause"],
         "the key's own role descriptors lack it"

@@ -712,6 +712,28 @@ fn the_key_itself_decides_wrong_type_and_wrong_secret() {
         view.contains("contradicted: the key in CLIENT_KEY authenticates"),
         "{view}"
     );
+    // The cluster's view and the probe's answer are two facts, neither overwriting the other;
+    // the deprecated `cluster_view` joins them in the order they were stated.
+    let codes: Vec<&str> = f["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["cluster.shows", "probe.contradicts_failure"],
+        "{:#}",
+        f["facts"]
+    );
+    assert_eq!(f["facts"][1]["fields"]["var"], "CLIENT_KEY");
+    let texts: Vec<&str> = f["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(view, texts.join("; "));
 }
 
 /// `GET /_security/_authenticate` accepting the client's key, as 8.x answers.

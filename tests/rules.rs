@@ -20,7 +20,8 @@ fn every_rule_file_is_embedded() {
     assert_eq!(
         set.rules.len(),
         on_disk,
-        "rules/**/*.toml (without snippets.toml, pairs.toml, products.toml, clients.toml) vs embedded"
+        "rules/**/*.toml (without {:?}) vs embedded",
+        rule::DATA_FILES
     );
 }
 
@@ -31,10 +32,7 @@ fn walk(dir: &std::path::Path) -> usize {
         if path.is_dir() {
             n += walk(&path);
         } else if path.extension().is_some_and(|e| e == "toml")
-            && path.file_name().unwrap() != "snippets.toml"
-            && path.file_name().unwrap() != "pairs.toml"
-            && path.file_name().unwrap() != "products.toml"
-            && path.file_name().unwrap() != "clients.toml"
+            && !rule::DATA_FILES.iter().any(|d| path.ends_with(d))
         {
             n += 1;
         }
@@ -299,10 +297,7 @@ fn the_json_schema_accepts_every_bundled_rule_and_rejects_broken_ones() {
     for entry in walkdir::WalkDir::new(root().join("rules")) {
         let path = entry.unwrap().into_path();
         if path.extension().is_none_or(|e| e != "toml")
-            || path.ends_with("snippets.toml")
-            || path.ends_with("pairs.toml")
-            || path.ends_with("products.toml")
-            || path.ends_with("clients.toml")
+            || rule::DATA_FILES.iter().any(|d| path.ends_with(d))
         {
             continue;
         }

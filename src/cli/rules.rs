@@ -223,6 +223,12 @@ fn data_file_problems(
         ),
         Err(e) => out.push(problem("products.toml", e)),
     }
+    // The facts' sentences (bundled only): a template per code, each with its code's fields.
+    out.extend(
+        crate::diagnosis::fact::check()
+            .into_iter()
+            .map(|m| problem("facts.toml", m)),
+    );
     // The message atlas (atlas/*.toml, embedded): its entries' fields.
     let classes: Vec<&str> = crate::model::Class::ALL
         .iter()

@@ -22,6 +22,7 @@ use crate::model::format_ms;
 use crate::model::KeyIdSource;
 use serde_json::{Map, Value};
 
+use super::fact::{Fact, Limit};
 use super::privileges::{self, PrivilegeKind};
 use crate::diagnosis::{
     Details, Diagnosis, Evidence, Finding, InvalidatedBy, Note, RenderedCandidate, RenderedStep,
@@ -704,6 +705,7 @@ fn build_finding(
         differential: None,
         dead_ends: Vec::new(),
         client: recognise_client(rules, docs, occurrences, clients_seen),
+        facts: Vec::new(),
     };
     if let Some(id) = finding.key_id.clone() {
         if let Some(meta) = metadata.get(id.as_str()) {
@@ -1457,23 +1459,26 @@ fn correlate_metadata(
         );
     }
     if let (Class::Missing, Some(seen_in)) = (finding.class, &meta.derived_from) {
-        finding.details.limit_source = Some(format!(
-            "{seen_in} shows key {id} created{}: a key the cluster no longer finds was deleted (invalidated or expired keys are removed after the retention period, 7 days by default) or the client talks to another cluster",
-            meta.creation_ms.map(|ms| format!(" at {}", format_ms(ms))).unwrap_or_default()
-        ));
+        let fact = Fact::Limit(Limit::DeletedSince {
+            seen_in: seen_in.clone(),
+            key_id: id.clone(),
+            created: meta.creation_ms.map(format_ms),
+        });
+        finding.state(fact);
     } else if finding.class == Class::Missing {
-        finding.details.limit_source = Some(format!(
-            "contradicted: the pasted metadata lists key {id} ({}), so the client is talking to a different cluster than the one that metadata came from",
-            state.as_str()
-        ));
+        finding.state(Fact::Limit(Limit::ListedElsewhere {
+            key_id: id.clone(),
+            state,
+        }));
     }
     if finding.class == Class::UnderPrivileged {
         let kind = finding
             .details
             .privilege_kind
             .unwrap_or(PrivilegeKind::Index);
-        let granting = &finding.details.privileges;
-        let index = finding.details.indices.first().map(String::as_str);
+        let granting = &finding.details.privileges.clone();
+        let first_index = finding.details.indices.first().cloned();
+        let index = first_index.as_deref();
         let own = meta.role_descriptors.as_ref();
         let own_empty = own.is_none_or(|v| v.as_object().is_some_and(|m| m.is_empty()));
         let own_grants =
@@ -1486,17 +1491,12 @@ fn correlate_metadata(
                     .filter(|p| privileges::pattern_matches(p, index))
                     .map(String::as_str)
                     .collect();
-                finding.details.index_match = Some(if matching.is_empty() {
-                    format!(
-                        "{index} matches none of the key's index patterns ({})",
-                        patterns.join(", ")
-                    )
-                } else {
-                    format!(
-                        "{index} matches the key's pattern {}, but not with a granting privilege",
-                        matching.join(", ")
-                    )
-                });
+                let fact = Fact::IndexMatch {
+                    index: index.to_string(),
+                    patterns: patterns.clone(),
+                    matching: matching.iter().map(|m| (*m).to_string()).collect(),
+                };
+                finding.state(fact);
             }
         }
         let fix = descriptor_fix(finding, meta, kind, own_empty, own_grants, index);
@@ -1507,16 +1507,19 @@ fn correlate_metadata(
             finding.remediation.insert(0, fix.clone());
             finding.details.descriptor_fix = Some(fix);
         }
-        finding.details.limit_source = Some(if !granting.is_empty() && !own_empty && !own_grants {
-            "role_descriptors: the key's own role descriptors do not grant it".to_string()
+        let limit = if !granting.is_empty() && !own_empty && !own_grants {
+            Limit::RoleDescriptors
         } else if own_grants || own_empty {
             match &meta.limited_by {
-                Some(lb) if !privileges::descriptors_grant(lb, kind, granting, index) => "limited_by: the key's descriptors allow it, but its owner's privileges (captured at creation or last update) do not".to_string(),
-                _ => "limited_by: the key's descriptors allow it (or it has none), so the owner's privileges are the limit".to_string(),
+                Some(lb) if !privileges::descriptors_grant(lb, kind, granting, index) => {
+                    Limit::LimitedBy
+                }
+                _ => Limit::LimitedByUnverified,
             }
         } else {
-            "unknown: the metadata has no role descriptors (before 8.5)".to_string()
-        });
+            Limit::NoDescriptors
+        };
+        finding.state(Fact::Limit(limit));
     }
 }
 

@@ -15,6 +15,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::fact::{
+    AuditGap, Bounded, ClientJoin, ClusterSays, ClusterVerdict, Fact, KeyInference, Limit,
+    ProbeSays, ProbeVerdict,
+};
 use super::timeline::{parse_time_value, parse_ts};
 use crate::diagnosis::{Diagnosis, Finding, GroupKey, InvalidatedBy, Options, TimelineEntry};
 use crate::event::audit::AuditEvent;
@@ -434,7 +438,7 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
             continue;
         };
         if view.absent.contains(&id) {
-            f.details.cluster_view = Some(match f.class {
+            let verdict = match f.class {
                 Class::AuthenticationUnresolved => {
                     decide(
                         f,
@@ -443,35 +447,43 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
                         rules,
                         opts,
                     );
-                    format!("decided: {label} has no key with this id")
+                    ClusterVerdict::DecidedAbsent
                 }
-                Class::Missing => format!("confirmed: {label} has no key with this id"),
-                Class::Invalidated | Class::Expired => format!(
-                    "{label} no longer has this key: invalidated and expired keys are deleted after the retention period (xpack.security.authc.api_key.delete.retention_period, 7 days by default)"
-                ),
-                _ => format!(
-                    "contradiction: {label} has no key with this id, yet the failure shows it authenticated: the client talks to another cluster"
-                ),
-            });
+                Class::Missing => ClusterVerdict::ConfirmedAbsent,
+                Class::Invalidated | Class::Expired => ClusterVerdict::Deleted,
+                _ => ClusterVerdict::AbsentYetAuthenticated,
+            };
+            f.state(Fact::Cluster(ClusterSays {
+                verdict,
+                label: label.clone(),
+                key_id: id,
+                state: None,
+            }));
             continue;
         }
         let Some(meta) = view.keys.iter().find(|k| k.id == id) else {
             continue;
         };
         let state = meta.state(opts.now_ms);
-        let shown = format!("{label} shows key {id} {}", state.as_str());
         let cross = meta.key_type.as_deref() == Some("cross_cluster");
-        f.details.cluster_view = Some(match (f.class, state) {
+        let verdict = match (f.class, state) {
             (Class::Missing, _) => {
-                f.details.limit_source = None;
-                format!("contradicted: {shown}: the failing client talks to another cluster (or `.security` was restored since)")
+                // The metadata pass just read the cluster's answer as pasted metadata; what
+                // it said of a missing key is this contradiction, stated below.
+                f.facts.retain(|s| {
+                    !matches!(
+                        s.fact,
+                        Fact::Limit(Limit::ListedElsewhere { .. } | Limit::DeletedSince { .. })
+                    )
+                });
+                ClusterVerdict::ContradictsMissing
             }
             (Class::Invalidated, KeyState::Invalidated) | (Class::Expired, KeyState::Expired) => {
-                format!("confirmed: {shown}")
+                ClusterVerdict::Confirmed
             }
-            (Class::Invalidated | Class::Expired, KeyState::Active) => format!(
-                "contradicted: {shown}: the failing client talks to another cluster, or the clocks differ"
-            ),
+            (Class::Invalidated | Class::Expired, KeyState::Active) => {
+                ClusterVerdict::ContradictsState
+            }
             (Class::AuthenticationUnresolved, KeyState::Active) if cross => {
                 decide(
                     f,
@@ -480,10 +492,16 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
                     rules,
                     opts,
                 );
-                format!("decided: {shown}, of type cross_cluster")
+                ClusterVerdict::DecidedCrossCluster
             }
-            _ => shown,
-        });
+            _ => ClusterVerdict::Shows,
+        };
+        f.state(Fact::Cluster(ClusterSays {
+            verdict,
+            label: label.clone(),
+            key_id: id,
+            state: Some(state),
+        }));
     }
     for note in &view.notes {
         if !diagnosis.notes.iter().any(|n| &n.message == note) {
@@ -542,7 +560,14 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
             continue;
         }
         let active = f.details.metadata_state == Some(crate::model::KeyState::Active);
-        let mut said = Vec::new();
+        let says = |verdict| {
+            Fact::Probe(ProbeSays {
+                verdict,
+                var: var.clone(),
+                label: label.clone(),
+                key_id: id.clone(),
+            })
+        };
         match (&probe.authenticates, f.class) {
             (Some(Err(reason)), Class::AuthenticationUnresolved) if active => {
                 decide(
@@ -552,11 +577,11 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
                     rules,
                     opts,
                 );
-                said.push(format!("decided: {label} rejects the key in {var} although key {id} is active: wrong secret"));
+                f.state(says(ProbeVerdict::DecidedWrongSecret));
             }
-            (Some(Err(reason)), _) => {
-                said.push(format!("the key in {var} is rejected by {label}: {reason}"));
-            }
+            (Some(Err(reason)), _) => f.state(says(ProbeVerdict::Rejected {
+                reason: reason.clone(),
+            })),
             (
                 Some(Ok(())),
                 Class::AuthenticationUnresolved
@@ -564,12 +589,8 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
                 | Class::Invalidated
                 | Class::Expired
                 | Class::MalformedCredentials,
-            ) => {
-                said.push(format!(
-                    "contradicted: the key in {var} authenticates on {label} now, so the failing client sends something else (a stale or other key) or talks to another cluster"
-                ));
-            }
-            (Some(Ok(())), _) => said.push(format!("the key in {var} authenticates on {label}")),
+            ) => f.state(says(ProbeVerdict::ContradictsFailure)),
+            (Some(Ok(())), _) => f.state(says(ProbeVerdict::Authenticates)),
             (None, _) => {}
         }
         if f.class == Class::UnderPrivileged {
@@ -579,25 +600,14 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
                 Some(p) == f.details.least_privilege.as_ref()
                     && (cluster && on.is_none() || !cluster && on == &index)
             }) {
-                let what = match on {
-                    Some(i) => format!("`{privilege}` on {i}"),
-                    None => format!("cluster privilege `{privilege}`"),
-                };
-                said.push(if *granted {
-                    format!("contradicted: _has_privileges with the key in {var} says it now holds {what}: the key or its owner changed since the failure, or the client uses another key")
+                let (privilege, index) = (privilege.clone(), on.clone());
+                f.state(says(if *granted {
+                    ProbeVerdict::Holds { privilege, index }
                 } else {
-                    format!("confirmed: _has_privileges with the key in {var} says it lacks {what}")
-                });
+                    ProbeVerdict::Lacks { privilege, index }
+                }));
             }
         }
-        if said.is_empty() {
-            continue;
-        }
-        let joined = said.join("; ");
-        f.details.cluster_view = Some(match f.details.cluster_view.take() {
-            Some(v) if !v.is_empty() => format!("{v}; {joined}"),
-            _ => joined,
-        });
     }
 }
 
@@ -714,19 +724,13 @@ pub fn enrich(
             finding.details.last_seen = Some(format_ms(last));
         }
         if finding.class.explains_401() && finding.details.client_addresses.is_empty() {
-            join_clients(finding, &points, &denials, facts);
-            if let (Some(join), true) = (
-                &mut finding.details.client_join,
-                dropped > 0 || facts.denials_dropped > 0,
-            ) {
-                join.push_str(&format!(
-                    " (joined on the first {} failure times and {} denials kept; {} more failures and {} more denials were counted but not kept, to bound memory)",
-                    points.len(),
-                    facts.denials.len(),
-                    dropped,
-                    facts.denials_dropped
-                ));
-            }
+            let bounded = (dropped > 0 || facts.denials_dropped > 0).then_some(Bounded {
+                points: points.len(),
+                denials: facts.denials.len(),
+                points_dropped: dropped,
+                denials_dropped: facts.denials_dropped,
+            });
+            join_clients(finding, &points, &denials, facts, bounded);
         }
         let before = finding.key_id.clone();
         attribute_expired(finding, span.map(|s| s.0), &known, now_ms);
@@ -842,7 +846,13 @@ pub(crate) fn host_of(origin: &str) -> &str {
     }
 }
 
-fn join_clients(finding: &mut Finding, points: &[Point], denials: &[&Denial], facts: &Facts) {
+fn join_clients(
+    finding: &mut Finding,
+    points: &[Point],
+    denials: &[&Denial],
+    facts: &Facts,
+    bounded: Option<Bounded>,
+) {
     if points.is_empty() || denials.is_empty() {
         return;
     }
@@ -875,15 +885,15 @@ fn join_clients(finding: &mut Finding, points: &[Point], denials: &[&Denial], fa
     }
     let mut clients: Vec<(&str, usize)> = by_client.into_iter().collect();
     clients.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let list = clients
-        .iter()
-        .map(|(c, n)| format!("{c} ({n} of the {} failures logged by nodes)", points.len()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    finding.details.client_join = Some(format!(
-        "{list}: the server's failure lines carry no client address; each was joined to an audit `anonymous_access_denied` event on the same node within {} s, which carries the address but not the key",
-        JOIN_WINDOW_MS / 1000
-    ));
+    finding.state(Fact::ClientJoin(ClientJoin {
+        clients: clients
+            .iter()
+            .map(|(c, n)| ((*c).to_string(), *n))
+            .collect(),
+        logged: points.len(),
+        window_s: JOIN_WINDOW_MS / 1000,
+        bounded,
+    }));
     for (c, _) in clients {
         if !finding.details.client_addresses.iter().any(|a| a == c) {
             finding.details.client_addresses.push(c.to_string());
@@ -914,26 +924,25 @@ fn attribute_expired(
         .filter(|(_, (ms, _))| *ms <= limit)
         .collect();
     matching.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
-    let when = match first {
-        Some(ms) => format!("before the first failure ({})", format_ms(ms)),
-        None => "by now".to_string(),
-    };
+    let first_failure = first.map(format_ms);
     match matching.as_slice() {
         [] => {
             if inferred_before {
                 return;
             }
-            finding.details.key_inference = Some(format!(
-                "the message names no key, and no key known from metadata or audit `create_apikey` events had expired {when}; fetch the keys (`GET /_security/api_key?owner=true` as the client's user) to find it"
-            ));
+            finding.state(Fact::KeyInference(KeyInference::NoneExpired {
+                first_failure,
+            }));
         }
         [(id, (ms, source))] => {
             finding.key_id = Some((*id).clone());
             finding.key_id_source = Some(crate::model::KeyIdSource::Inference);
-            finding.details.key_inference = Some(format!(
-                "inferred, not stated: the message names no key; {id} is the only key known (from metadata and audit create events) that had expired {when}: expiration {} ({source}). Other keys the bundle does not show could also be expired",
-                format_ms(*ms)
-            ));
+            finding.state(Fact::KeyInference(KeyInference::OnlyExpired {
+                key_id: (*id).clone(),
+                first_failure,
+                expiration: format_ms(*ms),
+                source: source.clone(),
+            }));
         }
         many => {
             if inferred_before {
@@ -946,10 +955,10 @@ fn attribute_expired(
                 .iter()
                 .map(|(id, (ms, _))| format!("{id} (expired {})", format_ms(*ms)))
                 .collect();
-            finding.details.key_inference = Some(format!(
-                "the message names no key, and {} known keys had expired {when}; the client's configuration tells which one it uses",
-                many.len()
-            ));
+            finding.state(Fact::KeyInference(KeyInference::ManyExpired {
+                count: many.len(),
+                first_failure,
+            }));
         }
     }
 }
@@ -1013,32 +1022,23 @@ fn correlate_invalidation(
         return;
     }
     let a = &facts.audit;
-    finding.details.audit_note = Some(if a.files.is_empty() {
-        "no audit log in the input: an `invalidate_apikeys` audit event (who, realm, when, from where) is written by the node that handled the invalidation when `xpack.security.audit.enabled: true`".to_string()
+    let gap = if a.files.is_empty() {
+        AuditGap::NoAuditLog
     } else if a.config_events == 0 {
-        format!(
-            "the audit logs ({} file(s), nodes {}) hold no `security_config_change` event at all: these events are not audited, or nothing changed in that window. They are audited by default; check that `xpack.security.audit.logfile.events.include` lists `security_config_change` and `events.exclude` does not",
-            a.files.len(),
-            join_or_unknown(&a.nodes)
-        )
+        AuditGap::NoConfigEvents {
+            files: a.files.len(),
+            nodes: a.nodes.iter().cloned().collect(),
+        }
     } else {
-        format!(
-            "no `invalidate_apikeys` event names this key in the audit logs of nodes {}{}: it was invalidated before that, or through a node whose audit log is not in the input (each node audits the requests it handled)",
-            join_or_unknown(&a.nodes),
-            match (a.first_ms, a.last_ms) {
-                (Some(f), Some(l)) => format!(" ({} … {})", format_ms(f), format_ms(l)),
-                _ => String::new(),
-            }
-        )
-    });
-}
-
-fn join_or_unknown(set: &BTreeSet<String>) -> String {
-    if set.is_empty() {
-        "(not named)".to_string()
-    } else {
-        set.iter().cloned().collect::<Vec<_>>().join(", ")
-    }
+        AuditGap::NotNamed {
+            nodes: a.nodes.iter().cloned().collect(),
+            window: match (a.first_ms, a.last_ms) {
+                (Some(f), Some(l)) => Some((format_ms(f), format_ms(l))),
+                _ => None,
+            },
+        }
+    };
+    finding.state(Fact::AuditGap(gap));
 }
 
 fn timeline(

@@ -13,8 +13,9 @@
 //! (7 days by default) had passed; a `.security` restored from an older snapshot forgets keys
 //! too. Earlier failures of the same id, audit events and metadata tell them apart.
 
+use super::fact::{Limit, OwnerLimit, OwnerVerdict};
 use super::timeline::parse_ts;
-use crate::diagnosis::{Diagnosis, Finding};
+use crate::diagnosis::{Diagnosis, FactKind, Finding};
 use crate::event::credential::looks_like_key_id;
 use crate::model::format_ms;
 use crate::model::Class;
@@ -179,7 +180,7 @@ fn expired(f: &Finding) -> Differential {
             .push("no key metadata to compare the expiration with the failures".into()),
     }
     let mut other = cause("another key than the one named here", Verdict::Unlikely);
-    match &f.details.key_inference {
+    match f.key_inference().map(|(_, text)| text) {
         Some(how) => {
             other.verdict = Verdict::Possible;
             other
@@ -246,12 +247,12 @@ fn invalidated(f: &Finding) -> Differential {
                 by.line
             ));
         }
-        None => person.evidence_against.push(
-            f.details
-                .audit_note
-                .clone()
-                .unwrap_or_else(|| "no audit event in the inputs says who invalidated it".into()),
-        ),
+        None => person
+            .evidence_against
+            .push(f.fact_text(FactKind::AuditGap).map_or_else(
+                || "no audit event in the inputs says who invalidated it".into(),
+                str::to_string,
+            )),
     }
     let name = f
         .details
@@ -329,7 +330,7 @@ fn invalidated(f: &Finding) -> Differential {
 /// An authorization denial for a key: its own descriptors, its owner's (`limited_by`), or an
 /// index name its patterns do not cover.
 fn under_privileged(f: &Finding) -> Differential {
-    let limit = f.details.limit_source.as_deref().unwrap_or("");
+    let limit = f.limit();
     let meta = f.details.metadata.as_ref();
     let mut own = cause("the key's own role descriptors lack it", Verdict::Possible);
     let mut owner = cause(
@@ -340,40 +341,65 @@ fn under_privileged(f: &Finding) -> Differential {
         "the client targets other indices than the key was made for",
         Verdict::Possible,
     );
-    if limit.starts_with("owner grants") {
-        // A bundle's roles: the owner holds it today; the key's side, or an old snapshot.
-        own.verdict = Verdict::Likely;
-        own.evidence_for.push(limit.to_string());
-        owner.evidence_against.push(
-            "the owner's roles grant it today; only a limited_by snapshot taken before that grant would lack it".into(),
-        );
-    } else if limit.starts_with("role_descriptors") {
-        own.verdict = Verdict::Likely;
-        own.evidence_for.push(limit.to_string());
-        owner.verdict = Verdict::Unlikely;
-        owner
-            .evidence_against
-            .push("the key's own descriptors already refuse it".into());
-    } else if limit.starts_with("limited_by") {
-        owner.verdict = Verdict::Likely;
-        owner.evidence_for.push(limit.to_string());
-        own.verdict = Verdict::Unlikely;
-        own.evidence_against.push(if meta.is_some() {
-            "the key's own descriptors allow it".into()
-        } else {
-            "whatever the key's own descriptors say, its owner lacks it: changing them alone cannot help".into()
-        });
-    } else if limit.starts_with("undecided") {
-        owner.evidence_for.push(limit.to_string());
-    } else if meta.is_none() {
-        own.evidence_for
-            .push("no key metadata to compare the descriptors with".into());
-        owner
-            .evidence_for
-            .push("no key metadata (with_limited_by) to compare".into());
+    match limit {
+        Some((
+            Limit::Owner(OwnerLimit {
+                verdict: OwnerVerdict::Grants,
+                ..
+            }),
+            text,
+        )) => {
+            // A bundle's roles: the owner holds it today; the key's side, or an old snapshot.
+            own.verdict = Verdict::Likely;
+            own.evidence_for.push(text.to_string());
+            owner.evidence_against.push(
+                "the owner's roles grant it today; only a limited_by snapshot taken before that grant would lack it".into(),
+            );
+        }
+        Some((Limit::RoleDescriptors, text)) => {
+            own.verdict = Verdict::Likely;
+            own.evidence_for.push(text.to_string());
+            owner.verdict = Verdict::Unlikely;
+            owner
+                .evidence_against
+                .push("the key's own descriptors already refuse it".into());
+        }
+        Some((
+            Limit::LimitedBy
+            | Limit::LimitedByUnverified
+            | Limit::Owner(OwnerLimit {
+                verdict: OwnerVerdict::Lacks,
+                ..
+            }),
+            text,
+        )) => {
+            owner.verdict = Verdict::Likely;
+            owner.evidence_for.push(text.to_string());
+            own.verdict = Verdict::Unlikely;
+            own.evidence_against.push(if meta.is_some() {
+                "the key's own descriptors allow it".into()
+            } else {
+                "whatever the key's own descriptors say, its owner lacks it: changing them alone cannot help".into()
+            });
+        }
+        Some((
+            Limit::Owner(OwnerLimit {
+                verdict: OwnerVerdict::Undecided,
+                ..
+            }),
+            text,
+        )) => owner.evidence_for.push(text.to_string()),
+        _ if meta.is_none() => {
+            own.evidence_for
+                .push("no key metadata to compare the descriptors with".into());
+            owner
+                .evidence_for
+                .push("no key metadata (with_limited_by) to compare".into());
+        }
+        _ => {}
     }
-    match &f.details.index_match {
-        Some(m) => name.evidence_for.push(m.clone()),
+    match f.fact_text(FactKind::IndexMatch) {
+        Some(m) => name.evidence_for.push(m.to_string()),
         None if f.details.indices.is_empty() && f.details.actions.is_empty() => {
             name.evidence_against
                 .push("the message names no index".into());
@@ -499,7 +525,10 @@ fn cross_cluster(f: &Finding) -> Option<Differential> {
             ))
         }
         "remote-access-denied" => {
-            let text = f.details.limit_source.as_deref().unwrap_or("");
+            let access = f.limit().and_then(|(l, text)| match l {
+                Limit::EffectiveAccess(e) => Some((e, text)),
+                _ => None,
+            });
             let mut key = cause(
                 "the cross-cluster key's access lacks the index (fulfilling side)",
                 Verdict::Possible,
@@ -508,25 +537,28 @@ fn cross_cluster(f: &Finding) -> Option<Differential> {
                 "the caller's remote_indices lack it (querying side)",
                 Verdict::Possible,
             );
-            if text.contains("key's access does not cover") || text.contains("neither") {
-                key.verdict = Verdict::Likely;
-                key.evidence_for.push(text.to_string());
+            let neither = access.is_some_and(|(e, _)| e.neither());
+            if let Some((e, text)) = access {
+                if e.key_lacks() {
+                    key.verdict = Verdict::Likely;
+                    key.evidence_for.push(text.to_string());
+                }
+                if e.caller_lacks() {
+                    user.verdict = Verdict::Likely;
+                    user.evidence_for.push(text.to_string());
+                }
             }
-            if text.contains("remote_indices do not cover") || text.contains("neither") {
-                user.verdict = Verdict::Likely;
-                user.evidence_for.push(text.to_string());
-            }
-            if key.verdict == Verdict::Likely && !text.contains("neither") {
+            if key.verdict == Verdict::Likely && !neither {
                 user.verdict = Verdict::Unlikely;
                 user.evidence_against
                     .push("the caller's remote_indices cover the index".into());
             }
-            if user.verdict == Verdict::Likely && !text.contains("neither") {
+            if user.verdict == Verdict::Likely && !neither {
                 key.verdict = Verdict::Unlikely;
                 key.evidence_against
                     .push("the key's access covers the index".into());
             }
-            if text.is_empty() {
+            if access.is_none() {
                 key.evidence_for.push(
                     "without the remote's key metadata and the local roles, both remain".into(),
                 );

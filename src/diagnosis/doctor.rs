@@ -172,6 +172,7 @@ fn finding(
         count: 1,
         details: Details::default(),
         client: None,
+        facts: Vec::new(),
         timeline: Vec::new(),
         groups: Vec::new(),
         differential: None,

@@ -10,6 +10,7 @@ pub mod classify;
 pub mod correlate;
 pub mod differential;
 pub mod doctor;
+pub mod fact;
 pub mod impact;
 pub mod keys;
 pub mod owner_roles;
@@ -108,6 +109,88 @@ pub struct Finding {
     pub dead_ends: Vec<String>,
     /// The client that sent the key, recognised in what it logged (`rules/clients.toml`).
     pub client: Option<crate::model::Client>,
+    /// What the passes established about this failure, in the order they stated it (a later
+    /// fact of a kind is the current one: see [`Finding::limit`]).
+    pub facts: Vec<fact::Stated>,
+}
+
+impl Finding {
+    /// Add a fact, with its sentence.
+    pub fn state(&mut self, fact: fact::Fact) {
+        self.facts.push(fact.stated());
+    }
+
+    /// The last fact `pick` takes, with its sentence.
+    pub fn last_fact<'a, T>(
+        &'a self,
+        pick: impl Fn(&'a fact::Fact) -> Option<T>,
+    ) -> Option<(T, &'a str)> {
+        self.facts
+            .iter()
+            .rev()
+            .find_map(|s| pick(&s.fact).map(|t| (t, s.text.as_str())))
+    }
+
+    /// Where the limit comes from (the last pass that said).
+    pub fn limit(&self) -> Option<(&fact::Limit, &str)> {
+        self.last_fact(|f| match f {
+            fact::Fact::Limit(l) => Some(l),
+            _ => None,
+        })
+    }
+
+    /// How a key was tied to a finding whose message names none.
+    pub fn key_inference(&self) -> Option<(&fact::KeyInference, &str)> {
+        self.last_fact(|f| match f {
+            fact::Fact::KeyInference(k) => Some(k),
+            _ => None,
+        })
+    }
+
+    /// The sentence of the last fact of the kind `kind` names (the JSON report's old
+    /// `details` fields, and the report's lines).
+    pub fn fact_text(&self, kind: FactKind) -> Option<&str> {
+        self.last_fact(|f| (FactKind::of(f) == kind).then_some(()))
+            .map(|(_, t)| t)
+    }
+
+    /// The live cluster's view and the probe's answers, joined (`; `), in the order stated.
+    pub fn cluster_view(&self) -> Option<String> {
+        let said: Vec<&str> = self
+            .facts
+            .iter()
+            .filter(|s| matches!(s.fact, fact::Fact::Cluster(_) | fact::Fact::Probe(_)))
+            .map(|s| s.text.as_str())
+            .collect();
+        (!said.is_empty()).then(|| said.join("; "))
+    }
+}
+
+/// The kinds of fact a finding shows one of (the last stated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactKind {
+    Limit,
+    IndexMatch,
+    ClientJoin,
+    AuditGap,
+    KeyInference,
+    Cluster,
+    OtherSide,
+}
+
+impl FactKind {
+    fn of(f: &fact::Fact) -> Self {
+        use fact::Fact as F;
+        match f {
+            F::Limit(_) => Self::Limit,
+            F::IndexMatch { .. } => Self::IndexMatch,
+            F::ClientJoin(_) => Self::ClientJoin,
+            F::AuditGap(_) => Self::AuditGap,
+            F::KeyInference(_) => Self::KeyInference,
+            F::Cluster(_) | F::Probe(_) => Self::Cluster,
+            F::OtherSide { .. } => Self::OtherSide,
+        }
+    }
 }
 
 /// One moment in a key's story.
@@ -204,10 +287,6 @@ pub struct Details {
     pub version: Option<String>,
     /// A role descriptor that adds exactly what was missing.
     pub suggested_role_descriptors: Option<Value>,
-    /// Where the limit comes from, when metadata says.
-    pub limit_source: Option<String>,
-    /// The denied index against the key's index patterns, when metadata says.
-    pub index_match: Option<String>,
     /// The key as the pasted metadata describes it.
     pub metadata: Option<KeyMetadata>,
     /// State per metadata (`active`, `expired`, `invalidated`).
@@ -216,17 +295,8 @@ pub struct Details {
     pub invalidated_by: Option<InvalidatedBy>,
     /// Credential format problems seen in the input (`raw-id-secret`, …).
     pub credential_formats: Vec<crate::secret::CredentialFormat>,
-    /// Clients named by joining the server's failures with the audit log's
-    /// `anonymous_access_denied` events by node and time (`scan`).
-    pub client_join: Option<String>,
-    /// What the audit log can and cannot say about this key (e.g. why no invalidation event).
-    pub audit_note: Option<String>,
-    /// How an id-less finding was attributed to its key, and how sure that is.
-    pub key_inference: Option<String>,
     /// Keys that could be the one an id-less finding is about, when no single one is.
     pub key_candidates: Vec<String>,
-    /// What the live cluster says about the key: confirms or contradicts the finding.
-    pub cluster_view: Option<String>,
     /// The smallest change that grants what was denied, against the real descriptors (key
     /// metadata known): a step shown first in the remediation.
     pub descriptor_fix: Option<RenderedStep>,
@@ -237,8 +307,6 @@ pub struct Details {
     /// with it, when it is not the key's owner.
     pub principal: Option<String>,
     pub roles: Vec<String>,
-    /// What the other cluster's logs say about this failure (or that they are silent).
-    pub other_side: Option<String>,
     /// The key is a cross-cluster key (metadata says so, or the querying cluster used it for
     /// its remote-cluster handshake): its remediation is the cross-cluster API's.
     pub cross_cluster_key: bool,

@@ -14,6 +14,7 @@
 use serde_json::Value;
 
 use super::classify::writable_descriptor;
+use super::fact::{Denied, Fact, Limit, OwnerLimit, OwnerVerdict};
 use super::privileges::{self, descriptors_grant, pattern_matches, strings_at, PrivilegeKind};
 use crate::diagnosis::{Finding, RenderedStep};
 use crate::model::Class;
@@ -154,7 +155,7 @@ pub fn owner_roles(owner: &str, sec: &Security) -> Option<OwnerRoles> {
 /// Explain an `under_privileged` finding's limit from the bundle, when no key metadata did.
 pub fn explain(f: &mut Finding, sec: &Security) {
     if f.class != Class::UnderPrivileged
-        || f.details.limit_source.is_some()
+        || f.limit().is_some()
         || f.details.metadata.is_some()
         || f.details.cross_cluster_key
         || f.details.privileges.is_empty()
@@ -165,10 +166,10 @@ pub fn explain(f: &mut Finding, sec: &Security) {
         return;
     };
     let Some(owned) = owner_roles(&owner, sec) else {
-        f.details.limit_source = Some(format!(
-            "unknown: the owner `{owner}` is not among the users of bundle {} and no role mapping names it (a file-realm user, a service account, or a user of another cluster); `GET /_security/user/{owner}` or `GET /_security/_authenticate` as that user shows its roles",
-            sec.label
-        ));
+        f.state(Fact::Limit(Limit::OwnerUnknown {
+            owner,
+            bundle: sec.label.to_string(),
+        }));
         return;
     };
     let kind = f.details.privilege_kind.unwrap_or(PrivilegeKind::Index);
@@ -189,16 +190,6 @@ pub fn explain(f: &mut Finding, sec: &Security) {
         &f.details.privileges,
         index.as_deref(),
     );
-    let what = match (&f.details.least_privilege, &index, kind) {
-        (Some(p), Some(i), PrivilegeKind::Index) => format!("`{p}` on `{i}`"),
-        (Some(p), _, _) => format!("`{p}`"),
-        _ => "the denied privilege".into(),
-    };
-    let roles_text = if owned.roles.is_empty() {
-        "no roles".to_string()
-    } else {
-        format!("roles [{}]", owned.roles.join(", "))
-    };
     // The undecided mappings matter only if their roles would grant it.
     let undecided_grant = match &owned.undecided_roles {
         None => true,
@@ -217,60 +208,37 @@ pub fn explain(f: &mut Finding, sec: &Security) {
             })
         }
     };
-    let mut caveats = Vec::new();
-    if !owned.undecided.is_empty() {
-        caveats.push(format!(
-            "role mapping{} {} may add roles on groups, DN or realm the bundle does not show{}",
-            if owned.undecided.len() == 1 { "" } else { "s" },
-            owned
-                .undecided
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            match (&owned.undecided_roles, undecided_grant) {
-                (Some(r), false) => format!(": [{}], which do not grant it either", r.join(", ")),
-                _ => String::new(),
-            }
-        ));
-    }
-    if !missing.is_empty() {
-        caveats.push(format!(
-            "role{} {} {} not in commercial/security_roles.json",
-            if missing.len() == 1 { "" } else { "s" },
-            missing
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if missing.len() == 1 { "is" } else { "are" },
-        ));
-    }
-    let caveat = if caveats.is_empty() {
-        String::new()
+    let verdict = if grants {
+        OwnerVerdict::Grants
+    } else if !owned.undecided.is_empty() && undecided_grant {
+        OwnerVerdict::Undecided
     } else {
-        format!(" ({})", caveats.join("; "))
+        OwnerVerdict::Lacks
     };
-    let via = owned.via.join(" and ");
-    if grants {
-        f.details.limit_source = Some(format!(
-            "owner grants: the owner `{owner}`'s {roles_text} in bundle {} (from {via}) grant {what} today{caveat}; so the key's own role descriptors lack it, or its `limited_by` snapshot predates the grant. `GET /_security/api_key?id={id}&with_limited_by=true` (8.5+) tells which; an update of the key (8.4+) refreshes the snapshot",
-            sec.label
-        ));
+    let denied = Denied {
+        privilege: f.details.least_privilege.clone(),
+        index: index.clone(),
+        kind,
+    };
+    let what = denied.text();
+    f.state(Fact::Limit(Limit::Owner(OwnerLimit {
+        verdict,
+        owner: owner.clone(),
+        bundle: sec.label.to_string(),
+        key_id: id.clone(),
+        roles: owned.roles.clone(),
+        via: owned.via.clone(),
+        denied,
+        undecided_mappings: owned.undecided.clone(),
+        undecided_not_granting: match (&owned.undecided_roles, undecided_grant) {
+            (Some(r), false) => Some(r.clone()),
+            _ => None,
+        },
+        undefined_roles: missing.iter().map(|m| (*m).clone()).collect(),
+    })));
+    if verdict != OwnerVerdict::Lacks {
         return;
     }
-    if !owned.undecided.is_empty() && undecided_grant {
-        f.details.limit_source = Some(format!(
-            "undecided: the owner `{owner}`'s {roles_text} known to bundle {} (from {via}) do not grant {what}{caveat}",
-            sec.label
-        ));
-        return;
-    }
-    f.details.limit_source = Some(format!(
-        "limited_by: the owner `{owner}`'s {roles_text} in bundle {} (from {}) do not grant {what}{caveat}: a key never has more than its owner, so no change to the key's role descriptors can add it",
-        sec.label,
-        if via.is_empty() { "its role mappings".to_string() } else { via.clone() }
-    ));
     // The smallest change: one entry in the owner's first role that the bundle defines.
     let Some(least) = f.details.least_privilege.clone() else {
         return;

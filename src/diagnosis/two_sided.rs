@@ -20,6 +20,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::correlate::{Signal, SignalKey};
+pub use super::fact::IndexAccess;
+use super::fact::{AccessKind, EffectiveAccess, Fact, KeyInference, Limit};
 use super::privileges::{format_json, granting, pattern_matches, strings_at};
 use crate::diagnosis::{Diagnosis, Finding, Options, RenderedStep};
 use crate::event::key_metadata::KeyMetadata;
@@ -269,14 +271,6 @@ pub struct Effective {
     pub effective: Vec<String>,
     pub indices: Vec<IndexAccess>,
     pub text: String,
-}
-
-/// Whether each side grants one denied index (`None`: cannot tell).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexAccess {
-    pub index: String,
-    pub by_key: Option<bool>,
-    pub by_user: Option<bool>,
 }
 
 /// One group of querying (or fulfilling-only) signals.
@@ -729,7 +723,10 @@ fn decide_and_mark(
             if about(x, Side::Querying, m.querying.as_ref())
                 || about(x, Side::Fulfilling, m.fulfilling.as_ref())
             {
-                x.details.other_side = Some(side_text.clone());
+                x.state(Fact::OtherSide {
+                    pair: pair.id.clone(),
+                    verdict: side_text.clone(),
+                });
                 if x.details.remote.is_none() && m.alias.is_some() {
                     // The alias the rule's title and steps name.
                     x.details.remote.clone_from(&m.alias);
@@ -765,7 +762,7 @@ fn merge_decided(
             && !pair.querying.contains(&x.rule_id)
             && (x.key_id.as_deref() == Some(key)
                 || x.key_id.is_none()
-                || x.details.key_inference.is_some())
+                || x.key_inference().is_some())
     };
     let Some(pos) = d.findings.iter().position(decisive) else {
         return;
@@ -786,13 +783,12 @@ fn merge_decided(
         .iter()
         .filter(|x| x.details.side == Some(Side::Querying))
         .collect();
-    let stated = primary.key_id.as_deref() == Some(key) && primary.details.key_inference.is_none();
+    let stated = primary.key_id.as_deref() == Some(key) && primary.key_inference().is_none();
     primary.key_id = Some(key.to_string());
     if !stated {
-        primary.details.key_inference = Some(format!(
-            "named by the querying cluster's refused handshakes at the same times ({}); the fulfilling cluster's line names no key",
-            m.querying.as_ref().map(Seen::window).unwrap_or_default()
-        ));
+        primary.state(Fact::KeyInference(KeyInference::QueryingHandshake {
+            window: m.querying.as_ref().map(Seen::window).unwrap_or_default(),
+        }));
         primary.key_id_source = Some(crate::model::KeyIdSource::QueryingHandshake);
     }
     primary.details.cross_cluster_key = true;
@@ -890,15 +886,15 @@ fn effective_for(
     // The key's access (search for reads, replication otherwise).
     let access_kind =
         if action.starts_with("indices:data/read") || action.starts_with("indices:admin/") {
-            "search"
+            AccessKind::Search
         } else {
-            "replication"
+            AccessKind::Replication
         };
     let key_meta = cross_key
         .as_ref()
         .and_then(|id| f.keys.iter().chain(q.keys.iter()).find(|k| &k.id == id));
     let key_access: Option<Vec<String>> = key_meta.and_then(|k| k.access.as_ref()).map(|a| {
-        a.get(access_kind)
+        a.get(access_kind.as_str())
             .and_then(Value::as_array)
             .map(|list| {
                 list.iter()
@@ -957,43 +953,15 @@ fn effective_for(
         (Some(k), Some(u)) => intersect(k, u),
         _ => Vec::new(),
     };
-    let list = |v: &Option<Vec<String>>, missing: &str| match v {
-        Some(v) if v.is_empty() => "nothing".to_string(),
-        Some(v) => format!("[{}]", v.join(", ")),
-        None => missing.to_string(),
-    };
-    let who = user.clone().unwrap_or_else(|| "the caller".into());
-    let mut text = match &cross_key {
-        Some(k) => format!(
-            "Effective access of {who} on `{alias}` = the cross-cluster key {k}'s {access_kind} access {} ∩ the {} `remote_indices` for `{alias}` {} = {}.",
-            list(&key_access, "(unknown: give the fulfilling cluster's GET /_security/api_key answer)"),
-            if roles.is_empty() { "caller's roles'".to_string() } else { format!("roles [{}]'", roles.join(", ")) },
-            list(&user_access, "(unknown: give the querying cluster's GET /_security/role answer)"),
-            if key_access.is_some() && user_access.is_some() { format!("[{}]", effective.join(", ")) } else { "not computable".into() },
-        ),
-        None => format!(
-            "{who}'s {} `remote_indices` for `{alias}`: {}.",
-            if roles.is_empty() { "roles'".to_string() } else { format!("roles [{}]", roles.join(", ")) },
-            list(&user_access, "(unknown: give the querying cluster's GET /_security/role answer)")
-        ),
-    };
     let mut fixes: Vec<RenderedStep> = Vec::new();
     for ia in &indices {
-        let lacks = match (ia.by_key, ia.by_user) {
-            (Some(false), Some(false)) => "neither the key's access nor the caller's remote_indices cover it",
-            (Some(false), _) => "the cross-cluster key's access does not cover it (the fulfilling side)",
-            (_, Some(false)) => "the caller's remote_indices do not cover it (the querying side)",
-            (Some(true), Some(true)) => "both cover it by name: the privileges differ (the key's search access grants read, read_cross_cluster and view_index_metadata only)",
-            _ => continue,
-        };
-        text.push_str(&format!(" `{}`: {lacks}.", ia.index));
         if ia.by_key == Some(false) {
             if let (Some(k), Some(meta)) = (&cross_key, key_meta) {
                 let pattern = user_access
                     .as_ref()
                     .and_then(|u| u.iter().find(|p| pattern_matches(p, &ia.index)).cloned())
                     .unwrap_or_else(|| ia.index.clone());
-                fixes.push(widen_key(k, meta, access_kind, &pattern));
+                fixes.push(widen_key(k, meta, access_kind.as_str(), &pattern));
             }
         }
         if ia.by_user == Some(false) {
@@ -1034,7 +1002,20 @@ fn effective_for(
             x.remediation.insert(i, step.clone());
         }
     }
-    x.details.limit_source = Some(text.clone());
+    let fact = Fact::Limit(Limit::EffectiveAccess(EffectiveAccess {
+        who: user.clone(),
+        alias: alias.clone(),
+        key_id: cross_key.clone(),
+        access_kind,
+        key_access: key_access.clone(),
+        roles: roles.clone(),
+        user_access: user_access.clone(),
+        effective: effective.clone(),
+        indices: indices.clone(),
+    }))
+    .stated();
+    let text = fact.text.clone();
+    x.facts.push(fact);
     Some(Effective {
         alias,
         user,

@@ -499,8 +499,8 @@ fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
         (None, false) => out.push(("client", addresses)),
         (None, true) => {}
     }
-    if let Some(view) = &d.cluster_view {
-        out.push(("cluster", view.clone()));
+    if let Some(view) = f.cluster_view() {
+        out.push(("cluster", view));
     }
     // A 401 that hides its reason: the candidates by name (`--full` says why each).
     if !f.candidates.is_empty() {

@@ -1,5 +1,5 @@
 //! The JSON report: wire types separate from the domain (ripgrep's `jsont`), stable field order,
-//! additive changes only. `schema_version` is 2 (2 added the typed plan step and the client).
+//! additive changes only. `schema_version` is 2 (2 added the typed plan step, the client and the facts).
 //! The README documents every field.
 
 use std::io::{self, Write};
@@ -8,12 +8,13 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::{curl_form, RenderOptions};
-use crate::diagnosis::{Details, Diagnosis, Finding};
+use crate::diagnosis::{Diagnosis, Finding};
 use crate::model::format_ms;
 use crate::secret::redact;
 
 /// The JSON report's version: 2 added each step's `who`, `where`, `path`, `later` and `http`,
-/// and each finding's `client`.
+/// each finding's `client`, and its `facts` (the `details` sentences they replace are kept,
+/// deprecated, for one version more).
 pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
@@ -105,6 +106,9 @@ struct FindingOut {
     remediation: Vec<StepOut>,
     evidence: Vec<EvidenceOut>,
     details: Map<String, Value>,
+    /// What the passes established, each with its stable code.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    facts: Vec<FactOut>,
     references: Vec<ReferenceOut>,
     count: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,6 +124,13 @@ struct FindingOut {
     /// The client that sent the key, as recognised in what it logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     client: Option<ClientOut>,
+}
+
+#[derive(Serialize)]
+struct FactOut {
+    code: &'static str,
+    text: String,
+    fields: Map<String, Value>,
 }
 
 #[derive(Serialize)]
@@ -459,7 +470,21 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
                     .collect(),
             })
             .collect(),
-        details: details_out(&f.details),
+        details: details_out(f),
+        facts: f
+            .facts
+            .iter()
+            .map(|s| FactOut {
+                code: s.code(),
+                text: redact(&s.text),
+                fields: s
+                    .fact
+                    .fields()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), Value::String(redact(&v))))
+                    .collect(),
+            })
+            .collect(),
         references: f
             .references
             .iter()
@@ -505,7 +530,9 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
     }
 }
 
-fn details_out(d: &Details) -> Map<String, Value> {
+fn details_out(f: &Finding) -> Map<String, Value> {
+    use crate::diagnosis::FactKind;
+    let d = &f.details;
     let mut m = Map::new();
     let mut opt = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -524,13 +551,15 @@ fn details_out(d: &Details) -> Map<String, Value> {
     opt("first_seen", &d.first_seen);
     opt("last_seen", &d.last_seen);
     opt("version", &d.version);
-    opt("limit_source", &d.limit_source);
-    opt("index_match", &d.index_match);
-    opt("client_join", &d.client_join);
-    opt("audit_note", &d.audit_note);
-    opt("key_inference", &d.key_inference);
-    opt("cluster_view", &d.cluster_view);
-    opt("other_side", &d.other_side);
+    // Deprecated: the sentences of `facts`, the last of each kind (one schema version more).
+    let said = |kind| f.fact_text(kind).map(str::to_string);
+    opt("limit_source", &said(FactKind::Limit));
+    opt("index_match", &said(FactKind::IndexMatch));
+    opt("client_join", &said(FactKind::ClientJoin));
+    opt("audit_note", &said(FactKind::AuditGap));
+    opt("key_inference", &said(FactKind::KeyInference));
+    opt("cluster_view", &f.cluster_view());
+    opt("other_side", &said(FactKind::OtherSide));
     opt("principal", &d.principal);
     if let Some(side) = d.side {
         m.insert("side".into(), json!(side.as_str()));

@@ -224,10 +224,13 @@ pub(crate) fn omitted_line(d: &Diagnosis) -> Option<String> {
 
 /// The details worth showing to a person, as (label, value) pairs, in a fixed order.
 pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, String)> {
+    use crate::diagnosis::FactKind;
     use crate::model::format_ms;
     let d = &f.details;
     let mut out: Vec<(&'static str, String)> = Vec::new();
-    if let (Some(id), Some(how)) = (&f.key_id, &d.key_inference) {
+    let said = |kind| f.fact_text(kind).map(str::to_string);
+    let key_inference = said(FactKind::KeyInference);
+    if let (Some(id), Some(how)) = (&f.key_id, &key_inference) {
         out.push(("key", format!("{id} — {how}")));
     } else if let Some(id) = &f.key_id {
         let source = f
@@ -243,7 +246,7 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
         ));
     } else if let Some(p) = &f.key_id_placeholder {
         out.push(("key", format!("not shown (the text says `{p}`)")));
-    } else if let Some(how) = &d.key_inference {
+    } else if let Some(how) = &key_inference {
         out.push(("key", format!("unknown — {how}")));
     }
     if !d.key_candidates.is_empty() {
@@ -315,8 +318,8 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
             format!("{} (recognised in {})", c.name, c.seen_in),
         ));
     }
-    if let Some(join) = &d.client_join {
-        out.push(("clients", join.clone()));
+    if let Some(join) = said(FactKind::ClientJoin) {
+        out.push(("clients", join));
     } else if !d.client_addresses.is_empty() {
         out.push(("clients", d.client_addresses.join(", ")));
     }
@@ -352,11 +355,11 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
         }
         out.push(("metadata", parts.join(", ")));
     }
-    if let Some(limit) = &d.limit_source {
-        out.push(("limit", limit.clone()));
+    if let Some(limit) = said(FactKind::Limit) {
+        out.push(("limit", limit));
     }
-    if let Some(index_match) = &d.index_match {
-        out.push(("index vs key", index_match.clone()));
+    if let Some(index_match) = said(FactKind::IndexMatch) {
+        out.push(("index vs key", index_match));
     }
     if let Some(by) = &d.invalidated_by {
         out.push((
@@ -382,17 +385,17 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
                 .unwrap_or_default(),
         ));
     }
-    if let Some(note) = &d.audit_note {
-        out.push(("audit", note.clone()));
+    if let Some(note) = said(FactKind::AuditGap) {
+        out.push(("audit", note));
     }
-    if let Some(view) = &d.cluster_view {
-        out.push(("cluster", view.clone()));
+    if let Some(view) = f.cluster_view() {
+        out.push(("cluster", view));
     }
     if let Some(side) = d.side {
         out.push(("seen on", format!("the {side} cluster's logs only")));
     }
-    if let Some(other) = &d.other_side {
-        out.push(("other side", other.clone()));
+    if let Some(other) = said(FactKind::OtherSide) {
+        out.push(("other side", other));
     }
     out
 }

@@ -291,9 +291,10 @@ fn read_dir_sources(dir: &Path) -> Result<DirSources, String> {
             snippets.push(source);
         } else if relative == "clients.toml" {
             clients = Some(source);
-        } else if relative == "pairs.toml" || relative == "products.toml" {
-            // Cross-cluster symptom pairs (`diagnosis::two_sided`) and products' keys
-            // (`diagnosis::products`), checked by `rules lint`.
+        } else if super::DATA_FILES.contains(&relative.as_str()) {
+            // Cross-cluster symptom pairs (`diagnosis::two_sided`), products' keys
+            // (`diagnosis::products`) and facts' sentences (`diagnosis::fact`, bundled only),
+            // checked by `rules lint`.
         } else {
             rules.push(source);
         }

@@ -39,6 +39,16 @@ use crate::model::{CandidateKind, RuleClass, Severity, Version};
 pub use compile::{load, RuleProblem, RuleSetError};
 use template::Template;
 
+/// The data files beside the rules in `rules/` that are not rules (build.rs keeps the same
+/// list): step snippets, cross-cluster symptom pairs, products' keys, facts' sentences, clients.
+pub const DATA_FILES: &[&str] = &[
+    "snippets.toml",
+    "pairs.toml",
+    "products.toml",
+    "facts.toml",
+    "clients.toml",
+];
+
 /// The capture names a pattern may define (rules/README.md documents each).
 pub const CAPTURE_VOCABULARY: &[&str] = &[
     "key_id",
