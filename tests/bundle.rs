@@ -223,7 +223,10 @@ fn a_denied_keys_owner_is_weighed_against_the_bundles_users_and_roles() {
     assert_eq!(fact["code"], "limit.owner_lacks", "{:#}", metrics["facts"]);
     assert_eq!(fact["text"].as_str(), Some(limit));
     assert_eq!(fact["fields"]["owner"], "ingest_owner");
-    assert_eq!(fact["fields"]["what"], "`create_doc` on `metrics-app-default`");
+    assert_eq!(
+        fact["fields"]["what"],
+        "`create_doc` on `metrics-app-default`"
+    );
     let first = &metrics["remediation"][0];
     assert_eq!(
         first["title"],

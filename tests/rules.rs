@@ -173,7 +173,7 @@ fn lint_checks_the_pairs_and_products_beside_the_rules() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("pairs.toml"),
-        "[[pair]]\nid = \"p\"\ntitle = \"t\"\nquerying = [\"no-such-rule\"]\nfulfilling = []\njoin = \"time\"\ndecides = false\nsilent = \"neither\"\nboth = \"b\"\nfulfilling_silent = \"f\"\nquerying_silent = \"q\"\ncheck = \"c\"\n",
+        "[[pair]]\nid = \"p\"\ntitle = \"t\"\nquerying = [\"no-such-rule\"]\nfulfilling = []\njoin = \"time\"\ndecides = false\nsilent = \"\"\nboth = \"b\"\nfulfilling_silent = \"f\"\nquerying_silent = \"q\"\ncheck = \"c\"\n",
     )
     .unwrap();
     std::fs::write(
@@ -186,12 +186,25 @@ fn lint_checks_the_pairs_and_products_beside_the_rules() {
     let flat = crate::support::flat(&out.stderr);
     for want in [
         "pair `p` names no rule `no-such-rule`",
-        "silent = `neither`",
         "product `x`: name regex",
         "products.toml (bundled) and",
     ] {
         assert!(flat.contains(want), "{want}: {flat}");
     }
+    // A side that is neither is refused where the file is read, with its line.
+    let pairs = std::fs::read_to_string(dir.path().join("pairs.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("pairs.toml"),
+        pairs.replace("silent = \"\"", "silent = \"neither\""),
+    )
+    .unwrap();
+    let out = keydoctor(&["rules", "lint", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let flat = crate::support::flat(&out.stderr);
+    assert!(
+        flat.contains("silent = `neither`") && flat.contains("line 8"),
+        "{flat}"
+    );
     // The bundled files alone are clean.
     let out = keydoctor(&["rules", "lint"], "");
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -175,7 +175,7 @@ pub(super) fn impact(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> C
                 .findings
                 .iter()
                 .filter(|f| f.key_id.as_deref() == Some(id.as_str()))
-                .find_map(|f| f.details.key_name.clone())
+                .find_map(|f| f.key.key_name.clone())
         });
     let owner = key
         .and_then(|k| k.username.clone())

@@ -204,7 +204,7 @@ fn follow(
                             "rule_id": f.rule_id,
                             "count": f.count,
                             "previous_count": old,
-                            "last_seen": f.details.last_seen,
+                            "last_seen": f.observed.last_seen,
                         })
                         .to_string(),
                         _ => format!(
@@ -213,7 +213,7 @@ fn follow(
                             f.key_id.as_deref().unwrap_or("(no key id)"),
                             old,
                             f.count,
-                            f.details
+                            f.observed
                                 .last_seen
                                 .as_deref()
                                 .map(|t| format!(", last {t}"))

@@ -25,14 +25,14 @@ use serde_json::{Map, Value};
 use super::fact::{Fact, Limit};
 use super::privileges::{self, PrivilegeKind};
 use crate::diagnosis::{
-    Details, Diagnosis, Evidence, Finding, InvalidatedBy, Note, RenderedCandidate, RenderedStep,
-    Span,
+    Denial, Diagnosis, Evidence, Finding, InvalidatedBy, KeyFacts, Note, Observed,
+    RenderedCandidate, RenderedStep, Span,
 };
 use crate::event::credential::{CredentialFormat, Scheme};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::event::Document;
 use crate::model::StepCondition;
-use crate::model::{CandidateKind, Class, RuleClass, Version};
+use crate::model::{CandidateKind, Class, KnownVersion, RuleClass, Version};
 use crate::rule::{Rule, RuleMatch, RuleSet};
 use crate::source::Skipped;
 
@@ -105,25 +105,21 @@ pub enum Grouping {
     PerKey,
 }
 
-/// What a version-dependent step knows about the cluster.
-#[derive(Debug, Clone, Copy)]
-enum KnownVersion {
-    Exact(Version),
-    AtLeast(Version),
-    Unknown,
-}
-
 /// The version remediation can rely on: given (`--es-version`), named in the input
 /// (`"number"`), or else a lower bound implied by the message shapes.
-fn known_version(opts: &Options, docs: &[Document], implied: Option<Version>) -> KnownVersion {
+fn known_version(
+    opts: &Options,
+    docs: &[Document],
+    implied: Option<Version>,
+) -> Option<KnownVersion> {
     let exact = opts.version.or_else(|| {
         docs.iter()
             .find_map(|d| d.version.as_deref().and_then(Version::parse))
     });
     match (exact, implied) {
-        (Some(v), _) => KnownVersion::Exact(v),
-        (None, Some(v)) => KnownVersion::AtLeast(v),
-        (None, None) => KnownVersion::Unknown,
+        (Some(v), _) => Some(KnownVersion::Exact(v)),
+        (None, Some(v)) => Some(KnownVersion::AtLeast(v)),
+        (None, None) => None,
     }
 }
 
@@ -558,7 +554,9 @@ fn build_finding(
                 .or_insert_with(|| value.clone());
         }
     }
-    let mut details = Details::default();
+    let mut denial = Denial::default();
+    let mut observed = Observed::default();
+    let mut key = KeyFacts::default();
     let mut statuses = Vec::new();
     let mut nodes = Vec::new();
     let mut clients = Vec::new();
@@ -585,16 +583,16 @@ fn build_finding(
         );
         times.extend(record.fields().timestamp.clone());
         if let Some(action) = occ.m.capture("action") {
-            push_unique(&mut details.actions, action.to_string());
+            push_unique(&mut denial.actions, action.to_string());
         }
         if let Some(list) = occ.m.capture("index") {
             for index in privileges::split_indices(list) {
-                push_unique(&mut details.indices, index);
+                push_unique(&mut denial.indices, index);
             }
         }
         if let Some(list) = occ.m.capture("restricted_index") {
             for index in privileges::split_indices(list) {
-                push_unique(&mut details.restricted_indices, index);
+                push_unique(&mut denial.restricted_indices, index);
             }
         }
     }
@@ -605,54 +603,58 @@ fn build_finding(
     clients.sort();
     clients.dedup();
     times.sort();
-    details.statuses = statuses;
-    details.nodes = nodes;
-    details.client_addresses = clients;
-    details.first_seen = times.first().cloned();
-    details.last_seen = times.last().cloned();
-    details.user = captures
+    observed.statuses = statuses;
+    observed.nodes = nodes;
+    observed.client_addresses = clients;
+    observed.first_seen = times.first().cloned();
+    observed.last_seen = times.last().cloned();
+    key.user = captures
         .get("user")
         .filter(|u| !is_placeholder_id(u))
         .cloned();
-    details.realm = captures.get("realm").cloned();
-    details.key_name = captures.get("key_name").cloned();
-    details.remote = captures.get("remote").cloned().or_else(|| {
+    key.realm = captures.get("realm").cloned();
+    key.key_name = captures.get("key_name").cloned();
+    observed.remote = captures.get("remote").cloned().or_else(|| {
         occurrences
             .iter()
             .find_map(|o| docs[o.doc].records[o.m.record].fields().remote.clone())
     });
-    details.principal = captures.get("principal").cloned();
+    denial.principal = captures.get("principal").cloned();
     if let Some(list) = captures.get("roles") {
-        details.roles = privileges::split_list(list);
+        denial.roles = privileges::split_list(list);
     }
-    details.expected_type = captures.get("expected_type").cloned();
-    details.actual_type = captures.get("actual_type").cloned();
-    details.uri = captures.get("uri").cloned();
-    details.why = captures.get("why").cloned();
+    key.expected_type = captures
+        .get("expected_type")
+        .and_then(|t| crate::model::KeyType::parse(t));
+    key.actual_type = captures
+        .get("actual_type")
+        .and_then(|t| crate::model::KeyType::parse(t));
+    observed.uri = captures.get("uri").cloned();
+    observed.why = captures.get("why").cloned();
     if let Some(list) = captures.get("privilege") {
-        details.privileges = privileges::split_list(list);
+        denial.privileges = privileges::split_list(list);
     }
-    if let Some(action) = details.actions.first() {
+    if let Some(action) = denial.actions.first() {
         let kind = match captures.get("privilege_kind").map(String::as_str) {
             Some("cluster") => PrivilegeKind::Cluster,
             Some("index") => PrivilegeKind::Index,
             _ => PrivilegeKind::of_action(action),
         };
-        details.privilege_kind = Some(kind);
-        if details.privileges.is_empty() {
+        denial.privilege_kind = Some(kind);
+        if denial.privileges.is_empty() {
             if let Some(list) = privileges::granting(action) {
-                details.privileges = list.iter().map(|s| s.to_string()).collect();
+                denial.privileges = list.iter().map(|s| s.to_string()).collect();
             }
         }
-        details.least_privilege = details.privileges.first().cloned();
-        if let (Some(least), Class::UnderPrivileged) = (&details.least_privilege, class) {
+        denial.least_privilege = denial.privileges.first().cloned();
+        if let (Some(least), Class::UnderPrivileged) = (&denial.least_privilege, class) {
             let name = format!("grant-{least}");
-            details.suggested_role_descriptors = Some(privileges::role_descriptor(
+            denial.suggested_role_descriptors = Some(privileges::role_descriptor(
                 &name,
                 kind,
                 least,
-                &details.indices,
-                &details.restricted_indices,
+                &denial.indices,
+                &denial.restricted_indices,
             ));
         }
     }
@@ -666,9 +668,9 @@ fn build_finding(
                 cred.format,
                 CredentialFormat::Encoded | CredentialFormat::SecretOnly
             ) || odd_scheme)
-                && !details.credential_formats.contains(&cred.format)
+                && !observed.credential_formats.contains(&cred.format)
             {
-                details.credential_formats.push(cred.format);
+                observed.credential_formats.push(cred.format);
             }
         }
     }
@@ -679,11 +681,7 @@ fn build_finding(
         .filter_map(|o| rules.rules[o.m.rule].implies_version)
         .max();
     let known = known_version(opts, docs, implied);
-    details.version = match known {
-        KnownVersion::Exact(v) => Some(v.to_string()),
-        KnownVersion::AtLeast(v) => Some(format!("{v}+")),
-        KnownVersion::Unknown => None,
-    };
+    observed.version = known;
 
     let mut finding = Finding {
         class,
@@ -699,7 +697,9 @@ fn build_finding(
         references: Vec::new(),
         evidence: Vec::new(),
         count: occurrences.len(),
-        details,
+        denial,
+        observed,
+        key,
         timeline: Vec::new(),
         groups: Vec::new(),
         differential: None,
@@ -828,7 +828,7 @@ fn render_rule_texts(
     finding: &mut Finding,
     rule: &Rule,
     captures: &BTreeMap<String, String>,
-    known: KnownVersion,
+    known: Option<KnownVersion>,
 ) {
     let vars = variables(finding, captures);
     let lookup = |name: &str| vars.get(name).cloned();
@@ -872,15 +872,15 @@ fn render_rule_texts(
                     .as_ref()
                     .map(|f| f.render(&lookup).trim().to_string());
                 match known {
-                    KnownVersion::Exact(v) if v < min => {
+                    Some(KnownVersion::Exact(v)) if v < min => {
                         rendered.version_note = Some(format!(
                             "this cluster runs {v}; the request needs {min} or later"
                         ));
                         rendered.request = None;
                         rendered.text = fallback.or(rendered.text);
                     }
-                    KnownVersion::Exact(_) => {}
-                    KnownVersion::AtLeast(v) if v >= min => {}
+                    Some(KnownVersion::Exact(_)) => {}
+                    Some(KnownVersion::AtLeast(v)) if v >= min => {}
                     _ => {
                         rendered.version_note = Some(match fallback {
                             Some(f) => {
@@ -895,7 +895,7 @@ fn render_rule_texts(
         })
         .collect();
     one_path(finding);
-    if let Some(fix) = &finding.details.descriptor_fix {
+    if let Some(fix) = &finding.denial.descriptor_fix {
         finding.remediation.insert(0, fix.clone());
     }
     // A request a rule's own steps already make (e.g. reading the key) is not asked twice
@@ -980,17 +980,17 @@ pub(crate) fn one_path(finding: &mut Finding) {
 /// The finding is about a cross-cluster key: metadata says so, or the querying cluster used it
 /// for its remote-cluster handshake.
 fn is_cross_cluster(finding: &Finding) -> bool {
-    finding.details.cross_cluster_key
+    finding.key.cross_cluster_key
         || finding
-            .details
+            .key
             .metadata
             .as_ref()
-            .is_some_and(|m| m.key_type.as_deref() == Some("cross_cluster"))
+            .is_some_and(|m| m.key_type == Some(crate::model::KeyType::CrossCluster))
 }
 
 /// Whether a step's precondition holds for `finding`, from what the diagnosis knows.
 fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
-    let meta = finding.details.metadata.as_ref();
+    let meta = finding.key.metadata.as_ref();
     match condition {
         StepCondition::DescriptorsUnknown => match meta {
             Some(m) if is_cross_cluster(finding) => m.access.is_none(),
@@ -1002,12 +1002,12 @@ fn condition_holds(condition: StepCondition, finding: &Finding) -> bool {
                 finding.class,
                 Class::Invalidated | Class::Expired | Class::Missing
             ) && !matches!(
-                finding.details.metadata_state,
+                finding.key.metadata_state,
                 Some(crate::model::KeyState::Invalidated | crate::model::KeyState::Expired)
             )
         }
         StepCondition::KeyMayExist => finding.class != Class::Missing,
-        StepCondition::InvalidatorUnknown => finding.details.invalidated_by.is_none(),
+        StepCondition::InvalidatorUnknown => finding.key.invalidated_by.is_none(),
         StepCondition::MetadataUnknown => meta.is_none(),
         // Known to be Fleet-managed, its deploy step already says to re-enrol it.
         StepCondition::ClientMayBeFleet => finding
@@ -1061,7 +1061,6 @@ pub(crate) fn placeholder_descriptors(
 /// Template variables: captures, then what the engine derived.
 fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut vars = captures.clone();
-    let d = &finding.details;
     match &finding.key_id {
         Some(id) => {
             vars.insert("key_id".into(), id.clone());
@@ -1077,47 +1076,61 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
     };
     set(
         "user",
-        d.user
-            .clone()
-            .or_else(|| d.metadata.as_ref().and_then(|m| m.username.clone())),
+        finding.key.user.clone().or_else(|| {
+            finding
+                .key
+                .metadata
+                .as_ref()
+                .and_then(|m| m.username.clone())
+        }),
     );
     set(
         "realm",
-        d.realm
+        finding
+            .key
+            .realm
             .clone()
-            .or_else(|| d.metadata.as_ref().and_then(|m| m.realm.clone())),
+            .or_else(|| finding.key.metadata.as_ref().and_then(|m| m.realm.clone())),
     );
     set(
         "key_name",
-        d.key_name
+        finding
+            .key
+            .key_name
             .clone()
-            .or_else(|| d.metadata.as_ref().and_then(|m| m.name.clone())),
+            .or_else(|| finding.key.metadata.as_ref().and_then(|m| m.name.clone())),
     );
     // Re-rendered later (`retext`), a finding has no captures: its details stand in.
-    set("action", d.actions.first().cloned());
+    set("action", finding.denial.actions.first().cloned());
     set(
         "index",
-        (!d.indices.is_empty()).then(|| d.indices.join(",")),
+        (!finding.denial.indices.is_empty()).then(|| finding.denial.indices.join(",")),
     );
-    set("least_privilege", d.least_privilege.clone());
+    set("least_privilege", finding.denial.least_privilege.clone());
     set(
         "privilege_list",
-        (!d.privileges.is_empty()).then(|| d.privileges.join(", ")),
+        (!finding.denial.privileges.is_empty()).then(|| finding.denial.privileges.join(", ")),
     );
     set(
         "index_list",
-        (!d.indices.is_empty()).then(|| d.indices.join(", ")),
+        (!finding.denial.indices.is_empty()).then(|| finding.denial.indices.join(", ")),
     );
-    set("status", d.statuses.first().map(|s| s.to_string()));
-    set("node", d.nodes.first().cloned());
-    set("client_ip", d.client_addresses.first().cloned());
-    set("first_seen", d.first_seen.clone());
+    set(
+        "status",
+        finding.observed.statuses.first().map(|s| s.to_string()),
+    );
+    set("node", finding.observed.nodes.first().cloned());
+    set(
+        "client_ip",
+        finding.observed.client_addresses.first().cloned(),
+    );
+    set("first_seen", finding.observed.first_seen.clone());
     if let Some(client) = &finding.client {
         set("client", Some(client.name.clone()));
         set("deploy", Some(client.deploy.clone()));
     }
-    set("version", d.version.clone());
-    set("remote", d.remote.clone());
+    set("version", finding.observed.version.map(|v| v.to_string()));
+    set("remote", finding.observed.remote.clone());
     // Two bodies, never confused: `suggested_role_descriptors` is what an update sends (the
     // current descriptors when known, plus the one that adds what was missing);
     // `role_descriptors` is a key's complete set, given only when the pasted metadata shows the
@@ -1125,15 +1138,19 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
     // Descriptors never seen are never sent: without them (or when the key has none, so that
     // any descriptor would narrow it to just that), both bodies are placeholders Elasticsearch
     // rejects, and the plan reads the key first.
-    let own = d
+    let own = finding
+        .key
         .metadata
         .as_ref()
         .and_then(|m| m.role_descriptors.as_ref());
     let known_empty = own.is_some_and(|c| c.as_object().is_none_or(|m| m.is_empty()));
     let current = own.filter(|_| !known_empty);
-    let suggested = d.suggested_role_descriptors.as_ref();
+    let suggested = finding.denial.suggested_role_descriptors.as_ref();
     let bodies = if current.is_some() {
-        let merged = privileges::format_json(&merged_descriptors(d.metadata.as_ref(), suggested));
+        let merged = privileges::format_json(&merged_descriptors(
+            finding.key.metadata.as_ref(),
+            suggested,
+        ));
         (merged.clone(), merged)
     } else {
         let key = finding.key_id.as_deref();
@@ -1148,7 +1165,9 @@ fn variables(finding: &Finding, captures: &BTreeMap<String, String>) -> BTreeMap
     }
     set(
         "access",
-        d.metadata
+        finding
+            .key
+            .metadata
             .as_ref()
             .and_then(|m| m.access.as_ref())
             .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
@@ -1304,7 +1323,7 @@ fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
         // A 401 folds into an authentication cause of the same input; a denial that is not a 401
         // (a 403, or a client's bare AuthorizationException) into an authorization cause that
         // says 403 too or stands a few lines from it.
-        let not_401 = !finding.details.statuses.contains(&401);
+        let not_401 = !finding.observed.statuses.contains(&401);
         let near = |other: &Finding| {
             finding.evidence.iter().any(|e| {
                 other
@@ -1319,7 +1338,7 @@ fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
                 && (other.class.explains_401()
                     || (not_401
                         && other.class.explains_403()
-                        && (finding.details.statuses.contains(&403) || near(other))))
+                        && (finding.observed.statuses.contains(&403) || near(other))))
         });
         match target {
             Some(target) => {
@@ -1333,9 +1352,9 @@ fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
                         finding.evidence.push(ev);
                     }
                 }
-                for status in folded.details.statuses {
-                    if !finding.details.statuses.contains(&status) {
-                        finding.details.statuses.push(status);
+                for status in folded.observed.statuses {
+                    if !finding.observed.statuses.contains(&status) {
+                        finding.observed.statuses.push(status);
                     }
                 }
                 if finding.key_id.is_none() && folded.key_id.is_some() {
@@ -1354,30 +1373,24 @@ pub(crate) fn retext(finding: &mut Finding, rules: &RuleSet, opts: &Options) {
     let Some(rule) = rules.get(&finding.rule_id) else {
         return;
     };
-    let known = match opts.version {
-        Some(v) => KnownVersion::Exact(v),
-        None => match finding.details.version.as_deref() {
-            Some(v) => match v.strip_suffix('+').and_then(Version::parse) {
-                Some(min) => KnownVersion::AtLeast(min),
-                None => Version::parse(v).map_or(KnownVersion::Unknown, KnownVersion::Exact),
-            },
-            None => KnownVersion::Unknown,
-        },
-    };
+    let known = opts
+        .version
+        .map(KnownVersion::Exact)
+        .or(finding.observed.version);
     render_rule_texts(finding, rule, &BTreeMap::new(), known);
 }
 
 pub(crate) fn attach_metadata(finding: &mut Finding, meta: &KeyMetadata, opts: &Options) {
-    finding.details.metadata = Some(meta.clone());
-    finding.details.metadata_state = Some(meta.state(opts.now_ms));
-    if finding.details.user.is_none() {
-        finding.details.user = meta.username.clone();
+    finding.key.metadata = Some(meta.clone());
+    finding.key.metadata_state = Some(meta.state(opts.now_ms));
+    if finding.key.user.is_none() {
+        finding.key.user = meta.username.clone();
     }
-    if finding.details.realm.is_none() {
-        finding.details.realm = meta.realm.clone();
+    if finding.key.realm.is_none() {
+        finding.key.realm = meta.realm.clone();
     }
-    if finding.details.key_name.is_none() {
-        finding.details.key_name = meta.name.clone();
+    if finding.key.key_name.is_none() {
+        finding.key.key_name = meta.name.clone();
     }
 }
 
@@ -1473,11 +1486,11 @@ fn correlate_metadata(
     }
     if finding.class == Class::UnderPrivileged {
         let kind = finding
-            .details
+            .denial
             .privilege_kind
             .unwrap_or(PrivilegeKind::Index);
-        let granting = &finding.details.privileges.clone();
-        let first_index = finding.details.indices.first().cloned();
+        let granting = &finding.denial.privileges.clone();
+        let first_index = finding.denial.indices.first().cloned();
         let index = first_index.as_deref();
         let own = meta.role_descriptors.as_ref();
         let own_empty = own.is_none_or(|v| v.as_object().is_some_and(|m| m.is_empty()));
@@ -1500,12 +1513,12 @@ fn correlate_metadata(
             }
         }
         let fix = descriptor_fix(finding, meta, kind, own_empty, own_grants, index);
-        if let Some(old) = finding.details.descriptor_fix.take() {
+        if let Some(old) = finding.denial.descriptor_fix.take() {
             finding.remediation.retain(|s| *s != old);
         }
         if let Some(fix) = fix {
             finding.remediation.insert(0, fix.clone());
-            finding.details.descriptor_fix = Some(fix);
+            finding.denial.descriptor_fix = Some(fix);
         }
         let limit = if !granting.is_empty() && !own_empty && !own_grants {
             Limit::RoleDescriptors
@@ -1534,7 +1547,7 @@ fn descriptor_fix(
     own_grants: bool,
     index: Option<&str>,
 ) -> Option<RenderedStep> {
-    let least = finding.details.least_privilege.as_deref()?;
+    let least = finding.denial.least_privilege.as_deref()?;
     let id = &meta.id;
     let on = match (kind, index) {
         (PrivilegeKind::Index, Some(i)) => format!("`{least}` on `{i}`"),
@@ -1546,7 +1559,7 @@ fn descriptor_fix(
         let before = writable_descriptor(own);
         let after = merged_descriptors(
             Some(meta),
-            finding.details.suggested_role_descriptors.as_ref(),
+            finding.denial.suggested_role_descriptors.as_ref(),
         );
         return Some(RenderedStep {
         when: Vec::new(),
@@ -1570,7 +1583,7 @@ fn descriptor_fix(
     }
     // The key's descriptors allow it, or it has none: the owner's snapshot is the limit.
     let lb = meta.limited_by.as_ref()?;
-    if privileges::descriptors_grant(lb, kind, &finding.details.privileges, index) {
+    if privileges::descriptors_grant(lb, kind, &finding.denial.privileges, index) {
         return None;
     }
     let (role_name, role) = match lb {
@@ -1646,7 +1659,7 @@ fn correlate_audit(finding: &mut Finding, docs: &[Document]) {
         for event in &doc.audit {
             if event.action == "invalidate_apikeys" && event.invalidated_ids.iter().any(|i| i == id)
             {
-                finding.details.invalidated_by = Some(InvalidatedBy {
+                finding.key.invalidated_by = Some(InvalidatedBy {
                     timestamp: event.timestamp.clone(),
                     user: event.user.clone(),
                     realm: event.realm.clone(),

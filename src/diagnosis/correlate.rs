@@ -25,6 +25,7 @@ use crate::event::audit::AuditEvent;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::format_ms;
 use crate::model::Class;
+use crate::model::KeyType;
 use crate::model::TimelineEvent;
 use crate::rule::RuleSet;
 
@@ -465,7 +466,7 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
             continue;
         };
         let state = meta.state(opts.now_ms);
-        let cross = meta.key_type.as_deref() == Some("cross_cluster");
+        let cross = meta.key_type == Some(KeyType::CrossCluster);
         let verdict = match (f.class, state) {
             (Class::Missing, _) => {
                 // The metadata pass just read the cluster's answer as pasted metadata; what
@@ -559,7 +560,7 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
         if f.key_id.as_deref() != Some(id.as_str()) {
             continue;
         }
-        let active = f.details.metadata_state == Some(crate::model::KeyState::Active);
+        let active = f.key.metadata_state == Some(crate::model::KeyState::Active);
         let says = |verdict| {
             Fact::Probe(ProbeSays {
                 verdict,
@@ -594,10 +595,10 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
             (None, _) => {}
         }
         if f.class == Class::UnderPrivileged {
-            let index = f.details.indices.first().cloned();
-            let cluster = f.details.privilege_kind == Some(crate::model::PrivilegeKind::Cluster);
+            let index = f.denial.indices.first().cloned();
+            let cluster = f.denial.privilege_kind == Some(crate::model::PrivilegeKind::Cluster);
             if let Some((privilege, on, granted)) = probe.privileges.iter().find(|(p, on, _)| {
-                Some(p) == f.details.least_privilege.as_ref()
+                Some(p) == f.denial.least_privilege.as_ref()
                     && (cluster && on.is_none() || !cluster && on == &index)
             }) {
                 let (privilege, index) = (privilege.clone(), on.clone());
@@ -643,7 +644,7 @@ pub fn metadata_from_audit(facts: &Facts, known: &[KeyMetadata]) -> Vec<KeyMetad
                 out.push(KeyMetadata {
                     id: id.clone(),
                     name: e.created_name.clone(),
-                    key_type: e.key_type.clone(),
+                    key_type: e.key_type,
                     creation_ms: ms,
                     expiration_ms: ms.zip(expiration).map(|(c, x)| c + x),
                     invalidated: false,
@@ -720,10 +721,10 @@ pub fn enrich(
         }
         points.sort_by_key(|p| p.ms);
         if let Some((first, last)) = span {
-            finding.details.first_seen = Some(format_ms(first));
-            finding.details.last_seen = Some(format_ms(last));
+            finding.observed.first_seen = Some(format_ms(first));
+            finding.observed.last_seen = Some(format_ms(last));
         }
-        if finding.class.explains_401() && finding.details.client_addresses.is_empty() {
+        if finding.class.explains_401() && finding.observed.client_addresses.is_empty() {
             let bounded = (dropped > 0 || facts.denials_dropped > 0).then_some(Bounded {
                 points: points.len(),
                 denials: facts.denials.len(),
@@ -749,13 +750,13 @@ pub fn enrich(
         }
         // Client addresses name hosts; the source port of each connection is noise here.
         let mut hosts: Vec<String> = Vec::new();
-        for a in &finding.details.client_addresses {
+        for a in &finding.observed.client_addresses {
             let h = host_of(a).to_string();
             if !hosts.contains(&h) {
                 hosts.push(h);
             }
         }
-        finding.details.client_addresses = hosts;
+        finding.observed.client_addresses = hosts;
         correlate_invalidation(finding, facts, &known);
         points_by_finding.push(span);
     }
@@ -810,7 +811,6 @@ pub fn enrich(
 }
 
 fn add_tally(finding: &mut Finding, t: &Tally) {
-    let d = &mut finding.details;
     finding.count += t.count;
     let extend = |list: &mut Vec<String>, more: &BTreeSet<String>| {
         for v in more {
@@ -819,18 +819,18 @@ fn add_tally(finding: &mut Finding, t: &Tally) {
             }
         }
     };
-    extend(&mut d.nodes, &t.nodes);
-    extend(&mut d.client_addresses, &t.clients);
-    extend(&mut d.actions, &t.actions);
-    extend(&mut d.indices, &t.indices);
-    d.nodes.sort();
-    d.client_addresses.sort();
+    extend(&mut finding.observed.nodes, &t.nodes);
+    extend(&mut finding.observed.client_addresses, &t.clients);
+    extend(&mut finding.denial.actions, &t.actions);
+    extend(&mut finding.denial.indices, &t.indices);
+    finding.observed.nodes.sort();
+    finding.observed.client_addresses.sort();
     for s in &t.statuses {
-        if !d.statuses.contains(s) {
-            d.statuses.push(*s);
+        if !finding.observed.statuses.contains(s) {
+            finding.observed.statuses.push(*s);
         }
     }
-    d.statuses.sort_unstable();
+    finding.observed.statuses.sort_unstable();
 }
 
 /// `10.0.0.7:52434` → `10.0.0.7`; `[::1]:9200` → `::1`.
@@ -895,8 +895,8 @@ fn join_clients(
         bounded,
     }));
     for (c, _) in clients {
-        if !finding.details.client_addresses.iter().any(|a| a == c) {
-            finding.details.client_addresses.push(c.to_string());
+        if !finding.observed.client_addresses.iter().any(|a| a == c) {
+            finding.observed.client_addresses.push(c.to_string());
         }
     }
 }
@@ -948,10 +948,10 @@ fn attribute_expired(
             if inferred_before {
                 finding.key_id = None;
                 finding.key_id_source = None;
-                finding.details.metadata = None;
-                finding.details.metadata_state = None;
+                finding.key.metadata = None;
+                finding.key.metadata_state = None;
             }
-            finding.details.key_candidates = many
+            finding.key.key_candidates = many
                 .iter()
                 .map(|(id, (ms, _))| format!("{id} (expired {})", format_ms(*ms)))
                 .collect();
@@ -968,7 +968,7 @@ fn correlate_invalidation(
     facts: &Facts,
     known: &BTreeMap<String, KnownKey>,
 ) {
-    if finding.class != Class::Invalidated || finding.details.invalidated_by.is_some() {
+    if finding.class != Class::Invalidated || finding.key.invalidated_by.is_some() {
         return;
     }
     let Some(id) = finding.key_id.clone() else {
@@ -1009,7 +1009,7 @@ fn correlate_invalidation(
             None
         });
     if let Some((file, e, matched_by)) = found {
-        finding.details.invalidated_by = Some(InvalidatedBy {
+        finding.key.invalidated_by = Some(InvalidatedBy {
             timestamp: e.timestamp.clone(),
             user: e.user.clone(),
             realm: e.realm.clone(),

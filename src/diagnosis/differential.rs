@@ -84,8 +84,8 @@ pub fn analyse(d: &mut Diagnosis, retention: &Retention) {
                 f.key_id.clone(),
                 Earlier {
                     class: f.class,
-                    first: f.details.first_seen.clone(),
-                    last: f.details.last_seen.clone(),
+                    first: f.observed.first_seen.clone(),
+                    last: f.observed.last_seen.clone(),
                     count: f.count,
                 },
             )
@@ -142,8 +142,8 @@ fn key_or(f: &Finding) -> String {
 /// `api key is expired`: the expiration passed, a node's clock is ahead, or the message is about
 /// another key than the one it was joined with.
 fn expired(f: &Finding) -> Differential {
-    let first = f.details.first_seen.as_deref().and_then(parse_ts);
-    let expiration = f.details.metadata.as_ref().and_then(|m| m.expiration_ms);
+    let first = f.observed.first_seen.as_deref().and_then(parse_ts);
+    let expiration = f.key.metadata.as_ref().and_then(|m| m.expiration_ms);
     let mut passed = cause("its expiration passed", Verdict::Likely);
     passed
         .evidence_for
@@ -186,10 +186,10 @@ fn expired(f: &Finding) -> Differential {
             other
                 .evidence_for
                 .push(format!("the message names no key: {how}"));
-            if !f.details.key_candidates.is_empty() {
+            if !f.key.key_candidates.is_empty() {
                 other.evidence_for.push(format!(
                     "keys that could be the one: {}",
-                    f.details.key_candidates.join(", ")
+                    f.key.key_candidates.join(", ")
                 ));
             }
         }
@@ -218,7 +218,7 @@ fn expired(f: &Finding) -> Differential {
 /// `api key [id] has been invalidated`: by a person or script, by the product that manages the
 /// key, or a client left holding a key that was rotated.
 fn invalidated(f: &Finding) -> Differential {
-    let meta = f.details.metadata.as_ref();
+    let meta = f.key.metadata.as_ref();
     let managed = meta.and_then(|m| m.metadata.as_ref()).and_then(|m| {
         m.get("managed_by")
             .and_then(|v| v.as_str().map(str::to_string))
@@ -236,7 +236,7 @@ fn invalidated(f: &Finding) -> Differential {
         "a client left behind when the key was rotated",
         Verdict::Possible,
     );
-    match &f.details.invalidated_by {
+    match &f.key.invalidated_by {
         Some(by) => {
             person.verdict = Verdict::Likely;
             person.evidence_for.push(format!(
@@ -255,7 +255,7 @@ fn invalidated(f: &Finding) -> Differential {
             )),
     }
     let name = f
-        .details
+        .key
         .key_name
         .clone()
         .or_else(|| meta.and_then(|m| m.name.clone()));
@@ -265,7 +265,7 @@ fn invalidated(f: &Finding) -> Differential {
             id,
             name.as_deref(),
             meta.and_then(|m| m.metadata.as_ref()),
-            f.details.user.as_deref(),
+            f.key.user.as_deref(),
         )
     });
     match (&known, &managed) {
@@ -321,7 +321,7 @@ fn invalidated(f: &Finding) -> Differential {
         (None, Some(n)) => format!(
             "GET /_security/api_key?name={n}: a newer key of that name is the replacement the failing client lacks; the audit log's `invalidate_apikeys` event names who retired the old one"
         ),
-        (None, None) if f.details.invalidated_by.is_some() => "Ask whoever invalidated it what replaced it, and find the client still sending the old key: the audit log's authentication failures at the same times carry its address (`scan` joins them)".into(),
+        (None, None) if f.key.invalidated_by.is_some() => "Ask whoever invalidated it what replaced it, and find the client still sending the old key: the audit log's authentication failures at the same times carry its address (`scan` joins them)".into(),
         (None, None) => "The audit log's `invalidate_apikeys` event for the key (who, when, from where)".into(),
     };
     ranked(vec![person, product, rotated], check)
@@ -331,7 +331,7 @@ fn invalidated(f: &Finding) -> Differential {
 /// index name its patterns do not cover.
 fn under_privileged(f: &Finding) -> Differential {
     let limit = f.limit();
-    let meta = f.details.metadata.as_ref();
+    let meta = f.key.metadata.as_ref();
     let mut own = cause("the key's own role descriptors lack it", Verdict::Possible);
     let mut owner = cause(
         "its owner's privileges (limited_by) lack it",
@@ -400,11 +400,11 @@ fn under_privileged(f: &Finding) -> Differential {
     }
     match f.fact_text(FactKind::IndexMatch) {
         Some(m) => name.evidence_for.push(m.to_string()),
-        None if f.details.indices.is_empty() && f.details.actions.is_empty() => {
+        None if f.denial.indices.is_empty() && f.denial.actions.is_empty() => {
             name.evidence_against
                 .push("the message names no index".into());
         }
-        None if f.details.indices.is_empty() => {
+        None if f.denial.indices.is_empty() => {
             name.verdict = Verdict::Unlikely;
             name.evidence_against
                 .push("a cluster action: no index involved".into());
@@ -414,7 +414,7 @@ fn under_privileged(f: &Finding) -> Differential {
     let check = format!(
         "GET /_security/api_key?id={}&with_limited_by=true (8.5+): the key's role_descriptors and its owner's limited_by, against {}",
         key_or(f),
-        f.details
+        f.denial
             .least_privilege
             .as_deref()
             .map(|p| format!("`{p}`"))
@@ -437,7 +437,7 @@ fn wrong_secret(f: &Finding) -> Differential {
         "the value was altered on the way (newline, quotes, truncation)",
         Verdict::Possible,
     );
-    if f.details.credential_formats.is_empty() {
+    if f.observed.credential_formats.is_empty() {
         mangled
             .evidence_against
             .push("no credential in the input to inspect".into());
@@ -445,7 +445,7 @@ fn wrong_secret(f: &Finding) -> Differential {
         mangled.verdict = Verdict::Likely;
         mangled.evidence_for.push(format!(
             "the credential in the input is {}",
-            f.details
+            f.observed
                 .credential_formats
                 .iter()
                 .map(|c| c.tag())
@@ -476,15 +476,15 @@ fn service_disabled(f: &Finding) -> Differential {
         "only some nodes have it off (settings differ)",
         Verdict::Possible,
     );
-    match f.details.nodes.len() {
+    match f.observed.nodes.len() {
         0 => {}
         1 => some.evidence_for.push(format!(
             "only {} logged it",
-            f.details.nodes.first().map(String::as_str).unwrap_or("?")
+            f.observed.nodes.first().map(String::as_str).unwrap_or("?")
         )),
         n => all.evidence_for.push(format!("{n} nodes logged it")),
     }
-    if f.details.uri.is_some() || f.details.statuses.contains(&400) {
+    if f.observed.uri.is_some() || f.observed.statuses.contains(&400) {
         all.evidence_for
             .push("the API itself answered that API keys are disabled".into());
     }
@@ -637,10 +637,10 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
             _ => {}
         }
     }
-    if let Some(state) = f.details.metadata_state {
+    if let Some(state) = f.key.metadata_state {
         existed.push(
             match f
-                .details
+                .key
                 .metadata
                 .as_ref()
                 .and_then(|m| m.derived_from.as_deref())
@@ -650,7 +650,7 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
             },
         );
     }
-    let first_missing = f.details.first_seen.as_deref().and_then(parse_ts);
+    let first_missing = f.observed.first_seen.as_deref().and_then(parse_ts);
 
     let mut causes = Vec::new();
     // Deleted by the retention job.

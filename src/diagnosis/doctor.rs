@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::keys::human_duration;
 use super::privileges::format_json;
-use crate::diagnosis::{Details, Diagnosis, Evidence, Finding, Note, RenderedStep, Span};
+use crate::diagnosis::{Diagnosis, Evidence, Finding, Note, RenderedStep, Span};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::format_ms;
 use crate::model::{Class, Severity, Version};
@@ -170,7 +170,9 @@ fn finding(
         references: Vec::new(),
         evidence: Vec::new(),
         count: 1,
-        details: Details::default(),
+        denial: Default::default(),
+        observed: Default::default(),
+        key: Default::default(),
         client: None,
         facts: Vec::new(),
         timeline: Vec::new(),
@@ -466,8 +468,8 @@ fn key_value(key: &KeyMetadata) -> Value {
     if let Some(n) = &key.name {
         m.insert("name".into(), json!(n));
     }
-    if let Some(t) = &key.key_type {
-        m.insert("type".into(), json!(t));
+    if let Some(t) = key.key_type {
+        m.insert("type".into(), json!(t.as_str()));
     }
     if let Some(c) = key.creation_ms {
         m.insert("creation".into(), json!(c));
@@ -628,11 +630,11 @@ fn key_finding(
 ) -> Finding {
     f.key_id = Some(key.id.clone());
     f.key_id_source = Some(crate::model::KeyIdSource::ClusterListing);
-    f.details.key_name = key.name.clone();
-    f.details.user = key.username.clone();
-    f.details.realm = key.realm.clone();
-    f.details.metadata = Some(key.clone());
-    f.details.metadata_state = Some(crate::model::KeyState::Active);
+    f.key.key_name = key.name.clone();
+    f.key.user = key.username.clone();
+    f.key.realm = key.realm.clone();
+    f.key.metadata = Some(key.clone());
+    f.key.metadata_state = Some(crate::model::KeyState::Active);
     f.remediation = steps;
     f.references = vec![reference(REF_UPDATE_KEY)];
     let (anchor, value, label) = decisive;
@@ -672,7 +674,7 @@ fn expiration_steps(
         )),
         None,
     )];
-    let cross = key.key_type.as_deref() == Some("cross_cluster");
+    let cross = key.key_type == Some(crate::model::KeyType::CrossCluster);
     if !cross {
         let mut s = step(
             "Or give this key an expiration in place (no redeploy)",
@@ -1094,8 +1096,8 @@ fn remote_check(facts: &ClusterFacts, report: &mut DoctorReport, r: &Remote) {
     };
     check(report, &id, &title, status, text);
     if let Some(mut x) = f {
-        x.details.remote = Some(alias.clone());
-        x.details.version = facts.version.map(|v| v.to_string());
+        x.observed.remote = Some(alias.clone());
+        x.observed.version = facts.version.map(crate::model::KnownVersion::Exact);
         if x.references.is_empty() {
             x.references = vec![reference(REF_API_KEY_REMOTES)];
         }
@@ -1178,7 +1180,7 @@ mod tests {
             .diagnosis
             .findings
             .iter()
-            .map(|x| (x.details.remote.clone().unwrap(), x.severity))
+            .map(|x| (x.observed.remote.clone().unwrap(), x.severity))
             .collect();
         assert_eq!(
             found,

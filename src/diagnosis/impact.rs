@@ -91,7 +91,8 @@ pub struct Impact {
     pub partial: bool,
     /// The logs skipped or read only in part, with why (shown in every format).
     pub skipped: Vec<(String, String)>,
-    pub verdict: String,
+    /// What invalidating it would do, in words (the JSON report's `verdict`).
+    pub conclusion: String,
     pub steps: Vec<String>,
 }
 
@@ -120,8 +121,8 @@ pub fn assess(
         .map(|f| Failure {
             class: f.class,
             count: f.count,
-            last_seen: f.details.last_seen.clone(),
-            clients: f.details.client_addresses.clone(),
+            last_seen: f.observed.last_seen.clone(),
+            clients: f.observed.client_addresses.clone(),
         })
         .collect();
     let span = |(a, b): (i64, i64)| format!("{} to {}", format_ms(a), format_ms(b));
@@ -246,7 +247,7 @@ pub fn assess(
         breaks,
         partial: incomplete.is_some() && !breaks && !unusable,
         skipped,
-        verdict,
+        conclusion: verdict,
         steps,
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::event::json_strings;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
+use crate::model::{DescriptorSource, GrantKind};
 
 /// A key's state, including "not in the metadata read".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +46,11 @@ impl From<KeyState> for State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivilegeRow {
     /// `role_descriptors`, `limited_by` or `access`.
-    pub source: &'static str,
+    pub source: DescriptorSource,
     /// The role name inside the descriptors (`limited_by` roles are unnamed: `owner`).
     pub role: String,
     /// `cluster`, `index`, `remote_index`, `search`, `replication`, `run_as`, `application`.
-    pub kind: &'static str,
+    pub kind: GrantKind,
     /// Index patterns, remote cluster aliases (`alias:pattern`), run-as users; empty for cluster.
     pub on: Vec<String>,
     pub privileges: Vec<String>,
@@ -93,10 +94,10 @@ pub fn describe(id: &str, keys: &[KeyMetadata], sources: Vec<String>, now_ms: i6
     };
     let mut privileges = Vec::new();
     if let Some(rd) = &key.role_descriptors {
-        privileges.extend(rows(rd, "role_descriptors"));
+        privileges.extend(rows(rd, DescriptorSource::RoleDescriptors));
     }
     if let Some(lb) = &key.limited_by {
-        privileges.extend(rows(lb, "limited_by"));
+        privileges.extend(rows(lb, DescriptorSource::LimitedBy));
     }
     if let Some(access) = &key.access {
         privileges.extend(access_rows(access));
@@ -118,7 +119,7 @@ pub fn describe(id: &str, keys: &[KeyMetadata], sources: Vec<String>, now_ms: i6
 }
 
 /// Role descriptors (an object keyed by role name, or `limited_by`'s list of such objects) as rows.
-pub fn rows(descriptors: &Value, source: &'static str) -> Vec<PrivilegeRow> {
+pub fn rows(descriptors: &Value, source: DescriptorSource) -> Vec<PrivilegeRow> {
     let roles: Vec<(String, &Value)> = match descriptors {
         Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
         Value::Array(list) => list
@@ -136,13 +137,16 @@ pub fn rows(descriptors: &Value, source: &'static str) -> Vec<PrivilegeRow> {
             out.push(PrivilegeRow {
                 source,
                 role: role.clone(),
-                kind: "cluster",
+                kind: GrantKind::Cluster,
                 on: Vec::new(),
                 privileges: cluster,
                 restrictions: Vec::new(),
             });
         }
-        for (field, kind) in [("indices", "index"), ("remote_indices", "remote_index")] {
+        for (field, kind) in [
+            ("indices", GrantKind::Index),
+            ("remote_indices", GrantKind::RemoteIndex),
+        ] {
             for entry in rd
                 .get(field)
                 .and_then(Value::as_array)
@@ -151,7 +155,7 @@ pub fn rows(descriptors: &Value, source: &'static str) -> Vec<PrivilegeRow> {
             {
                 let names = strings(entry.get("names"));
                 let on = match kind {
-                    "remote_index" => {
+                    GrantKind::RemoteIndex => {
                         let clusters = strings(entry.get("clusters"));
                         clusters
                             .iter()
@@ -175,7 +179,7 @@ pub fn rows(descriptors: &Value, source: &'static str) -> Vec<PrivilegeRow> {
             out.push(PrivilegeRow {
                 source,
                 role: role.clone(),
-                kind: "run_as",
+                kind: GrantKind::RunAs,
                 on: run_as,
                 privileges: Vec::new(),
                 restrictions: Vec::new(),
@@ -190,7 +194,7 @@ pub fn rows(descriptors: &Value, source: &'static str) -> Vec<PrivilegeRow> {
             out.push(PrivilegeRow {
                 source,
                 role: role.clone(),
-                kind: "application",
+                kind: GrantKind::Application,
                 on: vec![format!(
                     "{}: {}",
                     app.get("application")
@@ -239,21 +243,17 @@ fn restrictions(entry: &Value) -> Vec<String> {
 /// A cross-cluster key's `access` (`search`, `replication`) as rows.
 fn access_rows(access: &Value) -> Vec<PrivilegeRow> {
     let mut out = Vec::new();
-    for kind in ["search", "replication"] {
+    for kind in [GrantKind::Search, GrantKind::Replication] {
         for entry in access
-            .get(kind)
+            .get(kind.as_str())
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
             out.push(PrivilegeRow {
-                source: "access",
-                role: kind.to_string(),
-                kind: if kind == "search" {
-                    "search"
-                } else {
-                    "replication"
-                },
+                source: DescriptorSource::Access,
+                role: kind.as_str().to_string(),
+                kind,
                 on: json_strings(entry.get("names")),
                 privileges: Vec::new(),
                 restrictions: restrictions(entry),
@@ -269,7 +269,7 @@ pub struct ExpiringKey {
     pub id: String,
     pub name: Option<String>,
     pub owner: Option<String>,
-    pub key_type: Option<String>,
+    pub key_type: Option<crate::model::KeyType>,
     pub expiration_ms: Option<i64>,
     /// Until expiration (negative: since).
     pub expires_in_ms: Option<i64>,
@@ -355,7 +355,7 @@ pub fn expiring(keys: &[KeyMetadata], within: &str, within_ms: i64, now_ms: i64)
                 Some(r) => format!("{u}@{r}"),
                 None => u.clone(),
             }),
-            key_type: k.key_type.clone(),
+            key_type: k.key_type,
             expiration_ms: k.expiration_ms,
             expires_in_ms: k.expiration_ms.map(|e| e - now_ms),
             usage: None,
@@ -410,9 +410,9 @@ mod tests {
     #[test]
     fn descriptors_become_rows() {
         let rd: Value = serde_json::from_str(r#"{"r":{"cluster":["monitor"],"indices":[{"names":["logs-*"],"privileges":["read"],"field_security":{"grant":["*"],"except":["secret"]},"query":"{\"term\":{\"a\":1}}"}],"remote_indices":[{"clusters":["eu"],"names":["m-*"],"privileges":["read"]}]}}"#).unwrap();
-        let r = rows(&rd, "role_descriptors");
+        let r = rows(&rd, DescriptorSource::RoleDescriptors);
         assert_eq!(r.len(), 3);
-        assert_eq!(r[0].kind, "cluster");
+        assert_eq!(r[0].kind, GrantKind::Cluster);
         assert_eq!(r[1].on, vec!["logs-*"]);
         assert_eq!(
             r[1].restrictions,

@@ -96,7 +96,12 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// How many records showed this failure.
     pub count: usize,
-    pub details: Details,
+    /// What was denied (a denial's action, indices and privileges).
+    pub denial: Denial,
+    /// What was seen of the failure, and where.
+    pub observed: Observed,
+    /// The key, as the inputs describe it.
+    pub key: KeyFacts,
     /// The key's story, oldest first (creation, last success, invalidation, failures), when the
     /// inputs tell it (`scan` with audit logs or metadata).
     pub timeline: Vec<TimelineEntry>,
@@ -261,52 +266,69 @@ pub struct Span {
     pub label: String,
 }
 
-/// Facts extracted for a finding; every field optional.
+/// What was denied, when a finding is a denial: the action, the indices, the privileges that
+/// would grant it, and who was refused.
 #[derive(Debug, Clone, Default)]
-pub struct Details {
-    pub user: Option<String>,
-    pub realm: Option<String>,
-    pub key_name: Option<String>,
+pub struct Denial {
     pub actions: Vec<String>,
     pub indices: Vec<String>,
     pub restricted_indices: Vec<String>,
+    /// The privileges that would grant the action, least first (as Elasticsearch lists them).
     pub privileges: Vec<String>,
     pub least_privilege: Option<String>,
     pub privilege_kind: Option<crate::model::PrivilegeKind>,
+    /// The user a denial names (`is unauthorized for user [analyst]`), and the roles it names
+    /// with it, when it is not the key's owner.
+    pub principal: Option<String>,
+    pub roles: Vec<String>,
+    /// A role descriptor that adds exactly what was missing.
+    pub suggested_role_descriptors: Option<Value>,
+    /// The smallest change that grants what was denied, against the real descriptors (key
+    /// metadata known): a step shown first in the remediation.
+    pub descriptor_fix: Option<RenderedStep>,
+}
+
+/// What was seen of the failure, and where.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// HTTP statuses the failing records carry.
     pub statuses: Vec<u16>,
+    /// The remote cluster's alias a cross-cluster failure names.
     pub remote: Option<String>,
     pub nodes: Vec<String>,
     pub client_addresses: Vec<String>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
-    pub expected_type: Option<String>,
-    pub actual_type: Option<String>,
     pub uri: Option<String>,
+    /// The reason a message gives, as it gives it (`why` capture).
     pub why: Option<String>,
     /// The Elasticsearch version known or implied (`8.10+`).
-    pub version: Option<String>,
-    /// A role descriptor that adds exactly what was missing.
-    pub suggested_role_descriptors: Option<Value>,
-    /// The key as the pasted metadata describes it.
+    pub version: Option<crate::model::KnownVersion>,
+    /// Credential format problems seen in the input (`raw-id-secret`, …).
+    pub credential_formats: Vec<crate::secret::CredentialFormat>,
+    /// With `scan --remote-logs`: the cluster whose logs showed this finding (`None` when both
+    /// did, or when one cluster was scanned).
+    pub side: Option<crate::model::Side>,
+}
+
+/// The key the finding is about, as the inputs describe it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFacts {
+    /// The key's owner.
+    pub user: Option<String>,
+    pub realm: Option<String>,
+    pub key_name: Option<String>,
+    /// The key type a message expected and the one the key has (`wrong_key_type`).
+    pub expected_type: Option<crate::model::KeyType>,
+    pub actual_type: Option<crate::model::KeyType>,
+    /// The key as metadata (pasted, fetched, or pieced from audit events) describes it.
     pub metadata: Option<KeyMetadata>,
-    /// State per metadata (`active`, `expired`, `invalidated`).
+    /// Its state per that metadata.
     pub metadata_state: Option<crate::model::KeyState>,
     /// Who invalidated the key, from the audit log.
     pub invalidated_by: Option<InvalidatedBy>,
-    /// Credential format problems seen in the input (`raw-id-secret`, …).
-    pub credential_formats: Vec<crate::secret::CredentialFormat>,
     /// Keys that could be the one an id-less finding is about, when no single one is.
     pub key_candidates: Vec<String>,
-    /// The smallest change that grants what was denied, against the real descriptors (key
-    /// metadata known): a step shown first in the remediation.
-    pub descriptor_fix: Option<RenderedStep>,
-    /// With `scan --remote-logs`: `querying` or `fulfilling`, the cluster whose logs showed
-    /// this finding (`None` when both did, or when one cluster was scanned).
-    pub side: Option<crate::model::Side>,
-    /// The user a denial names (`is unauthorized for user [analyst]`), and the roles it names
-    /// with it, when it is not the key's owner.
-    pub principal: Option<String>,
-    pub roles: Vec<String>,
     /// The key is a cross-cluster key (metadata says so, or the querying cluster used it for
     /// its remote-cluster handshake): its remediation is the cross-cluster API's.
     pub cross_cluster_key: bool,

@@ -156,13 +156,13 @@ pub fn owner_roles(owner: &str, sec: &Security) -> Option<OwnerRoles> {
 pub fn explain(f: &mut Finding, sec: &Security) {
     if f.class != Class::UnderPrivileged
         || f.limit().is_some()
-        || f.details.metadata.is_some()
-        || f.details.cross_cluster_key
-        || f.details.privileges.is_empty()
+        || f.key.metadata.is_some()
+        || f.key.cross_cluster_key
+        || f.denial.privileges.is_empty()
     {
         return;
     }
-    let (Some(id), Some(owner)) = (f.key_id.clone(), f.details.user.clone()) else {
+    let (Some(id), Some(owner)) = (f.key_id.clone(), f.key.user.clone()) else {
         return;
     };
     let Some(owned) = owner_roles(&owner, sec) else {
@@ -172,8 +172,8 @@ pub fn explain(f: &mut Finding, sec: &Security) {
         }));
         return;
     };
-    let kind = f.details.privilege_kind.unwrap_or(PrivilegeKind::Index);
-    let index = f.details.indices.first().cloned();
+    let kind = f.denial.privilege_kind.unwrap_or(PrivilegeKind::Index);
+    let index = f.denial.indices.first().cloned();
     let defined: serde_json::Map<String, Value> = owned
         .roles
         .iter()
@@ -187,7 +187,7 @@ pub fn explain(f: &mut Finding, sec: &Security) {
     let grants = descriptors_grant(
         &Value::Object(defined.clone()),
         kind,
-        &f.details.privileges,
+        &f.denial.privileges,
         index.as_deref(),
     );
     // The undecided mappings matter only if their roles would grant it.
@@ -202,7 +202,7 @@ pub fn explain(f: &mut Finding, sec: &Security) {
                 descriptors_grant(
                     &Value::Object(d),
                     kind,
-                    &f.details.privileges,
+                    &f.denial.privileges,
                     index.as_deref(),
                 )
             })
@@ -216,7 +216,7 @@ pub fn explain(f: &mut Finding, sec: &Security) {
         OwnerVerdict::Lacks
     };
     let denied = Denied {
-        privilege: f.details.least_privilege.clone(),
+        privilege: f.denial.least_privilege.clone(),
         index: index.clone(),
         kind,
     };
@@ -240,7 +240,7 @@ pub fn explain(f: &mut Finding, sec: &Security) {
         return;
     }
     // The smallest change: one entry in the owner's first role that the bundle defines.
-    let Some(least) = f.details.least_privilege.clone() else {
+    let Some(least) = f.denial.least_privilege.clone() else {
         return;
     };
     let Some((role_name, role)) = defined
@@ -274,11 +274,11 @@ pub fn explain(f: &mut Finding, sec: &Security) {
             &format!("role {role_name} (fixed)"),
         )),
     };
-    if let Some(old) = f.details.descriptor_fix.take() {
+    if let Some(old) = f.denial.descriptor_fix.take() {
         f.remediation.retain(|s| *s != old);
     }
     f.remediation.insert(0, step.clone());
-    f.details.descriptor_fix = Some(step);
+    f.denial.descriptor_fix = Some(step);
 }
 
 #[cfg(test)]

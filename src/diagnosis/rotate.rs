@@ -69,7 +69,7 @@ impl IndexGrant {
 /// Build the plan for `key`; `lifetime` (a time value) for the replacement, `grants` to add.
 pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], now_ms: i64) -> Plan {
     let state: State = key.state(now_ms).into();
-    let cross = key.key_type.as_deref() == Some("cross_cluster");
+    let cross = key.key_type == Some(crate::model::KeyType::CrossCluster);
     let mut warnings = Vec::new();
     // The old lifetime, when it had one: a key rotated on a schedule keeps its schedule.
     let expiration = match lifetime {

@@ -240,8 +240,8 @@ impl Suppression {
                 .is_none_or(|k| f.key_id.as_ref() == Some(k))
             && self.class.is_none_or(|c| c == f.class)
             && self.client.as_ref().is_none_or(|c| {
-                !f.details.client_addresses.is_empty()
-                    && f.details.client_addresses.iter().all(|a| c.contains(a))
+                !f.observed.client_addresses.is_empty()
+                    && f.observed.client_addresses.iter().all(|a| c.contains(a))
             })
     }
 }

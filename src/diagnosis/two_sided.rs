@@ -43,7 +43,9 @@ pub struct Pair {
     pub fulfilling: Vec<String>,
     pub join: Join,
     pub decides: bool,
-    pub silent: String,
+    /// The side expected to say nothing (`""` in the file: neither).
+    #[serde(deserialize_with = "silent_side")]
+    pub silent: Option<Side>,
     pub both: String,
     pub fulfilling_silent: String,
     pub querying_silent: String,
@@ -55,6 +57,18 @@ pub struct Pair {
     /// key named in the message ∩ the roles' `remote_indices`) or `roles` (the roles only).
     #[serde(default)]
     pub effective_access: Option<String>,
+}
+
+/// `silent = ""`, `"querying"` or `"fulfilling"`.
+fn silent_side<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Side>, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "" => Ok(None),
+        "querying" => Ok(Some(Side::Querying)),
+        "fulfilling" => Ok(Some(Side::Fulfilling)),
+        other => Err(serde::de::Error::custom(format!(
+            "silent = `{other}` (expected \"\", \"querying\" or \"fulfilling\")"
+        ))),
+    }
 }
 
 /// How a fulfilling signal joins a querying one.
@@ -127,12 +141,6 @@ pub fn check_pairs(pairs: &[Pair], rules: &RuleSet) -> Vec<String> {
         }
         if p.querying.is_empty() {
             problems.push(format!("pair `{}` has no querying rule", p.id));
-        }
-        if !matches!(p.silent.as_str(), "" | "querying" | "fulfilling") {
-            problems.push(format!(
-                "pair `{}`: silent = `{}` (expected \"\", \"querying\" or \"fulfilling\")",
-                p.id, p.silent
-            ));
         }
         if p.fulfilling_silent.trim().is_empty() {
             problems.push(format!(
@@ -209,7 +217,8 @@ pub struct PairMatch {
     pub silent: Option<Side>,
     /// Whether that silence is what this symptom looks like (not a gap in the logs).
     pub expected_silence: bool,
-    pub verdict: String,
+    /// What the match means, in words (the pair's template, filled): the report's "meaning".
+    pub meaning: String,
     pub check: String,
     pub effective: Option<Effective>,
 }
@@ -477,8 +486,8 @@ pub fn analyse(
                 querying: None,
                 fulfilling: Some(g.seen.clone()),
                 silent: covered.then_some(Side::Querying),
-                expected_silence: pair.silent == "querying",
-                verdict: if covered {
+                expected_silence: pair.silent == Some(Side::Querying),
+                meaning: if covered {
                     vars.fill(&pair.querying_silent)
                 } else {
                     format!(
@@ -579,7 +588,6 @@ fn judge(
             verdict.push_str(&format!(
                 " The fulfilling cluster's key metadata shows {id}{}{}.",
                 k.key_type
-                    .as_deref()
                     .map(|t| format!(" of type {t}"))
                     .unwrap_or_default(),
                 k.expiration_ms
@@ -607,8 +615,8 @@ fn judge(
         querying: Some(g.seen.clone()),
         fulfilling: seen_f,
         silent,
-        expected_silence: silent.is_some_and(|s| s.as_str() == pair.silent),
-        verdict,
+        expected_silence: silent.is_some() && silent == pair.silent,
+        meaning: verdict,
         check: vars.fill(&pair.check),
         effective: None,
     }
@@ -630,7 +638,7 @@ fn said(d: &Diagnosis, pair: &Pair, seen: &Seen, key: Option<&str>) -> String {
     let mut out: Vec<String> = Vec::new();
     for rule in &rules {
         let finding = d.findings.iter().find(|x| {
-            x.details.side == Some(Side::Fulfilling)
+            x.observed.side == Some(Side::Fulfilling)
                 && &&x.rule_id == rule
                 && (key.is_none() || x.key_id.is_none() || x.key_id.as_deref() == key)
         });
@@ -708,10 +716,10 @@ fn decide_and_mark(
         let Some(pair) = pairs.iter().find(|p| p.id == m.pair_id) else {
             continue;
         };
-        let side_text = m.verdict.clone();
+        let side_text = m.meaning.clone();
         // The findings this match is about, on each side.
         let about = |x: &Finding, side: Side, seen: Option<&Seen>| {
-            x.details.side == Some(side)
+            x.observed.side == Some(side)
                 && seen.is_some_and(|s| s.rules.contains(&x.rule_id))
                 && match (&m.key_id, &x.key_id) {
                     (Some(a), Some(b)) => a == b,
@@ -727,9 +735,9 @@ fn decide_and_mark(
                     pair: pair.id.clone(),
                     verdict: side_text.clone(),
                 });
-                if x.details.remote.is_none() && m.alias.is_some() {
+                if x.observed.remote.is_none() && m.alias.is_some() {
                     // The alias the rule's title and steps name.
-                    x.details.remote.clone_from(&m.alias);
+                    x.observed.remote.clone_from(&m.alias);
                     super::classify::retext(x, rules, opts);
                 }
             }
@@ -757,7 +765,7 @@ fn merge_decided(
     opts: &Options,
 ) {
     let decisive = |x: &Finding| {
-        x.details.side == Some(Side::Fulfilling)
+        x.observed.side == Some(Side::Fulfilling)
             && seen_f.rules.contains(&x.rule_id)
             && !pair.querying.contains(&x.rule_id)
             && (x.key_id.as_deref() == Some(key)
@@ -781,7 +789,7 @@ fn merge_decided(
     }
     let querying: Vec<&Finding> = absorbed
         .iter()
-        .filter(|x| x.details.side == Some(Side::Querying))
+        .filter(|x| x.observed.side == Some(Side::Querying))
         .collect();
     let stated = primary.key_id.as_deref() == Some(key) && primary.key_inference().is_none();
     primary.key_id = Some(key.to_string());
@@ -791,10 +799,10 @@ fn merge_decided(
         }));
         primary.key_id_source = Some(crate::model::KeyIdSource::QueryingHandshake);
     }
-    primary.details.cross_cluster_key = true;
-    primary.details.side = None;
-    if primary.details.remote.is_none() {
-        primary.details.remote.clone_from(&m.alias);
+    primary.key.cross_cluster_key = true;
+    primary.observed.side = None;
+    if primary.observed.remote.is_none() {
+        primary.observed.remote.clone_from(&m.alias);
     }
     let mut evidence: Vec<_> = querying
         .iter()
@@ -803,15 +811,15 @@ fn merge_decided(
     evidence.append(&mut primary.evidence);
     for x in absorbed
         .iter()
-        .filter(|x| x.details.side == Some(Side::Fulfilling))
+        .filter(|x| x.observed.side == Some(Side::Fulfilling))
     {
         evidence.extend(x.evidence.iter().take(1).cloned());
     }
     primary.evidence = evidence;
     for x in &absorbed {
-        for n in &x.details.nodes {
-            if !primary.details.nodes.contains(n) {
-                primary.details.nodes.push(n.clone());
+        for n in &x.observed.nodes {
+            if !primary.observed.nodes.contains(n) {
+                primary.observed.nodes.push(n.clone());
             }
         }
         for t in &x.timeline {
@@ -841,7 +849,7 @@ fn merge_decided(
     super::classify::retext(&mut primary, rules, opts);
     let q_nodes = querying
         .iter()
-        .flat_map(|x| x.details.nodes.iter().cloned())
+        .flat_map(|x| x.observed.nodes.iter().cloned())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect::<Vec<_>>()
@@ -865,17 +873,17 @@ fn effective_for(
     f: &SideView<'_>,
 ) -> Option<Effective> {
     let x = d.findings.iter_mut().find(|x| {
-        x.details.side == Some(Side::Querying)
+        x.observed.side == Some(Side::Querying)
             && m.querying
                 .as_ref()
                 .is_some_and(|s| s.rules.contains(&x.rule_id))
             && (m.key_id.is_none() || x.key_id == m.key_id)
     })?;
-    let alias = x.details.remote.clone().or_else(|| m.alias.clone())?;
-    let (user, roles) = (x.details.principal.clone(), x.details.roles.clone());
+    let alias = x.observed.remote.clone().or_else(|| m.alias.clone())?;
+    let (user, roles) = (x.denial.principal.clone(), x.denial.roles.clone());
     let cross_key = x.key_id.clone().filter(|_| with_key);
     let action = x
-        .details
+        .denial
         .actions
         .first()
         .cloned()
@@ -932,7 +940,7 @@ fn effective_for(
             .collect()
     });
     let indices: Vec<IndexAccess> = x
-        .details
+        .denial
         .indices
         .iter()
         .map(|index| IndexAccess {
@@ -997,7 +1005,7 @@ fn effective_for(
         };
         x.remediation
             .retain(|s| !s.request.as_deref().is_some_and(superseded));
-        x.details.descriptor_fix = fixes.first().cloned();
+        x.denial.descriptor_fix = fixes.first().cloned();
         for (i, step) in fixes.iter().enumerate() {
             x.remediation.insert(i, step.clone());
         }
@@ -1165,10 +1173,15 @@ mod tests {
         let (rules, _) = crate::rule::load(None).expect("rules");
         let mut p = pairs(None).expect("pairs")[0].clone();
         p.querying.push("no-such-rule".into());
-        p.silent = "both".into();
         p.both = "{nope}".into();
         let problems = check_pairs(&[p], &rules);
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        // A side that is neither is refused when the file is read.
+        let text = PAIRS_TOML.replacen("silent = \"\"", "silent = \"both\"", 1);
+        let Err(e) = toml::from_str::<PairsFile>(&text) else {
+            panic!("silent = \"both\" was accepted");
+        };
+        assert!(e.to_string().contains("silent = `both`"), "{e}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct AuditEvent {
     /// For `create_apikey` and `change_apikey`: the role descriptors sent.
     pub role_descriptors: Option<Value>,
     /// For `create_apikey`: `rest` or `cross_cluster`.
-    pub key_type: Option<String>,
+    pub key_type: Option<crate::model::KeyType>,
     /// For `change_apikey` and `change_apikeys`: the ids changed.
     pub changed_ids: Vec<String>,
     /// The node id (`node.id`), emitted by default; `node` prefers the name.
@@ -110,7 +110,7 @@ pub fn parse_line(norm: &str, line: usize) -> Option<AuditEvent> {
         key_type: value
             .pointer("/create/apikey/type")
             .and_then(Value::as_str)
-            .map(str::to_string),
+            .and_then(crate::model::KeyType::parse),
         changed_ids: {
             let mut ids = strings(value.pointer("/change/apikeys/ids"));
             ids.extend(

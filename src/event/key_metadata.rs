@@ -19,7 +19,7 @@ pub struct KeyMetadata {
     pub id: String,
     pub name: Option<String>,
     /// `rest` or `cross_cluster` (8.10+); `None` on older versions, which only have REST keys.
-    pub key_type: Option<String>,
+    pub key_type: Option<crate::model::KeyType>,
     pub creation_ms: Option<i64>,
     pub expiration_ms: Option<i64>,
     pub invalidated: bool,
@@ -81,7 +81,7 @@ fn parse_key(value: &Value, line: usize) -> Option<KeyMetadata> {
     Some(KeyMetadata {
         id,
         name: s("name"),
-        key_type: s("type"),
+        key_type: s("type").as_deref().and_then(crate::model::KeyType::parse),
         creation_ms: n("creation"),
         expiration_ms: n("expiration"),
         invalidated: value

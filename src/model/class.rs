@@ -240,3 +240,20 @@ mod tests {
         assert_eq!(Version::parse("8.13.0-SNAPSHOT"), Some(Version(8, 13, 0)));
     }
 }
+
+/// The Elasticsearch version a finding knows: given or named in the input (exact), or a lower
+/// bound its message shapes imply (`8.10+`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownVersion {
+    Exact(Version),
+    AtLeast(Version),
+}
+
+impl fmt::Display for KnownVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(v) => write!(f, "{v}"),
+            Self::AtLeast(v) => write!(f, "{v}+"),
+        }
+    }
+}

@@ -70,6 +70,83 @@ impl Side {
     }
 }
 
+/// An API key's type (8.10+; every key before is `rest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyType {
+    /// A key for REST requests (`POST /_security/api_key`).
+    Rest,
+    /// A key for cross-cluster requests on the remote cluster server port
+    /// (`POST /_security/cross_cluster/api_key`).
+    CrossCluster,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::CrossCluster => "cross_cluster",
+        }
+    }
+
+    /// The type as Elasticsearch writes it (`rest`, `cross_cluster`, any case).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "rest" => Some(Self::Rest),
+            "cross_cluster" => Some(Self::CrossCluster),
+            _ => None,
+        }
+    }
+}
+
+/// Which part of a key's answer a privilege comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DescriptorSource {
+    /// The key's own `role_descriptors`.
+    RoleDescriptors,
+    /// Its owner's privileges as captured (`limited_by`, 8.5+ `with_limited_by`).
+    LimitedBy,
+    /// A cross-cluster key's `access`.
+    Access,
+}
+
+impl DescriptorSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoleDescriptors => "role_descriptors",
+            Self::LimitedBy => "limited_by",
+            Self::Access => "access",
+        }
+    }
+}
+
+/// What a row of privileges grants on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GrantKind {
+    Cluster,
+    Index,
+    RemoteIndex,
+    /// A cross-cluster key's `access.search`.
+    Search,
+    /// A cross-cluster key's `access.replication`.
+    Replication,
+    RunAs,
+    Application,
+}
+
+impl GrantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cluster => "cluster",
+            Self::Index => "index",
+            Self::RemoteIndex => "remote_index",
+            Self::Search => "search",
+            Self::Replication => "replication",
+            Self::RunAs => "run_as",
+            Self::Application => "application",
+        }
+    }
+}
+
 /// Where a finding's key id comes from (the JSON report's `key_id_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeyIdSource {
@@ -170,4 +247,13 @@ macro_rules! display_as_str {
     )*};
 }
 
-display_as_str!(KeyState, PrivilegeKind, Side, KeyIdSource, TimelineEvent);
+display_as_str!(
+    KeyState,
+    PrivilegeKind,
+    Side,
+    KeyIdSource,
+    TimelineEvent,
+    KeyType,
+    DescriptorSource,
+    GrantKind
+);

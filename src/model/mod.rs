@@ -8,8 +8,10 @@ pub mod key;
 pub mod plan;
 pub mod units;
 
-pub use class::{CandidateKind, Class, RuleClass, Severity, Version};
+pub use class::{CandidateKind, Class, KnownVersion, RuleClass, Severity, Version};
 pub use input::{LogFormat, RecordKind};
-pub use key::{KeyIdSource, KeyState, PrivilegeKind, Side, TimelineEvent};
+pub use key::{
+    DescriptorSource, GrantKind, KeyIdSource, KeyState, KeyType, PrivilegeKind, Side, TimelineEvent,
+};
 pub use plan::*;
 pub use units::{format_ms, human_bytes};

@@ -121,13 +121,13 @@ pub fn ask(
             if f.class != Class::UnderPrivileged || f.key_id.as_deref() != Some(key.id.as_str()) {
                 continue;
             }
-            let Some(privilege) = f.details.least_privilege.clone() else {
+            let Some(privilege) = f.denial.least_privilege.clone() else {
                 continue;
             };
             let cluster_privilege =
-                f.details.privilege_kind == Some(crate::model::PrivilegeKind::Cluster);
+                f.denial.privilege_kind == Some(crate::model::PrivilegeKind::Cluster);
             let index = (!cluster_privilege)
-                .then(|| f.details.indices.first().cloned())
+                .then(|| f.denial.indices.first().cloned())
                 .flatten();
             if !cluster_privilege && index.is_none() {
                 continue;

@@ -224,10 +224,10 @@ fn two_sided(
         super::bundle_checks(b, &mut theirs, scanner.options().now_ms);
     }
     for f in &mut diagnosis.findings {
-        f.details.side = Some(crate::model::Side::Querying);
+        f.observed.side = Some(crate::model::Side::Querying);
     }
     for mut f in theirs.findings {
-        f.details.side = Some(crate::model::Side::Fulfilling);
+        f.observed.side = Some(crate::model::Side::Fulfilling);
         diagnosis.findings.push(f);
     }
     diagnosis.notes.extend(theirs.notes);

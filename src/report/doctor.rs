@@ -139,8 +139,8 @@ fn key_rows(group: &[&Finding], now_ms: i64) -> (String, Vec<[String; 4]>) {
     let rows = group
         .iter()
         .map(|f| {
-            let meta = f.details.metadata.as_ref();
-            let owner = match (&f.details.user, &f.details.realm) {
+            let meta = f.key.metadata.as_ref();
+            let owner = match (&f.key.user, &f.key.realm) {
                 (Some(u), Some(r)) => format!("{u}@{r}"),
                 (Some(u), None) => u.clone(),
                 _ => "-".into(),
@@ -154,7 +154,7 @@ fn key_rows(group: &[&Finding], now_ms: i64) -> (String, Vec<[String; 4]>) {
             };
             [
                 f.key_id.clone().unwrap_or_default(),
-                f.details.key_name.clone().unwrap_or_else(|| "-".into()),
+                f.key.key_name.clone().unwrap_or_else(|| "-".into()),
                 owner,
                 when.unwrap_or_else(|| "-".into()),
             ]

@@ -173,8 +173,8 @@ fn summary_table(d: &Diagnosis, width: usize) -> Vec<String> {
         .map(|(i, f)| {
             let key = f.key_id.as_deref().unwrap_or("(id not shown)");
             let (first, last) = (
-                f.details.first_seen.as_deref(),
-                f.details.last_seen.as_deref(),
+                f.observed.first_seen.as_deref(),
+                f.observed.last_seen.as_deref(),
             );
             Row {
                 head: format!(
@@ -213,7 +213,7 @@ fn summary_table(d: &Diagnosis, width: usize) -> Vec<String> {
     // Times without the date only when every failure was on one day (the findings say which).
     let one_day = {
         let mut days = d.findings.iter().flat_map(|f| {
-            [&f.details.first_seen, &f.details.last_seen]
+            [&f.observed.first_seen, &f.observed.last_seen]
                 .into_iter()
                 .flatten()
                 .map(|t| t.get(..10).unwrap_or(t))
@@ -304,12 +304,12 @@ fn cut(text: &str, room: usize) -> String {
 /// Who owns the key (or is denied with it) and which client sent it, shortly: `ingest_owner,
 /// filebeat`.
 fn who_and_client(f: &Finding) -> String {
-    let d = &f.details;
-    let who = d
+    let who = f
+        .key
         .user
         .clone()
-        .or_else(|| d.metadata.as_ref().and_then(|m| m.username.clone()))
-        .or_else(|| d.principal.clone());
+        .or_else(|| f.key.metadata.as_ref().and_then(|m| m.username.clone()))
+        .or_else(|| f.denial.principal.clone());
     let client = f.client.as_ref().map(|c| {
         if c.id == "beats" {
             c.name.clone()
@@ -409,7 +409,6 @@ fn short_finding(
 /// Who, when and which client, in a few words each (the full view has every detail).
 fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
     use crate::model::format_ms;
-    let d = &f.details;
     let mut out = Vec::new();
     // The key, when the headline does not name it.
     if let Some(id) = f
@@ -420,24 +419,31 @@ fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
         out.push(("key", id.clone()));
     }
     let mut who = Vec::new();
-    let owner = d
+    let owner = f
+        .key
         .user
         .clone()
-        .or_else(|| d.metadata.as_ref().and_then(|m| m.username.clone()));
-    let realm = d
+        .or_else(|| f.key.metadata.as_ref().and_then(|m| m.username.clone()));
+    let realm = f
+        .key
         .realm
         .clone()
-        .or_else(|| d.metadata.as_ref().and_then(|m| m.realm.clone()));
+        .or_else(|| f.key.metadata.as_ref().and_then(|m| m.realm.clone()));
     if let Some(owner) = &owner {
         who.push(match &realm {
             Some(r) => format!("owner {owner} ({r})"),
             None => format!("owner {owner}"),
         });
     }
-    if let Some(p) = d.principal.as_ref().filter(|p| Some(*p) != owner.as_ref()) {
+    if let Some(p) = f
+        .denial
+        .principal
+        .as_ref()
+        .filter(|p| Some(*p) != owner.as_ref())
+    {
         who.push(format!("caller {p}"));
     }
-    if let Some(by) = &d.invalidated_by {
+    if let Some(by) = &f.key.invalidated_by {
         let mut text = format!(
             "invalidated by {}",
             by.user.as_deref().unwrap_or("(user not recorded)")
@@ -452,13 +458,16 @@ fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
             text.push_str(&format!(" from {origin}"));
         }
         who.push(text);
-    } else if let Some(ms) = d.metadata.as_ref().and_then(|m| m.invalidation_ms) {
+    } else if let Some(ms) = f.key.metadata.as_ref().and_then(|m| m.invalidation_ms) {
         who.push(format!("invalidated {}", format_ms(ms)));
     }
     if !who.is_empty() {
         out.push(("who", who.join("; ")));
     }
-    let mut when = compact_span(d.first_seen.as_deref(), d.last_seen.as_deref());
+    let mut when = compact_span(
+        f.observed.first_seen.as_deref(),
+        f.observed.last_seen.as_deref(),
+    );
     if f.count > 1 {
         if when.is_empty() {
             when = format!("{}×", f.count);
@@ -468,15 +477,15 @@ fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
     } else if !when.is_empty() {
         when.push_str(" UTC");
     }
-    if !d.nodes.is_empty() {
-        let nodes = format!("on {}", d.nodes.join(", "));
+    if !f.observed.nodes.is_empty() {
+        let nodes = format!("on {}", f.observed.nodes.join(", "));
         when = if when.is_empty() {
             nodes
         } else {
             format!("{when} {nodes}")
         };
     }
-    if let Some(ms) = d.metadata.as_ref().and_then(|m| m.expiration_ms) {
+    if let Some(ms) = f.key.metadata.as_ref().and_then(|m| m.expiration_ms) {
         if f.class == crate::model::Class::Expired {
             when.push_str(&format!(
                 "{}expired {}",
@@ -488,10 +497,14 @@ fn short_facts(f: &Finding) -> Vec<(&'static str, String)> {
     if !when.is_empty() {
         out.push(("when", when));
     }
-    let addresses = match d.client_addresses.len() {
+    let addresses = match f.observed.client_addresses.len() {
         0 => String::new(),
-        1..=3 => d.client_addresses.join(", "),
-        n => format!("{} and {} more", d.client_addresses[..3].join(", "), n - 3),
+        1..=3 => f.observed.client_addresses.join(", "),
+        n => format!(
+            "{} and {} more",
+            f.observed.client_addresses[..3].join(", "),
+            n - 3
+        ),
     };
     match (&f.client, addresses.is_empty()) {
         (Some(c), true) => out.push(("client", c.name.clone())),

@@ -378,7 +378,7 @@ fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
             "fulfilling": seen(&m.fulfilling),
             "silent": m.silent.map(|s| s.as_str()),
             "expected_silence": m.expected_silence,
-            "meaning": redact(&m.verdict),
+            "meaning": redact(&m.meaning),
             "check": m.check,
             "effective_access": m.effective.as_ref().map(|e| json!({
                 "alias": e.alias,
@@ -494,8 +494,8 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             })
             .collect(),
         count: f.count,
-        first_seen: f.details.first_seen.clone(),
-        last_seen: f.details.last_seen.clone(),
+        first_seen: f.observed.first_seen.clone(),
+        last_seen: f.observed.last_seen.clone(),
         timeline: f
             .timeline
             .iter()
@@ -532,25 +532,30 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
 
 fn details_out(f: &Finding) -> Map<String, Value> {
     use crate::diagnosis::FactKind;
-    let d = &f.details;
     let mut m = Map::new();
     let mut opt = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
             m.insert(k.into(), Value::String(redact(v)));
         }
     };
-    opt("user", &d.user);
-    opt("realm", &d.realm);
-    opt("key_name", &d.key_name);
-    opt("remote", &d.remote);
-    opt("expected_type", &d.expected_type);
-    opt("actual_type", &d.actual_type);
-    opt("uri", &d.uri);
-    opt("why", &d.why);
-    opt("least_privilege", &d.least_privilege);
-    opt("first_seen", &d.first_seen);
-    opt("last_seen", &d.last_seen);
-    opt("version", &d.version);
+    opt("user", &f.key.user);
+    opt("realm", &f.key.realm);
+    opt("key_name", &f.key.key_name);
+    opt("remote", &f.observed.remote);
+    opt(
+        "expected_type",
+        &f.key.expected_type.map(|t| t.as_str().to_string()),
+    );
+    opt(
+        "actual_type",
+        &f.key.actual_type.map(|t| t.as_str().to_string()),
+    );
+    opt("uri", &f.observed.uri);
+    opt("why", &f.observed.why);
+    opt("least_privilege", &f.denial.least_privilege);
+    opt("first_seen", &f.observed.first_seen);
+    opt("last_seen", &f.observed.last_seen);
+    opt("version", &f.observed.version.map(|v| v.to_string()));
     // Deprecated: the sentences of `facts`, the last of each kind (one schema version more).
     let said = |kind| f.fact_text(kind).map(str::to_string);
     opt("limit_source", &said(FactKind::Limit));
@@ -560,8 +565,8 @@ fn details_out(f: &Finding) -> Map<String, Value> {
     opt("key_inference", &said(FactKind::KeyInference));
     opt("cluster_view", &f.cluster_view());
     opt("other_side", &said(FactKind::OtherSide));
-    opt("principal", &d.principal);
-    if let Some(side) = d.side {
+    opt("principal", &f.denial.principal);
+    if let Some(side) = f.observed.side {
         m.insert("side".into(), json!(side.as_str()));
     }
     let mut list = |k: &str, v: &[String]| {
@@ -569,35 +574,40 @@ fn details_out(f: &Finding) -> Map<String, Value> {
             m.insert(k.into(), json!(v));
         }
     };
-    list("actions", &d.actions);
-    list("roles", &d.roles);
-    list("indices", &d.indices);
-    list("restricted_indices", &d.restricted_indices);
-    list("privileges", &d.privileges);
-    list("nodes", &d.nodes);
-    list("client_addresses", &d.client_addresses);
-    list("key_candidates", &d.key_candidates);
-    if let Some(kind) = d.privilege_kind {
+    list("actions", &f.denial.actions);
+    list("roles", &f.denial.roles);
+    list("indices", &f.denial.indices);
+    list("restricted_indices", &f.denial.restricted_indices);
+    list("privileges", &f.denial.privileges);
+    list("nodes", &f.observed.nodes);
+    list("client_addresses", &f.observed.client_addresses);
+    list("key_candidates", &f.key.key_candidates);
+    if let Some(kind) = f.denial.privilege_kind {
         m.insert("privilege_kind".into(), json!(kind.as_str()));
     }
-    if !d.statuses.is_empty() {
-        m.insert("http_status".into(), json!(d.statuses));
+    if !f.observed.statuses.is_empty() {
+        m.insert("http_status".into(), json!(f.observed.statuses));
     }
-    if !d.credential_formats.is_empty() {
-        let tags: Vec<&str> = d.credential_formats.iter().map(|c| c.tag()).collect();
+    if !f.observed.credential_formats.is_empty() {
+        let tags: Vec<&str> = f
+            .observed
+            .credential_formats
+            .iter()
+            .map(|c| c.tag())
+            .collect();
         m.insert("credential_formats".into(), json!(tags));
     }
-    if let Some(rd) = &d.suggested_role_descriptors {
+    if let Some(rd) = &f.denial.suggested_role_descriptors {
         m.insert("suggested_role_descriptors".into(), rd.clone());
     }
-    if let Some(meta) = &d.metadata {
+    if let Some(meta) = &f.key.metadata {
         let mut k = Map::new();
         k.insert("id".into(), json!(meta.id));
         k.insert("name".into(), json!(meta.name));
         if let Some(t) = &meta.key_type {
-            k.insert("type".into(), json!(t));
+            k.insert("type".into(), json!(t.as_str()));
         }
-        if let Some(state) = d.metadata_state {
+        if let Some(state) = f.key.metadata_state {
             k.insert("state".into(), json!(state.as_str()));
         }
         for (name, ms) in [
@@ -623,7 +633,7 @@ fn details_out(f: &Finding) -> Map<String, Value> {
         }
         m.insert("metadata".into(), Value::Object(k));
     }
-    if let Some(by) = &d.invalidated_by {
+    if let Some(by) = &f.key.invalidated_by {
         m.insert(
             "invalidated_by".into(),
             json!({"user": by.user, "realm": by.realm, "timestamp": by.timestamp, "origin": by.origin, "node": by.node, "source": by.source, "line": by.line, "matched_by": by.matched_by}),

@@ -44,7 +44,7 @@ fn key_json(r: &KeyReport) -> Value {
         "id": r.id,
         "name": k.and_then(|k| k.name.clone()),
         "state": r.state.as_str(),
-        "type": k.and_then(|k| k.key_type.clone()),
+        "type": k.and_then(|k| k.key_type).map(|t| t.as_str()),
         "creation": ms(k.and_then(|k| k.creation_ms)),
         "expiration": ms(k.and_then(|k| k.expiration_ms)),
         "invalidation": ms(k.and_then(|k| k.invalidation_ms)),
@@ -60,7 +60,7 @@ fn key_json(r: &KeyReport) -> Value {
         "limited_by": k.and_then(|k| k.limited_by.clone()),
         "access": k.and_then(|k| k.access.clone()),
         "privileges": r.privileges.iter().map(|p| json!({
-            "source": p.source, "role": p.role, "kind": p.kind, "on": p.on,
+            "source": p.source.as_str(), "role": p.role, "kind": p.kind.as_str(), "on": p.on,
             "privileges": p.privileges, "restrictions": p.restrictions,
         })).collect::<Vec<_>>(),
         "derived_from": k.and_then(|k| k.derived_from.clone()),
@@ -80,9 +80,10 @@ fn key_facts(r: &KeyReport) -> Vec<(&'static str, String)> {
     }
     out.push((
         "type",
-        k.key_type.clone().unwrap_or_else(|| {
-            "rest (no `type` field: before 8.10 every key is a REST key)".into()
-        }),
+        k.key_type.map_or_else(
+            || "rest (no `type` field: before 8.10 every key is a REST key)".into(),
+            |t| t.as_str().to_string(),
+        ),
     ));
     if let Some(u) = &k.username {
         let realm = match (&k.realm, &k.realm_type) {
@@ -297,7 +298,7 @@ pub fn render_expiring(
 ) -> io::Result<()> {
     let key_json = |k: &ExpiringKey| {
         let mut v = json!({
-            "id": k.id, "name": k.name, "owner": k.owner, "type": k.key_type,
+            "id": k.id, "name": k.name, "owner": k.owner, "type": k.key_type.map(|t| t.as_str()),
             "expiration": k.expiration_ms.map(format_ms),
             "expires_in": k.expires_in_ms.map(human_duration),
             "expires_in_ms": k.expires_in_ms,
@@ -709,7 +710,7 @@ pub fn render_impact(
         Format::Json => {
             let doc = json!({
                 "id": r.id, "name": r.name, "owner": r.owner, "state": crate::model::KeyState::or_unknown(r.state),
-                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": redact(&r.verdict),
+                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": redact(&r.conclusion),
                 "partial": r.partial,
                 "skipped": r.skipped.iter().map(|(s, why)| json!({"source": s, "reason": redact(why)})).collect::<Vec<_>>(),
                 "used_by": r.dependent.as_ref().map(|d| json!({
@@ -728,7 +729,7 @@ pub fn render_impact(
         }
         Format::Markdown => {
             writeln!(out, "## Impact of invalidating `{}`\n", r.id)?;
-            writeln!(out, "{}\n", redact(&r.verdict))?;
+            writeln!(out, "{}\n", redact(&r.conclusion))?;
             for (source, why) in &r.skipped {
                 writeln!(out, "> **warning:** {source}: {}\n", redact(why))?;
             }
@@ -795,7 +796,10 @@ pub fn render_impact(
                     head
                 }
             )?;
-            let wrapped = super::fill(&redact(&r.verdict), super::wrap_options(opts.width.max(40)));
+            let wrapped = super::fill(
+                &redact(&r.conclusion),
+                super::wrap_options(opts.width.max(40)),
+            );
             writeln!(out, "{wrapped}")?;
             for (source, why) in &r.skipped {
                 let head = if opts.color {

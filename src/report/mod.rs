@@ -226,7 +226,6 @@ pub(crate) fn omitted_line(d: &Diagnosis) -> Option<String> {
 pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, String)> {
     use crate::diagnosis::FactKind;
     use crate::model::format_ms;
-    let d = &f.details;
     let mut out: Vec<(&'static str, String)> = Vec::new();
     let said = |kind| f.fact_text(kind).map(str::to_string);
     let key_inference = said(FactKind::KeyInference);
@@ -249,68 +248,69 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     } else if let Some(how) = &key_inference {
         out.push(("key", format!("unknown — {how}")));
     }
-    if !d.key_candidates.is_empty() {
-        out.push(("could be", d.key_candidates.join(", ")));
+    if !f.key.key_candidates.is_empty() {
+        out.push(("could be", f.key.key_candidates.join(", ")));
     }
-    if let Some(name) = &d.key_name {
+    if let Some(name) = &f.key.key_name {
         out.push(("key name", name.clone()));
     }
-    if let Some(user) = &d.user {
+    if let Some(user) = &f.key.user {
         out.push((
             "owner",
-            match &d.realm {
+            match &f.key.realm {
                 Some(realm) => format!("{user} (realm {realm})"),
                 None => user.clone(),
             },
         ));
     }
-    if let Some(p) = &d.principal {
+    if let Some(p) = &f.denial.principal {
         out.push((
             "caller",
-            if d.roles.is_empty() {
+            if f.denial.roles.is_empty() {
                 p.clone()
             } else {
-                format!("{p} (roles {})", d.roles.join(", "))
+                format!("{p} (roles {})", f.denial.roles.join(", "))
             },
         ));
     }
-    if !d.actions.is_empty() {
-        out.push(("action", d.actions.join(", ")));
+    if !f.denial.actions.is_empty() {
+        out.push(("action", f.denial.actions.join(", ")));
     }
-    if !d.indices.is_empty() {
-        out.push(("indices", d.indices.join(", ")));
+    if !f.denial.indices.is_empty() {
+        out.push(("indices", f.denial.indices.join(", ")));
     }
-    if !d.restricted_indices.is_empty() {
-        out.push(("restricted", d.restricted_indices.join(", ")));
+    if !f.denial.restricted_indices.is_empty() {
+        out.push(("restricted", f.denial.restricted_indices.join(", ")));
     }
-    if !d.privileges.is_empty() {
+    if !f.denial.privileges.is_empty() {
         out.push((
             "granted by",
             format!(
                 "{} ({} privileges, least first)",
-                d.privileges.join(", "),
-                d.privilege_kind.map_or("index", |k| k.as_str())
+                f.denial.privileges.join(", "),
+                f.denial.privilege_kind.map_or("index", |k| k.as_str())
             ),
         ));
     }
-    if let Some(remote) = &d.remote {
+    if let Some(remote) = &f.observed.remote {
         out.push(("remote", remote.clone()));
     }
-    if let (Some(e), Some(a)) = (&d.expected_type, &d.actual_type) {
+    if let (Some(e), Some(a)) = (&f.key.expected_type, &f.key.actual_type) {
         out.push(("key type", format!("{a}, where {e} was expected")));
     }
-    if !d.statuses.is_empty() {
+    if !f.observed.statuses.is_empty() {
         out.push((
             "HTTP status",
-            d.statuses
+            f.observed
+                .statuses
                 .iter()
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
         ));
     }
-    if !d.nodes.is_empty() {
-        out.push(("nodes", d.nodes.join(", ")));
+    if !f.observed.nodes.is_empty() {
+        out.push(("nodes", f.observed.nodes.join(", ")));
     }
     if let Some(c) = &f.client {
         out.push((
@@ -320,23 +320,28 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     }
     if let Some(join) = said(FactKind::ClientJoin) {
         out.push(("clients", join));
-    } else if !d.client_addresses.is_empty() {
-        out.push(("clients", d.client_addresses.join(", ")));
+    } else if !f.observed.client_addresses.is_empty() {
+        out.push(("clients", f.observed.client_addresses.join(", ")));
     }
-    match (&d.first_seen, &d.last_seen) {
+    match (&f.observed.first_seen, &f.observed.last_seen) {
         (Some(a), Some(b)) if a != b => out.push(("seen", format!("{a} … {b}"))),
         (Some(a), _) => out.push(("seen", a.clone())),
         _ => {}
     }
-    if let Some(v) = &d.version {
+    if let Some(v) = &f.observed.version {
         out.push(("version", format!("Elasticsearch {v}")));
     }
-    if !d.credential_formats.is_empty() {
-        let tags: Vec<&str> = d.credential_formats.iter().map(|c| c.tag()).collect();
+    if !f.observed.credential_formats.is_empty() {
+        let tags: Vec<&str> = f
+            .observed
+            .credential_formats
+            .iter()
+            .map(|c| c.tag())
+            .collect();
         out.push(("credential", tags.join(", ")));
     }
-    if let Some(meta) = &d.metadata {
-        let mut parts = vec![d.metadata_state.map_or("?", |s| s.as_str()).to_string()];
+    if let Some(meta) = &f.key.metadata {
+        let mut parts = vec![f.key.metadata_state.map_or("?", |s| s.as_str()).to_string()];
         if let Some(t) = &meta.key_type {
             parts.push(format!("type {t}"));
         }
@@ -361,7 +366,7 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     if let Some(index_match) = said(FactKind::IndexMatch) {
         out.push(("index vs key", index_match));
     }
-    if let Some(by) = &d.invalidated_by {
+    if let Some(by) = &f.key.invalidated_by {
         out.push((
             "invalidated by",
             format!(
@@ -391,7 +396,7 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
     if let Some(view) = f.cluster_view() {
         out.push(("cluster", view));
     }
-    if let Some(side) = d.side {
+    if let Some(side) = f.observed.side {
         out.push(("seen on", format!("the {side} cluster's logs only")));
     }
     if let Some(other) = said(FactKind::OtherSide) {
@@ -467,7 +472,7 @@ pub(crate) fn two_sided_blocks(
             let mut lines = vec![
                 ("querying", seen(&m.querying, "querying", m)),
                 ("fulfilling", seen(&m.fulfilling, "fulfilling", m)),
-                ("meaning", m.verdict.clone()),
+                ("meaning", m.meaning.clone()),
             ];
             if let Some(e) = &m.effective {
                 lines.push(("access", e.text.clone()));

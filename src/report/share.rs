@@ -58,10 +58,10 @@ pub fn share(markdown: &str, d: &Diagnosis) -> Result<String, Vec<String>> {
     // Order of first appearance decides the numbers: nodes and clients the diagnosis knows,
     // then what the text names.
     for f in &d.findings {
-        for node in &f.details.nodes {
+        for node in &f.observed.nodes {
             name(node, "node", &mut names);
         }
-        for client in &f.details.client_addresses {
+        for client in &f.observed.client_addresses {
             name(client, "client", &mut names);
         }
     }
