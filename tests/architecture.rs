@@ -205,8 +205,6 @@ fn the_edge_reader_sees_paths_and_groups() {
 /// Fields of the diagnosis and of the commands' results where a `&'static str` still stands in
 /// for an enum or for words, with why they stay (issue 16, steps 3 and 4).
 const STRING_FIELDS: &[&str] = &[
-    // A cause's short name: words, which step 4 moves to rules/.
-    "src/diagnosis/differential.rs: pub cause: &'static str,",
     // Open sets the products define, kept as they write them: a realm's type (custom realms
     // are plugins) and a product key's `metadata.type` (Fleet's `access`, `output`, …).
     "src/event/key_metadata.rs: pub realm_type: Option<String>,",

@@ -39,11 +39,108 @@ impl Verdict {
     }
 }
 
+/// The causes a differential weighs; each has a stable code and its words in
+/// `rules/facts.toml` (`cause.<code>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CauseKind {
+    ExpirationPassed,
+    ClockAhead,
+    AnotherKey,
+    InvalidatedByPerson,
+    RetiredByProduct,
+    LeftBehindInRotation,
+    OwnDescriptorsLack,
+    OwnerLacks,
+    OtherIndices,
+    MixedKeys,
+    AlteredOnTheWay,
+    RecreatedElsewhere,
+    ServiceOff,
+    ServiceOffOnSomeNodes,
+    RemoteKeyExpired,
+    RemoteKeyInvalidated,
+    RemoteKeyUnknown,
+    RemoteSecretWrong,
+    RemoteAccessLacks,
+    CallerRemoteIndicesLack,
+    Purged,
+    MistypedId,
+    AnotherCluster,
+    SecurityRestored,
+}
+
+impl CauseKind {
+    /// Every cause, for the check that each has its words.
+    pub const ALL: &'static [CauseKind] = &[
+        Self::ExpirationPassed,
+        Self::ClockAhead,
+        Self::AnotherKey,
+        Self::InvalidatedByPerson,
+        Self::RetiredByProduct,
+        Self::LeftBehindInRotation,
+        Self::OwnDescriptorsLack,
+        Self::OwnerLacks,
+        Self::OtherIndices,
+        Self::MixedKeys,
+        Self::AlteredOnTheWay,
+        Self::RecreatedElsewhere,
+        Self::ServiceOff,
+        Self::ServiceOffOnSomeNodes,
+        Self::RemoteKeyExpired,
+        Self::RemoteKeyInvalidated,
+        Self::RemoteKeyUnknown,
+        Self::RemoteSecretWrong,
+        Self::RemoteAccessLacks,
+        Self::CallerRemoteIndicesLack,
+        Self::Purged,
+        Self::MistypedId,
+        Self::AnotherCluster,
+        Self::SecurityRestored,
+    ];
+
+    /// The stable code (`purged`), the JSON report's `cause_code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ExpirationPassed => "expiration_passed",
+            Self::ClockAhead => "clock_ahead",
+            Self::AnotherKey => "another_key",
+            Self::InvalidatedByPerson => "invalidated_by_person",
+            Self::RetiredByProduct => "retired_by_product",
+            Self::LeftBehindInRotation => "left_behind_in_rotation",
+            Self::OwnDescriptorsLack => "own_descriptors_lack",
+            Self::OwnerLacks => "owner_lacks",
+            Self::OtherIndices => "other_indices",
+            Self::MixedKeys => "mixed_keys",
+            Self::AlteredOnTheWay => "altered_on_the_way",
+            Self::RecreatedElsewhere => "recreated_elsewhere",
+            Self::ServiceOff => "service_off",
+            Self::ServiceOffOnSomeNodes => "service_off_on_some_nodes",
+            Self::RemoteKeyExpired => "remote_key_expired",
+            Self::RemoteKeyInvalidated => "remote_key_invalidated",
+            Self::RemoteKeyUnknown => "remote_key_unknown",
+            Self::RemoteSecretWrong => "remote_secret_wrong",
+            Self::RemoteAccessLacks => "remote_access_lacks",
+            Self::CallerRemoteIndicesLack => "caller_remote_indices_lack",
+            Self::Purged => "purged",
+            Self::MistypedId => "mistyped_id",
+            Self::AnotherCluster => "another_cluster",
+            Self::SecurityRestored => "security_restored",
+        }
+    }
+
+    /// Its words, from `rules/facts.toml`.
+    pub fn text(self) -> String {
+        super::fact::texts().cause(self.code())
+    }
+}
+
 /// One cause considered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cause {
-    /// Short name: `purged after the retention period`.
-    pub cause: &'static str,
+    /// Which cause.
+    pub cause: CauseKind,
+    /// Its words, from `rules/facts.toml`.
+    pub text: String,
     pub verdict: Verdict,
     pub evidence_for: Vec<String>,
     pub evidence_against: Vec<String>,
@@ -117,9 +214,10 @@ pub fn analyse(d: &mut Diagnosis, retention: &Retention) {
     }
 }
 
-fn cause(name: &'static str, verdict: Verdict) -> Cause {
+fn cause(kind: CauseKind, verdict: Verdict) -> Cause {
     Cause {
-        cause: name,
+        cause: kind,
+        text: kind.text(),
         verdict,
         evidence_for: Vec::new(),
         evidence_against: Vec::new(),
@@ -144,11 +242,11 @@ fn key_or(f: &Finding) -> String {
 fn expired(f: &Finding) -> Differential {
     let first = f.observed.first_seen.as_deref().and_then(parse_ts);
     let expiration = f.key.metadata.as_ref().and_then(|m| m.expiration_ms);
-    let mut passed = cause("its expiration passed", Verdict::Likely);
+    let mut passed = cause(CauseKind::ExpirationPassed, Verdict::Likely);
     passed
         .evidence_for
         .push("Elasticsearch said `api key is expired`: it compared the key's expiration with its own clock".into());
-    let mut clock = cause("the rejecting node's clock runs ahead", Verdict::Unlikely);
+    let mut clock = cause(CauseKind::ClockAhead, Verdict::Unlikely);
     match (expiration, first) {
         (Some(exp), Some(first)) if first >= exp => {
             passed.evidence_for.push(format!(
@@ -179,7 +277,7 @@ fn expired(f: &Finding) -> Differential {
             .evidence_against
             .push("no key metadata to compare the expiration with the failures".into()),
     }
-    let mut other = cause("another key than the one named here", Verdict::Unlikely);
+    let mut other = cause(CauseKind::AnotherKey, Verdict::Unlikely);
     match f.key_inference().map(|(_, text)| text) {
         Some(how) => {
             other.verdict = Verdict::Possible;
@@ -227,15 +325,9 @@ fn invalidated(f: &Finding) -> Differential {
                     .then(|| "a product (`managed: true`)".to_string())
             })
     });
-    let mut person = cause("invalidated by a person or a script", Verdict::Possible);
-    let mut product = cause(
-        "retired by the product that manages the key",
-        Verdict::Unlikely,
-    );
-    let mut rotated = cause(
-        "a client left behind when the key was rotated",
-        Verdict::Possible,
-    );
+    let mut person = cause(CauseKind::InvalidatedByPerson, Verdict::Possible);
+    let mut product = cause(CauseKind::RetiredByProduct, Verdict::Unlikely);
+    let mut rotated = cause(CauseKind::LeftBehindInRotation, Verdict::Possible);
     match &f.key.invalidated_by {
         Some(by) => {
             person.verdict = Verdict::Likely;
@@ -332,15 +424,9 @@ fn invalidated(f: &Finding) -> Differential {
 fn under_privileged(f: &Finding) -> Differential {
     let limit = f.limit();
     let meta = f.key.metadata.as_ref();
-    let mut own = cause("the key's own role descriptors lack it", Verdict::Possible);
-    let mut owner = cause(
-        "its owner's privileges (limited_by) lack it",
-        Verdict::Possible,
-    );
-    let mut name = cause(
-        "the client targets other indices than the key was made for",
-        Verdict::Possible,
-    );
+    let mut own = cause(CauseKind::OwnDescriptorsLack, Verdict::Possible);
+    let mut owner = cause(CauseKind::OwnerLacks, Verdict::Possible);
+    let mut name = cause(CauseKind::OtherIndices, Verdict::Possible);
     match limit {
         Some((
             Limit::Owner(OwnerLimit {
@@ -425,18 +511,12 @@ fn under_privileged(f: &Finding) -> Differential {
 
 /// `invalid credentials for API key [id]`: the id is known, the secret is not its.
 fn wrong_secret(f: &Finding) -> Differential {
-    let mut mixed = cause(
-        "the id and the secret come from two different keys",
-        Verdict::Possible,
-    );
+    let mut mixed = cause(CauseKind::MixedKeys, Verdict::Possible);
     mixed.evidence_for.push(
         "after a rotation, a configuration that updates the secret but not the id (or the reverse) sends exactly this"
             .into(),
     );
-    let mut mangled = cause(
-        "the value was altered on the way (newline, quotes, truncation)",
-        Verdict::Possible,
-    );
+    let mut mangled = cause(CauseKind::AlteredOnTheWay, Verdict::Possible);
     if f.observed.credential_formats.is_empty() {
         mangled
             .evidence_against
@@ -453,10 +533,7 @@ fn wrong_secret(f: &Finding) -> Differential {
                 .join(", ")
         ));
     }
-    let mut restored = cause(
-        "the key was recreated under the same id elsewhere (a restored `.security`)",
-        Verdict::Unlikely,
-    );
+    let mut restored = cause(CauseKind::RecreatedElsewhere, Verdict::Unlikely);
     restored
         .evidence_against
         .push("ids are random: only a restore or a copy of the security index repeats one".into());
@@ -468,14 +545,8 @@ fn wrong_secret(f: &Finding) -> Differential {
 
 /// `api keys are not enabled`: on every node, or on the one that answered.
 fn service_disabled(f: &Finding) -> Differential {
-    let mut all = cause(
-        "xpack.security.authc.api_key.enabled: false on the cluster",
-        Verdict::Possible,
-    );
-    let mut some = cause(
-        "only some nodes have it off (settings differ)",
-        Verdict::Possible,
-    );
+    let mut all = cause(CauseKind::ServiceOff, Verdict::Possible);
+    let mut some = cause(CauseKind::ServiceOffOnSomeNodes, Verdict::Possible);
     match f.observed.nodes.len() {
         0 => {}
         1 => some.evidence_for.push(format!(
@@ -500,10 +571,10 @@ fn cross_cluster(f: &Finding) -> Option<Differential> {
     match f.rule_id.as_str() {
         "remote-key-rejected" => {
             let names = [
-                "the cross-cluster key expired",
-                "the cross-cluster key was invalidated",
-                "the remote does not know the key (another cluster, or deleted)",
-                "the stored value's secret is wrong, or is not a cross-cluster key's",
+                CauseKind::RemoteKeyExpired,
+                CauseKind::RemoteKeyInvalidated,
+                CauseKind::RemoteKeyUnknown,
+                CauseKind::RemoteSecretWrong,
             ];
             let causes = names
                 .into_iter()
@@ -529,14 +600,8 @@ fn cross_cluster(f: &Finding) -> Option<Differential> {
                 Limit::EffectiveAccess(e) => Some((e, text)),
                 _ => None,
             });
-            let mut key = cause(
-                "the cross-cluster key's access lacks the index (fulfilling side)",
-                Verdict::Possible,
-            );
-            let mut user = cause(
-                "the caller's remote_indices lack it (querying side)",
-                Verdict::Possible,
-            );
+            let mut key = cause(CauseKind::RemoteAccessLacks, Verdict::Possible);
+            let mut user = cause(CauseKind::CallerRemoteIndicesLack, Verdict::Possible);
             let neither = access.is_some_and(|(e, _)| e.neither());
             if let Some((e, text)) = access {
                 if e.key_lacks() {
@@ -655,7 +720,8 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
     let mut causes = Vec::new();
     // Deleted by the retention job.
     let mut purged = Cause {
-        cause: "purged after the retention period",
+        cause: CauseKind::Purged,
+        text: CauseKind::Purged.text(),
         verdict: Verdict::Possible,
         evidence_for: existed.clone(),
         evidence_against: Vec::new(),
@@ -698,7 +764,8 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
 
     // A mistyped or truncated id.
     let mut typo = Cause {
-        cause: "a mistyped or truncated id",
+        cause: CauseKind::MistypedId,
+        text: CauseKind::MistypedId.text(),
         verdict: Verdict::Unlikely,
         evidence_for: Vec::new(),
         evidence_against: Vec::new(),
@@ -725,13 +792,15 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
 
     // Another cluster, or a .security restored from an older snapshot.
     let mut elsewhere = Cause {
-        cause: "the client talks to another cluster",
+        cause: CauseKind::AnotherCluster,
+        text: CauseKind::AnotherCluster.text(),
         verdict: Verdict::Possible,
         evidence_for: Vec::new(),
         evidence_against: Vec::new(),
     };
     let mut restored = Cause {
-        cause: "`.security` restored from a snapshot older than the key",
+        cause: CauseKind::SecurityRestored,
+        text: CauseKind::SecurityRestored.text(),
         verdict: Verdict::Possible,
         evidence_for: Vec::new(),
         evidence_against: Vec::new(),
@@ -775,10 +844,10 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
         .collect();
     let key = id.unwrap_or("<key id>");
     let check = match open.first().map(|c| c.cause) {
-        Some(c) if c.starts_with("a mistyped") => Some(format!(
+        Some(CauseKind::MistypedId) => Some(format!(
             "Compare `{key}` with the id in the client's configuration and with `GET /_security/api_key?name=<the key's name>`: a different id there is the answer."
         )),
-        Some(_) if open.len() > 1 || open.iter().any(|c| c.cause.starts_with("the client talks")) => Some(format!(
+        Some(_) if open.len() > 1 || open.iter().any(|c| c.cause == CauseKind::AnotherCluster) => Some(format!(
             "Send `GET /` with the client's own URL and compare its `cluster_uuid` with this cluster's: another uuid means another cluster; the same one means the key was deleted here, and the audit log (`--audit-index`, or `*_audit.json`) has its `invalidate_apikeys` or `create_apikey` event for `{key}`."
         )),
         Some(_) => Some(format!(

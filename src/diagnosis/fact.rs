@@ -470,8 +470,23 @@ fn check_text(text: &str) -> Vec<String> {
             ));
         }
     }
+    let causes: Vec<String> = super::differential::CauseKind::ALL
+        .iter()
+        .map(|c| format!("cause.{}", c.code()))
+        .collect();
+    for code in &causes {
+        if !file.text.contains_key(code) {
+            out.push(format!("rules/facts.toml: no words for the cause `{code}`"));
+        }
+    }
     for (code, text) in &file.text {
-        let Some((_, fields)) = CODES.iter().find(|(c, _)| c == code) else {
+        let no_fields: &[&str] = &[];
+        let fields = if causes.contains(code) {
+            Some(no_fields)
+        } else {
+            CODES.iter().find(|(c, _)| c == code).map(|(_, f)| *f)
+        };
+        let Some(fields) = fields else {
             out.push(format!(
                 "rules/facts.toml: `{code}` is no fact keydoctor states"
             ));
@@ -523,6 +538,14 @@ impl Texts {
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.clone())
             }),
+            None => code.to_string(),
+        }
+    }
+
+    /// A differential cause's words (`cause.<code>`).
+    pub(crate) fn cause(&self, code: &str) -> String {
+        match self.templates.get(&format!("cause.{code}")) {
+            Some(t) => t.render(&|_| None),
             None => code.to_string(),
         }
     }

@@ -714,7 +714,7 @@ pub(super) fn render_finding(
                 }
                 _ => paint(opts, &verdict, |s| s.dimmed().to_string()),
             };
-            writeln!(out, "{INDENT}{INDENT}{verdict} {}", c.cause)?;
+            writeln!(out, "{INDENT}{INDENT}{verdict} {}", c.text)?;
             let marked = c
                 .evidence_for
                 .iter()

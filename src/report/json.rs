@@ -142,11 +142,13 @@ struct DifferentialOut {
 
 #[derive(Serialize)]
 struct CauseOut {
-    cause: &'static str,
+    cause: String,
     verdict: &'static str,
     #[serde(rename = "for")]
     evidence_for: Vec<String>,
     against: Vec<String>,
+    /// The cause's stable code (`purged`, `another_cluster`).
+    code: &'static str,
 }
 
 #[derive(Serialize)]
@@ -511,10 +513,11 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
                 .causes
                 .iter()
                 .map(|c| CauseOut {
-                    cause: c.cause,
+                    cause: c.text.clone(),
                     verdict: c.verdict.as_str(),
                     evidence_for: c.evidence_for.iter().map(|e| redact(e)).collect(),
                     against: c.evidence_against.iter().map(|e| redact(e)).collect(),
+                    code: c.cause.code(),
                 })
                 .collect(),
             check: d.check.as_deref().map(redact),

@@ -129,7 +129,7 @@ pub(super) fn finding_markdown(
                 writeln!(
                     out,
                     "| {} | {} | {} | {} |",
-                    md_inline(c.cause),
+                    md_inline(&c.text),
                     c.verdict.as_str(),
                     cell(&c.evidence_for),
                     cell(&c.evidence_against)
