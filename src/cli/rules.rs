@@ -325,9 +325,9 @@ fn show(r: &rule::Rule) -> String {
             .min_version
             .map(|v| format!("  (from {v})"))
             .unwrap_or_default();
-        let only = match step.key_type.as_deref() {
-            Some("cross_cluster") => "  (cross-cluster keys only)",
-            Some(_) => "  (not for cross-cluster keys)",
+        let only = match step.key_type {
+            Some(crate::model::KeyType::CrossCluster) => "  (cross-cluster keys only)",
+            Some(crate::model::KeyType::Rest) => "  (not for cross-cluster keys)",
             None => "",
         };
         line(format!(

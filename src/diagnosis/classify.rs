@@ -841,9 +841,9 @@ fn render_rule_texts(
     finding.remediation = rule
         .remediation
         .iter()
-        .filter(|step| match step.key_type.as_deref() {
-            Some("cross_cluster") => cross,
-            Some(_) => !cross,
+        .filter(|step| match step.key_type {
+            Some(crate::model::KeyType::CrossCluster) => cross,
+            Some(crate::model::KeyType::Rest) => !cross,
             None => true,
         })
         .filter(|step| step.when.iter().all(|c| condition_holds(*c, finding)))

@@ -525,12 +525,7 @@ fn wrong_secret(f: &Finding) -> Differential {
         mangled.verdict = Verdict::Likely;
         mangled.evidence_for.push(format!(
             "the credential in the input is {}",
-            f.observed
-                .credential_formats
-                .iter()
-                .map(|c| c.tag())
-                .collect::<Vec<_>>()
-                .join(", ")
+            f.observed.credential_tags().join(", ")
         ));
     }
     let mut restored = cause(CauseKind::RecreatedElsewhere, Verdict::Unlikely);

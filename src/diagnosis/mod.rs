@@ -311,6 +311,13 @@ pub struct Observed {
     pub side: Option<crate::model::Side>,
 }
 
+impl Observed {
+    /// The credential format problems by their tags (`raw-id-secret`, …).
+    pub fn credential_tags(&self) -> Vec<&'static str> {
+        self.credential_formats.iter().map(|c| c.tag()).collect()
+    }
+}
+
 /// The key the finding is about, as the inputs describe it.
 #[derive(Debug, Clone, Default)]
 pub struct KeyFacts {

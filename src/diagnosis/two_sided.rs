@@ -264,21 +264,11 @@ impl Seen {
     }
 }
 
-/// A cross-cluster search's access: the cross-cluster key's `access` ∩ the caller's
-/// `remote_indices` for the alias.
-#[derive(Debug, Clone, Default)]
+/// A cross-cluster search's access (the cross-cluster key's `access` ∩ the caller's
+/// `remote_indices` for the alias), as the denied finding states it, with its sentence.
+#[derive(Debug, Clone)]
 pub struct Effective {
-    pub alias: String,
-    pub user: Option<String>,
-    pub roles: Vec<String>,
-    pub key_id: String,
-    /// The key's `access.search` names (`None`: no metadata for the key).
-    pub key_access: Option<Vec<String>>,
-    /// The roles' `remote_indices` names for the alias (`None`: the roles were not given).
-    pub user_access: Option<Vec<String>>,
-    /// The patterns both grant.
-    pub effective: Vec<String>,
-    pub indices: Vec<IndexAccess>,
+    pub access: EffectiveAccess,
     pub text: String,
 }
 
@@ -1010,31 +1000,21 @@ fn effective_for(
             x.remediation.insert(i, step.clone());
         }
     }
-    let fact = Fact::Limit(Limit::EffectiveAccess(EffectiveAccess {
-        who: user.clone(),
-        alias: alias.clone(),
-        key_id: cross_key.clone(),
-        access_kind,
-        key_access: key_access.clone(),
-        roles: roles.clone(),
-        user_access: user_access.clone(),
-        effective: effective.clone(),
-        indices: indices.clone(),
-    }))
-    .stated();
-    let text = fact.text.clone();
-    x.facts.push(fact);
-    Some(Effective {
+    let access = EffectiveAccess {
+        who: user,
         alias,
-        user,
-        roles,
-        key_id: cross_key.unwrap_or_default(),
+        key_id: cross_key,
+        access_kind,
         key_access,
+        roles,
         user_access,
         effective,
         indices,
-        text,
-    })
+    };
+    let fact = Fact::Limit(Limit::EffectiveAccess(access.clone())).stated();
+    let text = fact.text.clone();
+    x.facts.push(fact);
+    Some(Effective { access, text })
 }
 
 /// A role's `remote_indices` entries whose `clusters` cover `alias`.

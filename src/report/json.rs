@@ -382,16 +382,16 @@ fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
             "expected_silence": m.expected_silence,
             "meaning": redact(&m.meaning),
             "check": m.check,
-            "effective_access": m.effective.as_ref().map(|e| json!({
+            "effective_access": m.effective.as_ref().map(|crate::diagnosis::two_sided::Effective { access: e, text }| json!({
                 "alias": e.alias,
-                "user": e.user,
+                "user": e.who,
                 "roles": e.roles,
-                "key_id": e.key_id,
+                "key_id": e.key_id.clone().unwrap_or_default(),
                 "key_access": e.key_access,
                 "user_remote_indices": e.user_access,
                 "effective": e.effective,
                 "indices": e.indices.iter().map(|i| json!({"index": i.index, "by_key": i.by_key, "by_user": i.by_user})).collect::<Vec<_>>(),
-                "text": e.text,
+                "text": text,
             })),
         })).collect::<Vec<_>>(),
         "notes": v.notes.iter().map(|n| redact(n)).collect::<Vec<_>>(),
@@ -592,13 +592,10 @@ fn details_out(f: &Finding) -> Map<String, Value> {
         m.insert("http_status".into(), json!(f.observed.statuses));
     }
     if !f.observed.credential_formats.is_empty() {
-        let tags: Vec<&str> = f
-            .observed
-            .credential_formats
-            .iter()
-            .map(|c| c.tag())
-            .collect();
-        m.insert("credential_formats".into(), json!(tags));
+        m.insert(
+            "credential_formats".into(),
+            json!(f.observed.credential_tags()),
+        );
     }
     if let Some(rd) = &f.denial.suggested_role_descriptors {
         m.insert("suggested_role_descriptors".into(), rd.clone());

@@ -332,13 +332,7 @@ pub(crate) fn detail_lines(f: &crate::diagnosis::Finding) -> Vec<(&'static str, 
         out.push(("version", format!("Elasticsearch {v}")));
     }
     if !f.observed.credential_formats.is_empty() {
-        let tags: Vec<&str> = f
-            .observed
-            .credential_formats
-            .iter()
-            .map(|c| c.tag())
-            .collect();
-        out.push(("credential", tags.join(", ")));
+        out.push(("credential", f.observed.credential_tags().join(", ")));
     }
     if let Some(meta) = &f.key.metadata {
         let mut parts = vec![f.key.metadata_state.map_or("?", |s| s.as_str()).to_string()];

@@ -983,9 +983,8 @@ fn compile_step(
         ));
     }
     let key_type = match &s.key_type {
-        Some(t) if matches!(t.get_ref().as_str(), "rest" | "cross_cluster") => {
-            Some(t.get_ref().clone())
-        }
+        Some(t) if t.get_ref() == "rest" => Some(crate::model::KeyType::Rest),
+        Some(t) if t.get_ref() == "cross_cluster" => Some(crate::model::KeyType::CrossCluster),
         Some(t) => {
             problems.push(problem(
                 source,

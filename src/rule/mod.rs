@@ -148,9 +148,9 @@ pub struct Step {
     pub request: Option<Template>,
     pub min_version: Option<Version>,
     pub fallback: Option<Template>,
-    /// `Some("cross_cluster")`: only for a key metadata shows is a cross-cluster key;
-    /// `Some("rest")`: for any other key (also when the type is not known).
-    pub key_type: Option<String>,
+    /// `Some(CrossCluster)`: only for a key metadata shows is a cross-cluster key;
+    /// `Some(Rest)`: for any other key (also when the type is not known).
+    pub key_type: Option<crate::model::KeyType>,
     /// Who authenticates the request.
     pub run_as: crate::model::RunAs,
     /// Facts the step needs to be printed (all must hold).
