@@ -342,3 +342,103 @@ fn a_9x_cluster_gets_the_same_checks() {
         "expiration in the update API: 8.13+; this cluster runs 9.2.1"
     );
 }
+
+#[test]
+fn every_rule_id_doctor_reports_is_a_rule_and_its_words_come_from_the_rule_file() {
+    let list = crate::support::keydoctor(&["rules", "list", "--format", "json"], "");
+    let list: Value = serde_json::from_str(&list.stdout).unwrap();
+    let known: Vec<&str> = list["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let mut seen = Vec::new();
+    for routes in [cluster_8(), cluster_at("7.17.10"), cluster_at("9.1.0")] {
+        let replay = Replay::start(routes);
+        let report = json(&doctor(&replay, &["--format", "json"]));
+        for f in report["findings"].as_array().unwrap() {
+            seen.push(f["rule_id"].as_str().unwrap().to_string());
+        }
+        for n in report["notes"].as_array().unwrap() {
+            if let Some(id) = n["rule_id"].as_str() {
+                seen.push(id.to_string());
+            }
+        }
+    }
+    assert!(seen.len() >= 3, "{seen:?}");
+    for id in &seen {
+        assert!(
+            known.contains(&id.as_str()),
+            "{id} is reported but not a rule"
+        );
+    }
+    // A site's own wording replaces the bundled one, with the same decision.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    let bundled = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("rules/checks/doctor-remote-api-key-sniff.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("checks/doctor-remote-api-key-sniff.toml"),
+        bundled.replace(
+            "title = \"Remote cluster {alias} uses",
+            "title = \"[site runbook RC-7] Remote cluster {alias} uses",
+        ),
+    )
+    .unwrap();
+    let replay = Replay::start(cluster_8());
+    let report = json(&doctor(
+        &replay,
+        &["--format", "json", "--rules", dir.path().to_str().unwrap()],
+    ));
+    let sniff = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "doctor-remote-api-key-sniff")
+        .expect("the sniffing remote is a finding");
+    assert!(
+        sniff["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("[site runbook RC-7] Remote cluster"),
+        "{}",
+        sniff["summary"]
+    );
+}
+
+#[test]
+fn a_suppression_leaves_a_known_key_out_of_doctor_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keydoctor.toml");
+    std::fs::write(
+        &config,
+        "[[suppress]]\nrule = \"doctor-key-without-expiration\"\nkey = \"Hq3vR5kBfE7nM2pLx9aZ\"\nreason = \"break-glass key, kept in the vault (SEC-112)\"\n",
+    )
+    .unwrap();
+    let replay = Replay::start(cluster_8());
+    let args = ["--config", config.to_str().unwrap()];
+    let report = json(&doctor(
+        &replay,
+        &[&args[..], &["--format", "json"]].concat(),
+    ));
+    let ids: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&"doctor-key-without-expiration"), "{ids:?}");
+    assert_eq!(report["suppressed"][0]["key_id"], "Hq3vR5kBfE7nM2pLx9aZ");
+    let human = doctor(&replay, &args);
+    assert!(
+        human
+            .stdout
+            .contains("break-glass key, kept in the vault (SEC-112)"),
+        "{}",
+        human.stdout
+    );
+}

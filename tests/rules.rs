@@ -18,7 +18,7 @@ fn every_rule_file_is_embedded() {
     let (set, _) = rule::load(None).unwrap();
     let on_disk = walk(&root().join("rules"));
     assert_eq!(
-        set.rules.len(),
+        set.rules.len() + set.checks.len(),
         on_disk,
         "rules/**/*.toml (without {:?}) vs embedded",
         rule::DATA_FILES
@@ -311,6 +311,7 @@ fn the_json_schema_accepts_every_bundled_rule_and_rejects_broken_ones() {
         let path = entry.unwrap().into_path();
         if path.extension().is_none_or(|e| e != "toml")
             || rule::DATA_FILES.iter().any(|d| path.ends_with(d))
+            || path.parent().is_some_and(|p| p.ends_with("checks"))
         {
             continue;
         }
@@ -452,4 +453,188 @@ fn lint_warns_when_the_literals_need_more_anchors_than_the_packed_search_takes()
     let out = keydoctor(&["rules", "lint"], "");
     assert!(!out.stderr.contains("anchors"), "{}", out.stderr);
     assert!(!out.stdout.contains("through 0 anchors"), "{}", out.stdout);
+}
+
+#[test]
+fn the_check_schema_accepts_every_bundled_check_and_agrees_with_the_loader() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("rules/checks/schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema is a valid schema");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("rules/checks")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let check = rule_as_json(&std::fs::read_to_string(&path).unwrap());
+        let errors: Vec<String> = validator
+            .iter_errors(&check)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        checked += 1;
+    }
+    let (set, _) = rule::load(None).unwrap();
+    assert_eq!(checked, set.checks.len());
+    let mut decisions: Vec<&str> = schema["properties"]["decision"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut known: Vec<&str> = rule::check::DECISIONS.iter().map(|d| d.code).collect();
+    decisions.sort_unstable();
+    known.sort_unstable();
+    assert_eq!(decisions, known);
+    let mut classes: Vec<&str> = schema["properties"]["class"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = Class::ALL.iter().map(|c| c.as_str()).collect();
+    expected.push("note");
+    classes.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(classes, expected);
+    // A misspelt field is refused by both.
+    let broken = std::fs::read_to_string(root().join("rules/checks/doctor-audit-off.toml"))
+        .unwrap()
+        .replace("summary =", "sumary =");
+    assert!(validator
+        .iter_errors(&rule_as_json(&broken))
+        .next()
+        .is_some());
+}
+
+/// A rules directory holding one check rule: the bundled `name`, edited by `edit`.
+fn custom_check(name: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    let bundled =
+        std::fs::read_to_string(root().join(format!("rules/checks/{name}.toml"))).unwrap();
+    std::fs::write(
+        dir.path().join(format!("checks/{name}.toml")),
+        edit(bundled),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn doctor_checks_are_rules_that_list_show_and_test_know() {
+    let out = keydoctor(&["rules", "list", "--format", "json"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let checks: Vec<&str> = list["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "check")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "doctor-security-disabled",
+        "doctor-api-key-service-disabled",
+        "doctor-key-without-expiration",
+        "doctor-key-expiring-soon",
+        "doctor-remote-api-key-on-transport-port",
+        "doctor-remote-port-without-credentials",
+        "doctor-remote-api-key-sniff",
+        "doctor-remote-api-key-not-connected",
+    ] {
+        assert!(checks.contains(&id), "{id} not in {checks:?}");
+    }
+    let out = keydoctor(&["rules", "test", "--filter", "^doctor-"], "");
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("ok    doctor-remote-api-key-sniff (3 examples)"),
+        "{}",
+        out.stdout
+    );
+    let out = keydoctor(&["rules", "show", "doctor-key-expiring-soon"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for part in [
+        "decision: key.expiring_soon (check keys_expiring; the decision may raise it to error)",
+        "fields key_id, key, owner, when, left, version",
+        "(only when can_update)",
+        "[error] an hour left is an error on 8.15.1",
+    ] {
+        assert!(out.stdout.contains(part), "{part:?} not in\n{}", out.stdout);
+    }
+}
+
+/// `keydoctor rules test DIR --filter ^doctor-audit-off$` fails, saying `says`.
+fn audit_check_fails_with(dir: &tempfile::TempDir, says: &str) {
+    let out = keydoctor(
+        &[
+            "rules",
+            "test",
+            dir.path().to_str().unwrap(),
+            "--filter",
+            "^doctor-audit-off$",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains(says), "{says:?} not in\n{}", out.stdout);
+}
+
+#[test]
+fn a_check_example_that_expects_another_outcome_fails_rules_test() {
+    let dir = custom_check("doctor-audit-off", |t| {
+        t.replacen("expect = \"note\"", "expect = \"error\"", 1)
+    });
+    audit_check_fails_with(
+        &dir,
+        "example \"audit off\": expected the check to come out as error, it came out as note",
+    );
+    let dir = custom_check("doctor-audit-off", |t| {
+        t.replace(
+            r#""audit": {"enabled": true}"#,
+            r#""audit": {"enabled": false}"#,
+        )
+    });
+    audit_check_fails_with(&dir, "example \"audit on\": expected no match, got one");
+}
+
+#[test]
+fn a_broken_check_rule_is_an_error_naming_what_is_wrong() {
+    let dir = custom_check("doctor-remote-api-key-sniff", |t| {
+        t.replace(
+            "Remote cluster {alias} uses",
+            "Remote cluster {remote} uses",
+        )
+        .replace("sniff_in_yml = ", "sniff_in_yaml = ")
+        .replace(
+            "request = \"{proxy_request}\"",
+            "request = \"POST /_security/api_key\\n{}\"",
+        )
+    });
+    let err = rule::load(Some(dir.path())).unwrap_err();
+    let codes: Vec<&str> = err.problems.iter().map(|p| p.code).collect();
+    for code in [
+        "unknown-variable",
+        "unknown-part",
+        "missing-text",
+        "create-without-descriptors",
+    ] {
+        assert!(codes.contains(&code), "{code} not in {codes:?}");
+    }
+    assert!(err
+        .problems
+        .iter()
+        .all(|p| p.file.ends_with("doctor-remote-api-key-sniff.toml")));
+    let dir = custom_check("doctor-audit-off", |t| {
+        t.replace("decision = \"audit.off\"", "decision = \"audit.of\"")
+    });
+    let err = rule::load(Some(dir.path())).unwrap_err();
+    assert!(
+        err.problems.iter().any(|p| p.code == "unknown-decision"),
+        "{:?}",
+        err.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
+    );
 }

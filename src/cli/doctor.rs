@@ -47,6 +47,8 @@ fn whoami(body: &serde_json::Value) -> Option<String> {
 
 pub(super) fn run(args: DoctorArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let now_ms = parse_now(args.now.as_deref())?;
+    let (rules, _) = crate::rule::load(args.rules.as_deref())?;
+    let suppressions = super::suppressions_of(args.config.as_ref(), args.no_config)?;
     let within_ms = parse_time_value(&args.within).ok_or_else(|| {
         Error::Usage(format!(
             "--within `{}` is not a time value (expected e.g. 14d, 36h, 90m)",
@@ -97,7 +99,10 @@ pub(super) fn run(args: DoctorArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         within: args.within.clone(),
         within_ms,
     };
-    let report = examine(&facts);
+    let mut report = examine(&facts, &rules);
+    if let Some(s) = &suppressions {
+        crate::diagnosis::suppress::apply(&mut report.diagnosis, s, now_ms);
+    }
     let opts = RenderOptions {
         color,
         width: width(io, args.output.width),

@@ -130,6 +130,16 @@ struct DoctorArgs {
     /// Keys expiring within this window are findings (a time value: 14d, 36h).
     #[arg(long, value_name = "TIME", default_value = "14d")]
     within: String,
+    /// Add check rules from this directory (checks/<id>.toml); same ids override.
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Suppressions to apply, by rule, key or class (default: ./.keydoctor.toml when there is
+    /// one): a key known to never expire, with the reason.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    config: Option<PathBuf>,
+    /// Ignore ./.keydoctor.toml.
+    #[arg(long)]
+    no_config: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
     #[command(flatten)]
@@ -422,7 +432,15 @@ fn retention(args: &DiagnosisArgs) -> Result<crate::diagnosis::differential::Ret
 fn load_suppressions(
     args: &DiagnosisArgs,
 ) -> Result<Option<crate::diagnosis::suppress::Suppressions>, Error> {
-    let path = match (&args.config, args.no_config) {
+    suppressions_of(args.config.as_ref(), args.no_config)
+}
+
+/// The suppressions of `config`, else of ./.keydoctor.toml when present and not `no_config`.
+fn suppressions_of(
+    config: Option<&PathBuf>,
+    no_config: bool,
+) -> Result<Option<crate::diagnosis::suppress::Suppressions>, Error> {
+    let path = match (config, no_config) {
         (Some(p), _) => p.clone(),
         (None, true) => return Ok(None),
         (None, false) => {

@@ -16,31 +16,44 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
             let (set, _) = rule::load(rules.as_deref())?;
             match format {
                 ListFormat::Json => {
-                    let list: Vec<_> = set
+                    let mut list: Vec<_> = set
                         .rules
                         .iter()
-                        .map(|r| json!({"id": r.id, "class": r.class.as_str(), "severity": r.severity.as_str(), "summary": r.summary, "source": r.source}))
+                        .map(|r| json!({"id": r.id, "class": r.class.as_str(), "severity": r.severity.as_str(), "summary": r.summary, "source": r.source, "kind": "message"}))
                         .collect();
+                    list.extend(set.checks.iter().map(|r| json!({"id": r.id, "class": r.class.as_str(), "severity": r.severity.as_str(), "summary": r.summary, "source": r.source, "kind": "check", "decision": r.decision.code})));
                     serde_json::to_writer_pretty(&mut io.stdout, &json!({"rules": list}))
                         .map_err(std::io::Error::from)?;
                     writeln!(io.stdout)?;
                 }
                 ListFormat::Human => {
-                    let id_w = set.rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
-                    let class_w = set
+                    // Message rules, then doctor's checks (a check's summary says "doctor:").
+                    let rows: Vec<(&str, &str, &str, String)> = set
                         .rules
                         .iter()
-                        .map(|r| r.class.as_str().len())
-                        .max()
-                        .unwrap_or(0);
-                    for r in &set.rules {
+                        .map(|r| {
+                            (
+                                r.id.as_str(),
+                                r.class.as_str(),
+                                r.severity.as_str(),
+                                r.summary.clone(),
+                            )
+                        })
+                        .chain(set.checks.iter().map(|r| {
+                            (
+                                r.id.as_str(),
+                                r.class.as_str(),
+                                r.severity.as_str(),
+                                format!("doctor: {}", r.summary),
+                            )
+                        }))
+                        .collect();
+                    let id_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+                    let class_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+                    for (id, class, severity, summary) in rows {
                         writeln!(
                             io.stdout,
-                            "{:id_w$}  {:class_w$}  {:7}  {}",
-                            r.id,
-                            r.class.as_str(),
-                            r.severity.as_str(),
-                            r.summary
+                            "{id:id_w$}  {class:class_w$}  {severity:7}  {summary}"
                         )?;
                     }
                 }
@@ -49,12 +62,16 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
         }
         RulesCommand::Show { id, rules } => {
             let (set, _) = rule::load(rules.as_deref())?;
-            let Some(r) = set.get(&id) else {
-                return Err(Error::Usage(format!(
-                    "no rule `{id}`; `keydoctor rules list` shows them"
-                )));
+            let text = match (set.get(&id), set.check(&id)) {
+                (Some(r), _) => show(r),
+                (None, Some(c)) => show_check(c),
+                (None, None) => {
+                    return Err(Error::Usage(format!(
+                        "no rule `{id}`; `keydoctor rules list` shows them"
+                    )))
+                }
             };
-            io.stdout.write_all(show(r).as_bytes())?;
+            io.stdout.write_all(text.as_bytes())?;
             Ok(Outcome::Clean)
         }
         RulesCommand::Test { dir, filter, junit } => {
@@ -66,6 +83,7 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                 .map_err(|e| Error::Usage(format!("--filter: {e}")))?;
             let results: Vec<_> = selftest::run(&set)
                 .into_iter()
+                .chain(crate::diagnosis::doctor::run_examples(&set))
                 .filter(|r| filter.as_ref().is_none_or(|f| f.is_match(&r.rule)))
                 .collect();
             if results.is_empty() {
@@ -158,7 +176,7 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                 let _ = handler.render_report(&mut text, w);
                 io.stderr.write_all(text.as_bytes())?;
             }
-            let rules = set.rules.len();
+            let rules = set.rules.len() + set.checks.len();
             let scanner = crate::scan::Scanner::new(set, crate::diagnosis::Options::new(None, 0));
             let mut warnings = problems.len();
             if scanner.is_prefiltered() && scanner.anchors().is_empty() {
@@ -395,6 +413,108 @@ fn show(r: &rule::Rule) -> String {
     text
 }
 
+/// Everything a check rule says, as written: `keydoctor rules show ID` of a doctor check.
+fn show_check(r: &rule::check::CheckRule) -> String {
+    let mut text = String::new();
+    let mut line = |s: String| {
+        text.push_str(&s);
+        text.push('\n');
+    };
+    line(format!(
+        "{}  ({}, {}, a doctor check)",
+        r.id,
+        r.class.as_str(),
+        r.severity.as_str()
+    ));
+    line(format!("source: {}", r.source));
+    if !r.summary.is_empty() {
+        line(format!("summary: {}", r.summary));
+    }
+    let d = r.decision;
+    line(format!(
+        "decision: {} (check {}{})",
+        d.code,
+        d.aspect,
+        if d.escalates {
+            "; the decision may raise it to error"
+        } else {
+            ""
+        }
+    ));
+    let names: Vec<&str> = d.fields.iter().chain(d.optional).copied().collect();
+    if !names.is_empty() {
+        line(format!("  fields {}", names.join(", ")));
+    }
+    line(format!("title: {}", r.title.as_written()));
+    if let Some(c) = &r.check {
+        line(format!("check line: {}", c.as_written()));
+    }
+    if !r.parts.is_empty() {
+        line(String::new());
+        line("parts (clauses the decision turns on)".into());
+        for (name, t) in &r.parts {
+            line(format!("  {name}: {}", t.as_written()));
+        }
+    }
+    if !r.labels.is_empty() {
+        line(String::new());
+        line("labels".into());
+        for (name, t) in &r.labels {
+            line(format!("  {name}: {}", t.as_written()));
+        }
+    }
+    if let Some(e) = &r.explain {
+        line(String::new());
+        line("explain".into());
+        line(wrap(&e.as_written(), "  "));
+    }
+    if !r.remediation.is_empty() {
+        line(String::new());
+        line("remediation".into());
+    }
+    for (n, step) in r.remediation.iter().enumerate() {
+        let only = step
+            .only_if
+            .as_ref()
+            .map(|f| format!("  (only when {f})"))
+            .unwrap_or_default();
+        line(format!("  {}. {}{only}", n + 1, step.title.as_written()));
+        if let Some(t) = &step.text {
+            line(wrap(&t.as_written(), "     "));
+        }
+        if let Some(request) = &step.request {
+            for l in request.as_written().trim_end().lines() {
+                line(format!("     {l}"));
+            }
+            line(format!("     run as: {}", step.run_as.as_str()));
+        }
+        if let Some(note) = &step.note {
+            line(format!("     note: {}", note.as_written()));
+        }
+    }
+    if !r.superseded_by.is_empty() {
+        line(format!("left out beside: {}", r.superseded_by.join(", ")));
+    }
+    if !r.references.is_empty() {
+        line(String::new());
+        line("references".into());
+        for reference in &r.references {
+            line(format!("  {}  {}", reference.title, reference.url));
+        }
+    }
+    line(String::new());
+    line(format!("examples ({})", r.examples.len()));
+    for ex in &r.examples {
+        let expect = ex.expect.map_or("none", |s| s.as_str());
+        let version = ex.version.map(|v| format!(" on {v}")).unwrap_or_default();
+        line(format!("  [{expect}] {}{version}", ex.name));
+        for (call, answer) in &ex.answers {
+            line(format!("      {call}: {answer}"));
+        }
+    }
+    text
+}
+
 /// The results as JUnit XML: a suite per run, a test case per example (class = rule id), a
 /// `failure` carrying the same text as the terminal.
 fn junit_xml(set: &rule::RuleSet, results: &[selftest::CaseResult]) -> String {
@@ -464,7 +584,11 @@ fn wrap(text: &str, indent: &str) -> String {
 /// What went wrong with an example: one line, or a `similar` diff of expected against actual
 /// (class and captures) when the rule matched differently.
 pub(crate) fn describe(set: &rule::RuleSet, case: &selftest::CaseResult) -> String {
-    let class = set.get(&case.rule).map(|r| r.class.as_str()).unwrap_or("?");
+    let class = set
+        .get(&case.rule)
+        .map(|r| r.class.as_str())
+        .or_else(|| set.check(&case.rule).map(|r| r.class.as_str()))
+        .unwrap_or("?");
     let render = |rule: &str, class: &str, captures: &BTreeMap<String, String>| {
         let mut out = format!("rule = {rule}\nclass = {class}\n");
         for (k, v) in captures {
@@ -496,6 +620,10 @@ pub(crate) fn describe(set: &rule::RuleSet, case: &selftest::CaseResult) -> Stri
             &render(&case.rule, class, expected),
             &render(&case.rule, class, actual),
         ),
+        selftest::Outcome::WrongStatus { expected, actual } => {
+            format!("expected the check to come out as {expected}, it came out as {actual}")
+        }
+        selftest::Outcome::Unrunnable { why } => format!("the example cannot run: {why}"),
         selftest::Outcome::Shadowed { by } => {
             let winner = by.first().map(String::as_str).unwrap_or("?");
             let winner_class = set.get(winner).map(|r| r.class.as_str()).unwrap_or("?");

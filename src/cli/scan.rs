@@ -111,6 +111,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
             retention: &retention,
             filter: &filter,
             now_ms: scanner.options().now_ms,
+            rules: scanner.rules(),
         };
         return follow(&args, &scanner, &passes, format, &render_opts, io);
     }

@@ -1,14 +1,20 @@
 //! `keydoctor doctor`: cluster-wide checks, each failed one a finding with remediation.
 //!
 //! - **In**: [`ClusterFacts`]: what the cluster answered (`GET /`, `_xpack/usage`, the active
-//!   keys, `_remote/info`, `_cluster/settings`), each part possibly missing with the reason.
+//!   keys, `_remote/info`, `_cluster/settings`), each part possibly missing with the reason; and
+//!   the rule set, whose check rules (`rules/checks/`) hold what each decision means.
 //! - **Out**: a [`DoctorReport`]: one [`Check`] per aspect (passed ones too) and a
 //!   [`Diagnosis`] whose findings use the `explain` schema, evidence being the answer's JSON.
-//! - **Never**: call the cluster (the caller did), or flag what works: a certificate-based
-//!   remote in sniff mode is fine.
+//! - **Never**: call the cluster (the caller did), say in Rust what a decision means (that is its
+//!   rule's words), or flag what works: a certificate-based remote in sniff mode is fine.
+//!
+//! Each outcome that is not "ok" is a decision of [`crate::rule::check::DECISIONS`] with its
+//! values; the rule bound to it gives the check line, the finding (or note) and its plan.
 //!
 //! Facts: shared/reference section 4 (remote clusters, `_remote/info`), 2.4 and 6.6 (the API key
 //! service setting), 6.5 (the update API and `expiration`).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
@@ -17,24 +23,9 @@ use super::privileges::format_json;
 use crate::diagnosis::{Diagnosis, Evidence, Finding, Note, RenderedStep, Span};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::format_ms;
-use crate::model::{Class, Severity, Version};
-
-const REF_CONNECTION_MODES: (&str, &str) = (
-    "Remote cluster connection modes (sniff and proxy)",
-    "https://www.elastic.co/docs/deploy-manage/remote-clusters/connection-modes",
-);
-const REF_API_KEY_REMOTES: (&str, &str) = (
-    "Add remote clusters using API key authentication",
-    "https://www.elastic.co/docs/deploy-manage/remote-clusters/remote-clusters-api-key",
-);
-const REF_UPDATE_KEY: (&str, &str) = (
-    "Update API key API",
-    "https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-security-update-api-key",
-);
-const REF_API_KEY_SETTINGS: (&str, &str) = (
-    "API key service settings",
-    "https://www.elastic.co/guide/en/elasticsearch/reference/current/security-settings.html#api-key-service-settings",
-);
+use crate::model::{Class, RuleClass, Severity, Version};
+use crate::rule::check::CheckRule;
+use crate::rule::RuleSet;
 
 /// Everything the cluster answered; each part `Err(why)` when it could not be read.
 #[derive(Debug, Clone)]
@@ -94,6 +85,16 @@ pub struct Check {
     pub text: String,
 }
 
+/// A decision made, as its rule came out (what `rules test` compares with an example).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub decision: &'static crate::rule::check::Decision,
+    pub rule_id: String,
+    /// `Note` for a rule of class `note`.
+    pub severity: Severity,
+    pub values: BTreeMap<String, String>,
+}
+
 /// What `doctor` found.
 #[derive(Debug, Default)]
 pub struct DoctorReport {
@@ -102,19 +103,109 @@ pub struct DoctorReport {
     pub whoami: Option<String>,
     pub checks: Vec<Check>,
     pub diagnosis: Diagnosis,
+    /// Every decision, in the order made.
+    pub decided: Vec<Decided>,
 }
 
-/// Run every check on `facts`.
-pub fn examine(facts: &ClusterFacts) -> DoctorReport {
-    let mut report = DoctorReport {
-        cluster: facts.label.clone(),
-        version: facts.version.map(|v| v.to_string()),
-        whoami: facts.whoami.clone(),
-        ..Default::default()
+/// One decision with what its rule's templates need.
+struct Fired {
+    code: &'static str,
+    values: BTreeMap<String, String>,
+    parts: BTreeSet<&'static str>,
+    flags: BTreeSet<&'static str>,
+    /// The decision raises the severity to `error` (when its decision `escalates`).
+    urgent: bool,
+    /// The answer shown as evidence.
+    evidence: Option<Shown>,
+    key: Option<KeyMetadata>,
+    remote: Option<String>,
+    /// The cluster's version, for a finding about its configuration.
+    version: Option<Version>,
+}
+
+/// An answer shown as evidence: the call, the JSON, and what it points at (anchor, value after
+/// it, the name of its label in the rule).
+struct Shown {
+    call: String,
+    value: Value,
+    points: Vec<(String, String, &'static str)>,
+}
+
+impl Fired {
+    fn new(code: &'static str) -> Self {
+        Self {
+            code,
+            values: BTreeMap::new(),
+            parts: BTreeSet::new(),
+            flags: BTreeSet::new(),
+            urgent: false,
+            evidence: None,
+            key: None,
+            remote: None,
+            version: None,
+        }
+    }
+
+    fn value(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.values.insert(name.to_string(), value.into());
+        self
+    }
+
+    fn part(mut self, name: &'static str, on: bool) -> Self {
+        if on {
+            self.parts.insert(name);
+        }
+        self
+    }
+
+    fn flag(mut self, name: &'static str, on: bool) -> Self {
+        if on {
+            self.flags.insert(name);
+        }
+        self
+    }
+
+    fn shows(mut self, call: &str, value: Value, labels: &[(&str, &str, &'static str)]) -> Self {
+        self.evidence = Some(Shown {
+            call: call.to_string(),
+            value,
+            points: labels
+                .iter()
+                .map(|(a, n, l)| (a.to_string(), n.to_string(), *l))
+                .collect(),
+        });
+        self
+    }
+}
+
+/// Run every check on `facts`, in the words of `rules`' check rules.
+pub fn examine(facts: &ClusterFacts, rules: &RuleSet) -> DoctorReport {
+    let mut doctor = Doctor {
+        rules,
+        report: DoctorReport {
+            cluster: facts.label.clone(),
+            version: facts.version.map(|v| v.to_string()),
+            whoami: facts.whoami.clone(),
+            ..Default::default()
+        },
     };
-    security_checks(facts, &mut report);
-    key_checks(facts, &mut report);
-    remote_checks(facts, &mut report);
+    security_checks(facts, &mut doctor);
+    key_checks(facts, &mut doctor);
+    remote_checks(facts, &mut doctor);
+    let mut report = doctor.report;
+    // A note another finding says better (with a plan) is left out.
+    let fired: BTreeSet<String> = report
+        .diagnosis
+        .findings
+        .iter()
+        .map(|f| f.rule_id.clone())
+        .collect();
+    report.diagnosis.notes.retain(|n| {
+        n.rule_id
+            .as_deref()
+            .and_then(|id| rules.check(id))
+            .is_none_or(|r| !r.superseded_by.iter().any(|s| fired.contains(s)))
+    });
     report.diagnosis.inputs = 1;
     let order = |c: Class| {
         Class::ALL
@@ -129,23 +220,118 @@ pub fn examine(facts: &ClusterFacts) -> DoctorReport {
     report
 }
 
-fn check(report: &mut DoctorReport, id: &str, title: &str, status: Status, text: String) {
-    report.checks.push(Check {
-        id: id.to_string(),
-        title: title.to_string(),
-        status,
-        text,
-    });
+struct Doctor<'a> {
+    rules: &'a RuleSet,
+    report: DoctorReport,
 }
 
-fn note(report: &mut DoctorReport, message: String) {
-    report.diagnosis.notes.push(Note {
-        rule_id: None,
-        message,
-        source: None,
-        line: None,
-        count: 1,
-    });
+impl Doctor<'_> {
+    fn check(&mut self, id: &str, title: &str, status: Status, text: String) {
+        self.report.checks.push(Check {
+            id: id.to_string(),
+            title: title.to_string(),
+            status,
+            text,
+        });
+    }
+
+    fn note(&mut self, message: String) {
+        self.report.diagnosis.notes.push(Note {
+            rule_id: None,
+            message,
+            source: None,
+            line: None,
+            count: 1,
+        });
+    }
+
+    /// Say what `fired` means in its rule's words: a finding or a note. Returns the check's
+    /// status and the rule's words for the check line.
+    fn fire(&mut self, fired: Fired) -> (Status, String) {
+        let Some(rule) = self.rules.check_for(fired.code) else {
+            // Not reachable with a loaded set (every decision has a rule), but never silent.
+            self.note(format!(
+                "doctor decided `{}` but no check rule says what it means",
+                fired.code
+            ));
+            return (Status::Warning, fired.code.to_string());
+        };
+        let severity = match rule.class {
+            RuleClass::Note => Severity::Note,
+            _ if fired.urgent && rule.decision.escalates => Severity::Error,
+            _ => rule.severity,
+        };
+        let status = if severity == Severity::Error {
+            Status::Error
+        } else {
+            Status::Warning
+        };
+        let render = |t: &crate::rule::template::Template| {
+            let parts: BTreeSet<String> = fired.parts.iter().map(|p| p.to_string()).collect();
+            rule.render(t, &fired.values, &parts)
+        };
+        let line = rule.check.as_ref().map(&render).unwrap_or_default();
+        self.report.decided.push(Decided {
+            decision: rule.decision,
+            rule_id: rule.id.clone(),
+            severity,
+            values: fired.values.clone(),
+        });
+        let title = render(&rule.title);
+        let RuleClass::Finding(class) = rule.class else {
+            self.report.diagnosis.notes.push(Note {
+                rule_id: Some(rule.id.clone()),
+                message: title,
+                source: None,
+                line: None,
+                count: 1,
+            });
+            return (status, line);
+        };
+        let mut f = finding(
+            class,
+            severity,
+            &rule.id,
+            title,
+            rule.explain.as_ref().map(&render).unwrap_or_default(),
+        );
+        f.remediation = steps(rule, &fired, &render);
+        f.references = rule
+            .references
+            .iter()
+            .map(|r| (r.title.clone(), r.url.clone()))
+            .collect();
+        if let Some(Shown {
+            call,
+            value,
+            points,
+        }) = &fired.evidence
+        {
+            let labels: Vec<(&str, &str, String)> = points
+                .iter()
+                .map(|(anchor, needle, name)| {
+                    let label = rule.labels.get(*name).map(&render).unwrap_or_default();
+                    (anchor.as_str(), needle.as_str(), label)
+                })
+                .collect();
+            f.evidence = vec![evidence(call, value, &labels)];
+        }
+        if let Some(key) = &fired.key {
+            f.key_id = Some(key.id.clone());
+            f.key_id_source = Some(crate::model::KeyIdSource::ClusterListing);
+            f.key.key_name = key.name.clone();
+            f.key.user = key.username.clone();
+            f.key.realm = key.realm.clone();
+            f.key.metadata = Some(key.clone());
+            f.key.metadata_state = Some(crate::model::KeyState::Active);
+        }
+        if let Some(alias) = &fired.remote {
+            f.observed.remote = Some(alias.clone());
+        }
+        f.observed.version = fired.version.map(crate::model::KnownVersion::Exact);
+        self.report.diagnosis.findings.push(f);
+        (status, line)
+    }
 }
 
 /// A finding with the fields doctor does not use left empty.
@@ -182,23 +368,28 @@ fn finding(
     }
 }
 
-fn step(title: &str, text: Option<String>, request: Option<String>) -> RenderedStep {
-    RenderedStep {
-        when: Vec::new(),
-        path: None,
-        on: crate::model::RunsOn::Cluster,
-        later: false,
-        run_as: crate::model::RunAs::User,
-        title: title.to_string(),
-        text,
-        request,
-        version_note: None,
-        diff: None,
-    }
-}
-
-fn reference(r: (&str, &str)) -> (String, String) {
-    (r.0.to_string(), r.1.to_string())
+/// The rule's steps whose flag the decision set, rendered.
+fn steps(
+    rule: &CheckRule,
+    fired: &Fired,
+    render: &dyn Fn(&crate::rule::template::Template) -> String,
+) -> Vec<RenderedStep> {
+    rule.remediation
+        .iter()
+        .filter(|s| s.only_if.as_deref().is_none_or(|f| fired.flags.contains(f)))
+        .map(|s| RenderedStep {
+            when: Vec::new(),
+            path: None,
+            on: crate::model::RunsOn::Cluster,
+            later: false,
+            run_as: s.run_as,
+            title: render(&s.title),
+            text: s.text.as_ref().map(render).filter(|t| !t.is_empty()),
+            request: s.request.as_ref().map(render).filter(|t| !t.is_empty()),
+            version_note: s.note.as_ref().map(render).filter(|t| !t.is_empty()),
+            diff: None,
+        })
+        .collect()
 }
 
 /// Evidence: `value` as Dev Tools shows it, with `labels` (anchor, needle after it, label) pointed at.
@@ -242,7 +433,7 @@ fn flag(security: &Value, pointer: &str) -> Option<bool> {
     security.pointer(pointer).and_then(Value::as_bool)
 }
 
-fn security_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
+fn security_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
     let (call, security) = match &facts.security {
         Ok((call, security)) => (call.as_str(), security),
         Err(why) => {
@@ -251,54 +442,24 @@ fn security_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
                 ("tls_http", "TLS on HTTP"),
                 ("api_key_service", "API key service"),
             ] {
-                check(report, id, title, Status::Unknown, why.clone());
+                d.check(id, title, Status::Unknown, why.clone());
             }
             return;
         }
     };
     let v7 = facts.version.is_some_and(|v| v.0 < 8);
     if flag(security, "/enabled") == Some(false) {
-        check(
-            report,
-            "security",
-            "security",
-            Status::Error,
-            "disabled (xpack.security.enabled: false)".into(),
-        );
-        let mut f = finding(
-            Class::ApiKeyServiceDisabled,
-            Severity::Error,
-            "doctor-security-disabled",
-            "Security is disabled: this cluster neither creates nor checks API keys".into(),
-            format!(
-                "{call} reports `security.enabled: false`. Without security the cluster authenticates nobody: API keys cannot be created, and an `Authorization: ApiKey …` header proves nothing. Every client that relies on a key is either talking to another cluster or not protected at all."
-            ),
-        );
-        f.remediation = vec![
-            step(
-                "Enable security on every node",
-                Some("Set `xpack.security.enabled: true` in elasticsearch.yml on every node (on 8.x it is on by default: someone turned it off), configure TLS for the transport layer (required with security on a multi-node cluster), and restart the nodes.".into()),
-                None,
-            ),
-            step(
-                "Set passwords, then create the keys",
-                Some("Reset the built-in `elastic` password (`bin/elasticsearch-reset-password -u elastic`), then create the clients' API keys with an expiration.".into()),
-                Some("POST /_security/api_key\n{\n  \"name\": \"<client>\",\n  \"expiration\": \"90d\"\n}".into()),
-            ),
-        ];
-        f.references = vec![reference(REF_API_KEY_SETTINGS)];
-        f.evidence = vec![evidence(
+        let (status, line) = d.fire(Fired::new("security.disabled").value("call", call).shows(
             call,
-            &json!({"security": {"enabled": false}}),
-            &[("\"enabled\": ", "false", "security is off".into())],
-        )];
-        report.diagnosis.findings.push(f);
+            json!({"security": {"enabled": false}}),
+            &[("\"enabled\": ", "false", "off")],
+        ));
+        d.check("security", "security", status, line);
         for (id, title) in [
             ("tls_http", "TLS on HTTP"),
             ("api_key_service", "API key service"),
         ] {
-            check(
-                report,
+            d.check(
                 id,
                 title,
                 Status::Unknown,
@@ -307,40 +468,21 @@ fn security_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
         }
         return;
     }
-    check(report, "security", "security", Status::Ok, "enabled".into());
+    d.check("security", "security", Status::Ok, "enabled".into());
 
     let http_tls = flag(security, "/ssl/http/enabled");
     let service = flag(security, "/api_key_service/enabled");
     match http_tls {
-        Some(true) => check(
-            report,
-            "tls_http",
-            "TLS on HTTP",
-            Status::Ok,
-            "enabled".into(),
-        ),
+        Some(true) => d.check("tls_http", "TLS on HTTP", Status::Ok, "enabled".into()),
         Some(false) => {
-            let text = if facts.https {
-                "off on the nodes; keydoctor reached them over https, so a proxy or load balancer terminates TLS in front and the hop to the nodes is plain"
-            } else {
-                "off: API keys travel in clear text on every request"
-            };
-            check(
-                report,
-                "tls_http",
-                "TLS on HTTP",
-                Status::Warning,
-                text.into(),
+            let (status, line) = d.fire(
+                Fired::new("tls_http.off")
+                    .part("behind_proxy", facts.https)
+                    .part("between_proxy", facts.https),
             );
-            if service != Some(false) {
-                note(report, format!(
-                    "TLS is off on the nodes' HTTP layer (xpack.security.http.ssl.enabled: false): an API key is a bearer credential sent with every request, so anyone who can read the traffic{} can replay it. Enable xpack.security.http.ssl on every node.",
-                    if facts.https { " between the TLS-terminating proxy and the nodes" } else { "" }
-                ));
-            }
+            d.check("tls_http", "TLS on HTTP", status, line);
         }
-        None => check(
-            report,
+        None => d.check(
             "tls_http",
             "TLS on HTTP",
             Status::Unknown,
@@ -348,15 +490,13 @@ fn security_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
         ),
     }
     match service {
-        Some(true) => check(
-            report,
+        Some(true) => d.check(
             "api_key_service",
             "API key service",
             Status::Ok,
             "enabled".into(),
         ),
-        None => check(
-            report,
+        None => d.check(
             "api_key_service",
             "API key service",
             Status::Unknown,
@@ -364,76 +504,28 @@ fn security_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
         ),
         Some(false) => {
             let tls_off = http_tls == Some(false);
-            check(
-                report,
-                "api_key_service",
-                "API key service",
-                Status::Error,
-                "disabled: every API key is rejected".into(),
-            );
-            let why = if tls_off && v7 {
-                " On 7.x `xpack.security.authc.api_key.enabled` defaults to the value of `xpack.security.http.ssl.enabled` in early releases, and TLS is off on HTTP here: the service may be off only because TLS is."
-            } else {
-                ""
-            };
-            let mut f = finding(
-                Class::ApiKeyServiceDisabled,
-                Severity::Error,
-                "doctor-api-key-service-disabled",
-                "The API key service is disabled on this cluster".into(),
-                format!(
-                    "{call} reports `security.api_key_service.enabled: false`. With the service off, every request authenticated by an API key fails, and the key APIs answer `api keys are not enabled`.{why}"
-                ),
-            );
-            let mut steps = Vec::new();
-            if tls_off {
-                steps.push(step(
-                    "Enable TLS on the HTTP layer (recommended)",
-                    Some("Configure `xpack.security.http.ssl.enabled: true` with a certificate on every node (`bin/elasticsearch-certutil http` generates one). API keys are bearer credentials: sent over plain HTTP, anyone on the path can replay them.".into()),
-                    None,
-                ));
-            }
-            steps.push(step(
-                "Enable the API key service on every node",
-                Some("Set `xpack.security.authc.api_key.enabled: true` in elasticsearch.yml on every node and restart them one at a time (the setting is static).".into()),
-                None,
-            ));
-            steps.push(step(
-                "Verify",
-                Some(
-                    "`security.api_key_service.enabled` is now true, and the key APIs answer."
-                        .into(),
-                ),
-                Some("GET /_xpack/usage?filter_path=security.api_key_service,security.ssl".into()),
-            ));
-            f.remediation = steps;
-            f.references = vec![reference(REF_API_KEY_SETTINGS)];
             let mut shown = json!({"security": {"api_key_service": {"enabled": false}}});
-            let mut labels = vec![(
-                "\"api_key_service\": ",
-                "false",
-                "API keys are rejected".to_string(),
-            )];
+            let mut labels = vec![("\"api_key_service\": ", "false", "service")];
             if tls_off {
                 shown["security"]["ssl"] = json!({"http": {"enabled": false}});
-                labels.push(("\"http\": ", "false", "no TLS on HTTP".to_string()));
+                labels.push(("\"http\": ", "false", "http"));
             }
-            f.evidence = vec![evidence(call, &shown, &labels)];
-            report.diagnosis.findings.push(f);
+            let (status, line) = d.fire(
+                Fired::new("api_key_service.disabled")
+                    .value("call", call)
+                    .part("service_follows_tls", tls_off && v7)
+                    .flag("tls_off", tls_off)
+                    .shows(call, shown, &labels),
+            );
+            d.check("api_key_service", "API key service", status, line);
         }
     }
     match flag(security, "/audit/enabled") {
         Some(false) => {
-            check(
-                report,
-                "audit",
-                "audit log",
-                Status::Warning,
-                "off: who invalidated or changed a key cannot be found later".into(),
-            );
-            note(report, "The audit log is off (xpack.security.audit.enabled: false): when a key is invalidated or changed, nothing records who did it. Enable it on every node (static setting, restart) and add security_config_change to xpack.security.audit.logfile.events.include (dynamic).".into());
+            let (status, line) = d.fire(Fired::new("audit.off"));
+            d.check("audit", "audit log", status, line);
         }
-        Some(true) => check(report, "audit", "audit log", Status::Ok, "enabled".into()),
+        Some(true) => d.check("audit", "audit log", Status::Ok, "enabled".into()),
         None => {}
     }
 }
@@ -487,19 +579,17 @@ fn key_value(key: &KeyMetadata) -> Value {
     Value::Object(m)
 }
 
-fn key_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
+fn key_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
     let (keys, notes) = match &facts.keys {
         Ok(k) => k,
         Err(why) => {
-            check(
-                report,
+            d.check(
                 "key_expiration",
                 "key expiration",
                 Status::Unknown,
                 why.clone(),
             );
-            check(
-                report,
+            d.check(
                 "keys_expiring",
                 "keys expiring",
                 Status::Unknown,
@@ -509,7 +599,7 @@ fn key_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
         }
     };
     for n in notes {
-        note(report, n.clone());
+        d.note(n.clone());
     }
     let now = facts.now_ms;
     let active: Vec<&KeyMetadata> = keys
@@ -534,8 +624,7 @@ fn key_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
     } else {
         String::new()
     };
-    check(
-        report,
+    d.check(
         "key_expiration",
         "key expiration",
         if never.is_empty() {
@@ -549,8 +638,7 @@ fn key_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
             never.len()
         ),
     );
-    check(
-        report,
+    d.check(
         "keys_expiring",
         "keys expiring",
         if soon.is_empty() {
@@ -560,97 +648,67 @@ fn key_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
         },
         format!("{} expiring within {}", soon.len(), facts.within),
     );
-    let update_from = Version(8, 13, 0);
-    let can_update = facts.version.is_none_or(|v| v >= update_from);
+    let can_update = facts.version.is_none_or(|v| v >= Version(8, 13, 0));
     for key in never {
-        let label = key_label(key);
-        let age = key
-            .creation_ms
-            .map(|c| {
-                format!(
-                    ", created {} ago ({})",
-                    human_duration(now - c),
-                    format_ms(c)
-                )
-            })
-            .unwrap_or_default();
-        let f = key_finding(
-            finding(
-                Class::NoExpiration,
-                Severity::Warning,
-                "doctor-key-without-expiration",
-                format!("Key {label} never expires"),
-                format!(
-                    "Key {label} of {}{age} has no expiration. It stays valid until someone invalidates it: a copy leaked in a config file, a CI log or a laptop keeps working, and nothing forces the rotation that would retire it.",
-                    owner(key)
-                ),
-            ),
-            key,
-            expiration_steps(key, can_update, facts.version),
-            ("\"invalidated\": ", "false".into(), "active, and no \"expiration\" field: it never expires".into()),
+        let mut fired = key_fired("key.no_expiration", key, can_update, facts.version).shows(
+            "GET /_security/api_key",
+            key_value(key),
+            &[
+                ("\"id\": ", &format!("\"{}\"", key.id), "key"),
+                ("\"invalidated\": ", "false", "decisive"),
+            ],
         );
-        report.diagnosis.findings.push(f);
+        if let Some(c) = key.creation_ms {
+            fired = fired
+                .value("ago", human_duration(now - c))
+                .value("created", format_ms(c))
+                .part("created_ago", true);
+        }
+        d.fire(fired);
     }
     for key in soon {
-        let label = key_label(key);
         let expiration = key.expiration_ms.unwrap_or_default();
         let left = expiration - now;
-        let severity = if left <= 86_400_000 {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
-        let when = format!("{} (in {})", format_ms(expiration), human_duration(left));
-        let f = key_finding(
-            finding(
-                Class::ExpiringSoon,
-                severity,
-                "doctor-key-expiring-soon",
-                format!("Key {label} expires in {}", human_duration(left)),
-                format!(
-                    "Key {label} of {} expires at {when}. From then on every request with it fails with `api key is expired` (or, with most clients, a bare 401). Rotate it before then: create the replacement, deploy it, verify, then let the old one expire or invalidate it.",
-                    owner(key)
-                ),
-            ),
-            key,
-            expiration_steps(key, can_update, facts.version),
-            ("\"expiration\": ", expiration.to_string(), when),
-        );
-        report.diagnosis.findings.push(f);
+        let mut fired = key_fired("key.expiring_soon", key, can_update, facts.version)
+            .value("left", human_duration(left))
+            .value(
+                "when",
+                format!("{} (in {})", format_ms(expiration), human_duration(left)),
+            )
+            .shows(
+                "GET /_security/api_key",
+                key_value(key),
+                &[
+                    ("\"id\": ", &format!("\"{}\"", key.id), "key"),
+                    ("\"expiration\": ", &expiration.to_string(), "decisive"),
+                ],
+            );
+        fired.urgent = left <= 86_400_000;
+        d.fire(fired);
     }
 }
 
-/// A per-key finding: the key's facts, its listing as evidence with the id and `decisive`
-/// (anchor, value after it, label) pointed at.
-fn key_finding(
-    mut f: Finding,
+/// A per-key decision: the key's label and owner, and whether the update API can give it an
+/// expiration in place (owner, 8.13+, REST keys).
+fn key_fired(
+    code: &'static str,
     key: &KeyMetadata,
-    steps: Vec<RenderedStep>,
-    decisive: (&str, String, String),
-) -> Finding {
-    f.key_id = Some(key.id.clone());
-    f.key_id_source = Some(crate::model::KeyIdSource::ClusterListing);
-    f.key.key_name = key.name.clone();
-    f.key.user = key.username.clone();
-    f.key.realm = key.realm.clone();
-    f.key.metadata = Some(key.clone());
-    f.key.metadata_state = Some(crate::model::KeyState::Active);
-    f.remediation = steps;
-    f.references = vec![reference(REF_UPDATE_KEY)];
-    let (anchor, value, label) = decisive;
-    f.evidence = vec![evidence(
-        "GET /_security/api_key",
-        &key_value(key),
-        &[
-            (
-                "\"id\": ",
-                &format!("\"{}\"", key.id),
-                "this key".to_string(),
-            ),
-            (anchor, &value, label),
-        ],
-    )];
-    f
+    can_update: bool,
+    version: Option<Version>,
+) -> Fired {
+    let rest = key.key_type != Some(crate::model::KeyType::CrossCluster);
+    let mut fired = Fired::new(code)
+        .value("key_id", key.id.clone())
+        .value("key", key_label(key))
+        .value("owner", owner(key))
+        .flag("can_update", rest && can_update)
+        .part("too_old", rest && !can_update)
+        .part("this_cluster", version.is_some());
+    if let Some(v) = version {
+        fired = fired.value("version", v.to_string());
+    }
+    fired.key = Some(key.clone());
+    fired
 }
 
 fn key_label(key: &KeyMetadata) -> String {
@@ -658,46 +716,6 @@ fn key_label(key: &KeyMetadata) -> String {
         Some(n) => format!("{n} ({})", key.id),
         None => key.id.clone(),
     }
-}
-
-/// Rotate (always possible), or set an expiration in place (owner, 8.13+, REST keys).
-fn expiration_steps(
-    key: &KeyMetadata,
-    can_update: bool,
-    version: Option<Version>,
-) -> Vec<RenderedStep> {
-    let mut steps = vec![step(
-        "Rotate the key: replacement first, old key last",
-        Some(format!(
-            "`keydoctor rotate {}` prints the full plan: the create request copying this key's role descriptors and metadata with an expiration, then deploy it to the client, verify the client works with it, and only then invalidate the old key.",
-            key.id
-        )),
-        None,
-    )];
-    let cross = key.key_type == Some(crate::model::KeyType::CrossCluster);
-    if !cross {
-        let mut s = step(
-            "Or give this key an expiration in place (no redeploy)",
-            Some("Run as the key's owner user (not with an API key). Note that any update also refreshes the key's snapshot of its owner's privileges (limited_by).".into()),
-            Some(format!("PUT /_security/api_key/{}\n{{\n  \"expiration\": \"90d\"\n}}", key.id)),
-        );
-        s.version_note = Some(match (can_update, version) {
-            (true, Some(v)) => {
-                format!("expiration in the update API: 8.13+; this cluster runs {v}")
-            }
-            (true, None) => "expiration in the update API: 8.13+".into(),
-            (false, Some(v)) => {
-                format!("not on {v}: the update API takes an expiration from 8.13; rotate instead")
-            }
-            (false, None) => "8.13+".into(),
-        });
-        if can_update {
-            steps.push(s);
-        } else {
-            steps[0].version_note = s.version_note;
-        }
-    }
-    steps
 }
 
 /// One remote cluster as `_remote/info` and the settings describe it.
@@ -842,17 +860,11 @@ fn split_port(address: &str) -> (&str, Option<u16>) {
     }
 }
 
-fn remote_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
+fn remote_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
     let info = match &facts.remote_info {
         Ok(v) => Some(v),
         Err(why) => {
-            check(
-                report,
-                "remotes",
-                "remote clusters",
-                Status::Unknown,
-                why.clone(),
-            );
+            d.check("remotes", "remote clusters", Status::Unknown, why.clone());
             None
         }
     };
@@ -860,8 +872,7 @@ fn remote_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
     let list = remotes(info, settings);
     if list.is_empty() {
         if info.is_some() {
-            check(
-                report,
+            d.check(
                 "remotes",
                 "remote clusters",
                 Status::Ok,
@@ -871,11 +882,11 @@ fn remote_checks(facts: &ClusterFacts, report: &mut DoctorReport) {
         return;
     }
     for r in list {
-        remote_check(facts, report, &r);
+        remote_check(facts, d, &r);
     }
 }
 
-fn remote_check(facts: &ClusterFacts, report: &mut DoctorReport, r: &Remote) {
+fn remote_check(facts: &ClusterFacts, d: &mut Doctor<'_>, r: &Remote) {
     let id = format!("remote:{}", r.alias);
     let title = format!("remote cluster {}", r.alias);
     let model = if r.credentials {
@@ -914,27 +925,21 @@ fn remote_check(facts: &ClusterFacts, report: &mut DoctorReport, r: &Remote) {
     } else {
         "GET /_cluster/settings"
     };
-    let creds_label = (
-        "\"cluster_credentials\"",
-        "",
-        "API-key credentials in the keystore".to_string(),
-    );
-    let mode_label = ("\"mode\": ", "\"sniff\"", "sniff mode".to_string());
-    let conn_label = ("\"connected\": ", "false", "no open connection".to_string());
+    let creds = ("\"cluster_credentials\"", "", "credentials");
+    let mode = ("\"mode\": ", "\"sniff\"", "mode");
+    let connection = ("\"connected\": ", "false", "connection");
 
     if !r.in_info {
-        check(
-            report,
-            &id,
-            &title,
-            Status::Warning,
-            format!("in the cluster settings ({scope}) but not in GET /_remote/info"),
+        let (status, line) = d.fire(
+            Fired::new("remote.not_in_info")
+                .value("alias", alias.clone())
+                .value("scope", scope),
         );
-        note(report, format!("Remote cluster {alias} is configured in the {scope} cluster settings but GET /_remote/info does not list it: its settings may be incomplete (no seeds or proxy_address)."));
+        d.check(&id, &title, status, line);
         return;
     }
 
-    let proxy_request = |port: u16| {
+    let proxy_request = || {
         let mut settings = Map::new();
         settings.insert(format!("cluster.remote.{alias}.mode"), json!("proxy"));
         for s in ["seeds", "node_connections"] {
@@ -944,7 +949,7 @@ fn remote_check(facts: &ClusterFacts, report: &mut DoctorReport, r: &Remote) {
         }
         settings.insert(
             format!("cluster.remote.{alias}.proxy_address"),
-            json!(format!("{first_host}:{port}")),
+            json!(format!("{first_host}:9443")),
         );
         let server_name = r.server_name.clone().unwrap_or_else(|| first_host.clone());
         settings.insert(
@@ -956,170 +961,174 @@ fn remote_check(facts: &ClusterFacts, report: &mut DoctorReport, r: &Remote) {
             format_json(&json!({ scope: settings }))
         )
     };
-    let verify = step(
-        "Verify",
-        Some(format!("The remote shows `\"connected\": true`{} and a cross-cluster search against it succeeds.", if r.credentials { " with `cluster_credentials`" } else { "" })),
-        Some(format!("GET /_remote/info\nGET /_resolve/cluster/{alias}:*")),
-    );
-    let yml_note = if r.scope.is_none() {
-        " The alias is not in the cluster settings API, so it comes from elasticsearch.yml: change it there on every node (or override it with the request below, which takes precedence).".to_string()
-    } else {
-        String::new()
-    };
-    let mut f = None;
-
-    if r.credentials && on_9300.is_some() {
-        let addr = on_9300.clone().unwrap_or_default();
-        let mut x = finding(
-            Class::CrossClusterMisconfig,
-            Severity::Error,
-            "doctor-remote-api-key-on-transport-port",
-            format!("Remote cluster {alias} uses API-key credentials but points at the transport port 9300"),
-            format!(
-                "Remote cluster {alias} has API-key credentials in the keystore (`cluster_credentials`), so this cluster speaks the API-key protocol to it, which only the remote's remote cluster server port (9443 by default) understands. Its address {addr} is the transport port: the handshake fails with TLS errors (`bad_certificate`), `missing authentication credentials for action [cluster:internal/remote_cluster/handshake]`, or `remote cluster handshake action requires channel profile to be [_remote_cluster]`.{yml_note}"
-            ),
-        );
-        x.remediation = vec![
-            step("On the remote cluster, enable the remote cluster server", Some("`remote_cluster_server.enabled: true` in elasticsearch.yml on every remote node (with `xpack.security.remote_cluster_server.ssl.*`), then restart them; it listens on `remote_cluster.port`, 9443 by default.".into()), None),
-            step("Point the alias at port 9443, in proxy mode", Some("Proxy mode needs only the one address to be reachable; sniff mode with API keys needs every remote node's 9443 publish address, which Elastic Cloud, ECE and ECK never expose.".into()), Some(proxy_request(9443))),
-            verify.clone(),
-        ];
-        x.evidence = vec![evidence(
-            call,
-            &r.entry,
-            &[
-                ("", &addr, "transport port 9300".to_string()),
-                creds_label.clone(),
-            ],
-        )];
-        f = Some(x);
-    } else if !r.credentials && on_9443.is_some() {
-        let addr = on_9443.clone().unwrap_or_default();
-        let mut x = finding(
-            Class::CrossClusterMisconfig,
-            Severity::Error,
-            "doctor-remote-port-without-credentials",
-            format!("Remote cluster {alias} points at the remote cluster server port 9443 without API-key credentials"),
-            format!(
-                "Remote cluster {alias} points at {addr}, the remote cluster server port, but this cluster has no `cluster.remote.{alias}.credentials` in its keystore (`_remote/info` shows no `cluster_credentials`). That port requires a cross-cluster API key: requests fail with `Cross cluster requests through the dedicated remote cluster server port require transport header [_cross_cluster_access_credentials] but none found`."
-            ),
-        );
-        x.remediation = vec![
-            step("On the remote cluster, create a cross-cluster API key", Some("As a user with `manage_security` (not with an API key); list the indices the local cluster may search.".into()), Some("POST /_security/cross_cluster/api_key\n{\n  \"name\": \"<local-cluster>-access\",\n  \"expiration\": \"365d\",\n  \"access\": {\n    \"search\": [{\"names\": [\"logs-*\"]}]\n  }\n}".into())),
-            step("Put its `encoded` value in the keystore of every local node", Some(format!("`bin/elasticsearch-keystore add cluster.remote.{alias}.credentials` on each node, paste the `encoded` value, then reload the secure settings (or restart)."  )), Some("POST /_nodes/reload_secure_settings".into())),
-            verify.clone(),
-        ];
-        x.references = vec![reference(REF_API_KEY_REMOTES)];
-        x.evidence = vec![evidence(
-            call,
-            &r.entry,
-            &[(
-                "",
-                &addr,
-                "remote cluster server port, no cluster_credentials".to_string(),
-            )],
-        )];
-        f = Some(x);
+    let in_yml = r.scope.is_none();
+    let fired = if let (true, Some(address)) = (r.credentials, &on_9300) {
+        Some(
+            Fired::new("remote.api_key_on_transport_port")
+                .value("address", address.clone())
+                .value("proxy_request", proxy_request())
+                .part("in_yml", in_yml)
+                .shows(call, r.entry.clone(), &[("", address, "port"), creds]),
+        )
+    } else if let (false, Some(address)) = (r.credentials, &on_9443) {
+        Some(
+            Fired::new("remote.port_without_credentials")
+                .value("address", address.clone())
+                .shows(call, r.entry.clone(), &[("", address, "port")]),
+        )
     } else if r.credentials && r.mode == "sniff" {
         let connected = r.connected == Some(true);
-        let mut x = finding(
-            Class::CrossClusterMisconfig,
-            if connected { Severity::Warning } else { Severity::Error },
-            "doctor-remote-api-key-sniff",
-            if connected {
-                format!("Remote cluster {alias} uses API-key credentials in sniff mode: it works now, but breaks when a remote node's address is not reachable")
-            } else {
-                format!("Remote cluster {alias} uses API-key credentials in sniff mode and is not connected")
-            },
-            format!(
-                "With API-key credentials in sniff mode, this cluster asks a seed for the remote's nodes and then connects to each node's remote-cluster publish address (port 9443) directly, so every one of those addresses must be reachable from every local node. On Elastic Cloud, ECE and ECK they never are; elsewhere a firewall, NAT or a node added later breaks it. Proxy mode connects through the one address given and is the robust choice.{}{yml_note}",
-                if connected { "" } else { " The remote is not connected: the local nodes' log shows `fetching nodes from external cluster [...] failed` or `Unable to open any connections to remote cluster` with the address it tried." }
-            ),
-        );
-        x.remediation = vec![
-            step("Switch the alias to proxy mode on port 9443", Some(format!("Use the remote's remote-cluster endpoint (on Elastic Cloud: the deployment's endpoint with port 9443, and `server_name` set to that host).{}", if r.mode == "sniff" && r.sniff_settings.is_empty() && r.scope.is_none() { " Remove the sniff settings from elasticsearch.yml too." } else { "" })), Some(proxy_request(9443))),
-            verify.clone(),
-        ];
-        x.references = vec![
-            reference(REF_CONNECTION_MODES),
-            reference(REF_API_KEY_REMOTES),
-        ];
-        let mut labels = vec![creds_label.clone(), mode_label.clone()];
+        let mut labels = vec![creds, mode];
         if !connected {
-            labels.push(conn_label.clone());
+            labels.push(connection);
         }
-        x.evidence = vec![evidence(call, &r.entry, &labels)];
-        f = Some(x);
+        let mut fired = Fired::new("remote.api_key_sniff")
+            .value("proxy_request", proxy_request())
+            .part("disconnected", !connected)
+            .part("not_connected", !connected)
+            .part("in_yml", in_yml)
+            .part("sniff_in_yml", r.sniff_settings.is_empty() && in_yml)
+            .shows(call, r.entry.clone(), &labels);
+        fired.urgent = !connected;
+        Some(fired)
     } else if r.credentials && r.connected == Some(false) {
-        let mut x = finding(
-            Class::CrossClusterMisconfig,
-            Severity::Error,
-            "doctor-remote-api-key-not-connected",
-            format!("Remote cluster {alias} (API-key credentials, proxy mode) is not connected"),
-            format!(
-                "Remote cluster {alias} is set up for API keys in proxy mode{} but has no open connection. The usual causes: the remote cluster server is off on the remote (`remote_cluster_server.enabled`), the address or `server_name` is wrong, the remote's certificate is not trusted (`xpack.security.remote_cluster_client.ssl.certificate_authorities`), or the cross-cluster API key in the keystore is invalidated, expired, unknown to the remote, or a REST key. The local nodes' log says which.",
-                r.addresses.first().map(|a| format!(" via {a}")).unwrap_or_default()
-            ),
-        );
-        x.remediation = vec![
-            step("Read the local nodes' log for the connection error", Some("`keydoctor scan` on the local cluster's logs classifies the messages (handshake, trust, key type, invalid key).".into()), None),
-            step("Check the key in the keystore on the remote", Some(format!("The id in `cluster.remote.{alias}.credentials` must be an active key of type `cross_cluster` on the remote: `keydoctor key ID --es-url REMOTE`.")), Some("GET /_security/api_key?id=<cross-cluster-key-id>".into())),
-            verify.clone(),
-        ];
-        x.references = vec![reference(REF_API_KEY_REMOTES)];
-        x.evidence = vec![evidence(
-            call,
-            &r.entry,
-            &[creds_label.clone(), conn_label.clone()],
-        )];
-        f = Some(x);
-    }
-
+        let mut fired = Fired::new("remote.api_key_not_connected")
+            .part("via", !r.addresses.is_empty())
+            .shows(call, r.entry.clone(), &[creds, connection]);
+        if let Some(a) = r.addresses.first() {
+            fired = fired.value("address", a.clone());
+        }
+        Some(fired)
+    } else if r.connected == Some(false) {
+        // The certificate model: not an API-key problem, said as a note.
+        Some(Fired::new("remote.certificate_not_connected"))
+    } else {
+        None
+    };
     let skip = r
         .skip_unavailable
         .map(|s| format!(", skip_unavailable {s}"))
         .unwrap_or_default();
-    let (status, text) = match &f {
-        Some(x) => (
-            if x.severity == Severity::Error {
-                Status::Error
+    let (status, text) = match fired {
+        Some(mut fired) => {
+            fired = fired.value("alias", alias.clone());
+            fired.remote = Some(alias.clone());
+            fired.version = facts.version;
+            let (status, line) = d.fire(fired);
+            if line.is_empty() {
+                (status, format!("{shape}{skip}"))
             } else {
-                Status::Warning
-            },
-            format!("{shape}{skip}: {}", short_problem(&x.rule_id)),
-        ),
-        None if r.connected == Some(false) => {
-            note(report, format!("Remote cluster {alias} ({model} model) is not connected; with the certificate model this is outside API keys: the local nodes' log has the connection error."));
-            (Status::Warning, format!("{shape}{skip}"))
+                (status, format!("{shape}{skip}: {line}"))
+            }
         }
         None => (Status::Ok, format!("{shape}{skip}")),
     };
-    check(report, &id, &title, status, text);
-    if let Some(mut x) = f {
-        x.observed.remote = Some(alias.clone());
-        x.observed.version = facts.version.map(crate::model::KnownVersion::Exact);
-        if x.references.is_empty() {
-            x.references = vec![reference(REF_API_KEY_REMOTES)];
-        }
-        report.diagnosis.findings.push(x);
-    }
+    d.check(&id, &title, status, text);
 }
 
-/// The remote check's line for a finding of `rule_id`.
-fn short_problem(rule_id: &str) -> &'static str {
-    match rule_id {
-        "doctor-remote-api-key-on-transport-port" => {
-            "API-key credentials sent to the transport port 9300"
+/// Run every check rule's examples through the decisions (`keydoctor rules test`): the cluster
+/// answers an example gives, and the severity (or `none`) its rule must come out with.
+pub fn run_examples(rules: &RuleSet) -> Vec<crate::rule::selftest::CaseResult> {
+    use crate::rule::selftest::{CaseResult, Outcome};
+    let mut results = Vec::new();
+    for rule in &rules.checks {
+        for example in &rule.examples {
+            let outcome = match example_facts(example) {
+                Err(why) => Outcome::Unrunnable { why },
+                Ok(facts) => {
+                    let report = examine(&facts, rules);
+                    let mine: Vec<&Decided> = report
+                        .decided
+                        .iter()
+                        .filter(|d| d.rule_id == rule.id)
+                        .collect();
+                    let fields_hold = |d: &Decided| {
+                        example
+                            .fields
+                            .iter()
+                            .all(|(k, v)| d.values.get(k) == Some(v))
+                    };
+                    match (example.expect, mine.first()) {
+                        (None, None) => Outcome::Ok,
+                        (None, Some(d)) => Outcome::Noisy {
+                            captures: d.values.clone(),
+                        },
+                        (Some(_), None) => Outcome::Missing,
+                        (Some(want), Some(first)) => {
+                            if mine.iter().any(|d| d.severity == want && fields_hold(d)) {
+                                Outcome::Ok
+                            } else if !mine.iter().any(|d| d.severity == want) {
+                                Outcome::WrongStatus {
+                                    expected: want.as_str().to_string(),
+                                    actual: first.severity.as_str().to_string(),
+                                }
+                            } else {
+                                Outcome::WrongCaptures {
+                                    expected: example.fields.clone(),
+                                    actual: first.values.clone(),
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            results.push(CaseResult {
+                rule: rule.id.clone(),
+                source: rule.source.clone(),
+                example: example.name.clone(),
+                outcome,
+            });
         }
-        "doctor-remote-port-without-credentials" => {
-            "port 9443 needs API-key credentials, none in the keystore"
-        }
-        "doctor-remote-api-key-sniff" => {
-            "sniff mode with API keys needs every remote node's 9443 address reachable; use proxy"
-        }
-        "doctor-remote-api-key-not-connected" => "not connected: remote cluster server off, wrong address or server_name, untrusted certificate, or a bad key",
-        _ => "see the finding",
     }
+    results
+}
+
+/// What a cluster answering as `example` says does would give doctor; a call the example does
+/// not answer is "not checked".
+fn example_facts(example: &crate::rule::check::CheckExample) -> Result<ClusterFacts, String> {
+    let within = example.within.as_deref().unwrap_or("14d");
+    let within_ms = super::timeline::parse_time_value(within)
+        .ok_or_else(|| format!("`within = \"{within}\"` is not a time value (14d, 36h)"))?;
+    let answer = |call: &str| {
+        example
+            .answers
+            .get(call)
+            .cloned()
+            .ok_or_else(|| format!("not checked: the example does not answer {call}"))
+    };
+    let security = match (
+        example.answers.get("GET /_xpack/usage"),
+        example.answers.get("GET /_xpack"),
+    ) {
+        (Some(usage), _) if usage.get("security").is_some() => {
+            Ok(("GET /_xpack/usage".to_string(), usage["security"].clone()))
+        }
+        (_, Some(info)) if info.pointer("/features/security").is_some() => Ok((
+            "GET /_xpack".to_string(),
+            info["features"]["security"].clone(),
+        )),
+        _ => Err("not checked: the example does not answer GET /_xpack/usage".to_string()),
+    };
+    Ok(ClusterFacts {
+        label: "an example cluster".into(),
+        https: false,
+        version: example.version,
+        whoami: None,
+        security,
+        keys: answer("GET /_security/api_key").map(|a| {
+            let keys = crate::event::key_metadata::from_response(&a)
+                .into_iter()
+                .filter(|k| !k.invalidated)
+                .collect();
+            (keys, Vec::new())
+        }),
+        remote_info: answer("GET /_remote/info"),
+        settings: answer("GET /_cluster/settings"),
+        // 2026-01-01T00:00:00Z.
+        now_ms: example.now_ms.unwrap_or(1_767_225_600_000),
+        within: within.to_string(),
+        within_ms,
+    })
 }
 
 #[cfg(test)]
@@ -1143,6 +1152,11 @@ mod tests {
             within: "14d".into(),
             within_ms: 14 * 86_400_000,
         }
+    }
+
+    fn examine(facts: &ClusterFacts) -> DoctorReport {
+        let (rules, _) = crate::rule::load(None).expect("the bundled rules load");
+        super::examine(facts, &rules)
     }
 
     fn classes(r: &DoctorReport) -> Vec<(&'static str, &str)> {
@@ -1292,6 +1306,42 @@ mod tests {
             .notes
             .iter()
             .any(|n| n.message.contains("audit log is off")));
+        // TLS is off too, but the service's finding says so with its plan: no second note.
+        let notes: Vec<_> = r
+            .diagnosis
+            .notes
+            .iter()
+            .filter_map(|n| n.rule_id.as_deref())
+            .collect();
+        assert_eq!(notes, vec!["doctor-audit-off"]);
+        assert_eq!(
+            r.diagnosis.findings[0].remediation[0].title,
+            "Enable TLS on the HTTP layer (recommended)"
+        );
+        let tls = r.checks.iter().find(|c| c.id == "tls_http").unwrap();
+        assert_eq!(
+            (tls.status, tls.text.as_str()),
+            (
+                Status::Warning,
+                "off on the nodes; keydoctor reached them over https, so a proxy or load balancer terminates TLS in front and the hop to the nodes is plain"
+            )
+        );
+        let mut on = facts();
+        on.security = Ok((
+            "GET /_xpack/usage".into(),
+            json!({"enabled": true, "ssl": {"http": {"enabled": false}}, "api_key_service": {"enabled": true}}),
+        ));
+        let tls_only = examine(&on);
+        let notes: Vec<_> = tls_only
+            .diagnosis
+            .notes
+            .iter()
+            .filter_map(|n| n.rule_id.as_deref())
+            .collect();
+        assert_eq!(notes, vec!["doctor-http-tls-off"]);
+        assert!(tls_only.diagnosis.notes[0]
+            .message
+            .contains("between the TLS-terminating proxy and the nodes"));
         let exp = r.checks.iter().find(|c| c.id == "key_expiration").unwrap();
         assert!(exp.text.contains("1 managed"), "{}", exp.text);
     }

@@ -110,6 +110,7 @@ pub fn run(req: Request<'_>, stdin: &mut dyn Read) -> Result<Ran, Error> {
             retention: req.retention,
             filter: req.filter,
             now_ms: req.options.now_ms,
+            rules: req.rules,
         },
         &mut warnings,
     );

@@ -41,6 +41,8 @@ pub struct Finish<'a> {
     pub filter: &'a Filter,
     /// The analysis' "now", epoch milliseconds.
     pub now_ms: i64,
+    /// The rule set: its check rules say what a bundle's answers mean.
+    pub rules: &'a crate::rule::RuleSet,
 }
 
 /// What the live cluster's passes need, and what already failed on the way (the audit index).
@@ -79,7 +81,7 @@ pub(crate) fn last_passes(
 /// Bundle checks, differential, filter: the passes after a scan, in their one order.
 pub fn finish(d: &mut Diagnosis, with: &Finish<'_>) {
     for b in with.bundles {
-        bundle_checks(b, d, with.now_ms);
+        bundle_checks(b, d, with.now_ms, with.rules);
     }
     crate::diagnosis::differential::analyse(d, with.retention);
     with.filter.apply(d);
@@ -87,7 +89,12 @@ pub fn finish(d: &mut Diagnosis, with: &Finish<'_>) {
 
 /// What a bundle's API answers show, as `doctor` checks them, and what the bundle cannot show,
 /// with the request or log that would.
-pub fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_ms: i64) {
+pub fn bundle_checks(
+    b: &crate::source::bundle::Bundle,
+    d: &mut Diagnosis,
+    now_ms: i64,
+    rules: &crate::rule::RuleSet,
+) {
     use crate::diagnosis::doctor::{examine, ClusterFacts, Status};
     let cluster = b.cluster.clone().unwrap_or_else(|| "<cluster>".into());
     let facts = ClusterFacts {
@@ -112,7 +119,7 @@ pub fn bundle_checks(b: &crate::source::bundle::Bundle, d: &mut Diagnosis, now_m
         within: "14d".into(),
         within_ms: 14 * 86_400_000,
     };
-    let report = examine(&facts);
+    let report = examine(&facts, rules);
     // The evidence names the bundle file that holds each answer, not the request.
     let file_of = |call: &str| {
         [

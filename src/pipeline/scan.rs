@@ -120,6 +120,7 @@ pub fn run(mut req: Request<'_>, scanner: &Scanner, progress: Runner<'_>) -> Res
             retention: req.retention,
             filter: req.filter,
             now_ms: opts.now_ms,
+            rules: scanner.rules(),
         },
         &mut warnings,
     );
@@ -221,7 +222,7 @@ fn two_sided(
     let (files, mut remote) = scan_tree(scanner, &inputs, req.remote_logs, req.follow_links)?;
     let mut theirs = std::mem::take(&mut remote.diagnosis);
     for b in &inputs.bundles {
-        super::bundle_checks(b, &mut theirs, scanner.options().now_ms);
+        super::bundle_checks(b, &mut theirs, scanner.options().now_ms, scanner.rules());
     }
     for f in &mut diagnosis.findings {
         f.observed.side = Some(crate::model::Side::Querying);

@@ -288,6 +288,10 @@ fn doctor_human(
     for n in &report.diagnosis.notes {
         note_line(&redact(&n.message), opts, out)?;
     }
+    for line in super::suppressed_lines(&report.diagnosis) {
+        let head = paint(opts, "suppressed:", |s| s.dimmed().to_string());
+        writeln!(out, "{head} {line}")?;
+    }
     writeln!(out)?;
     writeln!(
         out,

@@ -183,9 +183,24 @@ fn load_uncached(extra: Option<&Path>) -> Result<(RuleSet, Vec<RuleProblem>), Ru
     if let Some(custom) = &custom_clients {
         clients = super::clients::merge(clients, compile_clients(custom, &mut problems));
     }
+    // doctor's checks (`checks/<id>.toml`) are rules of their own kind.
     let custom_start = super::embedded::EMBEDDED_RULES.len();
-    compile_sources(&sources, custom_start, &snippet_sources, problems).map(|(mut set, w)| {
+    let (check_sources, rule_sources): (Vec<_>, Vec<_>) = sources
+        .into_iter()
+        .enumerate()
+        .partition(|(_, s)| s.relative.starts_with("checks/"));
+    let custom_start = rule_sources
+        .iter()
+        .filter(|(i, _)| *i < custom_start)
+        .count();
+    let check_sources: Vec<RuleSource> = check_sources.into_iter().map(|(_, s)| s).collect();
+    let rule_sources: Vec<RuleSource> = rule_sources.into_iter().map(|(_, s)| s).collect();
+    let mut check_notes = Vec::new();
+    let checks = super::check::compile_checks(&check_sources, &mut problems, &mut check_notes);
+    compile_sources(&rule_sources, custom_start, &snippet_sources, problems).map(|(mut set, w)| {
         set.clients = clients;
+        set.checks = checks;
+        set.notes.extend(check_notes);
         (set, w)
     })
 }
@@ -302,7 +317,31 @@ fn read_dir_sources(dir: &Path) -> Result<DirSources, String> {
     Ok((rules, snippets, clients))
 }
 
-fn problem(
+/// A file's `severity`, `default` when absent; an unknown one is a problem (and `None`).
+pub(super) fn parse_severity(
+    source: &RuleSource,
+    given: Option<&Spanned<String>>,
+    default: Severity,
+    problems: &mut Vec<RuleProblem>,
+) -> Option<Severity> {
+    let Some(s) = given else {
+        return Some(default);
+    };
+    let parsed = Severity::parse(s.get_ref());
+    if parsed.is_none() {
+        problems.push(problem(
+            source,
+            "unknown-severity",
+            format!("unknown severity `{}`", s.get_ref()),
+            Some(s.span()),
+            "error | warning | note",
+            None,
+        ));
+    }
+    parsed
+}
+
+pub(super) fn problem(
     source: &RuleSource,
     code: &'static str,
     message: String,
@@ -441,27 +480,12 @@ fn compile_rule(
         ),
         _ => {}
     }
-    let severity = match &file.severity {
-        None => Some(if class == Some(RuleClass::Note) {
-            Severity::Note
-        } else {
-            Severity::Error
-        }),
-        Some(s) => {
-            let parsed = Severity::parse(s.get_ref());
-            if parsed.is_none() {
-                err(
-                    problems,
-                    "unknown-severity",
-                    format!("unknown severity `{}`", s.get_ref()),
-                    s.span(),
-                    "error | warning | note",
-                    None,
-                );
-            }
-            parsed
-        }
+    let default = if class == Some(RuleClass::Note) {
+        Severity::Note
+    } else {
+        Severity::Error
     };
+    let severity = parse_severity(source, file.severity.as_ref(), default, problems);
     let priority = file.priority.as_ref().map(|p| *p.get_ref()).unwrap_or(50);
     if let Some(p) = &file.priority {
         if !(0..=1000).contains(p.get_ref()) {
@@ -1105,7 +1129,7 @@ fn compile_step(
 /// A request that would be unsafe as printed: a create without role descriptors (the new key
 /// would get all of its creator's privileges), or `_authenticate` as the user (it checks the
 /// user, not the key the step is about).
-fn unsafe_request(
+pub(super) fn unsafe_request(
     request: &str,
     run_as: crate::model::RunAs,
 ) -> Option<(&'static str, String, &'static str)> {

@@ -20,6 +20,7 @@
 //! look-alike only when no finding did.
 
 pub mod atlas;
+pub mod check;
 pub mod clients;
 pub mod compile;
 mod embedded;
@@ -227,6 +228,8 @@ pub struct RuleSet {
     pub notes: Vec<String>,
     /// The clients that send keys (`rules/clients.toml`), in the order they are tried.
     pub clients: Vec<clients::ClientSpec>,
+    /// `doctor`'s checks (`rules/checks/`), one per decision.
+    pub checks: Vec<check::CheckRule>,
 }
 
 impl RuleSet {
@@ -263,6 +266,7 @@ impl RuleSet {
             unfiltered,
             notes,
             clients: embedded_clients(),
+            checks: Vec::new(),
         }
     }
 
@@ -274,6 +278,17 @@ impl RuleSet {
     /// Find a rule by id.
     pub fn get(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Find a check rule by id.
+    pub fn check(&self, id: &str) -> Option<&check::CheckRule> {
+        self.checks.iter().find(|r| r.id == id)
+    }
+
+    /// The check rule that says what decision `code` means (every decision has one: the set
+    /// does not load otherwise).
+    pub fn check_for(&self, code: &str) -> Option<&check::CheckRule> {
+        self.checks.iter().find(|r| r.decision.code == code)
     }
 
     /// Every accepted match in `doc`, in record order.

@@ -34,6 +34,15 @@ pub enum Outcome {
     Shadowed {
         by: Vec<String>,
     },
+    /// A check rule came out with another severity than its example expects.
+    WrongStatus {
+        expected: String,
+        actual: String,
+    },
+    /// The example itself cannot be run (a `within` that is not a time value).
+    Unrunnable {
+        why: String,
+    },
 }
 
 /// One example's result.
