@@ -16,11 +16,13 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod diagnosis;
 pub mod error;
 pub mod event;
+pub mod lifecycle;
 pub mod model;
 pub mod pipeline;
 pub mod report;

@@ -18,12 +18,10 @@ fn every_atlas_message_in_every_envelope_gets_its_class() {
             let report = explain_json(&input);
             let got = classes(&report);
             let notes = report["notes"].as_array().map_or(0, Vec::len);
-            let ok = if entry.class == "none" {
-                got.is_empty()
-            } else if entry.class == "note" {
-                got.is_empty() && notes > 0
-            } else {
-                got.first().map(String::as_str) == Some(entry.class.as_str())
+            let ok = match entry.class {
+                atlas::Reading::Nothing => got.is_empty(),
+                atlas::Reading::Note => got.is_empty() && notes > 0,
+                atlas::Reading::Finding(c) => got.first().map(String::as_str) == Some(c.as_str()),
             };
             if !ok {
                 failures.push(format!(
@@ -45,7 +43,9 @@ fn every_atlas_message_in_every_envelope_gets_its_class() {
 #[test]
 fn the_key_id_of_each_message_that_names_one_is_the_findings() {
     for entry in atlas::entries() {
-        if matches!(entry.class.as_str(), "none" | "note") || !entry.template.contains("{key_id}") {
+        if !matches!(entry.class, atlas::Reading::Finding(_))
+            || !entry.template.contains("{key_id}")
+        {
             continue;
         }
         for envelope in &entry.envelopes {

@@ -558,7 +558,7 @@ fn doctor_checks_are_rules_that_list_show_and_test_know() {
     let out = keydoctor(&["rules", "show", "doctor-key-expiring-soon"], "");
     assert_eq!(out.code, 0, "{}", out.stderr);
     for part in [
-        "decision: key.expiring_soon (check keys_expiring; the decision may raise it to error)",
+        "decision: key.expiring_soon (the decision may raise it to error)",
         "fields key_id, key, owner, when, left, version",
         "(only when can_update)",
         "[error] an hour left is an error on 8.15.1",

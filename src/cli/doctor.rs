@@ -1,14 +1,13 @@
 //! `keydoctor doctor`: ask the cluster the read-only questions and check the answers.
 
 use super::resolve::{cluster_client, now as parse_now};
-use super::{width, CmdResult, DoctorArgs, Io};
+use super::{CmdResult, DoctorArgs, Io};
+use crate::checks::doctor::{examine, ClusterFacts};
 use crate::cluster::{api, ClusterError};
-use crate::diagnosis::doctor::{examine, ClusterFacts};
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::Error;
 use crate::pipeline::cluster::label as cluster_label;
 use crate::report::doctor::render_doctor;
-use crate::report::RenderOptions;
 
 /// Why a part of the checks could not be done, in words for the check line.
 fn unavailable(e: &ClusterError, what: &str) -> String {
@@ -103,13 +102,7 @@ pub(super) fn run(args: DoctorArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     if let Some(s) = &suppressions {
         crate::diagnosis::suppress::apply(&mut report.diagnosis, s, now_ms);
     }
-    let opts = RenderOptions {
-        color,
-        width: width(io, args.output.width),
-        curl: args.output.curl,
-        full: args.output.full,
-        target: super::curl_target(&args.cluster),
-    };
+    let opts = super::render_options(&args.output, &args.cluster, color, io);
     render_doctor(
         &report,
         now_ms,

@@ -2,10 +2,13 @@
 //! Everything is written through the writers in [`Io`]; nothing here prints directly.
 
 mod doctor;
+mod expiring;
 mod explain;
-mod keys;
+mod impact;
+mod key;
 mod progress;
 mod resolve;
+mod rotate;
 mod rules;
 mod scan;
 
@@ -603,10 +606,10 @@ pub fn run(
     let result = match cli.command {
         Command::Explain(args) => explain::run(args, color, io),
         Command::Scan(args) => scan::run(args, color, io),
-        Command::Key(args) => keys::key(args, color, io),
-        Command::Expiring(args) => keys::expiring(args, color, io),
-        Command::Rotate(args) => keys::rotate(args, color, io),
-        Command::Impact(args) => keys::impact(args, color, io),
+        Command::Key(args) => key::run(args, color, io),
+        Command::Expiring(args) => expiring::run(args, color, io),
+        Command::Rotate(args) => rotate::run(args, color, io),
+        Command::Impact(args) => impact::run(args, color, io),
         Command::Doctor(args) => doctor::run(args, color, io),
         Command::Rules(cmd) => rules::run(cmd, color, io),
     };
@@ -645,6 +648,22 @@ fn curl_target(c: &ClusterArgs) -> crate::report::CurlTarget {
             .as_deref()
             .map(crate::cluster::client::without_userinfo),
         ca_cert: c.ca_cert.as_ref().map(|p| p.display().to_string()),
+    }
+}
+
+/// How to render: colour, the width, the curl form and where it points, everything or one screen.
+fn render_options(
+    output: &OutputArgs,
+    cluster: &ClusterArgs,
+    color: bool,
+    io: &Io<'_>,
+) -> crate::report::RenderOptions {
+    crate::report::RenderOptions {
+        color,
+        width: width(io, output.width),
+        curl: output.curl,
+        full: output.full,
+        target: curl_target(cluster),
     }
 }
 

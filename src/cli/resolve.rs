@@ -127,3 +127,35 @@ pub(super) fn print_warnings(warnings: &[String], io: &mut Io<'_>) -> Result<(),
     }
     Ok(())
 }
+
+/// Saved metadata, its warnings printed.
+pub(super) fn load_metadata(
+    paths: &[std::path::PathBuf],
+    io: &mut super::Io<'_>,
+) -> Result<(Vec<crate::pipeline::keys::KeyMetadata>, Vec<String>), Error> {
+    let mut warnings = Vec::new();
+    let loaded = crate::pipeline::keys::load_metadata(paths, &mut io.stdin, &mut warnings);
+    print_warnings(&warnings, io)?;
+    loaded
+}
+
+/// Where the metadata comes from, checked once.
+pub(super) enum Source {
+    Files(Vec<std::path::PathBuf>),
+    Cluster(crate::cluster::Client),
+}
+
+pub(super) fn source_of(
+    args: &super::MetadataArgs,
+    io: &mut super::Io<'_>,
+) -> Result<Source, Error> {
+    if !args.metadata.is_empty() {
+        return Ok(Source::Files(args.metadata.clone()));
+    }
+    match cluster_client(&args.cluster, io)? {
+        Some(client) => Ok(Source::Cluster(client)),
+        None => Err(Error::Usage(
+            "key metadata is needed: --metadata FILE (a saved GET /_security/api_key response) or --es-url URL (or ELASTICSEARCH_URL), with credentials in ES_API_KEY or ES_USERNAME and ES_PASSWORD".into(),
+        )),
+    }
+}

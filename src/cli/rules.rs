@@ -83,7 +83,7 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                 .map_err(|e| Error::Usage(format!("--filter: {e}")))?;
             let results: Vec<_> = selftest::run(&set)
                 .into_iter()
-                .chain(crate::diagnosis::doctor::run_examples(&set))
+                .chain(crate::checks::doctor::run_examples(&set))
                 .filter(|r| filter.as_ref().is_none_or(|f| f.is_match(&r.rule)))
                 .collect();
             if results.is_empty() {
@@ -248,11 +248,7 @@ fn data_file_problems(
             .map(|m| problem("facts.toml", m)),
     );
     // The message atlas (atlas/*.toml, embedded): its entries' fields.
-    let classes: Vec<&str> = crate::model::Class::ALL
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
-    out.extend(rule::atlas::check(&classes).into_iter().map(|m| {
+    out.extend(rule::atlas::check().into_iter().map(|m| {
         let mut p = problem("products.toml", m);
         p.file = "atlas (embedded)".into();
         p.src = miette::NamedSource::new(p.file.clone(), String::new());
@@ -432,11 +428,10 @@ fn show_check(r: &rule::check::CheckRule) -> String {
     }
     let d = r.decision;
     line(format!(
-        "decision: {} (check {}{})",
+        "decision: {}{}",
         d.code,
-        d.aspect,
         if d.escalates {
-            "; the decision may raise it to error"
+            " (the decision may raise it to error)"
         } else {
             ""
         }

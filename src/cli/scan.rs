@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{resolve, width, CmdResult, Io, ScanArgs};
+use super::{resolve, CmdResult, Io, ScanArgs};
 use crate::diagnosis::{Diagnosis, Options};
 use crate::error::Error;
 use crate::model::Class;
@@ -81,13 +81,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     if opts.version.is_none() {
         opts.version = inputs.bundles.iter().find_map(|b| b.version);
     }
-    let render_opts = RenderOptions {
-        color,
-        width: width(io, args.output.width),
-        curl: args.output.curl,
-        full: args.output.full,
-        target: super::curl_target(&d.cluster),
-    };
+    let render_opts = super::render_options(&args.output, &d.cluster, color, io);
     let format: Format = args.output.format.into();
     let retention = super::retention(d)?;
     let filter = Filter {

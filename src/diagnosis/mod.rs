@@ -9,14 +9,10 @@
 pub mod classify;
 pub mod correlate;
 pub mod differential;
-pub mod doctor;
 pub mod fact;
-pub mod impact;
-pub mod keys;
 pub mod owner_roles;
 pub mod privileges;
 pub mod products;
-pub mod rotate;
 pub mod suppress;
 pub mod timeline;
 pub mod two_sided;

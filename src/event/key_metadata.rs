@@ -145,6 +145,21 @@ fn parse_create_response(value: &Value, line: usize) -> Option<KeyMetadata> {
 }
 
 impl KeyMetadata {
+    /// Whether the key is managed by another product (Fleet sets `metadata.managed: true`): its
+    /// lifecycle is that product's job.
+    pub fn managed_by(&self) -> Option<String> {
+        let meta = self.metadata.as_ref()?;
+        if meta.get("managed").and_then(Value::as_bool) != Some(true) {
+            return None;
+        }
+        Some(
+            meta.get("managed_by")
+                .and_then(Value::as_str)
+                .unwrap_or("another product")
+                .to_string(),
+        )
+    }
+
     /// The key's state at `now_ms`.
     pub fn state(&self, now_ms: i64) -> KeyState {
         if self.invalidated {

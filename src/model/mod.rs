@@ -14,4 +14,4 @@ pub use key::{
     DescriptorSource, GrantKind, KeyIdSource, KeyState, KeyType, PrivilegeKind, Side, TimelineEvent,
 };
 pub use plan::*;
-pub use units::{format_ms, human_bytes};
+pub use units::{format_ms, human_bytes, human_duration};

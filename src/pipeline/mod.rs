@@ -95,7 +95,7 @@ pub fn bundle_checks(
     now_ms: i64,
     rules: &crate::rule::RuleSet,
 ) {
-    use crate::diagnosis::doctor::{examine, ClusterFacts, Status};
+    use crate::checks::doctor::{examine, ClusterFacts, Status};
     let cluster = b.cluster.clone().unwrap_or_else(|| "<cluster>".into());
     let facts = ClusterFacts {
         label: format!(

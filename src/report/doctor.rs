@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use super::human::{heading, note_line, paint, render_finding, render_steps};
 use super::markdown::{finding_markdown, md_inline, notes_markdown, steps_markdown};
 use super::{plural, Format, RenderOptions};
-use crate::diagnosis::doctor::{DoctorReport, Status};
-use crate::diagnosis::keys::human_duration;
+use crate::checks::doctor::{DoctorReport, Status};
 use crate::diagnosis::{Finding, RenderedStep};
 use crate::model::format_ms;
+use crate::model::human_duration;
 use crate::model::Class;
 use crate::secret::redact;
 

@@ -7,11 +7,14 @@
 //!   [`crate::secret::redact`] on the way out.
 
 pub mod doctor;
+pub mod expiring;
 pub mod human;
+pub mod impact;
 pub mod json;
-pub mod keys;
+pub mod key;
 pub mod markdown;
 pub mod redacting;
+pub mod rotate;
 pub mod share;
 pub mod terminal;
 
@@ -509,6 +512,36 @@ pub(crate) fn files_line(d: &Diagnosis) -> Option<String> {
             .collect::<Vec<_>>()
             .join(", ")
     ))
+}
+
+/// Left-aligned columns, two spaces apart, indented.
+pub(crate) fn table<const N: usize>(
+    out: &mut dyn Write,
+    header: &[&str; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut s = String::from("  ");
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

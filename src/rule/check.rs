@@ -1,7 +1,7 @@
 //! `doctor`'s checks as data: `rules/checks/<id>.toml`, one file per outcome of a check.
 //!
 //! - **In**: check rule files (embedded, plus `--rules DIR` under `checks/`).
-//! - **Out**: [`CheckRule`]s, each bound to one [`Decision`] that `diagnosis::doctor` makes from a
+//! - **Out**: [`CheckRule`]s, each bound to one [`Decision`] that `checks::doctor` makes from a
 //!   cluster's answers; its words (title, explanation, the check line, steps, evidence labels)
 //!   are templates over that decision's fields, checked here when the file is read.
 //! - **Never**: decide anything: whether a remote is in sniff mode, whether a key expires within
@@ -27,8 +27,6 @@ use crate::model::{Class, RuleClass, Severity, Version};
 pub struct Decision {
     /// Stable; a rule file binds to it with `decision = "…"`.
     pub code: &'static str,
-    /// The aspect whose check line it sets (`tls_http`, `remote`, …).
-    pub aspect: &'static str,
     /// Values always set when the decision is made.
     pub fields: &'static [&'static str],
     /// Values set only sometimes: outside a part they need a fallback (`{version|}`).
@@ -50,7 +48,6 @@ pub struct Decision {
 pub const DECISIONS: &[Decision] = &[
     Decision {
         code: "security.disabled",
-        aspect: "security",
         fields: &["call"],
         optional: &[],
         parts: &[],
@@ -60,7 +57,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "api_key_service.disabled",
-        aspect: "api_key_service",
         fields: &["call"],
         optional: &[],
         parts: &["service_follows_tls"],
@@ -70,7 +66,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "tls_http.off",
-        aspect: "tls_http",
         fields: &[],
         optional: &[],
         parts: &["behind_proxy", "between_proxy"],
@@ -80,7 +75,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "audit.off",
-        aspect: "audit",
         fields: &[],
         optional: &[],
         parts: &[],
@@ -90,7 +84,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "key.no_expiration",
-        aspect: "key_expiration",
         fields: &["key_id", "key", "owner"],
         optional: &["ago", "created", "version"],
         parts: &["created_ago", "this_cluster", "too_old"],
@@ -100,7 +93,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "key.expiring_soon",
-        aspect: "keys_expiring",
         fields: &["key_id", "key", "owner", "when", "left"],
         optional: &["version"],
         parts: &["this_cluster", "too_old"],
@@ -110,7 +102,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "remote.api_key_on_transport_port",
-        aspect: "remote",
         fields: &["alias", "address", "proxy_request"],
         optional: &[],
         parts: &["in_yml"],
@@ -120,7 +111,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "remote.port_without_credentials",
-        aspect: "remote",
         fields: &["alias", "address"],
         optional: &[],
         parts: &[],
@@ -130,7 +120,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "remote.api_key_sniff",
-        aspect: "remote",
         fields: &["alias", "proxy_request"],
         optional: &[],
         parts: &["disconnected", "not_connected", "in_yml", "sniff_in_yml"],
@@ -140,7 +129,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "remote.api_key_not_connected",
-        aspect: "remote",
         fields: &["alias"],
         optional: &["address"],
         parts: &["via"],
@@ -150,7 +138,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "remote.not_in_info",
-        aspect: "remote",
         fields: &["alias", "scope"],
         optional: &[],
         parts: &[],
@@ -160,7 +147,6 @@ pub const DECISIONS: &[Decision] = &[
     },
     Decision {
         code: "remote.certificate_not_connected",
-        aspect: "remote",
         fields: &["alias"],
         optional: &[],
         parts: &[],

@@ -8,9 +8,9 @@
 //! - **Never**: say "nothing uses it" when the inputs cannot see use: without audit logs the
 //!   answer is "unknown", and the window the logs cover is always stated.
 
-use super::correlate::Successes;
-use super::keys::Usage;
-use super::products::Recognised;
+use super::expiring::Usage;
+use crate::diagnosis::correlate::Successes;
+use crate::diagnosis::products::Recognised;
 use crate::diagnosis::Diagnosis;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::format_ms;
@@ -217,7 +217,7 @@ pub fn assess(
     if let Some(d) = &dependent {
         // The product made the key and retires it: its own way, not `rotate` and DELETE.
         steps.extend(d.steps.iter().cloned());
-    } else if let Some(product) = key.and_then(super::doctor::managed_by) {
+    } else if let Some(product) = key.and_then(KeyMetadata::managed_by) {
         steps.push(format!(
             "The key is managed by {product} (metadata.managed: true): retire it there (for Fleet, the agent, policy or output that owns it), not with the API, or {product} will not know"
         ));
@@ -237,7 +237,7 @@ pub fn assess(
         name: key.and_then(|k| k.name.clone()),
         owner: key.and_then(|k| k.username.clone()),
         state,
-        managed_by: key.and_then(super::doctor::managed_by),
+        managed_by: key.and_then(KeyMetadata::managed_by),
         usage,
         failures,
         audit_span,

@@ -1,8 +1,7 @@
-//! What key metadata says about keys, for `keydoctor key` and `keydoctor expiring`.
+//! `keydoctor key`: what key metadata says about one key.
 //!
-//! - **In**: [`KeyMetadata`] (from files now; the live cluster yields the same type) and "now".
-//! - **Out**: a [`KeyReport`] for one key (state, dates, privileges as rows) or an
-//!   [`ExpiringReport`] for a set of keys.
+//! - **In**: [`KeyMetadata`] (from files, a bundle or the live cluster) and "now".
+//! - **Out**: a [`KeyReport`] (state, dates, privileges as rows).
 //! - **Never**: invent a state: a key the metadata does not list is `missing` from *that*
 //!   metadata, and the report says which metadata was read.
 
@@ -263,149 +262,9 @@ fn access_rows(access: &Value) -> Vec<PrivilegeRow> {
     out
 }
 
-/// One key in an expiry report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpiringKey {
-    pub id: String,
-    pub name: Option<String>,
-    pub owner: Option<String>,
-    pub key_type: Option<crate::model::KeyType>,
-    pub expiration_ms: Option<i64>,
-    /// Until expiration (negative: since).
-    pub expires_in_ms: Option<i64>,
-    /// Its use as the scanned logs show it (`expiring --logs`).
-    pub usage: Option<Usage>,
-}
-
-/// A key's successful authentications in the logs: the "last used" Elasticsearch does not keep.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Usage {
-    pub last_ms: i64,
-    pub count: usize,
-    pub clients: Vec<String>,
-    pub users: Vec<String>,
-    /// `path:line` of the last success.
-    pub source: String,
-}
-
-/// `keydoctor expiring`: active keys expiring within the window, expired keys apart, keys that
-/// never expire apart (a risk: nothing makes them rotate).
-#[derive(Debug, Clone, Default)]
-pub struct ExpiringReport {
-    pub within_ms: i64,
-    pub within: String,
-    pub keys: Vec<ExpiringKey>,
-    pub expired: Vec<ExpiringKey>,
-    pub no_expiration: Vec<ExpiringKey>,
-    /// Keys read, and how many were invalidated (never listed: they cannot be used).
-    pub total: usize,
-    pub invalidated: usize,
-    /// What the source could not show.
-    pub notes: Vec<String>,
-    /// Whether logs were scanned for use (`--logs`): a key without [`ExpiringKey::usage`] then
-    /// was not seen authenticating in them.
-    pub usage_scanned: bool,
-}
-
-impl ExpiringReport {
-    /// Join each listed key with its successes in the scanned logs.
-    pub fn join_usage(
-        &mut self,
-        successes: &std::collections::BTreeMap<String, super::correlate::Successes>,
-    ) {
-        self.usage_scanned = true;
-        for k in self
-            .keys
-            .iter_mut()
-            .chain(self.expired.iter_mut())
-            .chain(self.no_expiration.iter_mut())
-        {
-            k.usage = successes.get(&k.id).map(|s| Usage {
-                last_ms: s.last_ms,
-                count: s.count,
-                clients: s.clients.iter().cloned().collect(),
-                users: s.users.iter().cloned().collect(),
-                source: s.last_source.clone(),
-            });
-        }
-    }
-}
-
-/// Sort `keys` into an [`ExpiringReport`].
-pub fn expiring(keys: &[KeyMetadata], within: &str, within_ms: i64, now_ms: i64) -> ExpiringReport {
-    let mut report = ExpiringReport {
-        within_ms,
-        within: within.to_string(),
-        total: keys.len(),
-        ..Default::default()
-    };
-    let mut seen = std::collections::BTreeSet::new();
-    for k in keys.iter().rev() {
-        if !seen.insert(k.id.clone()) {
-            continue;
-        }
-        if k.invalidated {
-            report.invalidated += 1;
-            continue;
-        }
-        let entry = ExpiringKey {
-            id: k.id.clone(),
-            name: k.name.clone(),
-            owner: k.username.as_ref().map(|u| match &k.realm {
-                Some(r) => format!("{u}@{r}"),
-                None => u.clone(),
-            }),
-            key_type: k.key_type,
-            expiration_ms: k.expiration_ms,
-            expires_in_ms: k.expiration_ms.map(|e| e - now_ms),
-            usage: None,
-        };
-        match k.expiration_ms {
-            None => report.no_expiration.push(entry),
-            Some(e) if e <= now_ms => report.expired.push(entry),
-            Some(e) if e - now_ms <= within_ms => report.keys.push(entry),
-            Some(_) => {}
-        }
-    }
-    report.keys.sort_by_key(|k| (k.expiration_ms, k.id.clone()));
-    report
-        .expired
-        .sort_by_key(|k| (std::cmp::Reverse(k.expiration_ms), k.id.clone()));
-    report.no_expiration.sort_by(|a, b| a.id.cmp(&b.id));
-    report
-}
-
-/// `1209600000` → `14d`, `5400000` → `1h 30m`, `-90000` → `-1m 30s`.
-pub fn human_duration(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let mut s = ms.unsigned_abs() / 1000;
-    let d = s / 86_400;
-    s %= 86_400;
-    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (sec, "s")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .take(2)
-        .map(|(n, u)| format!("{n}{u}"))
-        .collect();
-    if parts.is_empty() {
-        "0s".to_string()
-    } else {
-        format!("{sign}{}", parts.join(" "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human_duration(14 * 86_400_000), "14d");
-        assert_eq!(human_duration(5_400_000), "1h 30m");
-        assert_eq!(human_duration(-90_000), "-1m 30s");
-        assert_eq!(human_duration(86_400_000 + 3_600_000 + 60_000), "1d 1h");
-    }
 
     #[test]
     fn descriptors_become_rows() {

@@ -18,11 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::keys::human_duration;
-use super::privileges::format_json;
+use crate::diagnosis::privileges::format_json;
 use crate::diagnosis::{Diagnosis, Evidence, Finding, Note, RenderedStep, Span};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
-use crate::model::format_ms;
+use crate::model::{format_ms, human_duration};
 use crate::model::{Class, RuleClass, Severity, Version};
 use crate::rule::check::CheckRule;
 use crate::rule::RuleSet;
@@ -530,21 +529,6 @@ fn security_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
     }
 }
 
-/// Whether a key is managed by another product (Fleet sets `metadata.managed: true`): its
-/// lifecycle is that product's job.
-pub fn managed_by(key: &KeyMetadata) -> Option<String> {
-    let meta = key.metadata.as_ref()?;
-    if meta.get("managed").and_then(Value::as_bool) != Some(true) {
-        return None;
-    }
-    Some(
-        meta.get("managed_by")
-            .and_then(Value::as_str)
-            .unwrap_or("another product")
-            .to_string(),
-    )
-}
-
 fn owner(key: &KeyMetadata) -> String {
     match (&key.username, &key.realm) {
         (Some(u), Some(r)) => format!("{u} (realm {r})"),
@@ -611,7 +595,7 @@ fn key_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
     let mut soon = Vec::new();
     for key in &active {
         match key.expiration_ms {
-            None if managed_by(key).is_some() => managed += 1,
+            None if key.managed_by().is_some() => managed += 1,
             None => never.push(*key),
             Some(e) if e - now <= facts.within_ms => soon.push(*key),
             Some(_) => {}
@@ -1087,7 +1071,7 @@ pub fn run_examples(rules: &RuleSet) -> Vec<crate::rule::selftest::CaseResult> {
 /// not answer is "not checked".
 fn example_facts(example: &crate::rule::check::CheckExample) -> Result<ClusterFacts, String> {
     let within = example.within.as_deref().unwrap_or("14d");
-    let within_ms = super::timeline::parse_time_value(within)
+    let within_ms = crate::diagnosis::timeline::parse_time_value(within)
         .ok_or_else(|| format!("`within = \"{within}\"` is not a time value (14d, 36h)"))?;
     let answer = |call: &str| {
         example

@@ -9,11 +9,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::classify::writable_descriptor;
-use super::keys::{human_duration, State};
-use super::privileges::format_json;
+use super::key::State;
+use crate::diagnosis::classify::writable_descriptor;
+use crate::diagnosis::privileges::format_json;
 use crate::event::key_metadata::KeyMetadata;
 use crate::model::format_ms;
+use crate::model::human_duration;
 use crate::model::RunAs;
 
 /// One step of a plan.
@@ -126,10 +127,20 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
         // Elasticsearch rejects, so the create cannot run until someone fills them in.
         if key.role_descriptors.is_none() {
             warnings.push("the metadata shows no role descriptors (before 8.5 they are not returned): the create request below has a placeholder Elasticsearch rejects; fill in the old key's descriptors (from where it was created), or the privileges its clients need".into());
-            after = super::classify::placeholder_descriptors(Some(&key.id), false, None, false);
+            after = crate::diagnosis::classify::placeholder_descriptors(
+                Some(&key.id),
+                false,
+                None,
+                false,
+            );
         } else if after.as_object().is_some_and(|m| m.is_empty()) {
             warnings.push("the old key has no role descriptors: it carries all of its owner's privileges, and a copy made with `{}` would carry all of its creator's; the create request below has a placeholder Elasticsearch rejects: name only what its clients need".into());
-            after = super::classify::placeholder_descriptors(Some(&key.id), true, None, false);
+            after = crate::diagnosis::classify::placeholder_descriptors(
+                Some(&key.id),
+                true,
+                None,
+                false,
+            );
         }
         body.insert("role_descriptors".into(), after);
     }

@@ -1,0 +1,220 @@
+//! `keydoctor impact`'s report in the three formats.
+
+use std::io::{self, Write};
+
+use owo_colors::OwoColorize;
+use serde_json::{json, Value};
+
+use super::{table, Format, RenderOptions};
+use crate::model::format_ms;
+use crate::secret::redact;
+
+/// `keydoctor impact`: the verdict, who uses the key, who fails with it, and the steps.
+pub fn render_impact(
+    r: &crate::lifecycle::impact::Impact,
+    format: Format,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let usage = r.usage.as_ref().map(|u| {
+        json!({"last_used": format_ms(u.last_ms), "uses": u.count, "clients": u.clients,
+               "used_as": u.users, "last_used_at": u.source})
+    });
+    let failures: Vec<Value> = r
+        .failures
+        .iter()
+        .map(|f| json!({"class": f.class.as_str(), "count": f.count, "last_seen": f.last_seen, "clients": f.clients}))
+        .collect();
+    let related: Vec<Value> = r
+        .related
+        .iter()
+        .map(|k| json!({"id": k.id, "name": k.name, "state": crate::model::KeyState::or_unknown(k.state), "type": k.kind}))
+        .collect();
+    // The other keys of the same agent (say), or the request that lists them.
+    let related_text = || -> Option<(String, Vec<[String; 4]>)> {
+        let (field, value) = r.dependent.as_ref()?.related.clone()?;
+        if let Some(q) = &r.related_query {
+            return Some((
+                format!("The other keys of {field} `{value}` (ask the cluster):\n{q}"),
+                Vec::new(),
+            ));
+        }
+        let title = if r.related.is_empty() {
+            format!("No other key has {field} `{value}`.")
+        } else {
+            format!("The other keys of {field} `{value}`:")
+        };
+        let rows = r
+            .related
+            .iter()
+            .map(|k| {
+                [
+                    k.id.clone(),
+                    k.name.clone().unwrap_or_else(|| "-".into()),
+                    k.kind.clone().unwrap_or_else(|| "-".into()),
+                    crate::model::KeyState::or_unknown(k.state).to_string(),
+                ]
+            })
+            .collect();
+        Some((title, rows))
+    };
+    match format {
+        Format::Json => {
+            let doc = json!({
+                "id": r.id, "name": r.name, "owner": r.owner, "state": crate::model::KeyState::or_unknown(r.state),
+                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": redact(&r.conclusion),
+                "partial": r.partial,
+                "skipped": r.skipped.iter().map(|(s, why)| json!({"source": s, "reason": redact(why)})).collect::<Vec<_>>(),
+                "used_by": r.dependent.as_ref().map(|d| json!({
+                    "product_id": d.id, "product": d.product, "depends": d.depends,
+                    "breaks": d.breaks, "retires": d.retires, "sources": d.sources,
+                    "related": d.related.as_ref().map(|(f, v)| json!({"field": f, "value": v})),
+                })),
+                "related_keys": related,
+                "related_query": r.related_query,
+                "usage": usage, "failures": failures,
+                "audit_span": r.audit_span.map(|(a, b)| json!([format_ms(a), format_ms(b)])),
+                "steps": r.steps,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Markdown => {
+            writeln!(out, "## Impact of invalidating `{}`\n", r.id)?;
+            writeln!(out, "{}\n", redact(&r.conclusion))?;
+            for (source, why) in &r.skipped {
+                writeln!(out, "> **warning:** {source}: {}\n", redact(why))?;
+            }
+            if let Some((title, rows)) = related_text() {
+                let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
+                writeln!(out, "{}\n", redact(head))?;
+                if !request.is_empty() {
+                    writeln!(out, "```\n{request}\n```\n")?;
+                }
+                if !rows.is_empty() {
+                    writeln!(out, "| key | name | type | state |\n|---|---|---|---|")?;
+                    for [id, name, kind, state] in &rows {
+                        writeln!(out, "| `{id}` | {} | {kind} | {state} |", redact(name))?;
+                    }
+                    writeln!(out)?;
+                }
+            }
+            if !r.failures.is_empty() {
+                writeln!(
+                    out,
+                    "| failing as | count | last seen | clients |\n|---|---|---|---|"
+                )?;
+                for f in &r.failures {
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} |",
+                        f.class.as_str(),
+                        f.count,
+                        f.last_seen.as_deref().unwrap_or("-"),
+                        f.clients.join(", ")
+                    )?;
+                }
+                writeln!(out)?;
+            }
+            for (n, step) in r.steps.iter().enumerate() {
+                let (title, request) = step.split_once('\n').unwrap_or((step, ""));
+                writeln!(out, "{}. {}", n + 1, redact(title))?;
+                if !request.is_empty() {
+                    writeln!(
+                        out,
+                        "\n   ```\n{}\n   ```",
+                        super::markdown::indent(request, "   ")
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Format::Human => {
+            let head = format!(
+                "{}{}: {}",
+                r.id,
+                r.name
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default(),
+                crate::model::KeyState::or_unknown(r.state)
+            );
+            writeln!(
+                out,
+                "{}",
+                if opts.color {
+                    head.bold().to_string()
+                } else {
+                    head
+                }
+            )?;
+            let wrapped = super::fill(
+                &redact(&r.conclusion),
+                super::wrap_options(opts.width.max(40)),
+            );
+            writeln!(out, "{wrapped}")?;
+            for (source, why) in &r.skipped {
+                let head = if opts.color {
+                    "warning:".yellow().bold().to_string()
+                } else {
+                    "warning:".to_string()
+                };
+                writeln!(out, "{head} {source}: {}", redact(why))?;
+            }
+            if let Some((title, rows)) = related_text() {
+                let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "{}",
+                    super::fill(&redact(head), super::wrap_options(opts.width.max(40)))
+                )?;
+                for line in request.lines() {
+                    writeln!(out, "  {line}")?;
+                }
+                if !rows.is_empty() {
+                    table(out, &["key", "name", "type", "state"], &rows)?;
+                }
+            }
+            if !r.failures.is_empty() {
+                writeln!(out)?;
+                let rows: Vec<[String; 4]> = r
+                    .failures
+                    .iter()
+                    .map(|f| {
+                        [
+                            f.class.as_str().to_string(),
+                            f.count.to_string(),
+                            f.last_seen.clone().unwrap_or_else(|| "-".into()),
+                            if f.clients.is_empty() {
+                                "-".into()
+                            } else {
+                                f.clients.join(", ")
+                            },
+                        ]
+                    })
+                    .collect();
+                table(out, &["failing as", "count", "last seen", "clients"], &rows)?;
+            }
+            writeln!(out)?;
+            for (n, step) in r.steps.iter().enumerate() {
+                let (title, request) = step.split_once('\n').unwrap_or((step, ""));
+                let pad = "   ";
+                writeln!(
+                    out,
+                    "{}",
+                    super::fill(
+                        &redact(title),
+                        super::wrap_options(opts.width.max(40))
+                            .initial_indent(&format!("{}. ", n + 1))
+                            .subsequent_indent(pad)
+                    )
+                )?;
+                for line in request.lines() {
+                    writeln!(out, "{pad}  {line}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
