@@ -638,3 +638,55 @@ fn a_broken_check_rule_is_an_error_naming_what_is_wrong() {
         err.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn the_causes_a_message_leaves_open_are_the_rule_files_word_not_its_id() {
+    // A site's copy of the wrong-secret rule without `differential` gets none: the file, not
+    // the rule's id, says which causes the message leaves open.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("malformed_credentials")).unwrap();
+    let bundled =
+        std::fs::read_to_string(root().join("rules/malformed_credentials/wrong-secret.toml"))
+            .unwrap();
+    std::fs::write(
+        dir.path().join("malformed_credentials/wrong-secret.toml"),
+        bundled.replace("differential = \"wrong_secret\"\n", ""),
+    )
+    .unwrap();
+    let input = r#"{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: invalid credentials for API key [VuaCfGcBCdbkQm-e5aOx]"}],"type":"security_exception"},"status":401}"#;
+    let with = explain_differential(input, None);
+    assert!(with.is_some(), "the bundled rule weighs the wrong secret");
+    let without = explain_differential(input, Some(dir.path()));
+    assert!(without.is_none(), "{without:?}");
+    // A differential of another class's causes is refused.
+    std::fs::write(
+        dir.path().join("malformed_credentials/wrong-secret.toml"),
+        bundled.replace(
+            "differential = \"wrong_secret\"",
+            "differential = \"remote_access_denied\"",
+        ),
+    )
+    .unwrap();
+    let err = rule::load(Some(dir.path())).unwrap_err();
+    assert!(
+        err.problems.iter().any(|p| p.code == "differential-class"),
+        "{:?}",
+        err.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
+    );
+}
+
+/// The first finding's `differential` of `keydoctor explain --format json` on `input`.
+fn explain_differential(input: &str, rules: Option<&std::path::Path>) -> Option<serde_json::Value> {
+    let mut args = vec!["explain", "--format", "json", "--no-config"];
+    let dir;
+    if let Some(d) = rules {
+        dir = d.to_str().unwrap().to_string();
+        args.extend(["--rules", dir.as_str()]);
+    }
+    let out = keydoctor(&args, input);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr));
+    let f = &report["findings"][0];
+    assert_eq!(f["rule_id"], "wrong-secret", "{}", out.stdout);
+    Some(f["differential"].clone()).filter(|d| !d.is_null())
+}

@@ -280,6 +280,9 @@ fn show(r: &rule::Rule) -> String {
     if !r.seen_in.is_empty() {
         line(format!("seen in: {}", r.seen_in.join(", ")));
     }
+    if let Some(open) = r.differential {
+        line(format!("differential: {}", open.as_str()));
+    }
     if let Some(v) = r.implies_version {
         line(format!("implies Elasticsearch {v} or later"));
     }

@@ -19,6 +19,7 @@ use crate::diagnosis::{Diagnosis, FactKind, Finding};
 use crate::event::credential::looks_like_key_id;
 use crate::model::format_ms;
 use crate::model::Class;
+use crate::model::OpenCauses;
 use crate::model::TimelineEvent;
 
 /// How much the evidence supports a cause.
@@ -171,7 +172,7 @@ impl Default for Retention {
 }
 
 /// Fill the differential of every finding whose class has several causes.
-pub fn analyse(d: &mut Diagnosis, retention: &Retention) {
+pub fn analyse(d: &mut Diagnosis, retention: &Retention, rules: &crate::rule::RuleSet) {
     // Every finding's key, class and span: the other failures of a key show it existed.
     let others: Vec<(Option<String>, Earlier)> = d
         .findings
@@ -192,6 +193,7 @@ pub fn analyse(d: &mut Diagnosis, retention: &Retention) {
         if f.differential.is_some() {
             continue;
         }
+        let open = rules.get(&f.rule_id).and_then(|r| r.differential);
         f.differential = match f.class {
             Class::Missing => {
                 let earlier: Vec<&Earlier> = others
@@ -204,9 +206,11 @@ pub fn analyse(d: &mut Diagnosis, retention: &Retention) {
             Class::Expired => Some(expired(f)),
             Class::Invalidated => Some(invalidated(f)),
             Class::UnderPrivileged => Some(under_privileged(f)),
-            Class::MalformedCredentials if f.rule_id == "wrong-secret" => Some(wrong_secret(f)),
+            Class::MalformedCredentials if open == Some(OpenCauses::WrongSecret) => {
+                Some(wrong_secret(f))
+            }
             Class::ApiKeyServiceDisabled => Some(service_disabled(f)),
-            Class::CrossClusterMisconfig => cross_cluster(f),
+            Class::CrossClusterMisconfig => cross_cluster(f, open),
             // The other classes name one cause from the text itself (a credential's format, a
             // key's type): there is nothing to weigh.
             _ => None,
@@ -562,9 +566,9 @@ fn service_disabled(f: &Finding) -> Differential {
 
 /// Cross-cluster: a refused handshake (four reasons only the remote knows), or a denied search
 /// (the key's access or the caller's remote_indices).
-fn cross_cluster(f: &Finding) -> Option<Differential> {
-    match f.rule_id.as_str() {
-        "remote-key-rejected" => {
+fn cross_cluster(f: &Finding, open: Option<OpenCauses>) -> Option<Differential> {
+    match open? {
+        OpenCauses::RemoteKeyRejected => {
             let names = [
                 CauseKind::RemoteKeyExpired,
                 CauseKind::RemoteKeyInvalidated,
@@ -590,7 +594,7 @@ fn cross_cluster(f: &Finding) -> Option<Differential> {
                 ),
             ))
         }
-        "remote-access-denied" => {
+        OpenCauses::RemoteAccessDenied => {
             let access = f.limit().and_then(|(l, text)| match l {
                 Limit::EffectiveAccess(e) => Some((e, text)),
                 _ => None,

@@ -180,6 +180,41 @@ pub struct Client {
     pub deploy: String,
 }
 
+/// Causes a rule's message leaves open and the differential weighs (a rule file's
+/// `differential`): the message is the same for each, other inputs tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenCauses {
+    /// The key exists, the secret sent is not its secret.
+    WrongSecret,
+    /// The remote refused the cross-cluster key in the handshake: expired, invalidated, unknown
+    /// there, or its secret wrong; only the remote knows which.
+    RemoteKeyRejected,
+    /// A cross-cluster search was denied: the key's access, or the caller's `remote_indices`.
+    RemoteAccessDenied,
+}
+
+impl OpenCauses {
+    pub const ALL: [Self; 3] = [
+        Self::WrongSecret,
+        Self::RemoteKeyRejected,
+        Self::RemoteAccessDenied,
+    ];
+
+    /// The name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WrongSecret => "wrong_secret",
+            Self::RemoteKeyRejected => "remote_key_rejected",
+            Self::RemoteAccessDenied => "remote_access_denied",
+        }
+    }
+
+    /// Parse a rule file's `differential`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
 /// Which of two ways a plan fixes a key that can be kept: change it in place, or replace it.
 /// A plan prints one (a rule file's `path`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -83,7 +83,7 @@ pub fn finish(d: &mut Diagnosis, with: &Finish<'_>) {
     for b in with.bundles {
         bundle_checks(b, d, with.now_ms, with.rules);
     }
-    crate::diagnosis::differential::analyse(d, with.retention);
+    crate::diagnosis::differential::analyse(d, with.retention, with.rules);
     with.filter.apply(d);
 }
 

@@ -852,12 +852,52 @@ fn compile_rule(
             }
         }
     }
+    // The causes a message leaves open belong to its class.
+    let differential = file.differential.as_ref().and_then(|d| {
+        use crate::model::OpenCauses;
+        let Some(open) = OpenCauses::parse(d.get_ref()) else {
+            err(
+                problems,
+                "unknown-differential",
+                format!("`{}` is not a set of open causes", d.get_ref()),
+                d.span(),
+                "unknown",
+                Some(format!(
+                    "one of: {}",
+                    OpenCauses::ALL.map(|c| c.as_str()).join(", ")
+                )),
+            );
+            return None;
+        };
+        let fits = match open {
+            OpenCauses::WrongSecret => Class::MalformedCredentials,
+            OpenCauses::RemoteKeyRejected | OpenCauses::RemoteAccessDenied => {
+                Class::CrossClusterMisconfig
+            }
+        };
+        if class != Some(RuleClass::Finding(fits)) {
+            err(
+                problems,
+                "differential-class",
+                format!(
+                    "`differential = \"{}\"` weighs causes of `{}`, not of this rule's class",
+                    open.as_str(),
+                    fits.as_str()
+                ),
+                d.span(),
+                "another class's causes",
+                None,
+            );
+        }
+        Some(open)
+    });
 
     if problems[before..].iter().any(|p| !p.warning) {
         return None;
     }
     Some(Rule {
         id,
+        differential,
         class: class?,
         severity: severity?,
         priority,

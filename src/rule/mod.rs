@@ -134,6 +134,8 @@ pub struct Rule {
     pub references: Vec<Reference>,
     /// Fixes that look right and do not work, shown with every finding of the rule.
     pub dead_ends: Vec<String>,
+    /// The causes the message leaves open, which the differential weighs.
+    pub differential: Option<crate::model::OpenCauses>,
     pub examples: Vec<Example>,
     /// Where it came from: `rules/expired/x.toml (embedded)` or a path.
     pub source: String,

@@ -45,6 +45,8 @@ pub(crate) struct RuleFile {
     pub(crate) example: Vec<Spanned<ExampleFile>>,
     #[serde(default)]
     pub(crate) dead_ends: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) differential: Option<Spanned<String>>,
 }
 
 /// `[match]`.
