@@ -335,3 +335,25 @@ fn a_command_has_one_name_in_cli_its_module_and_report() {
     }
     assert!(missing.is_empty(), "{missing:?}");
 }
+
+/// Renderers redact nothing field by field: the one writer redacts every line on the way out,
+/// and `report::fill` redacts prose before wrapping it (the only other call in `report/`).
+#[test]
+fn report_redacts_in_the_writer_and_before_wrapping_only() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src/report"), &mut files);
+    let mut calls = Vec::new();
+    for path in files {
+        let text = code(&std::fs::read_to_string(&path).unwrap());
+        let n = text.matches("redact(").count();
+        if n > 0 {
+            calls.push(format!("{} ({n})", relative(&path)));
+        }
+    }
+    calls.sort();
+    assert_eq!(
+        calls,
+        ["src/report/mod.rs (1)", "src/report/redacting.rs (1)"],
+        "a renderer redacts on its own: let the writer do it"
+    );
+}

@@ -15,7 +15,6 @@ use crate::diagnosis::{Finding, RenderedStep};
 use crate::model::format_ms;
 use crate::model::human_duration;
 use crate::model::Class;
-use crate::secret::redact;
 
 /// Render `report` in `format`; `now_ms` for ages and time left.
 pub fn render_doctor(
@@ -47,7 +46,7 @@ fn doctor_json(report: &DoctorReport, opts: &RenderOptions, out: &mut dyn Write)
             report
                 .checks
                 .iter()
-                .map(|c| json!({"id": c.id, "title": c.title, "status": c.status.as_str(), "text": redact(&c.text)}))
+                .map(|c| json!({"id": c.id, "title": c.title, "status": c.status.as_str(), "text": c.text}))
                 .collect(),
         );
         map.insert(
@@ -237,7 +236,7 @@ fn doctor_human(
         let head = format!("  {mark} {:<title_width$}  ", c.title);
         let pad = " ".repeat(title_width + 6);
         let wrapped = super::fill(
-            &redact(&c.text),
+            &c.text,
             super::wrap_options(opts.width.max(40).saturating_sub(title_width + 6).max(20)),
         );
         for (i, line) in wrapped.lines().enumerate() {
@@ -271,7 +270,7 @@ fn doctor_human(
         let (when, rows) = key_rows(&group, now_ms);
         heading(opts, out, "Keys")?;
         for line in columns(&["id", "name", "owner", when.as_str()], &rows, "    ") {
-            writeln!(out, "{}", redact(&line))?;
+            writeln!(out, "{line}")?;
         }
         heading(opts, out, "What it means")?;
         let meaning = match group[0].class {
@@ -286,7 +285,7 @@ fn doctor_human(
         writeln!(out)?;
     }
     for n in &report.diagnosis.notes {
-        note_line(&redact(&n.message), opts, out)?;
+        note_line(&n.message, opts, out)?;
     }
     for line in super::suppressed_lines(&report.diagnosis) {
         let head = paint(opts, "suppressed:", |s| s.dimmed().to_string());
@@ -319,7 +318,7 @@ fn doctor_markdown(
             "| {} | {} | {} |",
             symbol(c.status),
             md_inline(&c.title),
-            md_inline(&redact(&c.text)).replace('|', "\\|")
+            md_inline(&c.text).replace('|', "\\|")
         )?;
     }
     writeln!(out)?;

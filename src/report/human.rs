@@ -10,7 +10,6 @@ use owo_colors::OwoColorize;
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
 use crate::diagnosis::{Diagnosis, Evidence, Finding, RenderedStep};
 use crate::model::Severity;
-use crate::secret::redact;
 
 const INDENT: &str = "  ";
 
@@ -20,7 +19,7 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
     if let Some(why) = &d.cluster_mismatch {
         let head = paint(opts, "warning:", |s| s.yellow().bold().to_string());
         let text = super::fill(
-            &format!("warning: {}", redact(why)),
+            &format!("warning: {why}"),
             super::wrap_options(opts.width.max(40)).subsequent_indent("         "),
         );
         let body = text.strip_prefix("warning:").unwrap_or(&text);
@@ -62,11 +61,7 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
         } else {
             String::new()
         };
-        note_line(
-            &format!("{}{count}{place}", redact(&note.message)),
-            opts,
-            out,
-        )?;
+        note_line(&format!("{}{count}{place}", note.message), opts, out)?;
     }
     if d.skipped.len() > 1 {
         let partial = d.skipped.iter().filter(|s| s.reason.is_partial()).count();
@@ -78,12 +73,7 @@ pub fn render_human(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) ->
     }
     for skipped in &d.skipped {
         let head = paint(opts, "warning:", |s| s.yellow().bold().to_string());
-        writeln!(
-            out,
-            "{head} {}: {}",
-            skipped.source,
-            redact(&skipped.reason.to_string())
-        )?;
+        writeln!(out, "{head} {}: {}", skipped.source, skipped.reason)?;
     }
     if !d.findings.is_empty() || !d.notes.is_empty() || !d.skipped.is_empty() {
         writeln!(out)?;
@@ -361,7 +351,7 @@ fn short_finding(
             let first = format!("{INDENT}{label:>label_width$}  ");
             let rest = " ".repeat(first.chars().count());
             let wrapped = super::fill(
-                &redact(&value),
+                &value,
                 super::wrap_options(opts.width.max(40))
                     .initial_indent(&first)
                     .subsequent_indent(&rest),
@@ -379,15 +369,14 @@ fn short_finding(
     // `curl` take it so); `--full` shows it spread out, with its text.
     for step in &later {
         writeln!(out)?;
-        let title = format!("{INDENT}Later: {}{}", redact(&step.title), run_as_tag(step));
+        let title = format!("{INDENT}Later: {}{}", step.title, run_as_tag(step));
         let wrapped = super::fill(
             &title,
             super::wrap_options(opts.width.max(40)).subsequent_indent("         "),
         );
         writeln!(out, "{}", paint(opts, &wrapped, |s| s.bold().to_string()))?;
         if let Some(request) = &step.request {
-            let request = redact(request);
-            let (head, body) = request.split_once('\n').unwrap_or((&request, ""));
+            let (head, body) = request.split_once('\n').unwrap_or((request.as_str(), ""));
             writeln!(
                 out,
                 "         {}",
@@ -548,7 +537,7 @@ fn headline(f: &Finding, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
     writeln!(
         out,
         "{level}{class}: {}{count}",
-        paint(opts, &redact(&f.summary), |s| s.bold().to_string())
+        paint(opts, &f.summary, |s| s.bold().to_string())
     )
 }
 
@@ -645,7 +634,7 @@ pub(super) fn render_finding(
             let first_indent = format!("{INDENT}{INDENT}{label:>label_width$}  ");
             let rest_indent = " ".repeat(first_indent.chars().count());
             let wrapped = super::fill(
-                &redact(&value),
+                &value,
                 super::wrap_options(opts.width.max(40))
                     .initial_indent(&first_indent)
                     .subsequent_indent(&rest_indent),
@@ -664,7 +653,7 @@ pub(super) fn render_finding(
                 None => t.text.clone(),
             };
             let wrapped = super::fill(
-                &redact(&text),
+                &text,
                 super::wrap_options(opts.width.max(40))
                     .initial_indent(&head)
                     .subsequent_indent(&rest),
@@ -676,7 +665,7 @@ pub(super) fn render_finding(
     heading(opts, out, "What it means")?;
     prose(
         out,
-        &redact(&f.explanation),
+        &f.explanation,
         opts.width,
         &format!("{INDENT}{INDENT}"),
     )?;
@@ -687,7 +676,7 @@ pub(super) fn render_finding(
             let head = format!("{INDENT}{INDENT}• {}: ", c.class.as_str());
             let rest = " ".repeat(6);
             let wrapped = super::fill(
-                &redact(&c.why),
+                &c.why,
                 super::wrap_options(opts.width.max(40))
                     .initial_indent(&head)
                     .subsequent_indent(&rest),
@@ -700,7 +689,7 @@ pub(super) fn render_finding(
         heading(opts, out, "Causes considered")?;
         let wrap = |text: &str, head: &str, rest: usize| {
             super::fill(
-                &redact(text),
+                text,
                 super::wrap_options(opts.width.max(40))
                     .initial_indent(head)
                     .subsequent_indent(&" ".repeat(rest)),
@@ -741,7 +730,7 @@ pub(super) fn render_finding(
         heading(opts, out, "Dead ends")?;
         for d in &f.dead_ends {
             let wrapped = super::fill(
-                &redact(d),
+                d,
                 super::wrap_options(opts.width.max(40))
                     .initial_indent(&format!("{INDENT}{INDENT}✗ "))
                     .subsequent_indent(&" ".repeat(6)),
@@ -857,7 +846,7 @@ fn render_steps_with(
         let number = format!("{INDENT}{INDENT}{}. ", i + 1);
         let pad = " ".repeat(number.len());
         let wrapped = super::fill(
-            &format!("{}{}", redact(&step.title), run_as_tag(step)),
+            &format!("{}{}", step.title, run_as_tag(step)),
             super::wrap_options(opts.width.max(40))
                 .initial_indent(&number)
                 .subsequent_indent(&pad),
@@ -868,10 +857,10 @@ fn render_steps_with(
             .as_ref()
             .filter(|_| texts || (step.request.is_none() && step.diff.is_none()))
         {
-            prose(out, &redact(text), opts.width, &pad)?;
+            prose(out, text, opts.width, &pad)?;
         }
         if let Some(diff) = step.diff.as_ref().filter(|_| texts) {
-            for line in redact(diff).lines() {
+            for line in diff.lines() {
                 let painted = match line.chars().next() {
                     Some('+') if !line.starts_with("+++") => {
                         paint(opts, line, |s| s.green().to_string())
@@ -886,7 +875,7 @@ fn render_steps_with(
             }
         }
         if let Some(request) = &step.request {
-            let request = redact(request);
+            let request = request.to_string();
             let request = match request.split_once('\n') {
                 Some((head, body)) if one_line_bodies && !body.trim().is_empty() => {
                     format!("{head}\n{}", one_line_json(body))
@@ -907,7 +896,7 @@ fn render_steps_with(
                         "{pad}  {}",
                         paint(opts, "# or with curl:", |s| s.dimmed().to_string())
                     )?;
-                    for line in redact(&curl).lines() {
+                    for line in curl.lines() {
                         writeln!(
                             out,
                             "{pad}  {}",
@@ -943,23 +932,21 @@ fn two_sided_human(
     writeln!(
         out,
         "{}",
-        paint(
-            opts,
-            &super::fill(&redact(&head), super::wrap_options(width)),
-            |s| s.bold().to_string()
-        )
+        paint(opts, &super::fill(&head, super::wrap_options(width)), |s| s
+            .bold()
+            .to_string())
     )?;
     for (i, b) in blocks.iter().enumerate() {
         writeln!(
             out,
             "  {}. {}",
             i + 1,
-            paint(opts, &redact(&b.heading), |s| s.bold().to_string())
+            paint(opts, &b.heading, |s| s.bold().to_string())
         )?;
         for (label, text) in &b.lines {
             let first = format!("     {label:>10}  ");
             let wrapped = super::fill(
-                &redact(text),
+                text,
                 super::wrap_options(width)
                     .initial_indent(&first)
                     .subsequent_indent("                 "),
@@ -968,7 +955,7 @@ fn two_sided_human(
         }
     }
     for n in &view.notes {
-        note_line(&redact(n), opts, out)?;
+        note_line(n, opts, out)?;
     }
     Ok(())
 }
@@ -1143,12 +1130,11 @@ fn render_snippet_compact(
     opts: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let redacted = redact(&ev.text);
-    if redacted != ev.text || ev.text.contains('\n') || ev.spans.is_empty() {
+    if ev.text.contains('\n') || ev.spans.is_empty() {
         return render_snippet(ev, opts, out);
     }
     let room = opts.width.saturating_sub(6).max(30);
-    let (text, spans) = window(&redacted, &ev.spans, room);
+    let (text, spans) = window(&ev.text, &ev.spans, room);
     let (text, mut spans) = expand_tabs(&text, &spans);
     spans.sort_by_key(|s| s.start);
     let col = |at: usize| text.get(..at).map_or(0, |t| t.chars().count());
@@ -1198,16 +1184,10 @@ fn render_snippet_compact(
 }
 
 fn render_snippet(ev: &Evidence, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    let redacted = redact(&ev.text);
-    // Spans are byte offsets of the excerpt; they stay valid only if nothing was redacted here
-    // (the input was redacted at load, so normally nothing is).
-    let spans = if redacted == ev.text {
-        ev.spans.clone()
-    } else {
-        Vec::new()
-    };
+    // The excerpt was redacted when it was read (and the writer redacts every line again), so
+    // its spans still point at the words they label.
     let room = opts.width.saturating_sub(12).max(30);
-    let (text, spans) = window(&redacted, &spans, room);
+    let (text, spans) = window(&ev.text, &ev.spans, room);
     let (text, spans) = expand_tabs(&text, &spans);
     let snippet = Snippet {
         src: Excerpt {

@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use super::{table, Format, RenderOptions};
 use crate::model::format_ms;
-use crate::secret::redact;
 
 /// `keydoctor impact`: the verdict, who uses the key, who fails with it, and the steps.
 pub fn render_impact(
@@ -62,9 +61,9 @@ pub fn render_impact(
         Format::Json => {
             let doc = json!({
                 "id": r.id, "name": r.name, "owner": r.owner, "state": crate::model::KeyState::or_unknown(r.state),
-                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": redact(&r.conclusion),
+                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": r.conclusion.to_string(),
                 "partial": r.partial,
-                "skipped": r.skipped.iter().map(|(s, why)| json!({"source": s, "reason": redact(why)})).collect::<Vec<_>>(),
+                "skipped": r.skipped.iter().map(|(s, why)| json!({"source": s, "reason": why.to_string()})).collect::<Vec<_>>(),
                 "used_by": r.dependent.as_ref().map(|d| json!({
                     "product_id": d.id, "product": d.product, "depends": d.depends,
                     "breaks": d.breaks, "retires": d.retires, "sources": d.sources,
@@ -81,20 +80,20 @@ pub fn render_impact(
         }
         Format::Markdown => {
             writeln!(out, "## Impact of invalidating `{}`\n", r.id)?;
-            writeln!(out, "{}\n", redact(&r.conclusion))?;
+            writeln!(out, "{}\n", r.conclusion)?;
             for (source, why) in &r.skipped {
-                writeln!(out, "> **warning:** {source}: {}\n", redact(why))?;
+                writeln!(out, "> **warning:** {source}: {why}\n")?;
             }
             if let Some((title, rows)) = related_text() {
                 let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
-                writeln!(out, "{}\n", redact(head))?;
+                writeln!(out, "{head}\n")?;
                 if !request.is_empty() {
                     writeln!(out, "```\n{request}\n```\n")?;
                 }
                 if !rows.is_empty() {
                     writeln!(out, "| key | name | type | state |\n|---|---|---|---|")?;
                     for [id, name, kind, state] in &rows {
-                        writeln!(out, "| `{id}` | {} | {kind} | {state} |", redact(name))?;
+                        writeln!(out, "| `{id}` | {name} | {kind} | {state} |")?;
                     }
                     writeln!(out)?;
                 }
@@ -118,7 +117,7 @@ pub fn render_impact(
             }
             for (n, step) in r.steps.iter().enumerate() {
                 let (title, request) = step.split_once('\n').unwrap_or((step, ""));
-                writeln!(out, "{}. {}", n + 1, redact(title))?;
+                writeln!(out, "{}. {}", n + 1, title)?;
                 if !request.is_empty() {
                     writeln!(
                         out,
@@ -148,10 +147,7 @@ pub fn render_impact(
                     head
                 }
             )?;
-            let wrapped = super::fill(
-                &redact(&r.conclusion),
-                super::wrap_options(opts.width.max(40)),
-            );
+            let wrapped = super::fill(&r.conclusion, super::wrap_options(opts.width.max(40)));
             writeln!(out, "{wrapped}")?;
             for (source, why) in &r.skipped {
                 let head = if opts.color {
@@ -159,7 +155,7 @@ pub fn render_impact(
                 } else {
                     "warning:".to_string()
                 };
-                writeln!(out, "{head} {source}: {}", redact(why))?;
+                writeln!(out, "{head} {source}: {why}")?;
             }
             if let Some((title, rows)) = related_text() {
                 let (head, request) = title.split_once('\n').unwrap_or((&title, ""));
@@ -167,7 +163,7 @@ pub fn render_impact(
                 writeln!(
                     out,
                     "{}",
-                    super::fill(&redact(head), super::wrap_options(opts.width.max(40)))
+                    super::fill(head, super::wrap_options(opts.width.max(40)))
                 )?;
                 for line in request.lines() {
                     writeln!(out, "  {line}")?;
@@ -204,7 +200,7 @@ pub fn render_impact(
                     out,
                     "{}",
                     super::fill(
-                        &redact(title),
+                        title,
                         super::wrap_options(opts.width.max(40))
                             .initial_indent(&format!("{}. ", n + 1))
                             .subsequent_indent(pad)

@@ -10,7 +10,6 @@ use serde_json::{json, Map, Value};
 use super::{curl_form, RenderOptions};
 use crate::diagnosis::{Diagnosis, Finding};
 use crate::model::format_ms;
-use crate::secret::redact;
 
 /// The JSON report's version: 2 added each step's `who`, `where`, `path`, `later` and `http`,
 /// each finding's `client`, and its `facts` (the `details` sentences they replace are kept,
@@ -290,7 +289,7 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
             .iter()
             .map(|n| NoteOut {
                 rule_id: n.rule_id.clone(),
-                message: redact(&n.message),
+                message: n.message.to_string(),
                 source: n.source.clone(),
                 line: n.line,
                 count: n.count,
@@ -301,7 +300,7 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
             .iter()
             .map(|s| SkippedOut {
                 source: s.source.clone(),
-                reason: redact(&s.reason.to_string()),
+                reason: s.reason.to_string(),
                 partial: s.reason.is_partial(),
             })
             .collect(),
@@ -324,7 +323,7 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
                 rule_id: s.rule_id.clone(),
                 key_id: s.key_id.clone(),
                 count: s.count,
-                reason: redact(&s.reason),
+                reason: s.reason.to_string(),
                 by: s.by.clone(),
             })
             .collect(),
@@ -343,7 +342,7 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
                 })
                 .collect(),
         }),
-        cluster_mismatch: d.cluster_mismatch.as_deref().map(redact),
+        cluster_mismatch: d.cluster_mismatch.as_deref().map(str::to_string),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     out.write_all(b"\n")
@@ -380,7 +379,7 @@ fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
             "fulfilling": seen(&m.fulfilling),
             "silent": m.silent.map(|s| s.as_str()),
             "expected_silence": m.expected_silence,
-            "meaning": redact(&m.meaning),
+            "meaning": m.meaning.to_string(),
             "check": m.check,
             "effective_access": m.effective.as_ref().map(|crate::diagnosis::two_sided::Effective { access: e, text }| json!({
                 "alias": e.alias,
@@ -394,7 +393,7 @@ fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
                 "text": text,
             })),
         })).collect::<Vec<_>>(),
-        "notes": v.notes.iter().map(|n| redact(n)).collect::<Vec<_>>(),
+        "notes": v.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
     })
 }
 
@@ -411,14 +410,14 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
         key_id: f.key_id.clone(),
         key_id_source: f.key_id_source.map(crate::model::KeyIdSource::as_str),
         key_id_placeholder: f.key_id_placeholder.clone(),
-        summary: redact(&f.summary),
-        explanation: redact(&f.explanation),
+        summary: f.summary.to_string(),
+        explanation: f.explanation.to_string(),
         candidates: f
             .candidates
             .iter()
             .map(|c| CandidateOut {
                 class: c.class.as_str(),
-                why: redact(&c.why),
+                why: c.why.to_string(),
             })
             .collect(),
         remediation: f
@@ -427,17 +426,17 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             .enumerate()
             .map(|(i, s)| StepOut {
                 step: i + 1,
-                title: redact(&s.title),
-                text: s.text.as_deref().map(redact),
-                request: s.request.as_deref().map(redact),
+                title: s.title.to_string(),
+                text: s.text.as_deref().map(str::to_string),
+                request: s.request.as_deref().map(str::to_string),
                 curl: s
                     .request
                     .as_deref()
                     .and_then(|r| curl_form(r, s.run_as, target))
-                    .map(|c| redact(&c)),
+                    .map(|c| c.to_string()),
                 run_as: s.request.as_ref().map(|_| s.run_as.as_str()),
                 version_note: s.version_note.clone(),
-                diff: s.diff.as_deref().map(redact),
+                diff: s.diff.as_deref().map(str::to_string),
                 who: match &s.request {
                     Some(_) => s.run_as.as_str(),
                     None => "nobody",
@@ -448,7 +447,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
                 http: s
                     .request
                     .as_deref()
-                    .map(redact)
+                    .map(str::to_string)
                     .as_deref()
                     .and_then(http_of),
             })
@@ -478,12 +477,12 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             .iter()
             .map(|s| FactOut {
                 code: s.code(),
-                text: redact(&s.text),
+                text: s.text.to_string(),
                 fields: s
                     .fact
                     .fields()
                     .into_iter()
-                    .map(|(k, v)| (k.to_string(), Value::String(redact(&v))))
+                    .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
                     .collect(),
             })
             .collect(),
@@ -504,7 +503,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             .map(|t| TimelineOut {
                 at: t.at.clone(),
                 event: t.event.as_str(),
-                text: redact(&t.text),
+                text: t.text.to_string(),
                 source: t.source.clone(),
             })
             .collect(),
@@ -515,14 +514,14 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
                 .map(|c| CauseOut {
                     cause: c.text.clone(),
                     verdict: c.verdict.as_str(),
-                    evidence_for: c.evidence_for.iter().map(|e| redact(e)).collect(),
-                    against: c.evidence_against.iter().map(|e| redact(e)).collect(),
+                    evidence_for: c.evidence_for.iter().map(|e| e.to_string()).collect(),
+                    against: c.evidence_against.iter().map(|e| e.to_string()).collect(),
                     code: c.cause.code(),
                 })
                 .collect(),
-            check: d.check.as_deref().map(redact),
+            check: d.check.as_deref().map(str::to_string),
         }),
-        dead_ends: f.dead_ends.iter().map(|d| redact(d)).collect(),
+        dead_ends: f.dead_ends.iter().map(|d| d.to_string()).collect(),
         client: f.client.as_ref().map(|c| ClientOut {
             id: c.id.clone(),
             name: c.name.clone(),
@@ -538,7 +537,7 @@ fn details_out(f: &Finding) -> Map<String, Value> {
     let mut m = Map::new();
     let mut opt = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
-            m.insert(k.into(), Value::String(redact(v)));
+            m.insert(k.into(), Value::String(v.to_string()));
         }
     };
     opt("user", &f.key.user);

@@ -5,13 +5,12 @@ use std::io::{self, Write};
 
 use super::{curl_form, detail_lines, summary_line, RenderOptions};
 use crate::diagnosis::{Diagnosis, Finding, RenderedStep};
-use crate::secret::redact;
 
 /// Render the Markdown report.
 pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "# keydoctor report\n")?;
     if let Some(why) = &d.cluster_mismatch {
-        writeln!(out, "> **Another cluster:** {}\n", md_inline(&redact(why)))?;
+        writeln!(out, "> **Another cluster:** {}\n", md_inline(why))?;
     }
     writeln!(out, "{}\n", summary_line(d))?;
     for (i, f) in d.findings.iter().enumerate() {
@@ -20,16 +19,16 @@ pub fn render_markdown(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write)
     if let Some(view) = &d.two_sided {
         let (head, blocks) = super::two_sided_blocks(view);
         writeln!(out, "## Both clusters\n")?;
-        writeln!(out, "{}\n", md_inline(&redact(&head)))?;
+        writeln!(out, "{}\n", md_inline(&head))?;
         for (i, b) in blocks.iter().enumerate() {
-            writeln!(out, "{}. **{}**", i + 1, md_inline(&redact(&b.heading)))?;
+            writeln!(out, "{}. **{}**", i + 1, md_inline(&b.heading))?;
             for (label, text) in &b.lines {
-                writeln!(out, "   - {label}: {}", md_inline(&redact(text)))?;
+                writeln!(out, "   - {label}: {}", md_inline(text))?;
             }
         }
         writeln!(out)?;
         for n in &view.notes {
-            writeln!(out, "- {}", md_inline(&redact(n)))?;
+            writeln!(out, "- {}", md_inline(n))?;
         }
         if !view.notes.is_empty() {
             writeln!(out)?;
@@ -50,7 +49,7 @@ pub(super) fn finding_markdown(
             out,
             "## {number} `{}`: {}\n",
             f.class.as_str(),
-            md_inline(&redact(&f.summary))
+            md_inline(&f.summary)
         )?;
         let count = if f.count > 1 {
             format!(" · seen {}×", f.count)
@@ -66,15 +65,10 @@ pub(super) fn finding_markdown(
         writeln!(out, "### Evidence\n")?;
         for ev in &f.evidence {
             writeln!(out, "`{}:{}` ({})\n", ev.source, ev.line, ev.kind.as_str())?;
-            writeln!(out, "```text\n{}\n```\n", fence_safe(&redact(&ev.text)))?;
+            writeln!(out, "```text\n{}\n```\n", fence_safe(&ev.text))?;
             for span in &ev.spans {
                 let piece = ev.text.get(span.start..span.end).unwrap_or("");
-                writeln!(
-                    out,
-                    "- `{}`: {}",
-                    md_code(&redact(piece)),
-                    md_inline(&span.label)
-                )?;
+                writeln!(out, "- `{}`: {}", md_code(piece), md_inline(&span.label))?;
             }
             if !ev.spans.is_empty() {
                 writeln!(out)?;
@@ -88,7 +82,7 @@ pub(super) fn finding_markdown(
                 writeln!(
                     out,
                     "| {label} | {} |",
-                    md_inline(&redact(&value)).replace('|', "\\|")
+                    md_inline(&value).replace('|', "\\|")
                 )?;
             }
             writeln!(out)?;
@@ -101,15 +95,15 @@ pub(super) fn finding_markdown(
                     .as_ref()
                     .map(|s| format!(" (`{}`)", md_code(s)))
                     .unwrap_or_default();
-                writeln!(out, "- `{}` {}{src}", t.at, md_inline(&redact(&t.text)))?;
+                writeln!(out, "- `{}` {}{src}", t.at, md_inline(&t.text))?;
             }
             writeln!(out)?;
         }
-        writeln!(out, "### What it means\n\n{}\n", redact(&f.explanation))?;
+        writeln!(out, "### What it means\n\n{}\n", f.explanation)?;
         if !f.candidates.is_empty() {
             writeln!(out, "### Possible causes\n")?;
             for c in &f.candidates {
-                writeln!(out, "- **{}**: {}", c.class.as_str(), redact(&c.why))?;
+                writeln!(out, "- **{}**: {}", c.class.as_str(), c.why)?;
             }
             writeln!(out)?;
         }
@@ -121,7 +115,7 @@ pub(super) fn finding_markdown(
             )?;
             let cell = |list: &[String]| {
                 list.iter()
-                    .map(|e| md_inline(&redact(e)).replace('|', "\\|"))
+                    .map(|e| md_inline(e).replace('|', "\\|"))
                     .collect::<Vec<_>>()
                     .join("<br>")
             };
@@ -137,7 +131,7 @@ pub(super) fn finding_markdown(
             }
             writeln!(out)?;
             if let Some(check) = &d.check {
-                writeln!(out, "**Check:** {}\n", redact(check))?;
+                writeln!(out, "**Check:** {check}\n")?;
             }
         }
         writeln!(out, "### What to do\n")?;
@@ -145,7 +139,7 @@ pub(super) fn finding_markdown(
         if !f.dead_ends.is_empty() {
             writeln!(out, "### Dead ends\n")?;
             for d in &f.dead_ends {
-                writeln!(out, "- {}", redact(d))?;
+                writeln!(out, "- {d}")?;
             }
             writeln!(out)?;
         }
@@ -168,9 +162,9 @@ pub(super) fn steps_markdown(
 ) -> io::Result<()> {
     {
         for (n, step) in steps.iter().enumerate() {
-            writeln!(out, "{}. **{}**", n + 1, md_inline(&redact(&step.title)))?;
+            writeln!(out, "{}. **{}**", n + 1, md_inline(&step.title))?;
             if let Some(text) = &step.text {
-                for line in redact(text).lines() {
+                for line in text.to_string().lines() {
                     writeln!(out, "   {line}")?;
                 }
             }
@@ -178,18 +172,18 @@ pub(super) fn steps_markdown(
                 writeln!(
                     out,
                     "\n   ```diff\n{}\n   ```",
-                    indent(fence_safe(&redact(diff)).trim_end(), "   ")
+                    indent(fence_safe(diff).trim_end(), "   ")
                 )?;
             }
             if let Some(request) = &step.request {
                 writeln!(
                     out,
                     "\n   ```\n{}\n   ```",
-                    indent(&fence_safe(&redact(request)), "   ")
+                    indent(&fence_safe(request), "   ")
                 )?;
                 if opts.curl {
                     if let Some(curl) = curl_form(request, step.run_as, &opts.target) {
-                        writeln!(out, "\n   ```sh\n{}\n   ```", indent(&redact(&curl), "   "))?;
+                        writeln!(out, "\n   ```sh\n{}\n   ```", indent(&curl, "   "))?;
                     }
                 }
             }
@@ -216,7 +210,7 @@ pub(super) fn notes_markdown(d: &Diagnosis, out: &mut dyn Write) -> io::Result<(
             } else {
                 String::new()
             };
-            writeln!(out, "- {}{count}{place}", md_inline(&redact(&n.message)))?;
+            writeln!(out, "- {}{count}{place}", md_inline(&n.message))?;
         }
         writeln!(out)?;
     }
@@ -234,7 +228,7 @@ pub(super) fn notes_markdown(d: &Diagnosis, out: &mut dyn Write) -> io::Result<(
     if !d.skipped.is_empty() {
         writeln!(out, "## Skipped or partly read\n")?;
         for s in &d.skipped {
-            writeln!(out, "- `{}`: {}", s.source, redact(&s.reason.to_string()))?;
+            writeln!(out, "- `{}`: {}", s.source, (s.reason))?;
         }
         writeln!(out)?;
     }

@@ -3,8 +3,9 @@
 //! - **In**: a [`Diagnosis`] and [`RenderOptions`].
 //! - **Out**: bytes on the writer: human (owo-colors + a miette snippet of the evidence), JSON
 //!   (stable wire types in [`json`]), or Markdown for a ticket.
-//! - **Never**: probe the terminal, re-derive facts, or print a secret: every text goes through
-//!   [`crate::secret::redact`] on the way out.
+//! - **Never**: probe the terminal, re-derive facts, or redact field by field: what it is given
+//!   was redacted when read, and the one writer ([`redacting`]) redacts every line on the way
+//!   out (wrapped prose is redacted before it is wrapped, in [`fill`]).
 
 pub mod doctor;
 pub mod expiring;
@@ -22,7 +23,6 @@ use std::io::{self, Write};
 
 use crate::diagnosis::Diagnosis;
 use crate::model::RunAs;
-use crate::secret::redact;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +121,14 @@ pub(crate) fn wrap_options(width: usize) -> textwrap::Options<'static> {
 
 /// `textwrap::fill`, keeping what is quoted in backticks on one line (`GET /_security/api_key`,
 /// a setting with its value): its spaces do not break.
+///
+/// Wrapping can put a credential's name and its value on two lines, where the redacting writer,
+/// which reads one line at a time, would see neither whole: what is filled is redacted first.
+/// It is the one place in `report/` that redacts; everything else a renderer writes reaches
+/// the writer with its lines as they are.
 pub(crate) fn fill<'a>(text: &str, options: impl Into<textwrap::Options<'a>>) -> String {
     const KEEP: char = '\u{a0}';
+    let text = crate::secret::redact(text);
     let mut quoted = false;
     let protected: String = text
         .chars()
@@ -169,7 +175,7 @@ pub(crate) fn suppressed_lines(d: &Diagnosis) -> Vec<String> {
                 s.key_id.as_deref().unwrap_or("(id not shown)"),
                 s.rule_id,
                 s.count,
-                redact(&s.reason),
+                s.reason,
                 s.by
             )
         })

@@ -1,7 +1,9 @@
 //! The one redacting writer: every byte keydoctor writes to stdout and stderr goes through it,
 //! whatever printed it (a renderer, an error, a warning, the progress line), so that a secret
-//! a renderer let through is still replaced. Renderers redact what they print too; this is the
-//! last guard, not the first.
+//! that reached a renderer is still replaced. Renderers do not redact field by field: what they
+//! are given was redacted when it was read (records at load, in `event/`), and this writer is
+//! the guard on the way out, for the cluster's answers, config and paths too. The one other
+//! place is `report::fill`: wrapping could put a credential's name and value on two lines.
 //!
 //! It holds a line until its end (`\n`, or the progress line's `\r`), redacts it whole with
 //! [`crate::secret::redact`], and writes it on; `flush` lets out what is held. A

@@ -619,10 +619,37 @@ fn replacement(key_id: Option<&str>) -> String {
     }
 }
 
-/// Values that a tool already masked (`xxxxxx`, `****`, `<redacted>`, `${ES_API_KEY}`).
+/// A value that names what goes there instead of holding it, as documentation and keydoctor's
+/// own advice write it (`api_key: id:api_key`, `api_key => "id:api_key"`): every `:`-part is
+/// one of the words for the parts of a key. Elasticsearch makes ids and secrets of 20 and 22
+/// random URL-safe base64 characters, never such a word.
+fn is_placeholder(value: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "id",
+        "key",
+        "key_id",
+        "api_key",
+        "api-key",
+        "apikey",
+        "api_key_id",
+        "secret",
+        "api_key_secret",
+        "encoded",
+        "your_api_key",
+        "your-api-key",
+    ];
+    let v = value.trim_matches(|c| c == '"' || c == '\'');
+    !v.is_empty()
+        && v.split(':')
+            .all(|part| WORDS.contains(&part.to_ascii_lowercase().as_str()))
+}
+
+/// Values that a tool already masked (`xxxxxx`, `****`, `<redacted>`, `${ES_API_KEY}`), or that
+/// only name what goes there ([`is_placeholder`]).
 fn is_masked(value: &str) -> bool {
     let v = value.trim_matches(|c| c == '"' || c == '\'');
-    v.contains(REDACTED)
+    is_placeholder(v)
+        || v.contains(REDACTED)
         || v.starts_with("${")
         || v.starts_with('$')
         || v.starts_with('<')
@@ -922,6 +949,14 @@ mod tests {
     fn masked_values_stay_as_they_are() {
         let text = "https://logstash_system:xxxxxx@es01:9200/ api_key => \"${ES_KEY}\"";
         assert_eq!(scan(text).text, text);
+        // Advice that names the parts is not a credential; a real pair beside it still goes.
+        let text = "Beats' `api_key: id:api_key`, Logstash's `api_key => \"id:api_key\"`";
+        assert_eq!(scan(text).text, text);
+        let real = "api_key: VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw";
+        assert!(!scan(real).text.contains("ui2lp2axTNmsyakw9tvNnw"));
+        assert!(!scan("api_key: id:ui2lp2axTNmsyakw9tvNnw")
+            .text
+            .contains("ui2lp2ax"));
     }
 
     #[test]
