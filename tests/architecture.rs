@@ -357,3 +357,24 @@ fn report_redacts_in_the_writer_and_before_wrapping_only() {
         "a renderer redacts on its own: let the writer do it"
     );
 }
+
+/// Renderers build no JSON by hand: every JSON output is a wire struct (`report/json.rs`,
+/// `report/<command>.rs`), so its fields and their order are written once and typed.
+#[test]
+fn report_builds_no_json_by_hand() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src/report"), &mut files);
+    let mut found = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The renderers' own code, not their tests.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code = code(text);
+        for needle in ["json!", "serde_json::Map", "Map<String, Value>"] {
+            if code.contains(needle) {
+                found.push(format!("{}: {needle}", relative(&path)));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:?}");
+}

@@ -192,16 +192,7 @@ fn follow(
                 None => fresh.findings.push(next.findings[idx].clone()),
                 Some(old) if *old != f.count => {
                     let line = match format {
-                        Format::Json => serde_json::json!({
-                            "event": "count",
-                            "class": f.class.as_str(),
-                            "key_id": f.key_id,
-                            "rule_id": f.rule_id,
-                            "count": f.count,
-                            "previous_count": old,
-                            "last_seen": f.observed.last_seen,
-                        })
-                        .to_string(),
+                        Format::Json => crate::report::json::count_event(f, *old),
                         _ => format!(
                             "· {} {}: {} → {} failures{}",
                             f.class.as_str(),
@@ -227,7 +218,7 @@ fn follow(
                         writeln!(
                             io.stdout,
                             "{}",
-                            serde_json::json!({"event": "finding", "finding": crate::report::json::finding_json(f, &render_opts.target)})
+                            crate::report::json::finding_event(f, &render_opts.target)
                         )?;
                     }
                 }

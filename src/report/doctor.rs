@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::human::{heading, note_line, paint, render_finding, render_steps};
 use super::markdown::{finding_markdown, md_inline, notes_markdown, steps_markdown};
@@ -31,30 +31,53 @@ pub fn render_doctor(
     }
 }
 
+/// What `doctor --format json` adds to the report: the cluster asked, and every check.
+#[derive(Serialize)]
+struct DoctorOut<'a> {
+    cluster: ClusterOut<'a>,
+    checks: Vec<CheckOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ClusterOut<'a> {
+    label: &'a str,
+    version: Option<&'a str>,
+    #[serde(rename = "as")]
+    whoami: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CheckOut<'a> {
+    id: &'a str,
+    title: &'a str,
+    status: &'static str,
+    text: &'a str,
+}
+
 fn doctor_json(report: &DoctorReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    let mut buf = Vec::new();
-    super::json::render_json(&report.diagnosis, opts, &mut buf)?;
-    let mut value: Value = serde_json::from_slice(&buf).map_err(io::Error::other)?;
-    if let Value::Object(map) = &mut value {
-        map.remove("files");
-        map.insert(
-            "cluster".into(),
-            json!({"label": report.cluster, "version": report.version, "as": report.whoami}),
-        );
-        map.insert(
-            "checks".into(),
-            report
-                .checks
-                .iter()
-                .map(|c| json!({"id": c.id, "title": c.title, "status": c.status.as_str(), "text": c.text}))
-                .collect(),
-        );
-        map.insert(
-            "summary".into(),
-            json!({"text": headline(report), "findings": report.diagnosis.findings.len()}),
-        );
-    }
-    serde_json::to_writer_pretty(&mut *out, &value)?;
+    let mut doc = super::json::report(&report.diagnosis, opts);
+    doc.summary = super::json::Summary::Checks {
+        text: headline(report),
+        findings: report.diagnosis.findings.len(),
+    };
+    doc.extra = Some(DoctorOut {
+        cluster: ClusterOut {
+            label: &report.cluster,
+            version: report.version.as_deref(),
+            whoami: report.whoami.as_deref(),
+        },
+        checks: report
+            .checks
+            .iter()
+            .map(|c| CheckOut {
+                id: &c.id,
+                title: &c.title,
+                status: c.status.as_str(),
+                text: &c.text,
+            })
+            .collect(),
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
 

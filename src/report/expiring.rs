@@ -7,12 +7,72 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{table, Format, RenderOptions};
 use crate::lifecycle::expiring::{ExpiringKey, ExpiringReport};
 use crate::model::format_ms;
 use crate::model::human_duration;
+
+/// `keydoctor expiring --format json` (the order is the contract's).
+#[derive(Serialize)]
+struct ExpiringOut<'a> {
+    within: &'a str,
+    keys: Vec<ExpiringKeyOut<'a>>,
+    expired: Vec<ExpiringKeyOut<'a>>,
+    total: usize,
+    invalidated: usize,
+    summary: &'a str,
+    notes: &'a [String],
+    /// With `--include-no-expiry` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    no_expiration: Option<Vec<ExpiringKeyOut<'a>>>,
+}
+
+/// One key of the report; its use in the scanned logs only when logs were scanned.
+#[derive(Serialize)]
+struct ExpiringKeyOut<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    owner: Option<&'a str>,
+    #[serde(rename = "type")]
+    key_type: Option<&'static str>,
+    expiration: Option<String>,
+    expires_in: Option<String>,
+    expires_in_ms: Option<i64>,
+    #[serde(flatten)]
+    usage: Option<UsageOut<'a>>,
+}
+
+/// When and how a key last authenticated in the scanned logs.
+#[derive(Serialize)]
+struct UsageOut<'a> {
+    last_used: Option<String>,
+    uses: usize,
+    clients: &'a [String],
+    used_as: &'a [String],
+    last_used_at: Option<&'a str>,
+}
+
+fn key_out(k: &ExpiringKey, usage_scanned: bool) -> ExpiringKeyOut<'_> {
+    let u = k.usage.as_ref();
+    ExpiringKeyOut {
+        id: &k.id,
+        name: k.name.as_deref(),
+        owner: k.owner.as_deref(),
+        key_type: k.key_type.map(|t| t.as_str()),
+        expiration: k.expiration_ms.map(format_ms),
+        expires_in: k.expires_in_ms.map(human_duration),
+        expires_in_ms: k.expires_in_ms,
+        usage: usage_scanned.then(|| UsageOut {
+            last_used: u.map(|u| format_ms(u.last_ms)),
+            uses: u.map_or(0, |u| u.count),
+            clients: u.map_or(&[], |u| &u.clients),
+            used_as: u.map_or(&[], |u| &u.users),
+            last_used_at: u.map(|u| u.source.as_str()),
+        }),
+    }
+}
 
 /// Render an expiry report; `include_no_expiry` lists the keys that never expire.
 pub fn render_expiring(
@@ -22,45 +82,21 @@ pub fn render_expiring(
     opts: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let key_json = |k: &ExpiringKey| {
-        let mut v = json!({
-            "id": k.id, "name": k.name, "owner": k.owner, "type": k.key_type.map(|t| t.as_str()),
-            "expiration": k.expiration_ms.map(format_ms),
-            "expires_in": k.expires_in_ms.map(human_duration),
-            "expires_in_ms": k.expires_in_ms,
-        });
-        if r.usage_scanned {
-            v["last_used"] = json!(k.usage.as_ref().map(|u| format_ms(u.last_ms)));
-            v["uses"] = json!(k.usage.as_ref().map_or(0, |u| u.count));
-            v["clients"] = json!(k
-                .usage
-                .as_ref()
-                .map(|u| u.clients.clone())
-                .unwrap_or_default());
-            v["used_as"] = json!(k
-                .usage
-                .as_ref()
-                .map(|u| u.users.clone())
-                .unwrap_or_default());
-            v["last_used_at"] = json!(k.usage.as_ref().map(|u| u.source.clone()));
-        }
-        v
-    };
+    let key_json = |k| key_out(k, r.usage_scanned);
     let headline = expiring_headline(r, include_no_expiry);
     match format {
         Format::Json => {
-            let mut doc = json!({
-                "within": r.within,
-                "keys": r.keys.iter().map(key_json).collect::<Vec<_>>(),
-                "expired": r.expired.iter().map(key_json).collect::<Vec<_>>(),
-                "total": r.total,
-                "invalidated": r.invalidated,
-                "summary": headline,
-                "notes": r.notes,
-            });
-            if include_no_expiry {
-                doc["no_expiration"] = r.no_expiration.iter().map(key_json).collect();
-            }
+            let doc = ExpiringOut {
+                within: &r.within,
+                keys: r.keys.iter().map(key_json).collect(),
+                expired: r.expired.iter().map(key_json).collect(),
+                total: r.total,
+                invalidated: r.invalidated,
+                summary: &headline,
+                notes: &r.notes,
+                no_expiration: include_no_expiry
+                    .then(|| r.no_expiration.iter().map(key_json).collect()),
+            };
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
         }

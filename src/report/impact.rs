@@ -3,10 +3,142 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{table, Format, RenderOptions};
 use crate::model::format_ms;
+
+/// `keydoctor impact --format json` (the order is the contract's).
+#[derive(Serialize)]
+struct ImpactOut<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    owner: Option<&'a str>,
+    state: &'static str,
+    managed_by: Option<&'a str>,
+    breaks: bool,
+    verdict: &'a str,
+    partial: bool,
+    skipped: Vec<SkippedOut<'a>>,
+    used_by: Option<UsedByOut<'a>>,
+    related_keys: Vec<RelatedOut<'a>>,
+    related_query: Option<&'a str>,
+    usage: Option<UsageOut<'a>>,
+    failures: Vec<FailureOut<'a>>,
+    audit_span: Option<[String; 2]>,
+    steps: &'a [String],
+}
+
+#[derive(Serialize)]
+struct SkippedOut<'a> {
+    source: &'a str,
+    reason: &'a str,
+}
+
+/// The product that uses the key.
+#[derive(Serialize)]
+struct UsedByOut<'a> {
+    product_id: &'a str,
+    product: &'a str,
+    depends: &'a str,
+    breaks: &'a str,
+    retires: Option<&'a str>,
+    sources: &'a [String],
+    related: Option<FieldValue<'a>>,
+}
+
+#[derive(Serialize)]
+struct FieldValue<'a> {
+    field: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct RelatedOut<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    state: &'static str,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct UsageOut<'a> {
+    last_used: String,
+    uses: usize,
+    clients: &'a [String],
+    used_as: &'a [String],
+    last_used_at: &'a str,
+}
+
+#[derive(Serialize)]
+struct FailureOut<'a> {
+    class: &'static str,
+    count: usize,
+    last_seen: Option<&'a str>,
+    clients: &'a [String],
+}
+
+fn impact_out(r: &crate::lifecycle::impact::Impact) -> ImpactOut<'_> {
+    use crate::model::KeyState;
+    ImpactOut {
+        id: &r.id,
+        name: r.name.as_deref(),
+        owner: r.owner.as_deref(),
+        state: KeyState::or_unknown(r.state),
+        managed_by: r.managed_by.as_deref(),
+        breaks: r.breaks,
+        verdict: &r.conclusion,
+        partial: r.partial,
+        skipped: r
+            .skipped
+            .iter()
+            .map(|(source, reason)| SkippedOut { source, reason })
+            .collect(),
+        used_by: r.dependent.as_ref().map(|d| UsedByOut {
+            product_id: &d.id,
+            product: &d.product,
+            depends: &d.depends,
+            breaks: &d.breaks,
+            retires: d.retires.as_deref(),
+            sources: &d.sources,
+            related: d
+                .related
+                .as_ref()
+                .map(|(field, value)| FieldValue { field, value }),
+        }),
+        related_keys: r
+            .related
+            .iter()
+            .map(|k| RelatedOut {
+                id: &k.id,
+                name: k.name.as_deref(),
+                state: KeyState::or_unknown(k.state),
+                kind: k.kind.as_deref(),
+            })
+            .collect(),
+        related_query: r.related_query.as_deref(),
+        usage: r.usage.as_ref().map(|u| UsageOut {
+            last_used: format_ms(u.last_ms),
+            uses: u.count,
+            clients: &u.clients,
+            used_as: &u.users,
+            last_used_at: &u.source,
+        }),
+        failures: r
+            .failures
+            .iter()
+            .map(|f| FailureOut {
+                class: f.class.as_str(),
+                count: f.count,
+                last_seen: f.last_seen.as_deref(),
+                clients: &f.clients,
+            })
+            .collect(),
+        audit_span: r.audit_span.map(|(a, b)| [format_ms(a), format_ms(b)]),
+        steps: &r.steps,
+    }
+}
 
 /// `keydoctor impact`: the verdict, who uses the key, who fails with it, and the steps.
 pub fn render_impact(
@@ -15,20 +147,6 @@ pub fn render_impact(
     opts: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let usage = r.usage.as_ref().map(|u| {
-        json!({"last_used": format_ms(u.last_ms), "uses": u.count, "clients": u.clients,
-               "used_as": u.users, "last_used_at": u.source})
-    });
-    let failures: Vec<Value> = r
-        .failures
-        .iter()
-        .map(|f| json!({"class": f.class.as_str(), "count": f.count, "last_seen": f.last_seen, "clients": f.clients}))
-        .collect();
-    let related: Vec<Value> = r
-        .related
-        .iter()
-        .map(|k| json!({"id": k.id, "name": k.name, "state": crate::model::KeyState::or_unknown(k.state), "type": k.kind}))
-        .collect();
     // The other keys of the same agent (say), or the request that lists them.
     let related_text = || -> Option<(String, Vec<[String; 4]>)> {
         let (field, value) = r.dependent.as_ref()?.related.clone()?;
@@ -59,22 +177,7 @@ pub fn render_impact(
     };
     match format {
         Format::Json => {
-            let doc = json!({
-                "id": r.id, "name": r.name, "owner": r.owner, "state": crate::model::KeyState::or_unknown(r.state),
-                "managed_by": r.managed_by, "breaks": r.breaks, "verdict": r.conclusion.to_string(),
-                "partial": r.partial,
-                "skipped": r.skipped.iter().map(|(s, why)| json!({"source": s, "reason": why.to_string()})).collect::<Vec<_>>(),
-                "used_by": r.dependent.as_ref().map(|d| json!({
-                    "product_id": d.id, "product": d.product, "depends": d.depends,
-                    "breaks": d.breaks, "retires": d.retires, "sources": d.sources,
-                    "related": d.related.as_ref().map(|(f, v)| json!({"field": f, "value": v})),
-                })),
-                "related_keys": related,
-                "related_query": r.related_query,
-                "usage": usage, "failures": failures,
-                "audit_span": r.audit_span.map(|(a, b)| json!([format_ms(a), format_ms(b)])),
-                "steps": r.steps,
-            });
+            let doc = impact_out(r);
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
         }

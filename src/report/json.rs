@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::{curl_form, RenderOptions};
 use crate::diagnosis::{Diagnosis, Finding};
@@ -16,10 +16,11 @@ use crate::model::format_ms;
 /// deprecated, for one version more).
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// The report; `X` is what a command adds at its end (`doctor`'s cluster and checks).
 #[derive(Serialize)]
-struct Report {
+pub(super) struct Report<X: Serialize = ()> {
     schema_version: u32,
-    summary: Summary,
+    pub(super) summary: Summary,
     findings: Vec<FindingOut>,
     notes: Vec<NoteOut>,
     skipped: Vec<SkippedOut>,
@@ -28,7 +29,7 @@ struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressed: Vec<SuppressedOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    two_sided: Option<Value>,
+    two_sided: Option<TwoSidedOut>,
     /// `--es-url` reaches another cluster than the inputs come from: why nothing it answered
     /// was used.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,6 +37,8 @@ struct Report {
     /// The findings beyond `--max-findings`: counted by class, not listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     omitted: Option<OmittedOut>,
+    #[serde(flatten)]
+    pub(super) extra: Option<X>,
 }
 
 #[derive(Serialize)]
@@ -82,10 +85,16 @@ struct TimelineOut {
 }
 
 #[derive(Serialize)]
-struct Summary {
-    inputs: usize,
-    findings: usize,
-    text: String,
+#[serde(untagged)]
+pub(super) enum Summary {
+    /// `explain` and `scan`: the inputs read, the findings, the line.
+    Inputs {
+        inputs: usize,
+        findings: usize,
+        text: String,
+    },
+    /// `doctor`: the checks' headline and the findings.
+    Checks { text: String, findings: usize },
 }
 
 #[derive(Serialize)]
@@ -104,7 +113,7 @@ struct FindingOut {
     candidates: Vec<CandidateOut>,
     remediation: Vec<StepOut>,
     evidence: Vec<EvidenceOut>,
-    details: Map<String, Value>,
+    details: DetailsOut,
     /// What the passes established, each with its stable code.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     facts: Vec<FactOut>,
@@ -129,7 +138,16 @@ struct FindingOut {
 struct FactOut {
     code: &'static str,
     text: String,
-    fields: Map<String, Value>,
+    fields: FieldsOut,
+}
+
+/// A fact's fields, as an object in the order its code lists them.
+struct FieldsOut(Vec<(&'static str, String)>);
+
+impl Serialize for FieldsOut {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 #[derive(Serialize)]
@@ -272,9 +290,16 @@ struct SkippedOut {
 
 /// Render the JSON report (one document, then a newline).
 pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    let report = Report {
+    let report: Report = report(d, opts);
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    out.write_all(b"\n")
+}
+
+/// The wire form of `d`, with nothing added at its end yet.
+pub(super) fn report<X: Serialize>(d: &Diagnosis, opts: &RenderOptions) -> Report<X> {
+    Report {
         schema_version: SCHEMA_VERSION,
-        summary: Summary {
+        summary: Summary::Inputs {
             inputs: d.inputs,
             findings: d.findings.len(),
             text: super::summary_line(d),
@@ -327,7 +352,7 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
                 by: s.by.clone(),
             })
             .collect(),
-        two_sided: d.two_sided.as_ref().map(two_sided_json),
+        two_sided: d.two_sided.as_ref().map(two_sided_out),
         omitted: d.omitted.as_ref().map(|o| OmittedOut {
             max_findings: o.cap,
             findings: o.findings,
@@ -343,63 +368,182 @@ pub fn render_json(d: &Diagnosis, opts: &RenderOptions, out: &mut dyn Write) -> 
                 .collect(),
         }),
         cluster_mismatch: d.cluster_mismatch.as_deref().map(str::to_string),
-    };
-    serde_json::to_writer_pretty(&mut *out, &report)?;
-    out.write_all(b"\n")
+        extra: None,
+    }
 }
 
 /// The symptom pairs of `scan --remote-logs`.
-fn two_sided_json(v: &crate::diagnosis::two_sided::TwoSided) -> Value {
-    use crate::diagnosis::two_sided::Seen;
-    use crate::model::format_ms;
-    let span = |s: Option<(i64, i64)>| s.map(|(a, b)| json!([format_ms(a), format_ms(b)]));
-    let seen = |s: &Option<Seen>| {
-        s.as_ref().map(|s| {
-            json!({
-                "count": s.count,
-                "first": s.first_ms.map(format_ms),
-                "last": s.last_ms.map(format_ms),
-                "rules": s.rules,
-                "at": s.at,
-                "nodes": s.nodes,
-            })
-        })
-    };
-    json!({
-        "querying": {"paths": v.querying, "span": span(v.querying_span)},
-        "fulfilling": {"paths": v.fulfilling, "span": span(v.fulfilling_span)},
-        "alias": v.alias,
-        "alias_source": v.alias_source,
-        "pairs": v.matches.iter().map(|m| json!({
-            "pair": m.pair_id,
-            "title": m.title,
-            "alias": m.alias,
-            "key_id": m.key_id,
-            "querying": seen(&m.querying),
-            "fulfilling": seen(&m.fulfilling),
-            "silent": m.silent.map(|s| s.as_str()),
-            "expected_silence": m.expected_silence,
-            "meaning": m.meaning.to_string(),
-            "check": m.check,
-            "effective_access": m.effective.as_ref().map(|crate::diagnosis::two_sided::Effective { access: e, text }| json!({
-                "alias": e.alias,
-                "user": e.who,
-                "roles": e.roles,
-                "key_id": e.key_id.clone().unwrap_or_default(),
-                "key_access": e.key_access,
-                "user_remote_indices": e.user_access,
-                "effective": e.effective,
-                "indices": e.indices.iter().map(|i| json!({"index": i.index, "by_key": i.by_key, "by_user": i.by_user})).collect::<Vec<_>>(),
-                "text": text,
-            })),
-        })).collect::<Vec<_>>(),
-        "notes": v.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-    })
+#[derive(Serialize)]
+struct TwoSidedOut {
+    querying: SideOut,
+    fulfilling: SideOut,
+    alias: Option<String>,
+    alias_source: Option<String>,
+    pairs: Vec<PairOut>,
+    notes: Vec<String>,
 }
 
-/// One finding as the JSON report writes it (for `scan --follow`'s event lines).
-pub fn finding_json(f: &Finding, target: &super::CurlTarget) -> Value {
-    serde_json::to_value(finding_out(f, target)).unwrap_or(Value::Null)
+/// One side's logs: where, and the time they cover.
+#[derive(Serialize)]
+struct SideOut {
+    paths: String,
+    span: Option<[String; 2]>,
+}
+
+#[derive(Serialize)]
+struct PairOut {
+    pair: String,
+    title: String,
+    alias: Option<String>,
+    key_id: Option<String>,
+    querying: Option<SeenOut>,
+    fulfilling: Option<SeenOut>,
+    silent: Option<&'static str>,
+    expected_silence: bool,
+    meaning: String,
+    check: String,
+    effective_access: Option<EffectiveOut>,
+}
+
+/// What one side's logs showed of a symptom.
+#[derive(Serialize)]
+struct SeenOut {
+    count: usize,
+    first: Option<String>,
+    last: Option<String>,
+    rules: Vec<String>,
+    at: String,
+    nodes: Vec<String>,
+}
+
+/// A cross-cluster search's effective access: the key's ∩ the caller's `remote_indices`.
+#[derive(Serialize)]
+struct EffectiveOut {
+    alias: String,
+    user: Option<String>,
+    roles: Vec<String>,
+    /// `""` when the message names no key.
+    key_id: String,
+    key_access: Option<Vec<String>>,
+    user_remote_indices: Option<Vec<String>>,
+    effective: Vec<String>,
+    indices: Vec<IndexOut>,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct IndexOut {
+    index: String,
+    by_key: Option<bool>,
+    by_user: Option<bool>,
+}
+
+fn two_sided_out(v: &crate::diagnosis::two_sided::TwoSided) -> TwoSidedOut {
+    use crate::diagnosis::two_sided::Seen;
+    let span = |s: Option<(i64, i64)>| s.map(|(a, b)| [format_ms(a), format_ms(b)]);
+    let seen = |s: &Option<Seen>| {
+        s.as_ref().map(|s| SeenOut {
+            count: s.count,
+            first: s.first_ms.map(format_ms),
+            last: s.last_ms.map(format_ms),
+            rules: s.rules.clone(),
+            at: s.at.clone(),
+            nodes: s.nodes.clone(),
+        })
+    };
+    TwoSidedOut {
+        querying: SideOut {
+            paths: v.querying.clone(),
+            span: span(v.querying_span),
+        },
+        fulfilling: SideOut {
+            paths: v.fulfilling.clone(),
+            span: span(v.fulfilling_span),
+        },
+        alias: v.alias.clone(),
+        alias_source: v.alias_source.clone(),
+        pairs: v
+            .matches
+            .iter()
+            .map(|m| PairOut {
+                pair: m.pair_id.clone(),
+                title: m.title.clone(),
+                alias: m.alias.clone(),
+                key_id: m.key_id.clone(),
+                querying: seen(&m.querying),
+                fulfilling: seen(&m.fulfilling),
+                silent: m.silent.map(|s| s.as_str()),
+                expected_silence: m.expected_silence,
+                meaning: m.meaning.clone(),
+                check: m.check.clone(),
+                effective_access: m.effective.as_ref().map(
+                    |crate::diagnosis::two_sided::Effective { access: e, text }| EffectiveOut {
+                        alias: e.alias.clone(),
+                        user: e.who.clone(),
+                        roles: e.roles.clone(),
+                        key_id: e.key_id.clone().unwrap_or_default(),
+                        key_access: e.key_access.clone(),
+                        user_remote_indices: e.user_access.clone(),
+                        effective: e.effective.clone(),
+                        indices: e
+                            .indices
+                            .iter()
+                            .map(|i| IndexOut {
+                                index: i.index.clone(),
+                                by_key: i.by_key,
+                                by_user: i.by_user,
+                            })
+                            .collect(),
+                        text: text.clone(),
+                    },
+                ),
+            })
+            .collect(),
+        notes: v.notes.clone(),
+    }
+}
+
+/// `scan --follow --format json`'s line for a finding seen again: its count grew.
+#[derive(Serialize)]
+struct CountEvent<'a> {
+    event: &'static str,
+    class: &'static str,
+    key_id: Option<&'a str>,
+    rule_id: &'a str,
+    count: usize,
+    previous_count: usize,
+    last_seen: Option<&'a str>,
+}
+
+/// `scan --follow --format json`'s line for a new finding, as the report writes it.
+#[derive(Serialize)]
+struct FindingEvent {
+    event: &'static str,
+    finding: FindingOut,
+}
+
+/// One line (no newline) saying that `f` was seen again: `previous` failures before, now
+/// `f.count`.
+pub fn count_event(f: &Finding, previous: usize) -> String {
+    serde_json::to_string(&CountEvent {
+        event: "count",
+        class: f.class.as_str(),
+        key_id: f.key_id.as_deref(),
+        rule_id: &f.rule_id,
+        count: f.count,
+        previous_count: previous,
+        last_seen: f.observed.last_seen.as_deref(),
+    })
+    .unwrap_or_default()
+}
+
+/// One line (no newline) holding a new finding.
+pub fn finding_event(f: &Finding, target: &super::CurlTarget) -> String {
+    serde_json::to_string(&FindingEvent {
+        event: "finding",
+        finding: finding_out(f, target),
+    })
+    .unwrap_or_default()
 }
 
 fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
@@ -478,12 +622,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
             .map(|s| FactOut {
                 code: s.code(),
                 text: s.text.to_string(),
-                fields: s
-                    .fact
-                    .fields()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-                    .collect(),
+                fields: FieldsOut(s.fact.fields()),
             })
             .collect(),
         references: f
@@ -532,111 +671,182 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
     }
 }
 
-fn details_out(f: &Finding) -> Map<String, Value> {
+/// The deprecated `details` of a finding: each field only when known (one schema version more;
+/// `facts` and the typed parts replace it).
+#[derive(Serialize)]
+struct DetailsOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    realm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    least_privilege: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_match: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_join: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_inference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_view: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_side: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    side: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    indices: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    restricted_indices: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    privileges: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nodes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    client_addresses: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    key_candidates: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privilege_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    http_status: Vec<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    credential_formats: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suggested_role_descriptors: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<MetadataOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalidated_by: Option<InvalidatedByOut>,
+}
+
+/// The key's metadata as a finding's `details` shows it.
+#[derive(Serialize)]
+struct MetadataOut {
+    id: String,
+    name: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    key_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalidation: Option<String>,
+    invalidated: bool,
+    username: Option<String>,
+    realm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_descriptors: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    derived_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limited_by: Option<Value>,
+}
+
+/// Who invalidated the key, as the audit log says.
+#[derive(Serialize)]
+struct InvalidatedByOut {
+    user: Option<String>,
+    realm: Option<String>,
+    timestamp: Option<String>,
+    origin: Option<String>,
+    node: Option<String>,
+    source: String,
+    line: usize,
+    matched_by: Option<String>,
+}
+
+fn details_out(f: &Finding) -> DetailsOut {
     use crate::diagnosis::FactKind;
-    let mut m = Map::new();
-    let mut opt = |k: &str, v: &Option<String>| {
-        if let Some(v) = v {
-            m.insert(k.into(), Value::String(v.to_string()));
-        }
-    };
-    opt("user", &f.key.user);
-    opt("realm", &f.key.realm);
-    opt("key_name", &f.key.key_name);
-    opt("remote", &f.observed.remote);
-    opt(
-        "expected_type",
-        &f.key.expected_type.map(|t| t.as_str().to_string()),
-    );
-    opt(
-        "actual_type",
-        &f.key.actual_type.map(|t| t.as_str().to_string()),
-    );
-    opt("uri", &f.observed.uri);
-    opt("why", &f.observed.why);
-    opt("least_privilege", &f.denial.least_privilege);
-    opt("first_seen", &f.observed.first_seen);
-    opt("last_seen", &f.observed.last_seen);
-    opt("version", &f.observed.version.map(|v| v.to_string()));
-    // Deprecated: the sentences of `facts`, the last of each kind (one schema version more).
     let said = |kind| f.fact_text(kind).map(str::to_string);
-    opt("limit_source", &said(FactKind::Limit));
-    opt("index_match", &said(FactKind::IndexMatch));
-    opt("client_join", &said(FactKind::ClientJoin));
-    opt("audit_note", &said(FactKind::AuditGap));
-    opt("key_inference", &said(FactKind::KeyInference));
-    opt("cluster_view", &f.cluster_view());
-    opt("other_side", &said(FactKind::OtherSide));
-    opt("principal", &f.denial.principal);
-    if let Some(side) = f.observed.side {
-        m.insert("side".into(), json!(side.as_str()));
+    DetailsOut {
+        user: f.key.user.clone(),
+        realm: f.key.realm.clone(),
+        key_name: f.key.key_name.clone(),
+        remote: f.observed.remote.clone(),
+        expected_type: f.key.expected_type.map(|t| t.as_str()),
+        actual_type: f.key.actual_type.map(|t| t.as_str()),
+        uri: f.observed.uri.clone(),
+        why: f.observed.why.clone(),
+        least_privilege: f.denial.least_privilege.clone(),
+        first_seen: f.observed.first_seen.clone(),
+        last_seen: f.observed.last_seen.clone(),
+        version: f.observed.version.map(|v| v.to_string()),
+        limit_source: said(FactKind::Limit),
+        index_match: said(FactKind::IndexMatch),
+        client_join: said(FactKind::ClientJoin),
+        audit_note: said(FactKind::AuditGap),
+        key_inference: said(FactKind::KeyInference),
+        cluster_view: f.cluster_view(),
+        other_side: said(FactKind::OtherSide),
+        principal: f.denial.principal.clone(),
+        side: f.observed.side.map(|s| s.as_str()),
+        actions: f.denial.actions.clone(),
+        roles: f.denial.roles.clone(),
+        indices: f.denial.indices.clone(),
+        restricted_indices: f.denial.restricted_indices.clone(),
+        privileges: f.denial.privileges.clone(),
+        nodes: f.observed.nodes.clone(),
+        client_addresses: f.observed.client_addresses.clone(),
+        key_candidates: f.key.key_candidates.clone(),
+        privilege_kind: f.denial.privilege_kind.map(|k| k.as_str()),
+        http_status: f.observed.statuses.clone(),
+        credential_formats: f.observed.credential_tags(),
+        suggested_role_descriptors: f.denial.suggested_role_descriptors.clone(),
+        metadata: f.key.metadata.as_ref().map(|meta| MetadataOut {
+            id: meta.id.clone(),
+            name: meta.name.clone(),
+            key_type: meta.key_type.map(|t| t.as_str()),
+            state: f.key.metadata_state.map(|s| s.as_str()),
+            creation: meta.creation_ms.map(format_ms),
+            expiration: meta.expiration_ms.map(format_ms),
+            invalidation: meta.invalidation_ms.map(format_ms),
+            invalidated: meta.invalidated,
+            username: meta.username.clone(),
+            realm: meta.realm.clone(),
+            role_descriptors: meta.role_descriptors.clone(),
+            derived_from: meta.derived_from.clone(),
+            limited_by: meta.limited_by.clone(),
+        }),
+        invalidated_by: f.key.invalidated_by.as_ref().map(|by| InvalidatedByOut {
+            user: by.user.clone(),
+            realm: by.realm.clone(),
+            timestamp: by.timestamp.clone(),
+            origin: by.origin.clone(),
+            node: by.node.clone(),
+            source: by.source.clone(),
+            line: by.line,
+            matched_by: by.matched_by.clone(),
+        }),
     }
-    let mut list = |k: &str, v: &[String]| {
-        if !v.is_empty() {
-            m.insert(k.into(), json!(v));
-        }
-    };
-    list("actions", &f.denial.actions);
-    list("roles", &f.denial.roles);
-    list("indices", &f.denial.indices);
-    list("restricted_indices", &f.denial.restricted_indices);
-    list("privileges", &f.denial.privileges);
-    list("nodes", &f.observed.nodes);
-    list("client_addresses", &f.observed.client_addresses);
-    list("key_candidates", &f.key.key_candidates);
-    if let Some(kind) = f.denial.privilege_kind {
-        m.insert("privilege_kind".into(), json!(kind.as_str()));
-    }
-    if !f.observed.statuses.is_empty() {
-        m.insert("http_status".into(), json!(f.observed.statuses));
-    }
-    if !f.observed.credential_formats.is_empty() {
-        m.insert(
-            "credential_formats".into(),
-            json!(f.observed.credential_tags()),
-        );
-    }
-    if let Some(rd) = &f.denial.suggested_role_descriptors {
-        m.insert("suggested_role_descriptors".into(), rd.clone());
-    }
-    if let Some(meta) = &f.key.metadata {
-        let mut k = Map::new();
-        k.insert("id".into(), json!(meta.id));
-        k.insert("name".into(), json!(meta.name));
-        if let Some(t) = &meta.key_type {
-            k.insert("type".into(), json!(t.as_str()));
-        }
-        if let Some(state) = f.key.metadata_state {
-            k.insert("state".into(), json!(state.as_str()));
-        }
-        for (name, ms) in [
-            ("creation", meta.creation_ms),
-            ("expiration", meta.expiration_ms),
-            ("invalidation", meta.invalidation_ms),
-        ] {
-            if let Some(ms) = ms {
-                k.insert(name.into(), json!(format_ms(ms)));
-            }
-        }
-        k.insert("invalidated".into(), json!(meta.invalidated));
-        k.insert("username".into(), json!(meta.username));
-        k.insert("realm".into(), json!(meta.realm));
-        if let Some(rd) = &meta.role_descriptors {
-            k.insert("role_descriptors".into(), rd.clone());
-        }
-        if let Some(src) = &meta.derived_from {
-            k.insert("derived_from".into(), json!(src));
-        }
-        if let Some(lb) = &meta.limited_by {
-            k.insert("limited_by".into(), lb.clone());
-        }
-        m.insert("metadata".into(), Value::Object(k));
-    }
-    if let Some(by) = &f.key.invalidated_by {
-        m.insert(
-            "invalidated_by".into(),
-            json!({"user": by.user, "realm": by.realm, "timestamp": by.timestamp, "origin": by.origin, "node": by.node, "source": by.source, "line": by.line, "matched_by": by.matched_by}),
-        );
-    }
-    m
 }

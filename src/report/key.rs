@@ -9,7 +9,8 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{table, Format, RenderOptions};
 use crate::lifecycle::key::{KeyReport, State};
@@ -33,36 +34,83 @@ pub fn render_key(
     }
 }
 
-fn key_json(r: &KeyReport) -> Value {
+/// `keydoctor key --format json`, field for field (the order is the contract's).
+#[derive(Serialize)]
+struct KeyOut<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    state: &'static str,
+    #[serde(rename = "type")]
+    key_type: Option<&'static str>,
+    creation: Option<String>,
+    expiration: Option<String>,
+    invalidation: Option<String>,
+    owner: Option<&'a str>,
+    realm: Option<&'a str>,
+    realm_type: Option<&'a str>,
+    profile_uid: Option<&'a str>,
+    age: Option<String>,
+    time_left: Option<String>,
+    inherits_owner: bool,
+    metadata: Option<&'a Value>,
+    role_descriptors: Option<&'a Value>,
+    limited_by: Option<&'a Value>,
+    access: Option<&'a Value>,
+    privileges: Vec<PrivilegeOut<'a>>,
+    derived_from: Option<&'a str>,
+    sources: &'a [String],
+    notes: &'a [String],
+}
+
+/// One row of a key's privileges.
+#[derive(Serialize)]
+struct PrivilegeOut<'a> {
+    source: &'static str,
+    role: &'a str,
+    kind: &'static str,
+    on: &'a [String],
+    privileges: &'a [String],
+    restrictions: &'a [String],
+}
+
+fn key_json(r: &KeyReport) -> KeyOut<'_> {
     let k = r.key.as_ref();
     let ms = |v: Option<i64>| v.map(format_ms);
-    json!({
-        "id": r.id,
-        "name": k.and_then(|k| k.name.clone()),
-        "state": r.state.as_str(),
-        "type": k.and_then(|k| k.key_type).map(|t| t.as_str()),
-        "creation": ms(k.and_then(|k| k.creation_ms)),
-        "expiration": ms(k.and_then(|k| k.expiration_ms)),
-        "invalidation": ms(k.and_then(|k| k.invalidation_ms)),
-        "owner": k.and_then(|k| k.username.clone()),
-        "realm": k.and_then(|k| k.realm.clone()),
-        "realm_type": k.and_then(|k| k.realm_type.clone()),
-        "profile_uid": k.and_then(|k| k.profile_uid.clone()),
-        "age": r.age_ms.map(human_duration),
-        "time_left": r.time_left_ms.filter(|t| *t > 0).map(human_duration),
-        "inherits_owner": r.inherits_owner,
-        "metadata": k.and_then(|k| k.metadata.clone()),
-        "role_descriptors": k.and_then(|k| k.role_descriptors.clone()),
-        "limited_by": k.and_then(|k| k.limited_by.clone()),
-        "access": k.and_then(|k| k.access.clone()),
-        "privileges": r.privileges.iter().map(|p| json!({
-            "source": p.source.as_str(), "role": p.role, "kind": p.kind.as_str(), "on": p.on,
-            "privileges": p.privileges, "restrictions": p.restrictions,
-        })).collect::<Vec<_>>(),
-        "derived_from": k.and_then(|k| k.derived_from.clone()),
-        "sources": r.sources,
-        "notes": r.notes,
-    })
+    KeyOut {
+        id: &r.id,
+        name: k.and_then(|k| k.name.as_deref()),
+        state: r.state.as_str(),
+        key_type: k.and_then(|k| k.key_type).map(|t| t.as_str()),
+        creation: ms(k.and_then(|k| k.creation_ms)),
+        expiration: ms(k.and_then(|k| k.expiration_ms)),
+        invalidation: ms(k.and_then(|k| k.invalidation_ms)),
+        owner: k.and_then(|k| k.username.as_deref()),
+        realm: k.and_then(|k| k.realm.as_deref()),
+        realm_type: k.and_then(|k| k.realm_type.as_deref()),
+        profile_uid: k.and_then(|k| k.profile_uid.as_deref()),
+        age: r.age_ms.map(human_duration),
+        time_left: r.time_left_ms.filter(|t| *t > 0).map(human_duration),
+        inherits_owner: r.inherits_owner,
+        metadata: k.and_then(|k| k.metadata.as_ref()),
+        role_descriptors: k.and_then(|k| k.role_descriptors.as_ref()),
+        limited_by: k.and_then(|k| k.limited_by.as_ref()),
+        access: k.and_then(|k| k.access.as_ref()),
+        privileges: r
+            .privileges
+            .iter()
+            .map(|p| PrivilegeOut {
+                source: p.source.as_str(),
+                role: &p.role,
+                kind: p.kind.as_str(),
+                on: &p.on,
+                privileges: &p.privileges,
+                restrictions: &p.restrictions,
+            })
+            .collect(),
+        derived_from: k.and_then(|k| k.derived_from.as_deref()),
+        sources: &r.sources,
+        notes: &r.notes,
+    }
 }
 
 /// The lines every format shows, as (label, value).

@@ -3,10 +3,34 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{Format, RenderOptions};
 use crate::lifecycle::rotate::Plan;
+
+/// `keydoctor rotate --format json` (the order is the contract's).
+#[derive(Serialize)]
+struct PlanOut<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    state: &'static str,
+    warnings: &'a [String],
+    steps: Vec<StepOut<'a>>,
+    descriptors_diff: Option<&'a str>,
+}
+
+/// One step; who runs it only with a request, its curl form only with `--curl`.
+#[derive(Serialize)]
+struct StepOut<'a> {
+    step: usize,
+    title: &'a str,
+    text: &'a str,
+    request: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_as: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    curl: Option<String>,
+}
 
 /// The unified diff of a plan's descriptor change.
 fn plan_diff(plan: &Plan) -> Option<String> {
@@ -35,25 +59,30 @@ pub fn render_plan(
         .unwrap_or_default();
     match format {
         Format::Json => {
-            let doc = json!({
-                "id": plan.id,
-                "name": plan.name,
-                "state": plan.state.as_str(),
-                "warnings": plan.warnings,
-                "steps": plan.steps.iter().enumerate().map(|(i, s)| {
-                    let mut v = json!({"step": i + 1, "title": s.title, "text": s.text, "request": s.request});
-                    if s.request.is_some() {
-                        v["run_as"] = json!(s.run_as.as_str());
-                    }
-                    if opts.curl {
-                        if let Some(c) = s.request.as_deref().and_then(|r| super::curl_form(r, s.run_as, &opts.target)) {
-                            v["curl"] = json!(c);
-                        }
-                    }
-                    v
-                }).collect::<Vec<_>>(),
-                "descriptors_diff": diff,
-            });
+            let doc = PlanOut {
+                id: &plan.id,
+                name: plan.name.as_deref(),
+                state: plan.state.as_str(),
+                warnings: &plan.warnings,
+                steps: plan
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| StepOut {
+                        step: i + 1,
+                        title: &s.title,
+                        text: &s.text,
+                        request: s.request.as_deref(),
+                        run_as: s.request.as_ref().map(|_| s.run_as.as_str()),
+                        curl: s
+                            .request
+                            .as_deref()
+                            .filter(|_| opts.curl)
+                            .and_then(|r| super::curl_form(r, s.run_as, &opts.target)),
+                    })
+                    .collect(),
+                descriptors_diff: diff.as_deref(),
+            };
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
         }
