@@ -56,9 +56,12 @@ fn doctor(replay: &Replay, args: &[&str]) -> Output {
     keydoctor_env(&argv, &[("ES_API_KEY", SECRET_KEY), ("COLUMNS", "100")])
 }
 
+/// The report, checked against `schemas/doctor.schema.json`.
 fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr))
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr));
+    crate::schemas::assert_valid("doctor.schema.json", &report);
+    report
 }
 
 fn check<'a>(report: &'a Value, id: &str) -> &'a Value {

@@ -20,6 +20,7 @@ mod report;
 mod robustness;
 mod rules;
 mod scan;
+mod schemas;
 mod screen;
 mod secrets;
 mod share;

@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::human::{heading, note_line, paint, render_finding, render_steps};
@@ -31,14 +32,20 @@ pub fn render_doctor(
     }
 }
 
+/// The JSON Schema of `keydoctor doctor --format json`: the report, with the cluster and the
+/// checks at its end.
+pub(crate) fn schema() -> schemars::Schema {
+    super::output_schema::<super::json::Report<DoctorOut<'static>>>()
+}
+
 /// What `doctor --format json` adds to the report: the cluster asked, and every check.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct DoctorOut<'a> {
     cluster: ClusterOut<'a>,
     checks: Vec<CheckOut<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ClusterOut<'a> {
     label: &'a str,
     version: Option<&'a str>,
@@ -46,7 +53,7 @@ struct ClusterOut<'a> {
     whoami: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct CheckOut<'a> {
     id: &'a str,
     title: &'a str,

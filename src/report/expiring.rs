@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{table, Format, RenderOptions};
@@ -14,9 +15,19 @@ use crate::lifecycle::expiring::{ExpiringKey, ExpiringReport};
 use crate::model::format_ms;
 use crate::model::human_duration;
 
+/// The version of `keydoctor expiring --format json` (1: the first with a version and a
+/// schema).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON Schema of `keydoctor expiring --format json`.
+pub(crate) fn schema() -> schemars::Schema {
+    super::output_schema::<ExpiringOut<'static>>()
+}
+
 /// `keydoctor expiring --format json` (the order is the contract's).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ExpiringOut<'a> {
+    schema_version: u32,
     within: &'a str,
     keys: Vec<ExpiringKeyOut<'a>>,
     expired: Vec<ExpiringKeyOut<'a>>,
@@ -30,7 +41,7 @@ struct ExpiringOut<'a> {
 }
 
 /// One key of the report; its use in the scanned logs only when logs were scanned.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ExpiringKeyOut<'a> {
     id: &'a str,
     name: Option<&'a str>,
@@ -45,7 +56,7 @@ struct ExpiringKeyOut<'a> {
 }
 
 /// When and how a key last authenticated in the scanned logs.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct UsageOut<'a> {
     last_used: Option<String>,
     uses: usize,
@@ -87,6 +98,7 @@ pub fn render_expiring(
     match format {
         Format::Json => {
             let doc = ExpiringOut {
+                schema_version: SCHEMA_VERSION,
                 within: &r.within,
                 keys: r.keys.iter().map(key_json).collect(),
                 expired: r.expired.iter().map(key_json).collect(),

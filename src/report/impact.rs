@@ -3,14 +3,24 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{table, Format, RenderOptions};
 use crate::model::format_ms;
 
+/// The version of `keydoctor impact --format json` (1: the first with a version and a schema).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON Schema of `keydoctor impact --format json`.
+pub(crate) fn schema() -> schemars::Schema {
+    super::output_schema::<ImpactOut<'static>>()
+}
+
 /// `keydoctor impact --format json` (the order is the contract's).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ImpactOut<'a> {
+    schema_version: u32,
     id: &'a str,
     name: Option<&'a str>,
     owner: Option<&'a str>,
@@ -29,14 +39,14 @@ struct ImpactOut<'a> {
     steps: &'a [String],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SkippedOut<'a> {
     source: &'a str,
     reason: &'a str,
 }
 
 /// The product that uses the key.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct UsedByOut<'a> {
     product_id: &'a str,
     product: &'a str,
@@ -47,13 +57,13 @@ struct UsedByOut<'a> {
     related: Option<FieldValue<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct FieldValue<'a> {
     field: &'a str,
     value: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct RelatedOut<'a> {
     id: &'a str,
     name: Option<&'a str>,
@@ -62,7 +72,7 @@ struct RelatedOut<'a> {
     kind: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct UsageOut<'a> {
     last_used: String,
     uses: usize,
@@ -71,7 +81,7 @@ struct UsageOut<'a> {
     last_used_at: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct FailureOut<'a> {
     class: &'static str,
     count: usize,
@@ -82,6 +92,7 @@ struct FailureOut<'a> {
 fn impact_out(r: &crate::lifecycle::impact::Impact) -> ImpactOut<'_> {
     use crate::model::KeyState;
     ImpactOut {
+        schema_version: SCHEMA_VERSION,
         id: &r.id,
         name: r.name.as_deref(),
         owner: r.owner.as_deref(),

@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,7 +18,7 @@ use crate::model::format_ms;
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The report; `X` is what a command adds at its end (`doctor`'s cluster and checks).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(super) struct Report<X: Serialize = ()> {
     schema_version: u32,
     pub(super) summary: Summary,
@@ -41,7 +42,7 @@ pub(super) struct Report<X: Serialize = ()> {
     pub(super) extra: Option<X>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct OmittedOut {
     max_findings: usize,
     findings: usize,
@@ -49,14 +50,14 @@ struct OmittedOut {
     by_class: Vec<OmittedClassOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct OmittedClassOut {
     class: &'static str,
     findings: usize,
     failures: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SuppressedOut {
     class: &'static str,
     rule_id: String,
@@ -66,7 +67,7 @@ struct SuppressedOut {
     by: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct FileOut {
     source: String,
     format: &'static str,
@@ -75,7 +76,7 @@ struct FileOut {
     records: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct TimelineOut {
     at: String,
     event: &'static str,
@@ -84,7 +85,7 @@ struct TimelineOut {
     source: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 pub(super) enum Summary {
     /// `explain` and `scan`: the inputs read, the findings, the line.
@@ -97,7 +98,7 @@ pub(super) enum Summary {
     Checks { text: String, findings: usize },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct FindingOut {
     class: &'static str,
     severity: &'static str,
@@ -134,7 +135,7 @@ struct FindingOut {
     client: Option<ClientOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct FactOut {
     code: &'static str,
     text: String,
@@ -144,20 +145,29 @@ struct FactOut {
 /// A fact's fields, as an object in the order its code lists them.
 struct FieldsOut(Vec<(&'static str, String)>);
 
+impl JsonSchema for FieldsOut {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FactFields".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <std::collections::BTreeMap<String, String>>::json_schema(generator)
+    }
+}
+
 impl Serialize for FieldsOut {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct DifferentialOut {
     causes: Vec<CauseOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct CauseOut {
     cause: String,
     verdict: &'static str,
@@ -168,13 +178,13 @@ struct CauseOut {
     code: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct CandidateOut {
     class: &'static str,
     why: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct StepOut {
     step: usize,
     title: String,
@@ -210,7 +220,7 @@ struct StepOut {
     http: Option<HttpOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct HttpOut {
     method: String,
     path: String,
@@ -218,7 +228,7 @@ struct HttpOut {
     body: Option<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ClientOut {
     id: String,
     name: String,
@@ -247,7 +257,7 @@ fn http_of(request: &str) -> Option<HttpOut> {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct EvidenceOut {
     source: String,
     line: usize,
@@ -256,20 +266,20 @@ struct EvidenceOut {
     spans: Vec<SpanOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SpanOut {
     start: usize,
     end: usize,
     label: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ReferenceOut {
     title: String,
     url: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct NoteOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     rule_id: Option<String>,
@@ -281,7 +291,7 @@ struct NoteOut {
     count: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SkippedOut {
     source: String,
     reason: String,
@@ -373,7 +383,7 @@ pub(super) fn report<X: Serialize>(d: &Diagnosis, opts: &RenderOptions) -> Repor
 }
 
 /// The symptom pairs of `scan --remote-logs`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct TwoSidedOut {
     querying: SideOut,
     fulfilling: SideOut,
@@ -384,13 +394,13 @@ struct TwoSidedOut {
 }
 
 /// One side's logs: where, and the time they cover.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SideOut {
     paths: String,
     span: Option<[String; 2]>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct PairOut {
     pair: String,
     title: String,
@@ -406,7 +416,7 @@ struct PairOut {
 }
 
 /// What one side's logs showed of a symptom.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SeenOut {
     count: usize,
     first: Option<String>,
@@ -417,7 +427,7 @@ struct SeenOut {
 }
 
 /// A cross-cluster search's effective access: the key's ∩ the caller's `remote_indices`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct EffectiveOut {
     alias: String,
     user: Option<String>,
@@ -431,7 +441,7 @@ struct EffectiveOut {
     text: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct IndexOut {
     index: String,
     by_key: Option<bool>,
@@ -503,8 +513,27 @@ fn two_sided_out(v: &crate::diagnosis::two_sided::TwoSided) -> TwoSidedOut {
     }
 }
 
+/// The JSON Schema of the report of `explain` and `scan --format json`.
+pub(crate) fn schema() -> schemars::Schema {
+    super::output_schema::<Report>()
+}
+
+/// The JSON Schema of a line of `scan --follow --format json`: a new finding, or a count.
+pub(crate) fn follow_schema() -> schemars::Schema {
+    super::output_schema::<FollowEvent<'static>>()
+}
+
+/// A line of `scan --follow --format json` (for its schema).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+enum FollowEvent<'a> {
+    Finding(FindingEvent),
+    Count(CountEvent<'a>),
+}
+
 /// `scan --follow --format json`'s line for a finding seen again: its count grew.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct CountEvent<'a> {
     event: &'static str,
     class: &'static str,
@@ -516,7 +545,7 @@ struct CountEvent<'a> {
 }
 
 /// `scan --follow --format json`'s line for a new finding, as the report writes it.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct FindingEvent {
     event: &'static str,
     finding: FindingOut,
@@ -673,7 +702,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
 
 /// The deprecated `details` of a finding: each field only when known (one schema version more;
 /// `facts` and the typed parts replace it).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct DetailsOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<String>,
@@ -748,7 +777,7 @@ struct DetailsOut {
 }
 
 /// The key's metadata as a finding's `details` shows it.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct MetadataOut {
     id: String,
     name: Option<String>,
@@ -774,7 +803,7 @@ struct MetadataOut {
 }
 
 /// Who invalidated the key, as the audit log says.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct InvalidatedByOut {
     user: Option<String>,
     realm: Option<String>,

@@ -9,6 +9,7 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,9 +35,18 @@ pub fn render_key(
     }
 }
 
+/// The version of `keydoctor key --format json` (1: the first with a version and a schema).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON Schema of `keydoctor key --format json`.
+pub(crate) fn schema() -> schemars::Schema {
+    super::output_schema::<KeyOut<'static>>()
+}
+
 /// `keydoctor key --format json`, field for field (the order is the contract's).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct KeyOut<'a> {
+    schema_version: u32,
     id: &'a str,
     name: Option<&'a str>,
     state: &'static str,
@@ -63,7 +73,7 @@ struct KeyOut<'a> {
 }
 
 /// One row of a key's privileges.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct PrivilegeOut<'a> {
     source: &'static str,
     role: &'a str,
@@ -77,6 +87,7 @@ fn key_json(r: &KeyReport) -> KeyOut<'_> {
     let k = r.key.as_ref();
     let ms = |v: Option<i64>| v.map(format_ms);
     KeyOut {
+        schema_version: SCHEMA_VERSION,
         id: &r.id,
         name: k.and_then(|k| k.name.as_deref()),
         state: r.state.as_str(),

@@ -5,7 +5,7 @@
 //!   (stable wire types in [`json`]), or Markdown for a ticket.
 //! - **Never**: probe the terminal, re-derive facts, or redact field by field: what it is given
 //!   was redacted when read, and the one writer ([`redacting`]) redacts every line on the way
-//!   out (wrapped prose is redacted before it is wrapped, in [`fill`]).
+//!   out (wrapped prose is redacted before it is wrapped, in `fill`).
 
 pub mod doctor;
 pub mod expiring;
@@ -108,6 +108,31 @@ pub fn curl_form(request: &str, run_as: RunAs, target: &CurlTarget) -> Option<St
         out.push('\'');
     }
     Some(out)
+}
+
+/// The JSON Schema of every JSON output, by its file name under `schemas/` (committed; a test
+/// checks that they are current and that real outputs validate against them).
+pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    [
+        ("report.schema.json", json::schema()),
+        ("follow-event.schema.json", json::follow_schema()),
+        ("doctor.schema.json", doctor::schema()),
+        ("key.schema.json", key::schema()),
+        ("expiring.schema.json", expiring::schema()),
+        ("rotate.schema.json", rotate::schema()),
+        ("impact.schema.json", impact::schema()),
+    ]
+    .into_iter()
+    .map(|(name, schema)| (name, schema.to_value()))
+    .collect()
+}
+
+/// The schema of what `T` serializes to (a field skipped when empty is not required).
+fn output_schema<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>()
 }
 
 /// Wrapping that never breaks a word: ids, paths, flags and requests stay whole (a word wider

@@ -3,14 +3,24 @@
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{Format, RenderOptions};
 use crate::lifecycle::rotate::Plan;
 
+/// The version of `keydoctor rotate --format json` (1: the first with a version and a schema).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON Schema of `keydoctor rotate --format json`.
+pub(crate) fn schema() -> schemars::Schema {
+    super::output_schema::<PlanOut<'static>>()
+}
+
 /// `keydoctor rotate --format json` (the order is the contract's).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct PlanOut<'a> {
+    schema_version: u32,
     id: &'a str,
     name: Option<&'a str>,
     state: &'static str,
@@ -20,7 +30,7 @@ struct PlanOut<'a> {
 }
 
 /// One step; who runs it only with a request, its curl form only with `--curl`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct StepOut<'a> {
     step: usize,
     title: &'a str,
@@ -60,6 +70,7 @@ pub fn render_plan(
     match format {
         Format::Json => {
             let doc = PlanOut {
+                schema_version: SCHEMA_VERSION,
                 id: &plan.id,
                 name: plan.name.as_deref(),
                 state: plan.state.as_str(),
