@@ -218,6 +218,111 @@ pub fn analyse(d: &mut Diagnosis, retention: &Retention, rules: &crate::rule::Ru
     }
 }
 
+/// The differential's sentences (`evidence.*` for or against a cause, `check.*` the step that
+/// decides, `part.*` their pieces), with the fields each may use: what `rules/facts.toml` is
+/// checked against.
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("evidence.expired.said", &[]),
+    (
+        "evidence.expired.before_failure",
+        &["expiration", "gap", "first"],
+    ),
+    ("evidence.expired.had_expired", &["gap"]),
+    ("evidence.expired.after_failure", &["expiration", "first"]),
+    ("evidence.expired.clock_ahead", &["gap"]),
+    ("evidence.expired.no_metadata", &[]),
+    ("evidence.key.inferred", &["how"]),
+    ("evidence.key.candidates", &["keys"]),
+    ("evidence.key.named", &[]),
+    ("evidence.key.unnamed", &[]),
+    ("check.expired.clock", &["key_id"]),
+    ("check.expired", &["key_id"]),
+    (
+        "evidence.invalidated.audit",
+        &["user", "at", "source", "line"],
+    ),
+    ("evidence.invalidated.no_audit", &[]),
+    ("evidence.invalidated.product", &["product", "depends"]),
+    (
+        "evidence.invalidated.product_retires",
+        &["product", "depends", "retires"],
+    ),
+    ("evidence.invalidated.managed", &["by"]),
+    ("part.managed.unnamed", &[]),
+    ("evidence.invalidated.not_managed", &[]),
+    ("evidence.invalidated.no_metadata", &[]),
+    ("evidence.invalidated.used", &[]),
+    ("evidence.invalidated.rotation", &[]),
+    ("check.invalidated.product", &["product", "step"]),
+    ("check.invalidated.by_name", &["name"]),
+    ("check.invalidated.ask", &[]),
+    ("check.invalidated.audit", &[]),
+    ("evidence.denied.owner_grants_today", &[]),
+    ("evidence.denied.own_refuse", &[]),
+    ("evidence.denied.own_allow", &[]),
+    ("evidence.denied.owner_lacks", &[]),
+    ("evidence.denied.no_metadata", &[]),
+    ("evidence.denied.no_limited_by", &[]),
+    ("evidence.denied.no_index", &[]),
+    ("evidence.denied.cluster_action", &[]),
+    ("check.denied", &["key_id", "privilege"]),
+    ("check.denied.unnamed", &["key_id"]),
+    ("evidence.secret.rotation", &[]),
+    ("evidence.secret.no_credential", &[]),
+    ("evidence.secret.credential", &["formats"]),
+    ("evidence.secret.ids_random", &[]),
+    ("check.secret", &[]),
+    ("evidence.service.one_node", &["node"]),
+    ("evidence.service.nodes", &["nodes"]),
+    ("evidence.service.api", &[]),
+    ("check.service", &[]),
+    ("evidence.remote.same_message", &[]),
+    ("check.remote.rejected", &["key_id"]),
+    ("evidence.remote.caller_covers", &[]),
+    ("evidence.remote.key_covers", &[]),
+    ("evidence.remote.both_remain", &[]),
+    ("check.remote.denied", &["key_id"]),
+    ("part.when.span", &["from", "to"]),
+    ("part.when.at", &["at"]),
+    ("part.source", &["source"]),
+    ("part.missing.was_already", &["class", "at"]),
+    ("part.missing.was", &["event", "at"]),
+    ("evidence.missing.failed_as", &["class", "when", "count"]),
+    ("evidence.missing.created", &["at", "source"]),
+    ("evidence.missing.updated", &["at", "source"]),
+    ("evidence.missing.authenticated", &["at", "source"]),
+    ("evidence.missing.ended", &["event", "at", "source"]),
+    ("evidence.missing.described", &["described_by", "state"]),
+    ("evidence.missing.listed", &["state"]),
+    ("evidence.missing.never_here", &[]),
+    (
+        "evidence.missing.purged",
+        &["what", "first", "gap", "retention"],
+    ),
+    (
+        "evidence.missing.still_stored",
+        &["what", "gap", "retention"],
+    ),
+    ("evidence.missing.will_purge", &["what", "retention"]),
+    ("evidence.missing.not_ended", &[]),
+    ("evidence.missing.id_length", &["id", "length"]),
+    ("evidence.missing.id_shape", &["id"]),
+    ("evidence.missing.id_known", &[]),
+    ("evidence.missing.never_used", &[]),
+    ("evidence.missing.no_before", &[]),
+    ("evidence.missing.same_logs", &[]),
+    ("evidence.missing.purge_explains", &["what"]),
+    ("evidence.missing.restored", &["at"]),
+    ("check.missing.typo", &["key_id"]),
+    ("check.missing.cluster", &["key_id"]),
+    ("check.missing.deleted", &["key_id"]),
+];
+
+/// A sentence of `WORDS` with its fields, from `rules/facts.toml`.
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    super::fact::texts().say(code, fields)
+}
+
 fn cause(kind: CauseKind, verdict: Verdict) -> Cause {
     Cause {
         cause: kind,
@@ -247,39 +352,38 @@ fn expired(f: &Finding) -> Differential {
     let first = f.observed.first_seen.as_deref().and_then(parse_ts);
     let expiration = f.key.metadata.as_ref().and_then(|m| m.expiration_ms);
     let mut passed = cause(CauseKind::ExpirationPassed, Verdict::Likely);
-    passed
-        .evidence_for
-        .push("Elasticsearch said `api key is expired`: it compared the key's expiration with its own clock".into());
+    passed.evidence_for.push(say("evidence.expired.said", &[]));
     let mut clock = cause(CauseKind::ClockAhead, Verdict::Unlikely);
     match (expiration, first) {
         (Some(exp), Some(first)) if first >= exp => {
-            passed.evidence_for.push(format!(
-                "the metadata's expiration {} is {} before the first failure ({})",
-                format_ms(exp),
-                duration(first - exp),
-                format_ms(first)
+            passed.evidence_for.push(say(
+                "evidence.expired.before_failure",
+                &[
+                    ("expiration", format_ms(exp)),
+                    ("gap", duration(first - exp)),
+                    ("first", format_ms(first)),
+                ],
             ));
-            clock.evidence_against.push(format!(
-                "the key had expired {} before the first failure",
-                duration(first - exp)
+            clock.evidence_against.push(say(
+                "evidence.expired.had_expired",
+                &[("gap", duration(first - exp))],
             ));
         }
         (Some(exp), Some(first)) => {
             passed.verdict = Verdict::Possible;
-            passed.evidence_against.push(format!(
-                "the metadata's expiration {} is after the first failure ({}) by the reader's clock",
-                format_ms(exp),
-                format_ms(first)
+            passed.evidence_against.push(say(
+                "evidence.expired.after_failure",
+                &[("expiration", format_ms(exp)), ("first", format_ms(first))],
             ));
             clock.verdict = Verdict::Likely;
-            clock.evidence_for.push(format!(
-                "the node called the key expired {} before its expiration: its clock (or the log's) is ahead by at least that",
-                duration(exp - first)
+            clock.evidence_for.push(say(
+                "evidence.expired.clock_ahead",
+                &[("gap", duration(exp - first))],
             ));
         }
         _ => clock
             .evidence_against
-            .push("no key metadata to compare the expiration with the failures".into()),
+            .push(say("evidence.expired.no_metadata", &[])),
     }
     let mut other = cause(CauseKind::AnotherKey, Verdict::Unlikely);
     match f.key_inference().map(|(_, text)| text) {
@@ -287,32 +391,24 @@ fn expired(f: &Finding) -> Differential {
             other.verdict = Verdict::Possible;
             other
                 .evidence_for
-                .push(format!("the message names no key: {how}"));
+                .push(say("evidence.key.inferred", &[("how", how.to_string())]));
             if !f.key.key_candidates.is_empty() {
-                other.evidence_for.push(format!(
-                    "keys that could be the one: {}",
-                    f.key.key_candidates.join(", ")
+                other.evidence_for.push(say(
+                    "evidence.key.candidates",
+                    &[("keys", f.key.key_candidates.join(", "))],
                 ));
             }
         }
-        None if f.key_id.is_some() => other.evidence_against.push("the text names the key".into()),
+        None if f.key_id.is_some() => other.evidence_against.push(say("evidence.key.named", &[])),
         None => {
             other.verdict = Verdict::Possible;
-            other
-                .evidence_for
-                .push("the message names no key and nothing joined one to it".into());
+            other.evidence_for.push(say("evidence.key.unnamed", &[]));
         }
     }
     let check = if clock.verdict == Verdict::Likely {
-        format!(
-            "Compare `date -u` on the Elasticsearch nodes with the key's `expiration`: GET /_security/api_key?id={}",
-            key_or(f)
-        )
+        say("check.expired.clock", &[("key_id", key_or(f))])
     } else {
-        format!(
-            "GET /_security/api_key?id={}: `expiration` (epoch ms) against the time of the failures",
-            key_or(f)
-        )
+        say("check.expired", &[("key_id", key_or(f))])
     };
     ranked(vec![passed, clock, other], check)
 }
@@ -326,7 +422,7 @@ fn invalidated(f: &Finding) -> Differential {
             .and_then(|v| v.as_str().map(str::to_string))
             .or_else(|| {
                 (m.get("managed").and_then(serde_json::Value::as_bool) == Some(true))
-                    .then(|| "a product (`managed: true`)".to_string())
+                    .then(|| say("part.managed.unnamed", &[]))
             })
     });
     let mut person = cause(CauseKind::InvalidatedByPerson, Verdict::Possible);
@@ -335,20 +431,21 @@ fn invalidated(f: &Finding) -> Differential {
     match &f.key.invalidated_by {
         Some(by) => {
             person.verdict = Verdict::Likely;
-            person.evidence_for.push(format!(
-                "the audit log shows {} invalidating it at {} ({}:{})",
-                by.user.as_deref().unwrap_or("someone"),
-                by.timestamp.as_deref().unwrap_or("?"),
-                by.source,
-                by.line
-            ));
+            let mut fields = vec![("source", by.source.clone()), ("line", by.line.to_string())];
+            if let Some(user) = &by.user {
+                fields.push(("user", user.clone()));
+            }
+            if let Some(at) = &by.timestamp {
+                fields.push(("at", at.clone()));
+            }
+            person
+                .evidence_for
+                .push(say("evidence.invalidated.audit", &fields));
         }
-        None => person
-            .evidence_against
-            .push(f.fact_text(FactKind::AuditGap).map_or_else(
-                || "no audit event in the inputs says who invalidated it".into(),
-                str::to_string,
-            )),
+        None => person.evidence_against.push(
+            f.fact_text(FactKind::AuditGap)
+                .map_or_else(|| say("evidence.invalidated.no_audit", &[]), str::to_string),
+        ),
     }
     let name = f
         .key
@@ -367,30 +464,33 @@ fn invalidated(f: &Finding) -> Differential {
     match (&known, &managed) {
         (Some(p), _) => {
             product.verdict = Verdict::Likely;
-            product.evidence_for.push(format!(
-                "its name and metadata make it {}'s key ({}){}",
-                p.product,
-                p.depends,
-                p.retires
-                    .as_ref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ));
+            let mut fields = vec![
+                ("product", p.product.clone()),
+                ("depends", p.depends.clone()),
+            ];
+            let code = match &p.retires {
+                Some(r) => {
+                    fields.push(("retires", r.clone()));
+                    "evidence.invalidated.product_retires"
+                }
+                None => "evidence.invalidated.product",
+            };
+            product.evidence_for.push(say(code, &fields));
         }
         (None, Some(by)) => {
             product.verdict = Verdict::Likely;
-            product.evidence_for.push(format!(
-                "the key's metadata says it is managed by {by}: that product invalidates its keys itself (unenrolment, policy or output changes)"
-            ));
+            product
+                .evidence_for
+                .push(say("evidence.invalidated.managed", &[("by", by.clone())]));
         }
         (None, None) if meta.is_some() => product
             .evidence_against
-            .push("the key's metadata has no `managed`/`managed_by`".into()),
+            .push(say("evidence.invalidated.not_managed", &[])),
         (None, None) => {
             product.verdict = Verdict::Possible;
-            product.evidence_for.push(
-                "no key metadata to tell (Fleet and Kibana mark their keys `managed`)".into(),
-            );
+            product
+                .evidence_for
+                .push(say("evidence.invalidated.no_metadata", &[]));
         }
     }
     let successes = f
@@ -399,26 +499,30 @@ fn invalidated(f: &Finding) -> Differential {
         .filter(|t| t.event == crate::model::TimelineEvent::LastSuccess)
         .count();
     if successes > 0 {
-        rotated.evidence_for.push(
-            "the key authenticated before it was invalidated: clients used it and one still does"
-                .into(),
-        );
+        rotated
+            .evidence_for
+            .push(say("evidence.invalidated.used", &[]));
     }
-    rotated.evidence_for.push(
-        "keys are invalidated once their replacement is deployed; a client missed in that deployment keeps sending the old one"
-            .into(),
-    );
+    rotated
+        .evidence_for
+        .push(say("evidence.invalidated.rotation", &[]));
     let check = match (&known, name) {
-        (Some(p), _) => format!(
-            "{} re-keys or retires its own keys: {}",
-            p.product,
-            p.steps.first().map(|s| s.replace('\n', ": ")).unwrap_or_default()
+        (Some(p), _) => say(
+            "check.invalidated.product",
+            &[
+                ("product", p.product.clone()),
+                (
+                    "step",
+                    p.steps
+                        .first()
+                        .map(|s| s.replace('\n', ": "))
+                        .unwrap_or_default(),
+                ),
+            ],
         ),
-        (None, Some(n)) => format!(
-            "GET /_security/api_key?name={n}: a newer key of that name is the replacement the failing client lacks; the audit log's `invalidate_apikeys` event names who retired the old one"
-        ),
-        (None, None) if f.key.invalidated_by.is_some() => "Ask whoever invalidated it what replaced it, and find the client still sending the old key: the audit log's authentication failures at the same times carry its address (`scan` joins them)".into(),
-        (None, None) => "The audit log's `invalidate_apikeys` event for the key (who, when, from where)".into(),
+        (None, Some(n)) => say("check.invalidated.by_name", &[("name", n)]),
+        (None, None) if f.key.invalidated_by.is_some() => say("check.invalidated.ask", &[]),
+        (None, None) => say("check.invalidated.audit", &[]),
     };
     ranked(vec![person, product, rotated], check)
 }
@@ -442,9 +546,9 @@ fn under_privileged(f: &Finding) -> Differential {
             // A bundle's roles: the owner holds it today; the key's side, or an old snapshot.
             own.verdict = Verdict::Likely;
             own.evidence_for.push(text.to_string());
-            owner.evidence_against.push(
-                "the owner's roles grant it today; only a limited_by snapshot taken before that grant would lack it".into(),
-            );
+            owner
+                .evidence_against
+                .push(say("evidence.denied.owner_grants_today", &[]));
         }
         Some((Limit::RoleDescriptors, text)) => {
             own.verdict = Verdict::Likely;
@@ -452,7 +556,7 @@ fn under_privileged(f: &Finding) -> Differential {
             owner.verdict = Verdict::Unlikely;
             owner
                 .evidence_against
-                .push("the key's own descriptors already refuse it".into());
+                .push(say("evidence.denied.own_refuse", &[]));
         }
         Some((
             Limit::LimitedBy
@@ -467,9 +571,9 @@ fn under_privileged(f: &Finding) -> Differential {
             owner.evidence_for.push(text.to_string());
             own.verdict = Verdict::Unlikely;
             own.evidence_against.push(if meta.is_some() {
-                "the key's own descriptors allow it".into()
+                say("evidence.denied.own_allow", &[])
             } else {
-                "whatever the key's own descriptors say, its owner lacks it: changing them alone cannot help".into()
+                say("evidence.denied.owner_lacks", &[])
             });
         }
         Some((
@@ -481,10 +585,10 @@ fn under_privileged(f: &Finding) -> Differential {
         )) => owner.evidence_for.push(text.to_string()),
         _ if meta.is_none() => {
             own.evidence_for
-                .push("no key metadata to compare the descriptors with".into());
+                .push(say("evidence.denied.no_metadata", &[]));
             owner
                 .evidence_for
-                .push("no key metadata (with_limited_by) to compare".into());
+                .push(say("evidence.denied.no_limited_by", &[]));
         }
         _ => {}
     }
@@ -492,54 +596,48 @@ fn under_privileged(f: &Finding) -> Differential {
         Some(m) => name.evidence_for.push(m.to_string()),
         None if f.denial.indices.is_empty() && f.denial.actions.is_empty() => {
             name.evidence_against
-                .push("the message names no index".into());
+                .push(say("evidence.denied.no_index", &[]));
         }
         None if f.denial.indices.is_empty() => {
             name.verdict = Verdict::Unlikely;
             name.evidence_against
-                .push("a cluster action: no index involved".into());
+                .push(say("evidence.denied.cluster_action", &[]));
         }
         None => {}
     }
-    let check = format!(
-        "GET /_security/api_key?id={}&with_limited_by=true (8.5+): the key's role_descriptors and its owner's limited_by, against {}",
-        key_or(f),
-        f.denial
-            .least_privilege
-            .as_deref()
-            .map(|p| format!("`{p}`"))
-            .unwrap_or_else(|| "the privilege named in the error".into())
-    );
+    let check = match f.denial.least_privilege.as_deref() {
+        Some(p) => say(
+            "check.denied",
+            &[("key_id", key_or(f)), ("privilege", p.to_string())],
+        ),
+        None => say("check.denied.unnamed", &[("key_id", key_or(f))]),
+    };
     ranked(vec![own, owner, name], check)
 }
 
 /// `invalid credentials for API key [id]`: the id is known, the secret is not its.
 fn wrong_secret(f: &Finding) -> Differential {
     let mut mixed = cause(CauseKind::MixedKeys, Verdict::Possible);
-    mixed.evidence_for.push(
-        "after a rotation, a configuration that updates the secret but not the id (or the reverse) sends exactly this"
-            .into(),
-    );
+    mixed
+        .evidence_for
+        .push(say("evidence.secret.rotation", &[]));
     let mut mangled = cause(CauseKind::AlteredOnTheWay, Verdict::Possible);
     if f.observed.credential_formats.is_empty() {
         mangled
             .evidence_against
-            .push("no credential in the input to inspect".into());
+            .push(say("evidence.secret.no_credential", &[]));
     } else {
         mangled.verdict = Verdict::Likely;
-        mangled.evidence_for.push(format!(
-            "the credential in the input is {}",
-            f.observed.credential_tags().join(", ")
+        mangled.evidence_for.push(say(
+            "evidence.secret.credential",
+            &[("formats", f.observed.credential_tags().join(", "))],
         ));
     }
     let mut restored = cause(CauseKind::RecreatedElsewhere, Verdict::Unlikely);
     restored
         .evidence_against
-        .push("ids are random: only a restore or a copy of the security index repeats one".into());
-    ranked(
-        vec![mixed, mangled, restored],
-        "Decode what the client sends (`echo <value> | base64 -d`): it must be `<id>:<secret>` with no newline, and the id must be the one in the create response the secret came from".into(),
-    )
+        .push(say("evidence.secret.ids_random", &[]));
+    ranked(vec![mixed, mangled, restored], say("check.secret", &[]))
 }
 
 /// `api keys are not enabled`: on every node, or on the one that answered.
@@ -548,20 +646,22 @@ fn service_disabled(f: &Finding) -> Differential {
     let mut some = cause(CauseKind::ServiceOffOnSomeNodes, Verdict::Possible);
     match f.observed.nodes.len() {
         0 => {}
-        1 => some.evidence_for.push(format!(
-            "only {} logged it",
-            f.observed.nodes.first().map(String::as_str).unwrap_or("?")
+        1 => some.evidence_for.push(say(
+            "evidence.service.one_node",
+            &f.observed
+                .nodes
+                .first()
+                .map(|n| vec![("node", n.clone())])
+                .unwrap_or_default(),
         )),
-        n => all.evidence_for.push(format!("{n} nodes logged it")),
+        n => all
+            .evidence_for
+            .push(say("evidence.service.nodes", &[("nodes", n.to_string())])),
     }
     if f.observed.uri.is_some() || f.observed.statuses.contains(&400) {
-        all.evidence_for
-            .push("the API itself answered that API keys are disabled".into());
+        all.evidence_for.push(say("evidence.service.api", &[]));
     }
-    ranked(
-        vec![all, some],
-        "GET /_nodes/settings?filter_path=nodes.*.name,nodes.*.settings.xpack.security.authc.api_key (a node without the setting has it on by default when security is on)".into(),
-    )
+    ranked(vec![all, some], say("check.service", &[]))
 }
 
 /// Cross-cluster: a refused handshake (four reasons only the remote knows), or a denied search
@@ -579,19 +679,14 @@ fn cross_cluster(f: &Finding, open: Option<OpenCauses>) -> Option<Differential> 
                 .into_iter()
                 .map(|n| {
                     let mut c = cause(n, Verdict::Possible);
-                    c.evidence_for.push(
-                        "the querying side's message is the same for all four; only the remote knows"
-                            .into(),
-                    );
+                    c.evidence_for
+                        .push(say("evidence.remote.same_message", &[]));
                     c
                 })
                 .collect();
             Some(ranked(
                 causes,
-                format!(
-                    "On the remote: GET /_security/api_key?id={} (absent, invalidated, or past `expiration`); or scan both clusters' logs with `scan --remote-logs`, which pairs the remote's `Authentication using apikey failed` with this",
-                    key_or(f)
-                ),
+                say("check.remote.rejected", &[("key_id", key_or(f))]),
             ))
         }
         OpenCauses::RemoteAccessDenied => {
@@ -615,24 +710,20 @@ fn cross_cluster(f: &Finding, open: Option<OpenCauses>) -> Option<Differential> 
             if key.verdict == Verdict::Likely && !neither {
                 user.verdict = Verdict::Unlikely;
                 user.evidence_against
-                    .push("the caller's remote_indices cover the index".into());
+                    .push(say("evidence.remote.caller_covers", &[]));
             }
             if user.verdict == Verdict::Likely && !neither {
                 key.verdict = Verdict::Unlikely;
                 key.evidence_against
-                    .push("the key's access covers the index".into());
+                    .push(say("evidence.remote.key_covers", &[]));
             }
             if access.is_none() {
-                key.evidence_for.push(
-                    "without the remote's key metadata and the local roles, both remain".into(),
-                );
+                key.evidence_for
+                    .push(say("evidence.remote.both_remain", &[]));
             }
             Some(ranked(
                 vec![key, user],
-                format!(
-                    "On the fulfilling cluster GET /_security/api_key?id={} (`access`), on the querying cluster the caller's roles (`remote_indices` for the alias); `scan --remote-logs` with both answers computes the intersection",
-                    key_or(f)
-                ),
+                say("check.remote.denied", &[("key_id", key_or(f))]),
             ))
         }
         _ => None,
@@ -658,19 +749,28 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
             .map(|t| parse_ts(t).map_or_else(|| t.to_string(), format_ms))
     };
     for e in earlier {
-        let when = match (&norm(&e.first), &norm(&e.last)) {
-            (Some(a), Some(b)) if a != b => format!(" from {a} to {b}"),
-            (Some(a), _) => format!(" at {a}"),
+        let when = match (norm(&e.first), norm(&e.last)) {
+            (Some(a), Some(b)) if a != b => say("part.when.span", &[("from", a), ("to", b)]),
+            (Some(a), _) => say("part.when.at", &[("at", a)]),
             _ => String::new(),
         };
-        existed.push(format!(
-            "the same id failed as `{}`{when} ({}×): the cluster knew the key then",
-            e.class.as_str(),
-            e.count
+        existed.push(say(
+            "evidence.missing.failed_as",
+            &[
+                ("class", e.class.as_str().to_string()),
+                ("when", when),
+                ("count", e.count.to_string()),
+            ],
         ));
         if matches!(e.class, Class::Invalidated | Class::Expired) {
             if let Some(ms) = e.first.as_deref().and_then(parse_ts) {
-                let what = format!("was already {} at {}", e.class.as_str(), format_ms(ms));
+                let what = say(
+                    "part.missing.was_already",
+                    &[
+                        ("class", e.class.as_str().to_string()),
+                        ("at", format_ms(ms)),
+                    ],
+                );
                 if ended.as_ref().is_none_or(|(t, _)| ms < *t) {
                     ended = Some((ms, what));
                 }
@@ -678,24 +778,35 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
         }
     }
     for t in &f.timeline {
-        let at = t
+        let source = t
             .source
             .as_ref()
-            .map(|s| format!(" ({s})"))
+            .map(|s| say("part.source", &[("source", s.clone())]))
             .unwrap_or_default();
+        let at = || [("at", t.at.clone()), ("source", source.clone())];
         match t.event {
             TimelineEvent::Created => {
-                existed.push(format!("created at {}{at}", t.at));
+                existed.push(say("evidence.missing.created", &at()));
                 created = Some(t.at.clone());
             }
-            TimelineEvent::Updated => existed.push(format!("updated at {}{at}", t.at)),
+            TimelineEvent::Updated => existed.push(say("evidence.missing.updated", &at())),
             TimelineEvent::LastSuccess => {
-                existed.push(format!("authenticated at {}{at}", t.at));
+                existed.push(say("evidence.missing.authenticated", &at()));
             }
             TimelineEvent::Invalidated | TimelineEvent::Expired => {
-                existed.push(format!("{} at {}{at}", t.event, t.at));
+                let [a, s] = at();
+                existed.push(say(
+                    "evidence.missing.ended",
+                    &[("event", t.event.to_string()), a, s],
+                ));
                 if ended.as_ref().is_none_or(|(ms, _)| t.ms <= *ms) {
-                    ended = Some((t.ms, format!("was {} at {}", t.event, t.at)));
+                    ended = Some((
+                        t.ms,
+                        say(
+                            "part.missing.was",
+                            &[("event", t.event.to_string()), ("at", t.at.clone())],
+                        ),
+                    ));
                 }
             }
             _ => {}
@@ -709,8 +820,14 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
                 .as_ref()
                 .and_then(|m| m.derived_from.as_deref())
             {
-                Some(src) => format!("{src} describes it ({state})"),
-                None => format!("the pasted key metadata lists it ({state})"),
+                Some(src) => say(
+                    "evidence.missing.described",
+                    &[
+                        ("described_by", src.to_string()),
+                        ("state", state.to_string()),
+                    ],
+                ),
+                None => say("evidence.missing.listed", &[("state", state.to_string())]),
             },
         );
     }
@@ -728,36 +845,45 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
     match (&ended, first_missing, existed.is_empty()) {
         (_, _, true) => purged
             .evidence_against
-            .push("nothing in the inputs shows this id existed in this cluster".into()),
+            .push(say("evidence.missing.never_here", &[])),
         (Some((end, what)), Some(nf), false) => {
             let gap = nf - end;
             if gap >= retention.ms {
                 purged.verdict = Verdict::Likely;
-                purged.evidence_for.push(format!(
-                    "it {what}; \"not found\" first at {}, {} later: past the retention period of {}, when Elasticsearch deletes expired and invalidated keys",
-                    format_ms(nf),
-                    duration(gap),
-                    retention.text
+                purged.evidence_for.push(say(
+                    "evidence.missing.purged",
+                    &[
+                        ("what", what.clone()),
+                        ("first", format_ms(nf)),
+                        ("gap", duration(gap)),
+                        ("retention", retention.text.clone()),
+                    ],
                 ));
             } else if gap >= 0 {
                 purged.verdict = Verdict::Unlikely;
-                purged.evidence_against.push(format!(
-                    "it {what}, and \"not found\" came {} later, inside the retention period of {}: the key was still stored",
-                    duration(gap),
-                    retention.text
+                purged.evidence_against.push(say(
+                    "evidence.missing.still_stored",
+                    &[
+                        ("what", what.clone()),
+                        ("gap", duration(gap)),
+                        ("retention", retention.text.clone()),
+                    ],
                 ));
             }
         }
         (Some((_, what)), None, false) => {
             purged.verdict = Verdict::Likely;
-            purged.evidence_for.push(format!(
-                "it {what}; once the retention period ({}) has passed Elasticsearch deletes it",
-                retention.text
+            purged.evidence_for.push(say(
+                "evidence.missing.will_purge",
+                &[
+                    ("what", what.clone()),
+                    ("retention", retention.text.clone()),
+                ],
             ));
         }
-        (None, _, false) => purged.evidence_against.push(
-            "no expiry or invalidation of it in the inputs (only such keys are deleted)".into(),
-        ),
+        (None, _, false) => purged
+            .evidence_against
+            .push(say("evidence.missing.not_ended", &[])),
     }
     causes.push(purged);
 
@@ -772,20 +898,23 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
     match id {
         Some(id) if id.len() != 20 || !looks_like_key_id(id) => {
             typo.verdict = Verdict::Likely;
-            typo.evidence_for.push(format!(
-                "`{id}` is {} characters; ids Elasticsearch generates are 20 URL-safe characters",
-                id.chars().count()
+            typo.evidence_for.push(say(
+                "evidence.missing.id_length",
+                &[
+                    ("id", id.to_string()),
+                    ("length", id.chars().count().to_string()),
+                ],
             ));
         }
-        Some(id) => typo.evidence_against.push(format!(
-            "`{id}` has the shape of a generated id (20 URL-safe characters)"
-        )),
+        Some(id) => typo
+            .evidence_against
+            .push(say("evidence.missing.id_shape", &[("id", id.to_string())])),
         None => typo.verdict = Verdict::Possible,
     }
     if !existed.is_empty() {
         typo.verdict = Verdict::Unlikely;
         typo.evidence_against
-            .push("this very id was known to the cluster (above)".into());
+            .push(say("evidence.missing.id_known", &[]));
     }
     causes.push(typo);
 
@@ -807,28 +936,29 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
     if existed.is_empty() {
         elsewhere
             .evidence_for
-            .push("nothing in the inputs shows the key was ever created or used here".into());
+            .push(say("evidence.missing.never_used", &[]));
         restored
             .evidence_against
-            .push("nothing shows the key existed here before".into());
+            .push(say("evidence.missing.no_before", &[]));
         restored.verdict = Verdict::Unlikely;
     } else {
         elsewhere.verdict = Verdict::Unlikely;
-        elsewhere.evidence_against.push(
-            "the failures that show the key existed come from the same logs as this one".into(),
-        );
+        elsewhere
+            .evidence_against
+            .push(say("evidence.missing.same_logs", &[]));
         match (&ended, &created) {
             (Some((_, what)), _) => {
                 restored.verdict = Verdict::Unlikely;
-                restored.evidence_against.push(format!(
-                    "it {what}: the retention purge explains its absence without a restore"
+                restored.evidence_against.push(say(
+                    "evidence.missing.purge_explains",
+                    &[("what", what.clone())],
                 ));
             }
             (None, Some(at)) => {
                 restored.verdict = Verdict::Likely;
-                restored.evidence_for.push(format!(
-                    "created at {at}, never expired or invalidated in the inputs: an active key disappears only with its `.security` index (a restore, a rebuilt cluster)"
-                ));
+                restored
+                    .evidence_for
+                    .push(say("evidence.missing.restored", &[("at", at.clone())]));
             }
             (None, None) => {}
         }
@@ -843,15 +973,13 @@ fn missing(f: &Finding, earlier: &[&Earlier], retention: &Retention) -> Differen
         .collect();
     let key = id.unwrap_or("<key id>");
     let check = match open.first().map(|c| c.cause) {
-        Some(CauseKind::MistypedId) => Some(format!(
-            "Compare `{key}` with the id in the client's configuration and with `GET /_security/api_key?name=<the key's name>`: a different id there is the answer."
-        )),
-        Some(_) if open.len() > 1 || open.iter().any(|c| c.cause == CauseKind::AnotherCluster) => Some(format!(
-            "Send `GET /` with the client's own URL and compare its `cluster_uuid` with this cluster's: another uuid means another cluster; the same one means the key was deleted here, and the audit log (`--audit-index`, or `*_audit.json`) has its `invalidate_apikeys` or `create_apikey` event for `{key}`."
-        )),
-        Some(_) => Some(format!(
-            "Nothing brings a deleted key back: create a replacement (below). The audit log has who invalidated `{key}` and when, if it was invalidated."
-        )),
+        Some(CauseKind::MistypedId) => {
+            Some(say("check.missing.typo", &[("key_id", key.to_string())]))
+        }
+        Some(_) if open.len() > 1 || open.iter().any(|c| c.cause == CauseKind::AnotherCluster) => {
+            Some(say("check.missing.cluster", &[("key_id", key.to_string())]))
+        }
+        Some(_) => Some(say("check.missing.deleted", &[("key_id", key.to_string())])),
         None => None,
     };
     Differential { causes, check }
@@ -872,6 +1000,28 @@ fn duration(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_sentence_said_is_in_words_and_every_word_is_said() {
+        let source = include_str!("differential.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap();
+        // The table itself is not a use.
+        let table_end = code.find("/// A sentence of `WORDS`").unwrap();
+        let (table, body) = code.split_at(table_end);
+        assert!(table.contains("pub const WORDS"));
+        let re = regex::Regex::new(r#""((?:evidence|check|part)\.[a-z_.]+)""#).unwrap();
+        let said: std::collections::BTreeSet<&str> = re
+            .captures_iter(body)
+            .map(|c| c.get(1).unwrap().as_str())
+            .collect();
+        let known: std::collections::BTreeSet<&str> = WORDS.iter().map(|(c, _)| *c).collect();
+        let unknown: Vec<_> = said.difference(&known).collect();
+        let unused: Vec<_> = known.difference(&said).collect();
+        assert!(unknown.is_empty(), "said but not in WORDS: {unknown:?}");
+        assert!(unused.is_empty(), "in WORDS but never said: {unused:?}");
+        // And each has its words in rules/facts.toml (the lint's check).
+        assert_eq!(super::super::fact::check(), Vec::<String>::new());
+    }
 
     #[test]
     fn durations_read_naturally() {

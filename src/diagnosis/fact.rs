@@ -470,6 +470,13 @@ fn check_text(text: &str) -> Vec<String> {
             ));
         }
     }
+    for (code, _) in super::differential::WORDS {
+        if !file.text.contains_key(*code) {
+            out.push(format!(
+                "rules/facts.toml: no words for the differential's `{code}`"
+            ));
+        }
+    }
     let causes: Vec<String> = super::differential::CauseKind::ALL
         .iter()
         .map(|c| format!("cause.{}", c.code()))
@@ -484,7 +491,11 @@ fn check_text(text: &str) -> Vec<String> {
         let fields = if causes.contains(code) {
             Some(no_fields)
         } else {
-            CODES.iter().find(|(c, _)| c == code).map(|(_, f)| *f)
+            CODES
+                .iter()
+                .chain(super::differential::WORDS)
+                .find(|(c, _)| c == code)
+                .map(|(_, f)| *f)
         };
         let Some(fields) = fields else {
             out.push(format!(
@@ -552,6 +563,26 @@ impl Texts {
 
     fn part(&self, code: &str) -> String {
         self.render(code, &[])
+    }
+
+    /// A sentence of the differential (`evidence.*`, `check.*`, their `part.*`), with its
+    /// fields.
+    pub fn say(&self, code: &str, fields: &[(&'static str, String)]) -> String {
+        debug_assert!(
+            super::differential::WORDS
+                .iter()
+                .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name))),
+            "`{code}` said with fields it does not declare"
+        );
+        match self.templates.get(code) {
+            Some(t) => t.render(&|name: &str| {
+                fields
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            }),
+            None => code.to_string(),
+        }
     }
 
     /// The sentence of `fact`.
