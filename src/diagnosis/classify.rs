@@ -36,6 +36,16 @@ use crate::model::{CandidateKind, Class, KnownVersion, RuleClass, Version};
 use crate::rule::{Rule, RuleMatch, RuleSet};
 use crate::source::Skipped;
 
+/// The sentences this pass says, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("said.metadata.idle", &["key_id", "name", "state", "since"]),
+    ("part.since", &["at"]),
+    ("decided.metadata", &["key_id", "state", "when"]),
+    ("part.decided.expiration", &["at"]),
+    ("part.decided.invalidated", &["at"]),
+    ("decided.prefix", &["because", "explanation"]),
+];
+
 /// At most this many evidence excerpts per finding.
 const MAX_EVIDENCE: usize = 3;
 /// Excerpts longer than this are windowed around the match.
@@ -277,16 +287,23 @@ pub fn diagnose(
                 format!("metadata-{}", key.id),
                 Note {
                     rule_id: None,
-                    message: format!(
-                        "key {} ({}) in the pasted metadata is {}{}; any client still using it fails",
-                        key.id,
-                        key.name.as_deref().unwrap_or("no name"),
-                        state.as_str(),
-                        match state {
-                            KeyState::Expired => key.expiration_ms.map(|ms| format!(" since {}", format_ms(ms))).unwrap_or_default(),
-                            _ => key.invalidation_ms.map(|ms| format!(" since {}", format_ms(ms))).unwrap_or_default(),
+                    message: {
+                        let since = match state {
+                            KeyState::Expired => key.expiration_ms,
+                            _ => key.invalidation_ms,
                         }
-                    ),
+                        .map(|ms| super::fact::say("part.since", &[("at", format_ms(ms))]))
+                        .unwrap_or_default();
+                        let mut fields = vec![
+                            ("key_id", key.id.clone()),
+                            ("state", state.as_str().to_string()),
+                            ("since", since),
+                        ];
+                        if let Some(name) = &key.name {
+                            fields.push(("name", name.clone()));
+                        }
+                        super::fact::say("said.metadata.idle", &fields)
+                    },
                     source: None,
                     line: Some(key.line),
                     count: 1,
@@ -1443,14 +1460,28 @@ fn correlate_metadata(
             let captures = BTreeMap::new();
             render_rule_texts(finding, rule, &captures, known_version(opts, docs, None));
             finding.candidates.clear();
-            finding.explanation = format!(
-                "The error text alone does not say why, but the pasted key metadata does: key {id} is {}{}.\n\n{}",
-                state.as_str(),
-                match state {
-                    KeyState::Expired => meta.expiration_ms.map(|ms| format!(" (expiration {})", format_ms(ms))).unwrap_or_default(),
-                    _ => meta.invalidation_ms.map(|ms| format!(" (invalidated {})", format_ms(ms))).unwrap_or_default(),
-                },
-                finding.explanation
+            let when = match state {
+                KeyState::Expired => meta.expiration_ms.map(|ms| ("part.decided.expiration", ms)),
+                _ => meta
+                    .invalidation_ms
+                    .map(|ms| ("part.decided.invalidated", ms)),
+            }
+            .map(|(code, ms)| super::fact::say(code, &[("at", format_ms(ms))]))
+            .unwrap_or_default();
+            let because = super::fact::say(
+                "decided.metadata",
+                &[
+                    ("key_id", id.to_string()),
+                    ("state", state.as_str().to_string()),
+                    ("when", when),
+                ],
+            );
+            finding.explanation = super::fact::say(
+                "decided.prefix",
+                &[
+                    ("because", because),
+                    ("explanation", std::mem::take(&mut finding.explanation)),
+                ],
             );
         }
     }

@@ -13,6 +13,7 @@
 //! client; a key rejected on REST is audited as `anonymous_access_denied`, with the client's
 //! address but without the key. Joined by node and time, the two name the client.
 
+use super::fact::say;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::fact::{
@@ -444,7 +445,10 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
                     decide(
                         f,
                         Class::Missing,
-                        &format!("{label} has no key with id {id}"),
+                        &say(
+                            "decided.absent",
+                            &[("label", label.clone()), ("key_id", id.clone())],
+                        ),
                         rules,
                         opts,
                     );
@@ -489,7 +493,10 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
                 decide(
                     f,
                     Class::WrongKeyType,
-                    &format!("{label} shows key {id} active and of type cross_cluster: such a key authenticates only cross-cluster requests on the remote cluster server port, never REST requests"),
+                    &say(
+                        "decided.cross_cluster",
+                        &[("label", label.clone()), ("key_id", id.clone())],
+                    ),
                     rules,
                     opts,
                 );
@@ -517,6 +524,21 @@ pub fn confirm(diagnosis: &mut Diagnosis, view: &ClusterView, rules: &RuleSet, o
     }
 }
 
+/// The sentences this pass says, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("decided.prefix", &["because", "explanation"]),
+    ("decided.absent", &["label", "key_id"]),
+    ("decided.cross_cluster", &["label", "key_id"]),
+    (
+        "decided.wrong_secret",
+        &["label", "key_id", "var", "reason"],
+    ),
+    ("said.derived_from.audit_create", &["file", "line"]),
+    ("said.invalidated_by.name_selector", &["selector"]),
+    ("said.invalidated_by.owner_selector", &["selector"]),
+    ("said.timeline.last_success", &["count", "since"]),
+];
+
 /// Turn a hidden 401 into `class`, with that class's canonical rule's texts, saying why.
 fn decide(f: &mut Finding, class: Class, because: &str, rules: &RuleSet, opts: &Options) {
     let Some(rule) = rules
@@ -531,9 +553,12 @@ fn decide(f: &mut Finding, class: Class, because: &str, rules: &RuleSet, opts: &
     f.severity = rule.severity;
     f.candidates.clear();
     super::classify::retext(f, rules, opts);
-    f.explanation = format!(
-        "The error text alone does not say why, but {because}.\n\n{}",
-        f.explanation
+    f.explanation = say(
+        "decided.prefix",
+        &[
+            ("because", because.to_string()),
+            ("explanation", std::mem::take(&mut f.explanation)),
+        ],
     );
 }
 
@@ -574,7 +599,15 @@ pub fn apply_probe(diagnosis: &mut Diagnosis, probe: &KeyProbe, rules: &RuleSet,
                 decide(
                     f,
                     Class::MalformedCredentials,
-                    &format!("{label} shows key {id} active and rejects the value in {var} (\"{reason}\"): the id is right, the secret is not"),
+                    &say(
+                        "decided.wrong_secret",
+                        &[
+                            ("label", label.clone()),
+                            ("key_id", id.clone()),
+                            ("var", var.clone()),
+                            ("reason", reason.clone()),
+                        ],
+                    ),
                     rules,
                     opts,
                 );
@@ -658,9 +691,9 @@ pub fn metadata_from_audit(facts: &Facts, known: &[KeyMetadata]) -> Vec<KeyMetad
                     access: None,
                     metadata: None,
                     line: e.line,
-                    derived_from: Some(format!(
-                        "the audit log's create_apikey event ({file}:{})",
-                        e.line
+                    derived_from: Some(say(
+                        "said.derived_from.audit_create",
+                        &[("file", file.to_string()), ("line", e.line.to_string())],
                     )),
                 });
             }
@@ -989,8 +1022,9 @@ fn correlate_invalidation(
                     return Some((
                         file,
                         e,
-                        Some(format!(
-                            "by the name selector `{sel}`, which matches the key's name"
+                        Some(say(
+                            "said.invalidated_by.name_selector",
+                            &[("selector", sel.clone())],
                         )),
                     ));
                 }
@@ -1000,8 +1034,9 @@ fn correlate_invalidation(
                     return Some((
                         file,
                         e,
-                        Some(format!(
-                            "by the owner selector `{sel}`: every key of that owner"
+                        Some(say(
+                            "said.invalidated_by.owner_selector",
+                            &[("selector", sel.clone())],
                         )),
                     ));
                 }
@@ -1175,10 +1210,12 @@ fn timeline(
             &mut out,
             s.last_ms,
             TimelineEvent::LastSuccess,
-            format!(
-                "last successful request ({} audited since {})",
-                s.count,
-                format_ms(s.first_ms)
+            say(
+                "said.timeline.last_success",
+                &[
+                    ("count", s.count.to_string()),
+                    ("since", format_ms(s.first_ms)),
+                ],
             ),
             Some(s.last_source.clone()),
         );

@@ -1002,28 +1002,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_sentence_said_is_in_words_and_every_word_is_said() {
-        let source = include_str!("differential.rs");
-        let code = source.split("#[cfg(test)]").next().unwrap();
-        // The table itself is not a use.
-        let table_end = code.find("/// A sentence of `WORDS`").unwrap();
-        let (table, body) = code.split_at(table_end);
-        assert!(table.contains("pub const WORDS"));
-        let re = regex::Regex::new(r#""((?:evidence|check|part)\.[a-z_.]+)""#).unwrap();
-        let said: std::collections::BTreeSet<&str> = re
-            .captures_iter(body)
-            .map(|c| c.get(1).unwrap().as_str())
-            .collect();
-        let known: std::collections::BTreeSet<&str> = WORDS.iter().map(|(c, _)| *c).collect();
-        let unknown: Vec<_> = said.difference(&known).collect();
-        let unused: Vec<_> = known.difference(&said).collect();
-        assert!(unknown.is_empty(), "said but not in WORDS: {unknown:?}");
-        assert!(unused.is_empty(), "in WORDS but never said: {unused:?}");
-        // And each has its words in rules/facts.toml (the lint's check).
-        assert_eq!(super::super::fact::check(), Vec::<String>::new());
-    }
-
-    #[test]
     fn durations_read_naturally() {
         assert_eq!(duration(42_000), "42 s");
         assert_eq!(duration(5 * 3_600_000 + 12 * 60_000), "5 h 12 min");

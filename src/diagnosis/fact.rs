@@ -311,6 +311,23 @@ pub enum ProbeVerdict {
     },
 }
 
+/// A table of sentence codes, each with the fields its template may use.
+pub type Words = &'static [(&'static str, &'static [&'static str])];
+
+/// The other sentences the passes say, by module: each a table of codes with their fields
+/// (`differential::WORDS`, …), rendered with [`Texts::say`] and checked like the facts.
+pub const SAID: &[Words] = &[
+    super::differential::WORDS,
+    super::correlate::WORDS,
+    super::classify::WORDS,
+    super::owner_roles::WORDS,
+];
+
+/// A sentence of one of the [`SAID`] tables, from `rules/facts.toml`.
+pub fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    texts().say(code, fields)
+}
+
 /// Every template code with the fields it may use: what `rules/facts.toml` is checked against.
 pub const CODES: &[(&str, &[&str])] = &[
     (
@@ -470,11 +487,9 @@ fn check_text(text: &str) -> Vec<String> {
             ));
         }
     }
-    for (code, _) in super::differential::WORDS {
+    for (code, _) in SAID.iter().flat_map(|t| t.iter()) {
         if !file.text.contains_key(*code) {
-            out.push(format!(
-                "rules/facts.toml: no words for the differential's `{code}`"
-            ));
+            out.push(format!("rules/facts.toml: no words for `{code}`"));
         }
     }
     let causes: Vec<String> = super::differential::CauseKind::ALL
@@ -493,7 +508,7 @@ fn check_text(text: &str) -> Vec<String> {
         } else {
             CODES
                 .iter()
-                .chain(super::differential::WORDS)
+                .chain(SAID.iter().flat_map(|t| t.iter()))
                 .find(|(c, _)| c == code)
                 .map(|(_, f)| *f)
         };
@@ -569,8 +584,8 @@ impl Texts {
     /// fields.
     pub fn say(&self, code: &str, fields: &[(&'static str, String)]) -> String {
         debug_assert!(
-            super::differential::WORDS
-                .iter()
+            SAID.iter()
+                .flat_map(|t| t.iter())
                 .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name))),
             "`{code}` said with fields it does not declare"
         );
@@ -976,6 +991,44 @@ impl Fact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_sentence_a_pass_says_is_in_its_table_and_every_entry_is_said() {
+        let modules: [(&str, Words); 4] = [
+            (
+                include_str!("differential.rs"),
+                super::super::differential::WORDS,
+            ),
+            (include_str!("correlate.rs"), super::super::correlate::WORDS),
+            (include_str!("classify.rs"), super::super::classify::WORDS),
+            (
+                include_str!("owner_roles.rs"),
+                super::super::owner_roles::WORDS,
+            ),
+        ];
+        let re = regex::Regex::new(r#""((?:evidence|check|part|decided|said|step)\.[a-z_.]+)""#)
+            .unwrap();
+        for (source, table) in modules {
+            // The code before its tests module (an item-level `#[cfg(test)]` is not it).
+            let code = source.split("\n#[cfg(test)]\nmod tests").next().unwrap();
+            let start = code.find("pub const WORDS").unwrap();
+            let end = start + code[start..].find("\n];\n").unwrap();
+            let body = format!("{}{}", &code[..start], &code[end..]);
+            let said: std::collections::BTreeSet<&str> = re
+                .captures_iter(&body)
+                .map(|c| c.get(1).unwrap().as_str())
+                .collect();
+            let said: std::collections::BTreeSet<String> =
+                said.into_iter().map(str::to_string).collect();
+            let known: std::collections::BTreeSet<String> =
+                table.iter().map(|(c, _)| c.to_string()).collect();
+            let unknown: Vec<_> = said.difference(&known).collect();
+            let unused: Vec<_> = known.difference(&said).collect();
+            assert!(unknown.is_empty(), "said but not in its WORDS: {unknown:?}");
+            assert!(unused.is_empty(), "in WORDS but never said: {unused:?}");
+        }
+        assert_eq!(check(), Vec::<String>::new());
+    }
 
     #[test]
     fn the_bundled_fact_templates_cover_every_code_with_its_fields() {

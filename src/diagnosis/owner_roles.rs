@@ -19,6 +19,16 @@ use super::privileges::{self, descriptors_grant, pattern_matches, strings_at, Pr
 use crate::diagnosis::{Finding, RenderedStep};
 use crate::model::Class;
 
+/// The sentences this pass says, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("said.owner.native_user", &[]),
+    ("step.owner_role.title", &["what", "role"]),
+    (
+        "step.owner_role.text",
+        &["role", "bundle", "owner", "key_id"],
+    ),
+];
+
 /// The bundle's security answers.
 pub struct Security<'a> {
     /// How the report names the bundle.
@@ -121,7 +131,7 @@ pub fn owner_roles(owner: &str, sec: &Security) -> Option<OwnerRoles> {
         // other realms (LDAP, AD, SAML, OIDC, PKI, JWT, Kerberos).
         out.roles.extend(strings_at(user, "roles"));
         out.via
-            .push("commercial/security_users.json, as a native user".into());
+            .push(super::fact::say("said.owner.native_user", &[]));
     } else if let Some(mappings) = sec.mappings.and_then(Value::as_object) {
         for (name, m) in mappings {
             if m.get("enabled").and_then(Value::as_bool) == Some(false) {
@@ -257,10 +267,18 @@ pub fn explain(f: &mut Finding, sec: &Security) {
         on: crate::model::RunsOn::Cluster,
         later: false,
         run_as: crate::model::RunAs::User,
-        title: format!("The smallest change: add {what} to the owner's role `{role_name}`"),
-        text: Some(format!(
-            "Role `{role_name}` as bundle {} shows it, with one entry added (the request replaces the role whole). Other users with this role gain it too; if that is too wide, give `{owner}` a new role instead. Then refresh key {id}'s snapshot as `{owner}`: `PUT /_security/api_key/{id}` with `{{}}` (8.4+), or create a new key: existing keys keep the old `limited_by`.",
-            sec.label
+        title: super::fact::say(
+            "step.owner_role.title",
+            &[("what", what.to_string()), ("role", role_name.to_string())],
+        ),
+        text: Some(super::fact::say(
+            "step.owner_role.text",
+            &[
+                ("role", role_name.to_string()),
+                ("bundle", sec.label.to_string()),
+                ("owner", owner.to_string()),
+                ("key_id", id.to_string()),
+            ],
         )),
         request: Some(format!(
             "PUT /_security/role/{role_name}\n{}",
