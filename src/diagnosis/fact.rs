@@ -321,6 +321,7 @@ pub const SAID: &[Words] = &[
     super::correlate::WORDS,
     super::classify::WORDS,
     super::owner_roles::WORDS,
+    super::two_sided::WORDS,
 ];
 
 /// A sentence of one of the [`SAID`] tables, from `rules/facts.toml`.
@@ -994,7 +995,7 @@ mod tests {
 
     #[test]
     fn every_sentence_a_pass_says_is_in_its_table_and_every_entry_is_said() {
-        let modules: [(&str, Words); 4] = [
+        let modules: [(&str, Words); 5] = [
             (
                 include_str!("differential.rs"),
                 super::super::differential::WORDS,
@@ -1005,8 +1006,9 @@ mod tests {
                 include_str!("owner_roles.rs"),
                 super::super::owner_roles::WORDS,
             ),
+            (include_str!("two_sided.rs"), super::super::two_sided::WORDS),
         ];
-        let re = regex::Regex::new(r#""((?:evidence|check|part|decided|said|step)\.[a-z_.]+)""#)
+        let re = regex::Regex::new(r#""((?:evidence|check|part|decided|said|step)\.[a-z0-9_.]+)""#)
             .unwrap();
         for (source, table) in modules {
             // The code before its tests module (an item-level `#[cfg(test)]` is not it).

@@ -11,6 +11,7 @@
 //! - **Never**: call a side silent when its logs do not cover the time of the failure, or pair
 //!   a signal with a remote alias other than the fulfilling cluster's.
 
+use super::fact::say;
 use crate::model::Side;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -27,6 +28,34 @@ use crate::diagnosis::{Diagnosis, Finding, Options, RenderedStep};
 use crate::event::key_metadata::KeyMetadata;
 use crate::model::format_ms;
 use crate::rule::RuleSet;
+
+/// The sentences this pass says, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("said.two_sided.alias_by_key", &["key_id", "alias"]),
+    ("said.two_sided.alias_configured", &[]),
+    ("said.two_sided.alias_seen", &[]),
+    ("said.two_sided.alias_unknown", &[]),
+    ("said.two_sided.querying_not_covered", &["span"]),
+    ("said.two_sided.left_out", &["alias", "given"]),
+    ("said.two_sided.fulfilling_not_covered", &["span", "window"]),
+    (
+        "said.two_sided.remote_info",
+        &["alias", "mode", "addresses", "credentials"],
+    ),
+    ("part.two_sided.credentials", &[]),
+    ("part.two_sided.no_credentials", &[]),
+    ("said.two_sided.port_9300", &[]),
+    ("said.two_sided.sniff", &[]),
+    (
+        "said.two_sided.both",
+        &["nodes", "to", "key_id", "window", "explanation"],
+    ),
+    ("part.two_sided.to", &["alias"]),
+    ("step.remote_access.title", &["pattern", "kind"]),
+    ("step.remote_access.text", &[]),
+    ("step.remote_indices.title", &["pattern", "alias", "role"]),
+    ("step.remote_indices.text", &[]),
+];
 
 /// Clock skew allowed between the two clusters' logs.
 const SKEW_MS: i64 = 120_000;
@@ -328,8 +357,9 @@ fn resolve_alias(
         let (alias, key) = by_key.iter().next().copied().unwrap_or_default();
         return (
             Some(alias.to_string()),
-            Some(format!(
-                "key {key}, used by the querying cluster for `{alias}`, is known to the fulfilling cluster"
+            Some(say(
+                "said.two_sided.alias_by_key",
+                &[("key_id", key.to_string()), ("alias", alias.to_string())],
             )),
         );
     }
@@ -341,7 +371,7 @@ fn resolve_alias(
     if configured.len() == 1 {
         return (
             Some(configured[0].clone()),
-            Some("the only alias in the querying cluster's _remote/info".into()),
+            Some(say("said.two_sided.alias_configured", &[])),
         );
     }
     let seen: BTreeSet<&str> = q
@@ -353,7 +383,7 @@ fn resolve_alias(
         let alias = seen.iter().next().copied().unwrap_or_default();
         return (
             Some(alias.to_string()),
-            Some("the only remote alias in the querying cluster's logs".into()),
+            Some(say("said.two_sided.alias_seen", &[])),
         );
     }
     (None, None)
@@ -380,10 +410,7 @@ pub fn analyse(
         ..TwoSided::default()
     };
     if alias.is_none() {
-        view.notes.push(
-            "which alias the fulfilling cluster has on the querying cluster is not known (several aliases, no shared key): every alias was paired by time; name it with --remote-alias"
-                .into(),
-        );
+        view.notes.push(say("said.two_sided.alias_unknown", &[]));
     }
     let other_alias = |k: &SignalKey| match (&alias, &k.remote) {
         (Some(a), Some(r)) => a != r,
@@ -480,9 +507,9 @@ pub fn analyse(
                 meaning: if covered {
                     vars.fill(&pair.querying_silent)
                 } else {
-                    format!(
-                        "The querying cluster's logs given cover {}, not this time: they cannot say.",
-                        span_text(q.span)
+                    say(
+                        "said.two_sided.querying_not_covered",
+                        &[("span", span_text(q.span))],
                     )
                 },
                 check: vars.fill(&pair.check),
@@ -491,10 +518,11 @@ pub fn analyse(
         }
     }
     for a in skipped_aliases {
-        view.notes.push(format!(
-            "failures towards remote `{a}` were left out of the pairing: the fulfilling cluster given is `{}`",
-            alias.as_deref().unwrap_or("?")
-        ));
+        let mut fields = vec![("alias", a.to_string())];
+        if let Some(given) = &alias {
+            fields.push(("given", given.clone()));
+        }
+        view.notes.push(say("said.two_sided.left_out", &fields));
     }
     decide_and_mark(d, &mut view, pairs, q, f, rules, opts);
     view.matches.sort_by_key(|m| {
@@ -561,13 +589,14 @@ fn judge(
     let vars = Vars::new(g, q, f, &said);
     let (silent, verdict) = match &seen_f {
         Some(_) => (None, vars.fill(&pair.both)),
-        None if covers(f.span, &g.seen) => (Some(Side::Fulfilling), vars.fill(&pair.fulfilling_silent)),
+        None if covers(f.span, &g.seen) => {
+            (Some(Side::Fulfilling), vars.fill(&pair.fulfilling_silent))
+        }
         None => (
             None,
-            format!(
-                "The fulfilling cluster's logs given cover {}, not the failures ({}): they cannot say.",
-                span_text(f.span),
-                g.seen.window()
+            say(
+                "said.two_sided.fulfilling_not_covered",
+                &[("span", span_text(f.span)), ("window", g.seen.window())],
             ),
         ),
     };
@@ -667,25 +696,30 @@ fn remote_info_note(info: Option<&Value>, alias: Option<&str>) -> Option<String>
     };
     let credentials = entry.get("cluster_credentials").is_some();
     let port_9300 = addresses.iter().any(|a| a.ends_with(":9300"));
-    let mut parts = vec![format!(
-        "_remote/info: `{}` is in {mode} mode to {}{}",
-        alias?,
-        if addresses.is_empty() {
-            "(no address)".to_string()
-        } else {
-            addresses.join(", ")
-        },
-        if credentials {
-            ", with keystore credentials"
-        } else {
-            ", without keystore credentials (certificate model)"
-        }
-    )];
+    let mut fields = vec![
+        ("alias", alias?.to_string()),
+        ("mode", mode.to_string()),
+        (
+            "credentials",
+            say(
+                if credentials {
+                    "part.two_sided.credentials"
+                } else {
+                    "part.two_sided.no_credentials"
+                },
+                &[],
+            ),
+        ),
+    ];
+    if !addresses.is_empty() {
+        fields.push(("addresses", addresses.join(", ")));
+    }
+    let mut parts = vec![say("said.two_sided.remote_info", &fields)];
     if credentials && port_9300 {
-        parts.push("an API-key alias on port 9300 is the transport port; the remote cluster server listens on 9443 by default".into());
+        parts.push(say("said.two_sided.port_9300", &[]));
     }
     if mode == "sniff" && credentials {
-        parts.push("in sniff mode the querying nodes connect to every remote node's remote-cluster publish address, which must be reachable from them (never on Elastic Cloud, ECE or ECK: use proxy mode there)".into());
+        parts.push(say("said.two_sided.sniff", &[]));
     }
     Some(format!("{}.", parts.join("; ")))
 }
@@ -844,13 +878,25 @@ fn merge_decided(
         .into_iter()
         .collect::<Vec<_>>()
         .join(", ");
-    primary.explanation = format!(
-        "Seen from both clusters. The querying cluster's nodes ({}) had their remote-cluster handshake{} refused for cross-cluster key {key} ({}), and could not say why; the fulfilling cluster's own log says why, at the same times.\n\n{}",
-        if q_nodes.is_empty() { "?".to_string() } else { q_nodes },
-        m.alias.as_deref().map(|a| format!(" to `{a}`")).unwrap_or_default(),
-        m.querying.as_ref().map(Seen::window).unwrap_or_default(),
-        primary.explanation
-    );
+    let mut fields = vec![
+        (
+            "to",
+            m.alias
+                .as_deref()
+                .map(|a| say("part.two_sided.to", &[("alias", a.to_string())]))
+                .unwrap_or_default(),
+        ),
+        ("key_id", key.to_string()),
+        (
+            "window",
+            m.querying.as_ref().map(Seen::window).unwrap_or_default(),
+        ),
+        ("explanation", std::mem::take(&mut primary.explanation)),
+    ];
+    if !q_nodes.is_empty() {
+        fields.push(("nodes", q_nodes));
+    }
+    primary.explanation = say("said.two_sided.both", &fields);
     d.findings.push(primary);
 }
 
@@ -1081,8 +1127,11 @@ fn widen_key(id: &str, meta: &KeyMetadata, kind: &str, pattern: &str) -> Rendere
         on: crate::model::RunsOn::Fulfilling,
         later: false,
         run_as: crate::model::RunAs::User,
-        title: format!("On the fulfilling cluster: add `{pattern}` to the cross-cluster key's {kind} access"),
-        text: Some("The update replaces `access` whole: this body keeps what the key already grants. It needs `manage_security` and the key's owner; the querying cluster needs no change (it keeps the same credentials).".into()),
+        title: say(
+            "step.remote_access.title",
+            &[("pattern", pattern.to_string()), ("kind", kind.to_string())],
+        ),
+        text: Some(say("step.remote_access.text", &[])),
         request: Some(format!(
             "PUT /_security/cross_cluster/api_key/{id}\n{}",
             format_json(&json!({ "access": access }))
@@ -1128,9 +1177,19 @@ fn widen_role(
         on: crate::model::RunsOn::Querying,
         later: false,
         run_as: crate::model::RunAs::User,
-        title: format!("On the querying cluster: add `{pattern}` on `{alias}` to role `{name}`'s remote_indices"),
-        text: Some("Putting a role replaces it whole: this body keeps the role as the querying cluster returned it.".into()),
-        request: Some(format!("PUT /_security/role/{name}\n{}", format_json(&body))),
+        title: say(
+            "step.remote_indices.title",
+            &[
+                ("pattern", pattern.to_string()),
+                ("alias", alias.to_string()),
+                ("role", name.clone()),
+            ],
+        ),
+        text: Some(say("step.remote_indices.text", &[])),
+        request: Some(format!(
+            "PUT /_security/role/{name}\n{}",
+            format_json(&body)
+        )),
         version_note: None,
         diff: None,
     }
