@@ -50,6 +50,13 @@ fn json_of(args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}\n{}", out.stdout, out.stderr))
 }
 
+/// `keydoctor COMMAND --format json --now NOW --no-config ARGS…`, parsed.
+fn report_of(command: &str, args: &[&str]) -> Value {
+    let mut argv = vec![command, "--format", "json", "--now", NOW, "--no-config"];
+    argv.extend_from_slice(args);
+    json_of(&argv)
+}
+
 #[test]
 fn the_reports_of_explain_and_scan_validate_and_carry_their_version() {
     let mut n = 0;
@@ -58,15 +65,7 @@ fn the_reports_of_explain_and_scan_validate_and_carry_their_version() {
         if path.extension().is_some_and(|e| e == "md") {
             continue;
         }
-        let report = json_of(&[
-            "explain",
-            "--format",
-            "json",
-            "--now",
-            NOW,
-            "--no-config",
-            path.to_str().unwrap(),
-        ]);
+        let report = report_of("explain", &[path.to_str().unwrap()]);
         assert_valid("report.schema.json", &report);
         assert_eq!(report["schema_version"], 2);
         n += 1;
@@ -81,34 +80,23 @@ fn the_reports_of_explain_and_scan_validate_and_carry_their_version() {
         if !path.exists() {
             continue;
         }
-        let report = json_of(&[
-            "scan",
-            "--format",
-            "json",
-            "--now",
-            NOW,
-            "--no-config",
-            path.to_str().unwrap(),
-        ]);
+        let report = report_of("scan", &[path.to_str().unwrap()]);
         assert_valid("report.schema.json", &report);
     }
-    let two = json_of(&[
+    let two = report_of(
         "scan",
-        "--format",
-        "json",
-        "--now",
-        NOW,
-        "--no-config",
-        root()
-            .join("fixtures/two-cluster/search-prod")
-            .to_str()
-            .unwrap(),
-        "--remote-logs",
-        root()
-            .join("fixtures/two-cluster/logs-eu")
-            .to_str()
-            .unwrap(),
-    ]);
+        &[
+            root()
+                .join("fixtures/two-cluster/search-prod")
+                .to_str()
+                .unwrap(),
+            "--remote-logs",
+            root()
+                .join("fixtures/two-cluster/logs-eu")
+                .to_str()
+                .unwrap(),
+        ],
+    );
     assert!(two.get("two_sided").is_some());
     assert_valid("report.schema.json", &two);
 }

@@ -270,3 +270,35 @@ fn rules_test_writes_junit_for_ci() {
         "{xml}"
     );
 }
+
+#[test]
+fn the_junit_file_passes_the_redacting_writer_too() {
+    // A site's rule whose example was named after a pasted header: the file holds no secret.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("expired")).unwrap();
+    let bundled =
+        std::fs::read_to_string(crate::support::root().join("rules/expired/api-key-expired.toml"))
+            .unwrap();
+    let encoded = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==";
+    let renamed = bundled.replacen(
+        "name = \"",
+        &format!("name = \"Authorization: ApiKey {encoded} — "),
+        1,
+    );
+    std::fs::write(dir.path().join("expired/api-key-expired.toml"), renamed).unwrap();
+    let junit = dir.path().join("rules.xml");
+    let out = keydoctor(
+        &[
+            "rules",
+            "test",
+            dir.path().to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("Authorization: ApiKey"), "{xml}");
+    assert!(!xml.contains(encoded), "{xml}");
+}

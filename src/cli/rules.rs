@@ -133,7 +133,14 @@ pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult 
                 results.len() - failed,
             )?;
             if let Some(path) = junit {
-                std::fs::write(&path, junit_xml(&set, &results)).map_err(|e| {
+                // A file is an output too: it passes the same redacting writer as stdout (a
+                // custom rule's example may hold a pasted credential).
+                let written = std::fs::File::create(&path).and_then(|file| {
+                    let mut w = crate::report::redacting::Redacting::new(file);
+                    std::io::Write::write_all(&mut w, junit_xml(&set, &results).as_bytes())?;
+                    std::io::Write::flush(&mut w)
+                });
+                written.map_err(|e| {
                     Error::Usage(format!(
                         "--junit {}: {}",
                         path.display(),

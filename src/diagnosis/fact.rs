@@ -558,6 +558,11 @@ impl Texts {
                 .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name))),
             "fact `{code}` rendered with fields it does not declare"
         );
+        self.fill(code, fields)
+    }
+
+    /// `code`'s template with `fields`; a code without a template renders as itself.
+    fn fill(&self, code: &str, fields: &[(&'static str, String)]) -> String {
         match self.templates.get(code) {
             Some(t) => t.render(&|name: &str| {
                 fields
@@ -581,8 +586,8 @@ impl Texts {
         self.render(code, &[])
     }
 
-    /// A sentence of the differential (`evidence.*`, `check.*`, their `part.*`), with its
-    /// fields.
+    /// A sentence of one of the [`SAID`] tables (the differential's `evidence.*` and `check.*`,
+    /// a decided 401's `decided.*`, a pass's `said.*` and `step.*`), with its fields.
     pub fn say(&self, code: &str, fields: &[(&'static str, String)]) -> String {
         debug_assert!(
             SAID.iter()
@@ -590,15 +595,7 @@ impl Texts {
                 .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name))),
             "`{code}` said with fields it does not declare"
         );
-        match self.templates.get(code) {
-            Some(t) => t.render(&|name: &str| {
-                fields
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.clone())
-            }),
-            None => code.to_string(),
-        }
+        self.fill(code, fields)
     }
 
     /// The sentence of `fact`.
