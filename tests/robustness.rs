@@ -278,7 +278,7 @@ proptest! {
     }
 
     /// The whole pipeline, every format: exit 0, 1 or 2; JSON always one valid document; an
-    /// input error says so on stderr and prints nothing on stdout.
+    /// input error says so on stderr, and under `--format json` is one JSON error on stdout.
     #[test]
     fn explain_survives_any_input(bytes in any_input()) {
         let out = keydoctor_with(&["explain", "--format", "json"], bytes.clone(), false);
@@ -287,7 +287,12 @@ proptest! {
             let parsed: Result<serde_json::Value, _> = serde_json::from_str(&out.stdout);
             prop_assert!(parsed.is_ok(), "invalid JSON: {}", out.stdout);
         } else {
-            prop_assert!(out.stdout.is_empty());
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(&out.stdout);
+            prop_assert!(
+                parsed.as_ref().is_ok_and(|v| v["error"]["message"].is_string()),
+                "not a JSON error: {}",
+                out.stdout
+            );
             prop_assert!(!out.stderr.is_empty());
         }
         for format in ["human", "markdown"] {

@@ -197,3 +197,43 @@ fn the_lines_of_scan_follow_validate() {
         );
     }
 }
+
+#[test]
+fn under_format_json_an_error_is_a_json_object_on_stdout() {
+    for args in [
+        vec![
+            "key",
+            "AAAAAAAAAAAAAAAAAAAA",
+            "--metadata",
+            "/nonexistent/keys.json",
+        ],
+        vec!["doctor", "--es-url", "https://127.0.0.1:1"],
+        vec!["scan", "/nonexistent/logs"],
+        vec![
+            "expiring",
+            "--within",
+            "two weeks",
+            "--metadata",
+            "/nonexistent/keys.json",
+        ],
+    ] {
+        let mut argv = args.clone();
+        argv.extend(["--format", "json"]);
+        let out = keydoctor(&argv, "");
+        assert_eq!(out.code, 2, "{argv:?}: {}", out.stderr);
+        let doc: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}\n{}", out.stdout));
+        assert_valid("error.schema.json", &doc);
+        assert!(
+            doc["error"]["code"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("keydoctor::")),
+            "{doc}"
+        );
+        // People still read it on stderr.
+        assert!(!out.stderr.is_empty(), "{argv:?}");
+    }
+    // Without --format json, stdout stays empty.
+    let out = keydoctor(&["doctor", "--es-url", "https://127.0.0.1:1"], "");
+    assert_eq!((out.code, out.stdout.as_str()), (2, ""));
+}

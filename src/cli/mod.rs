@@ -603,6 +603,7 @@ pub fn run(
             progress: true,
         },
     )));
+    let json_errors = cli.command.writes_json();
     let result = match cli.command {
         Command::Explain(args) => explain::run(args, color, io),
         Command::Scan(args) => scan::run(args, color, io),
@@ -616,11 +617,31 @@ pub fn run(
     if let Err(err) = &result {
         if !matches!(err, Error::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
             report_error(err, io);
+            if json_errors {
+                json_error(err, io);
+            }
         }
     }
     let _ = io.stdout.flush();
     let _ = io.stderr.flush();
     exit_code(&result)
+}
+
+/// Under `--format json`, the error is also a JSON object on stdout (a script reads one
+/// document whatever happened; the exit status says it failed).
+fn json_error(err: &Error, io: &mut Io<'_>) {
+    use miette::Diagnostic as _;
+    let problems: Vec<String> = err
+        .related()
+        .map(|r| r.map(|d| d.to_string()).collect())
+        .unwrap_or_default();
+    let doc = crate::report::json::error_document(
+        err.code().map(|c| c.to_string()),
+        err.to_string(),
+        err.help().map(|h| h.to_string()),
+        problems,
+    );
+    let _ = writeln!(io.stdout, "{doc}");
 }
 
 fn report_error(err: &Error, io: &mut Io<'_>) {
@@ -641,6 +662,26 @@ fn report_error(err: &Error, io: &mut Io<'_>) {
 
 /// Where printed `curl` forms send their requests: the `--es-url` and `--ca-cert` given
 /// (userinfo left out), else `$ELASTICSEARCH_URL`.
+impl Command {
+    /// Whether the command writes JSON (`--format json`): then an error is JSON on stdout too.
+    fn writes_json(&self) -> bool {
+        let json = |o: &OutputArgs| matches!(o.format, FormatArg::Json);
+        match self {
+            Command::Explain(a) => json(&a.output),
+            Command::Scan(a) => json(&a.output),
+            Command::Key(a) => json(&a.output),
+            Command::Expiring(a) => json(&a.output),
+            Command::Rotate(a) => json(&a.output),
+            Command::Impact(a) => json(&a.output),
+            Command::Doctor(a) => json(&a.output),
+            Command::Rules(RulesCommand::List { format, .. }) => {
+                matches!(format, ListFormat::Json)
+            }
+            Command::Rules(_) => false,
+        }
+    }
+}
+
 fn curl_target(c: &ClusterArgs) -> crate::report::CurlTarget {
     crate::report::CurlTarget {
         url: c

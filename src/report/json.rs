@@ -513,6 +513,49 @@ fn two_sided_out(v: &crate::diagnosis::two_sided::TwoSided) -> TwoSidedOut {
     }
 }
 
+/// What a command under `--format json` writes on stdout when it fails.
+#[derive(Serialize, JsonSchema)]
+struct ErrorDocument {
+    /// 1: the first version.
+    schema_version: u32,
+    error: ErrorOut,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ErrorOut {
+    /// `keydoctor::usage`, `keydoctor::cluster::unreachable`, … (stable).
+    code: Option<String>,
+    message: String,
+    help: Option<String>,
+    /// The problems it collects (every problem of a rules directory, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
+}
+
+/// The JSON document of an error: its code, message, help and the problems it collects.
+pub fn error_document(
+    code: Option<String>,
+    message: String,
+    help: Option<String>,
+    problems: Vec<String>,
+) -> String {
+    serde_json::to_string_pretty(&ErrorDocument {
+        schema_version: 1,
+        error: ErrorOut {
+            code,
+            message,
+            help,
+            problems,
+        },
+    })
+    .unwrap_or_default()
+}
+
+/// The JSON Schema of what a command under `--format json` writes when it fails.
+pub(crate) fn error_schema() -> schemars::Schema {
+    super::output_schema::<ErrorDocument>()
+}
+
 /// The JSON Schema of the report of `explain` and `scan --format json`.
 pub(crate) fn schema() -> schemars::Schema {
     super::output_schema::<Report>()

@@ -116,6 +116,7 @@ pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
     [
         ("report.schema.json", json::schema()),
         ("follow-event.schema.json", json::follow_schema()),
+        ("error.schema.json", json::error_schema()),
         ("doctor.schema.json", doctor::schema()),
         ("key.schema.json", key::schema()),
         ("expiring.schema.json", expiring::schema()),
