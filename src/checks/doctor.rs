@@ -265,10 +265,8 @@ impl Doctor<'_> {
         } else {
             Status::Warning
         };
-        let render = |t: &crate::rule::template::Template| {
-            let parts: BTreeSet<String> = fired.parts.iter().map(|p| p.to_string()).collect();
-            rule.render(t, &fired.values, &parts)
-        };
+        let render =
+            |t: &crate::rule::template::Template| rule.render(t, &fired.values, &fired.parts);
         let line = rule.check.as_ref().map(&render).unwrap_or_default();
         self.report.decided.push(Decided {
             decision: rule.decision,

@@ -17,7 +17,10 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::compile::{parse_severity, problem, unsafe_request, RuleProblem, RuleSource};
+use super::compile::{
+    parse_run_as, parse_severity, parse_toml, parse_version, problem, unsafe_request, RuleProblem,
+    RuleSource,
+};
 use super::schema::{ExplainFile, ReferenceFile};
 use super::template::Template;
 use crate::model::{Class, RuleClass, Severity, Version};
@@ -233,7 +236,7 @@ impl CheckRule {
         &self,
         template: &Template,
         values: &BTreeMap<String, String>,
-        parts: &BTreeSet<String>,
+        parts: &BTreeSet<&str>,
     ) -> String {
         let lookup = |name: &str| {
             if let Some(v) = values.get(name) {
@@ -379,20 +382,11 @@ pub(super) fn compile_checks(
 
 fn compile_check(source: &RuleSource, problems: &mut Vec<RuleProblem>) -> Option<CheckRule> {
     let before = problems.len();
-    let file: CheckFile = match toml::from_str(&source.text) {
-        Ok(f) => f,
-        Err(e) => {
-            problems.push(problem(
-                source,
-                "toml",
-                e.message().trim().to_string(),
-                e.span(),
-                "here",
-                Some("rules/README.md (\"Doctor's checks\") lists a check rule's fields".into()),
-            ));
-            return None;
-        }
-    };
+    let file: CheckFile = parse_toml(
+        source,
+        "rules/README.md (\"Doctor's checks\") lists a check rule's fields",
+        problems,
+    )?;
     let mut err = |code: &'static str, message: String, span: Range<usize>, label: &str| {
         problems.push(problem(source, code, message, Some(span), label, None));
     };
@@ -602,22 +596,8 @@ fn compile_check(source: &RuleSource, problems: &mut Vec<RuleProblem>) -> Option
     let mut remediation = Vec::new();
     for step in &file.remediation {
         let s = step.get_ref();
-        let run_as = match &s.run_as {
-            None => crate::model::RunAs::User,
-            Some(r) => match crate::model::RunAs::parse(r.get_ref()) {
-                Some(r) => r,
-                None => {
-                    problems.push(problem(
-                        source,
-                        "bad-run-as",
-                        format!("`{}` is not who runs a step", r.get_ref()),
-                        Some(r.span()),
-                        "unknown",
-                        None,
-                    ));
-                    continue;
-                }
-            },
+        let Some(run_as) = parse_run_as(source, s.run_as.as_ref(), problems) else {
+            continue;
         };
         if let Some(flag) = &s.only_if {
             if !decision.flags.contains(&flag.get_ref().as_str()) {
@@ -699,20 +679,10 @@ fn compile_check(source: &RuleSource, problems: &mut Vec<RuleProblem>) -> Option
                 }
             },
         };
-        let version = e.version.as_ref().and_then(|v| {
-            let parsed = Version::parse(v.get_ref());
-            if parsed.is_none() {
-                problems.push(problem(
-                    source,
-                    "bad-version",
-                    format!("`{}` is not a version", v.get_ref()),
-                    Some(v.span()),
-                    "expected e.g. `8.15.1`",
-                    None,
-                ));
-            }
-            parsed
-        });
+        let version = e
+            .version
+            .as_ref()
+            .and_then(|v| parse_version(source, v, "8.15.1", problems));
         let now_ms =
             e.now.as_ref().and_then(
                 |n| match chrono::DateTime::parse_from_rfc3339(n.get_ref()) {

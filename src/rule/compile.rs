@@ -317,6 +317,72 @@ fn read_dir_sources(dir: &Path) -> Result<DirSources, String> {
     Ok((rules, snippets, clients))
 }
 
+/// A data file's TOML as `T`; a parse error is a `toml` problem pointing at it, with `help`.
+pub(super) fn parse_toml<T: serde::de::DeserializeOwned>(
+    source: &RuleSource,
+    help: &str,
+    problems: &mut Vec<RuleProblem>,
+) -> Option<T> {
+    match toml::from_str(&source.text) {
+        Ok(file) => Some(file),
+        Err(err) => {
+            problems.push(problem(
+                source,
+                "toml",
+                err.message().trim().to_string(),
+                err.span(),
+                "here",
+                Some(help.to_string()),
+            ));
+            None
+        }
+    }
+}
+
+/// A version field (`8.4`, `8.15.1`); a bad one is a `bad-version` problem (and `None`).
+pub(super) fn parse_version(
+    source: &RuleSource,
+    given: &Spanned<String>,
+    example: &str,
+    problems: &mut Vec<RuleProblem>,
+) -> Option<Version> {
+    let parsed = Version::parse(given.get_ref());
+    if parsed.is_none() {
+        problems.push(problem(
+            source,
+            "bad-version",
+            format!("`{}` is not a version", given.get_ref()),
+            Some(given.span()),
+            &format!("expected e.g. `{example}`"),
+            None,
+        ));
+    }
+    parsed
+}
+
+/// A step's `run_as` (`user` when absent); an unknown one is a `bad-run-as` problem.
+pub(super) fn parse_run_as(
+    source: &RuleSource,
+    given: Option<&Spanned<String>>,
+    problems: &mut Vec<RuleProblem>,
+) -> Option<crate::model::RunAs> {
+    let Some(r) = given else {
+        return Some(crate::model::RunAs::User);
+    };
+    let parsed = crate::model::RunAs::parse(r.get_ref());
+    if parsed.is_none() {
+        problems.push(problem(
+            source,
+            "bad-run-as",
+            format!("`{}` is not who runs a step", r.get_ref()),
+            Some(r.span()),
+            "expected `user`, `owner`, `admin`, `new_key` or `client_key`",
+            None,
+        ));
+    }
+    parsed
+}
+
 /// A file's `severity`, `default` when absent; an unknown one is a problem (and `None`).
 pub(super) fn parse_severity(
     source: &RuleSource,
@@ -402,20 +468,11 @@ fn compile_rule(
     problems: &mut Vec<RuleProblem>,
 ) -> Option<Rule> {
     let before = problems.len();
-    let file: RuleFile = match toml::from_str(&source.text) {
-        Ok(file) => file,
-        Err(err) => {
-            problems.push(problem(
-                source,
-                "toml",
-                err.message().trim().to_string(),
-                err.span(),
-                "here",
-                Some("see rules/README.md for the fields a rule file has".into()),
-            ));
-            return None;
-        }
-    };
+    let file: RuleFile = parse_toml(
+        source,
+        "see rules/README.md for the fields a rule file has",
+        problems,
+    )?;
     let err = |problems: &mut Vec<RuleProblem>,
                code: &'static str,
                message: String,
@@ -1022,20 +1079,10 @@ fn compile_step(
         ));
         return None;
     };
-    let min_version = s.min_version.as_ref().and_then(|v| {
-        let parsed = Version::parse(v.get_ref());
-        if parsed.is_none() {
-            problems.push(problem(
-                source,
-                "bad-version",
-                format!("`{}` is not a version", v.get_ref()),
-                Some(v.span()),
-                "expected e.g. `8.4`",
-                None,
-            ));
-        }
-        parsed
-    });
+    let min_version = s
+        .min_version
+        .as_ref()
+        .and_then(|v| parse_version(source, v, "8.4", problems));
     if s.fallback.is_some() && s.min_version.is_none() {
         problems.push(problem(
             source,
@@ -1062,23 +1109,7 @@ fn compile_step(
         }
         None => None,
     };
-    let run_as = match &s.run_as {
-        Some(r) => match crate::model::RunAs::parse(r.get_ref()) {
-            Some(r) => r,
-            None => {
-                problems.push(problem(
-                    source,
-                    "bad-run-as",
-                    format!("`{}` is not who runs a step", r.get_ref()),
-                    Some(r.span()),
-                    "expected `user`, `owner`, `admin`, `new_key` or `client_key`",
-                    None,
-                ));
-                return None;
-            }
-        },
-        None => crate::model::RunAs::User,
-    };
+    let run_as = parse_run_as(source, s.run_as.as_ref(), problems)?;
     let on = match &s.on {
         Some(o) => match crate::model::RunsOn::parse(o.get_ref()) {
             Some(o) => o,
