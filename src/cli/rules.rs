@@ -3,6 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// The sentence tables of the modules above stage 4 (the commands', the pipeline's), which
+/// `rules/facts.toml` is checked against beside the passes' own (`fact::SAID`).
+pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[crate::lifecycle::key::WORDS];
+
 use miette::{GraphicalReportHandler, GraphicalTheme};
 use serde_json::json;
 
@@ -250,7 +254,7 @@ fn data_file_problems(
     }
     // The facts' sentences (bundled only): a template per code, each with its code's fields.
     out.extend(
-        crate::diagnosis::fact::check()
+        crate::diagnosis::fact::check(ABOVE)
             .into_iter()
             .map(|m| problem("facts.toml", m)),
     );
@@ -641,5 +645,30 @@ pub(crate) fn describe(set: &rule::RuleSet, case: &selftest::CaseResult) -> Stri
                 )
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ABOVE;
+    use crate::diagnosis::fact::{check, unlisted_and_unsaid, Words};
+
+    #[test]
+    fn every_sentence_a_command_says_is_in_its_table_and_every_entry_is_said() {
+        let modules: &[(&str, Words)] = &[(
+            include_str!("../lifecycle/key.rs"),
+            crate::lifecycle::key::WORDS,
+        )];
+        assert_eq!(modules.len(), ABOVE.len(), "a table of ABOVE is not tested");
+        for (source, table) in modules {
+            let (unknown, unused) = unlisted_and_unsaid(source, table);
+            assert!(unknown.is_empty(), "said but not in its WORDS: {unknown:?}");
+            assert!(unused.is_empty(), "in WORDS but never said: {unused:?}");
+        }
+    }
+
+    #[test]
+    fn the_bundled_templates_cover_every_code_with_its_fields() {
+        assert_eq!(check(ABOVE), Vec::<String>::new());
     }
 }

@@ -9,7 +9,24 @@ use serde_json::Value;
 
 use crate::event::json_strings;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
-use crate::model::{DescriptorSource, GrantKind};
+use crate::model::{format_ms, human_duration, DescriptorSource, GrantKind};
+
+/// The sentences this command says, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("key.type.unstated", &[]),
+    ("key.expiration.never", &[]),
+    ("key.invalidated.untimed", &[]),
+    ("key.privileges.inherited", &[]),
+    ("key.privileges.unseen", &[]),
+    ("key.meaning.active", &[]),
+    ("key.meaning.expired", &[]),
+    ("key.meaning.invalidated", &[]),
+    ("key.meaning.missing", &["sources"]),
+];
+
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    crate::diagnosis::fact::say_in(WORDS, code, fields)
+}
 
 /// A key's state, including "not in the metadata read".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +131,92 @@ pub fn describe(id: &str, keys: &[KeyMetadata], sources: Vec<String>, now_ms: i6
         key: Some(key),
         sources,
         notes: Vec::new(),
+    }
+}
+
+/// The lines every format shows, as (label, value).
+pub fn lines(r: &KeyReport) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let Some(k) = &r.key else {
+        return out;
+    };
+    if let Some(n) = &k.name {
+        out.push(("name", n.clone()));
+    }
+    out.push((
+        "type",
+        k.key_type
+            .map_or_else(|| say("key.type.unstated", &[]), |t| t.as_str().to_string()),
+    ));
+    if let Some(u) = &k.username {
+        let realm = match (&k.realm, &k.realm_type) {
+            (Some(r), Some(t)) => format!(" (realm {r}, {t})"),
+            (Some(r), None) => format!(" (realm {r})"),
+            _ => String::new(),
+        };
+        out.push(("owner", format!("{u}{realm}")));
+    }
+    if let Some(c) = k.creation_ms {
+        let age = r
+            .age_ms
+            .map(|a| format!(" ({} ago)", human_duration(a)))
+            .unwrap_or_default();
+        out.push(("created", format!("{}{age}", format_ms(c))));
+    }
+    out.push((
+        "expiration",
+        match (k.expiration_ms, r.time_left_ms) {
+            (Some(e), Some(left)) if left > 0 => {
+                format!("{} (in {})", format_ms(e), human_duration(left))
+            }
+            (Some(e), Some(left)) => format!("{} ({} ago)", format_ms(e), human_duration(-left)),
+            (Some(e), None) => format_ms(e),
+            (None, _) if k.invalidated => "never".into(),
+            (None, _) => say("key.expiration.never", &[]),
+        },
+    ));
+    if k.invalidated {
+        out.push((
+            "invalidated",
+            k.invalidation_ms
+                .map(format_ms)
+                .unwrap_or_else(|| say("key.invalidated.untimed", &[])),
+        ));
+    }
+    if let Some(p) = &k.profile_uid {
+        out.push(("profile", p.clone()));
+    }
+    if let Some(m) = k
+        .metadata
+        .as_ref()
+        .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()))
+    {
+        out.push(("metadata", m.to_string()));
+    }
+    if r.inherits_owner {
+        out.push(("privileges", say("key.privileges.inherited", &[])));
+    } else if k.role_descriptors.is_none() && k.access.is_none() {
+        out.push(("privileges", say("key.privileges.unseen", &[])));
+    }
+    if let Some(d) = &k.derived_from {
+        out.push(("pieced from", d.clone()));
+    }
+    out
+}
+
+/// What the state means, and the next step.
+pub fn meaning(r: &KeyReport) -> String {
+    match r.state {
+        State::Active => say("key.meaning.active", &[]),
+        State::Expired => say("key.meaning.expired", &[]),
+        State::Invalidated => say("key.meaning.invalidated", &[]),
+        State::Missing => say(
+            "key.meaning.missing",
+            &[("sources", r.sources.join(", "))]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 

@@ -124,97 +124,6 @@ fn key_json(r: &KeyReport) -> KeyOut<'_> {
     }
 }
 
-/// The lines every format shows, as (label, value).
-fn key_facts(r: &KeyReport) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    let Some(k) = &r.key else {
-        return out;
-    };
-    if let Some(n) = &k.name {
-        out.push(("name", n.clone()));
-    }
-    out.push((
-        "type",
-        k.key_type.map_or_else(
-            || "rest (no `type` field: before 8.10 every key is a REST key)".into(),
-            |t| t.as_str().to_string(),
-        ),
-    ));
-    if let Some(u) = &k.username {
-        let realm = match (&k.realm, &k.realm_type) {
-            (Some(r), Some(t)) => format!(" (realm {r}, {t})"),
-            (Some(r), None) => format!(" (realm {r})"),
-            _ => String::new(),
-        };
-        out.push(("owner", format!("{u}{realm}")));
-    }
-    if let Some(c) = k.creation_ms {
-        let age = r
-            .age_ms
-            .map(|a| format!(" ({} ago)", human_duration(a)))
-            .unwrap_or_default();
-        out.push(("created", format!("{}{age}", format_ms(c))));
-    }
-    out.push((
-        "expiration",
-        match (k.expiration_ms, r.time_left_ms) {
-            (Some(e), Some(left)) if left > 0 => {
-                format!("{} (in {})", format_ms(e), human_duration(left))
-            }
-            (Some(e), Some(left)) => format!("{} ({} ago)", format_ms(e), human_duration(-left)),
-            (Some(e), None) => format_ms(e),
-            (None, _) if k.invalidated => "never".into(),
-            (None, _) => "never (nothing makes this key rotate)".into(),
-        },
-    ));
-    if k.invalidated {
-        out.push((
-            "invalidated",
-            k.invalidation_ms
-                .map(format_ms)
-                .unwrap_or_else(|| "yes (the time is shown from 8.12)".into()),
-        ));
-    }
-    if let Some(p) = &k.profile_uid {
-        out.push(("profile", p.clone()));
-    }
-    if let Some(m) = k
-        .metadata
-        .as_ref()
-        .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()))
-    {
-        out.push(("metadata", m.to_string()));
-    }
-    if r.inherits_owner {
-        out.push((
-            "privileges",
-            "no role descriptors of its own: the owner's privileges as of creation or last update (limited_by)".into(),
-        ));
-    } else if k.role_descriptors.is_none() && k.access.is_none() {
-        out.push((
-            "privileges",
-            "not in this metadata (role_descriptors are returned from 8.5; limited_by only with with_limited_by=true)".into(),
-        ));
-    }
-    if let Some(d) = &k.derived_from {
-        out.push(("pieced from", d.clone()));
-    }
-    out
-}
-
-/// What the state means, and the next step.
-fn key_meaning(r: &KeyReport) -> String {
-    match r.state {
-        State::Active => "The key is active: it authenticates if the secret sent with it is right and the client talks to this cluster.".into(),
-        State::Expired => "The key has expired and cannot be renewed or updated: create a replacement with the same role descriptors, deploy it, verify it, then invalidate this one.".into(),
-        State::Invalidated => "The key was invalidated and can never be used again: create a replacement, deploy it and verify it; the audit log's `invalidate_apikeys` event says who invalidated this one.".into(),
-        State::Missing => format!(
-            "No key with this id is in the metadata read ({}). If that metadata is the cluster's full answer, the key does not exist there: another cluster, deleted after the retention period, or `.security` restored from an older snapshot.",
-            if r.sources.is_empty() { "none".to_string() } else { r.sources.join(", ") }
-        ),
-    }
-}
-
 fn key_human(r: &KeyReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let state = r.state.as_str();
     let state = if opts.color {
@@ -226,7 +135,7 @@ fn key_human(r: &KeyReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Re
         state.to_string()
     };
     writeln!(out, "key {}  {state}", r.id)?;
-    let facts = key_facts(r);
+    let facts = crate::lifecycle::key::lines(r);
     let width = facts.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     for (label, value) in &facts {
         let first = format!("  {label:>width$}  ");
@@ -266,7 +175,7 @@ fn key_human(r: &KeyReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Re
         writeln!(out, "  note: {note}")?;
     }
     let meaning = super::fill(
-        &key_meaning(r),
+        &crate::lifecycle::key::meaning(r),
         super::wrap_options(opts.width.max(40))
             .initial_indent("  ")
             .subsequent_indent("  "),
@@ -276,7 +185,7 @@ fn key_human(r: &KeyReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Re
 
 fn key_markdown(r: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## API key `{}`: {}\n", r.id, r.state.as_str())?;
-    let facts = key_facts(r);
+    let facts = crate::lifecycle::key::lines(r);
     if !facts.is_empty() {
         writeln!(out, "| | |\n|---|---|")?;
         for (label, value) in facts {
@@ -310,5 +219,5 @@ fn key_markdown(r: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
     for note in &r.notes {
         writeln!(out, "> note: {note}\n")?;
     }
-    writeln!(out, "{}", key_meaning(r))
+    writeln!(out, "{}", crate::lifecycle::key::meaning(r))
 }
