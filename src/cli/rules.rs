@@ -3,16 +3,16 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// The sentence tables of the modules above stage 4 (the commands', the pipeline's), which
-/// `rules/facts.toml` is checked against beside the passes' own (`fact::SAID`).
-pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[crate::lifecycle::key::WORDS];
-
 use miette::{GraphicalReportHandler, GraphicalTheme};
 use serde_json::json;
 
 use super::{CmdResult, Io, ListFormat, RulesCommand};
 use crate::error::{Error, Outcome};
 use crate::rule::{self, selftest};
+
+/// The sentence tables of the modules above stage 4 (the commands', the pipeline's), which
+/// `rules/facts.toml` is checked against beside the passes' own (`fact::SAID`).
+pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[crate::lifecycle::key::WORDS];
 
 pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult {
     match cmd {

@@ -333,12 +333,17 @@ pub fn say(code: &str, fields: &[(&'static str, String)]) -> String {
 /// from `rules/facts.toml`; `rules lint` checks those tables with [`check`].
 pub fn say_in(table: Words, code: &str, fields: &[(&'static str, String)]) -> String {
     debug_assert!(
-        table
-            .iter()
-            .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name))),
+        declares(table, code, fields),
         "`{code}` said with fields its table does not declare"
     );
     texts().fill(code, fields)
+}
+
+/// Whether `table` lists `code` with every field given.
+fn declares(table: Words, code: &str, fields: &[(&'static str, String)]) -> bool {
+    table
+        .iter()
+        .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name)))
 }
 
 /// Every template code with the fields it may use: what `rules/facts.toml` is checked against.
@@ -566,9 +571,7 @@ impl Texts {
     /// `code`'s template filled with `fields`.
     fn render(&self, code: &str, fields: &[(&'static str, String)]) -> String {
         debug_assert!(
-            CODES
-                .iter()
-                .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name))),
+            declares(CODES, code, fields),
             "fact `{code}` rendered with fields it does not declare"
         );
         self.fill(code, fields)
@@ -603,9 +606,7 @@ impl Texts {
     /// a decided 401's `decided.*`, a pass's `said.*` and `step.*`), with its fields.
     pub fn say(&self, code: &str, fields: &[(&'static str, String)]) -> String {
         debug_assert!(
-            SAID.iter()
-                .flat_map(|t| t.iter())
-                .any(|(c, f)| *c == code && fields.iter().all(|(name, _)| f.contains(name))),
+            SAID.iter().any(|t| declares(t, code, fields)),
             "`{code}` said with fields it does not declare"
         );
         self.fill(code, fields)
@@ -999,8 +1000,9 @@ impl Fact {
     }
 }
 
-/// Each module's source says only codes its table lists, and every code of its table: a code is a quoted string that starts with one of the table's first
-/// segments (`key.`, `evidence.`…) or a pass's usual ones.
+/// Each module's source says only codes its table lists, and every code of its table: a code
+/// is a quoted string that starts with one of the table's first segments (`key.`,
+/// `evidence.`…) or a pass's usual ones.
 #[cfg(test)]
 pub(crate) fn assert_said_as_listed(modules: &[(&str, Words)]) {
     for (source, table) in modules {

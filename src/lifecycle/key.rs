@@ -210,13 +210,9 @@ pub fn meaning(r: &KeyReport) -> String {
         State::Active => say("key.meaning.active", &[]),
         State::Expired => say("key.meaning.expired", &[]),
         State::Invalidated => say("key.meaning.invalidated", &[]),
-        State::Missing => say(
-            "key.meaning.missing",
-            &[("sources", r.sources.join(", "))]
-                .into_iter()
-                .filter(|(_, v)| !v.is_empty())
-                .collect::<Vec<_>>(),
-        ),
+        // No source read: the template's fallback says so.
+        State::Missing if r.sources.is_empty() => say("key.meaning.missing", &[]),
+        State::Missing => say("key.meaning.missing", &[("sources", r.sources.join(", "))]),
     }
 }
 
