@@ -253,12 +253,16 @@ fn rotate_plans_create_deploy_verify_then_invalidate() {
     assert_eq!(
         titles,
         vec![
-            "Create the replacement key",
-            "Deploy the new key to every client that uses the old one",
+            "Create the replacement key first",
+            "Deploy the new key to every client that used the old one",
             "Verify the new key before touching the old one",
-            "Only then invalidate the old key",
-        ]
+            "Only then invalidate what is no longer used",
+        ],
+        "the steps of rules/snippets.toml's rotate-key, as a finding's rotation plan has them"
     );
+    assert_eq!(p["schema_version"], 2);
+    assert_eq!(p["steps"][0]["who"], "owner");
+    assert_eq!(p["steps"][2]["who"], "new_key");
     let create = p["steps"][0]["request"].as_str().unwrap();
     let body: Value = serde_json::from_str(create.split_once('\n').unwrap().1).unwrap();
     assert_eq!(
@@ -285,7 +289,11 @@ fn rotate_plans_create_deploy_verify_then_invalidate() {
     );
     // An invalidated key: nothing left to invalidate; a key not in the metadata: an error.
     let (_, p) = with_meta(&["rotate", "VuaCfGcBCdbkQm-e5aOx"]);
-    assert_eq!(p["steps"][3]["title"], "Nothing to invalidate");
+    assert_eq!(p["steps"].as_array().unwrap().len(), 3, "{p:#}");
+    assert!(p["warnings"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("nothing to invalidate: the old key is already invalidated"));
     let out = keydoctor(&["rotate", "AAAAAAAAAAAAAAAAAAAA", "--metadata", META], "");
     assert_eq!(out.code, 2);
     let out = keydoctor(

@@ -166,6 +166,10 @@ struct RotateArgs {
     /// repeatable. The plan shows the change as a diff.
     #[arg(long = "add-index-privilege", value_name = "PATTERN:PRIVS")]
     add_index_privilege: Vec<String>,
+    /// Add snippets (snippets.toml, whose `rotate-key` the plan is made of) and rules from this
+    /// directory; same ids override.
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     source: MetadataArgs,
     #[command(flatten)]

@@ -9,7 +9,8 @@ use super::{CmdResult, Io};
 use crate::cluster::api;
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::{Error, Outcome};
-use crate::lifecycle::rotate::{plan, IndexGrant};
+use crate::lifecycle::rotate::{plan, IndexGrant, SNIPPET};
+use crate::model::KnownVersion;
 use crate::pipeline::cluster::label as cluster_label;
 use crate::pipeline::keys::key_id_of;
 use crate::report::rotate::render_plan;
@@ -36,10 +37,18 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let (rules, _) = crate::rule::load(args.rules.as_deref())?;
+    let Some(steps) = rules.snippet(SNIPPET) else {
+        return Err(Error::Usage(format!(
+            "the rules read have no `{SNIPPET}` snippet (rules/snippets.toml): a plan is made of its steps"
+        )));
+    };
+    let mut known = None;
     let (keys, sources) = match source_of(&args.source, io)? {
         Source::Files(paths) => load_metadata(&paths, io)?,
         Source::Cluster(client) => {
             let info = api::info(&client)?;
+            known = info.version.map(KnownVersion::Exact);
             let lookup = api::key_by_id(&client, &id, info.version)?;
             for note in &lookup.notes {
                 writeln!(io.stderr, "note: {}", redact(note))?;
@@ -53,7 +62,14 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
             sources.join(", ")
         )));
     };
-    let plan = plan(key, args.expiration.as_deref(), &grants, now_ms);
+    let plan = plan(
+        key,
+        steps,
+        args.expiration.as_deref(),
+        &grants,
+        known,
+        now_ms,
+    );
     let opts = super::render_options(&args.output, &args.source.cluster, color, io);
     render_plan(&plan, args.output.format.into(), &opts, &mut io.stdout)?;
     Ok(Outcome::Clean)

@@ -12,7 +12,10 @@ use crate::rule::{self, selftest};
 
 /// The sentence tables of the modules above stage 4 (the commands', the pipeline's), which
 /// `rules/facts.toml` is checked against beside the passes' own (`fact::SAID`).
-pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[crate::lifecycle::key::WORDS];
+pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[
+    crate::lifecycle::key::WORDS,
+    crate::lifecycle::rotate::WORDS,
+];
 
 pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult {
     match cmd {
@@ -655,10 +658,16 @@ mod tests {
 
     #[test]
     fn every_sentence_a_command_says_is_in_its_table_and_every_entry_is_said() {
-        let modules: &[(&str, Words)] = &[(
-            include_str!("../lifecycle/key.rs"),
-            crate::lifecycle::key::WORDS,
-        )];
+        let modules: &[(&str, Words)] = &[
+            (
+                include_str!("../lifecycle/key.rs"),
+                crate::lifecycle::key::WORDS,
+            ),
+            (
+                include_str!("../lifecycle/rotate.rs"),
+                crate::lifecycle::rotate::WORDS,
+            ),
+        ];
         assert_eq!(modules.len(), ABOVE.len(), "a table of ABOVE is not tested");
         assert_said_as_listed(modules);
     }

@@ -854,63 +854,13 @@ fn render_rule_texts(
     finding.summary = rule.title.render(&lookup);
     finding.explanation = rule.explain.render(&lookup).trim().to_string();
     finding.dead_ends.clone_from(&rule.dead_ends);
-    let cross = is_cross_cluster(finding);
-    finding.remediation = rule
-        .remediation
-        .iter()
-        .filter(|step| match step.key_type {
-            Some(crate::model::KeyType::CrossCluster) => cross,
-            Some(crate::model::KeyType::Rest) => !cross,
-            None => true,
-        })
-        .filter(|step| step.when.iter().all(|c| condition_holds(*c, finding)))
-        .map(|step| {
-            let mut rendered = RenderedStep {
-                when: step.when.clone(),
-                path: step.path,
-                on: step.on,
-                later: step.later,
-                run_as: step.run_as,
-                title: step.title.render(&lookup),
-                text: step
-                    .text
-                    .as_ref()
-                    .map(|t| t.render(&lookup).trim().to_string()),
-                request: step
-                    .request
-                    .as_ref()
-                    .map(|t| t.render(&lookup).trim().to_string()),
-                version_note: None,
-                diff: None,
-            };
-            if let Some(min) = step.min_version {
-                let fallback = step
-                    .fallback
-                    .as_ref()
-                    .map(|f| f.render(&lookup).trim().to_string());
-                match known {
-                    Some(KnownVersion::Exact(v)) if v < min => {
-                        rendered.version_note = Some(format!(
-                            "this cluster runs {v}; the request needs {min} or later"
-                        ));
-                        rendered.request = None;
-                        rendered.text = fallback.or(rendered.text);
-                    }
-                    Some(KnownVersion::Exact(_)) => {}
-                    Some(KnownVersion::AtLeast(v)) if v >= min => {}
-                    _ => {
-                        rendered.version_note = Some(match fallback {
-                            Some(f) => {
-                                format!("needs Elasticsearch {min} or later; before {min}: {f}")
-                            }
-                            None => format!("needs Elasticsearch {min} or later"),
-                        });
-                    }
-                }
-            }
-            rendered
-        })
-        .collect();
+    finding.remediation = fill_steps(
+        &rule.remediation,
+        is_cross_cluster(finding),
+        &|c| condition_holds(c, finding),
+        &lookup,
+        known,
+    );
     one_path(finding);
     if let Some(fix) = &finding.denial.descriptor_fix {
         finding.remediation.insert(0, fix.clone());
@@ -934,6 +884,74 @@ fn render_rule_texts(
         .iter()
         .map(|r| (r.title.clone(), r.url.clone()))
         .collect();
+}
+
+/// Fill `steps` for one key: those for its type (`cross`: a cross-cluster key) whose conditions
+/// all `hold`, their templates filled from `lookup`, and a request the `known` version cannot
+/// run replaced by its fallback or marked with the version it needs. Rule plans and
+/// `keydoctor rotate` (with the `rotate-key` snippet) fill their steps here.
+pub(crate) fn fill_steps(
+    steps: &[crate::rule::Step],
+    cross: bool,
+    holds: &dyn Fn(StepCondition) -> bool,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    known: Option<KnownVersion>,
+) -> Vec<RenderedStep> {
+    steps
+        .iter()
+        .filter(|step| match step.key_type {
+            Some(crate::model::KeyType::CrossCluster) => cross,
+            Some(crate::model::KeyType::Rest) => !cross,
+            None => true,
+        })
+        .filter(|step| step.when.iter().all(|c| holds(*c)))
+        .map(|step| {
+            let mut rendered = RenderedStep {
+                when: step.when.clone(),
+                path: step.path,
+                on: step.on,
+                later: step.later,
+                run_as: step.run_as,
+                title: step.title.render(lookup),
+                text: step
+                    .text
+                    .as_ref()
+                    .map(|t| t.render(lookup).trim().to_string()),
+                request: step
+                    .request
+                    .as_ref()
+                    .map(|t| t.render(lookup).trim().to_string()),
+                version_note: None,
+                diff: None,
+            };
+            if let Some(min) = step.min_version {
+                let fallback = step
+                    .fallback
+                    .as_ref()
+                    .map(|f| f.render(lookup).trim().to_string());
+                match known {
+                    Some(KnownVersion::Exact(v)) if v < min => {
+                        rendered.version_note = Some(format!(
+                            "this cluster runs {v}; the request needs {min} or later"
+                        ));
+                        rendered.request = None;
+                        rendered.text = fallback.or(rendered.text);
+                    }
+                    Some(KnownVersion::Exact(_)) => {}
+                    Some(KnownVersion::AtLeast(v)) if v >= min => {}
+                    _ => {
+                        rendered.version_note = Some(match fallback {
+                            Some(f) => {
+                                format!("needs Elasticsearch {min} or later; before {min}: {f}")
+                            }
+                            None => format!("needs Elasticsearch {min} or later"),
+                        });
+                    }
+                }
+            }
+            rendered
+        })
+        .collect()
 }
 
 /// Most important first: a cluster-wide cause (the API key service off) before the per-key

@@ -1,30 +1,41 @@
 //! A rotation plan for one key (`keydoctor rotate`): create the replacement first, deploy it,
 //! verify it, and only then invalidate the old key.
 //!
-//! - **In**: the key's metadata, a lifetime, optional privilege additions.
-//! - **Out**: a [`Plan`]: numbered steps with exact requests, and the descriptor change as a
-//!   before/after pair when privileges were added.
+//! - **In**: the key's metadata, a lifetime, optional privilege additions, and the steps of the
+//!   `rotate-key` snippet (`rules/snippets.toml`): the same steps, in the same words, as a
+//!   finding's rotation plan.
+//! - **Out**: a [`Plan`]: the snippet's steps for this key's type and state, filled from its
+//!   metadata, and the descriptor change as a before/after pair when privileges were added.
 //! - **Never**: invalidate before the replacement is verified, or drop privileges silently (the
-//!   old descriptors are copied whole; additions only add).
+//!   old descriptors are copied whole; additions only add); never send descriptors not seen
+//!   (they become a placeholder Elasticsearch rejects, and the plan reads them first).
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
 
 use super::key::State;
-use crate::diagnosis::classify::writable_descriptor;
+use crate::diagnosis::classify::{fill_steps, placeholder_descriptors, writable_descriptor};
 use crate::diagnosis::privileges::format_json;
+use crate::diagnosis::RenderedStep;
 use crate::event::key_metadata::KeyMetadata;
-use crate::model::format_ms;
-use crate::model::human_duration;
-use crate::model::RunAs;
+use crate::model::{format_ms, human_duration, KeyType, KnownVersion, StepCondition};
+use crate::rule::Step;
 
-/// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanStep {
-    pub title: String,
-    pub text: String,
-    pub request: Option<String>,
-    /// Who authenticates the request.
-    pub run_as: crate::model::RunAs,
+/// The snippet of `rules/snippets.toml` a rotation plan is made of.
+pub const SNIPPET: &str = "rotate-key";
+
+/// The sentences this command says, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("rotate.managed", &["by"]),
+    ("rotate.grant.narrows", &[]),
+    ("rotate.descriptors.inherited", &[]),
+    ("rotate.old.expires", &["expires", "left"]),
+    ("rotate.old.gone", &["state"]),
+];
+
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    crate::diagnosis::fact::say_in(WORDS, code, fields)
 }
 
 /// A rotation plan.
@@ -33,7 +44,7 @@ pub struct Plan {
     pub id: String,
     pub name: Option<String>,
     pub state: State,
-    pub steps: Vec<PlanStep>,
+    pub steps: Vec<RenderedStep>,
     /// The descriptors before and after `--add-index-privilege`, pretty JSON.
     pub descriptors_change: Option<(String, String)>,
     /// Things to know before running it.
@@ -67,10 +78,18 @@ impl IndexGrant {
     }
 }
 
-/// Build the plan for `key`; `lifetime` (a time value) for the replacement, `grants` to add.
-pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], now_ms: i64) -> Plan {
+/// Build the plan for `key` from `steps` (the [`SNIPPET`]'s); `lifetime` (a time value) for the
+/// replacement, `grants` to add, `known` the cluster's version when it was asked.
+pub fn plan(
+    key: &KeyMetadata,
+    steps: &[Step],
+    lifetime: Option<&str>,
+    grants: &[IndexGrant],
+    known: Option<KnownVersion>,
+    now_ms: i64,
+) -> Plan {
     let state: State = key.state(now_ms).into();
-    let cross = key.key_type == Some(crate::model::KeyType::CrossCluster);
+    let cross = key.key_type == Some(KeyType::CrossCluster);
     let mut warnings = Vec::new();
     // The old lifetime, when it had one: a key rotated on a schedule keeps its schedule.
     let expiration = match lifetime {
@@ -83,22 +102,40 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
             _ => "90d".to_string(),
         },
     };
-    let name = key
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("rotated-{}", key.id));
-    let mut body = Map::new();
-    body.insert("name".into(), json!(name));
-    body.insert("expiration".into(), json!(expiration));
+    let mut vars: BTreeMap<&str, String> = BTreeMap::new();
+    vars.insert("key_id", key.id.clone());
+    vars.insert(
+        "key_name",
+        key.name
+            .clone()
+            .unwrap_or_else(|| format!("rotated-{}", key.id)),
+    );
+    vars.insert("new_key_expiration", expiration);
+    if let Some(user) = &key.username {
+        vars.insert("user", user.clone());
+    }
+    if let Some(realm) = &key.realm {
+        vars.insert("realm", realm.clone());
+    }
+    // A key a product made (Fleet's enrollment and agent keys) is rotated by that product: a
+    // copy made by hand is one it never uses.
+    let managed_by = key.metadata.as_ref().and_then(|m| {
+        m.get("managed_by")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| (m.get("managed") == Some(&Value::Bool(true))).then(|| "a product".into()))
+    });
+    if let Some(by) = managed_by {
+        warnings.push(say("rotate.managed", &[("by", by)]));
+    }
     let mut descriptors_change = None;
     if cross {
-        match &key.access {
-            Some(access) => {
-                body.insert("access".into(), writable_descriptor(access));
-            }
-            None => warnings.push(
-                "the metadata has no `access` for this cross-cluster key: copy it from the old key before creating the new one".into(),
-            ),
+        if let Some(access) = key
+            .access
+            .as_ref()
+            .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+        {
+            vars.insert("access", format_json(&writable_descriptor(access)));
         }
     } else {
         let before = key
@@ -113,7 +150,7 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
             });
             if let Some(map) = after.as_object_mut() {
                 if map.is_empty() {
-                    warnings.push("the old key has no role descriptors (it had all of its owner's privileges); with a descriptor added, the new key has only what the descriptors grant".into());
+                    warnings.push(say("rotate.grant.narrows", &[]));
                 }
                 map.insert("added-privileges".into(), added);
             }
@@ -124,25 +161,15 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
         }
         // Never `{}` (or none): a key created so gets all of its creator's privileges, a
         // superuser key when run as `elastic`. Descriptors not seen become placeholders that
-        // Elasticsearch rejects, so the create cannot run until someone fills them in.
+        // Elasticsearch rejects (the snippet's first step reads them), so the create cannot run
+        // until someone fills them in.
         if key.role_descriptors.is_none() {
-            warnings.push("the metadata shows no role descriptors (before 8.5 they are not returned): the create request below has a placeholder Elasticsearch rejects; fill in the old key's descriptors (from where it was created), or the privileges its clients need".into());
-            after = crate::diagnosis::classify::placeholder_descriptors(
-                Some(&key.id),
-                false,
-                None,
-                false,
-            );
+            after = placeholder_descriptors(Some(&key.id), false, None, false);
         } else if after.as_object().is_some_and(|m| m.is_empty()) {
-            warnings.push("the old key has no role descriptors: it carries all of its owner's privileges, and a copy made with `{}` would carry all of its creator's; the create request below has a placeholder Elasticsearch rejects: name only what its clients need".into());
-            after = crate::diagnosis::classify::placeholder_descriptors(
-                Some(&key.id),
-                true,
-                None,
-                false,
-            );
+            warnings.push(say("rotate.descriptors.inherited", &[]));
+            after = placeholder_descriptors(Some(&key.id), true, None, false);
         }
-        body.insert("role_descriptors".into(), after);
+        vars.insert("role_descriptors", format_json(&after));
     }
     let mut metadata = key
         .metadata
@@ -150,73 +177,32 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
         .and_then(|m| m.as_object().cloned())
         .unwrap_or_default();
     metadata.insert("rotated_from".into(), json!(key.id));
-    body.insert("metadata".into(), Value::Object(metadata));
-    let owner = key
-        .username
-        .as_ref()
-        .map(|u| match &key.realm {
-            Some(r) => format!("`{u}` (realm {r})"),
-            None => format!("`{u}`"),
-        })
-        .unwrap_or_else(|| "the old key's owner".into());
-    let endpoint = if cross {
-        "POST /_security/cross_cluster/api_key"
-    } else {
-        "POST /_security/api_key"
+    // A member of the create body, after the last one the snippet writes.
+    vars.insert(
+        "new_key_metadata",
+        format!(",\n\"metadata\": {}", format_json(&Value::Object(metadata))),
+    );
+    let holds = |c: StepCondition| match c {
+        StepCondition::DescriptorsUnknown if cross => key.access.is_none(),
+        StepCondition::DescriptorsUnknown => key.role_descriptors.is_none(),
+        StepCondition::KeyMayBeActive => state == State::Active,
+        StepCondition::KeyMayExist => true,
+        StepCondition::MetadataUnknown => false,
+        // Not what a key's metadata says: the step that asks stays.
+        StepCondition::InvalidatorUnknown | StepCondition::ClientMayBeFleet => true,
     };
-    let mut steps = vec![
-        PlanStep {
-            title: "Create the replacement key".into(),
-            text: format!(
-                "Authenticate as {owner} (a key's privileges are limited by its creator's), with a user, not an API key{}. The response's `encoded` value is the credential clients send; it cannot be read back later, so store it now. The new key expires in {expiration}: put the next rotation in the calendar.",
-                if cross { ", and with manage_security (cross-cluster keys, 8.10+)" } else { "" }
-            ),
-            request: Some(format!("{endpoint}\n{}", format_json(&Value::Object(body)))),
-            run_as: RunAs::User,
-        },
-        PlanStep {
-            title: "Deploy the new key to every client that uses the old one".into(),
-            text: if cross {
-                "On the local (querying) cluster: `bin/elasticsearch-keystore add cluster.remote.<alias>.credentials` on every node with the new `encoded` value, then reload secure settings.".into()
-            } else {
-                "Put the `encoded` value where each client reads it (a keystore, a secret, `api_key` in the output settings) and reload or restart the client.".into()
-            },
-            request: cross.then(|| "POST /_nodes/reload_secure_settings".to_string()),
-            run_as: RunAs::User,
-        },
-        PlanStep {
-            title: "Verify the new key before touching the old one".into(),
-            text: "With the new key, authenticate and check that `api_key.id` is the new id; then check that the clients' requests succeed (their logs, or `keydoctor scan` on them).".into(),
-            request: (!cross).then(|| "GET /_security/_authenticate".to_string()),
-            run_as: RunAs::NewKey,
-        },
-    ];
-    steps.push(match state {
-        State::Active => PlanStep {
-            title: "Only then invalidate the old key".into(),
-            text: "Invalidating first would turn a rotation into an outage. Keep the old key until no client uses it (the audit log's `access_granted` events with its `apikey.id` stop).".into(),
-            request: Some(format!(
-                "DELETE /_security/api_key\n{}",
-                format_json(&json!({"ids": [key.id]}))
-            )),
-            run_as: RunAs::User,
-        },
-        other => PlanStep {
-            title: "Nothing to invalidate".into(),
-            text: format!(
-                "The old key is already {}: it is deleted after the retention period (7 days by default).",
-                other.as_str()
-            ),
-            request: None,
-            run_as: RunAs::User,
-        },
-    });
-    if let (State::Active, Some(e)) = (state, key.expiration_ms) {
-        warnings.push(format!(
-            "the old key expires {} (in {}): deploy the new one before then",
-            format_ms(e),
-            human_duration(e - now_ms)
-        ));
+    let lookup = |name: &str| vars.get(name).cloned();
+    let steps = fill_steps(steps, cross, &holds, &lookup, known);
+    match (state, key.expiration_ms) {
+        (State::Active, Some(e)) => warnings.push(say(
+            "rotate.old.expires",
+            &[
+                ("expires", format_ms(e)),
+                ("left", human_duration(e - now_ms)),
+            ],
+        )),
+        (State::Active, None) => {}
+        (other, _) => warnings.push(say("rotate.old.gone", &[("state", other.as_str().into())])),
     }
     Plan {
         id: key.id.clone(),
@@ -231,6 +217,15 @@ pub fn plan(key: &KeyMetadata, lifetime: Option<&str>, grants: &[IndexGrant], no
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{RunAs, Version};
+
+    fn steps() -> Vec<Step> {
+        let (rules, _) = crate::rule::load(None).expect("the bundled rules load");
+        rules
+            .snippet(SNIPPET)
+            .expect("the rotation snippet")
+            .to_vec()
+    }
 
     fn key(json: &str) -> KeyMetadata {
         crate::event::key_metadata::from_response(&serde_json::from_str(json).unwrap())
@@ -243,8 +238,8 @@ mod tests {
         let k = key(
             r#"{"api_keys":[{"id":"K1AAAAAAAAAAAAAAAAAA","name":"ingest","creation":0,"expiration":2592000000,"invalidated":false,"username":"u","realm":"native1","metadata":{"team":"a"},"role_descriptors":{"w":{"cluster":[],"indices":[{"names":["logs-*"],"privileges":["create_doc"],"allow_restricted_indices":false}],"applications":[],"run_as":[],"metadata":{},"transient_metadata":{"enabled":true}}}}]}"#,
         );
-        let p = plan(&k, None, &[], 1000);
-        assert_eq!(p.steps.len(), 4);
+        let p = plan(&k, &steps(), None, &[], None, 1000);
+        assert_eq!(p.steps.len(), 4, "{:#?}", p.steps);
         let create = p.steps[0].request.as_deref().unwrap();
         assert!(create.starts_with("POST /_security/api_key\n"));
         assert!(create.contains("\"expiration\": \"30d\""), "{create}");
@@ -260,7 +255,7 @@ mod tests {
             .unwrap()
             .starts_with("DELETE /_security/api_key"));
         let grant = IndexGrant::parse("metrics-*:read,view_index_metadata").unwrap();
-        let p = plan(&k, Some("90d"), &[grant], 1000);
+        let p = plan(&k, &steps(), Some("90d"), &[grant], None, 1000);
         let (before, after) = p.descriptors_change.unwrap();
         assert!(!before.contains("metrics-*") && after.contains("metrics-*"));
         assert!(after.contains("logs-*"), "nothing is dropped");
@@ -272,8 +267,12 @@ mod tests {
             let k = key(&format!(
                 r#"{{"api_keys":[{{"id":"K2AAAAAAAAAAAAAAAAAA","name":"n","creation":0,"invalidated":false,"username":"u"{descriptors}}}]}}"#
             ));
-            let p = plan(&k, None, &[], 1000);
-            let create = p.steps[0].request.as_deref().unwrap();
+            let p = plan(&k, &steps(), None, &[], None, 1000);
+            let create = p
+                .steps
+                .iter()
+                .find_map(|s| s.request.as_deref().filter(|r| r.starts_with("POST")))
+                .unwrap();
             let body: Value = serde_json::from_str(create.split_once('\n').unwrap().1).unwrap();
             let rd = body["role_descriptors"].as_object().unwrap();
             assert!(!rd.is_empty(), "{create}");
@@ -281,10 +280,73 @@ mod tests {
                 rd.values().any(Value::is_string),
                 "a placeholder ES rejects: {create}"
             );
-            assert_eq!(p.steps[0].run_as, RunAs::User);
-            assert_eq!(p.steps[2].run_as, RunAs::NewKey, "verify with the new key");
-            assert!(!p.warnings.is_empty());
+            let create_step = p
+                .steps
+                .iter()
+                .position(|s| s.request.as_deref() == Some(create));
+            assert_eq!(p.steps[create_step.unwrap()].run_as, RunAs::Owner);
+            assert_eq!(
+                p.steps.iter().rev().nth(1).map(|s| s.run_as),
+                Some(RunAs::NewKey),
+                "verify with the new key, just before the invalidation"
+            );
+            if descriptors.is_empty() {
+                let read = p.steps[0].request.as_deref().unwrap();
+                assert!(read.starts_with("GET /_security/api_key?id=K2AAAAAAAAAAAAAAAAAA"));
+            } else {
+                assert!(p.warnings.iter().any(|w| w.contains("a placeholder")));
+            }
         }
+    }
+
+    #[test]
+    fn the_plan_follows_the_key_s_type_state_version_and_manager() {
+        // Invalidated: nothing to invalidate, and the plan says why.
+        let gone = key(
+            r#"{"api_keys":[{"id":"K5AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":true,"username":"u","role_descriptors":{"r":{"cluster":["monitor"]}}}]}"#,
+        );
+        let p = plan(&gone, &steps(), None, &[], None, 1000);
+        assert!(p
+            .steps
+            .iter()
+            .all(|s| !s.request.as_deref().unwrap_or("").starts_with("DELETE")));
+        assert!(p.warnings.iter().any(|w| w.contains("already invalidated")));
+        // A cross-cluster key: its own create API, the keystore on the querying side.
+        let cross = key(
+            r#"{"api_keys":[{"id":"K6AAAAAAAAAAAAAAAAAA","name":"c","type":"cross_cluster","creation":1,"invalidated":false,"username":"u","access":{"search":[{"names":["logs-*"]}]}}]}"#,
+        );
+        let p = plan(&cross, &steps(), Some("30d"), &[], None, 1000);
+        let requests: Vec<&str> = p
+            .steps
+            .iter()
+            .filter_map(|s| s.request.as_deref())
+            .collect();
+        assert!(
+            requests[0].starts_with("POST /_security/cross_cluster/api_key"),
+            "{requests:?}"
+        );
+        let body: Value = serde_json::from_str(requests[0].split_once('\n').unwrap().1).unwrap();
+        assert_eq!(body["expiration"], "30d");
+        assert_eq!(body["access"]["search"][0]["names"][0], "logs-*");
+        assert!(requests.contains(&"POST /_nodes/reload_secure_settings"));
+        // A cluster before 8.5 cannot return the descriptors: the read step says where else.
+        let unseen = key(
+            r#"{"api_keys":[{"id":"K7AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":false,"username":"u"}]}"#,
+        );
+        let old = Some(KnownVersion::Exact(Version::parse("8.4.3").unwrap()));
+        let p = plan(&unseen, &steps(), None, &[], old, 1000);
+        assert_eq!(p.steps[0].request, None);
+        assert!(p.steps[0].version_note.as_deref().unwrap().contains("8.5"));
+        // A key Fleet made is rotated by Fleet.
+        let fleet = key(
+            r#"{"api_keys":[{"id":"K8AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":false,"username":"u","metadata":{"managed_by":"fleet"},"role_descriptors":{}}]}"#,
+        );
+        let p = plan(&fleet, &steps(), None, &[], None, 1000);
+        assert!(
+            p.warnings[0].contains("managed by fleet"),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{curl_form, RenderOptions};
-use crate::diagnosis::{Diagnosis, Finding};
+use crate::diagnosis::{Diagnosis, Finding, RenderedStep};
 use crate::model::format_ms;
 
 /// The JSON report's version: 2 added each step's `who`, `where`, `path`, `later` and `http`,
@@ -185,7 +185,7 @@ struct CandidateOut {
 }
 
 #[derive(Serialize, JsonSchema)]
-struct StepOut {
+pub(super) struct StepOut {
     step: usize,
     title: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -618,6 +618,41 @@ pub fn finding_event(f: &Finding, target: &super::CurlTarget) -> String {
     .unwrap_or_default()
 }
 
+/// A plan's steps on the wire (a finding's remediation, `keydoctor rotate`'s steps).
+pub(super) fn steps_out(steps: &[RenderedStep], target: &super::CurlTarget) -> Vec<StepOut> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StepOut {
+            step: i + 1,
+            title: s.title.to_string(),
+            text: s.text.as_deref().map(str::to_string),
+            request: s.request.as_deref().map(str::to_string),
+            curl: s
+                .request
+                .as_deref()
+                .and_then(|r| curl_form(r, s.run_as, target))
+                .map(|c| c.to_string()),
+            run_as: s.request.as_ref().map(|_| s.run_as.as_str()),
+            version_note: s.version_note.clone(),
+            diff: s.diff.as_deref().map(str::to_string),
+            who: match &s.request {
+                Some(_) => s.run_as.as_str(),
+                None => "nobody",
+            },
+            runs_on: s.on.as_str(),
+            path: s.path.map(|p| p.as_str()),
+            later: s.later,
+            http: s
+                .request
+                .as_deref()
+                .map(str::to_string)
+                .as_deref()
+                .and_then(http_of),
+        })
+        .collect()
+}
+
 fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
     FindingOut {
         class: f.class.as_str(),
@@ -636,38 +671,7 @@ fn finding_out(f: &Finding, target: &super::CurlTarget) -> FindingOut {
                 why: c.why.to_string(),
             })
             .collect(),
-        remediation: f
-            .remediation
-            .iter()
-            .enumerate()
-            .map(|(i, s)| StepOut {
-                step: i + 1,
-                title: s.title.to_string(),
-                text: s.text.as_deref().map(str::to_string),
-                request: s.request.as_deref().map(str::to_string),
-                curl: s
-                    .request
-                    .as_deref()
-                    .and_then(|r| curl_form(r, s.run_as, target))
-                    .map(|c| c.to_string()),
-                run_as: s.request.as_ref().map(|_| s.run_as.as_str()),
-                version_note: s.version_note.clone(),
-                diff: s.diff.as_deref().map(str::to_string),
-                who: match &s.request {
-                    Some(_) => s.run_as.as_str(),
-                    None => "nobody",
-                },
-                runs_on: s.on.as_str(),
-                path: s.path.map(|p| p.as_str()),
-                later: s.later,
-                http: s
-                    .request
-                    .as_deref()
-                    .map(str::to_string)
-                    .as_deref()
-                    .and_then(http_of),
-            })
-            .collect(),
+        remediation: steps_out(&f.remediation, target),
         evidence: f
             .evidence
             .iter()

@@ -9,8 +9,11 @@ use serde::Serialize;
 use super::{Format, RenderOptions};
 use crate::lifecycle::rotate::Plan;
 
-/// The version of `keydoctor rotate --format json` (1: the first with a version and a schema).
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of `keydoctor rotate --format json` (1: the first with a version and a schema;
+/// 2: the steps are the report's steps, filled from the `rotate-key` snippet: `text` and
+/// `request` absent rather than null, `curl`, `who`, `where`, `version_note` and `http` as a
+/// finding's remediation has them).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The JSON Schema of `keydoctor rotate --format json`.
 pub(crate) fn schema() -> schemars::Schema {
@@ -25,21 +28,8 @@ struct PlanOut<'a> {
     name: Option<&'a str>,
     state: &'static str,
     warnings: &'a [String],
-    steps: Vec<StepOut<'a>>,
+    steps: Vec<super::json::StepOut>,
     descriptors_diff: Option<&'a str>,
-}
-
-/// One step; who runs it only with a request, its curl form only with `--curl`.
-#[derive(Serialize, JsonSchema)]
-struct StepOut<'a> {
-    step: usize,
-    title: &'a str,
-    text: &'a str,
-    request: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    run_as: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    curl: Option<String>,
 }
 
 /// The unified diff of a plan's descriptor change.
@@ -54,7 +44,7 @@ fn plan_diff(plan: &Plan) -> Option<String> {
     )
 }
 
-/// Render a rotation plan.
+/// Render a rotation plan: its steps as a finding's plan renders them.
 pub fn render_plan(
     plan: &Plan,
     format: Format,
@@ -75,23 +65,7 @@ pub fn render_plan(
                 name: plan.name.as_deref(),
                 state: plan.state.as_str(),
                 warnings: &plan.warnings,
-                steps: plan
-                    .steps
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| StepOut {
-                        step: i + 1,
-                        title: &s.title,
-                        text: &s.text,
-                        request: s.request.as_deref(),
-                        run_as: s.request.as_ref().map(|_| s.run_as.as_str()),
-                        curl: s
-                            .request
-                            .as_deref()
-                            .filter(|_| opts.curl)
-                            .and_then(|r| super::curl_form(r, s.run_as, &opts.target)),
-                    })
-                    .collect(),
+                steps: super::json::steps_out(&plan.steps, &opts.target),
                 descriptors_diff: diff.as_deref(),
             };
             serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -105,18 +79,9 @@ pub fn render_plan(
                 plan.state.as_str()
             )?;
             for w in &plan.warnings {
-                writeln!(out, "> **note:** {w}\n")?;
+                writeln!(out, "> **note:** {}\n", super::markdown::md_inline(w))?;
             }
-            for (i, s) in plan.steps.iter().enumerate() {
-                writeln!(out, "{}. **{}**\n\n   {}\n", i + 1, s.title, s.text)?;
-                if let Some(r) = &s.request {
-                    writeln!(
-                        out,
-                        "   ```\n{}\n   ```\n",
-                        super::markdown::indent(r, "   ")
-                    )?;
-                }
-            }
+            super::markdown::steps_markdown(&plan.steps, opts, out)?;
             if let Some(d) = diff {
                 writeln!(out, "### Change to the role descriptors\n\n```diff\n{d}```")?;
             }
@@ -137,47 +102,14 @@ pub fn render_plan(
             for w in &plan.warnings {
                 let text = super::fill(
                     &format!("note: {w}"),
-                    super::wrap_options(opts.width.max(40)).subsequent_indent("      "),
-                );
-                writeln!(out, "{text}")?;
-            }
-            for (i, s) in plan.steps.iter().enumerate() {
-                writeln!(out)?;
-                let number = format!("  {}. ", i + 1);
-                let pad = " ".repeat(number.len());
-                let title = format!("{number}{}", s.title);
-                let title = if opts.color {
-                    title.bold().to_string()
-                } else {
-                    title
-                };
-                writeln!(out, "{title}")?;
-                let text = super::fill(
-                    &s.text,
                     super::wrap_options(opts.width.max(40))
-                        .initial_indent(&pad)
-                        .subsequent_indent(&pad),
+                        .initial_indent("  ")
+                        .subsequent_indent("        "),
                 );
                 writeln!(out, "{text}")?;
-                if let Some(r) = &s.request {
-                    for line in r.lines() {
-                        let line = if opts.color {
-                            line.green().to_string()
-                        } else {
-                            line.to_string()
-                        };
-                        writeln!(out, "{pad}  {line}")?;
-                    }
-                    if opts.curl {
-                        if let Some(c) = super::curl_form(r, s.run_as, &opts.target) {
-                            writeln!(out, "{pad}  # or with curl:")?;
-                            for line in c.lines() {
-                                writeln!(out, "{pad}  {line}")?;
-                            }
-                        }
-                    }
-                }
             }
+            writeln!(out)?;
+            super::human::render_steps(&plan.steps, opts, out)?;
             if let Some(d) = diff {
                 writeln!(out, "\n  Change to the role descriptors:")?;
                 for line in d.lines() {

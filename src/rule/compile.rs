@@ -271,7 +271,9 @@ pub fn compile_sources(
     if problems.iter().any(|p| !p.warning) {
         return Err(RuleSetError { problems });
     }
-    Ok((RuleSet::new(rules, notes), problems))
+    let mut set = RuleSet::new(rules, notes);
+    set.snippets = snippets;
+    Ok((set, problems))
 }
 
 /// A rules directory's rule files, snippets and clients file.

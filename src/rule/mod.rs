@@ -90,6 +90,8 @@ pub const DERIVED_VARIABLES: &[&str] = &[
     "access",
     "client",
     "deploy",
+    "new_key_expiration",
+    "new_key_metadata",
 ];
 
 /// Where `all` and `not` patterns are checked.
@@ -232,6 +234,8 @@ pub struct RuleSet {
     pub clients: Vec<clients::ClientSpec>,
     /// `doctor`'s checks (`rules/checks/`), one per decision.
     pub checks: Vec<check::CheckRule>,
+    /// The named step lists of `rules/snippets.toml` (and `--rules DIR`'s), by id.
+    snippets: BTreeMap<String, Vec<Step>>,
 }
 
 impl RuleSet {
@@ -269,7 +273,13 @@ impl RuleSet {
             notes,
             clients: embedded_clients(),
             checks: Vec::new(),
+            snippets: BTreeMap::new(),
         }
+    }
+
+    /// The steps of snippet `id` (`rules/snippets.toml`), as rules include them.
+    pub fn snippet(&self, id: &str) -> Option<&[Step]> {
+        self.snippets.get(id).map(Vec::as_slice)
     }
 
     /// Name the client in `text` (see [`clients::recognise`]).
