@@ -445,3 +445,68 @@ fn a_suppression_leaves_a_known_key_out_of_doctor_with_its_reason() {
         human.stdout
     );
 }
+
+#[test]
+fn keys_of_one_rule_are_grouped_under_the_rule_s_group_words() {
+    // A second key without expiration: doctor groups the two under one heading, and says
+    // what they mean once, in the words of the check rule's `[explain] group`.
+    let mut keys: Value = serde_json::from_str(&fixture("query-api-key-8.15.json")).unwrap();
+    let list = keys["api_keys"].as_array_mut().unwrap();
+    let mut twin = list
+        .iter()
+        .find(|k| k["id"] == "Hq3vR5kBfE7nM2pLx9aZ")
+        .unwrap()
+        .clone();
+    twin["id"] = "Hq3vR5kBfE7nM2pLx9b2".into();
+    list.push(twin);
+    let mut routes = cluster_8();
+    routes.retain(|r| r.path != "/_security/_query/api_key");
+    routes.push(Route::json(
+        "POST",
+        "/_security/_query/api_key",
+        200,
+        &keys.to_string(),
+    ));
+    let replay = Replay::start(routes);
+    let rule = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("rules/checks/doctor-key-without-expiration.toml"),
+    )
+    .unwrap();
+    let group: toml::Value = toml::from_str(&rule).unwrap();
+    let bundled = group["explain"]["group"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_string();
+    // The same rule with other group words, from --rules: the words are the rule's.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    let custom = "Keys that never expire are a standing risk (custom words).";
+    std::fs::write(
+        dir.path().join("checks/doctor-key-without-expiration.toml"),
+        rule.replace(&bundled, custom),
+    )
+    .unwrap();
+    let custom_dir = dir.path().to_str().unwrap();
+    for (words, rules) in [(bundled.as_str(), None), (custom, Some(custom_dir))] {
+        for format in ["human", "markdown"] {
+            let mut args = vec!["--format", format];
+            if let Some(r) = rules {
+                args.extend(["--rules", r]);
+            }
+            let out = doctor(&replay, &args);
+            let flat = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                flat.contains("2 keys expire never"),
+                "{format}: {}",
+                out.stdout
+            );
+            assert!(
+                flat.contains(&format!("What it means {words}")),
+                "{format}: {}",
+                out.stdout
+            );
+        }
+    }
+}

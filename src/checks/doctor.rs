@@ -104,6 +104,9 @@ pub struct DoctorReport {
     pub diagnosis: Diagnosis,
     /// Every decision, in the order made.
     pub decided: Vec<Decided>,
+    /// What several findings of one rule mean together (its `[explain] group`), by rule id,
+    /// for the rules that came out.
+    pub meanings: BTreeMap<String, String>,
 }
 
 /// One decision with what its rule's templates need.
@@ -205,6 +208,10 @@ pub fn examine(facts: &ClusterFacts, rules: &RuleSet) -> DoctorReport {
             .and_then(|id| rules.check(id))
             .is_none_or(|r| !r.superseded_by.iter().any(|s| fired.contains(s)))
     });
+    report.meanings = fired
+        .iter()
+        .filter_map(|id| Some((id.clone(), rules.check(id)?.explain_group.clone()?)))
+        .collect();
     report.diagnosis.inputs = 1;
     let order = |c: Class| {
         Class::ALL

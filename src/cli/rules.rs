@@ -15,6 +15,7 @@ use crate::rule::{self, selftest};
 pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[
     crate::lifecycle::key::WORDS,
     crate::lifecycle::rotate::WORDS,
+    crate::lifecycle::impact::WORDS,
 ];
 
 pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult {
@@ -666,6 +667,10 @@ mod tests {
             (
                 include_str!("../lifecycle/rotate.rs"),
                 crate::lifecycle::rotate::WORDS,
+            ),
+            (
+                include_str!("../lifecycle/impact.rs"),
+                crate::lifecycle::impact::WORDS,
             ),
         ];
         assert_eq!(modules.len(), ABOVE.len(), "a table of ABOVE is not tested");

@@ -16,6 +16,42 @@ use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::format_ms;
 use crate::model::Class;
 
+/// The sentences this command says, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("impact.events.one", &[]),
+    ("impact.events.many", &["count"]),
+    ("impact.part.read_in_part", &["source", "reason"]),
+    ("impact.part.one_more", &[]),
+    ("impact.part.more", &["count"]),
+    (
+        "impact.part.product_may_hold",
+        &["product", "depends", "breaks"],
+    ),
+    ("impact.part.still_failing", &[]),
+    ("impact.part.used.one", &["last"]),
+    ("impact.part.used", &["count", "last"]),
+    ("impact.part.unused", &["span"]),
+    ("impact.verdict.unusable", &["state", "then"]),
+    (
+        "impact.verdict.product",
+        &["product", "depends", "breaks", "seen"],
+    ),
+    (
+        "impact.verdict.breaks",
+        &["events", "clients", "users", "last", "span"],
+    ),
+    ("impact.verdict.partial", &["incomplete", "span"]),
+    ("impact.verdict.unused", &["span"]),
+    ("impact.verdict.no_audit", &[]),
+    ("impact.step.managed", &["product"]),
+    ("impact.step.replace", &["key_id"]),
+    ("impact.step.invalidate", &["key_id"]),
+];
+
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    crate::diagnosis::fact::say_in(WORDS, code, fields)
+}
+
 /// A failure of the key that the logs show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -126,6 +162,10 @@ pub fn assess(
         })
         .collect();
     let span = |(a, b): (i64, i64)| format!("{} to {}", format_ms(a), format_ms(b));
+    let events = |count: usize| match count {
+        1 => say("impact.events.one", &[]),
+        n => say("impact.events.many", &[("count", n.to_string())]),
+    };
     let unusable = key.is_some_and(|k| k.state(now_ms) != KeyState::Active);
     let skipped: Vec<(String, String)> = diagnosis
         .skipped
@@ -133,104 +173,113 @@ pub fn assess(
         .map(|s| (s.source.clone(), s.reason.to_string()))
         .collect();
     // A log read in part, or one not read at all, may hold the use that is not seen.
-    let incomplete = diagnosis
-        .skipped
-        .first()
-        .map(|s| format!("{} was read only in part ({})", s.source, s.reason))
-        .map(|first| match diagnosis.skipped.len() {
+    let incomplete = diagnosis.skipped.first().map(|s| {
+        let first = say(
+            "impact.part.read_in_part",
+            &[
+                ("source", s.source.clone()),
+                ("reason", s.reason.to_string()),
+            ],
+        );
+        match diagnosis.skipped.len() {
             1 => first,
-            2 => format!("{first}, and 1 more input"),
-            n => format!("{first}, and {} more inputs", n - 1),
-        });
+            2 => first + &say("impact.part.one_more", &[]),
+            n => first + &say("impact.part.more", &[("count", (n - 1).to_string())]),
+        }
+    });
     let (breaks, verdict) = match (&usage, audit_span) {
-        _ if unusable => (
-            false,
-            format!(
-                "the key is already {}: invalidating it changes nothing for any client{}",
-                KeyState::or_unknown(state),
-                match &dependent {
-                    Some(d) => format!(
-                        "; but {} may still hold it: {}. If so, {} (below: how it gets a new key)",
-                        d.product, d.depends, d.breaks
-                    ),
-                    None if failures.is_empty() => String::new(),
-                    None => "; the clients still failing with it need a new key (below)".into(),
-                }
-            ),
-        ),
+        _ if unusable => {
+            let then = match &dependent {
+                Some(d) => say(
+                    "impact.part.product_may_hold",
+                    &[
+                        ("product", d.product.clone()),
+                        ("depends", d.depends.clone()),
+                        ("breaks", d.breaks.clone()),
+                    ],
+                ),
+                None if failures.is_empty() => String::new(),
+                None => say("impact.part.still_failing", &[]),
+            };
+            (
+                false,
+                say(
+                    "impact.verdict.unusable",
+                    &[
+                        ("state", KeyState::or_unknown(state).to_string()),
+                        ("then", then),
+                    ],
+                ),
+            )
+        }
         _ if dependent.is_some() => {
             let d = dependent.as_ref().expect("checked");
             let seen = match (&usage, audit_span) {
-                (Some(u), Some(_)) => format!(
-                    "; the audit logs show {} event{} of its successful use, the last at {}",
-                    u.count,
-                    if u.count == 1 { "" } else { "s" },
-                    format_ms(u.last_ms)
+                (Some(u), Some(_)) if u.count == 1 => {
+                    say("impact.part.used.one", &[("last", format_ms(u.last_ms))])
+                }
+                (Some(u), Some(_)) => say(
+                    "impact.part.used",
+                    &[
+                        ("count", u.count.to_string()),
+                        ("last", format_ms(u.last_ms)),
+                    ],
                 ),
-                (None, Some(s)) => format!(
-                    "; the audit logs from {} show no use of it (a disabled rule or an idle agent uses no key, yet needs it again when it resumes)",
-                    span(s)
-                ),
+                (None, Some(s)) => say("impact.part.unused", &[("span", span(s))]),
                 (_, None) => String::new(),
             };
             (
                 true,
-                format!(
-                    "{} uses this key: {}. Invalidating it: {}{seen}",
-                    d.product, d.depends, d.breaks
+                say(
+                    "impact.verdict.product",
+                    &[
+                        ("product", d.product.clone()),
+                        ("depends", d.depends.clone()),
+                        ("breaks", d.breaks.clone()),
+                        ("seen", seen),
+                    ],
                 ),
             )
         }
-        (Some(u), Some(s)) => (
-            true,
-            format!(
-                "invalidating it now breaks what uses it: {} audit event{} of successful use from {} (as {}), the last at {}, in the audit logs from {}",
-                u.count,
-                if u.count == 1 { "" } else { "s" },
-                if u.clients.is_empty() { "unnamed clients".to_string() } else { u.clients.join(", ") },
-                if u.users.is_empty() { "-".to_string() } else { u.users.join(", ") },
-                format_ms(u.last_ms),
-                span(s)
-            ),
-        ),
+        (Some(u), Some(s)) => {
+            let mut fields = vec![
+                ("events", events(u.count)),
+                ("last", format_ms(u.last_ms)),
+                ("span", span(s)),
+            ];
+            if !u.clients.is_empty() {
+                fields.push(("clients", u.clients.join(", ")));
+            }
+            if !u.users.is_empty() {
+                fields.push(("users", u.users.join(", ")));
+            }
+            (true, say("impact.verdict.breaks", &fields))
+        }
         (None, Some(s)) if incomplete.is_some() => (
             false,
-            format!(
-                "unknown: {}; the part read (audit logs from {}) shows no successful use, but what was not read may; read those logs whole before invalidating",
-                incomplete.as_deref().unwrap_or_default(),
-                span(s)
+            say(
+                "impact.verdict.partial",
+                &[
+                    ("incomplete", incomplete.clone().unwrap_or_default()),
+                    ("span", span(s)),
+                ],
             ),
         ),
-        (None, Some(s)) => (
-            false,
-            format!(
-                "no successful use in the audit logs from {}: no client those logs show depends on it; a client that used it only before that, or through nodes whose audit logs were not read, is not covered",
-                span(s)
-            ),
-        ),
-        (_, None) => (
-            false,
-            "unknown: no audit log was read, and only the audit log shows a key's successful use (access_granted, authentication_success); scan the nodes' `<cluster>_audit.json` with --logs".into(),
-        ),
+        (None, Some(s)) => (false, say("impact.verdict.unused", &[("span", span(s))])),
+        (_, None) => (false, say("impact.verdict.no_audit", &[])),
     };
     let mut steps = Vec::new();
     if let Some(d) = &dependent {
         // The product made the key and retires it: its own way, not `rotate` and DELETE.
         steps.extend(d.steps.iter().cloned());
     } else if let Some(product) = key.and_then(KeyMetadata::managed_by) {
-        steps.push(format!(
-            "The key is managed by {product} (metadata.managed: true): retire it there (for Fleet, the agent, policy or output that owns it), not with the API, or {product} will not know"
-        ));
+        steps.push(say("impact.step.managed", &[("product", product)]));
     }
     if dependent.is_none() && (breaks || !failures.is_empty()) {
-        steps.push(format!(
-            "Give every client above a replacement first: `keydoctor rotate {id}` plans it (create, deploy, verify, then invalidate)"
-        ));
+        steps.push(say("impact.step.replace", &[("key_id", id.to_string())]));
     }
     if !unusable && dependent.is_none() {
-        steps.push(format!(
-            "Invalidate only once the clients use the replacement and the audit log shows no more use of {id}:\nDELETE /_security/api_key\n{{\n  \"ids\": [\"{id}\"]\n}}"
-        ));
+        steps.push(say("impact.step.invalidate", &[("key_id", id.to_string())]));
     }
     Impact {
         id: id.to_string(),

@@ -119,13 +119,7 @@ pub fn plan(
     }
     // A key a product made (Fleet's enrollment and agent keys) is rotated by that product: a
     // copy made by hand is one it never uses.
-    let managed_by = key.metadata.as_ref().and_then(|m| {
-        m.get("managed_by")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| (m.get("managed") == Some(&Value::Bool(true))).then(|| "a product".into()))
-    });
-    if let Some(by) = managed_by {
+    if let Some(by) = key.managed_by() {
         warnings.push(say("rotate.managed", &[("by", by)]));
     }
     let mut descriptors_change = None;
@@ -339,7 +333,7 @@ mod tests {
         assert!(p.steps[0].version_note.as_deref().unwrap().contains("8.5"));
         // A key Fleet made is rotated by Fleet.
         let fleet = key(
-            r#"{"api_keys":[{"id":"K8AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":false,"username":"u","metadata":{"managed_by":"fleet"},"role_descriptors":{}}]}"#,
+            r#"{"api_keys":[{"id":"K8AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":false,"username":"u","metadata":{"managed":true,"managed_by":"fleet"},"role_descriptors":{}}]}"#,
         );
         let p = plan(&fleet, &steps(), None, &[], None, 1000);
         assert!(

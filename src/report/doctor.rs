@@ -302,11 +302,12 @@ fn doctor_human(
         for line in columns(&["id", "name", "owner", when.as_str()], &rows, "    ") {
             writeln!(out, "{line}")?;
         }
+        // A rule without group words says its first finding's meaning.
+        let meaning = report
+            .meanings
+            .get(&group[0].rule_id)
+            .unwrap_or(&group[0].explanation);
         heading(opts, out, "What it means")?;
-        let meaning = match group[0].class {
-            Class::ExpiringSoon => "From its expiration on, every request with such a key fails with `api key is expired` (most clients show a bare 401). Rotate each before then.",
-            _ => "A key without expiration stays valid until someone invalidates it: a leaked copy keeps working, and nothing forces a rotation.",
-        };
         super::human::prose(out, meaning, opts.width, "    ")?;
         heading(opts, out, "What to do, for each key")?;
         render_steps(&shared_steps(&group), opts, out)?;
@@ -376,6 +377,11 @@ fn doctor_markdown(
                 r[3]
             )?;
         }
+        let meaning = report
+            .meanings
+            .get(&group[0].rule_id)
+            .unwrap_or(&group[0].explanation);
+        writeln!(out, "\n### What it means\n\n{}", md_inline(meaning))?;
         writeln!(out, "\n### What to do, for each key\n")?;
         steps_markdown(&shared_steps(&group), opts, out)?;
     }

@@ -21,7 +21,17 @@ use super::compile::{
     parse_run_as, parse_severity, parse_toml, parse_version, problem, unsafe_request, RuleProblem,
     RuleSource,
 };
-use super::schema::{ExplainFile, ReferenceFile};
+use super::schema::ReferenceFile;
+
+/// A check rule's `[explain]`: `text` for one finding; `group` for several of one rule, said
+/// once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckExplainFile {
+    text: Spanned<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
 use super::template::Template;
 use crate::model::{Class, RuleClass, Severity, Version};
 
@@ -186,6 +196,9 @@ pub struct CheckRule {
     /// The finding's headline, or the whole note.
     pub title: Template,
     pub explain: Option<Template>,
+    /// What the rule's findings mean together, said once above a group of them (`doctor`
+    /// groups the keys that expire soon, or never): plain words, no fields.
+    pub explain_group: Option<String>,
     /// The check line's words for this outcome.
     pub check: Option<Template>,
     pub parts: BTreeMap<String, Template>,
@@ -266,7 +279,7 @@ struct CheckFile {
     #[serde(default)]
     check: Option<Spanned<String>>,
     #[serde(default)]
-    explain: Option<Spanned<ExplainFile>>,
+    explain: Option<Spanned<CheckExplainFile>>,
     #[serde(default)]
     parts: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -439,6 +452,17 @@ fn compile_check(source: &RuleSource, problems: &mut Vec<RuleProblem>) -> Option
             file.id.span(),
             "no explanation",
         );
+    }
+    if let Some(explain) = &file.explain {
+        let group = explain.get_ref().group.as_deref().unwrap_or_default();
+        if Template::parse(group).is_ok_and(|(_, placeholders)| !placeholders.is_empty()) {
+            err(
+                "group-with-fields",
+                "`[explain] group` is said once for several findings: it takes no `{field}`".into(),
+                explain.span(),
+                "fields in group",
+            );
+        }
     }
     if !finding && (!file.remediation.is_empty() || file.explain.is_some()) {
         err(
@@ -764,6 +788,11 @@ fn compile_check(source: &RuleSource, problems: &mut Vec<RuleProblem>) -> Option
         summary: file.summary.unwrap_or_default(),
         title: title?,
         explain,
+        explain_group: file
+            .explain
+            .as_ref()
+            .and_then(|e| e.get_ref().group.as_ref())
+            .map(|g| g.trim().to_string()),
         check,
         parts,
         labels,
