@@ -16,6 +16,8 @@ pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[
     crate::lifecycle::key::WORDS,
     crate::lifecycle::rotate::WORDS,
     crate::lifecycle::impact::WORDS,
+    crate::pipeline::WORDS,
+    crate::pipeline::scan::WORDS,
 ];
 
 pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult {
@@ -671,6 +673,11 @@ mod tests {
             (
                 include_str!("../lifecycle/impact.rs"),
                 crate::lifecycle::impact::WORDS,
+            ),
+            (include_str!("../pipeline/mod.rs"), crate::pipeline::WORDS),
+            (
+                include_str!("../pipeline/scan.rs"),
+                crate::pipeline::scan::WORDS,
             ),
         ];
         assert_eq!(modules.len(), ABOVE.len(), "a table of ABOVE is not tested");

@@ -24,6 +24,22 @@ use crate::diagnosis::Diagnosis;
 use crate::model::Class;
 use crate::source::bundle::Bundle;
 
+/// The sentences the bundle checks say, with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("bundle.label", &["label", "version", "cluster"]),
+    ("bundle.keys.none", &[]),
+    ("bundle.not_checked", &["title", "text"]),
+    ("bundle.keys.how", &[]),
+    ("bundle.audit.none", &["then"]),
+    ("bundle.audit.off", &[]),
+    ("bundle.audit.where", &["cluster"]),
+    ("bundle.read", &["files"]),
+];
+
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    crate::diagnosis::fact::say_in(WORDS, code, fields)
+}
+
 /// What a run of the pipeline gives: the diagnosis, and the lines the face prints on stderr
 /// (what was read from an audit index, a probe that failed).
 pub struct Ran {
@@ -98,10 +114,16 @@ pub fn bundle_checks(
     use crate::checks::doctor::{examine, ClusterFacts, Status};
     let cluster = b.cluster.clone().unwrap_or_else(|| "<cluster>".into());
     let facts = ClusterFacts {
-        label: format!(
-            "support bundle {} (Elasticsearch {}, cluster {cluster})",
-            b.label,
-            b.version_text.as_deref().unwrap_or("?")
+        label: say(
+            "bundle.label",
+            &[
+                ("label", b.label.clone()),
+                (
+                    "version",
+                    b.version_text.clone().unwrap_or_else(|| "?".into()),
+                ),
+                ("cluster", cluster.clone()),
+            ],
         ),
         // Whether clients reach the nodes over https is not in the bundle; the usage's own
         // `ssl.http` is what the TLS check reads.
@@ -112,7 +134,7 @@ pub fn bundle_checks(
             .security
             .clone()
             .map(|s| ("GET /_xpack/usage".to_string(), s)),
-        keys: Err("a support-diagnostics bundle holds no API-key metadata".into()),
+        keys: Err(say("bundle.keys.none", &[])),
         remote_info: b.remote_info.clone(),
         settings: b.settings.clone(),
         now_ms,
@@ -161,16 +183,13 @@ pub fn bundle_checks(
     };
     for c in report.checks.iter().filter(|c| c.status == Status::Unknown) {
         if c.id != "key_expiration" && c.id != "keys_expiring" {
-            d.notes.push(note(format!(
-                "not checked from the bundle: {}: {}",
-                c.title, c.text
+            d.notes.push(note(say(
+                "bundle.not_checked",
+                &[("title", c.title.clone()), ("text", c.text.clone())],
             )));
         }
     }
-    d.notes.push(note(
-        "the bundle cannot show API keys (support-diagnostics does not collect them): save `POST /_security/_query/api_key` (7.15+; before, `GET /_security/api_key`) with `{\"query\":{\"term\":{\"invalidated\":false}}}`, or `GET /_security/api_key?id=<key id>`, and pass the answer with --metadata; `keydoctor expiring --es-url` lists keys expiring soon"
-            .to_string(),
-    ));
+    d.notes.push(note(say("bundle.keys.how", &[])));
     if !d
         .files
         .iter()
@@ -183,17 +202,16 @@ pub fn bundle_checks(
             .and_then(|s| s.pointer("/audit/enabled"))
             .and_then(serde_json::Value::as_bool)
             == Some(false);
-        d.notes.push(note(format!(
-            "the bundle holds no audit log, so it cannot say who invalidated a key, from which client a key fails, or when a key was last used: {}",
-            if off {
-                "auditing is off on this cluster (xpack.security.audit.enabled: false in the usage); turn it on to have these answers next time".to_string()
-            } else {
-                format!("scan `{cluster}_audit.json` (and its rotated `.json.gz`) from each node's log folder (e.g. /var/log/elasticsearch) with the bundle, or read the audit index with --audit-index")
-            }
-        )));
+        let then = if off {
+            say("bundle.audit.off", &[])
+        } else {
+            say("bundle.audit.where", &[("cluster", cluster.clone())])
+        };
+        d.notes
+            .push(note(say("bundle.audit.none", &[("then", then)])));
     }
     d.notes
-        .push(note(format!("read from the bundle: {}", b.read.join(", "))));
+        .push(note(say("bundle.read", &[("files", b.read.join(", "))])));
 }
 
 /// What the report leaves out: `--key`, `--class` (counted), and suppressions (listed).

@@ -13,6 +13,16 @@ use crate::scan::{ScanReport, Scanner};
 use crate::source::inputs::Inputs;
 use crate::source::walk::{walk, FileEntry};
 
+/// The sentences a two-sided scan says about the querying cluster's answers (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("two_sided.answer.read", &["what", "file"]),
+    ("two_sided.answer.missing", &["what", "request"]),
+];
+
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    crate::diagnosis::fact::say_in(WORDS, code, fields)
+}
+
 /// A scan, resolved: nothing in it is a flag still to read.
 pub struct Request<'a> {
     /// The paths as given (for messages and the querying side's name).
@@ -249,13 +259,19 @@ fn two_sided(
         scanner.options(),
     );
     if let Some(view) = &mut diagnosis.two_sided {
-        for (what, found) in [
-            ("_remote/info", &q_answers.remote_info),
-            ("roles", &q_answers.roles),
+        for (what, request, found) in [
+            ("_remote/info", "_remote/info", &q_answers.remote_info),
+            ("roles", "_security/role", &q_answers.roles),
         ] {
             view.notes.push(match found {
-                Some((file, _)) => format!("querying cluster's {what}: read from {file}"),
-                None => format!("querying cluster's {what}: not given (save `GET /{}` as JSON among the querying cluster's paths)", if what == "roles" { "_security/role" } else { "_remote/info" }),
+                Some((file, _)) => say(
+                    "two_sided.answer.read",
+                    &[("what", what.to_string()), ("file", file.clone())],
+                ),
+                None => say(
+                    "two_sided.answer.missing",
+                    &[("what", what.to_string()), ("request", request.to_string())],
+                ),
             });
         }
     }
