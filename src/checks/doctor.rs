@@ -26,6 +26,35 @@ use crate::model::{Class, RuleClass, Severity, Version};
 use crate::rule::check::CheckRule;
 use crate::rule::RuleSet;
 
+/// The words of the check lines that are not a decision's (an aspect that passed, a count, a
+/// remote's shape), with their fields (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[
+    ("doctor.aspect.enabled", &[]),
+    ("doctor.aspect.security_off", &[]),
+    ("doctor.aspect.unsaid", &["call"]),
+    ("doctor.aspect.service_unsaid", &["call"]),
+    ("doctor.keys.expiration", &["active", "never", "managed"]),
+    ("doctor.part.managed", &["count"]),
+    ("doctor.keys.expiring", &["count", "within"]),
+    ("doctor.part.owner.realm", &["user", "realm"]),
+    ("doctor.part.owner.unknown", &[]),
+    ("doctor.remotes.none", &[]),
+    (
+        "doctor.remote.shape",
+        &["model", "mode", "connection", "skip"],
+    ),
+    ("doctor.part.model.api_key", &[]),
+    ("doctor.part.model.certificate", &[]),
+    ("doctor.part.connected", &[]),
+    ("doctor.part.not_connected", &[]),
+    ("doctor.part.connection_unknown", &[]),
+    ("doctor.part.skip_unavailable", &["value"]),
+];
+
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    crate::diagnosis::fact::say_in(WORDS, code, fields)
+}
+
 /// Everything the cluster answered; each part `Err(why)` when it could not be read.
 #[derive(Debug, Clone)]
 pub struct ClusterFacts {
@@ -467,17 +496,27 @@ fn security_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
                 id,
                 title,
                 Status::Unknown,
-                "not applicable: security is off".into(),
+                say("doctor.aspect.security_off", &[]),
             );
         }
         return;
     }
-    d.check("security", "security", Status::Ok, "enabled".into());
+    d.check(
+        "security",
+        "security",
+        Status::Ok,
+        say("doctor.aspect.enabled", &[]),
+    );
 
     let http_tls = flag(security, "/ssl/http/enabled");
     let service = flag(security, "/api_key_service/enabled");
     match http_tls {
-        Some(true) => d.check("tls_http", "TLS on HTTP", Status::Ok, "enabled".into()),
+        Some(true) => d.check(
+            "tls_http",
+            "TLS on HTTP",
+            Status::Ok,
+            say("doctor.aspect.enabled", &[]),
+        ),
         Some(false) => {
             let (status, line) = d.fire(
                 Fired::new("tls_http.off")
@@ -490,7 +529,7 @@ fn security_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
             "tls_http",
             "TLS on HTTP",
             Status::Unknown,
-            format!("{call} does not say"),
+            say("doctor.aspect.unsaid", &[("call", call.to_string())]),
         ),
     }
     match service {
@@ -498,13 +537,16 @@ fn security_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
             "api_key_service",
             "API key service",
             Status::Ok,
-            "enabled".into(),
+            say("doctor.aspect.enabled", &[]),
         ),
         None => d.check(
             "api_key_service",
             "API key service",
             Status::Unknown,
-            format!("{call} does not say (GET /_xpack/usage, with the monitor privilege, does)"),
+            say(
+                "doctor.aspect.service_unsaid",
+                &[("call", call.to_string())],
+            ),
         ),
         Some(false) => {
             let tls_off = http_tls == Some(false);
@@ -529,16 +571,24 @@ fn security_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
             let (status, line) = d.fire(Fired::new("audit.off"));
             d.check("audit", "audit log", status, line);
         }
-        Some(true) => d.check("audit", "audit log", Status::Ok, "enabled".into()),
+        Some(true) => d.check(
+            "audit",
+            "audit log",
+            Status::Ok,
+            say("doctor.aspect.enabled", &[]),
+        ),
         None => {}
     }
 }
 
 fn owner(key: &KeyMetadata) -> String {
     match (&key.username, &key.realm) {
-        (Some(u), Some(r)) => format!("{u} (realm {r})"),
+        (Some(u), Some(r)) => say(
+            "doctor.part.owner.realm",
+            &[("user", u.clone()), ("realm", r.clone())],
+        ),
         (Some(u), None) => u.clone(),
-        _ => "an unknown owner".into(),
+        _ => say("doctor.part.owner.unknown", &[]),
     }
 }
 
@@ -607,9 +657,7 @@ fn key_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
         }
     }
     let managed_text = if managed > 0 {
-        format!(
-            "; {managed} managed by Fleet or another product (metadata.managed) not counted: their rotation is that product's job"
-        )
+        say("doctor.part.managed", &[("count", managed.to_string())])
     } else {
         String::new()
     };
@@ -621,10 +669,13 @@ fn key_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
         } else {
             Status::Warning
         },
-        format!(
-            "{} active, {} without expiration{managed_text}",
-            active.len(),
-            never.len()
+        say(
+            "doctor.keys.expiration",
+            &[
+                ("active", active.len().to_string()),
+                ("never", never.len().to_string()),
+                ("managed", managed_text),
+            ],
         ),
     );
     d.check(
@@ -635,7 +686,13 @@ fn key_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
         } else {
             Status::Warning
         },
-        format!("{} expiring within {}", soon.len(), facts.within),
+        say(
+            "doctor.keys.expiring",
+            &[
+                ("count", soon.len().to_string()),
+                ("within", facts.within.clone()),
+            ],
+        ),
     );
     let can_update = facts.version.is_none_or(|v| v >= Version(8, 13, 0));
     for key in never {
@@ -865,7 +922,7 @@ fn remote_checks(facts: &ClusterFacts, d: &mut Doctor<'_>) {
                 "remotes",
                 "remote clusters",
                 Status::Ok,
-                "none configured".into(),
+                say("doctor.remotes.none", &[]),
             );
         }
         return;
@@ -879,16 +936,28 @@ fn remote_check(facts: &ClusterFacts, d: &mut Doctor<'_>, r: &Remote) {
     let id = format!("remote:{}", r.alias);
     let title = format!("remote cluster {}", r.alias);
     let model = if r.credentials {
-        "API key"
+        "doctor.part.model.api_key"
     } else {
-        "certificate"
+        "doctor.part.model.certificate"
     };
     let conn = match r.connected {
-        Some(true) => "connected",
-        Some(false) => "not connected",
-        None => "connection state unknown",
+        Some(true) => "doctor.part.connected",
+        Some(false) => "doctor.part.not_connected",
+        None => "doctor.part.connection_unknown",
     };
-    let shape = format!("{model} model, {} mode, {conn}", r.mode);
+    let skip = r
+        .skip_unavailable
+        .map(|s| say("doctor.part.skip_unavailable", &[("value", s.to_string())]))
+        .unwrap_or_default();
+    let shape = say(
+        "doctor.remote.shape",
+        &[
+            ("model", say(model, &[])),
+            ("mode", r.mode.clone()),
+            ("connection", say(conn, &[])),
+            ("skip", skip),
+        ],
+    );
     let port_of = |p: u16| {
         r.addresses
             .iter()
@@ -994,10 +1063,6 @@ fn remote_check(facts: &ClusterFacts, d: &mut Doctor<'_>, r: &Remote) {
     } else {
         None
     };
-    let skip = r
-        .skip_unavailable
-        .map(|s| format!(", skip_unavailable {s}"))
-        .unwrap_or_default();
     let (status, text) = match fired {
         Some(mut fired) => {
             fired = fired.value("alias", alias.clone());
@@ -1005,12 +1070,12 @@ fn remote_check(facts: &ClusterFacts, d: &mut Doctor<'_>, r: &Remote) {
             fired.version = facts.version;
             let (status, line) = d.fire(fired);
             if line.is_empty() {
-                (status, format!("{shape}{skip}"))
+                (status, shape)
             } else {
-                (status, format!("{shape}{skip}: {line}"))
+                (status, format!("{shape}: {line}"))
             }
         }
-        None => (Status::Ok, format!("{shape}{skip}")),
+        None => (Status::Ok, shape),
     };
     d.check(&id, &title, status, text);
 }

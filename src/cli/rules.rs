@@ -18,6 +18,8 @@ pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[
     crate::lifecycle::impact::WORDS,
     crate::pipeline::WORDS,
     crate::pipeline::scan::WORDS,
+    crate::pipeline::keys::WORDS,
+    crate::checks::doctor::WORDS,
 ];
 
 pub(super) fn run(cmd: RulesCommand, color: bool, io: &mut Io<'_>) -> CmdResult {
@@ -678,6 +680,14 @@ mod tests {
             (
                 include_str!("../pipeline/scan.rs"),
                 crate::pipeline::scan::WORDS,
+            ),
+            (
+                include_str!("../pipeline/keys.rs"),
+                crate::pipeline::keys::WORDS,
+            ),
+            (
+                include_str!("../checks/doctor.rs"),
+                crate::checks::doctor::WORDS,
             ),
         ];
         assert_eq!(modules.len(), ABOVE.len(), "a table of ABOVE is not tested");

@@ -1024,7 +1024,8 @@ fn unlisted_and_unsaid(source: &str, table: Words) -> (Vec<String>, Vec<String>)
     // The code before its tests module (an item-level `#[cfg(test)]` is not it).
     let code = source.split("\n#[cfg(test)]\nmod tests").next().unwrap();
     let start = code.find("pub const WORDS").unwrap();
-    let end = start + code[start..].find("\n];\n").unwrap();
+    // The table ends at its first `];` (on its own line, or the table's one line).
+    let end = start + code[start..].find("];\n").unwrap();
     let body = format!("{}{}", &code[..start], &code[end..]);
     let said: BTreeSet<String> = re
         .captures_iter(&body)

@@ -10,6 +10,13 @@ use crate::event::parse_input;
 use crate::secret::{judge, looks_like_key_id, redact, Scheme};
 use crate::source::{self, Skipped};
 
+/// What the key commands say about what they were given (`rules/facts.toml`).
+pub const WORDS: &[(&str, &[&str])] = &[("keys.file.no_key", &[]), ("keys.argument.neither", &[])];
+
+fn say(code: &str, fields: &[(&'static str, String)]) -> String {
+    crate::diagnosis::fact::say_in(WORDS, code, fields)
+}
+
 /// Read metadata files: the keys and the names of the inputs they came from, with a warning
 /// (redacted) per file skipped; an error when none could be read or none holds a key.
 pub fn load_metadata(
@@ -34,9 +41,7 @@ pub fn load_metadata(
             if doc.keys.is_empty() {
                 skipped.push(Skipped {
                     source: input.name.clone(),
-                    reason: source::SkipReason::Unreadable(
-                        "no API key in it (expected a GET /_security/api_key or _query/api_key response)".into(),
-                    ),
+                    reason: source::SkipReason::Unreadable(say("keys.file.no_key", &[])),
                 });
             }
             keys.extend(doc.keys);
@@ -66,8 +71,6 @@ pub fn key_id_of(given: &str) -> Result<String, Error> {
     }
     match judge(given, Some(Scheme::ApiKey)) {
         (_, Some(id)) => Ok(id),
-        _ => Err(Error::Usage(
-            "the argument is neither a key id nor an encoded API key (base64 of id:api_key); it is not shown here in case it is a secret".into(),
-        )),
+        _ => Err(Error::Usage(say("keys.argument.neither", &[]))),
     }
 }
