@@ -30,3 +30,11 @@ pub mod rule;
 pub mod scan;
 pub mod secret;
 pub mod source;
+
+/// Every JSON output's schema, by the file name it is committed under in `schemas/`: the
+/// reports' (`report::json_schemas`) and `rules list`'s.
+pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    let mut all = report::json_schemas();
+    all.push(("rules-list.schema.json", rule::show::list_schema()));
+    all
+}

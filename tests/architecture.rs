@@ -358,12 +358,14 @@ fn report_redacts_in_the_writer_and_before_wrapping_only() {
     );
 }
 
-/// Renderers build no JSON by hand: every JSON output is a wire struct (`report/json.rs`,
-/// `report/<command>.rs`), so its fields and their order are written once and typed.
+/// Renderers and the face build no JSON by hand: every JSON output is a wire struct
+/// (`report/json.rs`, `report/<command>.rs`, `rule/show.rs` for `rules list`), so its fields
+/// and their order are written once and typed.
 #[test]
 fn report_builds_no_json_by_hand() {
-    let mut files = Vec::new();
+    let mut files = vec![root().join("src/rule/show.rs")];
     rust_files(&root().join("src/report"), &mut files);
+    rust_files(&root().join("src/cli"), &mut files);
     let mut found = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();

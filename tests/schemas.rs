@@ -17,7 +17,7 @@ fn committed(name: &str) -> Value {
 fn the_committed_schemas_are_the_wire_structs() {
     let bless = std::env::var_os("KEYDOCTOR_BLESS").is_some();
     let mut stale = Vec::new();
-    for (name, schema) in keydoctor::report::json_schemas() {
+    for (name, schema) in keydoctor::json_schemas() {
         let path = root().join("schemas").join(name);
         let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
         if bless {
@@ -238,4 +238,18 @@ fn under_format_json_an_error_is_a_json_object_on_stdout() {
     // Without --format json, stdout stays empty.
     let out = keydoctor(&["doctor", "--es-url", "https://127.0.0.1:1"], "");
     assert_eq!((out.code, out.stdout.as_str()), (2, ""));
+}
+
+#[test]
+fn the_rules_listing_validates_and_carries_its_version() {
+    let list = json_of(&["rules", "list", "--format", "json"]);
+    assert_valid("rules-list.schema.json", &list);
+    assert_eq!(list["schema_version"], 1);
+    let kinds: std::collections::BTreeSet<&str> = list["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["check", "message"].into_iter().collect());
 }

@@ -27,6 +27,7 @@ mod embedded;
 pub mod prefilter;
 pub(crate) mod schema;
 pub mod selftest;
+pub mod show;
 pub mod template;
 
 use std::collections::BTreeMap;
