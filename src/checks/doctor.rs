@@ -22,7 +22,7 @@ use crate::diagnosis::privileges::format_json;
 use crate::diagnosis::{Diagnosis, Evidence, Finding, Note, RenderedStep, Span};
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::{format_ms, human_duration};
-use crate::model::{Class, RuleClass, Severity, Version};
+use crate::model::{Class, RemoteMode, RuleClass, Severity, Version};
 use crate::rule::check::CheckRule;
 use crate::rule::RuleSet;
 
@@ -768,7 +768,7 @@ fn key_label(key: &KeyMetadata) -> String {
 #[derive(Debug, Clone, Default)]
 struct Remote {
     alias: String,
-    mode: String,
+    mode: RemoteMode,
     connected: Option<bool>,
     credentials: bool,
     addresses: Vec<String>,
@@ -817,12 +817,12 @@ fn remotes(info: Option<&Value>, settings: Option<&Value>) -> Vec<Remote> {
             let mode = entry
                 .get("mode")
                 .and_then(Value::as_str)
+                .and_then(RemoteMode::parse)
                 .unwrap_or(if entry.get("proxy_address").is_some() {
-                    "proxy"
+                    RemoteMode::Proxy
                 } else {
-                    "sniff"
-                })
-                .to_string();
+                    RemoteMode::Sniff
+                });
             out.push(Remote {
                 alias: alias.clone(),
                 mode,
@@ -865,7 +865,7 @@ fn remotes(info: Option<&Value>, settings: Option<&Value>) -> Vec<Remote> {
                     None => {
                         out.push(Remote {
                             alias: alias.to_string(),
-                            mode: "sniff".into(),
+                            mode: RemoteMode::Sniff,
                             entry: json!({}),
                             ..Default::default()
                         });
@@ -884,7 +884,12 @@ fn remotes(info: Option<&Value>, settings: Option<&Value>) -> Vec<Remote> {
                 if !r.in_info {
                     r.entry[format!("cluster.remote.{alias}.{setting}")] = value.clone();
                     match setting {
-                        "mode" => r.mode = value.as_str().unwrap_or("sniff").to_string(),
+                        "mode" => {
+                            r.mode = value
+                                .as_str()
+                                .and_then(RemoteMode::parse)
+                                .unwrap_or_default();
+                        }
                         "seeds" | "proxy_address" => r.addresses = strings(Some(&value)),
                         _ => {}
                     }
@@ -953,7 +958,7 @@ fn remote_check(facts: &ClusterFacts, d: &mut Doctor<'_>, r: &Remote) {
         "doctor.remote.shape",
         &[
             ("model", say(model, &[])),
-            ("mode", r.mode.clone()),
+            ("mode", r.mode.as_str().to_string()),
             ("connection", say(conn, &[])),
             ("skip", skip),
         ],
@@ -999,7 +1004,10 @@ fn remote_check(facts: &ClusterFacts, d: &mut Doctor<'_>, r: &Remote) {
 
     let proxy_request = || {
         let mut settings = Map::new();
-        settings.insert(format!("cluster.remote.{alias}.mode"), json!("proxy"));
+        settings.insert(
+            format!("cluster.remote.{alias}.mode"),
+            json!(RemoteMode::Proxy.as_str()),
+        );
         for s in ["seeds", "node_connections"] {
             if r.sniff_settings.iter().any(|x| x == s) || s == "seeds" {
                 settings.insert(format!("cluster.remote.{alias}.{s}"), Value::Null);
@@ -1034,7 +1042,7 @@ fn remote_check(facts: &ClusterFacts, d: &mut Doctor<'_>, r: &Remote) {
                 .value("address", address.clone())
                 .shows(call, r.entry.clone(), &[("", address, "port")]),
         )
-    } else if r.credentials && r.mode == "sniff" {
+    } else if r.credentials && r.mode == RemoteMode::Sniff {
         let connected = r.connected == Some(true);
         let mut labels = vec![creds, mode];
         if !connected {

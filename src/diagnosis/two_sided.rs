@@ -12,7 +12,7 @@
 //!   a signal with a remote alias other than the fulfilling cluster's.
 
 use super::fact::say;
-use crate::model::Side;
+use crate::model::{RemoteMode, Side};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
@@ -85,7 +85,17 @@ pub struct Pair {
     /// Work out the effective access of a denied search: `key_and_roles` (the cross-cluster
     /// key named in the message ∩ the roles' `remote_indices`) or `roles` (the roles only).
     #[serde(default)]
-    pub effective_access: Option<String>,
+    pub effective_access: Option<AccessRule>,
+}
+
+/// How a pair works out the effective access of a denied cross-cluster search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessRule {
+    /// The cross-cluster key named in the message ∩ the roles' `remote_indices`.
+    KeyAndRoles,
+    /// The roles' `remote_indices` only.
+    Roles,
 }
 
 /// `silent = ""`, `"querying"` or `"fulfilling"`.
@@ -158,14 +168,6 @@ pub fn check_pairs(pairs: &[Pair], rules: &RuleSet) -> Vec<String> {
         for id in p.querying.iter().chain(&p.fulfilling) {
             if rules.get(id).is_none() {
                 problems.push(format!("pair `{}` names no rule `{id}`", p.id));
-            }
-        }
-        if let Some(how) = &p.effective_access {
-            if how != "key_and_roles" && how != "roles" {
-                problems.push(format!(
-                    "pair `{}`: effective_access = `{how}` (expected \"key_and_roles\" or \"roles\")",
-                    p.id
-                ));
             }
         }
         if p.querying.is_empty() {
@@ -676,14 +678,18 @@ fn said(d: &Diagnosis, pair: &Pair, seen: &Seen, key: Option<&str>) -> String {
 /// What `_remote/info` says about the alias's connection, when it tells something.
 fn remote_info_note(info: Option<&Value>, alias: Option<&str>) -> Option<String> {
     let entry = info?.get(alias?)?;
-    let mode = entry.get("mode").and_then(Value::as_str).unwrap_or("sniff");
+    let mode = entry
+        .get("mode")
+        .and_then(Value::as_str)
+        .and_then(RemoteMode::parse)
+        .unwrap_or_default();
     let addresses: Vec<String> = match mode {
-        "proxy" => entry
+        RemoteMode::Proxy => entry
             .get("proxy_address")
             .and_then(Value::as_str)
             .map(|a| vec![a.to_string()])
             .unwrap_or_default(),
-        _ => entry
+        RemoteMode::Sniff => entry
             .get("seeds")
             .and_then(Value::as_array)
             .map(|a| {
@@ -698,7 +704,7 @@ fn remote_info_note(info: Option<&Value>, alias: Option<&str>) -> Option<String>
     let port_9300 = addresses.iter().any(|a| a.ends_with(":9300"));
     let mut fields = vec![
         ("alias", alias?.to_string()),
-        ("mode", mode.to_string()),
+        ("mode", mode.as_str().to_string()),
         (
             "credentials",
             say(
@@ -718,7 +724,7 @@ fn remote_info_note(info: Option<&Value>, alias: Option<&str>) -> Option<String>
     if credentials && port_9300 {
         parts.push(say("said.two_sided.port_9300", &[]));
     }
-    if mode == "sniff" && credentials {
+    if mode == RemoteMode::Sniff && credentials {
         parts.push(say("said.two_sided.sniff", &[]));
     }
     Some(format!("{}.", parts.join("; ")))
@@ -771,8 +777,8 @@ fn decide_and_mark(
                 merge_decided(d, m, pair, key, seen_f, rules, opts);
             }
         }
-        if let Some(how) = pair.effective_access.as_deref() {
-            m.effective = effective_for(d, m, how == "key_and_roles", q, f);
+        if let Some(how) = pair.effective_access {
+            m.effective = effective_for(d, m, how == AccessRule::KeyAndRoles, q, f);
         }
     }
 }
@@ -1205,6 +1211,28 @@ mod tests {
         let pairs = pairs(None).expect("pairs.toml parses");
         assert!(pairs.len() >= 8);
         assert_eq!(check_pairs(&pairs, &rules), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_unknown_way_to_work_out_access_is_refused_with_the_known_ones() {
+        let bundled = toml::from_str::<PairsFile>(PAIRS_TOML).expect("bundled");
+        assert!(bundled
+            .pair
+            .iter()
+            .any(|p| p.effective_access == Some(AccessRule::KeyAndRoles)));
+        let broken = PAIRS_TOML.replacen(
+            "effective_access = \"key_and_roles\"",
+            "effective_access = \"both\"",
+            1,
+        );
+        assert_ne!(broken, PAIRS_TOML);
+        let err = toml::from_str::<PairsFile>(&broken)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key_and_roles") && err.contains("roles"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -70,6 +70,35 @@ impl Side {
     }
 }
 
+/// How a cluster connects to a remote cluster (`cluster.remote.<alias>.mode`; Elasticsearch
+/// knows these two, and a remote without a mode sniffs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RemoteMode {
+    /// Connect to seed nodes and discover the others (`seeds`).
+    #[default]
+    Sniff,
+    /// Connect through one address (`proxy_address`).
+    Proxy,
+}
+
+impl RemoteMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sniff => "sniff",
+            Self::Proxy => "proxy",
+        }
+    }
+
+    /// The mode as `_remote/info` or the settings write it (any case).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "sniff" => Some(Self::Sniff),
+            "proxy" => Some(Self::Proxy),
+            _ => None,
+        }
+    }
+}
+
 /// An API key's type (8.10+; every key before is `rest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeyType {

@@ -11,7 +11,8 @@ pub mod units;
 pub use class::{CandidateKind, Class, KnownVersion, RuleClass, Severity, Version};
 pub use input::{LogFormat, RecordKind};
 pub use key::{
-    DescriptorSource, GrantKind, KeyIdSource, KeyState, KeyType, PrivilegeKind, Side, TimelineEvent,
+    DescriptorSource, GrantKind, KeyIdSource, KeyState, KeyType, PrivilegeKind, RemoteMode, Side,
+    TimelineEvent,
 };
 pub use plan::*;
 pub use units::{format_ms, human_bytes, human_duration};
