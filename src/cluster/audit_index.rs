@@ -283,7 +283,7 @@ mod tests {
         });
         let line = audit_line(&doc);
         let e = parse_line(&line, 1).unwrap();
-        assert_eq!(e.action, "invalidate_apikeys");
+        assert_eq!(e.action, crate::model::AuditAction::InvalidateApiKeys);
         assert_eq!(e.user.as_deref(), Some("jdoe"));
         assert_eq!(e.origin.as_deref(), Some("10.20.3.44:51522"));
         assert_eq!(e.invalidated_ids, vec!["VuaCfGcBCdbkQm-e5aOx".to_string()]);
@@ -299,7 +299,7 @@ mod tests {
             "elasticsearch": {"audit": {"layer": "rest", "request": {"method": "POST"}, "url": {"path": "/_bulk"}}}
         });
         let e = parse_line(&audit_line(&doc), 1).unwrap();
-        assert_eq!(e.action, "anonymous_access_denied");
+        assert_eq!(e.action, crate::model::AuditAction::AnonymousAccessDenied);
         assert_eq!(e.origin.as_deref(), Some("10.1.4.7:53312"));
         let original = r#"{"type":"audit", "@timestamp":"2026-11-20T09:14:10,000+0000", "event.action":"access_granted", "apikey.id":"K1"}"#;
         let doc = json!({"@timestamp": "2026-11-20T09:14:10.000Z", "event": {"action": "access_granted", "original": original}});

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::format_ms;
+use crate::model::AuditAction;
 use crate::model::KeyIdSource;
 use serde_json::{Map, Value};
 
@@ -1706,7 +1707,8 @@ fn correlate_audit(finding: &mut Finding, docs: &[Document]) {
     };
     for doc in docs {
         for event in &doc.audit {
-            if event.action == "invalidate_apikeys" && event.invalidated_ids.iter().any(|i| i == id)
+            if event.action == AuditAction::InvalidateApiKeys
+                && event.invalidated_ids.iter().any(|i| i == id)
             {
                 finding.key.invalidated_by = Some(InvalidatedBy {
                     timestamp: event.timestamp.clone(),

@@ -25,6 +25,7 @@ use crate::diagnosis::{Diagnosis, Finding, GroupKey, InvalidatedBy, Options, Tim
 use crate::event::audit::AuditEvent;
 use crate::event::key_metadata::{KeyMetadata, KeyState};
 use crate::model::format_ms;
+use crate::model::AuditAction;
 use crate::model::Class;
 use crate::model::KeyType;
 use crate::model::TimelineEvent;
@@ -394,7 +395,7 @@ fn known_keys(keys: &[KeyMetadata], facts: &Facts) -> BTreeMap<String, KnownKey>
             continue;
         };
         let source = format!("{file}:{}", e.line);
-        if e.action == "create_apikey" {
+        if e.action == AuditAction::CreateApiKey {
             if let Some(id) = &e.created_id {
                 let known = out.entry(id.clone()).or_default();
                 if known.name.is_none() {
@@ -667,8 +668,8 @@ pub fn metadata_from_audit(facts: &Facts, known: &[KeyMetadata]) -> Vec<KeyMetad
     };
     for (file, e) in events {
         let ms = e.timestamp.as_deref().and_then(parse_ts);
-        match e.action.as_str() {
-            "create_apikey" => {
+        match &e.action {
+            AuditAction::CreateApiKey => {
                 let Some(id) = &e.created_id else { continue };
                 if known.iter().any(|k| &k.id == id) || out.iter().any(|k| &k.id == id) {
                     continue;
@@ -697,7 +698,7 @@ pub fn metadata_from_audit(facts: &Facts, known: &[KeyMetadata]) -> Vec<KeyMetad
                     )),
                 });
             }
-            "change_apikey" | "change_apikeys" => {
+            AuditAction::ChangeApiKey | AuditAction::ChangeApiKeys => {
                 for key in out.iter_mut().filter(|k| e.changed_ids.contains(&k.id)) {
                     if let Some(rd) = &e.role_descriptors {
                         key.role_descriptors = Some(named(rd));
@@ -707,7 +708,7 @@ pub fn metadata_from_audit(facts: &Facts, known: &[KeyMetadata]) -> Vec<KeyMetad
                     }
                 }
             }
-            "invalidate_apikeys" => {
+            AuditAction::InvalidateApiKeys => {
                 for key in out.iter_mut().filter(|k| e.invalidated_ids.contains(&k.id)) {
                     key.invalidated = true;
                     key.invalidation_ms = ms;
@@ -1011,7 +1012,7 @@ fn correlate_invalidation(
     let found = facts
         .config_events
         .iter()
-        .filter(|(_, e)| e.action == "invalidate_apikeys")
+        .filter(|(_, e)| e.action == AuditAction::InvalidateApiKeys)
         .find_map(|(file, e)| {
             if e.invalidated_ids.contains(&id) {
                 return Some((file, e, None));
@@ -1124,8 +1125,8 @@ fn timeline(
             .map(|o| format!(" from {o}"))
             .unwrap_or_default();
         let source = Some(format!("{file}:{}", e.line));
-        match e.action.as_str() {
-            "create_apikey" if e.created_id.as_deref() == Some(id) => {
+        match &e.action {
+            AuditAction::CreateApiKey if e.created_id.as_deref() == Some(id) => {
                 let expiration = e
                     .expiration
                     .as_ref()
@@ -1139,7 +1140,9 @@ fn timeline(
                     source,
                 );
             }
-            "change_apikey" | "change_apikeys" if e.changed_ids.iter().any(|i| i == id) => {
+            AuditAction::ChangeApiKey | AuditAction::ChangeApiKeys
+                if e.changed_ids.iter().any(|i| i == id) =>
+            {
                 push(
                     &mut out,
                     ms,
@@ -1148,7 +1151,7 @@ fn timeline(
                     source,
                 );
             }
-            "invalidate_apikeys" if e.invalidated_ids.iter().any(|i| i == id) => {
+            AuditAction::InvalidateApiKeys if e.invalidated_ids.iter().any(|i| i == id) => {
                 push(
                     &mut out,
                     ms,

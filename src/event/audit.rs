@@ -12,11 +12,11 @@
 use serde_json::Value;
 
 /// One audit event, reduced to what keydoctor uses.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
     pub line: usize,
     pub timestamp: Option<String>,
-    pub action: String,
+    pub action: crate::model::AuditAction,
     pub node: Option<String>,
     pub user: Option<String>,
     pub realm: Option<String>,
@@ -68,7 +68,7 @@ pub fn parse_line(norm: &str, line: usize) -> Option<AuditEvent> {
     Some(AuditEvent {
         line,
         timestamp: s("timestamp").or_else(|| s("@timestamp")),
-        action: s("event.action")?,
+        action: crate::model::AuditAction::parse(value.get("event.action")?.as_str()?),
         node: s("node.name").or_else(|| s("node.id")),
         user: s("user.name"),
         realm: s("user.realm"),
@@ -133,7 +133,7 @@ mod tests {
     fn invalidate_event_keeps_its_selector() {
         let line = r#"{"type":"audit", "timestamp":"2020-12-31T00:36:30,247+0200", "node.id":"9clhpgjJRR-iKzOw20xBNQ", "event.type":"security_config_change", "event.action":"invalidate_apikeys", "request.id":"7lyIQU9QTFqSrTxD0CqnTQ", "invalidate":{"apikeys":{"ids":["VuaCfGcBCdbkQm-e5aOx"],"owned_by_authenticated_user":false,"user":{"name":"myuser","realm":"native1"}}}}"#;
         let event = parse_line(line, 3).unwrap();
-        assert_eq!(event.action, "invalidate_apikeys");
+        assert_eq!(event.action, crate::model::AuditAction::InvalidateApiKeys);
         assert_eq!(event.invalidated_ids, vec!["VuaCfGcBCdbkQm-e5aOx"]);
         assert_eq!(event.invalidated_owner.as_deref(), Some("myuser@native1"));
     }

@@ -2,12 +2,14 @@
 //! (classes, severities, versions, the plan's vocabulary, units). Nothing here imports another
 //! module of the crate (`tests/architecture.rs` checks it).
 
+pub mod audit;
 pub mod class;
 pub mod input;
 pub mod key;
 pub mod plan;
 pub mod units;
 
+pub use audit::AuditAction;
 pub use class::{CandidateKind, Class, KnownVersion, RuleClass, Severity, Version};
 pub use input::{LogFormat, RecordKind};
 pub use key::{

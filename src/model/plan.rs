@@ -172,6 +172,9 @@ pub struct Client {
     pub id: String,
     /// What to call it (`filebeat`, `Logstash`).
     pub name: String,
+    /// Whether `name` is the one its sign read in the log (`filebeat`), rather than the entry's
+    /// name for every client it covers (`Beats`).
+    pub named_by_sign: bool,
     pub takes: CredentialForm,
     pub fleet: FleetManaged,
     /// Where it was recognised: `path:line`, or the input's name.

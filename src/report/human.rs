@@ -300,8 +300,9 @@ fn who_and_client(f: &Finding) -> String {
         .clone()
         .or_else(|| f.key.metadata.as_ref().and_then(|m| m.username.clone()))
         .or_else(|| f.denial.principal.clone());
+    // The name a sign read (`filebeat`) says more than the entry it belongs to (`beats`).
     let client = f.client.as_ref().map(|c| {
-        if c.id == "beats" {
+        if c.named_by_sign {
             c.name.clone()
         } else {
             c.id.clone()

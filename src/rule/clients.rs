@@ -124,15 +124,16 @@ pub fn recognise(specs: &[ClientSpec], text: &str, seen_in: &str) -> Option<Clie
     specs.iter().find_map(|spec| {
         spec.signs.iter().find_map(|re| {
             let caps = re.captures(text)?;
-            let name = caps
-                .name("name")
-                .map_or_else(|| spec.name.clone(), |m| m.as_str().to_lowercase());
+            let read = caps.name("name").map(|m| m.as_str().to_lowercase());
+            let named_by_sign = read.is_some();
+            let name = read.unwrap_or_else(|| spec.name.clone());
             let deploy = spec
                 .deploy
                 .render(&|v: &str| (v == "name").then(|| name.clone()));
             Some(Client {
                 id: spec.id.clone(),
                 name,
+                named_by_sign,
                 takes: spec.takes,
                 fleet: spec.fleet,
                 seen_in: seen_in.to_string(),

@@ -39,6 +39,7 @@ use crate::diagnosis::timeline::parse_ts;
 use crate::diagnosis::{diagnose, Diagnosis, GroupKey, Options};
 use crate::event::excerpt::{self, Excerpt};
 use crate::event::{audit, parse_input, Document};
+use crate::model::AuditAction;
 use crate::model::RuleClass;
 use crate::rule::RuleSet;
 use crate::source::sniff::{sniff, LogFormat};
@@ -729,17 +730,10 @@ impl<'a> FileState<'a> {
                 self.facts.node_aliases.insert((id.clone(), name.clone()));
             }
         }
-        if matches!(
-            event.action.as_str(),
-            "create_apikey" | "change_apikey" | "change_apikeys" | "invalidate_apikeys"
-        ) {
+        if event.action.changes_api_keys() {
             self.facts.audit.config_events += 1;
             self.facts.config_events.push((self.name.clone(), event));
-        } else if event.action.ends_with("_user")
-            || event.action.starts_with("put_")
-            || event.action.starts_with("delete_")
-            || event.action.starts_with("change_")
-        {
+        } else if event.action.changes_security_config() {
             self.facts.audit.config_events += 1;
         }
     }
@@ -753,8 +747,12 @@ impl<'a> FileState<'a> {
         };
         let ts = fields.get(b"timestamp");
         let ms = ts.and_then(parse_ts);
-        match action {
-            "access_granted" | "authentication_success" | "run_as_granted" => {
+        match AuditAction::known(action) {
+            Some(
+                AuditAction::AccessGranted
+                | AuditAction::AuthenticationSuccess
+                | AuditAction::RunAsGranted,
+            ) => {
                 self.audit_seen(&fields, ms);
                 if let (Some(id), Some(ms)) = (fields.get(b"apikey.id"), ms) {
                     // The hot path of an audit log: no allocation unless the key or its client
@@ -797,7 +795,7 @@ impl<'a> FileState<'a> {
                 }
                 true
             }
-            "anonymous_access_denied" => {
+            Some(AuditAction::AnonymousAccessDenied) => {
                 self.audit_seen(&fields, ms);
                 if let (Some(ms), Some(origin)) = (ms, fields.get(b"origin.address")) {
                     let node = self.facts.intern(NodeRef {
@@ -813,7 +811,7 @@ impl<'a> FileState<'a> {
                 }
                 true
             }
-            "create_apikey" | "change_apikey" | "change_apikeys" | "invalidate_apikeys" => {
+            Some(action) if action.changes_api_keys() => {
                 let text = String::from_utf8_lossy(line);
                 if let Some(mut event) = audit::parse_line(&text, number) {
                     event.line = number;
