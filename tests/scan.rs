@@ -392,6 +392,51 @@ fn every_failure_is_counted_across_chunks_past_the_evidence_cap() {
     assert_eq!(r["skipped"], serde_json::json!([]));
 }
 
+/// An over-long line is one warning with its whole length: a last line whose length is an exact
+/// multiple of the reading block, a line longer than two blocks, and a line dense with failures
+/// (read as a kept record too) alike.
+#[test]
+fn a_long_line_is_warned_once_with_its_whole_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let failure =
+        format!("Authentication using apikey failed - api key [{FILEBEAT}] has been invalidated");
+    let line = |len: usize, failures: usize| {
+        let mut text = String::new();
+        for _ in 0..failures {
+            text.push_str(&failure);
+            text.push(' ');
+        }
+        text.push_str(&"x".repeat(len - text.len() - failure.len()));
+        text.push_str(&failure);
+        assert_eq!(text.len(), len);
+        text
+    };
+    let cases = [
+        ("exact-2mib.log", line(2 << 20, 0), "2.0 MiB"),
+        ("exact-4mib.log", line(4 << 20, 0), "4.0 MiB"),
+        ("dense.log", line(5 << 19, 4000), "2.5 MiB"),
+    ];
+    for (name, text, _) in &cases {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let (code, r) = scan_json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    for (name, _, size) in &cases {
+        let warned: Vec<&str> = r["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["source"].as_str().unwrap().ends_with(name))
+            .map(|s| s["reason"].as_str().unwrap())
+            .collect();
+        assert_eq!(warned.len(), 1, "{name}: {warned:?}");
+        assert!(
+            warned[0].starts_with(&format!("line 1 is {size} long")),
+            "{name}: {warned:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_inputs_are_skipped_with_a_reason_and_findings_survive() {
     let dir = tempfile::tempdir().unwrap();

@@ -90,18 +90,15 @@ pub fn chunks(
         let mut prev = 0;
         for nl in memchr_iter(b'\n', region) {
             line_len += nl - prev;
-            if line_len > LINE_CAP && stats.long_line.is_none() {
-                stats.long_line = Some((line, line_len));
-            }
+            note_long_line(&mut stats.long_line, line, line_len);
             line += 1;
             line_len = 0;
             prev = nl + 1;
         }
+        // A line that goes on past the region (or the last line, without a newline) is noted as
+        // far as it has been read: at the end of input, whatever the length, it is whole.
         line_len += region.len() - prev;
-        if eof && buf.len() == end && line_len > LINE_CAP && stats.long_line.is_none() {
-            // The last line, without a newline.
-            stats.long_line = Some((line, line_len));
-        }
+        note_long_line(&mut stats.long_line, line, line_len);
         if std::str::from_utf8(region).is_err() {
             stats.invalid_utf8 += region
                 .utf8_chunks()
@@ -122,6 +119,19 @@ pub fn chunks(
 
 /// Where the last record of `region` (which ends with a newline) starts; 0 when the whole
 /// region is one record.
+/// Notes the first line longer than [`LINE_CAP`] with its whole length: the length grows while
+/// the same line goes on over several regions, whatever size they are.
+fn note_long_line(long: &mut Option<(usize, usize)>, line: usize, len: usize) {
+    if len <= LINE_CAP {
+        return;
+    }
+    match long {
+        None => *long = Some((line, len)),
+        Some((l, n)) if *l == line => *n = (*n).max(len),
+        Some(_) => {}
+    }
+}
+
 fn last_record_start(region: &[u8]) -> usize {
     let mut end = region.len().saturating_sub(1); // the final newline
     let mut walked = 0;

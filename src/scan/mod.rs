@@ -880,8 +880,11 @@ impl<'a> FileState<'a> {
             text,
         });
         doc.remap_lines(&map);
-        // Lifecycle audit events were already taken while streaming.
+        // Lifecycle audit events were already taken while streaming, and an over-long line was
+        // reported by the stream with its whole length (the excerpt holds only what was kept).
         doc.audit.clear();
+        doc.skipped
+            .retain(|s| !matches!(s.reason, SkipReason::LongLine { .. }));
         (Some(doc), self.facts())
     }
 }
