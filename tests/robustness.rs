@@ -153,11 +153,12 @@ fn check_parsers(bytes: &[u8]) -> Result<(), TestCaseError> {
         text,
     });
     let (set, _) = rule::load(None).unwrap();
-    for record in &doc.records {
+    let scope = doc.tag_scope();
+    for (idx, record) in doc.records.iter().enumerate() {
         prop_assert!(record.range.end <= doc.text.len());
         prop_assert!(doc.text.is_char_boundary(record.range.start));
         prop_assert!(doc.text.is_char_boundary(record.range.end));
-        let _ = (record.fields(), record.kind(), doc.tags());
+        let _ = (record.fields(), record.kind(), scope.for_record(idx));
         let end = record.map.to_raw(record.norm.len());
         prop_assert!(end <= doc.text.len(), "{end} > {}", doc.text.len());
         if audit::looks_like_audit(&record.norm) {

@@ -121,3 +121,57 @@ fn a_python_client_tuple_names_its_key_in_the_finding_and_its_requests() {
         .filter_map(|s| s["request"].as_str())
         .any(|r| r.contains("VuaCfGcBCdbkQm-e5aOx")));
 }
+
+/// A credential speaks for its own request: in a log of many clients, one line's Bearer token
+/// (a service-account token, no API key) does not silence the other clients' 401s, in `explain`
+/// nor in `scan`; in a `curl -v` paste the token above the body still explains that body.
+#[test]
+fn one_clients_bearer_token_does_not_silence_another_clients_401s() {
+    let body = r#"{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request"}]},"status":401}"#;
+    // base64url of `elastic/fleet-server/token1:<secret>`: a service-account token.
+    let token = "ZWxhc3RpYy9mbGVldC1zZXJ2ZXIvdG9rZW4xOnMzY3IzdFZBTFVFYWJjZGVmR0hJSms";
+    let log = format!(
+        "2026-11-21T10:00:01.000Z ERROR [publisher] 401 Unauthorized: {body}\n\
+         2026-11-21T10:00:02.000Z WARN [fleet] request Authorization: Bearer {token} failed: {body}\n\
+         2026-11-21T10:00:03.000Z ERROR [publisher] 401 Unauthorized: {body}\n\
+         2026-11-21T10:00:04.000Z ERROR [publisher] 401 Unauthorized: {body}\n"
+    );
+    let count = |report: &serde_json::Value| -> u64 {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["count"].as_u64().unwrap_or(1))
+            .sum()
+    };
+    let explained = explain_json(&log);
+    assert_eq!(
+        classes(&explained),
+        ["authentication_unresolved"],
+        "{explained}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agent.log"), &log).unwrap();
+    let out = keydoctor(
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            dir.path().to_str().unwrap(),
+        ],
+        "",
+    );
+    let scanned: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(count(&scanned), 3, "{}", out.stdout);
+    // The token's own line, and a `curl -v` paste of that request: no API-key failure.
+    let own = explain_json(&format!(
+        "request Authorization: Bearer {token} failed: {body}\n"
+    ));
+    assert!(classes(&own).is_empty(), "{own}");
+    let curl = explain_json(&format!(
+        "> POST /_bulk HTTP/1.1\n> Authorization: Bearer {token}\n>\n< HTTP/1.1 401 Unauthorized\n< content-type: application/json\n<\n{body}\n"
+    ));
+    assert!(classes(&curl).is_empty(), "{curl}");
+}

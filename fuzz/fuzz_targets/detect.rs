@@ -11,10 +11,10 @@ fuzz_target!(|data: &[u8]| {
         name: "fuzz".into(),
         text: String::from_utf8_lossy(data).into_owned(),
     });
-    let _ = doc.tags();
-    for record in &doc.records {
+    let scope = doc.tag_scope();
+    for (idx, record) in doc.records.iter().enumerate() {
         assert!(record.range.end <= doc.text.len());
         assert!(record.map.to_raw(record.norm.len()) <= doc.text.len());
-        let _ = record.kind();
+        let _ = (record.kind(), scope.for_record(idx));
     }
 });

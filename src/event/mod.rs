@@ -94,15 +94,114 @@ impl Document {
         }
     }
 
-    /// Input-scoped tags that rules can require (`tags_any` / `tags_none`).
-    pub fn tags(&self) -> Vec<String> {
-        let mut tags: Vec<String> = self.credentials.iter().flat_map(|c| c.tags()).collect();
+    /// The tags that rules can require (`tags_any` / `tags_none`) in force for each record:
+    /// `metadata:present` when the input holds key metadata, and the tags of the credentials
+    /// that belong to the record. A credential belongs to the record on its own lines;
+    /// one on a line that is no failure of its own (a `curl -v` request header, a client's
+    /// settings above its traceback) goes with the records below it, up to 30 lines and the
+    /// first failure among them, or else with the failure above it (30 lines, as a ticket
+    /// pastes the error first and the client's configuration after it). So in a log of many
+    /// requests one client's Bearer token does not speak for another's 401.
+    pub fn tag_scope(&self) -> TagScope {
+        let mut shared = Vec::new();
         if !self.keys.is_empty() {
-            tags.push("metadata:present".into());
+            shared.push("metadata:present".to_string());
         }
-        tags.sort();
-        tags.dedup();
-        tags
+        if self.credentials.is_empty() {
+            return TagScope {
+                shared,
+                per_record: None,
+            };
+        }
+        let newlines: Vec<usize> = memchr::memchr_iter(b'\n', self.text.as_bytes()).collect();
+        let line_of = |offset: usize| newlines.partition_point(|&at| at < offset) + 1;
+        // Each record's first and last line in this text, and whether it is a failure.
+        let spans: Vec<(usize, usize)> = self
+            .records
+            .iter()
+            .map(|r| {
+                let (start, end) = (r.range.start, r.range.end.max(r.range.start + 1));
+                (line_of(start), line_of(end - 1))
+            })
+            .collect();
+        let failure: Vec<bool> = self
+            .records
+            .iter()
+            .map(|r| FAILURE_WORDS.is_match(&r.norm))
+            .collect();
+        let mut by_line: Vec<(usize, usize)> = self
+            .credentials
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.line, i))
+            .collect();
+        by_line.sort_unstable();
+        // The record holding line `line`, or the first one after it.
+        let record_at = |line: usize| spans.partition_point(|&(_, last)| last < line);
+        let mut per_record = vec![Vec::new(); self.records.len()];
+        for (r, &(first, last)) in spans.iter().enumerate() {
+            let from = by_line.partition_point(|&(l, _)| l < first);
+            let to = by_line.partition_point(|&(l, _)| l <= last);
+            let own = &by_line[from..to];
+            let chosen: Vec<usize> = if !own.is_empty() {
+                own.iter().map(|&(_, i)| i).collect()
+            } else {
+                let before = by_line[..from]
+                    .last()
+                    .copied()
+                    .filter(|&(l, _)| first - l <= 30 && !(record_at(l)..r).any(|k| failure[k]));
+                let after = by_line.get(to).copied().filter(|&(l, _)| {
+                    l - last <= 30 && failure[r] && !(r + 1..=record_at(l)).any(|k| failure[k])
+                });
+                match before.or(after) {
+                    Some((line, _)) => by_line
+                        .iter()
+                        .filter(|&&(l, _)| l == line)
+                        .map(|&(_, i)| i)
+                        .collect(),
+                    None => Vec::new(),
+                }
+            };
+            if chosen.is_empty() {
+                continue;
+            }
+            let mut tags: Vec<String> = shared.clone();
+            tags.extend(chosen.into_iter().flat_map(|i| self.credentials[i].tags()));
+            tags.sort();
+            tags.dedup();
+            per_record[r] = tags;
+        }
+        TagScope {
+            shared,
+            per_record: Some(per_record),
+        }
+    }
+}
+
+/// Words of a record that reports a failure itself (an error body, an exception, a log's
+/// ERROR line): a credential above it stops at it.
+static FAILURE_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(["error", "exception"])
+        .expect("failure words")
+});
+
+/// The tags each record of a [`Document`] matches with (see [`Document::tag_scope`]).
+#[derive(Debug)]
+pub struct TagScope {
+    shared: Vec<String>,
+    per_record: Option<Vec<Vec<String>>>,
+}
+
+impl TagScope {
+    /// The tags in force for record `idx`.
+    pub fn for_record(&self, idx: usize) -> &[String] {
+        match &self.per_record {
+            Some(per) if !per[idx].is_empty() => &per[idx],
+            _ => &self.shared,
+        }
     }
 }
 

@@ -315,11 +315,12 @@ impl RuleSet {
     }
 
     fn match_with(&self, doc: &Document, only: Option<usize>) -> Vec<RuleMatch> {
-        let tags = doc.tags();
+        let scope = doc.tag_scope();
         let mut input_text: Option<String> = None;
         let mut out = Vec::new();
         let mut hit = vec![false; self.rules.len()];
         for (record_idx, record) in doc.records.iter().enumerate() {
+            let tags = scope.for_record(record_idx);
             hit.iter_mut().for_each(|h| *h = false);
             match only {
                 Some(idx) => hit[idx] = true,
@@ -338,7 +339,7 @@ impl RuleSet {
             }
             let mut found: Vec<RuleMatch> = Vec::new();
             for (rule_idx, rule) in self.rules.iter().enumerate() {
-                if !hit[rule_idx] || !rule.tags_allow(&tags) {
+                if !hit[rule_idx] || !rule.tags_allow(tags) {
                     continue;
                 }
                 let mut context_ok: Option<bool> = None;
@@ -374,7 +375,7 @@ impl RuleSet {
                 // (over a fallback, which only says that the text cannot tell).
                 let mut lower: Option<String> = None;
                 for (rule_idx, rule) in self.rules.iter().enumerate() {
-                    if !hit[rule_idx] || rule.decisive.is_empty() || !rule.tags_allow(&tags) {
+                    if !hit[rule_idx] || rule.decisive.is_empty() || !rule.tags_allow(tags) {
                         continue;
                     }
                     let lower = lower.get_or_insert_with(|| record.norm.to_ascii_lowercase());
