@@ -1,5 +1,7 @@
 //! `cargo bench --bench explain`: throughput of the whole `explain` pipeline (read, normalize,
-//! match, diagnose, render JSON) on generated pastes of 1 MB, 10 MB and 100 MB.
+//! match, diagnose, render JSON) on generated pastes of 1 MB, 10 MB and 100 MB; then the time
+//! redaction alone (`secret::scan`) takes on credential-dense pastes: 400k `password:` lines,
+//! 100k `Authorization` headers and 400k lines of the structural shapes.
 //!
 //! The paste is deterministic: realistic Beats, Logstash and server log lines, most of them
 //! noise, with API-key failures mixed in (about one line in fifty). Numbers are wall time on
@@ -69,6 +71,59 @@ fn explain_once(input: &str) -> Duration {
     elapsed
 }
 
+/// A deterministic run of `n` letters and digits (no randomness crate: a linear congruence).
+fn word(state: &mut u64, n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| {
+            *state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ALPHABET[((*state >> 33) % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+/// Credential-dense pastes: (label, lines, text).
+fn credential_pastes() -> Vec<(&'static str, usize, String)> {
+    let mut state = 7u64;
+    let s = &mut state;
+    let lines = |n: usize, s: &mut u64, line: &dyn Fn(usize, &mut u64) -> String| {
+        let mut out = String::new();
+        for i in 0..n {
+            out.push_str(&line(i, s));
+            out.push('\n');
+        }
+        out
+    };
+    let passwords = lines(400_000, s, &|_, s| format!("password: {}", word(s, 12)));
+    let headers = lines(100_000, s, &|_, s| {
+        format!("Authorization: ApiKey {}", word(s, 40))
+    });
+    let structural = lines(400_000, s, &|i, s| {
+        match i % 5 {
+        0 => format!(
+            r#"client = new ApiKeyAuthentication("{}", "{}")"#,
+            word(s, 20),
+            word(s, 22)
+        ),
+        1 => format!("- name: ES_PASSWORD\n  value: {}", word(s, 16)),
+        2 => format!("cloud.auth: elastic:{} ES_PASS={}", word(s, 16), word(s, 12)),
+        3 => "[WARN ][o.e.x.s.a.AuthenticationService] Authentication using apikey failed - unable to authenticate with provided credentials and token".to_string(),
+        _ => format!(
+            r#"bearer_auth=("{}") auth: ["elastic", "{}"]"#,
+            word(s, 30),
+            word(s, 12)
+        ),
+    }
+    });
+    vec![
+        ("password: lines", 400_000, passwords),
+        ("headers", 100_000, headers),
+        ("structural lines", 400_000, structural),
+    ]
+}
+
 fn main() {
     // Warm the rule set (compiled once per process, as in real use it is once per run).
     explain_once(&paste(64 << 10));
@@ -94,6 +149,30 @@ fn main() {
             "{label:>10}  {runs:>5}  {:>8.1}ms  {:>8.1}ms  {mbps:>10.1}",
             times[0].as_secs_f64() * 1e3,
             median.as_secs_f64() * 1e3
+        )
+        .unwrap();
+    }
+    writeln!(
+        out,
+        "\n{:>18}  {:>8}  {:>10}",
+        "redaction of", "lines", "best of 3"
+    )
+    .unwrap();
+    for (label, n, text) in credential_pastes() {
+        let best = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                let scanned = keydoctor::secret::scan(&text);
+                let elapsed = start.elapsed();
+                assert!(scanned.text.len() < text.len() + text.len() / 2);
+                elapsed
+            })
+            .min()
+            .expect("three runs");
+        writeln!(
+            out,
+            "{label:>18}  {n:>8}  {:>8.1}ms",
+            best.as_secs_f64() * 1e3
         )
         .unwrap();
     }

@@ -145,9 +145,10 @@ proptest::proptest! {
     fn planted_secrets_in_structural_shapes_never_leak(
         id in "[A-Za-z0-9_-]{20}",
         secret in "[A-Za-z0-9_-]{22}",
-        shape in 0usize..17,
+        shape in 0usize..64,
     ) {
-        let (name, planted) = structural_shapes(&id, &secret).swap_remove(shape);
+        let mut shapes = structural_shapes(&id, &secret);
+        let (name, planted) = shapes.swap_remove(shape % shapes.len());
         let input = format!(
             "{planted} error: {{\"error\":{{\"root_cause\":[{{\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\"}}]}},\"status\":401}}\n"
         );
@@ -264,6 +265,58 @@ fn structural_shapes(id: &str, secret: &str) -> Vec<(&'static str, String)> {
             "a Kubernetes Secret, encoded twice",
             format!("api-key: {}", b64(&encoded)),
         ),
+        (
+            "a client's id-and-secret object",
+            format!(r#"new ApiKeyAuthentication("{id}", "{secret}")"#),
+        ),
+        (
+            "a PHP builder call, single-quoted",
+            format!("$client = ClientBuilder::create()->setApiKey('{id}', '{secret}')"),
+        ),
+        (
+            "Rust arguments with .into()",
+            format!(r#"Credentials::ApiKey("{id}".into(), "{secret}".into())"#),
+        ),
+        (
+            "a one-argument key object",
+            format!(r#".Authentication(new ApiKey("{secret}"))"#),
+        ),
+        (
+            "a bearer_auth tuple",
+            format!(r#"Elasticsearch(url, bearer_auth=("{secret}"))"#),
+        ),
+        (
+            "an auth list",
+            format!(r#""auth": ["elastic", "{secret}"]"#),
+        ),
+        (
+            "Beats' cloud.auth",
+            format!("cloud.auth: 'elastic:{secret}'"),
+        ),
+        (
+            "a short _PASS suffix",
+            format!("docker run -e ES_PASS={secret}"),
+        ),
+        (
+            "es-hadoop's auth.pass",
+            format!("es.net.http.auth.pass = {secret}"),
+        ),
+        (
+            "a percent-encoded separator",
+            format!("POST /login body=user%3Delastic%26password%3D{secret}"),
+        ),
+        (
+            "a Kubernetes env list",
+            format!("- name: ELASTIC_PASSWORD\n  value: {secret}\n"),
+        ),
+        (
+            "ECS env objects",
+            format!(r#"{{"name": "ES_API_KEY", "value": "{secret}"}}"#),
+        ),
+        (
+            "the id and the secret with a space",
+            format!("apikey: {id} {secret}"),
+        ),
     ]
 }
 
@@ -356,4 +409,77 @@ fn errors_never_print_a_secret_from_a_path() {
         assert!(out.stderr.contains("…redacted…"), "{}", out.stderr);
         assert!(!out.stderr.contains(secret) && !out.stdout.contains(secret));
     }
+}
+
+/// The same shapes inside a support-diagnostics zip: each as a log of its own under `logs/`,
+/// and all of them again in a rotated `.gz` inside the archive. No format of `scan`, nor
+/// `--share`, nor stderr shows a secret; every failure is still found.
+#[test]
+fn secrets_in_a_zip_bundle_are_recognised_by_structure() {
+    use std::io::Write as _;
+    let failure = r#" error: {"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request"}]},"status":401}"#;
+    let (id, secret) = ("Tq3mT5IBcF9aHj2kPg0x", "s3cr3tVALUEabcdefGHIJk");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("api-diagnostics-20261120-101500.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    let bundle = fixture("bundle/api-diagnostics-20261120-101500");
+    for name in ["manifest.json", "version.json"] {
+        zip.start_file(format!("api-diagnostics-20261120-101500/{name}"), options)
+            .unwrap();
+        zip.write_all(&std::fs::read(bundle.join(name)).unwrap())
+            .unwrap();
+    }
+    let shapes = structural_shapes(id, secret);
+    let mut all = String::new();
+    for (n, (_, shape)) in shapes.iter().enumerate() {
+        let text = format!("{shape}{failure}\n");
+        all.push_str(&text);
+        zip.start_file(
+            format!("api-diagnostics-20261120-101500/logs/shape-{n:02}.log"),
+            options,
+        )
+        .unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(all.as_bytes()).unwrap();
+    zip.start_file(
+        "api-diagnostics-20261120-101500/logs/client-2026-11-19-1.log.gz",
+        options,
+    )
+    .unwrap();
+    zip.write_all(&gz.finish().unwrap()).unwrap();
+    zip.finish().unwrap();
+    let path = zip_path.to_str().unwrap();
+    for format in ["human", "json", "markdown"] {
+        let out = keydoctor(&["scan", "--format", format, "--now", NOW, path], "");
+        assert!(out.code < 2, "{}", out.stderr);
+        for planted in [secret, encoded.as_str()] {
+            assert!(
+                !out.stdout.contains(planted) && !out.stderr.contains(planted),
+                "the secret is in scan {format} of a zip bundle:\n{}\n{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+        if format == "json" {
+            let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+            let failures: u64 = report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["count"].as_u64().unwrap())
+                .sum();
+            // Every shape's 401 twice (its own log and the `.gz`), but the service-account
+            // token's: a Bearer token that is not an API key is no API-key failure.
+            assert_eq!(failures, 2 * (shapes.len() as u64 - 1));
+        }
+    }
+    let share = keydoctor(&["scan", "--share", "--now", NOW, path], "");
+    assert!(
+        !share.stdout.contains(secret) && !share.stderr.contains(secret),
+        "--share printed it"
+    );
 }

@@ -21,6 +21,7 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use regex::Regex;
@@ -154,7 +155,7 @@ static ENCODED: LazyLock<Regex> = LazyLock::new(|| {
 });
 static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:api[_-]?key|ES_API_KEY|ELASTIC_API_KEY|ELASTICSEARCH_API_KEY)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})"#,
+        r#"(?i)\b(?:api[_-]?key|ES_API_KEY|ELASTIC_API_KEY|ELASTICSEARCH_API_KEY)\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})(?:[ \t]+([A-Za-z0-9_-]{22})(?:[^A-Za-z0-9_-]|$))?"#,
     )
     .expect("api_key regex")
 });
@@ -162,7 +163,7 @@ static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
 // `apiKey: { id: "…", api_key: "…" }` (JavaScript). Group 1: api or basic; 2: id or user; 3: secret.
 static PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:(api)[_-]?key|(?:basic|http)[_-]?auth)\\*["']?\s*(?:[:=]|=>)\s*[(\[]\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']([^"'\\]+)\\*["']\s*[)\]]"#,
+        r#"(?i)\b(?:(api)[_-]?key|(?:(?:basic|http|cloud)[_-]?)?auth)\\*["']?\s*(?:[:=]|=>)\s*[(\[]\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']([^"'\\]+)\\*["']\s*[)\]]"#,
     )
     .expect("pair regex")
 });
@@ -174,7 +175,7 @@ static PAIR_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
 });
 static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:password|passwd|ES_PASSWORD|ELASTIC_PASSWORD)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?([^\s"'\\,;}]{1,})"#,
+        r#"(?i)\b(?:password|passwd|ES_PASSWORD|ELASTIC_PASSWORD)\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([^\s"'\\,;}&%]{1,})"#,
     )
     .expect("password regex")
 });
@@ -196,7 +197,7 @@ static KEY_ID_SHAPE: LazyLock<Regex> =
 // the name holds a secret word; a quoted value is taken whole (spaces included).
 static NAMED_SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)((?:passw(?:or)?d|passphrase|pwd|secret|token|credentials?)[A-Za-z0-9_.-]*)\\*["']?\s*(?:[:=]|=>)\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,;}\])&<>]{3,}))"#,
+        r#"(?i)((?:passw(?:or)?d|passphrase|pwd|secret|token|credentials?|pass|auth)[A-Za-z0-9_.-]*)\\*["']?\s*(?:[:=]|=>|%3[ad])\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,;}\])&<>%]{3,}))"#,
     )
     .expect("named secret regex")
 });
@@ -239,12 +240,23 @@ fn raw_pair_secret(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     Some((at + 1, end))
 }
 // A credentials object built from literals: `new UsernamePasswordCredentials("elastic", "…")`,
-// `BasicCredentials("u", "…")`, `login("u", "…")`: the second argument goes.
+// `BasicCredentials("u", "…")`, `login("u", "…")`, `new ApiKeyAuthentication("id", "…")`,
+// `->setApiKey('id', '…')`, `Credentials::ApiKey("id".into(), "….into())`: the second
+// argument goes (group 1). Or a secret as the one argument of a call or tuple named for it:
+// `new ApiKey("…")`, `bearer_auth=("…")`, `ApiKeyAuthenticationCredentials("…")` (group 2).
 static CREDENTIALS_CALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b\w*(?:credential|password|basicauth|login)\w*\s*\(\s*\\*"[^"\\]*\\*"\s*,\s*\\*"([^"\\]+)\\*""#,
+        r#"(?i)(?:credential|passw(?:or)?d|basicauth|login|api_?key|auth|secret|token)[A-Za-z0-9_]*\s*\(\s*\\*["'][^"'\\]*\\*["'](?:\.\w+\(\))?\s*,\s*\\*["']([^"'\\]+)\\*["']|(?:api_?key|token|secret|passw(?:or)?d|bearer_?auth|credential)[A-Za-z0-9_]*\s*(?:=\s*)?\(\s*\\*["']([^"'\\\s]{8,})\\*["'](?:\.\w+\(\))?\s*,?\s*\)"#,
     )
     .expect("credentials call regex")
+});
+// A secret set by name in a list of variables, the name and the value apart:
+// Kubernetes' `- name: ES_PASSWORD` / `value: …`, ECS's `{"name":"ES_API_KEY","value":"…"}`.
+static NAMED_VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\bname\\*["']?[ \t]*:[ \t]*\\*["']?[A-Za-z0-9_.-]*(?:pass|pwd|secret|token|api[_-]?key|credential)[A-Za-z0-9_.-]*\\*["']?\s*,?\s*\\*["']?value\\*["']?\s*:\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,}]+))"#,
+    )
+    .expect("named variable regex")
 });
 // `elasticsearch-reset-password` prints the new password after this.
 static NEW_VALUE: LazyLock<Regex> =
@@ -354,6 +366,14 @@ pub fn scan(text: &str) -> Scanned {
         if is_masked(value.as_str()) || overlaps(&edits, value.start(), value.end()) {
             continue;
         }
+        // The id and the secret with a space between (`apikey: <id> <secret>`, as some
+        // clients' settings take them): the secret goes too.
+        if let Some(secret) = caps.get(2) {
+            push_edit(
+                &mut edits,
+                (secret.start(), secret.end(), REDACTED.to_string()),
+            );
+        }
         let (format, key_id) = match judge(value.as_str(), Some(Scheme::ApiKey)) {
             // A 22-character value that is not base64 of anything: the bare secret of a
             // create response (`"api_key":"ui2lp2axTNmsyakw9tvNnw"`).
@@ -434,20 +454,28 @@ pub fn scan(text: &str) -> Scanned {
             // Unquoted after a bare `token:` or `credentials:` in prose (`oauth2 token: token
             // expired`), a lowercase word is the message going on, not a value; a password is
             // redacted whatever it looks like.
-            let password_name = {
-                let n = name.to_ascii_lowercase();
-                n.contains("passw")
-                    || n.contains("pwd")
-                    || n.contains("secret")
-                    || n.contains("passphrase")
-            };
+            let n = name.to_ascii_lowercase();
+            // `pass` and `auth` are secret names only as a name's last part (`ES_PASS`,
+            // `http.auth.pass`, `cloud.auth`), not inside a word (`bypass`, `authorization`).
+            let last_part = n.rsplit(['_', '.', '-']).next().unwrap_or(&n);
+            // A bare `auth:` is a secret's name when a `user:secret` follows it.
+            let short_name = matches!(last_part, "pass" | "auth")
+                && (n != "auth" || value.as_str().contains(':'));
+            let password_name = n.contains("passw")
+                || n.contains("pwd")
+                || n.contains("secret")
+                || n.contains("passphrase")
+                || last_part == "pass";
+            if !(short_name || password_name || n.contains("token") || n.contains("credential")) {
+                continue;
+            }
             let prose_word = caps.get(4).is_some()
                 && !password_name
                 && value
                     .as_str()
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_');
-            if NOT_A_SECRET_NAME.is_match(name)
+            if (NOT_A_SECRET_NAME.is_match(name) && !(n == "auth" && short_name))
                 || prose_word
                 || is_masked(value.as_str())
                 || overlaps(&edits, value_start, value_end)
@@ -474,7 +502,9 @@ pub fn scan(text: &str) -> Scanned {
     for (re, spans) in structural {
         for (start, end) in spans {
             for caps in re.captures_iter(&text[start..end]) {
-                let value = caps.get(1).expect("value group");
+                // The value's group: the first that took part (a pattern may offer a quoted
+                // and a bare form).
+                let value = caps.iter().skip(1).flatten().next().expect("value group");
                 let (value_start, value_end) = (start + value.start(), start + value.end());
                 if is_masked(value.as_str()) || overlaps(&edits, value_start, value_end) {
                     continue;
@@ -501,6 +531,55 @@ pub fn scan(text: &str) -> Scanned {
     }
 }
 
+/// The words each structural pass looks for (lower case), in the order of [`pass_windows`]:
+/// every match of a pass's pattern holds one of them, on the line the match starts on.
+const PASS_WORDS: [&[&str]; 6] = [
+    // NAMED_SECRET
+    &["pass", "pwd", "secret", "token", "credential", "auth"],
+    // PASSWORD
+    &["pass"],
+    // CURL_USER
+    &["-u"],
+    // FLAG_SECRET
+    &["pass", "token", "secret", "apikey", "api-key"],
+    // CREDENTIALS_CALL
+    &[
+        "credential",
+        "passw",
+        "basicauth",
+        "login",
+        "apikey",
+        "api_key",
+        "auth",
+        "secret",
+        "token",
+        "bearer",
+    ],
+    // NAMED_VARIABLE
+    &[
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "api-key",
+        "credential",
+    ],
+];
+
+/// [`PASS_WORDS`], one automaton per pass.
+static PASS_FINDERS: LazyLock<[AhoCorasick; 6]> = LazyLock::new(|| PASS_WORDS.map(finder));
+
+/// An automaton for `words`, leftmost-first so that it searches with SIMD (Teddy) rather than
+/// byte by byte: which word is found first does not matter, only that the line holds one.
+fn finder(words: &[&str]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(words)
+        .expect("pass words")
+}
+
 /// The named-secret pattern and the structural ones, each with the spans of the text it has to
 /// read: the lines of its words, with the lines after them that a match may run on (a value on
 /// the next line, a call's arguments on their own lines). Every match of each pattern holds
@@ -510,22 +589,23 @@ fn pass_windows(
     text: &str,
     lower: &str,
     nl: &[usize],
-) -> [(&'static Regex, Vec<(usize, usize)>); 8] {
-    let near =
-        |words: &[&str], after: usize| windows(text.len(), nl, word_hits(lower, words), after);
+) -> [(&'static Regex, Vec<(usize, usize)>); 9] {
+    let finders = &*PASS_FINDERS;
+    let near = |pass: usize, after: usize| {
+        windows(
+            text.len(),
+            nl,
+            word_lines(lower, &finders[pass]).into_iter(),
+            after,
+        )
+    };
     [
-        (
-            &*NAMED_SECRET,
-            near(&["pass", "pwd", "secret", "token", "credential"], 2),
-        ),
-        (&*PASSWORD, near(&["pass"], 2)),
+        (&*NAMED_SECRET, near(0, 2)),
+        (&*PASSWORD, near(1, 2)),
         // `http` is a literal the pattern finds fast on its own.
         (&*URL_USERINFO, vec![(0, text.len())]),
-        (&*CURL_USER, near(&["-u"], 2)),
-        (
-            &*FLAG_SECRET,
-            near(&["pass", "token", "secret", "apikey", "api-key"], 2),
-        ),
+        (&*CURL_USER, near(2, 2)),
+        (&*FLAG_SECRET, near(3, 2)),
         (
             &*USERINFO_ANYWHERE,
             windows(
@@ -535,22 +615,36 @@ fn pass_windows(
                 0,
             ),
         ),
+        (&*CREDENTIALS_CALL, near(4, 4)),
+        (&*NAMED_VARIABLE, near(5, 3)),
         (
-            &*CREDENTIALS_CALL,
-            near(&["credential", "password", "basicauth", "login"], 4),
+            &*NEW_VALUE,
+            windows(
+                text.len(),
+                nl,
+                word_lines(lower, &NEW_VALUE_WORD).into_iter(),
+                1,
+            ),
         ),
-        (&*NEW_VALUE, near(&["new value:"], 1)),
     ]
 }
 
-/// Where any of `words` (lower case) occurs in `lower`, in order.
-fn word_hits<'a>(lower: &'a str, words: &'a [&str]) -> impl Iterator<Item = usize> + 'a {
-    let mut hits: Vec<usize> = words
-        .iter()
-        .flat_map(|w| memchr::memmem::find_iter(lower.as_bytes(), w.as_bytes()))
-        .collect();
-    hits.sort_unstable();
-    hits.into_iter()
+static NEW_VALUE_WORD: LazyLock<AhoCorasick> = LazyLock::new(|| finder(&["new value:"]));
+
+/// The first offset of one of `words` on each line of `lower` that holds one, in order: one
+/// search per such line, however many words the line holds.
+fn word_lines(lower: &str, words: &AhoCorasick) -> Vec<usize> {
+    let bytes = lower.as_bytes();
+    let mut hits = Vec::new();
+    let mut from = 0;
+    while from < bytes.len() {
+        let Some(m) = words.find(aho_corasick::Input::new(bytes).range(from..)) else {
+            break;
+        };
+        hits.push(m.start());
+        from = memchr::memchr(b'\n', &bytes[m.end()..]).map_or(bytes.len(), |i| m.end() + i + 1);
+    }
+    hits
 }
 
 /// Every `@` that ends a `user:secret` run (a `:` before it with no space, quote, slash,
