@@ -1013,3 +1013,51 @@ fn findings_beyond_the_cap_are_counted_by_class_not_built() {
     assert_eq!(all["findings"].as_array().unwrap().len(), 6);
     assert!(all["omitted"].is_null());
 }
+
+/// A log of more distinct failing keys than a scan follows in full (what probing with random
+/// ids writes): the first 10,000 are followed, later ones only counted, by class, and the
+/// report says so in every format; the totals stay exact.
+#[test]
+fn distinct_keys_past_the_tracking_cap_are_counted_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    let line = |i: usize| {
+        format!(
+            "[2026-11-21T03:10:{:02},223][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-data-1] Authentication using apikey failed - unable to find apikey with id k{i:019}\n",
+            i % 60
+        )
+    };
+    for i in 0..10_000 {
+        log.push_str(&line(i));
+    }
+    // 500 more keys, each failing twice, first seen once 10,000 are followed.
+    for i in 10_000..10_500 {
+        log.push_str(&line(i));
+        log.push_str(&line(i));
+    }
+    std::fs::write(dir.path().join("es_server.log"), &log).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = keydoctor(&["scan", "--format", "json", "--now", NOW, path], "");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        report["summary"]["text"],
+        "10500 findings (10500 missing, 1000 shown in full) in 1 file."
+    );
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1000);
+    let omitted = &report["omitted"];
+    assert_eq!(omitted["findings"], 9500, "{omitted}");
+    assert_eq!(omitted["failures"], 10_000, "{omitted}");
+    assert_eq!(omitted["untracked_findings"], 500, "{omitted}");
+    assert_eq!(omitted["tracking_cap"], 10_000, "{omitted}");
+    for format in ["human", "markdown"] {
+        let out = keydoctor(&["scan", "--format", format, "--now", NOW, path], "");
+        assert!(
+            crate::support::flat(&out.stdout).contains(
+                "500 of them were first seen after 10000 distinct failures were already followed in full, so they were only counted"
+            ),
+            "{format}:\n{}",
+            out.stdout
+        );
+    }
+}

@@ -355,14 +355,7 @@ fn cap_groups(
     let total = groups.len();
     let focused: BTreeMap<GroupKey, Vec<Occurrence>> = groups
         .into_iter()
-        .filter(|(key, _)| {
-            (opts.focus_keys.is_empty()
-                || key
-                    .key
-                    .as_ref()
-                    .is_some_and(|k| opts.focus_keys.contains(k)))
-                && (opts.focus_classes.is_empty() || opts.focus_classes.contains(&key.class))
-        })
+        .filter(|(key, _)| key.in_focus(opts))
         .collect();
     let focused_out = total - focused.len();
     let Some(cap) = opts.max_findings.filter(|cap| focused.len() > *cap) else {
@@ -386,6 +379,7 @@ fn cap_groups(
         findings: rest.len(),
         failures: rest.iter().map(|(_, o)| o.len()).sum(),
         by_class,
+        untracked: 0,
     };
     (ranked.into_iter().collect(), focused_out, Some(omitted))
 }
@@ -415,6 +409,16 @@ pub struct GroupKey {
 }
 
 impl GroupKey {
+    /// Whether `--key` / `--class` ask for this group (all do when neither is given).
+    pub fn in_focus(&self, opts: &Options) -> bool {
+        (opts.focus_keys.is_empty()
+            || self
+                .key
+                .as_ref()
+                .is_some_and(|k| opts.focus_keys.contains(k)))
+            && (opts.focus_classes.is_empty() || opts.focus_classes.contains(&self.class))
+    }
+
     /// The class of the group.
     pub fn class(&self) -> Class {
         self.class

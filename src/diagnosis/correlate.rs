@@ -159,6 +159,44 @@ pub struct Facts {
     pub signals: BTreeMap<SignalKey, Signal>,
     /// The first and last time a log line read carries (server and audit logs read in chunks).
     pub span: Option<(i64, i64)>,
+    /// Failures of groups first seen after the scan was following its cap of them.
+    pub untracked: Untracked,
+}
+
+/// Failures a scan counts without following them (see
+/// [`crate::diagnosis::Omitted::tracking_cap`]): per class, the distinct groups by a 64-bit
+/// hash of their key (8 bytes each, however long the key) and the matches.
+#[derive(Debug, Clone, Default)]
+pub struct Untracked {
+    pub groups: BTreeMap<Class, std::collections::HashSet<u64>>,
+    pub failures: BTreeMap<Class, usize>,
+}
+
+impl Untracked {
+    /// Count one match of `key`.
+    pub fn saw(&mut self, key: &GroupKey) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        self.groups
+            .entry(key.class())
+            .or_default()
+            .insert(h.finish());
+        *self.failures.entry(key.class()).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, other: Untracked) {
+        for (class, groups) in other.groups {
+            self.groups.entry(class).or_default().extend(groups);
+        }
+        for (class, n) in other.failures {
+            *self.failures.entry(class).or_default() += n;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.failures.is_empty()
+    }
 }
 
 /// Which rule matched, for which remote cluster alias and key id (each when the text names it).
@@ -275,6 +313,7 @@ impl Facts {
         for (key, sig) in other.signals {
             self.signals.entry(key).or_default().merge(sig);
         }
+        self.untracked.merge(other.untracked);
         if let Some((a, b)) = other.span {
             self.widen_span(a);
             self.widen_span(b);

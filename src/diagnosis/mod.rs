@@ -57,6 +57,18 @@ pub struct Omitted {
     pub failures: usize,
     /// (class, findings, failures), most findings first.
     pub by_class: Vec<(Class, usize, usize)>,
+    /// Of `findings`, those a scan counted without following them: first seen after it was
+    /// already following its cap of distinct failures ([`Omitted::tracking_cap`]).
+    pub untracked: usize,
+}
+
+impl Omitted {
+    /// How many distinct failures a scan follows in full before it only counts new ones: ten
+    /// times `--max-findings`, at least 10,000 (memory stays bounded whatever the number of
+    /// distinct keys a log holds).
+    pub fn tracking_cap(max_findings: usize) -> usize {
+        max_findings.saturating_mul(10).max(10_000)
+    }
 }
 
 /// One file a scan read.

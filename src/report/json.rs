@@ -48,6 +48,16 @@ struct OmittedOut {
     findings: usize,
     failures: usize,
     by_class: Vec<OmittedClassOut>,
+    /// Of `findings`, those a scan only counted: first seen after it was following
+    /// `tracking_cap` distinct failures in full (memory stays bounded).
+    #[serde(skip_serializing_if = "is_zero")]
+    untracked_findings: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    tracking_cap: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -376,6 +386,12 @@ pub(super) fn report<X: Serialize>(d: &Diagnosis, opts: &RenderOptions) -> Repor
                     failures: *failures,
                 })
                 .collect(),
+            untracked_findings: o.untracked,
+            tracking_cap: if o.untracked > 0 {
+                crate::diagnosis::Omitted::tracking_cap(o.cap)
+            } else {
+                0
+            },
         }),
         cluster_mismatch: d.cluster_mismatch.as_deref().map(str::to_string),
         extra: None,

@@ -248,8 +248,17 @@ pub(crate) fn omitted_line(d: &Diagnosis) -> Option<String> {
         .iter()
         .map(|(c, n, f)| format!("{n} {} ({})", c.as_str(), plural(*f, "failure")))
         .collect();
+    let untracked = if o.untracked > 0 {
+        format!(
+            " {} of them were first seen after {} distinct failures were already followed in full, so they were only counted;",
+            o.untracked,
+            crate::diagnosis::Omitted::tracking_cap(o.cap)
+        )
+    } else {
+        String::new()
+    };
     Some(format!(
-        "{} more {} beyond --max-findings {} are counted, not shown: {}. The most frequent are shown; raise --max-findings (0: no cap) or narrow with --key / --class to see others.",
+        "{} more {} beyond --max-findings {} are counted, not shown: {}. The most frequent are shown;{untracked} raise --max-findings (0: no cap) or narrow with --key / --class to see others.",
         o.findings,
         if o.findings == 1 { "finding" } else { "findings" },
         o.cap,

@@ -124,6 +124,10 @@ pub struct Scanner {
     audit_action_is_literal: bool,
     literals: Vec<String>,
     progress: Option<Arc<AtomicU64>>,
+    /// The distinct failures followed in full, across every file, up to `tracking_cap`; one
+    /// first seen after that is only counted ([`correlate::Untracked`]).
+    tracked: std::sync::Mutex<std::collections::HashSet<GroupKey>>,
+    tracking_cap: Option<usize>,
 }
 
 /// One file's contribution, merged in path order.
@@ -139,6 +143,9 @@ impl Scanner {
     /// A scanner for `rules`; `opts.grouping` is forced to per-key.
     pub fn new(rules: Arc<RuleSet>, mut opts: Options) -> Self {
         opts.grouping = crate::diagnosis::Grouping::PerKey;
+        let tracking_cap = opts
+            .max_findings
+            .map(crate::diagnosis::Omitted::tracking_cap);
         let mut literals: Vec<String> = rules
             .rules
             .iter()
@@ -156,9 +163,28 @@ impl Scanner {
             opts,
             prefilter,
             audit_action_is_literal: literals.iter().any(|l| l.as_bytes() == AUDIT_ACTION),
+            tracked: std::sync::Mutex::new(std::collections::HashSet::new()),
+            tracking_cap,
             literals,
             progress: None,
         }
+    }
+
+    /// Whether the scan follows failure group `g` in full: it does while it follows fewer than
+    /// its cap of groups (always without `--max-findings`), and ever after for those it took.
+    fn follows(&self, g: &GroupKey) -> bool {
+        let Some(cap) = self.tracking_cap else {
+            return true;
+        };
+        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        if tracked.contains(g) {
+            return true;
+        }
+        if tracked.len() < cap {
+            tracked.insert(g.clone());
+            return true;
+        }
+        false
     }
 
     /// The rules in use.
@@ -236,6 +262,9 @@ impl Scanner {
             .collect();
         let keys: Vec<_> = docs.iter().flat_map(|d| d.keys.iter().cloned()).collect();
         correlate::enrich(&mut diagnosis, &facts, &keys, &self.rules, &opts);
+        if let Some(cap) = opts.max_findings {
+            count_untracked(&mut diagnosis, &facts.untracked, cap);
+        }
         ScanReport {
             diagnosis,
             files,
@@ -433,6 +462,34 @@ impl Scanner {
             !whole && !gzip,
         ))
     }
+}
+
+/// Add the failures counted without following them to what the report leaves out.
+fn count_untracked(d: &mut crate::diagnosis::Diagnosis, u: &correlate::Untracked, cap: usize) {
+    if u.is_empty() {
+        return;
+    }
+    let o = d.omitted.get_or_insert_with(|| crate::diagnosis::Omitted {
+        cap,
+        findings: 0,
+        failures: 0,
+        by_class: Vec::new(),
+        untracked: 0,
+    });
+    for (class, groups) in &u.groups {
+        let failures = u.failures.get(class).copied().unwrap_or(0);
+        o.findings += groups.len();
+        o.failures += failures;
+        o.untracked += groups.len();
+        match o.by_class.iter_mut().find(|(c, _, _)| c == class) {
+            Some((_, n, f)) => {
+                *n += groups.len();
+                *f += failures;
+            }
+            None => o.by_class.push((*class, groups.len(), failures)),
+        }
+    }
+    o.by_class.sort_by_key(|(_, n, _)| std::cmp::Reverse(*n));
 }
 
 fn entry_dir(entry: &FileEntry) -> String {
@@ -651,8 +708,22 @@ impl<'a> FileState<'a> {
             if let (Some(id), Some(name)) = (&r.node_id, &r.node) {
                 self.facts.node_aliases.insert((id.clone(), name.clone()));
             }
+            // A group first seen once the scan follows its cap of them is counted, not followed:
+            // no record kept, no tally, no timeline, no signal (memory stays bounded).
+            let (groups, untracked): (Vec<_>, Vec<_>) = r
+                .groups
+                .into_iter()
+                .partition(|(g, _)| self.facts.groups.contains_key(g) || self.scanner.follows(g));
+            for (g, _) in &untracked {
+                if g.in_focus(&self.scanner.opts) {
+                    self.facts.untracked.saw(g);
+                }
+            }
+            if groups.is_empty() && !untracked.is_empty() && r.notes.is_empty() {
+                continue;
+            }
             let keep = keep_all
-                || r.groups.iter().any(|(g, _)| {
+                || groups.iter().any(|(g, _)| {
                     self.kept_per_group.get(g).copied().unwrap_or(0) < KEEP_PER_GROUP
                 })
                 || r.notes
@@ -677,7 +748,7 @@ impl<'a> FileState<'a> {
                     });
                 sig.saw(r.ms, r.node.as_deref());
             }
-            for (g, c) in &r.groups {
+            for (g, c) in &groups {
                 let entry = match self.facts.groups.get_mut(g) {
                     Some(entry) => entry,
                     None => self.facts.groups.entry(g.clone()).or_default(),
@@ -696,7 +767,7 @@ impl<'a> FileState<'a> {
                 }
             }
             if keep {
-                for (g, _) in r.groups {
+                for (g, _) in groups {
                     *self.kept_per_group.entry(g).or_default() += 1;
                 }
                 for n in r.notes {
