@@ -713,7 +713,7 @@ impl<'a> FileState<'a> {
             let (groups, untracked): (Vec<_>, Vec<_>) = r
                 .groups
                 .into_iter()
-                .partition(|(g, _)| self.facts.groups.contains_key(g) || self.scanner.follows(g));
+                .partition(|(g, _)| self.scanner.follows(g));
             for (g, _) in &untracked {
                 if g.in_focus(&self.scanner.opts) {
                     self.facts.untracked.saw(g);
