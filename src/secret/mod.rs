@@ -533,7 +533,7 @@ pub fn scan(text: &str) -> Scanned {
 
 /// The words each structural pass looks for (lower case), in the order of [`pass_windows`]:
 /// every match of a pass's pattern holds one of them, on the line the match starts on.
-const PASS_WORDS: [&[&str]; 6] = [
+const PASS_WORDS: [&[&str]; 7] = [
     // NAMED_SECRET
     &["pass", "pwd", "secret", "token", "credential", "auth"],
     // PASSWORD
@@ -566,10 +566,12 @@ const PASS_WORDS: [&[&str]; 6] = [
         "api-key",
         "credential",
     ],
+    // NEW_VALUE
+    &["new value:"],
 ];
 
 /// [`PASS_WORDS`], one automaton per pass.
-static PASS_FINDERS: LazyLock<[AhoCorasick; 6]> = LazyLock::new(|| PASS_WORDS.map(finder));
+static PASS_FINDERS: LazyLock<[AhoCorasick; 7]> = LazyLock::new(|| PASS_WORDS.map(finder));
 
 /// An automaton for `words`, leftmost-first so that it searches with SIMD (Teddy) rather than
 /// byte by byte: which word is found first does not matter, only that the line holds one.
@@ -617,19 +619,9 @@ fn pass_windows(
         ),
         (&*CREDENTIALS_CALL, near(4, 4)),
         (&*NAMED_VARIABLE, near(5, 3)),
-        (
-            &*NEW_VALUE,
-            windows(
-                text.len(),
-                nl,
-                word_lines(lower, &NEW_VALUE_WORD).into_iter(),
-                1,
-            ),
-        ),
+        (&*NEW_VALUE, near(6, 1)),
     ]
 }
-
-static NEW_VALUE_WORD: LazyLock<AhoCorasick> = LazyLock::new(|| finder(&["new value:"]));
 
 /// The first offset of one of `words` on each line of `lower` that holds one, in order: one
 /// search per such line, however many words the line holds.
