@@ -1030,10 +1030,14 @@ fn distinct_keys_past_the_tracking_cap_are_counted_and_said() {
     for i in 0..10_000 {
         log.push_str(&line(i));
     }
-    // 500 more keys, each failing twice, first seen once 10,000 are followed.
+    // 500 more keys, each failing twice, first seen once 10,000 are followed; one of them
+    // fails 50 times.
     for i in 10_000..10_500 {
         log.push_str(&line(i));
         log.push_str(&line(i));
+    }
+    for _ in 0..48 {
+        log.push_str(&line(10_250));
     }
     std::fs::write(dir.path().join("es_server.log"), &log).unwrap();
     let path = dir.path().to_str().unwrap();
@@ -1047,14 +1051,41 @@ fn distinct_keys_past_the_tracking_cap_are_counted_and_said() {
     assert_eq!(report["findings"].as_array().unwrap().len(), 1000);
     let omitted = &report["omitted"];
     assert_eq!(omitted["findings"], 9500, "{omitted}");
-    assert_eq!(omitted["failures"], 10_000, "{omitted}");
+    assert_eq!(omitted["failures"], 10_048, "{omitted}");
     assert_eq!(omitted["untracked_findings"], 500, "{omitted}");
     assert_eq!(omitted["tracking_cap"], 10_000, "{omitted}");
+    // The one that fails again and again is named first.
+    let top = &omitted["untracked_most_frequent"];
+    assert_eq!(top.as_array().unwrap().len(), 5, "{top}");
+    assert_eq!(top[0]["key_id"], "k0000000000000010250", "{top}");
+    assert_eq!(top[0]["failures"], 50, "{top}");
+    assert_eq!(top[0]["class"], "missing", "{top}");
+    // And `--key` follows it in full, cap or not.
+    let out = keydoctor(
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--key",
+            "k0000000000000010250",
+            path,
+        ],
+        "",
+    );
+    let focused: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        focused["findings"][0]["key_id"], "k0000000000000010250",
+        "{}",
+        out.stdout
+    );
+    assert_eq!(focused["findings"][0]["count"], 50, "{}", out.stdout);
     for format in ["human", "markdown"] {
         let out = keydoctor(&["scan", "--format", format, "--now", NOW, path], "");
         assert!(
             crate::support::flat(&out.stdout).contains(
-                "500 of them were first seen after 10000 distinct failures were already followed in full, so they were only counted"
+                "500 of them were first seen after 10000 distinct failures were already followed in full, so they were only counted (the most frequent of them: key k0000000000000010250 (50 failures),"
             ),
             "{format}:\n{}",
             out.stdout

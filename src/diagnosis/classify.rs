@@ -380,6 +380,7 @@ fn cap_groups(
         failures: rest.iter().map(|(_, o)| o.len()).sum(),
         by_class,
         untracked: 0,
+        untracked_top: Vec::new(),
     };
     (ranked.into_iter().collect(), focused_out, Some(omitted))
 }

@@ -165,24 +165,36 @@ pub struct Facts {
 
 /// Failures a scan counts without following them (see
 /// [`crate::diagnosis::Omitted::tracking_cap`]): per class, the distinct groups by a 64-bit
-/// hash of their key (8 bytes each, however long the key) and the matches.
+/// hash of their key (8 bytes each, however long the key) and the failures; and the groups seen
+/// more than once, by name and count, up to [`Untracked::MAX_NAMED`], so that a key failing
+/// again and again among a flood of one-off ids is still named.
 #[derive(Debug, Clone, Default)]
 pub struct Untracked {
     pub groups: BTreeMap<Class, std::collections::HashSet<u64>>,
     pub failures: BTreeMap<Class, usize>,
+    named: std::collections::HashMap<u64, (GroupKey, usize)>,
 }
 
 impl Untracked {
+    /// Repeated groups kept by name, at most.
+    pub const MAX_NAMED: usize = 1000;
+
     /// Count one match of `key`.
     pub fn saw(&mut self, key: &GroupKey) {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        self.groups
-            .entry(key.class())
-            .or_default()
-            .insert(h.finish());
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        let h = hasher.finish();
         *self.failures.entry(key.class()).or_default() += 1;
+        if self.groups.entry(key.class()).or_default().insert(h) {
+            return;
+        }
+        // Seen before: count it by name (its first failure and this one, when first named).
+        if let Some((_, n)) = self.named.get_mut(&h) {
+            *n += 1;
+        } else if self.named.len() < Self::MAX_NAMED {
+            self.named.insert(h, (key.clone(), 2));
+        }
     }
 
     pub fn merge(&mut self, other: Untracked) {
@@ -192,10 +204,32 @@ impl Untracked {
         for (class, n) in other.failures {
             *self.failures.entry(class).or_default() += n;
         }
+        for (h, (key, n)) in other.named {
+            let room = self.named.len() < Self::MAX_NAMED;
+            match self.named.get_mut(&h) {
+                Some((_, m)) => *m += n,
+                None if room => {
+                    self.named.insert(h, (key, n));
+                }
+                None => {}
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// The `n` named groups with the most failures: (class, key id, failures), most first.
+    pub fn most_frequent(&self, n: usize) -> Vec<(Class, String, usize)> {
+        let mut top: Vec<(Class, String, usize)> = self
+            .named
+            .values()
+            .filter_map(|(key, count)| Some((key.class(), key.key()?.to_string(), *count)))
+            .collect();
+        top.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+        top.truncate(n);
+        top
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Omitted {
     /// Of `findings`, those a scan counted without following them: first seen after it was
     /// already following its cap of distinct failures ([`Omitted::tracking_cap`]).
     pub untracked: usize,
+    /// The untracked failures that repeat most: (class, key id, failures), most first.
+    pub untracked_top: Vec<(Class, String, usize)>,
 }
 
 impl Omitted {

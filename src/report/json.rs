@@ -54,6 +54,16 @@ struct OmittedOut {
     untracked_findings: usize,
     #[serde(skip_serializing_if = "is_zero")]
     tracking_cap: usize,
+    /// Of the untracked, the keys that fail most (seen more than once), most first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    untracked_most_frequent: Vec<UntrackedKeyOut>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct UntrackedKeyOut {
+    class: &'static str,
+    key_id: String,
+    failures: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -387,6 +397,15 @@ pub(super) fn report<X: Serialize>(d: &Diagnosis, opts: &RenderOptions) -> Repor
                 })
                 .collect(),
             untracked_findings: o.untracked,
+            untracked_most_frequent: o
+                .untracked_top
+                .iter()
+                .map(|(c, key_id, failures)| UntrackedKeyOut {
+                    class: c.as_str(),
+                    key_id: key_id.clone(),
+                    failures: *failures,
+                })
+                .collect(),
             tracking_cap: if o.untracked > 0 {
                 crate::diagnosis::Omitted::tracking_cap(o.cap)
             } else {

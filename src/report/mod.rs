@@ -249,10 +249,20 @@ pub(crate) fn omitted_line(d: &Diagnosis) -> Option<String> {
         .map(|(c, n, f)| format!("{n} {} ({})", c.as_str(), plural(*f, "failure")))
         .collect();
     let untracked = if o.untracked > 0 {
+        let top: Vec<String> = o
+            .untracked_top
+            .iter()
+            .map(|(_, key, n)| format!("key {key} ({})", plural(*n, "failure")))
+            .collect();
         format!(
-            " {} of them were first seen after {} distinct failures were already followed in full, so they were only counted;",
+            " {} of them were first seen after {} distinct failures were already followed in full, so they were only counted{};",
             o.untracked,
-            crate::diagnosis::Omitted::tracking_cap(o.cap)
+            crate::diagnosis::Omitted::tracking_cap(o.cap),
+            if top.is_empty() {
+                String::new()
+            } else {
+                format!(" (the most frequent of them: {}; --key <id> follows one)", top.join(", "))
+            }
         )
     } else {
         String::new()

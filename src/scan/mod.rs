@@ -171,13 +171,20 @@ impl Scanner {
     }
 
     /// Whether the scan follows failure group `g` in full: it does while it follows fewer than
-    /// its cap of groups (always without `--max-findings`), and ever after for those it took.
+    /// its cap of groups (always without `--max-findings`), ever after for those it took, and
+    /// always for a key `--key` asks for.
     fn follows(&self, g: &GroupKey) -> bool {
         let Some(cap) = self.tracking_cap else {
             return true;
         };
         let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
         if tracked.contains(g) {
+            return true;
+        }
+        // A key asked for by `--key` is followed whatever came before it (the keys asked for
+        // are few).
+        if !self.opts.focus_keys.is_empty() && g.in_focus(&self.opts) {
+            tracked.insert(g.clone());
             return true;
         }
         if tracked.len() < cap {
@@ -475,7 +482,9 @@ fn count_untracked(d: &mut crate::diagnosis::Diagnosis, u: &correlate::Untracked
         failures: 0,
         by_class: Vec::new(),
         untracked: 0,
+        untracked_top: Vec::new(),
     });
+    o.untracked_top = u.most_frequent(5);
     for (class, groups) in &u.groups {
         let failures = u.failures.get(class).copied().unwrap_or(0);
         o.findings += groups.len();
