@@ -268,11 +268,16 @@ pub(crate) fn omitted_line(d: &Diagnosis) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "{} more {} beyond --max-findings {} are counted, not shown: {}. The most frequent are shown;{untracked} raise --max-findings (0: no cap) or narrow with --key / --class to see others.",
+        "{} more {} beyond --max-findings {} are counted, not shown: {}. The most frequent {} shown;{untracked} raise --max-findings (0: no cap) or narrow with --key / --class to see others.",
         o.findings,
         if o.findings == 1 { "finding" } else { "findings" },
         o.cap,
-        parts.join(", ")
+        parts.join(", "),
+        if o.untracked > 0 {
+            "of those followed in full are"
+        } else {
+            "are"
+        }
     ))
 }
 
