@@ -1041,9 +1041,8 @@ fn distinct_keys_past_the_tracking_cap_are_counted_and_said() {
     }
     std::fs::write(dir.path().join("es_server.log"), &log).unwrap();
     let path = dir.path().to_str().unwrap();
-    let out = keydoctor(&["scan", "--format", "json", "--now", NOW, path], "");
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let (code, report) = scan_json(&[path]);
+    assert_eq!(code, 1);
     assert_eq!(
         report["summary"]["text"],
         "10500 findings (10500 missing, 1000 shown in full) in 1 file."
@@ -1061,26 +1060,12 @@ fn distinct_keys_past_the_tracking_cap_are_counted_and_said() {
     assert_eq!(top[0]["failures"], 50, "{top}");
     assert_eq!(top[0]["class"], "missing", "{top}");
     // And `--key` follows it in full, cap or not.
-    let out = keydoctor(
-        &[
-            "scan",
-            "--format",
-            "json",
-            "--now",
-            NOW,
-            "--key",
-            "k0000000000000010250",
-            path,
-        ],
-        "",
-    );
-    let focused: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let (_, focused) = scan_json(&["--key", "k0000000000000010250", path]);
     assert_eq!(
         focused["findings"][0]["key_id"], "k0000000000000010250",
-        "{}",
-        out.stdout
+        "{focused}"
     );
-    assert_eq!(focused["findings"][0]["count"], 50, "{}", out.stdout);
+    assert_eq!(focused["findings"][0]["count"], 50, "{focused}");
     for format in ["human", "markdown"] {
         let out = keydoctor(&["scan", "--format", format, "--now", NOW, path], "");
         assert!(
