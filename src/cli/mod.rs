@@ -268,10 +268,11 @@ struct ScanArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
-    /// Only failures at or after this time (e.g. 2026-11-20T00:00, 2026-11-20, RFC 3339).
+    /// Only failures at or after this time: a time value before now (2h, 7d, 90m; now is --now
+    /// when given), 2026-11-20T00:00, 2026-11-20 or RFC 3339.
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
-    /// Only failures at or before this time.
+    /// Only failures at or before this time (the same forms as --since).
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
     /// Only findings about this key id (repeatable).

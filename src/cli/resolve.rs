@@ -34,12 +34,16 @@ pub(super) fn now(given: Option<&str>) -> Result<i64, Error> {
     }
 }
 
-/// `--since` / `--until`: RFC 3339, `2026-11-20T00:00`, or a date.
-pub(super) fn time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, Error> {
+/// `--since` / `--until`: a time value before `now_ms` (`2h`, `7d`, `90m`: Elasticsearch's
+/// units), RFC 3339, `2026-11-20T00:00`, or a date.
+pub(super) fn time_arg(flag: &str, given: Option<&str>, now_ms: i64) -> Result<Option<i64>, Error> {
     let Some(text) = given else {
         return Ok(None);
     };
     let t = text.trim();
+    if let Some(ago) = crate::diagnosis::timeline::parse_time_value(t) {
+        return Ok(Some(now_ms.saturating_sub(ago)));
+    }
     let padded = match t.len() {
         10 => format!("{t}T00:00:00"),
         16 => format!("{t}:00"),
@@ -49,7 +53,7 @@ pub(super) fn time_arg(flag: &str, given: Option<&str>) -> Result<Option<i64>, E
         .map(Some)
         .ok_or_else(|| {
             Error::Usage(format!(
-                "{flag} `{text}` is not a time (expected e.g. 2026-11-20T00:00, 2026-11-20 or RFC 3339; no zone means UTC)"
+                "{flag} `{text}` is not a time (expected e.g. 2h or 7d before now, 2026-11-20T00:00, 2026-11-20 or RFC 3339; no zone means UTC)"
             ))
         })
 }

@@ -26,8 +26,8 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     );
     let studied = resolve::studied_key(d.with_key_env.as_deref(), io)?;
     opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
-    opts.since_ms = resolve::time_arg("--since", args.since.as_deref())?;
-    opts.until_ms = resolve::time_arg("--until", args.until.as_deref())?;
+    opts.since_ms = resolve::time_arg("--since", args.since.as_deref(), opts.now_ms)?;
+    opts.until_ms = resolve::time_arg("--until", args.until.as_deref(), opts.now_ms)?;
     let classes = args
         .classes
         .iter()
