@@ -154,11 +154,13 @@ impl Document {
                     l - last <= 30 && failure[r] && !(r + 1..=record_at(l)).any(|k| failure[k])
                 });
                 match before.or(after) {
-                    Some((line, _)) => by_line
-                        .iter()
-                        .filter(|&&(l, _)| l == line)
-                        .map(|&(_, i)| i)
-                        .collect(),
+                    // Every credential of that line: a binary search, not a walk of them all
+                    // for each record (a paste of many headers has as many credentials).
+                    Some((line, _)) => {
+                        let from = by_line.partition_point(|&(l, _)| l < line);
+                        let to = by_line.partition_point(|&(l, _)| l <= line);
+                        by_line[from..to].iter().map(|&(_, i)| i).collect()
+                    }
                     None => Vec::new(),
                 }
             };
