@@ -22,8 +22,40 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The commit being built and its date (`git`, when the sources are a checkout; `KEYDOCTOR_COMMIT`
+/// when set, for builds from a tarball), for `--version`. Nothing when neither says.
+fn commit(root: &Path) -> Option<String> {
+    println!("cargo:rerun-if-env-changed=KEYDOCTOR_COMMIT");
+    if let Ok(given) = std::env::var("KEYDOCTOR_COMMIT") {
+        return Some(given).filter(|c| !c.trim().is_empty());
+    }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let dir = PathBuf::from(git(&["rev-parse", "--absolute-git-dir"])?);
+    // A new commit moves HEAD or the branch it names: rebuild the version then.
+    println!("cargo:rerun-if-changed={}", dir.join("HEAD").display());
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        println!("cargo:rerun-if-changed={}", dir.join(branch).display());
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("packed-refs").display()
+    );
+    git(&["log", "-1", "--format=%h %cs", "--abbrev=12"]).filter(|c| !c.is_empty())
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
+    if let Some(commit) = commit(&root) {
+        println!("cargo:rustc-env=KEYDOCTOR_COMMIT={commit}");
+    }
     let rules = root.join("rules");
     println!("cargo:rerun-if-changed=rules");
     let mut files = Vec::new();

@@ -3,7 +3,7 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-use crate::support::{fixture, keydoctor, keydoctor_with, NOW};
+use crate::support::{fixture, keydoctor, keydoctor_with, root, NOW};
 
 const EXPIRED: &str = r#"{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request","additional_unsuccessful_credentials":"API key: api key is expired"}]},"status":401}"#;
 
@@ -233,6 +233,35 @@ fn help_and_version_exit_0_and_document_exit_codes() {
 }
 
 #[test]
+fn the_version_names_the_commit_and_counts_the_embedded_rules_and_checks() {
+    let out = keydoctor(&["--version"], "");
+    assert_eq!(out.code, 0);
+    let list: serde_json::Value =
+        serde_json::from_str(&keydoctor(&["rules", "list", "--format", "json"], "").stdout)
+            .unwrap();
+    let rules = list["rules"].as_array().unwrap();
+    let checks = rules.iter().filter(|r| r["kind"] == "check").count();
+    let want = format!("{} rules, {checks} doctor checks)", rules.len() - checks);
+    assert!(out.stdout.contains(&want), "{}: wants {want}", out.stdout);
+    assert!(out
+        .stdout
+        .starts_with(concat!("keydoctor ", env!("CARGO_PKG_VERSION"), " (")));
+    // Built from this checkout, the commit is the one git names (a build outside git says
+    // "commit unknown" instead).
+    let head = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%h", "--abbrev=12"])
+        .current_dir(root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(head) => assert!(out.stdout.contains(&head), "{} lacks {head}", out.stdout),
+        None => assert!(out.stdout.contains("commit unknown"), "{}", out.stdout),
+    }
+}
+
+#[test]
 fn a_closed_stdout_is_a_quiet_exit() {
     // `keydoctor explain big.log | head -1`: the pipe closes early; no panic, no error text.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keydoctor"))
@@ -357,4 +386,219 @@ fn a_bad_rules_dir_exits_2_with_a_labelled_diagnostic() {
             predicate::str::contains("x.toml")
                 .and(predicate::str::contains("keydoctor::rule::toml")),
         );
+}
+
+#[test]
+fn output_writes_the_report_whole_to_its_file_and_a_failed_run_leaves_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("report.json");
+    let t = target.to_str().unwrap();
+    let incident = crate::support::root().join("fixtures/scan/incident");
+    let incident = incident.to_str().unwrap();
+    let direct = keydoctor(
+        &[
+            "scan",
+            incident,
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--no-config",
+        ],
+        "",
+    );
+    let out = keydoctor(
+        &[
+            "scan",
+            incident,
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--no-config",
+            "--output",
+            t,
+        ],
+        "",
+    );
+    // The same report and exit status as on stdout; stdout itself stays empty.
+    assert_eq!(out.code, direct.code);
+    assert_eq!(out.stdout, "");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), direct.stdout);
+
+    // A run that fails keeps the old report and leaves no temp file; its JSON error is on stdout.
+    let failed = keydoctor(
+        &["scan", "/nonexistent/logs", "--format", "json", "-o", t],
+        "",
+    );
+    assert_eq!(failed.code, 2);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), direct.stdout);
+    let error: serde_json::Value = serde_json::from_str(&failed.stdout).unwrap();
+    assert!(error["error"]["message"].is_string(), "{}", failed.stdout);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.json"]);
+
+    // The file goes through the one redacting writer, like stdout.
+    let key = "Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWk2bHAyYXhUTm1zeWFrdzl0dk5udw==\n{\"error\":{\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\"},\"status\":401}\n";
+    let md = dir.path().join("paste.md");
+    let out = keydoctor(
+        &[
+            "explain",
+            "--format",
+            "markdown",
+            "-o",
+            md.to_str().unwrap(),
+        ],
+        key,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("401") || text.contains("authenticate"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("dWk2bHAyYXhUTm1zeWFrdzl0dk5udw")
+            && !text.contains("VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6"),
+        "{text}"
+    );
+}
+
+#[test]
+fn output_is_refused_with_follow_and_in_a_missing_directory() {
+    let out = keydoctor(&["scan", ".", "--follow", "--output", "x.json"], "");
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--output with --follow"),
+        "{}",
+        out.stderr
+    );
+    let out = keydoctor(&["explain", "--output", "/nonexistent/dir/x.md"], "");
+    assert_eq!(out.code, 2);
+    assert!(
+        crate::support::flat(&out.stderr).contains("does not exist"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn completions_are_valid_scripts_that_know_every_command_and_flag() {
+    let commands = [
+        "explain",
+        "scan",
+        "key",
+        "expiring",
+        "rotate",
+        "impact",
+        "doctor",
+        "rules",
+        "completions",
+        "man",
+    ];
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = keydoctor(&["completions", shell], "");
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        // fish names a flag without its dashes (`-l since`).
+        for word in commands
+            .iter()
+            .chain(&["since", "output", "max-findings", "as-of"])
+        {
+            assert!(out.stdout.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    // The bash script parses (bash is on every machine this runs on).
+    let bash = keydoctor(&["completions", "bash"], "").stdout;
+    let mut child = std::process::Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), bash.as_bytes()).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let out = keydoctor(&["completions", "tcsh"], "");
+    assert_eq!(out.code, 2);
+}
+
+#[test]
+fn man_prints_the_page_and_writes_one_per_command() {
+    let page = keydoctor(&["man"], "");
+    assert_eq!(page.code, 0, "{}", page.stderr);
+    assert!(
+        page.stdout.contains(".TH keydoctor 1"),
+        "{}",
+        &page.stdout[..200.min(page.stdout.len())]
+    );
+    assert!(page.stdout.contains("Exit codes"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = keydoctor(&["man", "--dir", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for command in [
+        "explain", "scan", "key", "expiring", "rotate", "impact", "doctor", "rules",
+    ] {
+        let path = dir.path().join(format!("keydoctor-{command}.1"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            text.contains(&format!(".TH keydoctor-{command} 1")),
+            "{command}"
+        );
+        // The synopsis is the command as typed, and its examples are there.
+        assert!(text.contains(&format!("keydoctor {command}")), "{command}");
+        assert!(out.stdout.contains(&path.display().to_string()));
+    }
+    let scan = std::fs::read_to_string(dir.path().join("keydoctor-scan.1")).unwrap();
+    assert!(scan.contains("Examples"), "{scan}");
+}
+
+#[test]
+fn as_of_is_now_and_takes_a_date() {
+    let meta = crate::support::root().join("fixtures/scan/incident/api_keys.json");
+    let meta = meta.to_str().unwrap();
+    let run = |flag: &str, when: &str| {
+        keydoctor(
+            &[
+                "expiring",
+                "--metadata",
+                meta,
+                "--within",
+                "30d",
+                "--format",
+                "json",
+                flag,
+                when,
+            ],
+            "",
+        )
+    };
+    let now = run("--now", "2026-11-23T00:00:00Z");
+    for (flag, when) in [
+        ("--as-of", "2026-11-23"),
+        ("--now", "2026-11-23T00:00"),
+        ("--as-of", "2026-11-23T00:00:00+00:00"),
+    ] {
+        let other = run(flag, when);
+        assert_eq!(
+            (other.code, &other.stdout),
+            (now.code, &now.stdout),
+            "{flag} {when}: {}",
+            other.stderr
+        );
+    }
+    let bad = run("--as-of", "last tuesday");
+    assert_eq!(bad.code, 2);
+    assert!(
+        crate::support::flat(&bad.stderr).contains("is not a time"),
+        "{}",
+        bad.stderr
+    );
 }

@@ -11,16 +11,18 @@ mod resolve;
 mod rotate;
 mod rules;
 mod scan;
+mod shell;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::error::{exit_code, Error, Outcome};
+use crate::report::atomic::AtomicFile;
 use crate::report::redacting::Redacting;
 use crate::report::terminal::{Allow, ControlGuard};
 use crate::report::{render, Format, RenderOptions};
@@ -104,44 +106,88 @@ enum ColorChoice {
 enum Command {
     /// Explain pasted error output: Elasticsearch error bodies, client exceptions, agent, server
     /// and audit log lines, curl output, key metadata.
+    #[command(
+        after_help = "Examples:\n  keydoctor explain                          paste the error, then Ctrl-D\n  keydoctor explain error.txt                a saved error, client log or curl -v output\n  kubectl logs deploy/logstash | keydoctor explain\n  keydoctor explain error.txt --metadata keys.json --es-version 8.15\n                                             joined with GET /_security/api_key's answer\n  keydoctor explain error.txt --share        Markdown with pseudonyms, for a ticket"
+    )]
     Explain(ExplainArgs),
     /// Scan log files and directories (server, audit, Logstash, Beats, Agent, Kibana logs,
     /// rotated .gz, key metadata): which API keys fail, why, since when, and who did it.
+    #[command(
+        after_help = "Examples:\n  keydoctor scan /var/log/elasticsearch\n  keydoctor scan api-diagnostics-20261120-101500.zip --now 2026-11-20T10:15\n                                             a support bundle, as of when it was taken\n  keydoctor scan logs/ --since 2h --class invalidated --key VuaCfGcBCdbkQm-e5aOx\n  keydoctor scan logs/ --follow              keep watching, print new findings\n  keydoctor scan prod/ --remote-logs remote/ both sides of a cross-cluster setup"
+    )]
     Scan(ScanArgs),
     /// What the key metadata says about one key: state, dates, owner, privileges. Takes a key
     /// id or an encoded credential (only its id is used or shown).
+    #[command(
+        after_help = "Examples:\n  keydoctor key VuaCfGcBCdbkQm-e5aOx --metadata api_keys.json\n  ES_API_KEY=… keydoctor key VuaCfGcBCdbkQm-e5aOx --es-url https://localhost:9200"
+    )]
     Key(KeyArgs),
     /// Keys expiring within a window (and keys that never expire), for cron and alerting:
     /// exit 1 when any, or when a key has already expired.
+    #[command(
+        after_help = "Examples:\n  keydoctor expiring --within 14d --es-url https://localhost:9200\n  keydoctor expiring --metadata api_keys.json --include-no-expiry --logs audit/\n                                             with each key's last use"
+    )]
     Expiring(ExpiringArgs),
     /// A rotation plan for one key: create the replacement (its descriptors and metadata
     /// copied, a fresh expiration), deploy, verify, and only then invalidate the old key.
+    #[command(
+        after_help = "Examples:\n  keydoctor rotate VuaCfGcBCdbkQm-e5aOx --metadata api_keys.json --expiration 90d\n  keydoctor rotate VuaCfGcBCdbkQm-e5aOx --es-url https://localhost:9200 --curl"
+    )]
     Rotate(RotateArgs),
     /// Before invalidating a key: who uses it (audit logs), who fails with it, and the safe
     /// order of steps.
+    #[command(
+        after_help = "Examples:\n  keydoctor impact VuaCfGcBCdbkQm-e5aOx --logs /var/log/elasticsearch/\n  keydoctor impact VuaCfGcBCdbkQm-e5aOx --logs audit/ --metadata api_keys.json"
+    )]
     Impact(ImpactArgs),
     /// Check a live cluster: security, TLS and the API key service on, keys that never expire
     /// or expire soon, remote clusters set up for API keys (sniff vs proxy, ports, credentials).
+    #[command(
+        after_help = "Examples:\n  ES_API_KEY=… keydoctor doctor --es-url https://localhost:9200\n  keydoctor doctor --es-url https://es.internal:9200 --ca-cert ca.pem --within 30d"
+    )]
     Doctor(DoctorArgs),
     /// Inspect and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Print the shell completion script: `keydoctor completions bash > ~/.local/share/bash-completion/completions/keydoctor`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page keydoctor(1) in roff (`keydoctor man | man -l -`), or write one page
+    /// per command into a directory.
+    Man {
+        /// Write keydoctor.1 and keydoctor-<command>.1 into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
 struct DoctorArgs {
     /// Keys expiring within this window are findings (a time value: 14d, 36h).
-    #[arg(long, value_name = "TIME", default_value = "14d")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        default_value = "14d",
+        help_heading = "Input"
+    )]
     within: String,
     /// Add check rules from this directory (checks/<id>.toml); same ids override.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Rules and suppressions")]
     rules: Option<PathBuf>,
     /// Suppressions to apply, by rule, key or class (default: ./.keydoctor.toml when there is
     /// one): a key known to never expire, with the reason.
-    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "no_config",
+        help_heading = "Rules and suppressions"
+    )]
     config: Option<PathBuf>,
     /// Ignore ./.keydoctor.toml.
-    #[arg(long)]
+    #[arg(long, help_heading = "Rules and suppressions")]
     no_config: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
@@ -149,8 +195,15 @@ struct DoctorArgs {
     output: OutputArgs,
     #[command(flatten)]
     exit: ExitArgs,
-    /// Treat this instant as now (RFC 3339).
-    #[arg(long, hide = true)]
+    /// Analyse as of this instant instead of the clock (an old support bundle: the time it was
+    /// taken): expiry, retention and relative times count from it. RFC 3339, 2026-11-20T10:15
+    /// or a date; no zone means UTC.
+    #[arg(
+        long,
+        visible_alias = "as-of",
+        value_name = "TIME",
+        help_heading = "Input"
+    )]
     now: Option<String>,
 }
 
@@ -160,15 +213,19 @@ struct RotateArgs {
     #[arg(value_name = "ID_OR_ENCODED")]
     key: String,
     /// The replacement's lifetime (a time value, e.g. 90d); default: the old key's, else 90d.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", help_heading = "Replacement")]
     expiration: Option<String>,
     /// Add an index privilege to the replacement: PATTERN:PRIV[,PRIV] (patterns joined by |);
     /// repeatable. The plan shows the change as a diff.
-    #[arg(long = "add-index-privilege", value_name = "PATTERN:PRIVS")]
+    #[arg(
+        long = "add-index-privilege",
+        value_name = "PATTERN:PRIVS",
+        help_heading = "Replacement"
+    )]
     add_index_privilege: Vec<String>,
     /// Add snippets (snippets.toml, whose `rotate-key` the plan is made of) and rules from this
     /// directory; same ids override.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Rules and suppressions")]
     rules: Option<PathBuf>,
     #[command(flatten)]
     source: MetadataArgs,
@@ -193,13 +250,18 @@ struct ImpactArgs {
     #[arg(value_name = "ID_OR_ENCODED")]
     key: String,
     /// Logs to read (audit logs above all: they show each successful use), repeatable.
-    #[arg(long = "logs", value_name = "PATH", required = true)]
+    #[arg(
+        long = "logs",
+        value_name = "PATH",
+        required = true,
+        help_heading = "Input"
+    )]
     logs: Vec<PathBuf>,
     /// Key metadata (optional): a saved GET /_security/api_key response, or --es-url.
     #[command(flatten)]
     source: MetadataArgs,
     /// Add rules, and products (products.toml), from this directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Rules and suppressions")]
     rules: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
@@ -210,18 +272,31 @@ struct ImpactArgs {
 struct MetadataArgs {
     /// Key metadata to read: a saved response of GET /_security/api_key or
     /// POST /_security/_query/api_key (repeatable).
-    #[arg(long = "metadata", value_name = "FILE", conflicts_with = "es_url")]
+    #[arg(
+        long = "metadata",
+        value_name = "FILE",
+        conflicts_with = "es_url",
+        help_heading = "Input"
+    )]
     metadata: Vec<PathBuf>,
     #[command(flatten)]
     cluster: ClusterArgs,
-    /// Treat this instant as now (RFC 3339).
-    #[arg(long, hide = true)]
+    /// Analyse as of this instant instead of the clock (an old support bundle: the time it was
+    /// taken): expiry, retention and relative times count from it. RFC 3339, 2026-11-20T10:15
+    /// or a date; no zone means UTC.
+    #[arg(
+        long,
+        visible_alias = "as-of",
+        value_name = "TIME",
+        help_heading = "Input"
+    )]
     now: Option<String>,
 }
 
 /// How to reach a live cluster. Credentials come from the environment only: ES_API_KEY (an
 /// encoded API key) or ES_USERNAME and ES_PASSWORD.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster (credentials: ES_API_KEY, or ES_USERNAME and ES_PASSWORD)")]
 struct ClusterArgs {
     /// The cluster's HTTP endpoint (default: $ELASTICSEARCH_URL). Only read-only calls are made.
     #[arg(long, value_name = "URL")]
@@ -244,16 +319,21 @@ struct ClusterArgs {
 #[derive(Debug, Args)]
 struct ExpiringArgs {
     /// The window: an Elasticsearch time value (14d, 36h, 90m).
-    #[arg(long, value_name = "TIME", default_value = "14d")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        default_value = "14d",
+        help_heading = "Input"
+    )]
     within: String,
     /// Also list the keys that never expire (a risk: nothing makes them rotate); they then
     /// count for the exit status.
-    #[arg(long)]
+    #[arg(long, help_heading = "Input")]
     include_no_expiry: bool,
     /// Also scan these logs (audit logs above all: `access_granted` and
     /// `authentication_success` carry the key id) for each key's last use: when, how often,
     /// from which clients, as whom (repeatable).
-    #[arg(long = "logs", value_name = "PATH")]
+    #[arg(long = "logs", value_name = "PATH", help_heading = "Input")]
     logs: Vec<PathBuf>,
     #[command(flatten)]
     source: MetadataArgs,
@@ -266,40 +346,45 @@ struct ScanArgs {
     /// Files and directories to scan (directories recursively).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    #[command(flatten)]
-    output: OutputArgs,
-    /// Only failures at or after this time: a time value before now (2h, 7d, 90m; now is --now
-    /// when given), 2026-11-20T00:00, 2026-11-20 or RFC 3339.
-    #[arg(long, value_name = "TIME")]
-    since: Option<String>,
-    /// Only failures at or before this time (the same forms as --since).
-    #[arg(long, value_name = "TIME")]
-    until: Option<String>,
-    /// Only findings about this key id (repeatable).
-    #[arg(long = "key", value_name = "ID")]
-    keys: Vec<String>,
-    /// Only findings of this class (repeatable), e.g. invalidated, under_privileged.
-    #[arg(long = "class", value_name = "CLASS")]
-    classes: Vec<String>,
     /// Follow symbolic links (loops are detected and reported).
-    #[arg(long)]
+    #[arg(long, help_heading = "Input")]
     follow_links: bool,
     /// The fulfilling (remote) cluster's logs, support bundle or saved API answers (repeatable):
     /// PATHs are then the querying cluster's, and cross-cluster symptoms are paired across the
     /// two, saying which side is silent.
-    #[arg(long = "remote-logs", value_name = "PATH")]
+    #[arg(long = "remote-logs", value_name = "PATH", help_heading = "Input")]
     remote_logs: Vec<PathBuf>,
     /// The fulfilling cluster's alias on the querying cluster (default: inferred from a key
     /// both sides name, `_remote/info`, or the only alias in the logs).
-    #[arg(long = "remote-alias", value_name = "ALIAS", requires = "remote_logs")]
+    #[arg(
+        long = "remote-alias",
+        value_name = "ALIAS",
+        requires = "remote_logs",
+        help_heading = "Input"
+    )]
     remote_alias: Option<String>,
     /// Keep watching the files (like tail -F, across rotation) and print new findings and
     /// growing counts as they appear; stop with Ctrl-C.
-    #[arg(long)]
+    #[arg(long, help_heading = "Input")]
     follow: bool,
     /// No progress bar.
-    #[arg(long, short)]
+    #[arg(long, short, help_heading = "Output")]
     quiet: bool,
+    /// Only failures at or after this time: a time value before now (2h, 7d, 90m; now is --now
+    /// when given), 2026-11-20T00:00, 2026-11-20 or RFC 3339.
+    #[arg(long, value_name = "TIME", help_heading = "Filters")]
+    since: Option<String>,
+    /// Only failures at or before this time (the same forms as --since).
+    #[arg(long, value_name = "TIME", help_heading = "Filters")]
+    until: Option<String>,
+    /// Only findings about this key id (repeatable).
+    #[arg(long = "key", value_name = "ID", help_heading = "Filters")]
+    keys: Vec<String>,
+    /// Only findings of this class (repeatable), e.g. invalidated, under_privileged.
+    #[arg(long = "class", value_name = "CLASS", help_heading = "Filters")]
+    classes: Vec<String>,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     diagnosis: DiagnosisArgs,
     /// With --follow: milliseconds between polls.
@@ -315,9 +400,9 @@ struct ExplainArgs {
     /// Files to read; `-` is standard input (the default when none is given).
     files: Vec<PathBuf>,
     #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
     diagnosis: DiagnosisArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// What a diagnosis needs besides its inputs (explain and scan).
@@ -325,7 +410,7 @@ struct ExplainArgs {
 struct DiagnosisArgs {
     /// Key metadata to join with the failures: a saved response of GET /_security/api_key or
     /// POST /_security/_query/api_key (repeatable).
-    #[arg(long = "metadata", value_name = "FILE")]
+    #[arg(long = "metadata", value_name = "FILE", help_heading = "Input")]
     metadata: Vec<PathBuf>,
     /// Ask the cluster about each finding's key (--es-url), to confirm or contradict it.
     #[command(flatten)]
@@ -333,40 +418,61 @@ struct DiagnosisArgs {
     /// The environment variable holding the failing client's encoded key: its id is the key of
     /// every failure whose text names none, and the cluster is asked about it. The value is
     /// never printed.
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", help_heading = "Input")]
     with_key_env: Option<String>,
     /// Also read the audit events shipped into these indices of the --es-url cluster (an index
     /// pattern, repeatable): failures, denials, key creation, changes and invalidations since
     /// --since (scan; default: the last 30 days).
-    #[arg(long = "audit-index", value_name = "PATTERN")]
+    #[arg(
+        long = "audit-index",
+        value_name = "PATTERN",
+        help_heading = "Cluster (credentials: ES_API_KEY, or ES_USERNAME and ES_PASSWORD)"
+    )]
     audit_index: Vec<String>,
     /// Add rules from this directory (laid out as <class>/<id>.toml); same ids override.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Rules and suppressions")]
     rules: Option<PathBuf>,
     /// The cluster's Elasticsearch version, for version-aware remediation (e.g. 8.3).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", help_heading = "Input")]
     es_version: Option<String>,
-    /// Treat this instant as now when deciding whether a key has expired (RFC 3339).
-    #[arg(long, hide = true)]
+    /// Analyse as of this instant instead of the clock (an old support bundle: the time it was
+    /// taken): expiry, retention and relative times count from it. RFC 3339, 2026-11-20T10:15
+    /// or a date; no zone means UTC.
+    #[arg(
+        long,
+        visible_alias = "as-of",
+        value_name = "TIME",
+        help_heading = "Input"
+    )]
     now: Option<String>,
     /// The cluster's xpack.security.authc.api_key.delete.retention_period, when not the default
     /// 7d: how long an expired or invalidated key is kept before it is deleted (a time value).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", help_heading = "Input")]
     retention_period: Option<String>,
     /// Suppressions to apply (default: ./.keydoctor.toml when there is one).
-    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "no_config",
+        help_heading = "Rules and suppressions"
+    )]
     config: Option<PathBuf>,
     /// Ignore ./.keydoctor.toml.
-    #[arg(long)]
+    #[arg(long, help_heading = "Rules and suppressions")]
     no_config: bool,
     /// Build at most this many findings in full, the most frequent first; the rest are counted
     /// by class in the report (a log probed with millions of random key ids stays readable and
     /// memory stays bounded). 0: no cap.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Tuning"
+    )]
     max_findings: usize,
     /// A Markdown report for a ticket: credentials as key ids, host names, node names and
     /// client addresses as consistent pseudonyms; refused if anything still looks like a secret.
-    #[arg(long, conflicts_with = "format")]
+    #[arg(long, conflicts_with = "format", help_heading = "Output")]
     share: bool,
     #[command(flatten)]
     exit: ExitArgs,
@@ -396,6 +502,7 @@ fn output(
 
 /// When findings make the exit status 1 (explain, scan, doctor).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Exit status")]
 struct ExitArgs {
     /// Exit 1 only for a finding of at least this severity: error, warning or note (any).
     #[arg(long, value_name = "SEVERITY", default_value = "note", value_parser = ["error", "warning", "note"])]
@@ -477,6 +584,7 @@ fn suppressions_of(
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
 struct OutputArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
@@ -491,6 +599,11 @@ struct OutputArgs {
     /// Wrap the human report at this width (default: the terminal's width, else $COLUMNS, else 80).
     #[arg(long, value_name = "N")]
     width: Option<usize>,
+    /// Write the report to FILE instead of stdout, replacing it whole when the run ends (a temp
+    /// file beside it, renamed over it): a reader never sees half a report, and a failed run
+    /// leaves the old one.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -548,7 +661,10 @@ pub fn run(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     io: &mut Io<'_>,
 ) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let rendered = if io.stderr_is_terminal {
@@ -569,9 +685,19 @@ pub fn run(
             return ExitCode::from(if to_stdout { 0 } else { 2 });
         }
     };
+    let output_file = cli.command.output_file().map(Path::to_path_buf);
+    if output_file.is_some() && cli.command.follows() {
+        let err = Error::Usage(
+            "--output with --follow: a followed scan never ends, so its file would never be put in place; redirect stdout instead".into(),
+        );
+        report_error(&err, io);
+        return exit_code(&Err(err));
+    }
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
+        // A file is no terminal: no colours in it unless asked for.
+        ColorChoice::Auto if output_file.is_some() => false,
         ColorChoice::Auto => {
             let set = |name: &str| (io.env)(name).is_some_and(|v| !v.is_empty());
             if set("NO_COLOR") {
@@ -583,23 +709,39 @@ pub fn run(
             }
         }
     };
-    // The last guard: control characters from the input never reach the terminal raw.
-    let stdout = std::mem::replace(&mut io.stdout, Box::new(std::io::sink()));
-    // Into a pipe or a file, output is written in blocks, not a write(2) per line (a scan's JSON
-    // lines were 1.7M writes); `--follow` flushes after each poll and the run at its end.
-    let stdout: Box<dyn Write + '_> = if io.stdout_is_terminal {
-        stdout
-    } else {
-        Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout))
+    // `--output FILE`: the report goes to a temp file beside FILE, put in place at the end.
+    let atomic = match output_file.as_deref().map(|path| {
+        AtomicFile::create(path)
+            .and_then(|file| file.writer().map(|w| (file, w)))
+            .map_err(|e| Error::Usage(format!("--output {}: {e}", path.display())))
+    }) {
+        None => None,
+        Some(Ok(file)) => Some(file),
+        Some(Err(err)) => {
+            report_error(&err, io);
+            return exit_code(&Err(err));
+        }
     };
-    // And before it, the one redacting writer: whatever printed it, no secret leaves.
-    io.stdout = Box::new(Redacting::new(ControlGuard::new(
-        stdout,
-        Allow {
-            sgr: color,
-            progress: false,
-        },
-    )));
+    let terminal = std::mem::replace(&mut io.stdout, Box::new(std::io::sink()));
+    let (stdout, terminal, atomic): (Box<dyn Write + '_>, _, _) = match atomic {
+        Some((file, w)) => (
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, w)),
+            Some(terminal),
+            Some(file),
+        ),
+        // Into a pipe or a file, output is written in blocks, not a write(2) per line (a
+        // scan's JSON lines were 1.7M writes); `--follow` flushes after each poll and the run at
+        // its end.
+        None if io.stdout_is_terminal => (terminal, None, None),
+        None => (
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, terminal)),
+            None,
+            None,
+        ),
+    };
+    // The last guard: control characters from the input never reach the terminal raw; and
+    // before it, the one redacting writer: whatever printed it, no secret leaves.
+    io.stdout = guarded(stdout, color);
     let stderr = std::mem::replace(&mut io.stderr, Box::new(std::io::sink()));
     io.stderr = Box::new(Redacting::new(ControlGuard::new(
         stderr,
@@ -618,6 +760,27 @@ pub fn run(
         Command::Impact(args) => impact::run(args, color, io),
         Command::Doctor(args) => doctor::run(args, color, io),
         Command::Rules(cmd) => rules::run(cmd, color, io),
+        Command::Completions { shell } => shell::completions(command(), shell, io),
+        Command::Man { dir } => shell::man(command(), dir.as_deref(), io),
+    };
+    // The report is whole: put the file in place (a run that failed leaves the old one, and
+    // its JSON error goes to stdout as without --output).
+    let result = match (atomic, terminal) {
+        (Some(file), Some(terminal)) => {
+            let written = io.stdout.flush();
+            io.stdout = guarded(terminal, false);
+            match (result, written) {
+                (Ok(outcome), Ok(())) => file.commit().map(|()| outcome).map_err(|e| {
+                    Error::Usage(format!("--output {}: {e}", file_name(&output_file)))
+                }),
+                (Ok(_), Err(e)) => Err(Error::Usage(format!(
+                    "--output {}: {e}",
+                    file_name(&output_file)
+                ))),
+                (Err(e), _) => Err(e),
+            }
+        }
+        _ => result,
     };
     if let Err(err) = &result {
         if !matches!(err, Error::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
@@ -630,6 +793,45 @@ pub fn run(
     let _ = io.stdout.flush();
     let _ = io.stderr.flush();
     exit_code(&result)
+}
+
+fn file_name(path: &Option<PathBuf>) -> String {
+    path.as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// The stdout chain: redaction, then the control-character guard (colour codes let through
+/// when `color`).
+fn guarded<'a>(inner: Box<dyn Write + 'a>, color: bool) -> Box<dyn Write + 'a> {
+    Box::new(Redacting::new(ControlGuard::new(
+        inner,
+        Allow {
+            sgr: color,
+            progress: false,
+        },
+    )))
+}
+
+/// The command line as clap describes it, with the long version (completions and man pages are
+/// made from the same description).
+fn command() -> clap::Command {
+    Cli::command().version(version_text())
+}
+
+/// `--version`: the package version, the commit it was built from (and its date), and how many
+/// rules and doctor checks are embedded, e.g. `0.1.0 (1e3bb1e3c4d5 2026-12-04; 67 rules, 12
+/// doctor checks)`.
+fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let (rules, checks) = crate::rule::embedded_counts();
+        let commit = option_env!("KEYDOCTOR_COMMIT").unwrap_or("commit unknown");
+        format!(
+            "{} ({commit}; {rules} rules, {checks} doctor checks)",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
 }
 
 /// Under `--format json`, the error is also a JSON object on stdout (a script reads one
@@ -668,6 +870,26 @@ fn report_error(err: &Error, io: &mut Io<'_>) {
 /// Where printed `curl` forms send their requests: the `--es-url` and `--ca-cert` given
 /// (userinfo left out), else `$ELASTICSEARCH_URL`.
 impl Command {
+    /// The report's `--output FILE`, when given.
+    fn output_file(&self) -> Option<&Path> {
+        let o = match self {
+            Command::Explain(a) => &a.output,
+            Command::Scan(a) => &a.output,
+            Command::Key(a) => &a.output,
+            Command::Expiring(a) => &a.output,
+            Command::Rotate(a) => &a.output,
+            Command::Impact(a) => &a.output,
+            Command::Doctor(a) => &a.output,
+            Command::Rules(_) | Command::Completions { .. } | Command::Man { .. } => return None,
+        };
+        o.output_file.as_deref()
+    }
+
+    /// Whether the command runs until interrupted (`scan --follow`).
+    fn follows(&self) -> bool {
+        matches!(self, Command::Scan(a) if a.follow)
+    }
+
     /// Whether the command writes JSON (`--format json`): then an error is JSON on stdout too.
     fn writes_json(&self) -> bool {
         let json = |o: &OutputArgs| matches!(o.format, FormatArg::Json);
@@ -682,7 +904,7 @@ impl Command {
             Command::Rules(RulesCommand::List { format, .. }) => {
                 matches!(format, ListFormat::Json)
             }
-            Command::Rules(_) => false,
+            Command::Rules(_) | Command::Completions { .. } | Command::Man { .. } => false,
         }
     }
 }

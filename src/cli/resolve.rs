@@ -24,14 +24,28 @@ pub(super) fn version(given: Option<&str>) -> Result<Option<Version>, Error> {
         .transpose()
 }
 
-/// `--now`, else the clock.
+/// `--now` (`--as-of`): RFC 3339, `2026-11-20T10:15` or a date (no zone means UTC); else the
+/// clock.
 pub(super) fn now(given: Option<&str>) -> Result<i64, Error> {
     match given {
-        Some(t) => Ok(chrono::DateTime::parse_from_rfc3339(t)
-            .map_err(|e| Error::Usage(format!("--now `{t}`: {e}")))?
-            .timestamp_millis()),
+        Some(t) => absolute(t).ok_or_else(|| {
+            Error::Usage(format!(
+                "--now `{t}` is not a time (expected e.g. 2026-11-20T10:15:00Z, 2026-11-20T10:15 or 2026-11-20; no zone means UTC)"
+            ))
+        }),
         None => Ok(chrono::Utc::now().timestamp_millis()),
     }
+}
+
+/// An absolute time: RFC 3339, `2026-11-20T00:00`, or a date (UTC when no zone is given).
+fn absolute(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let padded = match t.len() {
+        10 => format!("{t}T00:00:00"),
+        16 => format!("{t}:00"),
+        _ => t.to_string(),
+    };
+    crate::diagnosis::timeline::parse_ts(&padded)
 }
 
 /// `--since` / `--until`: a time value before `now_ms` (`2h`, `7d`, `90m`: Elasticsearch's
@@ -44,14 +58,7 @@ pub(super) fn time_arg(flag: &str, given: Option<&str>, now_ms: i64) -> Result<O
     if let Some(ago) = crate::diagnosis::timeline::parse_time_value(t) {
         return Ok(Some(now_ms.saturating_sub(ago)));
     }
-    let padded = match t.len() {
-        10 => format!("{t}T00:00:00"),
-        16 => format!("{t}:00"),
-        _ => t.to_string(),
-    };
-    crate::diagnosis::timeline::parse_ts(&padded)
-        .map(Some)
-        .ok_or_else(|| {
+    absolute(t).map(Some).ok_or_else(|| {
             Error::Usage(format!(
                 "{flag} `{text}` is not a time (expected e.g. 2h or 7d before now, 2026-11-20T00:00, 2026-11-20 or RFC 3339; no zone means UTC)"
             ))

@@ -7,6 +7,7 @@
 //!   was redacted when read, and the one writer ([`redacting`]) redacts every line on the way
 //!   out (wrapped prose is redacted before it is wrapped, in `fill`).
 
+pub mod atomic;
 pub mod doctor;
 pub mod expiring;
 pub mod human;

@@ -51,6 +51,15 @@ pub const DATA_FILES: &[&str] = &[
     "clients.toml",
 ];
 
+/// How many rules and doctor checks are embedded in this binary (`--version` says it).
+pub fn embedded_counts() -> (usize, usize) {
+    let checks = embedded::EMBEDDED_RULES
+        .iter()
+        .filter(|(rel, _)| rel.starts_with("checks/"))
+        .count();
+    (embedded::EMBEDDED_RULES.len() - checks, checks)
+}
+
 /// The capture names a pattern may define (rules/README.md documents each).
 pub const CAPTURE_VOCABULARY: &[&str] = &[
     "key_id",
