@@ -25,6 +25,13 @@ pub enum Error {
         help("paste the error output on standard input, or name files that hold it")
     )]
     NoInput { reasons: String },
+    /// `--metadata` named only files that could not be read.
+    #[error("no key metadata could be read: {reasons}")]
+    #[diagnostic(
+        code(keydoctor::input::no_metadata),
+        help("--metadata takes a saved answer of GET /_security/api_key or POST /_security/_query/api_key (or use --es-url)")
+    )]
+    NoMetadata { reasons: String },
     /// A scan found no file it could read.
     #[error("nothing to scan: {reasons}")]
     #[diagnostic(
@@ -67,6 +74,8 @@ pub enum Outcome {
     Clean,
     /// Ran; found something (findings, failing examples, lint errors).
     Found,
+    /// Ran as a monitoring plugin (`--format nagios`): its state is the exit status.
+    Monitor(crate::model::MonitorState),
 }
 
 /// The only mapping from outcomes to exit codes.
@@ -74,6 +83,7 @@ pub fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
     match result {
         Ok(Outcome::Clean) => ExitCode::from(0),
         Ok(Outcome::Found) => ExitCode::from(1),
+        Ok(Outcome::Monitor(state)) => ExitCode::from(state.exit_code()),
         Err(Error::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(0),
         Err(_) => ExitCode::from(2),
     }

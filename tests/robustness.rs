@@ -180,7 +180,7 @@ fn check_parsers(bytes: &[u8]) -> Result<(), TestCaseError> {
             prop_assert!(record.norm.is_char_boundary(span.start));
         }
     }
-    let _ = key_metadata::parse_all(&doc.records);
+    let _ = key_metadata::parse_all(&doc.text, &doc.records);
     let _ = credential::scan(&doc.text);
     Ok(())
 }

@@ -14,6 +14,7 @@ mod hostile;
 mod impact;
 mod keys;
 mod matrix;
+mod monitor;
 mod pastes;
 mod plans;
 mod report;

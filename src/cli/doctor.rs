@@ -102,11 +102,22 @@ pub(super) fn run(args: DoctorArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     if let Some(s) = &suppressions {
         crate::diagnosis::suppress::apply(&mut report.diagnosis, s, now_ms);
     }
+    match args.output.format {
+        super::FormatArg::Nagios => {
+            let state = crate::report::monitor::doctor_nagios(&report, &mut io.stdout)?;
+            return Ok(crate::error::Outcome::Monitor(state));
+        }
+        super::FormatArg::Openmetrics => {
+            crate::report::monitor::doctor_openmetrics(&report, now_ms, &mut io.stdout)?;
+            return Ok(crate::error::Outcome::Clean);
+        }
+        _ => {}
+    }
     let opts = super::render_options(&args.output, &args.cluster, color, io);
     render_doctor(
         &report,
         now_ms,
-        args.output.format.into(),
+        args.output.format.document()?,
         &opts,
         &mut io.stdout,
     )?;

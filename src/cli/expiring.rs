@@ -4,24 +4,61 @@
 use std::io::Write as _;
 
 use super::resolve::{load_metadata, now as parse_now, source_of, Source};
-use super::ExpiringArgs;
 use super::{CmdResult, Io};
+use super::{ExpiringArgs, FormatArg};
 use crate::cluster::api;
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::{Error, Outcome};
 use crate::lifecycle::expiring::expiring as sort_expiring;
 use crate::pipeline::scan::scan_paths;
 use crate::report::expiring::render_expiring;
+use crate::report::monitor::{expiring_nagios, expiring_openmetrics, Thresholds};
 use crate::secret::redact;
+
+/// A time value flag, or a usage error naming it.
+fn time_value(flag: &str, text: &str) -> Result<i64, Error> {
+    parse_time_value(text).ok_or_else(|| {
+        Error::Usage(format!(
+            "{flag} `{text}` is not a time value (expected e.g. 14d, 36h, 90m)"
+        ))
+    })
+}
+
+/// `--warn` and `--crit` for `--format nagios` (refused with any other format: a threshold
+/// that changes nothing would mislead).
+fn thresholds(args: &ExpiringArgs) -> Result<Option<Thresholds>, Error> {
+    if args.output.format != FormatArg::Nagios {
+        if args.warn.is_some() || args.crit.is_some() {
+            return Err(Error::Usage(
+                "--warn and --crit are for --format nagios (the other formats list what --within holds)".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let warn = args.warn.clone().unwrap_or_else(|| args.within.clone());
+    let crit = args.crit.clone().unwrap_or_else(|| "3d".into());
+    let (warn_ms, crit_ms) = (time_value("--warn", &warn)?, time_value("--crit", &crit)?);
+    if crit_ms > warn_ms {
+        return Err(Error::Usage(format!(
+            "--crit {crit} is longer than --warn {warn}: CRITICAL must be the nearer expiry"
+        )));
+    }
+    Ok(Some(Thresholds {
+        warn_ms,
+        warn,
+        crit_ms,
+        crit,
+    }))
+}
 
 pub(super) fn run(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let now_ms = parse_now(args.source.now.as_deref())?;
-    let within_ms = parse_time_value(&args.within).ok_or_else(|| {
-        Error::Usage(format!(
-            "--within `{}` is not a time value (expected e.g. 14d, 36h, 90m)",
-            args.within
-        ))
-    })?;
+    let thresholds = thresholds(&args)?;
+    // A plugin's window is its WARNING threshold.
+    let (within, within_ms) = match &thresholds {
+        Some(t) => (t.warn.clone(), t.warn_ms),
+        None => (args.within.clone(), time_value("--within", &args.within)?),
+    };
     let (keys, notes) = match source_of(&args.source, io)? {
         Source::Files(paths) => (load_metadata(&paths, io)?.0, Vec::new()),
         Source::Cluster(client) => {
@@ -30,7 +67,7 @@ pub(super) fn run(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdResult
             (lookup.keys, lookup.notes)
         }
     };
-    let mut report = sort_expiring(&keys, &args.within, within_ms, now_ms);
+    let mut report = sort_expiring(&keys, &within, within_ms, now_ms);
     report.notes = notes;
     if !args.logs.is_empty() {
         let scanned = scan_paths(&args.logs, None, now_ms)?;
@@ -49,11 +86,22 @@ pub(super) fn run(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdResult
         }
         report.join_usage(&scanned.successes);
     }
+    match (args.output.format, &thresholds) {
+        (FormatArg::Nagios, Some(t)) => {
+            let state = expiring_nagios(&report, args.include_no_expiry, t, &mut io.stdout)?;
+            return Ok(Outcome::Monitor(state));
+        }
+        (FormatArg::Openmetrics, _) => {
+            expiring_openmetrics(&report, now_ms, &mut io.stdout)?;
+            return Ok(Outcome::Clean);
+        }
+        _ => {}
+    }
     let opts = super::render_options(&args.output, &args.source.cluster, color, io);
     render_expiring(
         &report,
         args.include_no_expiry,
-        args.output.format.into(),
+        args.output.format.document()?,
         &opts,
         &mut io.stdout,
     )?;

@@ -63,7 +63,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     super::output(
         &ran.diagnosis,
         d.share,
-        args.output.format.into(),
+        args.output.format.document()?,
         &render,
         io,
     )?;

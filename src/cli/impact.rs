@@ -99,7 +99,7 @@ pub(super) fn run(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> CmdR
     let opts = super::render_options(&args.output, &args.source.cluster, color, io);
     crate::report::impact::render_impact(
         &report,
-        args.output.format.into(),
+        args.output.format.document()?,
         &opts,
         &mut io.stdout,
     )?;

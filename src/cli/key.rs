@@ -32,7 +32,12 @@ pub(super) fn run(args: KeyArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let mut report = describe(&id, &keys, sources, now_ms);
     report.notes = notes;
     let opts = super::render_options(&args.output, &args.source.cluster, color, io);
-    render_key(&report, args.output.format.into(), &opts, &mut io.stdout)?;
+    render_key(
+        &report,
+        args.output.format.document()?,
+        &opts,
+        &mut io.stdout,
+    )?;
     Ok(if report.state == State::Active {
         Outcome::Clean
     } else {

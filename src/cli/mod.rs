@@ -330,6 +330,13 @@ struct ExpiringArgs {
     /// count for the exit status.
     #[arg(long, help_heading = "Input")]
     include_no_expiry: bool,
+    /// With --format nagios: WARNING when a key expires within this (default: --within).
+    #[arg(long, value_name = "TIME", help_heading = "Monitoring")]
+    warn: Option<String>,
+    /// With --format nagios: CRITICAL when a key expires within this, or has expired [default:
+    /// 3d].
+    #[arg(long, value_name = "TIME", help_heading = "Monitoring")]
+    crit: Option<String>,
     /// Also scan these logs (audit logs above all: `access_granted` and
     /// `authentication_success` carry the key id) for each key's last use: when, how often,
     /// from which clients, as whom (repeatable).
@@ -586,8 +593,9 @@ fn suppressions_of(
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
 struct OutputArgs {
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    /// Report format: human, json or markdown; expiring and doctor also nagios (a monitoring
+    /// plugin's output and exit status) and openmetrics (for Prometheus' textfile collector).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human, hide_possible_values = true)]
     format: FormatArg,
     /// Also show every request as a curl command.
     #[arg(long)]
@@ -606,11 +614,41 @@ struct OutputArgs {
     output_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FormatArg {
     Human,
     Json,
     Markdown,
+    /// The Nagios plugin contract (expiring, doctor): `STATE: text | perfdata`, exit 0-3.
+    Nagios,
+    /// OpenMetrics text for the Prometheus textfile collector (expiring, doctor).
+    Openmetrics,
+}
+
+impl FormatArg {
+    fn name(self) -> &'static str {
+        match self {
+            FormatArg::Human => "human",
+            FormatArg::Json => "json",
+            FormatArg::Markdown => "markdown",
+            FormatArg::Nagios => "nagios",
+            FormatArg::Openmetrics => "openmetrics",
+        }
+    }
+
+    /// The document format of a report; a monitoring format is not one (`expiring` and
+    /// `doctor` render those themselves, and `run` refuses them for other commands first).
+    fn document(self) -> Result<Format, Error> {
+        match self {
+            FormatArg::Human => Ok(Format::Human),
+            FormatArg::Json => Ok(Format::Json),
+            FormatArg::Markdown => Ok(Format::Markdown),
+            other => Err(Error::Usage(format!(
+                "--format {} is for expiring and doctor",
+                other.name()
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -685,13 +723,16 @@ pub fn run(
             return ExitCode::from(if to_stdout { 0 } else { 2 });
         }
     };
+    let plugin = cli.command.writes_nagios();
+    if let Err(err) = cli.command.check_format() {
+        return refused(err, plugin, io);
+    }
     let output_file = cli.command.output_file().map(Path::to_path_buf);
     if output_file.is_some() && cli.command.follows() {
         let err = Error::Usage(
             "--output with --follow: a followed scan never ends, so its file would never be put in place; redirect stdout instead".into(),
         );
-        report_error(&err, io);
-        return exit_code(&Err(err));
+        return refused(err, plugin, io);
     }
     let color = match cli.color {
         ColorChoice::Always => true,
@@ -717,10 +758,7 @@ pub fn run(
     }) {
         None => None,
         Some(Ok(file)) => Some(file),
-        Some(Err(err)) => {
-            report_error(&err, io);
-            return exit_code(&Err(err));
-        }
+        Some(Err(err)) => return refused(err, plugin, io),
     };
     let terminal = std::mem::replace(&mut io.stdout, Box::new(std::io::sink()));
     let (stdout, terminal, atomic): (Box<dyn Write + '_>, _, _) = match atomic {
@@ -788,11 +826,31 @@ pub fn run(
             if json_errors {
                 json_error(err, io);
             }
+            if plugin {
+                // A plugin that failed says UNKNOWN on stdout and exits 3: keydoctor's own
+                // error must never page someone as CRITICAL (2) would.
+                let _ = crate::report::monitor::nagios_unknown(&err.to_string(), &mut io.stdout);
+                let _ = io.stdout.flush();
+                let _ = io.stderr.flush();
+                return ExitCode::from(crate::model::MonitorState::Unknown.exit_code());
+            }
         }
     }
     let _ = io.stdout.flush();
     let _ = io.stderr.flush();
     exit_code(&result)
+}
+
+/// A run refused before it started (a flag that cannot be honoured): the error on stderr, and
+/// a plugin's UNKNOWN on stdout.
+fn refused(err: Error, plugin: bool, io: &mut Io<'_>) -> ExitCode {
+    report_error(&err, io);
+    if plugin {
+        let _ = crate::report::monitor::nagios_unknown(&err.to_string(), &mut io.stdout);
+        let _ = io.stdout.flush();
+        return ExitCode::from(crate::model::MonitorState::Unknown.exit_code());
+    }
+    exit_code(&Err(err))
 }
 
 fn file_name(path: &Option<PathBuf>) -> String {
@@ -885,9 +943,39 @@ impl Command {
         o.output_file.as_deref()
     }
 
+    /// The formats a command writes: every one the three document formats, `expiring` and
+    /// `doctor` the monitoring formats too.
+    fn check_format(&self) -> Result<(), Error> {
+        let (name, output) = match self {
+            Command::Explain(a) => ("explain", &a.output),
+            Command::Scan(a) => ("scan", &a.output),
+            Command::Key(a) => ("key", &a.output),
+            Command::Rotate(a) => ("rotate", &a.output),
+            Command::Impact(a) => ("impact", &a.output),
+            Command::Expiring(_) | Command::Doctor(_) => return Ok(()),
+            Command::Rules(_) | Command::Completions { .. } | Command::Man { .. } => return Ok(()),
+        };
+        match output.format {
+            FormatArg::Human | FormatArg::Json | FormatArg::Markdown => Ok(()),
+            other => Err(Error::Usage(format!(
+                "--format {}: `keydoctor {name}` writes human, json or markdown (nagios and openmetrics are for expiring and doctor)",
+                other.name()
+            ))),
+        }
+    }
+
     /// Whether the command runs until interrupted (`scan --follow`).
     fn follows(&self) -> bool {
         matches!(self, Command::Scan(a) if a.follow)
+    }
+
+    /// Whether the command is run as a monitoring plugin (`--format nagios`).
+    fn writes_nagios(&self) -> bool {
+        match self {
+            Command::Expiring(a) => a.output.format == FormatArg::Nagios,
+            Command::Doctor(a) => a.output.format == FormatArg::Nagios,
+            _ => false,
+        }
     }
 
     /// Whether the command writes JSON (`--format json`): then an error is JSON on stdout too.
@@ -941,16 +1029,6 @@ fn width(io: &Io<'_>, given: Option<usize>) -> usize {
         .or_else(|| (io.env)("COLUMNS").and_then(|c| c.parse().ok()))
         .unwrap_or(80)
         .clamp(40, 200)
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Human => Format::Human,
-            FormatArg::Json => Format::Json,
-            FormatArg::Markdown => Format::Markdown,
-        }
-    }
 }
 
 /// Result of a command.

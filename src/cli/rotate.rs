@@ -71,6 +71,6 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         now_ms,
     );
     let opts = super::render_options(&args.output, &args.source.cluster, color, io);
-    render_plan(&plan, args.output.format.into(), &opts, &mut io.stdout)?;
+    render_plan(&plan, args.output.format.document()?, &opts, &mut io.stdout)?;
     Ok(Outcome::Clean)
 }

@@ -82,7 +82,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         opts.version = inputs.bundles.iter().find_map(|b| b.version);
     }
     let render_opts = super::render_options(&args.output, &d.cluster, color, io);
-    let format: Format = args.output.format.into();
+    let format: Format = args.output.format.document()?;
     let retention = super::retention(d)?;
     let filter = Filter {
         keys: args.keys.clone(),

@@ -42,26 +42,24 @@ pub struct KeyMetadata {
     pub derived_from: Option<String>,
 }
 
-/// Every key found in the records of one input.
-pub fn parse_all(records: &[Record]) -> Vec<KeyMetadata> {
+/// Every key found in the records of one input (`text` is the input the records index).
+pub fn parse_all(text: &str, records: &[Record]) -> Vec<KeyMetadata> {
     let mut keys = Vec::new();
     for record in records {
-        let text = &record.norm;
-        let create_response = text.contains("\"encoded\"")
-            || (text.contains("\"api_key\"") && text.contains("\"name\""));
-        if !(text.contains("\"api_keys\"")
-            || (text.contains("\"creation\"") && text.contains("\"invalidated\""))
+        let norm = &record.norm;
+        let create_response = norm.contains("\"encoded\"")
+            || (norm.contains("\"api_key\"") && norm.contains("\"name\""));
+        if !(norm.contains("\"api_keys\"")
+            || (norm.contains("\"creation\"") && norm.contains("\"invalidated\""))
             || create_response)
         {
             continue;
         }
-        let Some(start) = text.find('{') else {
-            continue;
-        };
-        let Some(Ok(value)) = serde_json::Deserializer::from_str(&text[start..])
-            .into_iter::<Value>()
-            .next()
-        else {
+        // The record as written first: the normalised view unescapes `\n` and `\"` (for JSON
+        // quoted inside a log line), which breaks a document whose own strings hold them (a
+        // key name with a newline or a quote). The view is the fallback, for the quoted case.
+        let raw = text.get(record.range.clone()).unwrap_or_default();
+        let Some(value) = first_document(raw).or_else(|| first_document(norm)) else {
             continue;
         };
         match value.get("api_keys").and_then(Value::as_array) {
@@ -71,6 +69,15 @@ pub fn parse_all(records: &[Record]) -> Vec<KeyMetadata> {
         }
     }
     keys
+}
+
+/// The first JSON document from the first `{` of `text`.
+fn first_document(text: &str) -> Option<Value> {
+    let start = text.find('{')?;
+    serde_json::Deserializer::from_str(&text[start..])
+        .into_iter::<Value>()
+        .next()?
+        .ok()
 }
 
 fn parse_key(value: &Value, line: usize) -> Option<KeyMetadata> {

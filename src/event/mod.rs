@@ -367,7 +367,7 @@ fn parse(input: &Input, paste: bool) -> Document {
             kind: OnceLock::new(),
         });
     }
-    let keys = key_metadata::parse_all(&records);
+    let keys = key_metadata::parse_all(&text, &records);
     let audit = records
         .iter()
         .filter(|r| audit::looks_like_audit(&r.norm))

@@ -42,6 +42,9 @@ pub struct ExpiringReport {
     pub keys: Vec<ExpiringKey>,
     pub expired: Vec<ExpiringKey>,
     pub no_expiration: Vec<ExpiringKey>,
+    /// Active keys that expire after the window (not listed by the human report; a metrics
+    /// format gives every key's expiry).
+    pub later: Vec<ExpiringKey>,
     /// Keys read, and how many were invalidated (never listed: they cannot be used).
     pub total: usize,
     pub invalidated: usize,
@@ -109,7 +112,7 @@ pub fn expiring(keys: &[KeyMetadata], within: &str, within_ms: i64, now_ms: i64)
             None => report.no_expiration.push(entry),
             Some(e) if e <= now_ms => report.expired.push(entry),
             Some(e) if e - now_ms <= within_ms => report.keys.push(entry),
-            Some(_) => {}
+            Some(_) => report.later.push(entry),
         }
     }
     report.keys.sort_by_key(|k| (k.expiration_ms, k.id.clone()));
@@ -117,5 +120,8 @@ pub fn expiring(keys: &[KeyMetadata], within: &str, within_ms: i64, now_ms: i64)
         .expired
         .sort_by_key(|k| (std::cmp::Reverse(k.expiration_ms), k.id.clone()));
     report.no_expiration.sort_by(|a, b| a.id.cmp(&b.id));
+    report
+        .later
+        .sort_by_key(|k| (k.expiration_ms, k.id.clone()));
     report
 }

@@ -257,3 +257,52 @@ impl fmt::Display for KnownVersion {
         }
     }
 }
+
+/// A monitoring plugin's state (the Nagios plugin contract, which Icinga, Naemon, Zabbix and
+/// Sensu follow): its exit status and the first word of its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MonitorState {
+    Ok,
+    Warning,
+    Critical,
+    /// The plugin could not tell (keydoctor's own error, an answer it could not read): never
+    /// CRITICAL, which would page someone for keydoctor's fault.
+    Unknown,
+}
+
+impl MonitorState {
+    /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            MonitorState::Ok => 0,
+            MonitorState::Warning => 1,
+            MonitorState::Critical => 2,
+            MonitorState::Unknown => 3,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorState::Ok => "OK",
+            MonitorState::Warning => "WARNING",
+            MonitorState::Critical => "CRITICAL",
+            MonitorState::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The worse of two states, as a plugin that checks several things reports them:
+    /// CRITICAL over WARNING over UNKNOWN over OK.
+    pub fn worst(self, other: MonitorState) -> MonitorState {
+        let rank = |s: MonitorState| match s {
+            MonitorState::Ok => 0,
+            MonitorState::Unknown => 1,
+            MonitorState::Warning => 2,
+            MonitorState::Critical => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}

@@ -10,7 +10,7 @@ pub mod plan;
 pub mod units;
 
 pub use audit::AuditAction;
-pub use class::{CandidateKind, Class, KnownVersion, RuleClass, Severity, Version};
+pub use class::{CandidateKind, Class, KnownVersion, MonitorState, RuleClass, Severity, Version};
 pub use input::{LogFormat, RecordKind};
 pub use key::{
     DescriptorSource, GrantKind, KeyIdSource, KeyState, KeyType, PrivilegeKind, RemoteMode, Side,

@@ -52,7 +52,7 @@ pub fn load_metadata(
         warnings.push(redact(&format!("warning: {}: {}", s.source, s.reason)));
     }
     if keys.is_empty() && !skipped.is_empty() {
-        return Err(Error::NoInput {
+        return Err(Error::NoMetadata {
             reasons: skipped
                 .iter()
                 .map(|s| format!("{}: {}", s.source, s.reason))

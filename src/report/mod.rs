@@ -15,6 +15,7 @@ pub mod impact;
 pub mod json;
 pub mod key;
 pub mod markdown;
+pub mod monitor;
 pub mod redacting;
 pub mod rotate;
 pub mod share;
