@@ -19,7 +19,7 @@ fn cluster_8() -> Vec<Route> {
 }
 
 /// The 8.15 answers, `GET /` saying `version` (9.x keeps these shapes).
-fn cluster_at(version: &str) -> Vec<Route> {
+pub(crate) fn cluster_at(version: &str) -> Vec<Route> {
     vec![
         Route::json("GET", "/", 200, &root_8().replace("8.12.2", version)),
         Route::json(

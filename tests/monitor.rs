@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cluster::{root_8, SECRET_KEY};
-use crate::support::replay::{Replay, Route};
+use crate::cluster::SECRET_KEY;
+use crate::support::replay::Replay;
 use crate::support::{keydoctor, keydoctor_env, root, Output};
 
 /// A plugin's output as its contract reads it.
@@ -564,36 +564,7 @@ fn openmetrics_goes_to_a_textfile_atomically() {
 }
 
 fn doctor_cluster() -> Replay {
-    let fixture =
-        |name: &str| std::fs::read_to_string(root().join("fixtures/cluster").join(name)).unwrap();
-    Replay::start(vec![
-        Route::json("GET", "/", 200, &root_8().replace("8.12.2", "8.15.3")),
-        Route::json(
-            "GET",
-            "/_security/_authenticate",
-            200,
-            &fixture("authenticate-8.15.json"),
-        ),
-        Route::json("GET", "/_xpack/usage", 200, &fixture("usage-8.15.json")),
-        Route::json(
-            "POST",
-            "/_security/_query/api_key",
-            200,
-            &fixture("query-api-key-8.15.json"),
-        ),
-        Route::json(
-            "GET",
-            "/_remote/info",
-            200,
-            &fixture("remote-info-8.15.json"),
-        ),
-        Route::json(
-            "GET",
-            "/_cluster/settings",
-            200,
-            &fixture("cluster-settings-8.15.json"),
-        ),
-    ])
+    Replay::start(crate::doctor::cluster_at("8.15.3"))
 }
 
 #[test]
