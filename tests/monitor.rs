@@ -416,7 +416,7 @@ fn thresholds_are_refused_without_the_plugin_format_and_plugin_formats_elsewhere
             let out = keydoctor(&argv, "");
             assert_eq!(out.code, 2, "{argv:?}");
             assert!(
-                out.stderr.contains("expiring and doctor"),
+                crate::support::flat(&out.stderr).contains("expiring and doctor"),
                 "{argv:?}: {}",
                 out.stderr
             );

@@ -10,6 +10,7 @@ mod corpus;
 mod correlation;
 mod differential;
 mod doctor;
+mod formats;
 mod hostile;
 mod impact;
 mod keys;

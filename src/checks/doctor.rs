@@ -395,6 +395,7 @@ fn finding(
         client: None,
         facts: Vec::new(),
         timeline: Vec::new(),
+        activity: None,
         groups: Vec::new(),
         differential: None,
         dead_ends: Vec::new(),

@@ -59,11 +59,12 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
         curl: args.output.curl,
         full: args.output.full,
         target: super::curl_target(&d.cluster),
+        generated_ms: Some(opts.now_ms),
     };
     super::output(
         &ran.diagnosis,
         d.share,
-        args.output.format.document()?,
+        args.output.format.findings()?,
         &render,
         io,
     )?;

@@ -25,7 +25,7 @@ use crate::error::{exit_code, Error, Outcome};
 use crate::report::atomic::AtomicFile;
 use crate::report::redacting::Redacting;
 use crate::report::terminal::{Allow, ControlGuard};
-use crate::report::{render, Format, RenderOptions};
+use crate::report::{render, FindingsFormat, Format, RenderOptions};
 
 /// How the CLI reads its environment (injected so tests control it).
 pub type EnvLookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
@@ -113,7 +113,7 @@ enum Command {
     /// Scan log files and directories (server, audit, Logstash, Beats, Agent, Kibana logs,
     /// rotated .gz, key metadata): which API keys fail, why, since when, and who did it.
     #[command(
-        after_help = "Examples:\n  keydoctor scan /var/log/elasticsearch\n  keydoctor scan api-diagnostics-20261120-101500.zip --now 2026-11-20T10:15\n                                             a support bundle, as of when it was taken\n  keydoctor scan logs/ --since 2h --class invalidated --key VuaCfGcBCdbkQm-e5aOx\n  keydoctor scan logs/ --follow              keep watching, print new findings\n  keydoctor scan prod/ --remote-logs remote/ both sides of a cross-cluster setup"
+        after_help = "Examples:\n  keydoctor scan /var/log/elasticsearch\n  keydoctor scan api-diagnostics-20261120-101500.zip --now 2026-11-20T10:15\n                                             a support bundle, as of when it was taken\n  keydoctor scan logs/ --since 2h --class invalidated --key VuaCfGcBCdbkQm-e5aOx\n  keydoctor scan logs/ --follow              keep watching, print new findings\n  keydoctor scan prod/ --remote-logs remote/ both sides of a cross-cluster setup\n  keydoctor scan bundle.zip --format html -o incident.html --share\n                                             one page for the ticket, timelines included\n  keydoctor scan logs/ --format ecs -o findings.ndjson\n                                             ECS lines for Filebeat or _bulk (README: ECS)"
     )]
     Scan(ScanArgs),
     /// What the key metadata says about one key: state, dates, owner, privileges. Takes a key
@@ -477,19 +477,21 @@ struct DiagnosisArgs {
         help_heading = "Tuning"
     )]
     max_findings: usize,
-    /// A Markdown report for a ticket: credentials as key ids, host names, node names and
-    /// client addresses as consistent pseudonyms; refused if anything still looks like a secret.
-    #[arg(long, conflicts_with = "format", help_heading = "Output")]
+    /// A Markdown report for a ticket (the HTML page with --format html): credentials as key
+    /// ids, host names, node names and client addresses as consistent pseudonyms; refused if
+    /// anything still looks like a secret.
+    #[arg(long, help_heading = "Output")]
     share: bool,
     #[command(flatten)]
     exit: ExitArgs,
 }
 
-/// Render `d` as asked: `--share` (checked Markdown with pseudonyms) or `format`.
+/// Render `d` as asked: `--share` (the Markdown report, or the HTML page with `--format
+/// html`, with pseudonyms, checked) or `format`.
 fn output(
     d: &crate::diagnosis::Diagnosis,
     share: bool,
-    format: Format,
+    format: FindingsFormat,
     opts: &RenderOptions,
     io: &mut Io<'_>,
 ) -> Result<(), Error> {
@@ -497,10 +499,29 @@ fn output(
         render(d, format, opts, &mut io.stdout)?;
         return Ok(());
     }
-    let mut md = Vec::new();
-    render(d, Format::Markdown, opts, &mut md)?;
-    let md = String::from_utf8_lossy(&md);
-    let shared = crate::report::share::share(&md, d).map_err(|problems| Error::ShareRefused {
+    let shared_format = match format {
+        FindingsFormat::Html => FindingsFormat::Html,
+        FindingsFormat::Document(Format::Human | Format::Markdown) => {
+            FindingsFormat::Document(Format::Markdown)
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "--share writes Markdown, or HTML with --format html; not --format {}",
+                match other {
+                    FindingsFormat::Ecs => "ecs",
+                    _ => "json",
+                }
+            )))
+        }
+    };
+    let mut text = Vec::new();
+    render(d, shared_format, opts, &mut text)?;
+    let text = String::from_utf8_lossy(&text);
+    let shared = match shared_format {
+        FindingsFormat::Html => crate::report::share::share_html(&text, d),
+        _ => crate::report::share::share(&text, d),
+    }
+    .map_err(|problems| Error::ShareRefused {
         problems: problems.join("; "),
     })?;
     io.stdout.write_all(shared.as_bytes())?;
@@ -593,8 +614,10 @@ fn suppressions_of(
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
 struct OutputArgs {
-    /// Report format: human, json or markdown; expiring and doctor also nagios (a monitoring
-    /// plugin's output and exit status) and openmetrics (for Prometheus' textfile collector).
+    /// Report format: human, json or markdown; explain and scan also html (one self-contained
+    /// page with each key's timeline) and ecs (an Elastic Common Schema document per finding per
+    /// line); expiring and doctor also nagios (a monitoring plugin's output and exit status) and
+    /// openmetrics (for Prometheus' textfile collector).
     #[arg(long, value_enum, default_value_t = FormatArg::Human, hide_possible_values = true)]
     format: FormatArg,
     /// Also show every request as a curl command.
@@ -623,6 +646,10 @@ enum FormatArg {
     Nagios,
     /// OpenMetrics text for the Prometheus textfile collector (expiring, doctor).
     Openmetrics,
+    /// One self-contained HTML page with each key's timeline (explain, scan).
+    Html,
+    /// One Elastic Common Schema document per finding, per line (explain, scan).
+    Ecs,
 }
 
 impl FormatArg {
@@ -633,6 +660,18 @@ impl FormatArg {
             FormatArg::Markdown => "markdown",
             FormatArg::Nagios => "nagios",
             FormatArg::Openmetrics => "openmetrics",
+            FormatArg::Html => "html",
+            FormatArg::Ecs => "ecs",
+        }
+    }
+
+    /// The format of a findings report (explain, scan).
+    fn findings(self) -> Result<crate::report::FindingsFormat, Error> {
+        use crate::report::FindingsFormat;
+        match self {
+            FormatArg::Html => Ok(FindingsFormat::Html),
+            FormatArg::Ecs => Ok(FindingsFormat::Ecs),
+            other => other.document().map(FindingsFormat::Document),
         }
     }
 
@@ -644,7 +683,7 @@ impl FormatArg {
             FormatArg::Json => Ok(Format::Json),
             FormatArg::Markdown => Ok(Format::Markdown),
             other => Err(Error::Usage(format!(
-                "--format {} is for expiring and doctor",
+                "--format {} is not a format of this command",
                 other.name()
             ))),
         }
@@ -943,25 +982,32 @@ impl Command {
         o.output_file.as_deref()
     }
 
-    /// The formats a command writes: every one the three document formats, `expiring` and
-    /// `doctor` the monitoring formats too.
+    /// The formats a command writes: every one the three document formats; `explain` and
+    /// `scan` the HTML page and ECS lines too; `expiring` and `doctor` the monitoring formats.
     fn check_format(&self) -> Result<(), Error> {
-        let (name, output) = match self {
-            Command::Explain(a) => ("explain", &a.output),
-            Command::Scan(a) => ("scan", &a.output),
-            Command::Key(a) => ("key", &a.output),
-            Command::Rotate(a) => ("rotate", &a.output),
-            Command::Impact(a) => ("impact", &a.output),
-            Command::Expiring(_) | Command::Doctor(_) => return Ok(()),
+        use FormatArg::{Ecs, Html, Human, Json, Markdown, Nagios, Openmetrics};
+        let (name, output, extra): (&str, &OutputArgs, &[FormatArg]) = match self {
+            Command::Explain(a) => ("explain", &a.output, &[Html, Ecs]),
+            Command::Scan(a) => ("scan", &a.output, &[Html, Ecs]),
+            Command::Key(a) => ("key", &a.output, &[]),
+            Command::Rotate(a) => ("rotate", &a.output, &[]),
+            Command::Impact(a) => ("impact", &a.output, &[]),
+            Command::Expiring(a) => ("expiring", &a.output, &[Nagios, Openmetrics]),
+            Command::Doctor(a) => ("doctor", &a.output, &[Nagios, Openmetrics]),
             Command::Rules(_) | Command::Completions { .. } | Command::Man { .. } => return Ok(()),
         };
-        match output.format {
-            FormatArg::Human | FormatArg::Json | FormatArg::Markdown => Ok(()),
-            other => Err(Error::Usage(format!(
-                "--format {}: `keydoctor {name}` writes human, json or markdown (nagios and openmetrics are for expiring and doctor)",
-                other.name()
-            ))),
+        let format = output.format;
+        if matches!(format, Human | Json | Markdown) || extra.contains(&format) {
+            return Ok(());
         }
+        let mut names = vec!["human", "json", "markdown"];
+        names.extend(extra.iter().map(|f| f.name()));
+        let last = names.pop().unwrap_or("human");
+        Err(Error::Usage(format!(
+            "--format {}: `keydoctor {name}` writes {} or {last} (html and ecs are for explain and scan; nagios and openmetrics for expiring and doctor)",
+            format.name(),
+            names.join(", ")
+        )))
     }
 
     /// Whether the command runs until interrupted (`scan --follow`).
@@ -1020,6 +1066,7 @@ fn render_options(
         curl: output.curl,
         full: output.full,
         target: curl_target(cluster),
+        generated_ms: None,
     }
 }
 

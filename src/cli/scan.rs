@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::model::Class;
 use crate::pipeline::scan::no_input;
 use crate::pipeline::{finish, Filter, Finish};
-use crate::report::{render, Format, RenderOptions};
+use crate::report::{render, FindingsFormat, Format, RenderOptions};
 use crate::rule;
 use crate::scan::follow::Follower;
 use crate::scan::Scanner;
@@ -81,8 +81,9 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     if opts.version.is_none() {
         opts.version = inputs.bundles.iter().find_map(|b| b.version);
     }
-    let render_opts = super::render_options(&args.output, &d.cluster, color, io);
-    let format: Format = args.output.format.document()?;
+    let mut render_opts = super::render_options(&args.output, &d.cluster, color, io);
+    render_opts.generated_ms = Some(opts.now_ms);
+    let format = args.output.format.findings()?;
     let retention = super::retention(d)?;
     let filter = Filter {
         keys: args.keys.clone(),
@@ -137,7 +138,7 @@ fn follow(
     args: &ScanArgs,
     scanner: &Scanner,
     passes: &Finish<'_>,
-    format: Format,
+    format: FindingsFormat,
     render_opts: &RenderOptions,
     io: &mut Io<'_>,
 ) -> CmdResult {
@@ -192,7 +193,11 @@ fn follow(
                 None => fresh.findings.push(next.findings[idx].clone()),
                 Some(old) if *old != f.count => {
                     let line = match format {
-                        Format::Json => crate::report::json::count_event(f, *old),
+                        FindingsFormat::Document(Format::Json) => {
+                            crate::report::json::count_event(f, *old)
+                        }
+                        // An ECS document again, with the same `event.id` and the new count.
+                        FindingsFormat::Ecs => crate::report::ecs::finding_line(f, render_opts),
                         _ => format!(
                             "· {} {}: {} → {} failures{}",
                             f.class.as_str(),
@@ -213,7 +218,7 @@ fn follow(
         }
         if !fresh.findings.is_empty() {
             match format {
-                Format::Json => {
+                FindingsFormat::Document(Format::Json) => {
                     for f in &fresh.findings {
                         writeln!(
                             io.stdout,

@@ -584,26 +584,41 @@ fn build_finding(
     let mut nodes = Vec::new();
     let mut clients = Vec::new();
     let mut times = Vec::new();
+    let mut failures = Vec::new();
+    let mut untimed = 0;
     for occ in occurrences {
         let record = &docs[occ.doc].records[occ.m.record];
+        let node = occ
+            .m
+            .capture("node")
+            .map(str::to_string)
+            .or_else(|| record.fields().node.clone());
+        let client = occ
+            .m
+            .capture("client_ip")
+            .map(str::to_string)
+            .or_else(|| record.fields().client_ip.clone());
+        match record
+            .fields()
+            .timestamp
+            .as_deref()
+            .and_then(super::timeline::parse_ts)
+        {
+            Some(ms) => failures.push((
+                node.clone().unwrap_or_else(|| docs[occ.doc].name.clone()),
+                client.clone(),
+                ms,
+            )),
+            None => untimed += 1,
+        }
         statuses.extend(
             occ.m
                 .capture("status")
                 .and_then(|s| s.parse().ok())
                 .or(record.fields().status),
         );
-        nodes.extend(
-            occ.m
-                .capture("node")
-                .map(str::to_string)
-                .or_else(|| record.fields().node.clone()),
-        );
-        clients.extend(
-            occ.m
-                .capture("client_ip")
-                .map(str::to_string)
-                .or_else(|| record.fields().client_ip.clone()),
-        );
+        nodes.extend(node);
+        clients.extend(client);
         times.extend(record.fields().timestamp.clone());
         if let Some(action) = occ.m.capture("action") {
             push_unique(&mut denial.actions, action.to_string());
@@ -724,6 +739,7 @@ fn build_finding(
         observed,
         key,
         timeline: Vec::new(),
+        activity: super::activity::Activity::build(failures, 0, untimed),
         groups: Vec::new(),
         differential: None,
         dead_ends: Vec::new(),

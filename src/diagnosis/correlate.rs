@@ -52,7 +52,14 @@ pub struct NodeRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
     pub node: u32,
+    /// The client's address interned in [`Facts::clients`], [`Point::NO_CLIENT`] when the line
+    /// carries none.
+    pub client: u32,
     pub ms: i64,
+}
+
+impl Point {
+    pub const NO_CLIENT: u32 = u32::MAX;
 }
 
 /// An `anonymous_access_denied` audit event: a rejected request, with its client, without a key.
@@ -140,6 +147,9 @@ impl AuditCoverage {
 pub struct Facts {
     pub nodes: Vec<NodeRef>,
     node_index: BTreeMap<NodeRef, u32>,
+    /// Client addresses of failure points, interned.
+    pub clients: Vec<String>,
+    client_index: std::collections::HashMap<String, u32>,
     pub groups: BTreeMap<GroupKey, GroupFacts>,
     /// Note matches not kept, by rule id.
     pub note_counts: BTreeMap<String, usize>,
@@ -305,10 +315,59 @@ impl Facts {
         idx
     }
 
+    /// The index of a failure's client address, adding it if new ([`Point::NO_CLIENT`] for
+    /// none, and past `u32` indices).
+    pub fn intern_client(&mut self, client: Option<&str>) -> u32 {
+        let Some(client) = client else {
+            return Point::NO_CLIENT;
+        };
+        if let Some(idx) = self.client_index.get(client) {
+            return *idx;
+        }
+        let Ok(idx) = u32::try_from(self.clients.len()) else {
+            return Point::NO_CLIENT;
+        };
+        if idx == Point::NO_CLIENT {
+            return idx;
+        }
+        self.clients.push(client.to_string());
+        self.client_index.insert(client.to_string(), idx);
+        idx
+    }
+
+    /// How a failure's node is shown: its name (or the name its id is known by), else its id,
+    /// else the directory of its log (a client's own log names no node).
+    pub fn node_label(&self, idx: u32) -> String {
+        let Some(node) = self.nodes.get(idx as usize) else {
+            return "unknown node".into();
+        };
+        if let Some(name) = &node.name {
+            return name.clone();
+        }
+        if let Some(id) = &node.id {
+            return self
+                .node_aliases
+                .iter()
+                .find(|(i, _)| i == id)
+                .map_or_else(|| id.clone(), |(_, name)| name.clone());
+        }
+        // The log's own directory names the client (`filebeat/`), not the path to it.
+        match node.dir.trim_end_matches('/').rsplit('/').next() {
+            Some(last) if !last.is_empty() => format!("{last}/"),
+            _ => "the input".into(),
+        }
+    }
+
     /// Add `other` (a later file's facts) to these.
     pub fn merge(&mut self, other: Facts) {
         let remap: Vec<u32> = other.nodes.into_iter().map(|n| self.intern(n)).collect();
         let at = |i: u32| remap.get(i as usize).copied().unwrap_or(i);
+        let clients: Vec<u32> = other
+            .clients
+            .iter()
+            .map(|c| self.intern_client(Some(c)))
+            .collect();
+        let client_at = |i: u32| clients.get(i as usize).copied().unwrap_or(Point::NO_CLIENT);
         for (key, g) in other.groups {
             let mine = self.groups.entry(key).or_default();
             mine.tally.count += g.tally.count;
@@ -320,6 +379,7 @@ impl Facts {
             for p in g.points {
                 mine.add_point(Point {
                     node: at(p.node),
+                    client: client_at(p.client),
                     ms: p.ms,
                 });
             }
@@ -827,6 +887,14 @@ pub fn enrich(
             }
         }
         points.sort_by_key(|p| p.ms);
+        if !points.is_empty() {
+            let lanes = points.iter().map(|p| {
+                let client = facts.clients.get(p.client as usize).cloned();
+                (facts.node_label(p.node), client, p.ms)
+            });
+            let untimed = finding.activity.as_ref().map_or(0, |a| a.untimed);
+            finding.activity = super::activity::Activity::build(lanes, dropped, untimed);
+        }
         if let Some((first, last)) = span {
             finding.observed.first_seen = Some(format_ms(first));
             finding.observed.last_seen = Some(format_ms(last));
@@ -1328,6 +1396,7 @@ mod tests {
         for ms in 0..(MAX_POINTS as i64 + 10) {
             g.add_point(Point {
                 node: 0,
+                client: Point::NO_CLIENT,
                 ms: 1_000_000 - ms,
             });
         }

@@ -6,6 +6,7 @@
 //! - **Never**: print, guess a class the text does not decide (that is
 //!   `authentication_unresolved`), or carry a secret.
 
+pub mod activity;
 pub mod classify;
 pub mod correlate;
 pub mod differential;
@@ -115,6 +116,9 @@ pub struct Finding {
     /// The key's story, oldest first (creation, last success, invalidation, failures), when the
     /// inputs tell it (`scan` with audit logs or metadata).
     pub timeline: Vec<TimelineEntry>,
+    /// The failures over time per node and client, when their lines carry a time (the HTML
+    /// report's incident timeline).
+    pub activity: Option<activity::Activity>,
     /// The groups of matches this finding was built from (for a streaming scan's tallies).
     pub groups: Vec<GroupKey>,
     /// The competing causes considered, with the evidence for and against each, and the one

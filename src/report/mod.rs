@@ -9,7 +9,9 @@
 
 pub mod atomic;
 pub mod doctor;
+pub mod ecs;
 pub mod expiring;
+pub mod html;
 pub mod human;
 pub mod impact;
 pub mod json;
@@ -34,6 +36,15 @@ pub enum Format {
     Markdown,
 }
 
+/// The formats of a findings report (`explain`, `scan`): the document formats every report
+/// has, the self-contained HTML page and ECS documents for Elasticsearch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingsFormat {
+    Document(Format),
+    Html,
+    Ecs,
+}
+
 /// How to render.
 #[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
@@ -47,6 +58,9 @@ pub struct RenderOptions {
     pub full: bool,
     /// Where the `curl` forms send their requests.
     pub target: CurlTarget,
+    /// When the report is made (the analysis' "now", `--now`): ECS's `event.created`, the HTML
+    /// page's date.
+    pub generated_ms: Option<i64>,
 }
 
 /// The cluster the `curl` forms address: the URL and CA file the user gave (`--es-url`,
@@ -62,14 +76,18 @@ pub struct CurlTarget {
 /// Render `diagnosis` in `format`.
 pub fn render(
     diagnosis: &Diagnosis,
-    format: Format,
+    format: FindingsFormat,
     opts: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Human => human::render_human(diagnosis, opts, out),
-        Format::Json => json::render_json(diagnosis, opts, out),
-        Format::Markdown => markdown::render_markdown(diagnosis, opts, out),
+        FindingsFormat::Document(Format::Human) => human::render_human(diagnosis, opts, out),
+        FindingsFormat::Document(Format::Json) => json::render_json(diagnosis, opts, out),
+        FindingsFormat::Document(Format::Markdown) => {
+            markdown::render_markdown(diagnosis, opts, out)
+        }
+        FindingsFormat::Html => html::render_html(diagnosis, opts, out),
+        FindingsFormat::Ecs => ecs::render_ecs(diagnosis, opts, out),
     }
 }
 
@@ -124,6 +142,7 @@ pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("expiring.schema.json", expiring::schema()),
         ("rotate.schema.json", rotate::schema()),
         ("impact.schema.json", impact::schema()),
+        ("ecs.schema.json", ecs::schema()),
     ]
     .into_iter()
     .map(|(name, schema)| (name, schema.to_value()))

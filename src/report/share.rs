@@ -44,6 +44,40 @@ const KEEP: &[&str] = &[
 
 /// The report with pseudonyms, or why it cannot be shared.
 pub fn share(markdown: &str, d: &Diagnosis) -> Result<String, Vec<String>> {
+    let text = pseudonymise(markdown, d);
+    let header =
+        "> Shared with `keydoctor --share`: credentials appear only as their key id; host \
+                  names, node names and client addresses are pseudonyms (`host-1`, `node-1`, \
+                  `client-1`), the same one for the same name throughout this report.\n\n";
+    let text = match text.split_once('\n') {
+        Some((title, rest)) => format!("{title}\n\n{header}{}", rest.trim_start_matches('\n')),
+        None => format!("{header}{text}"),
+    };
+    checked(text)
+}
+
+/// The HTML page with pseudonyms and the banner that says so, or why it cannot be shared.
+pub fn share_html(html: &str, d: &Diagnosis) -> Result<String, Vec<String>> {
+    let text = pseudonymise(html, d);
+    let banner = "<p class=\"banner\">Shared with <code>keydoctor --share</code>: credentials \
+                  appear only as their key id; host names, node names and client addresses are \
+                  pseudonyms (<code>host-1</code>, <code>node-1</code>, <code>client-1</code>), \
+                  the same one for the same name throughout this page.</p>";
+    checked(text.replacen(super::html::SHARE_BANNER_AT, banner, 1))
+}
+
+fn checked(text: String) -> Result<String, Vec<String>> {
+    let problems = check(&text);
+    if problems.is_empty() {
+        Ok(text)
+    } else {
+        Err(problems)
+    }
+}
+
+/// `text` with every host name, node name and client address it holds (or the diagnosis
+/// knows) replaced by its pseudonym.
+fn pseudonymise(markdown: &str, d: &Diagnosis) -> String {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut counters: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut name = |value: &str, kind: &'static str, names: &mut BTreeMap<String, String>| {
@@ -86,20 +120,7 @@ pub fn share(markdown: &str, d: &Diagnosis) -> Result<String, Vec<String>> {
     for (real, pseudonym) in order {
         text = replace_whole(&text, real, pseudonym);
     }
-    let header =
-        "> Shared with `keydoctor --share`: credentials appear only as their key id; host \
-                  names, node names and client addresses are pseudonyms (`host-1`, `node-1`, \
-                  `client-1`), the same one for the same name throughout this report.\n\n";
-    let text = match text.split_once('\n') {
-        Some((title, rest)) => format!("{title}\n\n{header}{}", rest.trim_start_matches('\n')),
-        None => format!("{header}{text}"),
-    };
-    let problems = check(&text);
-    if problems.is_empty() {
-        Ok(text)
-    } else {
-        Err(problems)
-    }
+    text
 }
 
 /// Replace `real` where it stands as a whole name (not inside a longer name or number).

@@ -758,12 +758,16 @@ impl<'a> FileState<'a> {
                 sig.saw(r.ms, r.node.as_deref());
             }
             for (g, c) in &groups {
+                let client = match r.ms {
+                    Some(_) => self.facts.intern_client(c.client.as_deref()),
+                    None => Point::NO_CLIENT,
+                };
                 let entry = match self.facts.groups.get_mut(g) {
                     Some(entry) => entry,
                     None => self.facts.groups.entry(g.clone()).or_default(),
                 };
                 if let (Some(ms), Some(node)) = (r.ms, node) {
-                    entry.add_point(Point { node, ms });
+                    entry.add_point(Point { node, client, ms });
                 }
                 if !keep {
                     let t = &mut entry.tally;
