@@ -16,7 +16,7 @@ fn raw_controls(text: &str) -> Vec<char> {
 
 #[test]
 fn control_sequences_in_a_paste_are_escaped_in_every_format() {
-    for format in ["human", "markdown"] {
+    for format in ["human", "markdown", "html"] {
         let out = keydoctor(
             &[
                 "explain", "--format", format, "--color", "never", "--now", NOW,

@@ -299,7 +299,7 @@ proptest! {
             );
             prop_assert!(!out.stderr.is_empty());
         }
-        for format in ["human", "markdown"] {
+        for format in ["human", "markdown", "html", "ecs"] {
             let out = keydoctor_with(&["explain", "--format", format], bytes.clone(), false);
             prop_assert!(out.code <= 2);
         }

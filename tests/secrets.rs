@@ -63,7 +63,7 @@ fn all_inputs() -> Vec<(String, String)> {
 }
 
 fn assert_no_secret(name: &str, input: &str, secrets: &[String]) {
-    for format in ["human", "json", "markdown"] {
+    for format in ["human", "json", "markdown", "html", "ecs"] {
         for curl in [false, true] {
             let mut args = vec![
                 "explain", "--format", format, "--now", NOW, "--color", "always",
@@ -152,7 +152,7 @@ proptest::proptest! {
         let input = format!(
             "{planted} error: {{\"error\":{{\"root_cause\":[{{\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\"}}]}},\"status\":401}}\n"
         );
-        for format in ["json", "markdown"] {
+        for format in ["json", "markdown", "html", "ecs"] {
             let out = keydoctor(&["explain", "--format", format, "--now", NOW], &input);
             proptest::prop_assert!(!out.stdout.contains(secret.as_str()), "{name}: {secret} in {format}:\n{}", out.stdout);
         }
@@ -174,7 +174,7 @@ proptest::proptest! {
         }
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("client.log"), input).unwrap();
-        for format in ["human", "json", "markdown"] {
+        for format in ["human", "json", "markdown", "html", "ecs"] {
             let out = keydoctor(&["scan", "--format", format, "--now", NOW, dir.path().to_str().unwrap()], "");
             proptest::prop_assert!(out.code < 2, "{}", out.stderr);
             for s in &planted {
@@ -331,7 +331,7 @@ fn secrets_are_recognised_by_structure_in_every_format_and_through_gz() {
         let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
         for (name, shape) in structural_shapes(id, secret) {
             let input = format!("{shape}{failure}\n");
-            for format in ["human", "json", "markdown"] {
+            for format in ["human", "json", "markdown", "html", "ecs"] {
                 let out = keydoctor(&["explain", "--format", format, "--now", NOW], &input);
                 assert!(
                     !out.stdout.contains(secret) && !out.stdout.contains(&encoded),
@@ -349,7 +349,7 @@ fn secrets_are_recognised_by_structure_in_every_format_and_through_gz() {
             );
             gz.write_all(input.as_bytes()).unwrap();
             gz.finish().unwrap();
-            for format in ["human", "json", "markdown"] {
+            for format in ["human", "json", "markdown", "html", "ecs"] {
                 let out = keydoctor(
                     &[
                         "scan",
@@ -453,7 +453,7 @@ fn secrets_in_a_zip_bundle_are_recognised_by_structure() {
     zip.write_all(&gz.finish().unwrap()).unwrap();
     zip.finish().unwrap();
     let path = zip_path.to_str().unwrap();
-    for format in ["human", "json", "markdown"] {
+    for format in ["human", "json", "markdown", "html", "ecs"] {
         let out = keydoctor(&["scan", "--format", format, "--now", NOW, path], "");
         assert!(out.code < 2, "{}", out.stderr);
         for planted in [secret, encoded.as_str()] {

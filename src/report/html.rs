@@ -688,7 +688,8 @@ fn severity_class(s: Severity) -> &'static str {
 }
 
 /// `text` escaped for HTML text and attribute values; control characters (an ESC from a log
-/// line, a NUL) become U+FFFD, so nothing in the page is other than what it shows.
+/// line, a NUL) and bidirectional overrides are written as visible escapes, so nothing in the
+/// page is other than what it shows.
 pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
@@ -699,7 +700,19 @@ pub(crate) fn esc(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
-            c if c.is_control() => out.push('\u{fffd}'),
+            // Written as the visible escapes the terminal guard writes (`\e`, `\x07`, `\u009b`),
+            // bidirectional overrides and isolates too: they would reorder what the page shows.
+            '\u{1b}' => out.push_str("\\e"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
