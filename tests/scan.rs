@@ -1103,3 +1103,28 @@ fn since_and_until_take_time_values_before_now() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("2h or 7d before now"), "{}", bad.stderr);
 }
+
+/// A record kept for a followed key that also names a key first seen past the cap: that key
+/// is counted once, as untracked, not also as a finding of its own.
+#[test]
+fn a_key_past_the_tracking_cap_is_counted_once_even_beside_a_followed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    for i in 0..10_000 {
+        log.push_str(&format!(
+            "[2026-11-21T03:10:{:02},223][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-data-1] Authentication using apikey failed - unable to find apikey with id k{i:019}\n",
+            i % 60
+        ));
+    }
+    log.push_str("[2026-11-21T03:11:00,223][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-data-1] Authentication using apikey failed - unable to find apikey with id k0000000000000000001 , then: Authentication using apikey failed - api key [k0000000000000010999] has been invalidated\n");
+    std::fs::write(dir.path().join("es_server.log"), &log).unwrap();
+    let (_, report) = scan_json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(
+        report["summary"]["text"],
+        "10001 findings (10000 missing, 1 invalidated, 1000 shown in full) in 1 file.",
+        "{}",
+        report["omitted"]
+    );
+    assert_eq!(report["omitted"]["untracked_findings"], 1);
+    assert_eq!(report["omitted"]["findings"], 9001);
+}

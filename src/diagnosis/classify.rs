@@ -76,6 +76,11 @@ pub struct Options {
     /// one left out (the filter runs again on what was built).
     pub focus_keys: Vec<String>,
     pub focus_classes: Vec<Class>,
+    /// The groups a scan followed in full, when it stopped taking new ones on
+    /// ([`super::Omitted::tracking_cap`]): the others are counted as untracked, and a record
+    /// kept for a followed group that also matches one of them does not make it a finding.
+    /// `None`: every group.
+    pub followed: Option<std::sync::Arc<std::collections::HashSet<GroupKey>>>,
 }
 
 impl Options {
@@ -91,6 +96,7 @@ impl Options {
             max_findings: None,
             focus_keys: Vec::new(),
             focus_classes: Vec::new(),
+            followed: None,
         }
     }
 
@@ -220,6 +226,11 @@ pub fn diagnose(
                 }
             }
         }
+    }
+    if let Some(followed) = &opts.followed {
+        groups.retain(|key, _| {
+            followed.contains(key) || (!opts.focus_keys.is_empty() && key.in_focus(opts))
+        });
     }
     let (groups, focused_out, omitted) = cap_groups(groups, opts);
     let metadata: BTreeMap<&str, &KeyMetadata> = docs

@@ -255,6 +255,12 @@ impl Scanner {
                 skipped: Vec::new(),
             });
         }
+        // A record kept for a followed group (or a note) may also match a group the scan only
+        // counted: that group is in the untracked counts already, so it is no finding too.
+        if self.tracking_cap.is_some() {
+            let tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+            opts.followed = Some(std::sync::Arc::new(tracked.clone()));
+        }
         let mut diagnosis = diagnose(&docs, &self.rules, skipped, &opts);
         diagnosis.inputs = files.len();
         diagnosis.files = files
