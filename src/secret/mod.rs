@@ -264,18 +264,39 @@ static NEW_VALUE: LazyLock<Regex> =
 
 /// Find every credential in `text`, decode what can be decoded, and replace every secret.
 pub fn scan(text: &str) -> Scanned {
+    scan_from(text, PARALLEL_FROM)
+}
+
+/// [`scan`], searching on two cores from `parallel_from` bytes of text.
+fn scan_from(text: &str, parallel_from: usize) -> Scanned {
     // start -> (end, replacement) in `text`, by start: an overlap check is a lookup, not a walk
     // over every edit, and the output is written in order (of two that overlap, the first).
     let mut edits: Edits = Edits::new();
     let mut credentials = Vec::new();
-    // Newline offsets, built on the first credential found; a line is then a binary search.
-    let newlines: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
-    let line_of = |offset: usize| {
-        let nl = newlines.get_or_init(|| memchr::memchr_iter(b'\n', text.as_bytes()).collect());
-        nl.partition_point(|&at| at < offset) + 1
-    };
+    // Newline offsets: a line is a binary search.
+    let nl: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+    let line_of = |offset: usize| nl.partition_point(|&at| at < offset) + 1;
+    // Every pattern's matches first, on two cores when the text is large (they are independent
+    // of each other), then judged in one fixed order below, so that of two overlapping
+    // replacements the same one wins whatever ran first.
+    // The structural passes read only the lines where their words occur (see `pass_windows`):
+    // most log text has none of them, these patterns are large, and one such word anywhere
+    // must not make them read the whole text.
+    let lower = text.to_ascii_lowercase();
+    let whole = vec![(0, text.len())];
+    let mut jobs: Vec<(&Regex, Vec<(usize, usize)>)> = vec![
+        (&*HEADER, whole.clone()),
+        (&*ENCODED, whole.clone()),
+        (&*PAIR, whole.clone()),
+        (&*PAIR_OBJECT, whole.clone()),
+        (&*API_KEY_SETTING, whole.clone()),
+        (&*BARE_BASE64, whole),
+    ];
+    jobs.extend(pass_windows(text, &lower, &nl));
+    let mut found = find_all(&jobs, text, parallel_from).into_iter();
+    let mut next = || found.next().expect("one result per pass");
 
-    for caps in HEADER.captures_iter(text) {
+    for caps in next().iter(text) {
         let value = caps.get(3).expect("value group");
         let spaced = !caps[2].is_empty();
         let scheme = match caps[1].to_ascii_lowercase().as_str() {
@@ -303,7 +324,7 @@ pub fn scan(text: &str) -> Scanned {
             line: line_of(value.start()),
         });
     }
-    for caps in ENCODED.captures_iter(text) {
+    for caps in next().iter(text) {
         let value = caps.get(1).expect("value group");
         if is_masked(value.as_str()) {
             continue;
@@ -320,7 +341,7 @@ pub fn scan(text: &str) -> Scanned {
             line: line_of(value.start()),
         });
     }
-    for caps in PAIR.captures_iter(text) {
+    for caps in next().iter(text) {
         let (id, secret) = (
             caps.get(2).expect("id group"),
             caps.get(3).expect("secret group"),
@@ -342,7 +363,7 @@ pub fn scan(text: &str) -> Scanned {
             });
         }
     }
-    for caps in PAIR_OBJECT.captures_iter(text) {
+    for caps in next().iter(text) {
         let (id, secret) = (
             caps.get(1).expect("id group"),
             caps.get(2).expect("secret group"),
@@ -361,7 +382,7 @@ pub fn scan(text: &str) -> Scanned {
             line: line_of(id.start()),
         });
     }
-    for caps in API_KEY_SETTING.captures_iter(text) {
+    for caps in next().iter(text) {
         let value = caps.get(1).expect("value group");
         if is_masked(value.as_str()) || overlaps(&edits, value.start(), value.end()) {
             continue;
@@ -395,7 +416,8 @@ pub fn scan(text: &str) -> Scanned {
             line: line_of(value.start()),
         });
     }
-    for m in BARE_BASE64.find_iter(text) {
+    for caps in next().iter(text) {
+        let m = caps.get(0).expect("the match");
         if overlaps(&edits, m.start(), m.end()) {
             continue;
         }
@@ -428,29 +450,22 @@ pub fn scan(text: &str) -> Scanned {
             }
         }
     }
-    // The structural passes run only on the lines where their words occur (see
-    // `pass_windows`): most log text has none of them, these patterns are large, and one such
-    // word anywhere must not make them read the whole text.
-    let lower = text.to_ascii_lowercase();
-    let nl = newlines.get_or_init(|| memchr::memchr_iter(b'\n', text.as_bytes()).collect());
-    let passes = pass_windows(text, &lower, nl);
-    let (_, named) = &passes[0];
-    for &(start, end) in named {
-        for caps in NAMED_SECRET.captures_iter(&text[start..end]) {
+    {
+        for caps in next().iter(text) {
             // The pattern starts at the secret word (so that it has a literal to search for);
             // the name is that word with what precedes it (`MYAPP_ES_` of `MYAPP_ES_PASSWORD`).
             let word = caps.get(1).expect("name group");
-            let word_start = start + word.start();
+            let word_start = word.start();
             let name_start = text[..word_start]
                 .char_indices()
                 .rev()
                 .find(|(_, c)| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
                 .map_or(0, |(i, c)| i + c.len_utf8());
-            let name = &text[name_start..start + word.end()];
+            let name = &text[name_start..word.end()];
             let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
                 continue;
             };
-            let (value_start, value_end) = (start + value.start(), start + value.end());
+            let (value_start, value_end) = (value.start(), value.end());
             // Unquoted after a bare `token:` or `credentials:` in prose (`oauth2 token: token
             // expired`), a lowercase word is the message going on, not a value; a password is
             // redacted whatever it looks like.
@@ -498,19 +513,16 @@ pub fn scan(text: &str) -> Scanned {
             }
         }
     }
-    let [_, structural @ ..] = passes;
-    for (re, spans) in structural {
-        for (start, end) in spans {
-            for caps in re.captures_iter(&text[start..end]) {
-                // The value's group: the first that took part (a pattern may offer a quoted
-                // and a bare form).
-                let value = caps.iter().skip(1).flatten().next().expect("value group");
-                let (value_start, value_end) = (start + value.start(), start + value.end());
-                if is_masked(value.as_str()) || overlaps(&edits, value_start, value_end) {
-                    continue;
-                }
-                push_edit(&mut edits, (value_start, value_end, REDACTED.to_string()));
+    for structural in found {
+        for caps in structural.iter(text) {
+            // The value's group: the first that took part (a pattern may offer a quoted and a
+            // bare form).
+            let value = caps.iter().skip(1).flatten().next().expect("value group");
+            let (value_start, value_end) = (value.start(), value.end());
+            if is_masked(value.as_str()) || overlaps(&edits, value_start, value_end) {
+                continue;
             }
+            push_edit(&mut edits, (value_start, value_end, REDACTED.to_string()));
         }
     }
 
@@ -528,6 +540,150 @@ pub fn scan(text: &str) -> Scanned {
     Scanned {
         text: out,
         credentials,
+    }
+}
+
+/// Texts at least this long are searched on two cores.
+const PARALLEL_FROM: usize = 1 << 20;
+
+/// Every match of each pattern in its spans of `text`, in the order of `jobs`: on two threads
+/// when the text is large and the machine has two cores, each taking patterns until it holds
+/// about half the bytes to read.
+fn find_all(
+    jobs: &[(&Regex, Vec<(usize, usize)>)],
+    text: &str,
+    parallel_from: usize,
+) -> Vec<Found> {
+    let cost = |spans: &[(usize, usize)]| spans.iter().map(|(s, e)| e - s).sum::<usize>();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if text.len() < parallel_from || cores < 2 {
+        return jobs
+            .iter()
+            .map(|(re, spans)| find(re, text, spans))
+            .collect();
+    }
+    // The larger jobs first, each to the lighter side.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cost(&jobs[i].1)));
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    let (mut mine_cost, mut theirs_cost) = (0, 0);
+    for i in order {
+        let c = cost(&jobs[i].1);
+        if mine_cost <= theirs_cost {
+            mine.push(i);
+            mine_cost += c;
+        } else {
+            theirs.push(i);
+            theirs_cost += c;
+        }
+    }
+    let mut results: Vec<Option<Found>> = (0..jobs.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            theirs
+                .iter()
+                .map(|&i| (i, find(jobs[i].0, text, &jobs[i].1)))
+                .collect::<Vec<_>>()
+        });
+        for &i in &mine {
+            results[i] = Some(find(jobs[i].0, text, &jobs[i].1));
+        }
+        // A panic in the other thread is a bug of the search itself: it is raised here.
+        for (i, f) in other
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        {
+            results[i] = Some(f);
+        }
+    });
+    results
+        .into_iter()
+        .map(|f| f.expect("every pattern searched"))
+        .collect()
+}
+
+/// Every match of `re` in `spans` of `text` (each span starts at a line start, where `^` and
+/// `\b` behave as in the whole text), with its groups as byte ranges of `text`.
+fn find(re: &Regex, text: &str, spans: &[(usize, usize)]) -> Found {
+    let groups = re.captures_len();
+    let mut flat = Vec::new();
+    for &(start, end) in spans {
+        for caps in re.captures_iter(&text[start..end]) {
+            flat.extend((0..groups).map(|i| {
+                caps.get(i)
+                    .map_or(Found::NONE, |m| (start + m.start(), start + m.end()))
+            }));
+        }
+    }
+    Found { groups, flat }
+}
+
+/// A pattern's matches: each match's groups as byte ranges of the text, `groups` entries per
+/// match ([`Found::NONE`] for a group that took no part).
+struct Found {
+    groups: usize,
+    flat: Vec<(usize, usize)>,
+}
+
+impl Found {
+    const NONE: (usize, usize) = (usize::MAX, usize::MAX);
+
+    fn iter<'a>(&'a self, text: &'a str) -> impl Iterator<Item = Caps<'a>> + 'a {
+        self.flat
+            .chunks(self.groups.max(1))
+            .map(move |groups| Caps { text, groups })
+    }
+}
+
+/// One match of a [`Found`], read as `regex::Captures` is.
+struct Caps<'a> {
+    text: &'a str,
+    groups: &'a [(usize, usize)],
+}
+
+impl<'a> Caps<'a> {
+    fn get(&self, i: usize) -> Option<Group<'a>> {
+        let &(start, end) = self.groups.get(i)?;
+        ((start, end) != Found::NONE).then_some(Group {
+            text: self.text,
+            start,
+            end,
+        })
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Option<Group<'a>>> + '_ {
+        (0..self.groups.len()).map(|i| self.get(i))
+    }
+}
+
+impl std::ops::Index<usize> for Caps<'_> {
+    type Output = str;
+
+    /// The group's text ("" for a group that took no part).
+    fn index(&self, i: usize) -> &str {
+        self.get(i).map_or("", |g| &self.text[g.start..g.end])
+    }
+}
+
+/// A group of a [`Caps`]: a byte range of the whole text.
+#[derive(Clone, Copy)]
+struct Group<'a> {
+    text: &'a str,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Group<'a> {
+    fn as_str(&self) -> &'a str {
+        &self.text[self.start..self.end]
+    }
+
+    fn start(&self) -> usize {
+        self.start
+    }
+
+    fn end(&self) -> usize {
+        self.end
     }
 }
 
@@ -852,6 +1008,40 @@ pub fn redact(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_cores_redact_exactly_what_one_does() {
+        // Every kind of pass, many times over, past the size the search splits from.
+        let lines = [
+            "Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+            r#"{"id":"VuaCfGcBCdbkQm-e5aOx","encoded":"VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="}"#,
+            r#"es = Elasticsearch(hosts, api_key=("VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw"))"#,
+            "  api_key: VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw",
+            "echo VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw== | base64 -d",
+            "MYAPP_ES_PASSWORD=hunter2-but-longer and token: 'abc def ghi'",
+            "curl -u elastic:changeme https://elastic:changeme@es01:9200/",
+            "- name: ES_PASSWORD\n  value: s3cr3t-value",
+            r#"client = new ApiKeyAuthentication("VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw")"#,
+            "elasticsearch-reset-password -u elastic\nNew value: Zq4+sfq1-aQ",
+            "[WARN ][o.e.x.s.a.ApiKeyAuthenticator] Authentication using apikey failed - api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated",
+        ];
+        let mut text = String::new();
+        let mut i = 0;
+        while text.len() < 2 * PARALLEL_FROM {
+            text.push_str(lines[i % lines.len()]);
+            text.push('\n');
+            i += 1;
+        }
+        let one = scan_from(&text, usize::MAX);
+        let two = scan_from(&text, 0);
+        assert!(one.text == two.text, "the texts differ");
+        assert_eq!(one.credentials.len(), two.credentials.len());
+        for (a, b) in one.credentials.iter().zip(&two.credentials) {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+        assert!(!one.text.contains("ui2lp2axTNmsyakw9tvNnw") && !one.text.contains("changeme"));
+        assert!(!one.text.contains("s3cr3t-value") && !one.text.contains("hunter2"));
+    }
 
     const ENCODED_OK: &str = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==";
 
