@@ -555,8 +555,10 @@ fn find_all(
     parallel_from: usize,
 ) -> Vec<Found> {
     let cost = |spans: &[(usize, usize)]| spans.iter().map(|(s, e)| e - s).sum::<usize>();
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if text.len() < parallel_from || cores < 2 {
+    // Asked once: the answer reads the cgroup's files, too dear for every line a report writes.
+    static CORES: LazyLock<usize> =
+        LazyLock::new(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    if text.len() < parallel_from || *CORES < 2 {
         return jobs
             .iter()
             .map(|(re, spans)| find(re, text, spans))
@@ -999,15 +1001,89 @@ fn looks_like_secret(secret: &str) -> bool {
 /// a credential. After [`scan`] has run on the input it finds nothing; it exists so that text
 /// that did not come through [`scan`] (an error message, a path) cannot leak either.
 pub fn redact(text: &str) -> String {
-    if !text.contains([':', '=']) && !BARE_BASE64.is_match(text) {
+    if !may_hold_secret(text) {
         return text.to_string();
     }
     scan(text).text
 }
 
+/// Every word one of [`scan`]'s patterns needs (any case): each pattern's matches hold one of
+/// them, but three, which [`may_hold_secret`] checks apart (a base64 run, userinfo's `@`, an
+/// ES-shaped `id:secret`).
+static ANY_SECRET_WORD: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let mut words: Vec<&str> = PASS_WORDS.iter().flat_map(|w| w.iter().copied()).collect();
+    // HEADER, ENCODED, PAIR, PAIR_OBJECT, API_KEY_SETTING, URL_USERINFO.
+    words.extend(["auth", "encoded", "apikey", "api_key", "api-key", "http"]);
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(words)
+        .expect("secret words")
+});
+
+/// Whether [`scan`] could replace anything in `text`: most lines a report writes hold none of
+/// its words, and are then passed on without running its patterns.
+fn may_hold_secret(text: &str) -> bool {
+    if !text.contains([':', '=']) && !BARE_BASE64.is_match(text) {
+        return false;
+    }
+    ANY_SECRET_WORD.is_match(text)
+        || text.contains('@')
+        || BARE_BASE64.is_match(text)
+        || memchr::memchr_iter(b':', text.as_bytes())
+            .any(|at| raw_pair_secret(text.as_bytes(), at).is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_quick_check_passes_on_has_nothing_to_replace() {
+        // Every pattern's own example, and look-alikes the check must not let through.
+        let holds = [
+            "Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+            r#""encoded": "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==""#,
+            "ES_API_KEY=VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw",
+            "PASSWORD=hunter2x",
+            "see https://u:p@host",
+            "ftp://u:Zq4sfq1aQ@host and elastic:Zq4sfq1aQ@es01",
+            "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw",
+            "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+            "curl -u elastic:changeme",
+            "New value: Zq4+sfq1-aQ",
+            "MYAPP_TOKEN=abcdef123",
+        ];
+        for text in holds {
+            assert!(may_hold_secret(text), "{text}");
+            assert_ne!(redact(text), text, "{text}");
+        }
+        for text in [
+            r#"  "key_id": "VuaCfGcBCdbkQm-e5aOx","#,
+            r#"  "class": "invalidated","#,
+            "no separator here",
+        ] {
+            assert!(!may_hold_secret(text), "{text}");
+            assert_eq!(redact(text), scan(text).text);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Texts made of the patterns' own words, separators and credential shapes: the quick
+        /// check never passes on one that the full scan would change.
+        #[test]
+        fn the_quick_check_never_skips_a_secret(parts in proptest::collection::vec(0usize..24, 0..14)) {
+            const PIECES: [&str; 24] = [
+                "Authorization", "auth", ": ", "=", "ApiKey ", "Bearer ", "pass", "word", "@",
+                "https://", "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+                "x", "\"", "'", " ", "\n", "token", "SECRET", "-u ", "New value:", "api_key",
+                "VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw", "(",
+            ];
+            let text: String = parts.iter().map(|&i| PIECES[i]).collect();
+            proptest::prop_assert_eq!(redact(&text), scan(&text).text, "{:?}", text);
+        }
+    }
 
     #[test]
     fn two_cores_redact_exactly_what_one_does() {
