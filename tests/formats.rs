@@ -158,15 +158,9 @@ fn ecs_documents_use_ecs_fields_with_their_types_and_allowed_values() {
     let fields = ecs_fields();
     let allowed = ecs_allowed();
     let incident = root().join("fixtures/scan/incident");
+    let scan = ["scan", incident.to_str().unwrap()];
     let docs = ecs_lines(
-        &[
-            "scan",
-            incident.to_str().unwrap(),
-            "--format",
-            "ecs",
-            "--now",
-            "2026-11-21",
-        ],
+        &[&scan[..], &["--format", "ecs", "--now", "2026-11-21"]].concat(),
         "",
     );
     assert_eq!(docs.len(), 3, "one document per finding");
@@ -241,6 +235,14 @@ fn html(args: &[&str], stdin: &str) -> String {
     out.stdout
 }
 
+/// `keydoctor scan` of the bundled incident with `args` after it.
+fn scan_incident(args: &[&str]) -> crate::support::Output {
+    let incident = root().join("fixtures/scan/incident");
+    let mut argv = vec!["scan", incident.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    keydoctor(&argv, "")
+}
+
 /// The values of `attr="…"` in `text`, in order.
 fn attrs<'a>(text: &'a str, attr: &str) -> Vec<&'a str> {
     let needle = format!(" {attr}=\"");
@@ -254,29 +256,8 @@ fn attrs<'a>(text: &'a str, attr: &str) -> Vec<&'a str> {
 
 #[test]
 fn the_html_page_is_self_contained_and_draws_every_key_s_failures_and_markers() {
-    let incident = root().join("fixtures/scan/incident");
-    let page = html(
-        &[
-            "scan",
-            incident.to_str().unwrap(),
-            "--format",
-            "html",
-            "--now",
-            "2026-11-21",
-        ],
-        "",
-    );
-    let json = keydoctor(
-        &[
-            "scan",
-            incident.to_str().unwrap(),
-            "--format",
-            "json",
-            "--now",
-            "2026-11-21",
-        ],
-        "",
-    );
+    let page = scan_incident(&["--format", "html", "--now", "2026-11-21"]).stdout;
+    let json = scan_incident(&["--format", "json", "--now", "2026-11-21"]);
     let report: Value = serde_json::from_str(&json.stdout).expect("json report");
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("Content-Security-Policy\" content=\"default-src 'none'"));
@@ -361,39 +342,20 @@ fn hostile_text_in_the_html_page_is_text() {
 
 #[test]
 fn shared_html_has_pseudonyms_and_its_banner_and_no_secret() {
-    let incident = root().join("fixtures/scan/incident");
-    let page = html(
-        &[
-            "scan",
-            incident.to_str().unwrap(),
-            "--format",
-            "html",
-            "--share",
-        ],
-        "",
-    );
+    let page = scan_incident(&["--format", "html", "--share"]).stdout;
     assert!(page.contains("<p class=\"banner\">Shared with <code>keydoctor --share</code>"));
     for real in ["es-node-1", "es-node-2", "10.0.0.7", "10.0.3.15"] {
         assert!(!page.contains(real), "{real} in a shared page");
     }
     assert!(page.contains("node-1") && page.contains("client-1"));
     // --share stays Markdown by default and refuses the formats it cannot make safe.
-    let out = keydoctor(&["scan", incident.to_str().unwrap(), "--share"], "");
+    let out = scan_incident(&["--share"]);
     assert!(
         out.stdout.starts_with("# keydoctor report"),
         "{}",
         out.stdout
     );
-    let out = keydoctor(
-        &[
-            "scan",
-            incident.to_str().unwrap(),
-            "--share",
-            "--format",
-            "json",
-        ],
-        "",
-    );
+    let out = scan_incident(&["--share", "--format", "json"]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("--share writes Markdown"),

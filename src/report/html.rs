@@ -504,23 +504,15 @@ fn lifetime(out: &mut String, markers: &[&TimelineEntry], failures: Option<(i64,
             esc(&format_ms(b))
         );
     }
-    // Rows of labels: each row remembers where its last label ends.
-    let mut rows: Vec<f64> = Vec::new();
-    let mut sorted: Vec<&&TimelineEntry> = markers.iter().collect();
-    sorted.sort_by_key(|t| t.ms);
-    for t in sorted {
-        let x = scale.x(t.ms);
+    let (placed, rows) = place_labels(markers.iter().copied(), &scale);
+    for Placed {
+        entry: t,
+        x,
+        label_x: start,
+        row,
+    } in placed
+    {
         let label = marker_label(t.event);
-        let width = label.chars().count() as f64 * 6.4 + 8.0;
-        let start = (x - 4.0).min(WIDTH - width);
-        let row = rows
-            .iter()
-            .position(|end| *end <= start)
-            .unwrap_or(rows.len());
-        if row == rows.len() {
-            rows.push(0.0);
-        }
-        rows[row] = start + width;
         let ly = top + 22.0 + row as f64 * 14.0;
         let _ = writeln!(
             out,
@@ -534,7 +526,7 @@ fn lifetime(out: &mut String, markers: &[&TimelineEntry], failures: Option<(i64,
             label = esc(label),
         );
     }
-    let bottom = top + 22.0 + rows.len().max(1) as f64 * 14.0;
+    let bottom = top + 22.0 + rows.max(1) as f64 * 14.0;
     scale.ticks(out, bottom + 4.0);
     bottom + 18.0
 }
@@ -559,31 +551,22 @@ fn incident(out: &mut String, a: &Activity, markers: &[&TimelineEntry], top: f64
         "<text class=\"panel\" x=\"0\" y=\"{title_y:.1}\">Failures per node and client</text>"
     );
     // The markers in the window, labelled above the lanes (rows as in the key's life).
-    let mut in_window: Vec<&&TimelineEntry> = markers
-        .iter()
-        .filter(|t| t.ms >= start && t.ms <= end)
-        .collect();
-    in_window.sort_by_key(|t| t.ms);
-    let mut rows: Vec<f64> = Vec::new();
-    let mut placed = Vec::new();
-    for t in &in_window {
-        let x = scale.x(t.ms);
-        let label = marker_label(t.event);
-        let width = label.chars().count() as f64 * 6.4 + 8.0;
-        let start_x = (x - 4.0).min(WIDTH - width);
-        let row = rows
+    let (placed, rows) = place_labels(
+        markers
             .iter()
-            .position(|end| *end <= start_x)
-            .unwrap_or(rows.len());
-        if row == rows.len() {
-            rows.push(0.0);
-        }
-        rows[row] = start_x + width;
-        placed.push((t, x, start_x, row));
-    }
-    let lanes_top = title_y + 10.0 + rows.len() as f64 * 13.0;
+            .copied()
+            .filter(|t| t.ms >= start && t.ms <= end),
+        &scale,
+    );
+    let lanes_top = title_y + 10.0 + rows as f64 * 13.0;
     let lanes_bottom = lanes_top + a.lanes.len() as f64 * LANE_HEIGHT;
-    for (t, x, label_x, row) in placed {
+    for Placed {
+        entry: t,
+        x,
+        label_x,
+        row,
+    } in placed
+    {
         let ly = title_y + 12.0 + row as f64 * 13.0;
         let _ = writeln!(
             out,
@@ -642,6 +625,49 @@ fn incident(out: &mut String, a: &Activity, markers: &[&TimelineEntry], top: f64
     }
     scale.ticks(out, lanes_bottom + 14.0);
     lanes_bottom + 20.0
+}
+
+/// A marker placed on a scale: where it stands, where its label starts, and on which row of
+/// labels (a label that would run into the one before it goes on the next row).
+struct Placed<'a> {
+    entry: &'a TimelineEntry,
+    x: f64,
+    label_x: f64,
+    row: usize,
+}
+
+/// `markers` placed in time order, and how many rows of labels they take.
+fn place_labels<'a>(
+    markers: impl Iterator<Item = &'a TimelineEntry>,
+    scale: &Scale,
+) -> (Vec<Placed<'a>>, usize) {
+    let mut sorted: Vec<&TimelineEntry> = markers.collect();
+    sorted.sort_by_key(|t| t.ms);
+    // Each row remembers where its last label ends.
+    let mut rows: Vec<f64> = Vec::new();
+    let placed = sorted
+        .into_iter()
+        .map(|entry| {
+            let x = scale.x(entry.ms);
+            let width = marker_label(entry.event).chars().count() as f64 * 6.4 + 8.0;
+            let label_x = (x - 4.0).min(WIDTH - width);
+            let row = rows
+                .iter()
+                .position(|end| *end <= label_x)
+                .unwrap_or(rows.len());
+            if row == rows.len() {
+                rows.push(0.0);
+            }
+            rows[row] = label_x + width;
+            Placed {
+                entry,
+                x,
+                label_x,
+                row,
+            }
+        })
+        .collect();
+    (placed, rows.len())
 }
 
 fn marker_label(event: TimelineEvent) -> &'static str {
