@@ -198,7 +198,18 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
     // line happens to be that wide.
     let lone_cut = || {
         let first = widths.iter().position(|w| *w == max).unwrap_or(0);
+        // Then a blank line or the end, or only a pretty-printed body's closing brackets
+        // (`}`, `]`, `},`).
         widths.get(first + 2).is_none_or(|w| *w == 0)
+            || lines.get(first + 2..).is_none_or(|rest| {
+                rest.iter().all(|l| {
+                    l.content
+                        .trim()
+                        .trim_end_matches(',')
+                        .chars()
+                        .all(|c| "{}[]".contains(c))
+                })
+            })
     };
     let hard = (40..=300).contains(&max) && (at_max >= 2 || (common && lone_cut()));
     // Re-flowed at word boundaries: a narrow text whose lines end near the widest, or near a
@@ -230,9 +241,16 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
         }
         // The regexes run only where a join is in question.
         let starts_record = || RECORD_START.is_match(next.content.trim_start());
+        // A cut at the widest line's end, unless the break falls between two words: a cut at
+        // a word boundary leaves its space at one side, so two words meeting with none between
+        // them were re-flowed (the space became the break), not cut.
         if hard && widths[i] == max {
             if !starts_record() {
-                out[i] = Join::Direct;
+                out[i] = if reflowed && between_words(here.content, next.content) {
+                    Join::Space
+                } else {
+                    Join::Direct
+                };
             }
             continue;
         }
@@ -242,9 +260,21 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
                 .next()
                 .map_or(0, |w| w.chars().count())
         };
-        // A line that ends inside a JSON string continues on the next one.
+        // A line that ends inside a JSON string continues on the next one: directly when its
+        // space is already there, or when it was cut at a cutting width inside a word.
         let open_string =
             || (40..=300).contains(&widths[i]) && (open_after || open_quote(here.content));
+        if open_string() && !starts_record() {
+            let spaced = here.content.ends_with(char::is_whitespace)
+                || next.content.starts_with(char::is_whitespace);
+            let cut_word = matches!(widths[i], 72 | 76 | 78 | 79 | 80 | 100 | 120 | 132)
+                && !between_words(here.content, next.content);
+            if spaced || cut_word {
+                out[i] = Join::Direct;
+                in_string = open_after;
+                continue;
+            }
+        }
         let short_wrap = || few && widths[i] >= 50 && widths[i] + 1 + first_word() > guess;
         if !next.content.starts_with(char::is_whitespace)
             && !here.content.ends_with(char::is_whitespace)
@@ -259,6 +289,130 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
     }
     out
 }
+
+/// Whether the last word of `here` and the first of `next` are two words rather than the two
+/// halves of one cut: both words messages use (`unauthorized` + `for`, `authentication` +
+/// `expected`), or both long enough that, glued, they would be no word (`sche` + `me` is
+/// `scheme` cut).
+fn between_words(here: &str, next: &str) -> bool {
+    let tail: String = here
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let head: String = next
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    if tail.is_empty() || head.is_empty() {
+        // A word against a bracket or punctuation (`[my]` + `is`, `id` + `[abc]`): English
+        // puts a space there, and a cut at a space leaves it at one side.
+        let (a, b) = (here.chars().next_back(), next.chars().next());
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        let stop = |c: Option<char>| c.is_some_and(|c| "[]().,;".contains(c));
+        return (stop(a) && word(b) && a != Some('[') && a != Some('('))
+            || (word(a) && matches!(b, Some('[' | '(')));
+    }
+    let known = |w: &str| {
+        MESSAGE_WORDS
+            .binary_search(&w.to_ascii_lowercase().as_str())
+            .is_ok()
+    };
+    let word = |w: &str| (5..=20).contains(&w.len());
+    (known(&tail) && known(&head)) || (word(&tail) && word(&head) && tail.len() + head.len() >= 13)
+}
+
+/// Words of the products' failure messages and of the English around them (sorted): a line
+/// ending in one and the next starting with one met at a space.
+const MESSAGE_WORDS: &[&str] = &[
+    "a",
+    "access",
+    "action",
+    "actions",
+    "after",
+    "all",
+    "allowed",
+    "an",
+    "and",
+    "anonymous",
+    "any",
+    "api",
+    "apikey",
+    "are",
+    "as",
+    "at",
+    "authenticate",
+    "authentication",
+    "authorization",
+    "be",
+    "been",
+    "but",
+    "by",
+    "cannot",
+    "cluster",
+    "could",
+    "create",
+    "credentials",
+    "denied",
+    "does",
+    "error",
+    "exception",
+    "expected",
+    "expired",
+    "failed",
+    "find",
+    "for",
+    "found",
+    "from",
+    "granted",
+    "granting",
+    "has",
+    "have",
+    "header",
+    "id",
+    "in",
+    "index",
+    "indices",
+    "invalid",
+    "invalidated",
+    "is",
+    "it",
+    "key",
+    "keys",
+    "missing",
+    "not",
+    "of",
+    "on",
+    "or",
+    "privilege",
+    "privileges",
+    "provided",
+    "remote",
+    "request",
+    "required",
+    "rest",
+    "security",
+    "than",
+    "that",
+    "the",
+    "this",
+    "to",
+    "token",
+    "type",
+    "unable",
+    "unauthorized",
+    "user",
+    "using",
+    "was",
+    "when",
+    "which",
+    "while",
+    "with",
+    "without",
+];
 
 /// The width a text was re-flowed at, if it looks re-flowed: at least two lines end within 12
 /// columns of it, and every line wider than it is one word (a re-flow cannot break those).
@@ -493,6 +647,41 @@ mod tests {
         let body = format!("{{\"a\":\"{}\",\"b\":1}}", "x".repeat(120));
         let text = format!("Cloud Posture findings never appear within the dashboard - unauthorized\nfor API key id [] of user [elastic/fleet-server] on indices that are\n{body}\nnothing else");
         assert!(norm(&text).contains("- unauthorized for API key id []"));
+    }
+
+    #[test]
+    fn the_message_words_are_sorted() {
+        assert!(MESSAGE_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn cuts_and_reflows_at_the_same_width_are_told_apart() {
+        // Re-flowed at 72 with two lines exactly 72 wide: the breaks were spaces.
+        let reflowed = "   security_exception: action [indices:data/read/search] is unauthorized\nfor API key id [<key-id>] of user [<my-user-id>], this action is granted\nby the index privileges [read,all]\n";
+        assert!(norm(reflowed).contains("is unauthorized for API key id [<key-id>] of user"));
+        assert!(norm(reflowed).contains("is granted by the index"));
+        // A pretty-printed body cut at 80 inside a word, and inside a string after a space.
+        let cut = "{\n    \"statusCode\": 400,\n    \"error\": \"Bad Request\",\n    \"message\": \"Error creating rule: could not create API key - Unsupported sche\nme \\\"ApiKey\\\" for granting API Key\"\n}\n";
+        assert!(
+            norm(cut).contains("Unsupported scheme \\\"ApiKey\\\""),
+            "{}",
+            norm(cut)
+        );
+        let spaced = "{\n    \"message\": \"Authentication using apikey failed - unable to find apikey with \nid <snipped>\",\n    \"node.id\": \"<snipped>\"\n}\n";
+        assert!(
+            norm(spaced).contains("unable to find apikey with id <snipped>"),
+            "{}",
+            norm(spaced)
+        );
+        // A mid-word cut of a long line stays one word.
+        let long = format!("{}invalidated and more words after it", "x".repeat(70));
+        let cut: Vec<String> = long
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(72)
+            .map(|c| c.iter().collect())
+            .collect();
+        assert_eq!(norm(&(cut.join("\n") + "\n")), format!("{long}\n"));
     }
 
     #[test]
