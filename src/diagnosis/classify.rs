@@ -1413,6 +1413,17 @@ fn fold_unresolved(built: &mut Vec<(Finding, Vec<usize>)>) {
                 let (folded, _) = built.remove(idx);
                 let target = if target > idx { target - 1 } else { target };
                 let finding = &mut built[target].0;
+                // The same request said twice (a client's status line and the body or the
+                // server's line beside it) counts once; failures elsewhere in the input are
+                // failures of their own, now explained, and count.
+                let apart = !folded.evidence.iter().any(|e| {
+                    finding.evidence.iter().any(|o| {
+                        o.source == e.source && o.line.abs_diff(e.line) <= SAME_FAILURE_LINES
+                    })
+                });
+                if apart {
+                    finding.count += folded.count;
+                }
                 finding.groups.extend(folded.groups);
                 for ev in folded.evidence {
                     if finding.evidence.len() < MAX_EVIDENCE + 1 && !finding.evidence.contains(&ev)

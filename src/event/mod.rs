@@ -182,12 +182,14 @@ impl Document {
 
 /// Words of a record that reports a failure itself (an error body, an exception, a log's
 /// ERROR line): a credential above it stops at it.
-static FAILURE_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-    aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-        .build(["error", "exception"])
-        .expect("failure words")
+static FAILURE_WORDS: LazyLock<regex::Regex> = LazyLock::new(|| {
+    // An error as a program writes it (`Error:`, `[ERROR]`, `level=error`, `"error":`,
+    // `ResponseError`, `…Exception`), not the word in the prose around a paste ("I get the
+    // error below when running …").
+    regex::Regex::new(
+        r#"(?i:\berror\b\s*[:=\]"(]|\[error|level=error|"error"|[a-z]\w*(?:exception|error)\b)|\bERROR\b|\bException\b"#,
+    )
+    .expect("failure words regex")
 });
 
 /// The tags each record of a [`Document`] matches with (see [`Document::tag_scope`]).

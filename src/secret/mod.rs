@@ -883,6 +883,17 @@ fn is_placeholder(value: &str) -> bool {
         "your-api-key",
     ];
     let v = value.trim_matches(|c| c == '"' || c == '\'');
+    // What a template or an issue puts where the key goes (`REPLACE_ME_APIKEY`,
+    // `<your-api-key>`, `YOUR_API_KEY_HERE`).
+    let letters: String = v
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if letters.starts_with("replaceme") || (letters.starts_with("your") && letters.contains("key"))
+    {
+        return true;
+    }
     !v.is_empty()
         && v.split(':')
             .all(|part| WORDS.contains(&part.to_ascii_lowercase().as_str()))
