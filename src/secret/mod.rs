@@ -1035,14 +1035,14 @@ static ANY_SECRET_WORD: LazyLock<AhoCorasick> = LazyLock::new(|| {
 /// Whether [`scan`] could replace anything in `text`: most lines a report writes hold none of
 /// its words, and are then passed on without running its patterns.
 fn may_hold_secret(text: &str) -> bool {
-    if !text.contains([':', '=']) && !BARE_BASE64.is_match(text) {
-        return false;
-    }
-    ANY_SECRET_WORD.is_match(text)
-        || text.contains('@')
-        || BARE_BASE64.is_match(text)
-        || memchr::memchr_iter(b':', text.as_bytes())
-            .any(|at| raw_pair_secret(text.as_bytes(), at).is_some())
+    // A base64 run may decode to `id:secret` anywhere; every other pattern needs a separator
+    // and one of its words (or userinfo's `@`, or an ES-shaped `id:secret` at a `:`).
+    BARE_BASE64.is_match(text)
+        || (text.contains([':', '='])
+            && (ANY_SECRET_WORD.is_match(text)
+                || text.contains('@')
+                || memchr::memchr_iter(b':', text.as_bytes())
+                    .any(|at| raw_pair_secret(text.as_bytes(), at).is_some())))
 }
 
 #[cfg(test)]
