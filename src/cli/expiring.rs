@@ -76,6 +76,7 @@ pub(super) fn run(args: ExpiringArgs, color: bool, io: &mut Io<'_>) -> CmdResult
             writeln!(io.stderr, "{}", redact(&line))?;
         }
         if scanned
+            .diagnosis
             .files
             .iter()
             .all(|f| f.format != crate::source::sniff::LogFormat::Audit)

@@ -147,12 +147,7 @@ fn scan_all(
     metadata: &[FileEntry],
     skipped: Option<Vec<crate::source::Skipped>>,
 ) -> ScanReport {
-    let mut results: Vec<_> = {
-        use rayon::prelude::*;
-        files.par_iter().map(|f| scanner.scan_file(f)).collect()
-    };
-    results.extend(metadata.iter().map(|f| scanner.scan_metadata_file(f)));
-    scanner.finish(results, skipped.unwrap_or_default())
+    scanner.scan_files(files, metadata, skipped.unwrap_or_default())
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {
@@ -184,16 +179,16 @@ fn side<'a>(
 fn answers_of(
     inputs: &Inputs,
     files: &[FileEntry],
-    report: &ScanReport,
+    read: &[crate::diagnosis::FileRead],
 ) -> crate::source::answers::Answers {
+    let plain: std::collections::HashSet<&str> = read
+        .iter()
+        .filter(|s| s.format == crate::source::sniff::LogFormat::Text)
+        .map(|s| s.name.as_str())
+        .collect();
     let text: Vec<FileEntry> = files
         .iter()
-        .filter(|f| {
-            report
-                .files
-                .iter()
-                .any(|s| s.format == crate::source::sniff::LogFormat::Text && s.name == f.name())
-        })
+        .filter(|f| plain.contains(f.name().as_str()))
         .cloned()
         .collect();
     let mut a = crate::source::answers::find(&text);
@@ -230,6 +225,9 @@ fn two_sided(
     }
     let inputs = Inputs::open(req.remote_logs);
     let (files, mut remote) = scan_tree(scanner, &inputs, req.remote_logs, req.follow_links)?;
+    // Each side's saved API answers, among the files each side read (before the merge).
+    let q_answers = answers_of(req.inputs, q_files, &diagnosis.files);
+    let f_answers = answers_of(&inputs, &files, &remote.diagnosis.files);
     let mut theirs = std::mem::take(&mut remote.diagnosis);
     for b in &inputs.bundles {
         super::bundle_checks(b, &mut theirs, scanner.options().now_ms, scanner.rules());
@@ -245,8 +243,6 @@ fn two_sided(
     diagnosis.skipped.extend(theirs.skipped);
     diagnosis.files.extend(theirs.files);
     diagnosis.inputs += theirs.inputs;
-    let q_answers = answers_of(req.inputs, q_files, q_report);
-    let f_answers = answers_of(&inputs, &files, &remote);
     let q = side(join_paths(req.paths), q_report, &q_answers);
     let f = side(join_paths(req.remote_logs), &remote, &f_answers);
     analyse(
@@ -314,9 +310,6 @@ fn scan_tree(
     if files.is_empty() {
         return Err(no_input(&skipped, given));
     }
-    let results: Vec<_> = {
-        use rayon::prelude::*;
-        files.par_iter().map(|f| scanner.scan_file(f)).collect()
-    };
-    Ok((files, scanner.finish(results, skipped)))
+    let report = scanner.scan_files(&files, &[], skipped);
+    Ok((files, report))
 }

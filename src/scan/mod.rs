@@ -21,6 +21,7 @@
 //! facts correlated ([`crate::diagnosis::correlate::enrich`]).
 
 pub mod follow;
+mod ordered;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
@@ -72,23 +73,14 @@ const CORRELATION_LITERALS: &[&str] = &[
     "version determined",
 ];
 
-/// What one file was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSummary {
-    pub name: String,
-    pub format: LogFormat,
-    pub gzip: bool,
-    /// Decompressed bytes read.
-    pub bytes: u64,
-    /// Records cut out and matched.
-    pub records: usize,
-}
+/// What one file was (the diagnosis lists them as they are).
+pub use crate::diagnosis::FileRead as FileSummary;
 
 /// The result of a scan.
 #[derive(Debug)]
 pub struct ScanReport {
+    /// `diagnosis.files` lists the files read.
     pub diagnosis: Diagnosis,
-    pub files: Vec<FileSummary>,
     /// Per key id: when, how often and from where it authenticated (audit logs).
     pub successes: BTreeMap<String, Successes>,
     /// The first and last audit event read, when any audit log was.
@@ -128,6 +120,36 @@ pub struct Scanner {
     /// first seen after that is only counted ([`correlate::Untracked`]).
     tracked: std::sync::Mutex<std::collections::HashSet<GroupKey>>,
     tracking_cap: Option<usize>,
+}
+
+/// Files scanned ahead of the one the fold waits for, at most (see [`ordered::map_in_order`]).
+const FOLD_WINDOW: usize = 256;
+
+/// The files' results folded so far, in path order.
+#[derive(Debug, Default)]
+pub struct Folded {
+    facts: Facts,
+    docs: Vec<Document>,
+    files: Vec<FileSummary>,
+    skipped: Vec<Skipped>,
+}
+
+impl Folded {
+    /// Nothing folded yet; `skipped` is what was skipped before any file was read.
+    pub fn new(skipped: Vec<Skipped>) -> Self {
+        Self {
+            skipped,
+            ..Self::default()
+        }
+    }
+
+    /// Fold in the next file's result.
+    pub fn add(&mut self, r: FileResult) {
+        self.skipped.extend(r.skipped);
+        self.files.extend(r.summary);
+        self.docs.extend(r.doc);
+        self.facts.merge(r.facts);
+    }
 }
 
 /// One file's contribution, merged in path order.
@@ -226,16 +248,43 @@ impl Scanner {
     }
 
     /// Diagnose what the files gave, correlate, and sort.
-    pub fn finish(&self, results: Vec<FileResult>, mut skipped: Vec<Skipped>) -> ScanReport {
-        let mut facts = Facts::default();
-        let mut docs = Vec::new();
-        let mut files = Vec::new();
-        for r in results {
-            skipped.extend(r.skipped);
-            files.extend(r.summary);
-            docs.extend(r.doc);
-            facts.merge(r.facts);
+    pub fn finish(&self, results: Vec<FileResult>, skipped: Vec<Skipped>) -> ScanReport {
+        let mut folded = Folded::new(skipped);
+        results.into_iter().for_each(|r| folded.add(r));
+        self.finish_folded(folded)
+    }
+
+    /// Scan `files` on every core, folding each file's result in path order as it is done (so
+    /// that memory does not grow with the number of files), then `metadata` (read whole).
+    pub fn scan_files(
+        &self,
+        files: &[FileEntry],
+        metadata: &[FileEntry],
+        skipped: Vec<Skipped>,
+    ) -> ScanReport {
+        let mut folded = Folded::new(skipped);
+        folded.files.reserve_exact(files.len() + metadata.len());
+        ordered::map_in_order(
+            files,
+            rayon::current_num_threads(),
+            FOLD_WINDOW,
+            |f| self.scan_file(f),
+            |r| folded.add(r),
+        );
+        for f in metadata {
+            folded.add(self.scan_metadata_file(f));
         }
+        self.finish_folded(folded)
+    }
+
+    /// [`Scanner::finish`] over results already folded.
+    pub fn finish_folded(&self, folded: Folded) -> ScanReport {
+        let Folded {
+            facts,
+            mut docs,
+            files,
+            skipped,
+        } = folded;
         let mut opts = self.opts.clone();
         if opts.version.is_none() {
             opts.version = facts.version;
@@ -263,16 +312,7 @@ impl Scanner {
         }
         let mut diagnosis = diagnose(&docs, &self.rules, skipped, &opts);
         diagnosis.inputs = files.len();
-        diagnosis.files = files
-            .iter()
-            .map(|f: &FileSummary| crate::diagnosis::FileRead {
-                name: f.name.clone(),
-                format: f.format,
-                gzip: f.gzip,
-                bytes: f.bytes,
-                records: f.records,
-            })
-            .collect();
+        diagnosis.files = files;
         let keys: Vec<_> = docs.iter().flat_map(|d| d.keys.iter().cloned()).collect();
         correlate::enrich(&mut diagnosis, &facts, &keys, &self.rules, &opts);
         if let Some(cap) = opts.max_findings {
@@ -280,7 +320,6 @@ impl Scanner {
         }
         ScanReport {
             diagnosis,
-            files,
             audit_span: facts.audit.first_ms.zip(facts.audit.last_ms),
             successes: facts.successes,
             signals: facts.signals,
@@ -702,10 +741,19 @@ impl<'a> FileState<'a> {
     }
 
     /// An input read whole: matched for the facts, kept as it is.
+    /// A file that says nothing (no record matched, no key, credential, version or problem in
+    /// it) is not kept: a tree of a hundred thousand small logs would be held whole to the end.
     fn take_whole(&mut self, input: Input) {
         let doc = parse_input(&input);
-        self.take_document(&doc, true);
-        self.whole = Some(input);
+        let kept = self.take_document(&doc, true);
+        let tells = !kept.is_empty()
+            || !doc.keys.is_empty()
+            || !doc.credentials.is_empty()
+            || doc.version.is_some()
+            || !doc.skipped.is_empty();
+        if tells {
+            self.whole = Some(input);
+        }
     }
 
     /// Match a document; tally what is not kept. Returns the lines of the records to keep.
