@@ -41,8 +41,18 @@ pub struct StreamStats {
 /// the bytes read so far are still handed to `f`, then the error is returned with the stats.
 pub fn chunks(
     reader: &mut dyn Read,
+    f: impl FnMut(&[u8], usize),
+) -> Result<StreamStats, (StreamStats, std::io::Error)> {
+    chunks_of(reader, CHUNK, f)
+}
+
+/// [`chunks`], reading `chunk` bytes at a time (at least one).
+pub fn chunks_of(
+    reader: &mut dyn Read,
+    chunk: usize,
     mut f: impl FnMut(&[u8], usize),
 ) -> Result<StreamStats, (StreamStats, std::io::Error)> {
+    let chunk = chunk.max(1);
     let mut stats = StreamStats::default();
     // Grown as bytes arrive (read_to_end fills spare capacity without zeroing it): a tiny file
     // costs a tiny buffer, which matters in a tree of a hundred thousand of them.
@@ -52,9 +62,9 @@ pub fn chunks(
     let mut eof = false;
     let mut error = None;
     loop {
-        if buf.len() < CHUNK && !eof {
+        if buf.len() < chunk && !eof {
             let start = buf.len();
-            let want = (CHUNK - start) as u64;
+            let want = (chunk - start) as u64;
             let res = (&mut *reader).take(want).read_to_end(&mut buf);
             let n = buf.len() - start;
             stats.bytes += n as u64;

@@ -529,6 +529,12 @@ static STATUS: LazyLock<Regex> = LazyLock::new(|| {
 static HTTP_STATUS_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^[<*]?\s*HTTP/[\d.]+ (\d{3})\b").expect("http regex"));
 
+/// Whether `norm` is an HTTP status line (`HTTP/1.1 401 Unauthorized`): the records below it
+/// inherit its status.
+pub fn is_http_status_line(norm: &str) -> bool {
+    http_status_line(norm).is_some()
+}
+
 fn http_status_line(norm: &str) -> Option<u16> {
     if !norm.contains("HTTP/") {
         return None;

@@ -318,6 +318,19 @@ impl RuleSet {
         self.match_with(doc, None)
     }
 
+    /// Whether a rule that [reads context](Rule::reads_context) is a candidate for a record
+    /// whose text is `norm` (it holds one of the rule's literals, or the rule has none).
+    pub fn reads_context(&self, norm: &str) -> bool {
+        let reads = |idx: &usize| self.rules[*idx].reads_context();
+        if self.unfiltered.iter().any(reads) {
+            return true;
+        }
+        self.prefilter.as_ref().is_some_and(|ac| {
+            ac.find_overlapping_iter(norm)
+                .any(|m| self.literal_rules[m.pattern().as_usize()].iter().any(reads))
+        })
+    }
+
     /// Like [`RuleSet::match_document`], but only rule `only` is considered (for examples).
     pub fn match_rule(&self, doc: &Document, only: usize) -> Vec<RuleMatch> {
         self.match_with(doc, Some(only))
@@ -473,6 +486,13 @@ impl Rule {
         };
         self.all.iter().all(|re| re.is_match(scope))
             && !self.not.iter().any(|re| re.is_match(scope))
+    }
+
+    /// Whether the rule reads beyond the record it matches: the whole input (`scope = "input"`)
+    /// or the tags of the credentials around it. Its verdict on a record then depends on the
+    /// records near it.
+    pub fn reads_context(&self) -> bool {
+        self.scope == Scope::Input || !self.tags_any.is_empty() || !self.tags_none.is_empty()
     }
 
     fn tags_allow(&self, tags: &[String]) -> bool {

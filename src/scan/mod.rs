@@ -14,13 +14,17 @@
 //! whose lines nearly all hit, the lines one by one) → only hit lines become records. Audit lines
 //! that only feed correlation (`access_granted`, `anonymous_access_denied`, the
 //! `security_config_change` events) are read by a one-pass field scan or parsed directly, never
-//! matched against rules. Rule
+//! matched against rules. A line that is a record on its own and differs from one already
+//! analysed only in its leading timestamp takes that analysis (`memo.rs`: the dense path, where
+//! a retrying client writes the same failure a thousand times), unless a record near it could
+//! change its verdict. Rule
 //! matches are grouped per (class, key); the first few records of each group are kept as
 //! evidence, the rest only counted ([`Facts`]). Results merge in path order, so the output does
 //! not depend on scheduling. The kept records are then diagnosed like `explain` input and the
 //! facts correlated ([`crate::diagnosis::correlate::enrich`]).
 
 pub mod follow;
+mod memo;
 mod ordered;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -120,6 +124,13 @@ pub struct Scanner {
     /// first seen after that is only counted ([`correlate::Untracked`]).
     tracked: std::sync::Mutex<std::collections::HashSet<GroupKey>>,
     tracking_cap: Option<usize>,
+    /// Bytes read per chunk, excerpt bytes parsed per batch, and whether lines apart only in
+    /// time are analysed once (`memo.rs`); tests make the first two small.
+    chunk: usize,
+    batch: usize,
+    memo: bool,
+    /// Lines a template stood for, over every file (for tests and benchmarks).
+    memo_lines: AtomicU64,
 }
 
 /// Files scanned ahead of the one the fold waits for, at most (see [`ordered::map_in_order`]).
@@ -189,7 +200,22 @@ impl Scanner {
             tracking_cap,
             literals,
             progress: None,
+            chunk: excerpt::CHUNK,
+            batch: BATCH_BYTES,
+            memo: true,
+            memo_lines: AtomicU64::new(0),
         }
+    }
+
+    /// The same scanner reading `chunk` bytes at a time, parsing excerpts in batches of `batch`
+    /// bytes, with or without the dense path's memo (tests compare the two paths on inputs
+    /// that span many chunks without being megabytes long).
+    #[cfg(test)]
+    fn tuned(mut self, chunk: usize, batch: usize, memo: bool) -> Self {
+        self.chunk = chunk;
+        self.batch = batch;
+        self.memo = memo;
+        self
     }
 
     /// Whether the scan follows failure group `g` in full: it does while it follows fewer than
@@ -472,10 +498,12 @@ impl Scanner {
             }
             res.map(|_| stats.clone()).map_err(|e| (stats, e))
         } else {
-            let stats = excerpt::chunks(&mut reader, |region, first_line| {
+            let stats = excerpt::chunks_of(&mut reader, self.chunk, |region, first_line| {
                 state.region(region, first_line);
             });
             state.flush();
+            self.memo_lines
+                .fetch_add(state.memo_used as u64, std::sync::atomic::Ordering::Relaxed);
             stats
         };
         let stats = match stats {
@@ -606,6 +634,13 @@ struct FileState<'a> {
     /// An audit log: nearly every line is a hit, so lines are taken one by one (see
     /// [`audit_hit_lines`]).
     audit_file: bool,
+    /// The dense path (`memo.rs`): the analysis of a line that is a record on its own, without
+    /// its line and time, by the line without its timestamp; how many such templates were
+    /// made and how often one stood for a line (a log of one-off failures stops making them).
+    memo: HashMap<Vec<u8>, Arc<MatchedRecord>>,
+    memo_made: usize,
+    memo_used: usize,
+    key_buf: Vec<u8>,
 }
 
 impl<'a> FileState<'a> {
@@ -627,7 +662,46 @@ impl<'a> FileState<'a> {
             records: 0,
             lowered: Vec::new(),
             audit_file: false,
+            memo: HashMap::new(),
+            memo_made: 0,
+            memo_used: 0,
+            key_buf: Vec::new(),
         }
+    }
+
+    /// Whether the lines analysed next may become templates: the memo is on, not full, and
+    /// the templates made so far are being used (distinct one-off failures make none).
+    fn memo_open(&self) -> bool {
+        self.scanner.memo
+            && self.memo.len() < MEMO_CAP
+            && (self.memo_made < MEMO_TRIAL || self.memo_used >= self.memo_made)
+    }
+
+    /// The template standing for `line` (a record on its own, at file line `number`), if one
+    /// does: the line is then not parsed.
+    fn memo_hit(&mut self, line: &[u8], number: usize) -> Option<Fast> {
+        if self.memo.is_empty() || line.len() > MEMO_LINE_CAP || line.contains(&b'\\') {
+            return None;
+        }
+        let span = memo::ts_span(line)?;
+        self.key_buf.clear();
+        self.key_buf.extend_from_slice(&line[..span.start]);
+        self.key_buf.push(0);
+        self.key_buf.extend_from_slice(&line[span.end..]);
+        let template = self.memo.get(self.key_buf.as_slice())?.clone();
+        // A literal of a rule that reads context in this line's own time (`…,401]`) would make
+        // that rule a candidate here where it was none for the template.
+        let text = std::str::from_utf8(line).ok()?;
+        if self.scanner.rules.reads_context(text) {
+            return None;
+        }
+        self.memo_used += 1;
+        Some(Fast {
+            line: number,
+            raw: line.to_vec(),
+            ts: span,
+            template,
+        })
     }
 
     /// One chunk of whole records; `first_line` is the line number of its first line.
@@ -656,6 +730,7 @@ impl<'a> FileState<'a> {
         };
         let mut excerpt = Excerpt::new();
         let mut blocks: Vec<(usize, Range<usize>)> = Vec::new();
+        let mut fast: Vec<Fast> = Vec::new();
         let mut last_end = 0usize;
         for hit in hits {
             let line = &region[hit.clone()];
@@ -671,16 +746,22 @@ impl<'a> FileState<'a> {
                 self.facts.version = self.facts.version.max(Some(version));
                 continue;
             }
-            let rec = excerpt::record_around(region, hit);
-            if rec.start < last_end && !blocks.is_empty() {
+            let rec = excerpt::record_around(region, hit.clone());
+            if rec.start < last_end && !(blocks.is_empty() && fast.is_empty()) {
                 continue;
             }
             last_end = rec.end;
             let number = line_at(rec.start);
+            if rec == hit {
+                if let Some(f) = self.memo_hit(&region[rec.clone()], number) {
+                    fast.push(f);
+                    continue;
+                }
+            }
             excerpt.push(&region[rec.clone()], number);
             blocks.push((number, rec));
         }
-        if excerpt.is_empty() {
+        if excerpt.is_empty() && fast.is_empty() {
             return;
         }
         let (text, map) = excerpt.finish();
@@ -688,9 +769,14 @@ impl<'a> FileState<'a> {
             .into_iter()
             .map(|(line, range)| (line, region[range].to_vec()))
             .collect();
-        self.pending_bytes += text.len();
-        self.pending.push(Pending { text, map, raw });
-        if self.pending_bytes >= BATCH_BYTES {
+        self.pending_bytes += text.len() + fast.iter().map(|f| f.raw.len()).sum::<usize>();
+        self.pending.push(Pending {
+            text,
+            map,
+            raw,
+            fast,
+        });
+        if self.pending_bytes >= self.scanner.batch {
             self.flush();
         }
     }
@@ -717,24 +803,32 @@ impl<'a> FileState<'a> {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         let (name, rules, opts) = (&self.name, &self.scanner.rules, &self.scanner.opts);
-        let analysed: Vec<(Analysis, RawBlocks)> = pending
+        let offer = self.memo_open();
+        let analysed: Vec<Analysed> = pending
             .into_par_iter()
-            .map(|p| {
-                let mut doc = parse_input(&Input {
-                    name: name.clone(),
-                    text: p.text,
-                });
-                doc.remap_lines(&p.map);
-                (analyze(&doc, rules, opts), p.raw)
-            })
+            .map(|p| analyse_pending(p, name, rules, opts, offer))
             .collect();
-        for (analysis, raw) in analysed {
+        for Analysed {
+            analysis,
+            raw,
+            templates,
+        } in analysed
+        {
             let keep = self.apply(analysis, false);
             for line in keep {
                 // The block whose first line is at or before the kept record's line.
                 let idx = raw.partition_point(|(l, _)| *l <= line).saturating_sub(1);
                 if let Some((l, bytes)) = raw.get(idx) {
                     self.kept.entry(*l).or_insert_with(|| bytes.clone());
+                }
+            }
+            for (key, template) in templates {
+                if self.memo.len() >= MEMO_CAP {
+                    break;
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = self.memo.entry(key) {
+                    e.insert(Arc::new(template));
+                    self.memo_made += 1;
                 }
             }
         }
@@ -1033,15 +1127,204 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Each block's first line in the file and its raw bytes (kept records are copied from here).
 type RawBlocks = Vec<(usize, Vec<u8>)>;
 
-/// Records cut out of one chunk, waiting to be parsed.
+/// Records cut out of one chunk, waiting to be parsed; and the lines a template stands for.
 struct Pending {
     text: String,
     map: excerpt::LineMap,
     raw: RawBlocks,
+    fast: Vec<Fast>,
+}
+
+/// A line a template stands for: where it is, its bytes (kept as evidence if its group wants
+/// them) and its timestamp's span.
+struct Fast {
+    line: usize,
+    raw: Vec<u8>,
+    ts: Range<usize>,
+    template: Arc<MatchedRecord>,
+}
+
+/// Templates remembered per file, at most.
+const MEMO_CAP: usize = 4096;
+/// Templates made before the memo must show it is used (as many uses as templates).
+const MEMO_TRIAL: usize = 256;
+/// Templates offered per batch of excerpts, at most.
+const MEMO_OFFERS: usize = 64;
+/// Lines longer than this are never templates.
+const MEMO_LINE_CAP: usize = 4096;
+
+/// A pending excerpt analysed: what it adds, every block's bytes in line order (the parsed and
+/// the memo's), and the templates it offers.
+struct Analysed {
+    analysis: Analysis,
+    raw: RawBlocks,
+    templates: Vec<(Vec<u8>, MatchedRecord)>,
+}
+
+/// Parse and match one pending excerpt; fill in the lines templates stand for.
+///
+/// A template stands for a line only where the line's verdict cannot depend on the records
+/// around it, so the parsed records of the same chunk are looked at first: when they hold a
+/// credential or key metadata (whose tags and key id reach other records), an HTTP status line
+/// (inherited below it), or a record for which a rule reading context is a candidate, the whole
+/// chunk is parsed again as if there were no memo. Otherwise (`offer`), each matched record that
+/// is a timestamped line on its own, in a chunk like that, becomes a template when the same line
+/// at another time, read alone, gives the same analysis.
+fn analyse_pending(
+    p: Pending,
+    name: &str,
+    rules: &RuleSet,
+    opts: &Options,
+    offer: bool,
+) -> Analysed {
+    let Pending {
+        text,
+        map,
+        raw,
+        fast,
+    } = p;
+    let parse = |text: String, map: &excerpt::LineMap| {
+        let mut doc = parse_input(&Input {
+            name: name.to_string(),
+            text,
+        });
+        doc.remap_lines(map);
+        doc
+    };
+    let doc = (!text.is_empty()).then(|| parse(text, &map));
+    let needs_context = |doc: &Document| {
+        !doc.credentials.is_empty()
+            || !doc.keys.is_empty()
+            || doc
+                .records
+                .iter()
+                .any(|r| crate::event::is_http_status_line(&r.norm) || rules.reads_context(&r.norm))
+    };
+    let alone = match &doc {
+        Some(d) if offer || !fast.is_empty() => !needs_context(d),
+        _ => true,
+    };
+    if !fast.is_empty() && !alone {
+        let mut all = raw;
+        all.extend(fast.into_iter().map(|f| (f.line, f.raw)));
+        all.sort_by_key(|(line, _)| *line);
+        let mut excerpt = Excerpt::new();
+        for (line, bytes) in &all {
+            excerpt.push(bytes, *line);
+        }
+        let (text, map) = excerpt.finish();
+        let doc = parse(text, &map);
+        return Analysed {
+            analysis: analyze(&doc, rules, opts),
+            raw: all,
+            templates: Vec::new(),
+        };
+    }
+    let mut analysis = match &doc {
+        Some(d) => analyze(d, rules, opts),
+        None => Analysis::default(),
+    };
+    let templates = if offer && alone {
+        offer_templates(&analysis, &raw, rules, opts)
+    } else {
+        Vec::new()
+    };
+    let mut all = raw;
+    if !fast.is_empty() {
+        for f in fast {
+            analysis.records += 1;
+            // ASCII by the span's grammar.
+            let ts = std::str::from_utf8(&f.raw[f.ts.clone()]).unwrap_or_default();
+            if opts.in_window(Some(ts)) {
+                let mut r = MatchedRecord::clone(&f.template);
+                r.line = f.line;
+                r.ms = parse_ts(ts);
+                analysis.matched.push(r);
+            }
+            all.push((f.line, f.raw));
+        }
+        analysis.matched.sort_by_key(|r| r.line);
+        all.sort_by_key(|(line, _)| *line);
+    }
+    Analysed {
+        analysis,
+        raw: all,
+        templates,
+    }
+}
+
+/// The templates a chunk read alone offers: its matched records that are timestamped lines on
+/// their own, each proved by a witness (the same line at another time, read alone, analysed
+/// alike, time apart).
+fn offer_templates(
+    analysis: &Analysis,
+    raw: &RawBlocks,
+    rules: &RuleSet,
+    opts: &Options,
+) -> Vec<(Vec<u8>, MatchedRecord)> {
+    let mut out: Vec<(Vec<u8>, MatchedRecord)> = Vec::new();
+    let mut timeless = opts.clone();
+    timeless.since_ms = None;
+    timeless.until_ms = None;
+    for r in &analysis.matched {
+        if out.len() >= MEMO_OFFERS {
+            break;
+        }
+        let Ok(idx) = raw.binary_search_by_key(&r.line, |(line, _)| *line) else {
+            continue;
+        };
+        let line = &raw[idx].1;
+        if line.len() > MEMO_LINE_CAP || line.contains(&b'\n') || line.contains(&b'\\') {
+            continue;
+        }
+        let Some(span) = memo::ts_span(line) else {
+            continue;
+        };
+        let key = memo::key(line, &span);
+        if out.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        let witness = memo::witness(line, &span);
+        let Ok(text) = String::from_utf8(witness) else {
+            continue;
+        };
+        let doc = parse_input(&Input {
+            name: String::new(),
+            text,
+        });
+        if doc.records.len() != 1
+            || !doc.credentials.is_empty()
+            || !doc.keys.is_empty()
+            || !doc.audit.is_empty()
+            || crate::event::is_http_status_line(&doc.records[0].norm)
+            || rules.reads_context(&doc.records[0].norm)
+        {
+            continue;
+        }
+        let alone = analyze(&doc, rules, &timeless);
+        let [w] = alone.matched.as_slice() else {
+            continue;
+        };
+        let template = MatchedRecord {
+            line: 0,
+            ms: None,
+            ..r.clone()
+        };
+        let witnessed = MatchedRecord {
+            line: 0,
+            ms: None,
+            ..w.clone()
+        };
+        if template == witnessed {
+            out.push((key, template));
+        }
+    }
+    out
 }
 
 /// What one document's matches add, computed without touching the file's state (so documents
 /// can be analysed in parallel and folded in order).
+#[derive(Default)]
 struct Analysis {
     records: usize,
     matched: Vec<MatchedRecord>,
@@ -1049,6 +1332,7 @@ struct Analysis {
 }
 
 /// A record that matched: where and when, its groups (with what each adds to a tally) and notes.
+#[derive(Debug, Clone, PartialEq)]
 struct MatchedRecord {
     line: usize,
     ms: Option<i64>,
@@ -1060,6 +1344,7 @@ struct MatchedRecord {
 }
 
 /// What one match adds to its group's tally when its record is not kept.
+#[derive(Debug, Clone, PartialEq)]
 struct Contribution {
     node: Option<String>,
     client: Option<String>,
@@ -1341,6 +1626,109 @@ fn node_name_and_id(line: &[u8]) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log of every shape the dense path must tell apart, over many chunks: failures that
+    /// repeat (the memo's case) beside credentials, status lines, bodies, stack traces, JSON
+    /// lines and messages whose rules read context, in a fixed pseudo-random order.
+    fn mixed_log(lines: usize, seed: u64) -> String {
+        let mut x = seed;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let keys = [
+            "VuaCfGcBCdbkQm-e5aOx",
+            "zcwN3YEBBmnjw-K-hW5_",
+            "j7c0WYIBqecB5CbVR6Oq",
+        ];
+        let nodes = ["es-node-0", "es-node-1"];
+        let mut out = String::new();
+        for i in 0..lines {
+            let ms = i * 137;
+            // Now and then a millisecond part that is a literal of a context rule (401, 403).
+            let frac = match next(100) {
+                0 => 401,
+                1 => 403,
+                _ => (ms % 1000) as u64,
+            };
+            let ts = format!(
+                "2026-11-{:02}T{:02}:{:02}:{:02},{frac:03}",
+                20 + (ms / 86_400_000) % 8,
+                (ms / 3_600_000) % 24,
+                (ms / 60_000) % 60,
+                (ms / 1000) % 60
+            );
+            let key = keys[next(3) as usize];
+            let node = nodes[next(2) as usize];
+            // Context is rare in real logs (a credential, a status line, a body): a chunk without
+            // any is the memo's case, a chunk with one must be parsed whole.
+            let line = match next(1000) {
+                0..=299 => format!("[{ts}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - api key [{key}] has been invalidated"),
+                300..=399 => format!("[{ts}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - api key [{key}] has expired"),
+                400..=449 => format!("[{ts}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - unable to find apikey with id {key}"),
+                450..=454 => format!("[{ts}][WARN ][o.e.x.s.a.AuthenticationService] [{node}] unable to authenticate with provided credentials and anonymous access is not allowed for this request"),
+                455..=459 => format!("[{ts}][INFO ][o.e.x.s.a.RealmsAuthenticator] [{node}] Authorization: ApiKey {}", ["VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==", "bm90LWEta2V5"][next(2) as usize]),
+                460..=462 => "HTTP/1.1 401 Unauthorized".to_string(),
+                463..=465 => format!("{{\"error\":{{\"type\":\"security_exception\",\"reason\":\"unable to authenticate with provided credentials and anonymous access is not allowed for this request\",\"additional_unsuccessful_credentials\":\"API key: api key [{key}] has been invalidated\"}},\"status\":401}}"),
+                466..=469 => format!("[{ts}][ERROR][o.e.x.s.a.ApiKeyService] [{node}] failed to retrieve api key [{key}]\njava.lang.IllegalStateException: api key [{key}] has been invalidated\n\tat org.elasticsearch.xpack.security.authc.ApiKeyService.x(ApiKeyService.java:1)"),
+                470..=479 => format!("{{\"@timestamp\":\"{ts}\",\"log.level\":\"WARN\",\"message\":\"Authentication using apikey failed - api key [{key}] has been invalidated\",\"elasticsearch.node.name\":\"{node}\"}}"),
+                480..=484 => format!("[{ts}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - api key [{key}] has been invalidated \\ escaped"),
+                485..=489 => format!("[{ts}][WARN ][logstash.outputs.elasticsearch][main] Attempted to send a bulk request but there are no living connections - got response code '401' contacting Elasticsearch at URL 'https://es:9200/'"),
+                490..=494 => format!("{ts} ERROR  [elasticsearch] 401 Unauthorized: {{\"error\":{{\"type\":\"security_exception\",\"reason\":\"missing authentication credentials for REST request [/_bulk]\"}}}}"),
+                495..=519 => format!("[{ts}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - api key [{key}] has been invalidated"),
+                520..=529 => String::new(),
+                _ => format!("[{ts}][INFO ][o.e.c.r.a.AllocationService] [{node}] routine line {i} with padding"),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn scan_text(dir: &Path, text: &str, memo: bool, until: Option<i64>) -> (String, u64) {
+        let path = dir.join("es.log");
+        std::fs::write(&path, text).unwrap();
+        let (rules, _) = crate::rule::load(None).unwrap();
+        let mut opts = Options::new(None, 1_800_000_000_000);
+        opts.max_findings = Some(1000);
+        opts.until_ms = until;
+        let scanner = Scanner::new(rules, opts).tuned(4 << 10, 2 << 10, memo);
+        let entry = FileEntry {
+            path,
+            size: text.len() as u64,
+            label: None,
+        };
+        let report = scanner.scan_files(&[entry], &[], Vec::new());
+        let used = scanner
+            .memo_lines
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (format!("{:#?}", report.diagnosis), used)
+    }
+
+    #[test]
+    fn the_dense_path_finds_what_parsing_every_line_finds() {
+        // The first half of the log only, for one of them: lines after the window are read and
+        // left out alike, also where a template stands for them.
+        let mid = parse_ts("2026-11-20T00:07:00,000");
+        for (seed, until) in [(1, None), (2, None), (3, mid)] {
+            let text = mixed_log(6000, seed);
+            let dir = tempfile::tempdir().unwrap();
+            let (plain, none) = scan_text(dir.path(), &text, false, until);
+            let (dense, used) = scan_text(dir.path(), &text, true, until);
+            assert_eq!(none, 0);
+            // The memo stood for a good share of the failure lines, and changed nothing.
+            assert!(
+                used > 1000,
+                "seed {seed}: the memo stood for only {used} lines"
+            );
+            assert!(
+                plain == dense,
+                "seed {seed}: the dense path changed the diagnosis"
+            );
+        }
+    }
 
     #[test]
     fn json_fields_are_read_without_parsing() {

@@ -1,0 +1,202 @@
+//! The dense path: a failure line that differs from one already analysed only in its timestamp
+//! is not parsed and matched again.
+//!
+//! - **In**: a log line that is a record on its own.
+//! - **Out**: its template key (the line with its leading timestamp taken out) and the
+//!   timestamp; a witness line (the same line at another time) to prove a template by.
+//! - **Never**: take a line whose timestamp the record's fields would read differently: the
+//!   span is exactly what the timestamp extractor reads at the start of a plain log line
+//!   (`[2026-11-20T10:00:00,123]`, also with `T` as a space, `.` for `,`, `Z` or an offset).
+//!
+//! Server logs carry most failures a scan sees, and a retrying client writes the same line again
+//! and again: `[ts][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [node] Authentication using apikey
+//! failed - api key [id] has been invalidated`. Whether a template may stand for a line is
+//! decided where the template is made (see `FileState::flush`): only a line whose verdict
+//! cannot depend on the records around it, proved with a witness, is remembered.
+
+use std::ops::Range;
+
+/// The byte span of the timestamp that opens a plain log line (`[` + timestamp + `]`), when
+/// the whole bracket is one timestamp in the extractor's grammar:
+/// `\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d([.,]\d+)?(Z|[+-]\d\d:?\d\d)?`.
+pub(super) fn ts_span(line: &[u8]) -> Option<Range<usize>> {
+    if line.first() != Some(&b'[') {
+        return None;
+    }
+    let mut p = Parser { s: line, at: 1 };
+    p.digits(4)?;
+    p.byte(b'-')?;
+    p.digits(2)?;
+    p.byte(b'-')?;
+    p.digits(2)?;
+    p.one_of(b"T ")?;
+    p.digits(2)?;
+    p.byte(b':')?;
+    p.digits(2)?;
+    p.byte(b':')?;
+    p.digits(2)?;
+    if p.one_of(b".,").is_some() && p.run_of_digits() == 0 {
+        return None;
+    }
+    if p.byte(b'Z').is_none() && p.one_of(b"+-").is_some() {
+        p.digits(2)?;
+        let _ = p.byte(b':');
+        p.digits(2)?;
+    }
+    let end = p.at;
+    // The extractor stops where its grammar does: anything but `]` here would be read in part.
+    (line.get(end) == Some(&b']')).then_some(1..end)
+}
+
+/// The line with its timestamp replaced by one NUL (which no log line holds where a timestamp
+/// is): lines with equal keys differ only in when they were written.
+pub(super) fn key(line: &[u8], span: &Range<usize>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(line.len() - span.len() + 1);
+    k.extend_from_slice(&line[..span.start]);
+    k.push(0);
+    k.extend_from_slice(&line[span.end..]);
+    k
+}
+
+/// The same line at another time, of the same shape: every digit of the timestamp changed, the
+/// date still a date. A template is remembered only when the line and its witness read alike.
+pub(super) fn witness(line: &[u8], span: &Range<usize>) -> Vec<u8> {
+    // 2001-02-03T04:05:06 with the fraction's digits as 7s (or 8s if they were all 7s),
+    // or 2011-12-13T14:15:16 when the line was written at exactly that first time.
+    let ts = &line[span.clone()];
+    let pick = |date: &[u8; 19]| {
+        let mut out = ts.to_vec();
+        for (i, b) in date.iter().enumerate() {
+            if ts[i].is_ascii_digit() {
+                out[i] = *b;
+            }
+        }
+        let frac_digit = if ts[19..].iter().any(|&b| b.is_ascii_digit() && b != b'7') {
+            b'7'
+        } else {
+            b'8'
+        };
+        let mut in_fraction = false;
+        for b in out.iter_mut().skip(19) {
+            match *b {
+                b'.' | b',' => in_fraction = true,
+                d if d.is_ascii_digit() && in_fraction => *b = frac_digit,
+                _ => in_fraction = false,
+            }
+        }
+        out
+    };
+    let mut ts_new = pick(b"2001-02-03T04:05:06");
+    if ts_new[..19] == ts[..19] {
+        ts_new = pick(b"2011-12-13T14:15:16");
+    }
+    let mut out = Vec::with_capacity(line.len());
+    out.extend_from_slice(&line[..span.start]);
+    out.extend_from_slice(&ts_new);
+    out.extend_from_slice(&line[span.end..]);
+    out
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn digits(&mut self, n: usize) -> Option<()> {
+        let run = self.s.get(self.at..self.at + n)?;
+        run.iter().all(u8::is_ascii_digit).then(|| self.at += n)
+    }
+
+    fn byte(&mut self, b: u8) -> Option<()> {
+        (self.s.get(self.at) == Some(&b)).then(|| self.at += 1)
+    }
+
+    fn one_of(&mut self, set: &[u8]) -> Option<()> {
+        let b = self.s.get(self.at)?;
+        set.contains(b).then(|| self.at += 1)
+    }
+
+    fn run_of_digits(&mut self) -> usize {
+        let n = self.s[self.at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        self.at += n;
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_span_is_what_the_timestamp_extractor_reads() {
+        for (line, ts) in [
+            (
+                "[2026-11-20T00:00:00,000][WARN ][o.e.x] [n] x",
+                Some("2026-11-20T00:00:00,000"),
+            ),
+            (
+                "[2026-11-20 00:00:00.123456Z] x",
+                Some("2026-11-20 00:00:00.123456Z"),
+            ),
+            (
+                "[2026-11-20T00:00:00+01:00][INFO] x",
+                Some("2026-11-20T00:00:00+01:00"),
+            ),
+            (
+                "[2026-11-20T00:00:00-0100] x",
+                Some("2026-11-20T00:00:00-0100"),
+            ),
+            ("[2026-11-20T00:00:00] x", Some("2026-11-20T00:00:00")),
+            // Read in part by the extractor, or not a timestamp: no span.
+            ("[2026-11-20T00:00:00,000+01][WARN] x", None),
+            ("[2026-11-20T00:00:00,][WARN] x", None),
+            ("[2026-11-20T00:00:00 UTC] x", None),
+            ("2026-11-20T00:00:00,000 WARN x", None),
+            ("[WARN ][2026-11-20T00:00:00,000] x", None),
+            ("[2026-1-20T00:00:00] x", None),
+            ("[", None),
+        ] {
+            let got = ts_span(line.as_bytes()).map(|r| &line[r]);
+            assert_eq!(got, ts, "{line}");
+            if let Some(ts) = got {
+                // The extractor agrees, field for field.
+                let fields = crate::event::parse_input(&crate::source::Input {
+                    name: "t".into(),
+                    text: line.into(),
+                });
+                assert_eq!(
+                    fields.records[0].fields().timestamp.as_deref(),
+                    Some(ts),
+                    "{line}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lines_apart_only_in_time_share_a_key_and_a_witness_is_another_time() {
+        let a = b"[2026-11-20T00:00:00,000][WARN ][o.e.x] [n] api key [k] has been invalidated";
+        let b = b"[2026-11-21T13:14:15,999][WARN ][o.e.x] [n] api key [k] has been invalidated";
+        let c = b"[2026-11-21T13:14:15,999][WARN ][o.e.x] [m] api key [k] has been invalidated";
+        let (sa, sb, sc) = (
+            ts_span(a).unwrap(),
+            ts_span(b).unwrap(),
+            ts_span(c).unwrap(),
+        );
+        assert_eq!(key(a, &sa), key(b, &sb));
+        assert_ne!(key(a, &sa), key(c, &sc));
+        for (line, span) in [(&a[..], &sa), (&b[..], &sb)] {
+            let w = witness(line, span);
+            let ws = ts_span(&w).expect("the witness is a timestamped line");
+            assert_eq!(key(&w, &ws), key(line, span));
+            assert_ne!(w[ws], line[span.clone()]);
+        }
+        let odd = b"[2001-02-03T04:05:06,777] x";
+        let w = witness(odd, &ts_span(odd).unwrap());
+        assert_eq!(&w[..], b"[2011-12-13T14:15:16,888] x");
+    }
+}
