@@ -447,6 +447,19 @@ impl GroupKey {
         }
     }
 
+    /// The same group for another key: a key `old` becomes `new` (for the dense path, whose
+    /// templates stand for lines apart only in their time and key ids).
+    pub(crate) fn replace_key(&mut self, old: &str, new: &str) {
+        if self.key.as_deref() == Some(old) {
+            self.key = Some(new.to_string());
+        }
+    }
+
+    /// Whether anything but the key holds `text`.
+    pub(crate) fn parts_hold(&self, text: &str) -> bool {
+        self.rule.contains(text) || self.parts.iter().flatten().any(|p| p.contains(text))
+    }
+
     /// The key id of the group (or `<placeholder …>`), if any.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()

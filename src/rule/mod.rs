@@ -331,6 +331,21 @@ impl RuleSet {
         })
     }
 
+    /// The rules that are candidates for a record whose text is `norm` (it holds one of their
+    /// literals), in order: two texts with the same candidates are tried against the same rules.
+    pub fn candidates(&self, norm: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = match &self.prefilter {
+            Some(ac) => ac
+                .find_overlapping_iter(norm)
+                .flat_map(|m| self.literal_rules[m.pattern().as_usize()].iter().copied())
+                .collect(),
+            None => Vec::new(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Like [`RuleSet::match_document`], but only rule `only` is considered (for examples).
     pub fn match_rule(&self, doc: &Document, only: usize) -> Vec<RuleMatch> {
         self.match_with(doc, Some(only))

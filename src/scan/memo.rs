@@ -48,19 +48,73 @@ pub(super) fn ts_span(line: &[u8]) -> Option<Range<usize>> {
     (line.get(end) == Some(&b']')).then_some(1..end)
 }
 
-/// The line with its timestamp replaced by one NUL (which no log line holds where a timestamp
-/// is): lines with equal keys differ only in when they were written.
-pub(super) fn key(line: &[u8], span: &Range<usize>) -> Vec<u8> {
-    let mut k = Vec::with_capacity(line.len() - span.len() + 1);
-    k.extend_from_slice(&line[..span.start]);
-    k.push(0);
-    k.extend_from_slice(&line[span.end..]);
-    k
+/// Length of an id Elasticsearch makes (an API key's, a document's): 20 URL-safe characters.
+pub(super) const ID_LEN: usize = 20;
+
+fn id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
-/// The same line at another time, of the same shape: every digit of the timestamp changed, the
-/// date still a date. A template is remembered only when the line and its witness read alike.
-pub(super) fn witness(line: &[u8], span: &Range<usize>) -> Vec<u8> {
+/// The runs of exactly [`ID_LEN`] URL-safe characters after `from`, each standing alone (no
+/// such character on either side): where a line names a key id, if it names one.
+pub(super) fn id_runs(line: &[u8], from: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = from;
+    while at < line.len() {
+        if !id_byte(line[at]) {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < line.len() && id_byte(line[at]) {
+            at += 1;
+        }
+        if at - start == ID_LEN && (start == 0 || !id_byte(line[start - 1])) {
+            out.push(start..at);
+        }
+    }
+    out
+}
+
+/// The line with its timestamp replaced by one NUL and each id run by one SOH (neither of
+/// which a log line holds there), into `out`: lines with equal keys differ only in when they
+/// were written and in the ids they name.
+pub(super) fn key_into(out: &mut Vec<u8>, line: &[u8], ts: &Range<usize>, runs: &[Range<usize>]) {
+    out.clear();
+    out.extend_from_slice(&line[..ts.start]);
+    out.push(0);
+    let mut at = ts.end;
+    for r in runs {
+        out.extend_from_slice(&line[at..r.start]);
+        out.push(1);
+        at = r.end;
+    }
+    out.extend_from_slice(&line[at..]);
+}
+
+/// [`key_into`], as a new key.
+pub(super) fn key(line: &[u8], ts: &Range<usize>, runs: &[Range<usize>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len());
+    key_into(&mut out, line, ts, runs);
+    out
+}
+
+/// Another id of the same shape: every character moved on in the URL-safe alphabet, so that no
+/// position keeps its character (and a letter may become a digit, a digit a letter).
+pub(super) fn other_id(id: &[u8]) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    id.iter()
+        .map(|b| {
+            let i = ALPHABET.iter().position(|a| a == b).unwrap_or(0);
+            ALPHABET[(i + 29) % 64]
+        })
+        .collect()
+}
+
+/// The same line at another time, naming other ids, of the same shape: every digit of the
+/// timestamp changed (the date still a date), every id run another id ([`other_id`]). A
+/// template is remembered only when the line and its witness read alike, ids apart.
+pub(super) fn witness(line: &[u8], span: &Range<usize>, runs: &[Range<usize>]) -> Vec<u8> {
     // 2001-02-03T04:05:06 with the fraction's digits as 7s (or 8s if they were all 7s),
     // or 2011-12-13T14:15:16 when the line was written at exactly that first time.
     let ts = &line[span.clone()];
@@ -93,7 +147,13 @@ pub(super) fn witness(line: &[u8], span: &Range<usize>) -> Vec<u8> {
     let mut out = Vec::with_capacity(line.len());
     out.extend_from_slice(&line[..span.start]);
     out.extend_from_slice(&ts_new);
-    out.extend_from_slice(&line[span.end..]);
+    let mut at = span.end;
+    for r in runs {
+        out.extend_from_slice(&line[at..r.start]);
+        out.extend_from_slice(&other_id(&line[r.clone()]));
+        at = r.end;
+    }
+    out.extend_from_slice(&line[at..]);
     out
 }
 
@@ -178,25 +238,36 @@ mod tests {
     }
 
     #[test]
-    fn lines_apart_only_in_time_share_a_key_and_a_witness_is_another_time() {
-        let a = b"[2026-11-20T00:00:00,000][WARN ][o.e.x] [n] api key [k] has been invalidated";
-        let b = b"[2026-11-21T13:14:15,999][WARN ][o.e.x] [n] api key [k] has been invalidated";
-        let c = b"[2026-11-21T13:14:15,999][WARN ][o.e.x] [m] api key [k] has been invalidated";
-        let (sa, sb, sc) = (
-            ts_span(a).unwrap(),
-            ts_span(b).unwrap(),
-            ts_span(c).unwrap(),
-        );
-        assert_eq!(key(a, &sa), key(b, &sb));
-        assert_ne!(key(a, &sa), key(c, &sc));
-        for (line, span) in [(&a[..], &sa), (&b[..], &sb)] {
-            let w = witness(line, span);
-            let ws = ts_span(&w).expect("the witness is a timestamped line");
-            assert_eq!(key(&w, &ws), key(line, span));
-            assert_ne!(w[ws], line[span.clone()]);
+    fn lines_apart_only_in_time_and_ids_share_a_key_and_a_witness_differs_in_both() {
+        let a = b"[2026-11-20T00:00:00,000][WARN ][o.e.x] [n] api key [VuaCfGcBCdbkQm-e5aOx] has been invalidated";
+        let b = b"[2026-11-21T13:14:15,999][WARN ][o.e.x] [n] api key [zcwN3YEBBmnjw-K-hW5_] has been invalidated";
+        let c = b"[2026-11-21T13:14:15,999][WARN ][o.e.x] [m] api key [zcwN3YEBBmnjw-K-hW5_] has been invalidated";
+        let parts = |l: &[u8]| {
+            let ts = ts_span(l).unwrap();
+            let runs = id_runs(l, ts.end);
+            (ts, runs)
+        };
+        let ((ta, ra), (tb, rb), (tc, rc)) = (parts(a), parts(b), parts(c));
+        assert_eq!(ra.len(), 1);
+        assert_eq!(&a[ra[0].clone()], b"VuaCfGcBCdbkQm-e5aOx");
+        assert_eq!(key(a, &ta, &ra), key(b, &tb, &rb));
+        assert_ne!(key(a, &ta, &ra), key(c, &tc, &rc));
+        for (line, ts, runs) in [(&a[..], &ta, &ra), (&b[..], &tb, &rb)] {
+            let w = witness(line, ts, runs);
+            let (ws, wr) = parts(&w);
+            assert_eq!(key(&w, &ws, &wr), key(line, ts, runs));
+            assert_ne!(w[ws], line[ts.clone()]);
+            let (new, old) = (&w[wr[0].clone()], &line[runs[0].clone()]);
+            assert!(
+                new.iter().zip(old).all(|(x, y)| x != y),
+                "every character moved"
+            );
         }
+        // Runs of other lengths, or inside a longer word, are not ids.
+        assert!(id_runs(b"a VuaCfGcBCdbkQm-e5aOxx b VuaCfGcBCdbkQm-e5a c", 0).is_empty());
+        assert_eq!(id_runs(b"id:VuaCfGcBCdbkQm-e5aOx.", 0), vec![3..23]);
         let odd = b"[2001-02-03T04:05:06,777] x";
-        let w = witness(odd, &ts_span(odd).unwrap());
+        let w = witness(odd, &ts_span(odd).unwrap(), &[]);
         assert_eq!(&w[..], b"[2011-12-13T14:15:16,888] x");
     }
 }

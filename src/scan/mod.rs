@@ -637,7 +637,7 @@ struct FileState<'a> {
     /// The dense path (`memo.rs`): the analysis of a line that is a record on its own, without
     /// its line and time, by the line without its timestamp; how many such templates were
     /// made and how often one stood for a line (a log of one-off failures stops making them).
-    memo: HashMap<Vec<u8>, Arc<MatchedRecord>>,
+    memo: HashMap<Vec<u8>, Arc<Template>>,
     memo_made: usize,
     memo_used: usize,
     key_buf: Vec<u8>,
@@ -683,23 +683,25 @@ impl<'a> FileState<'a> {
         if self.memo.is_empty() || line.len() > MEMO_LINE_CAP || line.contains(&b'\\') {
             return None;
         }
-        let span = memo::ts_span(line)?;
-        self.key_buf.clear();
-        self.key_buf.extend_from_slice(&line[..span.start]);
-        self.key_buf.push(0);
-        self.key_buf.extend_from_slice(&line[span.end..]);
+        let ts = memo::ts_span(line)?;
+        let runs = memo::id_runs(line, ts.end);
+        memo::key_into(&mut self.key_buf, line, &ts, &runs);
         let template = self.memo.get(self.key_buf.as_slice())?.clone();
-        // A literal of a rule that reads context in this line's own time (`…,401]`) would make
-        // that rule a candidate here where it was none for the template.
         let text = std::str::from_utf8(line).ok()?;
-        if self.scanner.rules.reads_context(text) {
+        if !template.fits(line, &runs) {
+            return None;
+        }
+        // The same rules are tried: a literal in this line's own time or ids (`…,401]`) would
+        // make a rule a candidate here that was none for the template.
+        if self.scanner.rules.candidates(text) != template.candidates {
             return None;
         }
         self.memo_used += 1;
         Some(Fast {
             line: number,
             raw: line.to_vec(),
-            ts: span,
+            ts,
+            runs,
             template,
         })
     }
@@ -1136,12 +1138,96 @@ struct Pending {
 }
 
 /// A line a template stands for: where it is, its bytes (kept as evidence if its group wants
-/// them) and its timestamp's span.
+/// them), its timestamp's span and its id runs.
 struct Fast {
     line: usize,
     raw: Vec<u8>,
     ts: Range<usize>,
-    template: Arc<MatchedRecord>,
+    runs: Vec<Range<usize>>,
+    template: Arc<Template>,
+}
+
+/// What a line's analysis is, for every line apart from it only in time and named ids.
+#[derive(Debug)]
+struct Template {
+    /// The analysis, without line and time.
+    record: MatchedRecord,
+    /// Each id run of the line: the key id it is (named in the analysis, which takes another
+    /// line's id in its place), or bytes it must be again.
+    runs: Vec<Run>,
+    /// The rules that were candidates for the line.
+    candidates: Vec<usize>,
+}
+
+#[derive(Debug)]
+enum Run {
+    Id(String),
+    Fixed(Vec<u8>),
+}
+
+impl Template {
+    /// Whether `line`, with these id runs, is one this template stands for: its fixed runs are
+    /// the same, its ids are no placeholders and repeat where the template's repeat.
+    fn fits(&self, line: &[u8], runs: &[Range<usize>]) -> bool {
+        if runs.len() != self.runs.len() {
+            return false;
+        }
+        let ids: Vec<(&str, &[u8])> = self
+            .runs
+            .iter()
+            .zip(runs)
+            .filter_map(|(run, r)| match run {
+                Run::Id(old) => Some((old.as_str(), &line[r.clone()])),
+                Run::Fixed(_) => None,
+            })
+            .collect();
+        let fixed_same = self.runs.iter().zip(runs).all(|(run, r)| match run {
+            Run::Fixed(bytes) => bytes[..] == line[r.clone()],
+            Run::Id(_) => true,
+        });
+        fixed_same
+            && ids.iter().all(|(_, new)| {
+                std::str::from_utf8(new)
+                    .is_ok_and(|id| !crate::diagnosis::classify::is_placeholder_id(id))
+            })
+            && ids.iter().enumerate().all(|(i, (old_i, new_i))| {
+                ids[i + 1..]
+                    .iter()
+                    .all(|(old_j, new_j)| (old_i == old_j) == (new_i == new_j))
+            })
+    }
+
+    /// The analysis of `line` (which [fits](Template::fits)): the template's, with each of its
+    /// ids replaced by the line's at the same run.
+    fn instantiate(&self, line: &[u8], runs: &[Range<usize>]) -> MatchedRecord {
+        let pairs: Vec<(&str, &str)> = self
+            .runs
+            .iter()
+            .zip(runs)
+            .filter_map(|(run, r)| match run {
+                Run::Id(old) => Some((old.as_str(), std::str::from_utf8(&line[r.clone()]).ok()?)),
+                Run::Fixed(_) => None,
+            })
+            .collect();
+        let mut record = self.record.clone();
+        if pairs.iter().all(|(old, new)| old == new) {
+            return record;
+        }
+        for (g, _) in &mut record.groups {
+            if let Some(&(old, new)) = pairs.iter().find(|(old, _)| g.key() == Some(*old)) {
+                g.replace_key(old, new);
+            }
+        }
+        for sig in &mut record.signals {
+            if let Some(&(_, new)) = pairs
+                .iter()
+                .find(|(old, _)| sig.key_id.as_deref() == Some(*old))
+            {
+                sig.key_id = Some(new.to_string());
+            }
+        }
+        record
+    }
 }
 
 /// Templates remembered per file, at most.
@@ -1158,7 +1244,7 @@ const MEMO_LINE_CAP: usize = 4096;
 struct Analysed {
     analysis: Analysis,
     raw: RawBlocks,
-    templates: Vec<(Vec<u8>, MatchedRecord)>,
+    templates: Vec<(Vec<u8>, Template)>,
 }
 
 /// Parse and match one pending excerpt; fill in the lines templates stand for.
@@ -1236,7 +1322,7 @@ fn analyse_pending(
             // ASCII by the span's grammar.
             let ts = std::str::from_utf8(&f.raw[f.ts.clone()]).unwrap_or_default();
             if opts.in_window(Some(ts)) {
-                let mut r = MatchedRecord::clone(&f.template);
+                let mut r = f.template.instantiate(&f.raw, &f.runs);
                 r.line = f.line;
                 r.ms = parse_ts(ts);
                 analysis.matched.push(r);
@@ -1254,15 +1340,15 @@ fn analyse_pending(
 }
 
 /// The templates a chunk read alone offers: its matched records that are timestamped lines on
-/// their own, each proved by a witness (the same line at another time, read alone, analysed
-/// alike, time apart).
+/// their own, each proved by a witness (the same line at another time and naming other ids,
+/// read alone, analysed alike, time and ids apart).
 fn offer_templates(
     analysis: &Analysis,
     raw: &RawBlocks,
     rules: &RuleSet,
     opts: &Options,
-) -> Vec<(Vec<u8>, MatchedRecord)> {
-    let mut out: Vec<(Vec<u8>, MatchedRecord)> = Vec::new();
+) -> Vec<(Vec<u8>, Template)> {
+    let mut out: Vec<(Vec<u8>, Template)> = Vec::new();
     let mut timeless = opts.clone();
     timeless.since_ms = None;
     timeless.until_ms = None;
@@ -1277,49 +1363,122 @@ fn offer_templates(
         if line.len() > MEMO_LINE_CAP || line.contains(&b'\n') || line.contains(&b'\\') {
             continue;
         }
-        let Some(span) = memo::ts_span(line) else {
+        let (Some(ts), Ok(text)) = (memo::ts_span(line), std::str::from_utf8(line)) else {
             continue;
         };
-        let key = memo::key(line, &span);
+        let runs = memo::id_runs(line, ts.end);
+        let key = memo::key(line, &ts, &runs);
         if out.iter().any(|(k, _)| *k == key) {
             continue;
         }
-        let witness = memo::witness(line, &span);
-        let Ok(text) = String::from_utf8(witness) else {
+        let Some(template) = template_of(r, line, text, &ts, &runs, rules, &timeless) else {
             continue;
         };
-        let doc = parse_input(&Input {
-            name: String::new(),
-            text,
-        });
-        if doc.records.len() != 1
-            || !doc.credentials.is_empty()
-            || !doc.keys.is_empty()
-            || !doc.audit.is_empty()
-            || crate::event::is_http_status_line(&doc.records[0].norm)
-            || rules.reads_context(&doc.records[0].norm)
-        {
-            continue;
-        }
-        let alone = analyze(&doc, rules, &timeless);
-        let [w] = alone.matched.as_slice() else {
-            continue;
-        };
-        let template = MatchedRecord {
+        out.push((key, template));
+    }
+    out
+}
+
+/// The template of matched record `r`, whose line is `line`, when its witness proves it.
+fn template_of(
+    r: &MatchedRecord,
+    line: &[u8],
+    text: &str,
+    ts: &Range<usize>,
+    runs: &[Range<usize>],
+    rules: &RuleSet,
+    timeless: &Options,
+) -> Option<Template> {
+    // The ids the analysis names: a run that is one of them is a parameter of the template.
+    let named: Vec<&str> = r
+        .groups
+        .iter()
+        .filter_map(|(g, _)| g.key())
+        .chain(r.signals.iter().filter_map(|s| s.key_id.as_deref()))
+        .collect();
+    let kinds: Vec<Run> = runs
+        .iter()
+        .map(|range| {
+            let run = &text[range.clone()];
+            if named.contains(&run) {
+                Run::Id(run.to_string())
+            } else {
+                Run::Fixed(run.as_bytes().to_vec())
+            }
+        })
+        .collect();
+    let ids: Vec<&str> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            Run::Id(id) => Some(id.as_str()),
+            Run::Fixed(_) => None,
+        })
+        .collect();
+    // Each id once, and nowhere in the analysis but where a key id goes.
+    let distinct = ids
+        .iter()
+        .enumerate()
+        .all(|(i, id)| !ids[i + 1..].contains(id));
+    let elsewhere = |id: &str| {
+        r.node.as_deref().is_some_and(|v| v.contains(id))
+            || r.node_id.as_deref().is_some_and(|v| v.contains(id))
+            || r.notes.iter().any(|n| n.contains(id))
+            || r.signals.iter().any(|s| {
+                s.rule_id.contains(id) || s.remote.as_deref().is_some_and(|v| v.contains(id))
+            })
+            || r.groups.iter().any(|(g, c)| {
+                g.parts_hold(id)
+                    || [&c.node, &c.client, &c.action]
+                        .iter()
+                        .any(|v| v.as_deref().is_some_and(|v| v.contains(id)))
+                    || c.indices.iter().any(|v| v.contains(id))
+            })
+    };
+    if !distinct || ids.iter().any(|id| elsewhere(id)) {
+        return None;
+    }
+    let id_runs: Vec<Range<usize>> = runs
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, k)| matches!(k, Run::Id(_)))
+        .map(|(r, _)| r.clone())
+        .collect();
+    let witness = String::from_utf8(memo::witness(line, ts, &id_runs)).ok()?;
+    let doc = parse_input(&Input {
+        name: String::new(),
+        text: witness,
+    });
+    if doc.records.len() != 1
+        || !doc.credentials.is_empty()
+        || !doc.keys.is_empty()
+        || !doc.audit.is_empty()
+        || crate::event::is_http_status_line(&doc.records[0].norm)
+        || rules.reads_context(&doc.records[0].norm)
+    {
+        return None;
+    }
+    let alone = analyze(&doc, rules, timeless);
+    let [w] = alone.matched.as_slice() else {
+        return None;
+    };
+    let template = Template {
+        record: MatchedRecord {
             line: 0,
             ms: None,
             ..r.clone()
-        };
-        let witnessed = MatchedRecord {
-            line: 0,
-            ms: None,
-            ..w.clone()
-        };
-        if template == witnessed {
-            out.push((key, template));
-        }
-    }
-    out
+        },
+        runs: kinds,
+        candidates: rules.candidates(text),
+    };
+    let w_ts = memo::ts_span(doc.text.as_bytes())?;
+    let w_runs = memo::id_runs(doc.text.as_bytes(), w_ts.end);
+    let expected = template.instantiate(doc.text.as_bytes(), &w_runs);
+    let witnessed = MatchedRecord {
+        line: 0,
+        ms: None,
+        ..w.clone()
+    };
+    (w_runs.len() == runs.len() && expected == witnessed).then_some(template)
 }
 
 /// What one document's matches add, computed without touching the file's state (so documents
@@ -1630,7 +1789,7 @@ mod tests {
     /// A log of every shape the dense path must tell apart, over many chunks: failures that
     /// repeat (the memo's case) beside credentials, status lines, bodies, stack traces, JSON
     /// lines and messages whose rules read context, in a fixed pseudo-random order.
-    fn mixed_log(lines: usize, seed: u64) -> String {
+    fn mixed_log(lines: usize, seed: u64, distinct: bool) -> String {
         let mut x = seed;
         let mut next = |n: u64| {
             x = x
@@ -1660,7 +1819,17 @@ mod tests {
                 (ms / 60_000) % 60,
                 (ms / 1000) % 60
             );
-            let key = keys[next(3) as usize];
+            // A probe of random ids writes a new one on every line.
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let random: String = (0..20)
+                .map(|_| ALPHABET[next(64) as usize] as char)
+                .collect();
+            let key = if distinct && next(4) > 0 {
+                random.as_str()
+            } else {
+                keys[next(3) as usize]
+            };
             let node = nodes[next(2) as usize];
             // Context is rare in real logs (a credential, a status line, a body): a chunk without
             // any is the memo's case, a chunk with one must be parsed whole.
@@ -1712,15 +1881,16 @@ mod tests {
         // The first half of the log only, for one of them: lines after the window are read and
         // left out alike, also where a template stands for them.
         let mid = parse_ts("2026-11-20T00:07:00,000");
-        for (seed, until) in [(1, None), (2, None), (3, mid)] {
-            let text = mixed_log(6000, seed);
+        for (seed, until, distinct) in [(1, None, false), (2, None, true), (3, mid, false)] {
+            let text = mixed_log(6000, seed, distinct);
             let dir = tempfile::tempdir().unwrap();
             let (plain, none) = scan_text(dir.path(), &text, false, until);
             let (dense, used) = scan_text(dir.path(), &text, true, until);
             assert_eq!(none, 0);
-            // The memo stood for a good share of the failure lines, and changed nothing.
+            // The memo stood for a good share of the failure lines (also where each names a
+            // new key id), and changed nothing.
             assert!(
-                used > 1000,
+                used > 1500,
                 "seed {seed}: the memo stood for only {used} lines"
             );
             assert!(
