@@ -80,6 +80,52 @@ pub enum CredentialFormat {
     IdSecretPair,
 }
 
+impl CredentialSite {
+    /// The tag name of the site, as in `credential:<site>:<format>`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Header(Scheme::ApiKey) => "apikey-header",
+            Self::Header(Scheme::Bearer) => "bearer-header",
+            Self::Header(Scheme::Basic) => "basic-header",
+            Self::EncodedField => "encoded-field",
+            Self::ApiKeySetting => "api-key-setting",
+        }
+    }
+}
+
+/// Every site's and format's tag name.
+const SITE_TAGS: [&str; 5] = [
+    "apikey-header",
+    "bearer-header",
+    "basic-header",
+    "encoded-field",
+    "api-key-setting",
+];
+const FORMAT_TAGS: [&str; 13] = [
+    "encoded",
+    "raw-id-secret",
+    "no-space",
+    "no-colon",
+    "double-encoded",
+    "trailing-newline",
+    "url-safe",
+    "app-search-key",
+    "cloud-api-key",
+    "not-base64",
+    "secret-only",
+    "not-an-api-key",
+    "id-secret-pair",
+];
+
+/// Whether `value` (after `credential:`) is one of keydoctor's own tag names
+/// (`apikey-header:no-space`, `cloud-api-key`), which rule listings print: a name, not a secret.
+fn is_tag_name(value: &str) -> bool {
+    match value.split_once(':') {
+        Some((site, format)) => SITE_TAGS.contains(&site) && FORMAT_TAGS.contains(&format),
+        None => SITE_TAGS.contains(&value) || FORMAT_TAGS.contains(&value),
+    }
+}
+
 impl CredentialFormat {
     /// The tag name rules use in `tags_any` / `tags_none` (see rules/README.md).
     pub fn tag(self) -> &'static str {
@@ -118,13 +164,7 @@ impl Credential {
     /// Input-scoped tags that rules can require: `credential:<scheme>:<format>` and
     /// `credential:<format>`.
     pub fn tags(&self) -> Vec<String> {
-        let site = match self.site {
-            CredentialSite::Header(Scheme::ApiKey) => "apikey-header",
-            CredentialSite::Header(Scheme::Bearer) => "bearer-header",
-            CredentialSite::Header(Scheme::Basic) => "basic-header",
-            CredentialSite::EncodedField => "encoded-field",
-            CredentialSite::ApiKeySetting => "api-key-setting",
-        };
+        let site = self.site.tag();
         vec![
             format!("credential:{site}"),
             format!("credential:{}", self.format.tag()),
@@ -493,6 +533,7 @@ fn scan_from(text: &str, parallel_from: usize) -> Scanned {
             if (NOT_A_SECRET_NAME.is_match(name) && !(n == "auth" && short_name))
                 || prose_word
                 || is_masked(value.as_str())
+                || (n == "credential" && is_tag_name(value.as_str()))
                 || overlaps(&edits, value_start, value_end)
                 || matches!(
                     value.as_str().to_ascii_lowercase().as_str(),
@@ -1048,6 +1089,57 @@ fn may_hold_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keydoctor_s_own_tag_names_are_not_secrets() {
+        use CredentialFormat as F;
+        let formats = [
+            F::Encoded,
+            F::RawIdSecret,
+            F::NoSpace,
+            F::NoColon,
+            F::DoubleEncoded,
+            F::TrailingNewline,
+            F::UrlSafe,
+            F::AppSearchKey,
+            F::CloudApiKey,
+            F::NotBase64,
+            F::SecretOnly,
+            F::NotAnApiKey,
+            F::IdSecretPair,
+        ];
+        let sites = [
+            CredentialSite::Header(Scheme::ApiKey),
+            CredentialSite::Header(Scheme::Bearer),
+            CredentialSite::Header(Scheme::Basic),
+            CredentialSite::EncodedField,
+            CredentialSite::ApiKeySetting,
+        ];
+        // Every tag a credential can carry is listed, so a rule listing prints it as it is.
+        for site in sites {
+            for format in formats {
+                let c = Credential {
+                    site,
+                    format,
+                    key_id: None,
+                    line: 1,
+                };
+                for tag in c.tags() {
+                    let line = format!("  tags_any {tag}");
+                    assert_eq!(redact(&line), line);
+                }
+            }
+        }
+        // A value that is not a tag name is still a credential's secret.
+        for line in [
+            "credential:Zq4sfq1aQx",
+            "credentials: apikey-header:s3cr3tValue",
+            "credential=elastic:changeme",
+            "credential:apikey-header:hunter2x",
+        ] {
+            assert_ne!(redact(line), line, "{line}");
+        }
+    }
 
     #[test]
     fn what_the_quick_check_passes_on_has_nothing_to_replace() {
