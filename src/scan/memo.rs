@@ -16,14 +16,64 @@
 
 use std::ops::Range;
 
-/// The byte span of the timestamp that opens a plain log line (`[` + timestamp + `]`), when
-/// the whole bracket is one timestamp in the extractor's grammar:
+/// The byte span of a line's timestamp, as the timestamp extractor reads it: the one that opens
+/// a plain log line (`[` + timestamp + `]`), or, in a JSON line, the value of the first
+/// `"@timestamp"` or `"timestamp"` key; in both cases only when the whole of it is a timestamp
+/// in the extractor's grammar,
 /// `\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d([.,]\d+)?(Z|[+-]\d\d:?\d\d)?`.
 pub(super) fn ts_span(line: &[u8]) -> Option<Range<usize>> {
-    if line.first() != Some(&b'[') {
-        return None;
+    match line.first()? {
+        b'[' => {
+            let end = timestamp_end(line, 1)?;
+            // The extractor stops where its grammar does: anything but `]` here would be
+            // read in part.
+            (line.get(end) == Some(&b']')).then_some(1..end)
+        }
+        // ASCII only: the extractor's `\s` is Unicode's, this reader's white space ASCII's.
+        b'{' if line.is_ascii() => {
+            let start = json_timestamp_value(line)?;
+            let end = timestamp_end(line, start)?;
+            (line.get(end) == Some(&b'"')).then_some(start..end)
+        }
+        _ => None,
     }
-    let mut p = Parser { s: line, at: 1 };
+}
+
+/// Where the value of the first `"@timestamp"` or `"timestamp"` key followed by `:` and a
+/// string starts (the extractor's `"(?:@timestamp|timestamp)"\s*:\s*"([^"]+)"`, leftmost).
+fn json_timestamp_value(line: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&line[from..], b"timestamp\"").map(|i| from + i) {
+        from = at + 1;
+        let opens = match at.checked_sub(1).map(|i| line[i]) {
+            Some(b'"') => Some(at - 1),
+            Some(b'@') if at >= 2 && line[at - 2] == b'"' => Some(at - 2),
+            _ => None,
+        };
+        if opens.is_none() {
+            continue;
+        }
+        let mut p = at + "timestamp\"".len();
+        while line.get(p).is_some_and(u8::is_ascii_whitespace) {
+            p += 1;
+        }
+        if line.get(p) != Some(&b':') {
+            continue;
+        }
+        p += 1;
+        while line.get(p).is_some_and(u8::is_ascii_whitespace) {
+            p += 1;
+        }
+        if line.get(p) == Some(&b'"') && line.get(p + 1).is_some_and(|b| *b != b'"') {
+            return Some(p + 1);
+        }
+    }
+    None
+}
+
+/// The end of a timestamp in the extractor's grammar starting at `at`.
+fn timestamp_end(line: &[u8], at: usize) -> Option<usize> {
+    let mut p = Parser { s: line, at };
     p.digits(4)?;
     p.byte(b'-')?;
     p.digits(2)?;
@@ -43,9 +93,7 @@ pub(super) fn ts_span(line: &[u8]) -> Option<Range<usize>> {
         let _ = p.byte(b':');
         p.digits(2)?;
     }
-    let end = p.at;
-    // The extractor stops where its grammar does: anything but `]` here would be read in part.
-    (line.get(end) == Some(&b']')).then_some(1..end)
+    Some(p.at)
 }
 
 /// Length of an id Elasticsearch makes (an API key's, a document's): 20 URL-safe characters.
@@ -219,6 +267,29 @@ mod tests {
             ("[WARN ][2026-11-20T00:00:00,000] x", None),
             ("[2026-1-20T00:00:00] x", None),
             ("[", None),
+            // JSON lines: the first `@timestamp` or `timestamp` key's value, whole.
+            (
+                r#"{"@timestamp":"2026-11-20T00:00:00.000Z", "log.level": "WARN", "message":"x"}"#,
+                Some("2026-11-20T00:00:00.000Z"),
+            ),
+            (
+                r#"{"type": "server", "timestamp": "2026-11-20T00:00:00,123+0000", "level": "WARN"}"#,
+                Some("2026-11-20T00:00:00,123+0000"),
+            ),
+            (
+                r#"{"a":"timestamp", "@timestamp" : "2026-11-20T00:00:00Z","b":1}"#,
+                Some("2026-11-20T00:00:00Z"),
+            ),
+            (
+                r#"{"@timestamp":"2026-11-20T00:00:00.000Z","timestamp":"2025-01-01T00:00:00Z"}"#,
+                Some("2026-11-20T00:00:00.000Z"),
+            ),
+            (
+                r#"{"@timestamp":"Nov 20, 2026 @ 00:00:00.000","message":"x"}"#,
+                None,
+            ),
+            (r#"{"@timestamp":1732060800000,"message":"x"}"#, None),
+            (r#"{"event_timestamp":"2026-11-20T00:00:00Z"}"#, None),
         ] {
             let got = ts_span(line.as_bytes()).map(|r| &line[r]);
             assert_eq!(got, ts, "{line}");
