@@ -618,6 +618,12 @@ struct FileState<'a> {
     lines: usize,
     /// Records kept so far per group (notes by rule id).
     kept_per_group: HashMap<GroupKey, usize>,
+    /// What each group's failures add up to so far (the facts' groups, ordered when the file is
+    /// done: a lookup per failure in a map of thousands of keys is a hash, not a walk of
+    /// string comparisons).
+    groups: HashMap<GroupKey, correlate::GroupFacts>,
+    /// Every rule match by rule, alias and key so far (the facts' signals, likewise).
+    signals: HashMap<correlate::SignalKey, correlate::Signal>,
     kept_notes: HashMap<String, usize>,
     /// Kept records' raw bytes, by their first line in the file (each block once, in order).
     kept: BTreeMap<usize, Vec<u8>>,
@@ -653,6 +659,8 @@ impl<'a> FileState<'a> {
             bytes: 0,
             lines: 0,
             kept_per_group: HashMap::new(),
+            groups: HashMap::new(),
+            signals: HashMap::new(),
             kept_notes: HashMap::new(),
             kept: BTreeMap::new(),
             pending: Vec::new(),
@@ -897,7 +905,6 @@ impl<'a> FileState<'a> {
             });
             for key in r.signals {
                 let sig = self
-                    .facts
                     .signals
                     .entry(key)
                     .or_insert_with(|| correlate::Signal {
@@ -912,9 +919,9 @@ impl<'a> FileState<'a> {
                     Some(_) => self.facts.intern_client(c.client.as_deref()),
                     None => Point::NO_CLIENT,
                 };
-                let entry = match self.facts.groups.get_mut(g) {
+                let entry = match self.groups.get_mut(g) {
                     Some(entry) => entry,
-                    None => self.facts.groups.entry(g.clone()).or_default(),
+                    None => self.groups.entry(g.clone()).or_default(),
                 };
                 if let (Some(ms), Some(node)) = (r.ms, node) {
                     entry.add_point(Point { node, client, ms });
@@ -1077,6 +1084,12 @@ impl<'a> FileState<'a> {
     /// The facts so far, with the successes folded in.
     fn facts(&self) -> Facts {
         let mut facts = self.facts.clone();
+        facts
+            .groups
+            .extend(self.groups.iter().map(|(g, f)| (g.clone(), f.clone())));
+        facts
+            .signals
+            .extend(self.signals.iter().map(|(k, v)| (k.clone(), v.clone())));
         for (id, u) in &self.successes {
             facts.add_success(
                 id,
@@ -1150,8 +1163,9 @@ struct Fast {
 /// What a line's analysis is, for every line apart from it only in time and named ids.
 #[derive(Debug)]
 struct Template {
-    /// The analysis, without line and time.
-    record: MatchedRecord,
+    /// The analysis, without line and time; none for a line no rule matches (a prefilter hit
+    /// that is no failure, which a log may repeat as often as one).
+    record: Option<MatchedRecord>,
     /// Each id run of the line: the key id it is (named in the analysis, which takes another
     /// line's id in its place), or bytes it must be again.
     runs: Vec<Run>,
@@ -1199,7 +1213,7 @@ impl Template {
 
     /// The analysis of `line` (which [fits](Template::fits)): the template's, with each of its
     /// ids replaced by the line's at the same run.
-    fn instantiate(&self, line: &[u8], runs: &[Range<usize>]) -> MatchedRecord {
+    fn instantiate(&self, line: &[u8], runs: &[Range<usize>]) -> Option<MatchedRecord> {
         let pairs: Vec<(&str, &str)> = self
             .runs
             .iter()
@@ -1209,9 +1223,9 @@ impl Template {
                 Run::Fixed(_) => None,
             })
             .collect();
-        let mut record = self.record.clone();
+        let mut record = self.record.clone()?;
         if pairs.iter().all(|(old, new)| old == new) {
-            return record;
+            return Some(record);
         }
         for (g, _) in &mut record.groups {
             if let Some(&(old, new)) = pairs.iter().find(|(old, _)| g.key() == Some(*old)) {
@@ -1226,7 +1240,7 @@ impl Template {
                 sig.key_id = Some(new.to_string());
             }
         }
-        record
+        Some(record)
     }
 }
 
@@ -1322,10 +1336,11 @@ fn analyse_pending(
             // ASCII by the span's grammar.
             let ts = std::str::from_utf8(&f.raw[f.ts.clone()]).unwrap_or_default();
             if opts.in_window(Some(ts)) {
-                let mut r = f.template.instantiate(&f.raw, &f.runs);
-                r.line = f.line;
-                r.ms = parse_ts(ts);
-                analysis.matched.push(r);
+                if let Some(mut r) = f.template.instantiate(&f.raw, &f.runs) {
+                    r.line = f.line;
+                    r.ms = parse_ts(ts);
+                    analysis.matched.push(r);
+                }
             }
             all.push((f.line, f.raw));
         }
@@ -1352,20 +1367,24 @@ fn offer_templates(
     let mut timeless = opts.clone();
     timeless.since_ms = None;
     timeless.until_ms = None;
-    for r in &analysis.matched {
+    // Each single-line block: the record matched there, or none when its line was read (in the
+    // window) and matched nothing.
+    let mut matched = analysis.matched.iter().peekable();
+    for (number, line) in raw {
         if out.len() >= MEMO_OFFERS {
             break;
         }
-        let Ok(idx) = raw.binary_search_by_key(&r.line, |(line, _)| *line) else {
-            continue;
-        };
-        let line = &raw[idx].1;
+        while matched.next_if(|r| r.line < *number).is_some() {}
+        let r = matched.next_if(|r| r.line == *number);
         if line.len() > MEMO_LINE_CAP || line.contains(&b'\n') || line.contains(&b'\\') {
             continue;
         }
         let (Some(ts), Ok(text)) = (memo::ts_span(line), std::str::from_utf8(line)) else {
             continue;
         };
+        if r.is_none() && !opts.in_window(Some(&text[ts.clone()])) {
+            continue;
+        }
         let runs = memo::id_runs(line, ts.end);
         let key = memo::key(line, &ts, &runs);
         if out.iter().any(|(k, _)| *k == key) {
@@ -1379,9 +1398,10 @@ fn offer_templates(
     out
 }
 
-/// The template of matched record `r`, whose line is `line`, when its witness proves it.
+/// The template of the record at `line` (`r`: its match, none when it matched nothing), when
+/// its witness proves it.
 fn template_of(
-    r: &MatchedRecord,
+    r: Option<&MatchedRecord>,
     line: &[u8],
     text: &str,
     ts: &Range<usize>,
@@ -1390,17 +1410,19 @@ fn template_of(
     timeless: &Options,
 ) -> Option<Template> {
     // The ids the analysis names: a run that is one of them is a parameter of the template.
-    let named: Vec<&str> = r
-        .groups
-        .iter()
-        .filter_map(|(g, _)| g.key())
-        .chain(r.signals.iter().filter_map(|s| s.key_id.as_deref()))
-        .collect();
+    // Of a line that matched nothing, every run is (its witness names other ids everywhere).
+    let named: Vec<&str> = r.map_or_else(Vec::new, |r| {
+        r.groups
+            .iter()
+            .filter_map(|(g, _)| g.key())
+            .chain(r.signals.iter().filter_map(|s| s.key_id.as_deref()))
+            .collect()
+    });
     let kinds: Vec<Run> = runs
         .iter()
         .map(|range| {
             let run = &text[range.clone()];
-            if named.contains(&run) {
+            if r.is_none() || named.contains(&run) {
                 Run::Id(run.to_string())
             } else {
                 Run::Fixed(run.as_bytes().to_vec())
@@ -1420,6 +1442,9 @@ fn template_of(
         .enumerate()
         .all(|(i, id)| !ids[i + 1..].contains(id));
     let elsewhere = |id: &str| {
+        let Some(r) = r else {
+            return false;
+        };
         r.node.as_deref().is_some_and(|v| v.contains(id))
             || r.node_id.as_deref().is_some_and(|v| v.contains(id))
             || r.notes.iter().any(|n| n.contains(id))
@@ -1458,26 +1483,27 @@ fn template_of(
         return None;
     }
     let alone = analyze(&doc, rules, timeless);
-    let [w] = alone.matched.as_slice() else {
-        return None;
+    let witnessed = match alone.matched.as_slice() {
+        [] => None,
+        [w] => Some(MatchedRecord {
+            line: 0,
+            ms: None,
+            ..w.clone()
+        }),
+        _ => return None,
     };
     let template = Template {
-        record: MatchedRecord {
+        record: r.map(|r| MatchedRecord {
             line: 0,
             ms: None,
             ..r.clone()
-        },
+        }),
         runs: kinds,
         candidates: rules.candidates(text),
     };
     let w_ts = memo::ts_span(doc.text.as_bytes())?;
     let w_runs = memo::id_runs(doc.text.as_bytes(), w_ts.end);
     let expected = template.instantiate(doc.text.as_bytes(), &w_runs);
-    let witnessed = MatchedRecord {
-        line: 0,
-        ms: None,
-        ..w.clone()
-    };
     (w_runs.len() == runs.len() && expected == witnessed).then_some(template)
 }
 
@@ -1848,6 +1874,8 @@ mod tests {
                 490..=494 => format!("{ts} ERROR  [elasticsearch] 401 Unauthorized: {{\"error\":{{\"type\":\"security_exception\",\"reason\":\"missing authentication credentials for REST request [/_bulk]\"}}}}"),
                 495..=519 => format!("[{ts}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - api key [{key}] has been invalidated"),
                 520..=529 => String::new(),
+                // A prefilter hit that no rule matches: the memo remembers that too.
+                530..=579 => format!("[{ts}][INFO ][o.e.x.s.a.ApiKeyService] [{node}] api key [{key}] was looked up for the cache"),
                 _ => format!("[{ts}][INFO ][o.e.c.r.a.AllocationService] [{node}] routine line {i} with padding"),
             };
             out.push_str(&line);
@@ -1856,13 +1884,18 @@ mod tests {
         out
     }
 
-    fn scan_text(dir: &Path, text: &str, memo: bool, until: Option<i64>) -> (String, u64) {
+    fn scan_text(
+        dir: &Path,
+        text: &str,
+        memo: bool,
+        window: (Option<i64>, Option<i64>),
+    ) -> (String, u64) {
         let path = dir.join("es.log");
         std::fs::write(&path, text).unwrap();
         let (rules, _) = crate::rule::load(None).unwrap();
         let mut opts = Options::new(None, 1_800_000_000_000);
         opts.max_findings = Some(1000);
-        opts.until_ms = until;
+        (opts.since_ms, opts.until_ms) = window;
         let scanner = Scanner::new(rules, opts).tuned(4 << 10, 2 << 10, memo);
         let entry = FileEntry {
             path,
@@ -1878,14 +1911,20 @@ mod tests {
 
     #[test]
     fn the_dense_path_finds_what_parsing_every_line_finds() {
-        // The first half of the log only, for one of them: lines after the window are read and
-        // left out alike, also where a template stands for them.
+        // One half of the log only, for two of them: lines outside the window are read and
+        // left out alike, also where a template stands for them, and a line left out is no
+        // template of a line that matches nothing.
         let mid = parse_ts("2026-11-20T00:07:00,000");
-        for (seed, until, distinct) in [(1, None, false), (2, None, true), (3, mid, false)] {
+        for (seed, window, distinct) in [
+            (1, (None, None), false),
+            (2, (None, None), true),
+            (3, (None, mid), false),
+            (4, (mid, None), true),
+        ] {
             let text = mixed_log(6000, seed, distinct);
             let dir = tempfile::tempdir().unwrap();
-            let (plain, none) = scan_text(dir.path(), &text, false, until);
-            let (dense, used) = scan_text(dir.path(), &text, true, until);
+            let (plain, none) = scan_text(dir.path(), &text, false, window);
+            let (dense, used) = scan_text(dir.path(), &text, true, window);
             assert_eq!(none, 0);
             // The memo stood for a good share of the failure lines (also where each names a
             // new key id), and changed nothing.
