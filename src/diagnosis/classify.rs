@@ -81,6 +81,10 @@ pub struct Options {
     /// kept for a followed group that also matches one of them does not make it a finding.
     /// `None`: every group.
     pub followed: Option<std::sync::Arc<std::collections::HashSet<GroupKey>>>,
+    /// Failures a scan counted per group beyond the records it kept as evidence: with them,
+    /// the groups beyond `max_findings` are ranked by how often they failed and their failures
+    /// are counted whole (the kept records alone are a few per group).
+    pub tallied: Option<std::sync::Arc<std::collections::HashMap<GroupKey, usize>>>,
 }
 
 impl Options {
@@ -97,6 +101,7 @@ impl Options {
             focus_keys: Vec::new(),
             focus_classes: Vec::new(),
             followed: None,
+            tallied: None,
         }
     }
 
@@ -372,15 +377,25 @@ fn cap_groups(
     let Some(cap) = opts.max_findings.filter(|cap| focused.len() > *cap) else {
         return (focused, focused_out, None);
     };
+    // A group's failures: its records, and what a scan tallied beyond those it kept.
+    let failures = |key: &GroupKey, occurrences: &[Occurrence]| {
+        occurrences.len()
+            + opts
+                .tallied
+                .as_ref()
+                .and_then(|t| t.get(key))
+                .copied()
+                .unwrap_or(0)
+    };
     let mut ranked: Vec<(GroupKey, Vec<Occurrence>)> = focused.into_iter().collect();
     // Stable: equal counts keep the groups' key order.
-    ranked.sort_by_key(|(_, occurrences)| std::cmp::Reverse(occurrences.len()));
+    ranked.sort_by_key(|(key, occurrences)| std::cmp::Reverse(failures(key, occurrences)));
     let rest = ranked.split_off(cap);
     let mut by_class: BTreeMap<Class, (usize, usize)> = BTreeMap::new();
     for (key, occurrences) in &rest {
         let entry = by_class.entry(key.class).or_default();
         entry.0 += 1;
-        entry.1 += occurrences.len();
+        entry.1 += failures(key, occurrences);
     }
     let mut by_class: Vec<(Class, usize, usize)> =
         by_class.into_iter().map(|(c, (n, f))| (c, n, f)).collect();
@@ -388,10 +403,11 @@ fn cap_groups(
     let omitted = super::Omitted {
         cap,
         findings: rest.len(),
-        failures: rest.iter().map(|(_, o)| o.len()).sum(),
+        failures: rest.iter().map(|(k, o)| failures(k, o)).sum(),
         by_class,
         untracked: 0,
         untracked_top: Vec::new(),
+        groups: rest.into_iter().map(|(k, _)| k).collect(),
     };
     (ranked.into_iter().collect(), focused_out, Some(omitted))
 }

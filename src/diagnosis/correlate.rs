@@ -938,10 +938,12 @@ pub fn enrich(
     // A group the final diagnosis regrouped (its key was resolved differently once the kept
     // records were put together) must not lose its count: give it to the finding of the same
     // class and key, else of the same class.
+    // A group left out by --max-findings is counted there, whole, not given to another.
     let taken: BTreeSet<&GroupKey> = diagnosis
         .findings
         .iter()
         .flat_map(|f| f.groups.iter())
+        .chain(diagnosis.omitted.iter().flat_map(|o| o.groups.iter()))
         .collect();
     let orphans: Vec<(&GroupKey, &super::correlate::GroupFacts)> = facts
         .groups

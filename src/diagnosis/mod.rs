@@ -63,6 +63,8 @@ pub struct Omitted {
     pub untracked: usize,
     /// The untracked failures that repeat most: (class, key id, failures), most first.
     pub untracked_top: Vec<(Class, String, usize)>,
+    /// The groups left out (their failures are counted here, not given to a finding shown).
+    pub groups: Vec<GroupKey>,
 }
 
 impl Omitted {

@@ -336,6 +336,16 @@ impl Scanner {
             let tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             opts.followed = Some(std::sync::Arc::new(tracked.clone()));
         }
+        // The failures tallied beyond the kept records, for the groups beyond --max-findings.
+        if opts.max_findings.is_some() {
+            let tallied: HashMap<GroupKey, usize> = facts
+                .groups
+                .iter()
+                .filter(|(_, g)| g.tally.count > 0)
+                .map(|(k, g)| (k.clone(), g.tally.count))
+                .collect();
+            opts.tallied = Some(Arc::new(tallied));
+        }
         let mut diagnosis = diagnose(&docs, &self.rules, skipped, &opts);
         diagnosis.inputs = files.len();
         diagnosis.files = files;
@@ -556,6 +566,7 @@ fn count_untracked(d: &mut crate::diagnosis::Diagnosis, u: &correlate::Untracked
         by_class: Vec::new(),
         untracked: 0,
         untracked_top: Vec::new(),
+        groups: Vec::new(),
     });
     o.untracked_top = u.most_frequent(5);
     for (class, groups) in &u.groups {
@@ -1907,6 +1918,49 @@ mod tests {
             .memo_lines
             .load(std::sync::atomic::Ordering::Relaxed);
         (format!("{:#?}", report.diagnosis), used)
+    }
+
+    #[test]
+    fn failures_beyond_max_findings_are_counted_whole_and_the_most_frequent_are_shown() {
+        // 10 keys failing 20 times, 290 failing 6 times: more than the 4 records kept per
+        // group, so most of each group's failures are tallied, not kept.
+        let mut text = String::new();
+        let mut lines = 0;
+        for k in 0..300 {
+            let times = if k % 30 == 7 { 20 } else { 6 };
+            for t in 0..times {
+                text.push_str(&format!(
+                    "[2026-11-20T00:{:02}:{:02},000][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [n1] Authentication using apikey failed - api key [Key{k:04}AAAAAAAAAAAAAAA] has been invalidated\n",
+                    t % 60,
+                    k % 60
+                ));
+                lines += 1;
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("es.log");
+        std::fs::write(&path, &text).unwrap();
+        let (rules, _) = crate::rule::load(None).unwrap();
+        let mut opts = Options::new(None, 1_800_000_000_000);
+        opts.max_findings = Some(10);
+        let entry = FileEntry {
+            path,
+            size: text.len() as u64,
+            label: None,
+        };
+        let d = Scanner::new(rules, opts)
+            .scan_files(&[entry], &[], Vec::new())
+            .diagnosis;
+        let shown: Vec<usize> = d.findings.iter().map(|f| f.count).collect();
+        let omitted = d.omitted.expect("290 findings left out");
+        assert_eq!(
+            shown,
+            vec![20; 10],
+            "the most frequent, each with its own count"
+        );
+        assert_eq!(omitted.findings, 290);
+        assert_eq!(omitted.failures, 290 * 6);
+        assert_eq!(shown.iter().sum::<usize>() + omitted.failures, lines);
     }
 
     #[test]
