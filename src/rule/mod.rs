@@ -334,16 +334,23 @@ impl RuleSet {
     /// The rules that are candidates for a record whose text is `norm` (it holds one of their
     /// literals), in order: two texts with the same candidates are tried against the same rules.
     pub fn candidates(&self, norm: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = match &self.prefilter {
-            Some(ac) => ac
-                .find_overlapping_iter(norm)
-                .flat_map(|m| self.literal_rules[m.pattern().as_usize()].iter().copied())
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut out = Vec::new();
+        self.candidates_into(norm, &mut out);
+        out
+    }
+
+    /// [`RuleSet::candidates`] into `out` (cleared first): a caller asking for every line
+    /// reuses one buffer.
+    pub fn candidates_into(&self, norm: &str, out: &mut Vec<usize>) {
+        out.clear();
+        if let Some(ac) = &self.prefilter {
+            out.extend(
+                ac.find_overlapping_iter(norm)
+                    .flat_map(|m| self.literal_rules[m.pattern().as_usize()].iter().copied()),
+            );
+        }
         out.sort_unstable();
         out.dedup();
-        out
     }
 
     /// Like [`RuleSet::match_document`], but only rule `only` is considered (for examples).

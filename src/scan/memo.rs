@@ -11,7 +11,7 @@
 //! Server logs carry most failures a scan sees, and a retrying client writes the same line again
 //! and again: `[ts][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [node] Authentication using apikey
 //! failed - api key [id] has been invalidated`. Whether a template may stand for a line is
-//! decided where the template is made (see `FileState::flush`): only a line whose verdict
+//! decided where the template is made (see `analyse_pending` in `mod.rs`): only a line whose verdict
 //! cannot depend on the records around it, proved with a witness, is remembered.
 
 use std::ops::Range;

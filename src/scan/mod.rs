@@ -658,6 +658,7 @@ struct FileState<'a> {
     memo_made: usize,
     memo_used: usize,
     key_buf: Vec<u8>,
+    candidates_buf: Vec<usize>,
 }
 
 impl<'a> FileState<'a> {
@@ -685,6 +686,7 @@ impl<'a> FileState<'a> {
             memo_made: 0,
             memo_used: 0,
             key_buf: Vec::new(),
+            candidates_buf: Vec::new(),
         }
     }
 
@@ -712,7 +714,10 @@ impl<'a> FileState<'a> {
         }
         // The same rules are tried: a literal in this line's own time or ids (`…,401]`) would
         // make a rule a candidate here that was none for the template.
-        if self.scanner.rules.candidates(text) != template.candidates {
+        self.scanner
+            .rules
+            .candidates_into(text, &mut self.candidates_buf);
+        if self.candidates_buf != template.candidates {
             return None;
         }
         self.memo_used += 1;

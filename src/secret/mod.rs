@@ -80,7 +80,24 @@ pub enum CredentialFormat {
     IdSecretPair,
 }
 
+fn is_site_tag(name: &str) -> bool {
+    CredentialSite::ALL.iter().any(|s| s.tag() == name)
+}
+
+fn is_format_tag(name: &str) -> bool {
+    CredentialFormat::ALL.iter().any(|f| f.tag() == name)
+}
+
 impl CredentialSite {
+    /// Every site.
+    pub const ALL: [Self; 5] = [
+        Self::Header(Scheme::ApiKey),
+        Self::Header(Scheme::Bearer),
+        Self::Header(Scheme::Basic),
+        Self::EncodedField,
+        Self::ApiKeySetting,
+    ];
+
     /// The tag name of the site, as in `credential:<site>:<format>`.
     pub fn tag(self) -> &'static str {
         match self {
@@ -93,40 +110,33 @@ impl CredentialSite {
     }
 }
 
-/// Every site's and format's tag name.
-const SITE_TAGS: [&str; 5] = [
-    "apikey-header",
-    "bearer-header",
-    "basic-header",
-    "encoded-field",
-    "api-key-setting",
-];
-const FORMAT_TAGS: [&str; 13] = [
-    "encoded",
-    "raw-id-secret",
-    "no-space",
-    "no-colon",
-    "double-encoded",
-    "trailing-newline",
-    "url-safe",
-    "app-search-key",
-    "cloud-api-key",
-    "not-base64",
-    "secret-only",
-    "not-an-api-key",
-    "id-secret-pair",
-];
-
 /// Whether `value` (after `credential:`) is one of keydoctor's own tag names
 /// (`apikey-header:no-space`, `cloud-api-key`), which rule listings print: a name, not a secret.
 fn is_tag_name(value: &str) -> bool {
     match value.split_once(':') {
-        Some((site, format)) => SITE_TAGS.contains(&site) && FORMAT_TAGS.contains(&format),
-        None => SITE_TAGS.contains(&value) || FORMAT_TAGS.contains(&value),
+        Some((site, format)) => is_site_tag(site) && is_format_tag(format),
+        None => is_site_tag(value) || is_format_tag(value),
     }
 }
 
 impl CredentialFormat {
+    /// Every format.
+    pub const ALL: [Self; 13] = [
+        Self::Encoded,
+        Self::RawIdSecret,
+        Self::NoSpace,
+        Self::NoColon,
+        Self::DoubleEncoded,
+        Self::TrailingNewline,
+        Self::UrlSafe,
+        Self::AppSearchKey,
+        Self::CloudApiKey,
+        Self::NotBase64,
+        Self::SecretOnly,
+        Self::NotAnApiKey,
+        Self::IdSecretPair,
+    ];
+
     /// The tag name rules use in `tags_any` / `tags_none` (see rules/README.md).
     pub fn tag(self) -> &'static str {
         match self {
@@ -1092,32 +1102,9 @@ mod tests {
 
     #[test]
     fn keydoctor_s_own_tag_names_are_not_secrets() {
-        use CredentialFormat as F;
-        let formats = [
-            F::Encoded,
-            F::RawIdSecret,
-            F::NoSpace,
-            F::NoColon,
-            F::DoubleEncoded,
-            F::TrailingNewline,
-            F::UrlSafe,
-            F::AppSearchKey,
-            F::CloudApiKey,
-            F::NotBase64,
-            F::SecretOnly,
-            F::NotAnApiKey,
-            F::IdSecretPair,
-        ];
-        let sites = [
-            CredentialSite::Header(Scheme::ApiKey),
-            CredentialSite::Header(Scheme::Bearer),
-            CredentialSite::Header(Scheme::Basic),
-            CredentialSite::EncodedField,
-            CredentialSite::ApiKeySetting,
-        ];
         // Every tag a credential can carry is listed, so a rule listing prints it as it is.
-        for site in sites {
-            for format in formats {
+        for site in CredentialSite::ALL {
+            for format in CredentialFormat::ALL {
                 let c = Credential {
                     site,
                     format,
