@@ -45,7 +45,14 @@ pub struct KeyMetadata {
 /// Every key found in the records of one input (`text` is the input the records index).
 pub fn parse_all(text: &str, records: &[Record]) -> Vec<KeyMetadata> {
     let mut keys = Vec::new();
+    // Where the last document read past its record ended: a pretty-printed response longer
+    // than a record (MAX_RECORD_LINES) is read whole from its first record, and the records it
+    // spans are not read again.
+    let mut covered_to = 0;
     for record in records {
+        if record.range.start < covered_to {
+            continue;
+        }
         let norm = &record.norm;
         let create_response = norm.contains("\"encoded\"")
             || (norm.contains("\"api_key\"") && norm.contains("\"name\""));
@@ -59,7 +66,16 @@ pub fn parse_all(text: &str, records: &[Record]) -> Vec<KeyMetadata> {
         // quoted inside a log line), which breaks a document whose own strings hold them (a
         // key name with a newline or a quote). The view is the fallback, for the quoted case.
         let raw = text.get(record.range.clone()).unwrap_or_default();
-        let Some(value) = first_document(raw).or_else(|| first_document(norm)) else {
+        let whole = || {
+            let rest = text.get(record.range.start..)?;
+            let (value, end) = first_document_at(rest)?;
+            covered_to = record.range.start + end;
+            Some(value)
+        };
+        let Some(value) = first_document(raw)
+            .or_else(|| first_document(norm))
+            .or_else(whole)
+        else {
             continue;
         };
         match value.get("api_keys").and_then(Value::as_array) {
@@ -69,6 +85,14 @@ pub fn parse_all(text: &str, records: &[Record]) -> Vec<KeyMetadata> {
         }
     }
     keys
+}
+
+/// The first JSON document from the first `{` of `text`, and the byte offset where it ends.
+fn first_document_at(text: &str) -> Option<(Value, usize)> {
+    let start = text.find('{')?;
+    let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+    let value = stream.next()?.ok()?;
+    Some((value, start + stream.byte_offset()))
 }
 
 /// The first JSON document from the first `{` of `text`.
@@ -186,6 +210,32 @@ mod tests {
     use super::*;
     use crate::event::parse_input;
     use crate::source::Input;
+
+    #[test]
+    fn a_pretty_response_longer_than_a_record_is_read_whole_and_once() {
+        // Dev Tools saves GET /_security/api_key pretty-printed: with limited_by, a key is ~60
+        // lines, so a dozen keys pass the record cap (MAX_RECORD_LINES) and were lost.
+        let key = |i: usize| {
+            let roles: Vec<String> = (0..8)
+                .map(|r| format!("      \"role-{r}\": {{\n        \"cluster\": [\"monitor\"],\n        \"indices\": [\n          {{\n            \"names\": [\"logs-{r}-*\"],\n            \"privileges\": [\"read\"]\n          }}\n        ]\n      }}"))
+                .collect();
+            format!(
+                "    {{\n      \"id\": \"key{i:0>17}\",\n      \"name\": \"k{i}\",\n      \"creation\": 1548550550158,\n      \"invalidated\": false,\n      \"username\": \"svc\",\n      \"role_descriptors\": {{\n{}\n      }}\n    }}",
+                roles.join(",\n")
+            )
+        };
+        let keys: Vec<String> = (0..12).map(key).collect();
+        let text = format!("{{\n  \"api_keys\": [\n{}\n  ]\n}}\n", keys.join(",\n"));
+        assert!(text.lines().count() > crate::event::MAX_RECORD_LINES);
+        let doc = parse_input(&Input {
+            name: "t".into(),
+            text,
+        });
+        let ids: Vec<&str> = doc.keys.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(ids.len(), 12, "{ids:?}");
+        assert_eq!(ids[11], "key00000000000000011");
+        assert!(doc.keys.iter().all(|k| k.role_descriptors.is_some()));
+    }
 
     #[test]
     fn get_api_key_response_is_read() {
