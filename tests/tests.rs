@@ -18,6 +18,7 @@ mod matrix;
 mod monitor;
 mod pastes;
 mod plans;
+mod privileges;
 mod report;
 mod robustness;
 mod rules;

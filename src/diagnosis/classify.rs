@@ -712,6 +712,13 @@ fn build_finding(
     if let Some(list) = captures.get("privilege") {
         denial.privileges = privileges::split_list(list);
     }
+    // The version: given, named in the input, or implied by the message shape.
+    let implied = occurrences
+        .iter()
+        .filter_map(|o| rules.rules[o.m.rule].implies_version)
+        .max();
+    let known = known_version(opts, docs, implied);
+    observed.version = known;
     if let Some(action) = denial.actions.first() {
         let kind = match captures.get("privilege_kind").map(String::as_str) {
             Some("cluster") => PrivilegeKind::Cluster,
@@ -720,11 +727,13 @@ fn build_finding(
         };
         denial.privilege_kind = Some(kind);
         if denial.privileges.is_empty() {
-            if let Some(list) = privileges::granting(action) {
-                denial.privileges = list.iter().map(|s| s.to_string()).collect();
-            }
+            // The message has no "granted by" list (before 7.12, cut, or a client dropped it):
+            // the atlas's, for the version the finding knows.
+            denial.privileges = privileges::granting(action, known);
         }
-        denial.least_privilege = denial.privileges.first().cloned();
+        denial.least_privilege = super::atlas::atlas()
+            .least_to_suggest(kind, &denial.privileges)
+            .cloned();
         if let (Some(least), Class::UnderPrivileged) = (&denial.least_privilege, class) {
             let name = format!("grant-{least}");
             denial.suggested_role_descriptors = Some(privileges::role_descriptor(
@@ -752,14 +761,6 @@ fn build_finding(
             }
         }
     }
-
-    // The version: given, named in the input, or implied by the message shape.
-    let implied = occurrences
-        .iter()
-        .filter_map(|o| rules.rules[o.m.rule].implies_version)
-        .max();
-    let known = known_version(opts, docs, implied);
-    observed.version = known;
 
     let mut finding = Finding {
         class,

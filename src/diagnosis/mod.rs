@@ -7,6 +7,7 @@
 //!   `authentication_unresolved`), or carry a secret.
 
 pub mod activity;
+pub mod atlas;
 pub mod classify;
 pub mod correlate;
 pub mod differential;

@@ -1,160 +1,27 @@
 //! What grants an action, and the smallest role descriptor that adds it.
 //!
-//! Facts from shared/reference section 7 (`IndexPrivilege`, `ClusterPrivilegeResolver`):
 //! Elasticsearch lists the granting privileges from least to most privileged, so the first one
-//! named in a denial is the least privilege. When a message predates that list (before 7.12),
-//! the table below supplies it for the common actions.
+//! named in a denial is the least privilege. When a message has no such list (before 7.12, cut,
+//! or dropped by a client), the privilege atlas (`atlas.rs`) supplies it for the version known.
 
 use serde_json::{json, Map, Value};
 
+use crate::model::KnownVersion;
 pub use crate::model::PrivilegeKind;
 
-/// (action prefix, granting privileges least first), most specific prefixes first.
-const TABLE: &[(&str, &[&str])] = &[
-    (
-        "indices:data/write/bulk",
-        &["create_doc", "create", "delete", "index", "write", "all"],
-    ),
-    (
-        "indices:data/write/index",
-        &["create_doc", "create", "index", "write", "all"],
-    ),
-    ("indices:data/write/update", &["index", "write", "all"]),
-    (
-        "indices:data/write/delete/byquery",
-        &["delete", "write", "all"],
-    ),
-    ("indices:data/write/delete", &["delete", "write", "all"]),
-    ("indices:data/write/", &["write", "all"]),
-    (
-        "indices:admin/auto_create",
-        &["auto_configure", "create_index", "manage", "all"],
-    ),
-    ("indices:admin/create", &["create_index", "manage", "all"]),
-    (
-        "indices:admin/mapping/auto_put",
-        &["auto_configure", "write", "manage", "all"],
-    ),
-    ("indices:admin/mapping/put", &["manage", "all"]),
-    (
-        "indices:admin/ilm/explain",
-        &["view_index_metadata", "manage_ilm", "manage", "all"],
-    ),
-    (
-        "indices:admin/rollover",
-        &["manage_follow_index", "manage", "all"],
-    ),
-    (
-        "indices:admin/close",
-        &["manage_follow_index", "manage", "all"],
-    ),
-    ("indices:admin/refresh", &["maintenance", "manage", "all"]),
-    (
-        "indices:admin/get",
-        &["view_index_metadata", "manage", "all"],
-    ),
-    (
-        "indices:admin/mappings/get",
-        &["view_index_metadata", "manage", "all"],
-    ),
-    ("indices:admin/", &["manage", "all"]),
-    (
-        "indices:data/read/field_caps",
-        &["read", "view_index_metadata", "manage", "all"],
-    ),
-    ("indices:data/read/", &["read", "all"]),
-    ("indices:monitor/", &["monitor", "manage", "all"]),
-    (
-        "indices:admin/index_template/put",
-        &["manage_index_templates", "manage", "all"],
-    ),
-    (
-        "indices:admin/index_template/get",
-        &["monitor", "manage_index_templates", "manage", "all"],
-    ),
-    (
-        "indices:admin/template/put",
-        &["manage_index_templates", "manage", "all"],
-    ),
-    (
-        "indices:admin/template/get",
-        &["monitor", "manage_index_templates", "manage", "all"],
-    ),
-    (
-        "cluster:monitor/state",
-        &[
-            "monitor",
-            "transport_client",
-            "read_ccr",
-            "cross_cluster_replication",
-            "manage_ccr",
-            "manage",
-            "all",
-        ],
-    ),
-    (
-        "cluster:monitor/xpack/info",
-        &[
-            "monitor",
-            "cross_cluster_search",
-            "cross_cluster_replication",
-            "manage",
-            "all",
-        ],
-    ),
-    ("cluster:monitor/", &["monitor", "manage", "all"]),
-    (
-        "cluster:admin/ingest/pipeline/get",
-        &[
-            "read_pipeline",
-            "manage_ingest_pipelines",
-            "manage_pipeline",
-            "manage",
-            "all",
-        ],
-    ),
-    (
-        "cluster:admin/ingest/pipeline/",
-        &[
-            "manage_ingest_pipelines",
-            "manage_pipeline",
-            "manage",
-            "all",
-        ],
-    ),
-    (
-        "cluster:admin/ilm/get",
-        &["read_ilm", "manage_ilm", "manage", "all"],
-    ),
-    ("cluster:admin/ilm/", &["manage_ilm", "manage", "all"]),
-    (
-        "cluster:admin/xpack/security/api_key/",
-        &[
-            "manage_own_api_key",
-            "manage_api_key",
-            "manage_security",
-            "all",
-        ],
-    ),
-    (
-        "cluster:internal/remote_cluster/",
-        &[
-            "cross_cluster_search",
-            "cross_cluster_replication",
-            "manage",
-            "all",
-        ],
-    ),
-];
-
-/// The granting privileges for `action`, least first, from the table.
-pub fn granting(action: &str) -> Option<&'static [&'static str]> {
-    let action = action.split('[').next().unwrap_or(action);
-    TABLE
-        .iter()
-        .filter(|(prefix, _)| action.starts_with(prefix))
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map(|(_, privs)| *privs)
+/// The privileges that grant `action`, least first, as Elasticsearch of version `known` lists
+/// them after "this action is granted by the … privileges" (the privilege atlas,
+/// `atlas/privileges.toml`). A lower bound (`8.10+`) is read as that version: what it has, every
+/// later one has too. Empty for an action no privilege grants.
+pub fn granting(action: &str, known: Option<KnownVersion>) -> Vec<String> {
+    let version = known.map(|k| match k {
+        KnownVersion::Exact(v) | KnownVersion::AtLeast(v) => v,
+    });
+    super::atlas::atlas()
+        .granting(action, super::atlas::effective(version))
+        .into_iter()
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 /// Split a privilege list as printed (`create_doc,create,delete`) into names.
@@ -468,16 +335,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_answers_old_messages_without_a_list() {
-        assert_eq!(granting("cluster:monitor/main").unwrap()[0], "monitor");
+    fn the_atlas_answers_messages_without_a_list() {
+        assert_eq!(granting("cluster:monitor/main", None)[0], "monitor");
         assert_eq!(
-            granting("indices:data/write/bulk[s]").unwrap()[0],
+            granting("indices:data/write/bulk[s]", None)[0],
             "create_doc"
         );
         assert_eq!(
-            granting("indices:admin/auto_create").unwrap()[0],
+            granting("indices:admin/auto_create", None)[0],
             "auto_configure"
         );
+        // Version-aware: the failure store's privileges exist from 9.1, not in 9.0.
+        let v = |s| {
+            Some(KnownVersion::Exact(
+                crate::model::Version::parse(s).unwrap(),
+            ))
+        };
+        assert_eq!(
+            granting("indices:admin/data_stream/lifecycle/put", v("8.10")),
+            ["manage", "all"]
+        );
+        assert_eq!(
+            granting("indices:admin/data_stream/lifecycle/put", v("8.11"))[0],
+            "manage_data_stream_lifecycle"
+        );
+        assert!(granting("frob:nothing", None).is_empty());
         assert_eq!(
             PrivilegeKind::of_action("indices:admin/index_template/put"),
             PrivilegeKind::Cluster

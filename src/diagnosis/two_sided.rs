@@ -930,9 +930,11 @@ fn effective_for(
         .first()
         .cloned()
         .unwrap_or_else(|| "indices:data/read/search".into());
-    let needed: Vec<&str> = granting(&action)
-        .map(|p| p.to_vec())
-        .unwrap_or_else(|| vec!["read", "all"]);
+    let granted_by = granting(&action, None);
+    let needed: Vec<&str> = match granted_by.as_slice() {
+        [] => vec!["read", "all"],
+        list => list.iter().map(String::as_str).collect(),
+    };
     // The key's access (search for reads, replication otherwise).
     let access_kind =
         if action.starts_with("indices:data/read") || action.starts_with("indices:admin/") {
