@@ -74,6 +74,8 @@ pub enum Outcome {
     Clean,
     /// Ran; found something (findings, failing examples, lint errors).
     Found,
+    /// Ran; could not decide from what it was given (`keydoctor can`: a fact is missing).
+    Undecided,
     /// Ran as a monitoring plugin (`--format nagios`): its state is the exit status.
     Monitor(crate::model::MonitorState),
 }
@@ -83,6 +85,7 @@ pub fn exit_code(result: &Result<Outcome, Error>) -> ExitCode {
     match result {
         Ok(Outcome::Clean) => ExitCode::from(0),
         Ok(Outcome::Found) => ExitCode::from(1),
+        Ok(Outcome::Undecided) => ExitCode::from(3),
         Ok(Outcome::Monitor(state)) => ExitCode::from(state.exit_code()),
         Err(Error::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(0),
         Err(_) => ExitCode::from(2),

@@ -230,8 +230,11 @@ const STRING_FIELDS: &[&str] = &[
     // An audit line's transport action (`indices:data/write/bulk[s]`): Elasticsearch has
     // hundreds, and plugins add more; its audit event's own action is `model::AuditAction`.
     "src/event/audit.rs: pub request_action: Option<String>,",
-    // The same open set: the action of a "granted by" list the atlas disagrees with.
+    // The same open set: the action a `can` request is evaluated for, a replayed one, and
+    // the action of a "granted by" list the atlas disagrees with.
     "src/diagnosis/atlas.rs: pub action: String,",
+    "src/lifecycle/can.rs: pub action: String,",
+    "src/lifecycle/replay.rs: pub action: String,",
     // Names, not members of a set: a rule problem's diagnostic code (`keydoctor::rule::<code>`,
     // one per kind of mistake, grown with the checks), an atlas file's name, and the stable
     // code of a doctor decision (what a check rule binds to, like a rule id).

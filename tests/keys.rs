@@ -260,7 +260,7 @@ fn rotate_plans_create_deploy_verify_then_invalidate() {
         ],
         "the steps of rules/snippets.toml's rotate-key, as a finding's rotation plan has them"
     );
-    assert_eq!(p["schema_version"], 2);
+    assert_eq!(p["schema_version"], 3);
     assert_eq!(p["steps"][0]["who"], "owner");
     assert_eq!(p["steps"][2]["who"], "new_key");
     let create = p["steps"][0]["request"].as_str().unwrap();

@@ -142,8 +142,69 @@ fn the_key_commands_outputs_validate_and_carry_their_version() {
         let value: Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("{argv:?}: {e}\n{}\n{}", out.stdout, out.stderr));
         assert_valid(name, &value);
-        // rotate's steps became the report's steps (version 2).
-        let version = if name == "rotate.schema.json" { 2 } else { 1 };
+        // rotate's steps became the report's steps (version 2), and it gained `replay` (3).
+        let version = if name == "rotate.schema.json" { 3 } else { 1 };
+        assert_eq!(value["schema_version"], version, "{argv:?}");
+    }
+    // The privilege commands, on their own fixtures.
+    let fixture = |p: &str| root().join("fixtures").join(p).display().to_string();
+    let (keys, audit, narrower, can_keys) = (
+        fixture("replay/api_keys.json"),
+        fixture("replay/audit"),
+        fixture("replay/narrower.json"),
+        fixture("can/api_keys.json"),
+    );
+    let replayed = "Lg5HsK8pQw2eRt7yUi4o";
+    for (name, version, argv) in [
+        (
+            "rotate.schema.json",
+            3,
+            vec![
+                "rotate",
+                replayed,
+                "--metadata",
+                &keys,
+                "--replay",
+                &audit,
+                "--role-descriptors",
+                &narrower,
+            ],
+        ),
+        (
+            "suggest.schema.json",
+            1,
+            vec!["suggest", replayed, "--metadata", &keys, "--logs", &audit],
+        ),
+        (
+            "can.schema.json",
+            1,
+            vec![
+                "can",
+                "Yh6JkL9mNq2rSt5vWx8z",
+                "GET /tenant-a-logs/_doc/1",
+                "--metadata",
+                &can_keys,
+                "--curl",
+            ],
+        ),
+        (
+            "can.schema.json",
+            1,
+            vec![
+                "can",
+                "Yh6JkL9mNq2rSt5vWx8z",
+                "GET /logs-shared/_doc/42",
+                "--metadata",
+                &can_keys,
+            ],
+        ),
+    ] {
+        let mut argv = argv.clone();
+        argv.extend(["--now", NOW, "--format", "json"]);
+        let out = keydoctor(&argv, "");
+        let value: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}\n{}\n{}", out.stdout, out.stderr));
+        assert_valid(name, &value);
         assert_eq!(value["schema_version"], version, "{argv:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: clap arguments → a resolved configuration → a command → an exit code.
 //! Everything is written through the writers in [`Io`]; nothing here prints directly.
 
+mod can;
 mod doctor;
 mod expiring;
 mod explain;
@@ -12,6 +13,7 @@ mod rotate;
 mod rules;
 mod scan;
 mod shell;
+mod suggest;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
@@ -122,6 +124,21 @@ enum Command {
         after_help = "Examples:\n  keydoctor key VuaCfGcBCdbkQm-e5aOx --metadata api_keys.json\n  ES_API_KEY=… keydoctor key VuaCfGcBCdbkQm-e5aOx --es-url https://localhost:9200"
     )]
     Key(KeyArgs),
+    /// Can this key make this request? Evaluates the key's role descriptors and its owner's
+    /// snapshot (limited_by) with the privilege atlas for the cluster's version, offline: which
+    /// side denies, the entry that decided, the smallest patch. Exit 0 allowed, 1 denied, 3
+    /// undecidable (a fact is missing: the answer says which and how to get it).
+    #[command(
+        after_help = "Examples:\n  keydoctor can VuaCfGcBCdbkQm-e5aOx 'POST /logs-app-default/_bulk' --metadata api_keys.json --es-version 8.15\n  keydoctor can VuaCfGcBCdbkQm-e5aOx 'indices:data/read/search remote1:logs-*' --metadata keys.json\n  keydoctor can VuaCfGcBCdbkQm-e5aOx 'GET /' --es-url https://localhost:9200 --explain\n\nThe metadata must hold limited_by: GET /_security/api_key?id=ID&with_limited_by=true (8.5+)."
+    )]
+    Can(CanArgs),
+    /// Least privilege from observed use: the smallest role descriptors that allow every
+    /// request the audit logs show the key was granted in their window, and the privileges it
+    /// holds but never used there. Exit 0, or 3 when the logs cannot show its use.
+    #[command(
+        after_help = "Examples:\n  keydoctor suggest Lg5HsK8pQw2eRt7yUi4o --logs /var/log/elasticsearch/ --metadata api_keys.json\n  keydoctor suggest Lg5HsK8pQw2eRt7yUi4o --logs audit/ --es-version 8.15 --format json | jq .role_descriptors > least.json\n  keydoctor rotate Lg5HsK8pQw2eRt7yUi4o --role-descriptors least.json --replay audit/ --metadata api_keys.json\n\nAudit logs show granted requests when access_granted is audited (the default event list has it)."
+    )]
+    Suggest(SuggestArgs),
     /// Keys expiring within a window (and keys that never expire), for cron and alerting:
     /// exit 1 when any, or when a key has already expired.
     #[command(
@@ -131,7 +148,7 @@ enum Command {
     /// A rotation plan for one key: create the replacement (its descriptors and metadata
     /// copied, a fresh expiration), deploy, verify, and only then invalidate the old key.
     #[command(
-        after_help = "Examples:\n  keydoctor rotate VuaCfGcBCdbkQm-e5aOx --metadata api_keys.json --expiration 90d\n  keydoctor rotate VuaCfGcBCdbkQm-e5aOx --es-url https://localhost:9200 --curl"
+        after_help = "Examples:\n  keydoctor rotate VuaCfGcBCdbkQm-e5aOx --metadata api_keys.json --expiration 90d\n  keydoctor rotate VuaCfGcBCdbkQm-e5aOx --es-url https://localhost:9200 --curl\n  keydoctor rotate VuaCfGcBCdbkQm-e5aOx --metadata api_keys.json --role-descriptors narrower.json --replay audit/\n                                             every request the old key made that the replacement would be denied"
     )]
     Rotate(RotateArgs),
     /// Before invalidating a key: who uses it (audit logs), who fails with it, and the safe
@@ -223,12 +240,75 @@ struct RotateArgs {
         help_heading = "Replacement"
     )]
     add_index_privilege: Vec<String>,
+    /// The replacement's role descriptors instead of the old key's: a JSON file holding them
+    /// (`{"NAME": {"indices": [...]}}`) or a create body with `role_descriptors`.
+    #[arg(long, value_name = "FILE", help_heading = "Replacement")]
+    role_descriptors: Option<PathBuf>,
+    /// Replay the old key's granted requests from these audit logs (files, trees, bundles,
+    /// repeatable) against the replacement, and list every one it would be denied, before
+    /// anything is invalidated (exit 1 when one would break or cannot be judged).
+    #[arg(long, value_name = "LOGS", help_heading = "Replacement")]
+    replay: Vec<PathBuf>,
+    /// The Elasticsearch version the replay evaluates for (default: the cluster's with
+    /// --es-url, else the newest the privilege atlas describes).
+    #[arg(long, value_name = "VERSION", help_heading = "Replacement")]
+    es_version: Option<String>,
     /// Add snippets (snippets.toml, whose `rotate-key` the plan is made of) and rules from this
     /// directory; same ids override.
     #[arg(long, value_name = "DIR", help_heading = "Rules and suppressions")]
     rules: Option<PathBuf>,
     #[command(flatten)]
     source: MetadataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+struct CanArgs {
+    /// A key id, or an encoded credential (base64 of id:secret; the secret is never shown).
+    #[arg(value_name = "ID_OR_ENCODED")]
+    key: String,
+    /// The request: a REST call (`POST /logs-app-default/_bulk`, `GET /`) or an action and its
+    /// targets (`indices:data/read/search logs-*,remote1:logs-*`); quote it as one argument.
+    #[arg(value_name = "REQUEST")]
+    request: String,
+    /// The Elasticsearch version to evaluate for (default: the cluster's with --es-url, else the
+    /// newest the atlas describes, said in the answer).
+    #[arg(long, value_name = "VERSION")]
+    es_version: Option<String>,
+    /// Show every descriptor entry looked at and what it decided.
+    #[arg(long)]
+    explain: bool,
+    #[command(flatten)]
+    source: MetadataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+struct SuggestArgs {
+    /// A key id, or an encoded credential (base64 of id:secret; the secret is never shown).
+    #[arg(value_name = "ID_OR_ENCODED")]
+    key: String,
+    /// Audit logs to learn from (files, trees, bundles), repeatable.
+    #[arg(
+        long = "logs",
+        value_name = "PATH",
+        required = true,
+        help_heading = "Input"
+    )]
+    logs: Vec<PathBuf>,
+    /// The Elasticsearch version whose privileges to suggest (default: the cluster's with
+    /// --es-url, else the newest the privilege atlas describes).
+    #[arg(long, value_name = "VERSION")]
+    es_version: Option<String>,
+    /// Key metadata (optional): with the key's descriptors, the privileges it never used are
+    /// listed too.
+    #[command(flatten)]
+    source: MetadataArgs,
+    /// Add rules from this directory.
+    #[arg(long, value_name = "DIR", help_heading = "Rules and suppressions")]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -832,6 +912,8 @@ pub fn run(
         Command::Explain(args) => explain::run(args, color, io),
         Command::Scan(args) => scan::run(args, color, io),
         Command::Key(args) => key::run(args, color, io),
+        Command::Can(args) => can::run(args, color, io),
+        Command::Suggest(args) => suggest::run(args, color, io),
         Command::Expiring(args) => expiring::run(args, color, io),
         Command::Rotate(args) => rotate::run(args, color, io),
         Command::Impact(args) => impact::run(args, color, io),
@@ -973,6 +1055,8 @@ impl Command {
             Command::Explain(a) => &a.output,
             Command::Scan(a) => &a.output,
             Command::Key(a) => &a.output,
+            Command::Can(a) => &a.output,
+            Command::Suggest(a) => &a.output,
             Command::Expiring(a) => &a.output,
             Command::Rotate(a) => &a.output,
             Command::Impact(a) => &a.output,
@@ -990,6 +1074,8 @@ impl Command {
             Command::Explain(a) => ("explain", &a.output, &[Html, Ecs]),
             Command::Scan(a) => ("scan", &a.output, &[Html, Ecs]),
             Command::Key(a) => ("key", &a.output, &[]),
+            Command::Can(a) => ("can", &a.output, &[]),
+            Command::Suggest(a) => ("suggest", &a.output, &[]),
             Command::Rotate(a) => ("rotate", &a.output, &[]),
             Command::Impact(a) => ("impact", &a.output, &[]),
             Command::Expiring(a) => ("expiring", &a.output, &[Nagios, Openmetrics]),
@@ -1031,6 +1117,8 @@ impl Command {
             Command::Explain(a) => json(&a.output),
             Command::Scan(a) => json(&a.output),
             Command::Key(a) => json(&a.output),
+            Command::Can(a) => json(&a.output),
+            Command::Suggest(a) => json(&a.output),
             Command::Expiring(a) => json(&a.output),
             Command::Rotate(a) => json(&a.output),
             Command::Impact(a) => json(&a.output),

@@ -3,13 +3,15 @@
 
 use std::io::Write as _;
 
-use super::resolve::{load_metadata, now as parse_now, source_of, Source};
+use super::resolve::{
+    load_metadata, now as parse_now, source_of, version as parse_version, Source,
+};
 use super::RotateArgs;
 use super::{CmdResult, Io};
 use crate::cluster::api;
 use crate::diagnosis::timeline::parse_time_value;
 use crate::error::{Error, Outcome};
-use crate::lifecycle::rotate::{plan, IndexGrant, SNIPPET};
+use crate::lifecycle::rotate::{plan, IndexGrant, Replacement, SNIPPET};
 use crate::model::KnownVersion;
 use crate::pipeline::cluster::label as cluster_label;
 use crate::pipeline::keys::key_id_of;
@@ -43,12 +45,19 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
             "the rules read have no `{SNIPPET}` snippet (rules/snippets.toml): a plan is made of its steps"
         )));
     };
-    let mut known = None;
+    let descriptors = args
+        .role_descriptors
+        .as_deref()
+        .map(read_descriptors)
+        .transpose()?;
+    let mut version = parse_version(args.es_version.as_deref())?;
+    let mut known = version.map(KnownVersion::Exact);
     let (keys, sources) = match source_of(&args.source, io)? {
         Source::Files(paths) => load_metadata(&paths, io)?,
         Source::Cluster(client) => {
             let info = api::info(&client)?;
-            known = info.version.map(KnownVersion::Exact);
+            version = version.or(info.version);
+            known = version.map(KnownVersion::Exact);
             let lookup = api::key_by_id(&client, &id, info.version)?;
             for note in &lookup.notes {
                 writeln!(io.stderr, "note: {}", redact(note))?;
@@ -62,15 +71,68 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
             sources.join(", ")
         )));
     };
-    let plan = plan(
-        key,
-        steps,
-        args.expiration.as_deref(),
-        &grants,
-        known,
-        now_ms,
-    );
+    let replacement = Replacement {
+        lifetime: args.expiration.as_deref(),
+        descriptors: descriptors.as_ref(),
+        grants: &grants,
+    };
+    let mut plan = plan(key, steps, &replacement, known, now_ms);
+    if !args.replay.is_empty() {
+        if key.key_type == Some(crate::model::KeyType::CrossCluster) {
+            return Err(Error::Usage(
+                "--replay judges a REST key's role descriptors; a cross-cluster key's access is checked on the remote cluster".into(),
+            ));
+        }
+        let scanned = crate::pipeline::scan::scan_paths_keeping(
+            &args.replay,
+            args.rules.as_deref(),
+            now_ms,
+            std::slice::from_ref(&id),
+        )?;
+        let read_in_part: Vec<String> = scanned
+            .diagnosis
+            .skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.source, s.reason))
+            .collect();
+        plan.replay = Some(crate::lifecycle::replay::replay(
+            key,
+            &replacement.descriptors_for(key),
+            scanned.successes.get(&id),
+            scanned.audit_span,
+            &read_in_part,
+            version,
+        ));
+    }
     let opts = super::render_options(&args.output, &args.source.cluster, color, io);
     render_plan(&plan, args.output.format.document()?, &opts, &mut io.stdout)?;
-    Ok(Outcome::Clean)
+    // Not proven: a request would break, cannot be judged, or the logs could not show use.
+    Ok(match &plan.replay {
+        Some(r) if !r.proven() => Outcome::Found,
+        _ => Outcome::Clean,
+    })
+}
+
+/// The replacement's role descriptors from `path`: the object itself, or a create body's
+/// `role_descriptors`.
+fn read_descriptors(path: &std::path::Path) -> Result<serde_json::Value, Error> {
+    let text = crate::source::read_small_text(path)
+        .map_err(|e| Error::Usage(format!("--role-descriptors {}: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "--role-descriptors {}: not JSON ({e})",
+            path.display()
+        ))
+    })?;
+    let descriptors = value.get("role_descriptors").cloned().unwrap_or(value);
+    let well_formed = descriptors
+        .as_object()
+        .is_some_and(|m| !m.is_empty() && m.values().all(serde_json::Value::is_object));
+    if !well_formed {
+        return Err(Error::Usage(format!(
+            "--role-descriptors {}: expected an object of named role descriptors, e.g. {{\"writer\": {{\"indices\": [{{\"names\": [\"logs-*\"], \"privileges\": [\"create_doc\"]}}]}}}} (an empty one would give the replacement all of its owner's privileges)",
+            path.display()
+        )));
+    }
+    Ok(descriptors)
 }

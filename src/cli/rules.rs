@@ -10,6 +10,9 @@ use crate::rule::{self, selftest, show};
 /// `rules/facts.toml` is checked against beside the passes' own (`fact::SAID`).
 pub(crate) const ABOVE: &[crate::diagnosis::fact::Words] = &[
     crate::lifecycle::key::WORDS,
+    crate::lifecycle::can::WORDS,
+    crate::lifecycle::replay::WORDS,
+    crate::lifecycle::suggest::WORDS,
     crate::lifecycle::rotate::WORDS,
     crate::lifecycle::impact::WORDS,
     crate::pipeline::WORDS,
@@ -206,6 +209,18 @@ mod tests {
             (
                 include_str!("../lifecycle/key.rs"),
                 crate::lifecycle::key::WORDS,
+            ),
+            (
+                include_str!("../lifecycle/can.rs"),
+                crate::lifecycle::can::WORDS,
+            ),
+            (
+                include_str!("../lifecycle/replay.rs"),
+                crate::lifecycle::replay::WORDS,
+            ),
+            (
+                include_str!("../lifecycle/suggest.rs"),
+                crate::lifecycle::suggest::WORDS,
             ),
             (
                 include_str!("../lifecycle/rotate.rs"),

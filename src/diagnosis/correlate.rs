@@ -119,7 +119,46 @@ pub struct Successes {
     pub users: BTreeSet<String>,
     /// The key's name (`apikey.name`), when an event gave it.
     pub name: Option<String>,
+    /// The distinct requests it was granted (`access_granted`: action, and `indices` as the raw
+    /// JSON array written, or empty), kept only for keys a command asked about.
+    pub requests: BTreeMap<(String, String), RequestUse>,
+    /// Distinct requests beyond [`MAX_USE_REQUESTS`], counted and not kept.
+    pub requests_dropped: usize,
 }
+
+/// How often one distinct granted request was seen, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestUse {
+    pub count: usize,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// The line of the last one.
+    pub line: usize,
+}
+
+impl RequestUse {
+    pub fn saw(&mut self, ms: i64, line: usize) {
+        self.count += 1;
+        self.first_ms = self.first_ms.min(ms);
+        if ms >= self.last_ms {
+            self.last_ms = ms;
+            self.line = line;
+        }
+    }
+
+    fn merge(&mut self, other: RequestUse) {
+        self.count += other.count;
+        self.first_ms = self.first_ms.min(other.first_ms);
+        if other.last_ms >= self.last_ms {
+            self.last_ms = other.last_ms;
+            self.line = other.line;
+        }
+    }
+}
+
+/// Distinct granted requests kept per key asked about: a key that serves a few clients makes
+/// tens; one that searches names it makes up (dated indices) is bounded here.
+pub const MAX_USE_REQUESTS: usize = 4096;
 
 /// Distinct client hosts kept per key: enough to name who depends on it, bounded in memory.
 pub const MAX_USE_CLIENTS: usize = 16;
@@ -458,6 +497,19 @@ impl Facts {
                 mine.users.extend(s.users);
                 if mine.name.is_none() {
                     mine.name = s.name;
+                }
+                mine.requests_dropped += s.requests_dropped;
+                for (k, r) in s.requests {
+                    let full = mine.requests.len() >= MAX_USE_REQUESTS;
+                    match mine.requests.get_mut(&k) {
+                        Some(m) => m.merge(r),
+                        None if full => {
+                            mine.requests_dropped += 1;
+                        }
+                        None => {
+                            mine.requests.insert(k, r);
+                        }
+                    }
                 }
             }
             None => {

@@ -6,7 +6,10 @@
 //! - **Out**: each command's own result type (`KeyReport`, `ExpiringReport`, `Impact`, `Plan`).
 //! - **Never**: call a cluster (the pipeline did) or render.
 
+pub mod can;
 pub mod expiring;
 pub mod impact;
 pub mod key;
+pub mod replay;
 pub mod rotate;
+pub mod suggest;

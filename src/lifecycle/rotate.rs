@@ -49,6 +49,8 @@ pub struct Plan {
     pub descriptors_change: Option<(String, String)>,
     /// Things to know before running it.
     pub warnings: Vec<String>,
+    /// The old key's requests replayed against the replacement (`--replay`).
+    pub replay: Option<super::replay::Replay>,
 }
 
 /// An index privilege to add: `PATTERN:PRIV[,PRIV…]`.
@@ -78,16 +80,47 @@ impl IndexGrant {
     }
 }
 
-/// Build the plan for `key` from `steps` (the [`SNIPPET`]'s); `lifetime` (a time value) for the
-/// replacement, `grants` to add, `known` the cluster's version when it was asked.
+/// What the replacement differs in: its lifetime (a time value), its role descriptors when
+/// they are not the old key's (`--role-descriptors`), and index privileges to add.
+#[derive(Debug, Clone, Default)]
+pub struct Replacement<'a> {
+    pub lifetime: Option<&'a str>,
+    pub descriptors: Option<&'a Value>,
+    pub grants: &'a [IndexGrant],
+}
+
+impl Replacement<'_> {
+    /// The replacement's role descriptors for `key`, as the create request sends them (before
+    /// any placeholder): the given ones, else the old key's, with the grants added.
+    pub fn descriptors_for(&self, key: &KeyMetadata) -> Value {
+        let mut after = self
+            .descriptors
+            .or(key.role_descriptors.as_ref())
+            .map(writable_descriptor)
+            .unwrap_or_else(|| json!({}));
+        if !self.grants.is_empty() {
+            let added = json!({
+                "indices": self.grants.iter().map(|g| json!({"names": g.names, "privileges": g.privileges})).collect::<Vec<_>>()
+            });
+            if let Some(map) = after.as_object_mut() {
+                map.insert("added-privileges".into(), added);
+            }
+        }
+        after
+    }
+}
+
+/// Build the plan for `key` from `steps` (the [`SNIPPET`]'s), for `replacement`; `known` the
+/// cluster's version when it was asked.
 pub fn plan(
     key: &KeyMetadata,
     steps: &[Step],
-    lifetime: Option<&str>,
-    grants: &[IndexGrant],
+    replacement: &Replacement<'_>,
     known: Option<KnownVersion>,
     now_ms: i64,
 ) -> Plan {
+    let lifetime = replacement.lifetime;
+    let grants = replacement.grants;
     let state: State = key.state(now_ms).into();
     let cross = key.key_type == Some(KeyType::CrossCluster);
     let mut warnings = Vec::new();
@@ -137,17 +170,11 @@ pub fn plan(
             .as_ref()
             .map(writable_descriptor)
             .unwrap_or_else(|| json!({}));
-        let mut after = before.clone();
-        if !grants.is_empty() {
-            let added = json!({
-                "indices": grants.iter().map(|g| json!({"names": g.names, "privileges": g.privileges})).collect::<Vec<_>>()
-            });
-            if let Some(map) = after.as_object_mut() {
-                if map.is_empty() {
-                    warnings.push(say("rotate.grant.narrows", &[]));
-                }
-                map.insert("added-privileges".into(), added);
-            }
+        let mut after = replacement.descriptors_for(key);
+        if !grants.is_empty() && before.as_object().is_some_and(|m| m.is_empty()) {
+            warnings.push(say("rotate.grant.narrows", &[]));
+        }
+        if after != before {
             descriptors_change = Some((
                 format!("{}\n", format_json(&before)),
                 format!("{}\n", format_json(&after)),
@@ -157,7 +184,7 @@ pub fn plan(
         // superuser key when run as `elastic`. Descriptors not seen become placeholders that
         // Elasticsearch rejects (the snippet's first step reads them), so the create cannot run
         // until someone fills them in.
-        if key.role_descriptors.is_none() {
+        if key.role_descriptors.is_none() && replacement.descriptors.is_none() {
             after = placeholder_descriptors(Some(&key.id), false, None, false);
         } else if after.as_object().is_some_and(|m| m.is_empty()) {
             warnings.push(say("rotate.descriptors.inherited", &[]));
@@ -205,6 +232,7 @@ pub fn plan(
         steps,
         descriptors_change,
         warnings,
+        replay: None,
     }
 }
 
@@ -232,7 +260,7 @@ mod tests {
         let k = key(
             r#"{"api_keys":[{"id":"K1AAAAAAAAAAAAAAAAAA","name":"ingest","creation":0,"expiration":2592000000,"invalidated":false,"username":"u","realm":"native1","metadata":{"team":"a"},"role_descriptors":{"w":{"cluster":[],"indices":[{"names":["logs-*"],"privileges":["create_doc"],"allow_restricted_indices":false}],"applications":[],"run_as":[],"metadata":{},"transient_metadata":{"enabled":true}}}}]}"#,
         );
-        let p = plan(&k, &steps(), None, &[], None, 1000);
+        let p = plan(&k, &steps(), &Replacement::default(), None, 1000);
         assert_eq!(p.steps.len(), 4, "{:#?}", p.steps);
         let create = p.steps[0].request.as_deref().unwrap();
         assert!(create.starts_with("POST /_security/api_key\n"));
@@ -249,7 +277,17 @@ mod tests {
             .unwrap()
             .starts_with("DELETE /_security/api_key"));
         let grant = IndexGrant::parse("metrics-*:read,view_index_metadata").unwrap();
-        let p = plan(&k, &steps(), Some("90d"), &[grant], None, 1000);
+        let p = plan(
+            &k,
+            &steps(),
+            &Replacement {
+                lifetime: Some("90d"),
+                grants: &[grant],
+                ..Default::default()
+            },
+            None,
+            1000,
+        );
         let (before, after) = p.descriptors_change.unwrap();
         assert!(!before.contains("metrics-*") && after.contains("metrics-*"));
         assert!(after.contains("logs-*"), "nothing is dropped");
@@ -261,7 +299,7 @@ mod tests {
             let k = key(&format!(
                 r#"{{"api_keys":[{{"id":"K2AAAAAAAAAAAAAAAAAA","name":"n","creation":0,"invalidated":false,"username":"u"{descriptors}}}]}}"#
             ));
-            let p = plan(&k, &steps(), None, &[], None, 1000);
+            let p = plan(&k, &steps(), &Replacement::default(), None, 1000);
             let create = p
                 .steps
                 .iter()
@@ -299,7 +337,7 @@ mod tests {
         let gone = key(
             r#"{"api_keys":[{"id":"K5AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":true,"username":"u","role_descriptors":{"r":{"cluster":["monitor"]}}}]}"#,
         );
-        let p = plan(&gone, &steps(), None, &[], None, 1000);
+        let p = plan(&gone, &steps(), &Replacement::default(), None, 1000);
         assert!(p
             .steps
             .iter()
@@ -309,7 +347,16 @@ mod tests {
         let cross = key(
             r#"{"api_keys":[{"id":"K6AAAAAAAAAAAAAAAAAA","name":"c","type":"cross_cluster","creation":1,"invalidated":false,"username":"u","access":{"search":[{"names":["logs-*"]}]}}]}"#,
         );
-        let p = plan(&cross, &steps(), Some("30d"), &[], None, 1000);
+        let p = plan(
+            &cross,
+            &steps(),
+            &Replacement {
+                lifetime: Some("30d"),
+                ..Default::default()
+            },
+            None,
+            1000,
+        );
         let requests: Vec<&str> = p
             .steps
             .iter()
@@ -328,14 +375,14 @@ mod tests {
             r#"{"api_keys":[{"id":"K7AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":false,"username":"u"}]}"#,
         );
         let old = Some(KnownVersion::Exact(Version::parse("8.4.3").unwrap()));
-        let p = plan(&unseen, &steps(), None, &[], old, 1000);
+        let p = plan(&unseen, &steps(), &Replacement::default(), old, 1000);
         assert_eq!(p.steps[0].request, None);
         assert!(p.steps[0].version_note.as_deref().unwrap().contains("8.5"));
         // A key Fleet made is rotated by Fleet.
         let fleet = key(
             r#"{"api_keys":[{"id":"K8AAAAAAAAAAAAAAAAAA","name":"n","creation":1,"invalidated":false,"username":"u","metadata":{"managed":true,"managed_by":"fleet"},"role_descriptors":{}}]}"#,
         );
-        let p = plan(&fleet, &steps(), None, &[], None, 1000);
+        let p = plan(&fleet, &steps(), &Replacement::default(), None, 1000);
         assert!(
             p.warnings[0].contains("managed by fleet"),
             "{:?}",

@@ -291,8 +291,20 @@ pub fn scan_paths(
     rules: Option<&Path>,
     now_ms: i64,
 ) -> Result<ScanReport, Error> {
+    scan_paths_keeping(paths, rules, now_ms, &[])
+}
+
+/// [`scan_paths`], keeping the distinct requests the audit logs show each key of `ids` was
+/// granted (`Successes::requests`), for a replay.
+pub fn scan_paths_keeping(
+    paths: &[PathBuf],
+    rules: Option<&Path>,
+    now_ms: i64,
+    ids: &[String],
+) -> Result<ScanReport, Error> {
     let (rules, _) = crate::rule::load(rules)?;
-    let scanner = Scanner::new(rules, crate::diagnosis::Options::new(None, now_ms));
+    let scanner =
+        Scanner::new(rules, crate::diagnosis::Options::new(None, now_ms)).keeping_requests_of(ids);
     let inputs = Inputs::open(paths);
     scan_tree(&scanner, &inputs, paths, false).map(|(_, report)| report)
 }

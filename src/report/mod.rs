@@ -8,6 +8,7 @@
 //!   out (wrapped prose is redacted before it is wrapped, in `fill`).
 
 pub mod atomic;
+pub mod can;
 pub mod doctor;
 pub mod ecs;
 pub mod expiring;
@@ -21,6 +22,7 @@ pub mod monitor;
 pub mod redacting;
 pub mod rotate;
 pub mod share;
+pub mod suggest;
 pub mod terminal;
 
 use std::io::{self, Write};
@@ -139,6 +141,8 @@ pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("error.schema.json", json::error_schema()),
         ("doctor.schema.json", doctor::schema()),
         ("key.schema.json", key::schema()),
+        ("can.schema.json", can::schema()),
+        ("suggest.schema.json", suggest::schema()),
         ("expiring.schema.json", expiring::schema()),
         ("rotate.schema.json", rotate::schema()),
         ("impact.schema.json", impact::schema()),

@@ -108,6 +108,9 @@ struct Use {
     users: BTreeSet<String>,
     /// `apikey.name`, as the first event with one gave it.
     name: Option<String>,
+    /// The distinct granted requests, for a key the scanner keeps them of.
+    requests: HashMap<(String, String), correlate::RequestUse>,
+    requests_dropped: usize,
 }
 
 /// Everything a scan needs besides the paths.
@@ -131,6 +134,9 @@ pub struct Scanner {
     memo: bool,
     /// Lines a template stood for, over every file (for tests and benchmarks).
     memo_lines: AtomicU64,
+    /// The keys whose granted requests (`access_granted`: action and indices) are kept, for
+    /// `rotate --replay`; empty: none (a scan keeps only counts).
+    requests_of: BTreeSet<String>,
 }
 
 /// Files scanned ahead of the one the fold waits for, at most (see [`ordered::map_in_order`]).
@@ -204,7 +210,15 @@ impl Scanner {
             batch: BATCH_BYTES,
             memo: true,
             memo_lines: AtomicU64::new(0),
+            requests_of: BTreeSet::new(),
         }
+    }
+
+    /// The same scanner keeping, for each of `ids`, the distinct requests the audit logs show
+    /// it was granted (at most [`correlate::MAX_USE_REQUESTS`] each, the rest counted).
+    pub fn keeping_requests_of(mut self, ids: &[String]) -> Self {
+        self.requests_of = ids.iter().cloned().collect();
+        self
     }
 
     /// The same scanner reading `chunk` bytes at a time, parsing excerpts in batches of `batch`
@@ -1026,8 +1040,13 @@ impl<'a> FileState<'a> {
                             clients: BTreeSet::new(),
                             users: BTreeSet::new(),
                             name: None,
+                            requests: HashMap::new(),
+                            requests_dropped: 0,
                         }),
                     };
+                    if action == "access_granted" && self.scanner.requests_of.contains(id) {
+                        keep_request(s, &fields, ms, number);
+                    }
                     s.first = s.first.min(ms);
                     if ms >= s.last {
                         s.last = ms;
@@ -1117,6 +1136,12 @@ impl<'a> FileState<'a> {
                     clients: u.clients.clone(),
                     users: u.users.clone(),
                     name: u.name.clone(),
+                    requests: u
+                        .requests
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    requests_dropped: u.requests_dropped,
                 },
             );
         }
@@ -1695,8 +1720,34 @@ fn is_audit_line(line: &[u8]) -> bool {
     AUDIT_TYPE.iter().any(|f| f.find(head).is_some())
 }
 
+/// One granted request of a key the scanner keeps them of: its action and its `indices` (the
+/// raw JSON array as written, or empty), counted with when it was last seen.
+fn keep_request(s: &mut Use, fields: &AuditFields<'_>, ms: i64, number: usize) {
+    let Some(action) = fields.get(b"action") else {
+        return;
+    };
+    let indices = fields.get(b"indices").unwrap_or("");
+    let key = (action.to_string(), indices.to_string());
+    let full = s.requests.len() >= correlate::MAX_USE_REQUESTS;
+    match s.requests.get_mut(&key) {
+        Some(r) => r.saw(ms, number),
+        None if full => s.requests_dropped += 1,
+        None => {
+            s.requests.insert(
+                key,
+                correlate::RequestUse {
+                    count: 1,
+                    first_ms: ms,
+                    last_ms: ms,
+                    line: number,
+                },
+            );
+        }
+    }
+}
+
 /// The fields of an audit line that the fast path reads.
-const AUDIT_KEYS: [&[u8]; 8] = [
+const AUDIT_KEYS: [&[u8]; 10] = [
     b"event.action",
     b"timestamp",
     b"apikey.id",
@@ -1705,7 +1756,12 @@ const AUDIT_KEYS: [&[u8]; 8] = [
     b"user.name",
     b"node.name",
     b"node.id",
+    b"action",
+    b"indices",
 ];
+
+/// The one field of [`AUDIT_KEYS`] whose value is an array: it is returned as written.
+const AUDIT_ARRAY_KEY: &[u8] = b"indices";
 
 /// The string values of [`AUDIT_KEYS`] in a flat JSON line, found in one pass without parsing
 /// the line (audit lines are one object with string fields; values with escapes are returned as
@@ -1752,6 +1808,15 @@ impl<'l> AuditFields<'l> {
                         .and_then(|v| std::str::from_utf8(v).ok());
                 }
                 i = value_end + 1;
+            } else if line.get(j) == Some(&b'[') && key == AUDIT_ARRAY_KEY {
+                let end = array_end(line, j + 1);
+                if let Some(k) = slot.filter(|k| seen & (1 << k) == 0) {
+                    seen |= 1 << k;
+                    out.values[k] = line
+                        .get(j..(end + 1).min(line.len()))
+                        .and_then(|v| std::str::from_utf8(v).ok());
+                }
+                i = end + 1;
             } else {
                 if let Some(k) = slot {
                     seen |= 1 << k;
@@ -1768,6 +1833,31 @@ impl<'l> AuditFields<'l> {
             .position(|k| *k == key)
             .and_then(|k| self.values[k])
     }
+}
+
+/// Where the array whose first element starts at `from` ends: its closing bracket (past the
+/// strings and arrays in it), or the line's end.
+fn array_end(line: &[u8], from: usize) -> usize {
+    let mut j = from;
+    let mut depth = 0usize;
+    while j < line.len() {
+        match memchr::memchr3(b'"', b'[', b']', &line[j..]) {
+            None => return line.len(),
+            Some(at) => match line[j + at] {
+                b']' if depth == 0 => return j + at,
+                b']' => {
+                    depth -= 1;
+                    j += at + 1;
+                }
+                b'[' => {
+                    depth += 1;
+                    j += at + 1;
+                }
+                _ => j = string_end(line, j + at + 1) + 1,
+            },
+        }
+    }
+    line.len()
 }
 
 /// Where the string that starts at `from` ends: its closing quote (past a backslash's byte), or
@@ -2009,6 +2099,21 @@ mod tests {
         assert_eq!(f.get(b"user.name"), Some(r#"a\"b"#));
     }
 
+    #[test]
+    fn the_indices_array_is_read_as_written_past_brackets_in_its_strings() {
+        let line = br#"{"type":"audit", "event.action":"access_granted", "indices":["a]b", "c\"]"], "action":"indices:data/read/search", "apikey.id":"K"}"#;
+        let f = AuditFields::of(line);
+        assert_eq!(f.get(b"indices"), Some(r#"["a]b", "c\"]"]"#));
+        assert_eq!(f.get(b"action"), Some("indices:data/read/search"));
+        assert_eq!(f.get(b"apikey.id"), Some("K"));
+        let names: Vec<String> = serde_json::from_str(f.get(b"indices").unwrap()).unwrap();
+        assert_eq!(names, ["a]b", "c\"]"]);
+        // Another array-valued field is skipped, not read as `indices`.
+        let line = br#"{"user.roles":["x]"], "event.action":"access_granted", "apikey.id":"K"}"#;
+        let f = AuditFields::of(line);
+        assert_eq!((f.get(b"indices"), f.get(b"apikey.id")), (None, Some("K")));
+    }
+
     /// With the bundled rules' literals, the anchored search, the audit path and the automaton
     /// alone find the same lines: over every fixture file and over texts made of the literals'
     /// pieces, cut, re-cased and glued to noise (a piece that is an anchor but not a literal
@@ -2151,7 +2256,25 @@ mod tests {
         assert!(lines.len() > 50, "the fixtures hold audit lines");
         for line in &lines {
             let f = AuditFields::of(line);
-            for key in AUDIT_KEYS {
+            // The array: what a JSON parser reads as `indices`, when the line is one flat
+            // object (as access events are; a config change's nested body may hold `indices`
+            // of its own, and the first occurrence counts, as for every field).
+            let flat = |v: &serde_json::Value| {
+                v.as_object()
+                    .is_some_and(|m| m.values().all(|x| !x.is_object()))
+            };
+            if let Some(value) = serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .filter(flat)
+            {
+                let parsed = value.get("indices").filter(|v| v.is_array()).cloned();
+                let read = f.get(AUDIT_ARRAY_KEY).map(|raw| {
+                    serde_json::from_str::<serde_json::Value>(raw)
+                        .unwrap_or_else(|e| panic!("{raw}: {e}"))
+                });
+                assert_eq!(read, parsed, "indices in {}", String::from_utf8_lossy(line));
+            }
+            for key in AUDIT_KEYS.into_iter().filter(|k| *k != AUDIT_ARRAY_KEY) {
                 assert_eq!(
                     f.get(key),
                     json_field(line, key),
