@@ -439,3 +439,126 @@ fn the_readme_answer_is_what_can_prints() {
         out.stdout
     );
 }
+
+#[test]
+fn with_key_env_the_clusters_has_privileges_answer_decides() {
+    use crate::support::keydoctor_env;
+    use crate::support::replay::{Replay, Route};
+    let encoded = "UXo4WWhOM2pSZjV0R2Ixd1ZjN3g6Y2FuLXNlY3JldC01Njc4";
+    let ask = |granted: bool| {
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(metadata()).unwrap()).unwrap();
+        let key = doc["api_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == "Qz8YhN3jRf5tGb1wVc7x")
+            .unwrap()
+            .clone();
+        let replay = Replay::start(vec![
+            Route::json("GET", "/", 200, &crate::cluster::root_8()),
+            Route::json(
+                "GET",
+                "/_security/api_key?id=Qz8YhN3jRf5tGb1wVc7x&with_limited_by=true",
+                200,
+                &serde_json::json!({"api_keys": [key]}).to_string(),
+            ),
+            Route::json(
+                "POST",
+                "/_security/user/_has_privileges",
+                200,
+                &format!(
+                    r#"{{"username":"ingest_bot","has_all_requested":{granted},"cluster":{{}},"index":{{"logs-app-default":{{"indices:data/write/bulk[s]":{granted}}}}},"application":{{}}}}"#
+                ),
+            ),
+        ]);
+        let out = keydoctor_env(
+            &[
+                "can",
+                "Qz8YhN3jRf5tGb1wVc7x",
+                "indices:data/write/bulk[s] logs-app-default",
+                "--es-version",
+                "8.15",
+                "--es-url",
+                &replay.url,
+                "--with-key-env",
+                "CLIENT_KEY",
+                "--format",
+                "json",
+            ],
+            &[
+                ("CLIENT_KEY", encoded),
+                ("ES_API_KEY", crate::cluster::SECRET_KEY),
+            ],
+        );
+        (out, replay.requests())
+    };
+    // The atlas says the owner's snapshot denies it; the cluster, asked with the key, agrees.
+    let (out, requests) = ask(false);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let a: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(a["cluster_grants"], false);
+    assert!(a["cluster_said"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("confirmed on the cluster"));
+    // keydoctor's own calls carry its own key, never the client's.
+    for r in requests
+        .iter()
+        .filter(|r| r.target != "/_security/user/_has_privileges")
+    {
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("ApiKey {}", crate::cluster::SECRET_KEY).as_str()),
+            "{}",
+            r.target
+        );
+    }
+    let requests: Vec<_> = requests
+        .into_iter()
+        .filter(|r| r.target == "/_security/user/_has_privileges")
+        .collect();
+    assert_eq!(requests.len(), 1, "one target, one question");
+    assert_eq!(
+        requests[0].authorization.as_deref(),
+        Some(format!("ApiKey {encoded}").as_str()),
+        "sent with the key itself"
+    );
+    let body: Value = serde_json::from_str(&requests[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"index": [{"names": ["logs-app-default"], "privileges": ["indices:data/write/bulk[s]"]}]})
+    );
+    // The cluster says it holds it: its answer stands (exit 0), and the disagreement is said.
+    let (out, _) = ask(true);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let a: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        a["verdict"], "denied_by_owner",
+        "the atlas's answer is kept beside it"
+    );
+    assert!(a["cluster_said"][0]
+        .as_str()
+        .unwrap()
+        .contains("the cluster disagrees"));
+    assert!(!out.stdout.contains("can-secret") && !out.stderr.contains("can-secret"));
+    // Another key's value is refused before anything is sent.
+    let other = keydoctor_env(
+        &[
+            "can",
+            "Ab3dEf6hIj9kLm2nOp5q",
+            "GET /",
+            "--es-url",
+            "http://127.0.0.1:9",
+            "--with-key-env",
+            "CLIENT_KEY",
+        ],
+        &[("CLIENT_KEY", encoded)],
+    );
+    assert_eq!(other.code, 2);
+    assert!(
+        other.stderr.contains("holds key Qz8YhN3jRf5tGb1wVc7x"),
+        "{}",
+        other.stderr
+    );
+}

@@ -279,6 +279,11 @@ struct CanArgs {
     /// Show every descriptor entry looked at and what it decided.
     #[arg(long)]
     explain: bool,
+    /// Confirm the answer on the cluster (--es-url): the environment variable holding this
+    /// key's encoded value, sent only with `POST /_security/user/_has_privileges`, for each
+    /// local target (the cluster's answer decides the exit status). Never printed.
+    #[arg(long, value_name = "VAR")]
+    with_key_env: Option<String>,
     #[command(flatten)]
     source: MetadataArgs,
     #[command(flatten)]

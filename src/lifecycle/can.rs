@@ -84,6 +84,10 @@ pub const WORDS: &[(&str, &[&str])] = &[
         &["where", "privileges", "action"],
     ),
     ("can.on.any_index", &[]),
+    ("can.confirm.granted", &["var", "action", "on"]),
+    ("can.confirm.denied", &["var", "action", "on"]),
+    ("can.confirm.granted_against", &["var", "action", "on"]),
+    ("can.confirm.denied_against", &["var", "action", "on"]),
     ("can.trace.backing", &["target", "stream"]),
 ];
 
@@ -437,6 +441,63 @@ pub struct CanReport {
     pub check: Option<String>,
     /// A request that fetches what is missing, when something is, and who runs it.
     pub fetch: Option<(RunAs, String)>,
+    /// What the cluster said when asked with the key itself (`--with-key-env`): one answer
+    /// per local target (one for a cluster action).
+    pub confirmations: Vec<Confirmation>,
+}
+
+/// `POST /_security/user/_has_privileges` sent with the key: whether it holds the action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The index asked about; `None` for a cluster action.
+    pub target: Option<String>,
+    pub granted: bool,
+    /// The environment variable the key came from.
+    pub var: String,
+}
+
+impl CanReport {
+    /// The cluster's answer over every target asked: `None` when it was not asked.
+    pub fn cluster_grants(&self) -> Option<bool> {
+        (!self.confirmations.is_empty()).then(|| self.confirmations.iter().all(|c| c.granted))
+    }
+
+    /// Whether the cluster's answer differs from the atlas's (the cluster's wins).
+    pub fn cluster_disagrees(&self) -> bool {
+        match self.cluster_grants() {
+            Some(granted) => granted != (self.verdict == Verdict::Allowed),
+            None => false,
+        }
+    }
+
+    /// What the cluster said, one sentence per target asked.
+    pub fn cluster_said(&self) -> Vec<String> {
+        let disagrees = self.cluster_disagrees();
+        self.confirmations
+            .iter()
+            .map(|c| {
+                let code = match (c.granted, disagrees) {
+                    (true, false) => "can.confirm.granted",
+                    (false, false) => "can.confirm.denied",
+                    (true, true) => "can.confirm.granted_against",
+                    (false, true) => "can.confirm.denied_against",
+                };
+                let on = c
+                    .target
+                    .as_ref()
+                    .map(|t| format!(" on [{t}]"))
+                    .unwrap_or_default();
+                say(
+                    code,
+                    &[
+                        ("var", c.var.clone()),
+                        ("action", self.request.action.clone()),
+                        ("on", on),
+                    ],
+                )
+            })
+            .collect()
+    }
 }
 
 /// What one side answers for one target.
@@ -1159,6 +1220,7 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
         granted_by,
         notes,
         fetch,
+        confirmations: Vec::new(),
     }
 }
 

@@ -82,6 +82,17 @@ struct CanOut<'a> {
     check: Option<&'a str>,
     notes: &'a [String],
     trace: &'a [String],
+    /// `--with-key-env`: the cluster's `_has_privileges` answers, which decide the exit status.
+    confirmations: Vec<ConfirmationOut<'a>>,
+    cluster_grants: Option<bool>,
+    cluster_said: Vec<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ConfirmationOut<'a> {
+    target: Option<&'a str>,
+    granted: bool,
+    var: &'a str,
 }
 
 fn who(run_as: RunAs) -> &'static str {
@@ -186,6 +197,17 @@ pub fn render_can(
                 check: r.check.as_deref(),
                 notes: &r.notes,
                 trace: &r.trace,
+                confirmations: r
+                    .confirmations
+                    .iter()
+                    .map(|c| ConfirmationOut {
+                        target: c.target.as_deref(),
+                        granted: c.granted,
+                        var: &c.var,
+                    })
+                    .collect(),
+                cluster_grants: r.cluster_grants(),
+                cluster_said: r.cluster_said(),
             };
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
@@ -258,6 +280,14 @@ fn human(
     writeln!(out, "{}", wrap(&r.summary, "  "))?;
     for reason in &r.reasons {
         writeln!(out, "{}", wrap(reason, "  - "))?;
+    }
+    for said in r.cluster_said() {
+        let said = if opts.color && r.cluster_disagrees() {
+            said.yellow().bold().to_string()
+        } else {
+            said
+        };
+        writeln!(out, "{}", wrap(&said, "  * "))?;
     }
     if let Some((run_as, fetch)) = &r.fetch {
         let head = format!("Get the missing fact first, {}:", fetch_who(*run_as));
@@ -382,7 +412,10 @@ fn markdown(
     for reason in &r.reasons {
         writeln!(out, "- {reason}")?;
     }
-    if !r.reasons.is_empty() {
+    for said in r.cluster_said() {
+        writeln!(out, "- **{said}**")?;
+    }
+    if !r.reasons.is_empty() || !r.confirmations.is_empty() {
         writeln!(out)?;
     }
     if let Some((run_as, fetch)) = &r.fetch {
