@@ -170,3 +170,31 @@ pub(super) fn source_of(
         )),
     }
 }
+
+/// What the logs at `paths` show of key `id`'s granted requests (`rotate --replay`,
+/// `suggest`): the audit logs' window, and what was read in part.
+pub(super) fn observe(
+    paths: &[std::path::PathBuf],
+    rules: Option<&std::path::Path>,
+    now_ms: i64,
+    id: &str,
+) -> Result<crate::lifecycle::replay::Observed, Error> {
+    let scanned = crate::pipeline::scan::scan_paths_keeping(
+        paths,
+        rules,
+        now_ms,
+        std::slice::from_ref(&id.to_string()),
+    )?;
+    let read_in_part: Vec<String> = scanned
+        .diagnosis
+        .skipped
+        .iter()
+        .map(|s| format!("{} ({})", s.source, s.reason))
+        .collect();
+    Ok(crate::lifecycle::replay::Observed::of(
+        id,
+        scanned.successes.get(id),
+        scanned.audit_span,
+        &read_in_part,
+    ))
+}

@@ -83,24 +83,11 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
                 "--replay judges a REST key's role descriptors; a cross-cluster key's access is checked on the remote cluster".into(),
             ));
         }
-        let scanned = crate::pipeline::scan::scan_paths_keeping(
-            &args.replay,
-            args.rules.as_deref(),
-            now_ms,
-            std::slice::from_ref(&id),
-        )?;
-        let read_in_part: Vec<String> = scanned
-            .diagnosis
-            .skipped
-            .iter()
-            .map(|s| format!("{} ({})", s.source, s.reason))
-            .collect();
+        let observed = super::resolve::observe(&args.replay, args.rules.as_deref(), now_ms, &id)?;
         plan.replay = Some(crate::lifecycle::replay::replay(
             key,
             &replacement.descriptors_for(key),
-            scanned.successes.get(&id),
-            scanned.audit_span,
-            &read_in_part,
+            &observed,
             version,
         ));
     }

@@ -37,26 +37,8 @@ pub(super) fn run(args: SuggestArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
             "a cross-cluster key's access is checked on the remote cluster, whose audit log shows its use there: suggest works on REST keys".into(),
         ));
     }
-    let scanned = crate::pipeline::scan::scan_paths_keeping(
-        &args.logs,
-        args.rules.as_deref(),
-        now_ms,
-        std::slice::from_ref(&id),
-    )?;
-    let read_in_part: Vec<String> = scanned
-        .diagnosis
-        .skipped
-        .iter()
-        .map(|s| format!("{} ({})", s.source, s.reason))
-        .collect();
-    let suggestion = suggest(
-        &id,
-        key,
-        scanned.successes.get(&id),
-        scanned.audit_span,
-        &read_in_part,
-        version,
-    );
+    let observed = super::resolve::observe(&args.logs, args.rules.as_deref(), now_ms, &id)?;
+    let suggestion = suggest(&id, key, &observed, version);
     let opts = super::render_options(&args.output, &args.source.cluster, color, io);
     render_suggestion(
         &suggestion,

@@ -592,6 +592,18 @@ struct Eval<'a> {
 }
 
 impl Eval<'_> {
+    /// A privilege name this version does not have: it grants nothing, and the trace says so.
+    fn unknown_privilege(&mut self, entry: &Entry, name: String) {
+        self.trace.push(say(
+            "can.trace.unknown_privilege",
+            &[
+                ("where", entry.path()),
+                ("privilege", name),
+                ("version", self.version.to_string()),
+            ],
+        ));
+    }
+
     fn side_cluster(&mut self, side: DescriptorSide, value: &Value) -> SideAnswer {
         let mut near = None;
         for (role, rd) in roles_of(value) {
@@ -617,14 +629,7 @@ impl Eval<'_> {
                         break;
                     }
                     Ok(false) => {}
-                    Err(name) => self.trace.push(say(
-                        "can.trace.unknown_privilege",
-                        &[
-                            ("where", entry.path()),
-                            ("privilege", name),
-                            ("version", self.version.to_string()),
-                        ],
-                    )),
+                    Err(name) => self.unknown_privilege(&entry, name),
                 }
             }
             let list = privileges.join(", ");
@@ -695,16 +700,24 @@ impl Eval<'_> {
                     value: e.clone(),
                 };
                 let privileges = strings(e.get("privileges"));
-                let grants = privileges.iter().any(|p| {
-                    privilege_covers(
+                let mut grants = false;
+                for p in &privileges {
+                    match privilege_covers(
                         self.atlas,
                         PrivilegeKind::Index,
                         p,
                         self.action,
                         false,
                         self.version,
-                    ) == Ok(true)
-                });
+                    ) {
+                        Ok(true) => {
+                            grants = true;
+                            break;
+                        }
+                        Ok(false) => {}
+                        Err(name) => self.unknown_privilege(&entry, name),
+                    }
+                }
                 let list = privileges.join(", ");
                 if grants {
                     self.trace.push(say(
@@ -843,14 +856,7 @@ impl Eval<'_> {
                                 wrong_component = true;
                             }
                         }
-                        Err(name) => self.trace.push(say(
-                            "can.trace.unknown_privilege",
-                            &[
-                                ("where", entry.path()),
-                                ("privilege", name),
-                                ("version", self.version.to_string()),
-                            ],
-                        )),
+                        Err(name) => self.unknown_privilege(&entry, name),
                     }
                 }
                 let privileges_text = privileges.join(", ");

@@ -94,41 +94,93 @@ impl Replay {
     }
 }
 
-/// Replay `used` (the old key's granted requests) against `replacement` (role descriptors, the
+/// What the logs show of one key's granted requests: each distinct one parsed, with how often
+/// and when last it was made, the audit logs' window, and why that may be less than everything
+/// the key did.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub requests: Vec<(Request, usize, i64)>,
+    pub distinct: usize,
+    pub window: Option<(i64, i64)>,
+    pub partial: Vec<String>,
+}
+
+impl Observed {
+    /// From what a scan kept of key `id` (`used`), the audit logs' span, and the logs read
+    /// in part (`source (reason)`).
+    pub fn of(
+        id: &str,
+        used: Option<&Successes>,
+        audit_span: Option<(i64, i64)>,
+        read_in_part: &[String],
+    ) -> Self {
+        let mut partial = Vec::new();
+        if audit_span.is_none() {
+            partial.push(say("replay.no_audit", &[]));
+        } else if used.is_none_or(|u| u.requests.is_empty()) {
+            partial.push(say("replay.no_grants", &[("key_id", id.to_string())]));
+        }
+        if !read_in_part.is_empty() {
+            partial.push(say(
+                "replay.read_in_part",
+                &[("files", read_in_part.join(", "))],
+            ));
+        }
+        if let Some(u) = used.filter(|u| u.requests_dropped > 0) {
+            partial.push(say(
+                "replay.dropped",
+                &[
+                    ("count", u.requests_dropped.to_string()),
+                    (
+                        "cap",
+                        crate::diagnosis::correlate::MAX_USE_REQUESTS.to_string(),
+                    ),
+                ],
+            ));
+        }
+        let mut requests = Vec::new();
+        for ((action, raw), seen) in used.map(|u| &u.requests).into_iter().flatten() {
+            // Not a list of names (a hand-edited line): not a request to judge.
+            let indices: Vec<String> = if raw.is_empty() {
+                Vec::new()
+            } else {
+                match serde_json::from_str::<Vec<String>>(raw) {
+                    Ok(names) => names,
+                    Err(_) => continue,
+                }
+            };
+            let written = if indices.is_empty() {
+                action.clone()
+            } else {
+                format!("{action} {}", indices.join(","))
+            };
+            if let Ok(request) = Request::parse(&written, None) {
+                requests.push((request, seen.count, seen.last_ms));
+            }
+        }
+        Self {
+            requests,
+            distinct: used.map_or(0, |u| u.requests.len()),
+            window: audit_span,
+            partial,
+        }
+    }
+
+    /// The granted events the requests stand for.
+    pub fn events(&self) -> usize {
+        self.requests.iter().map(|(_, n, _)| n).sum()
+    }
+}
+
+/// Replay what was `observed` of the old key against `replacement` (role descriptors, the
 /// create body's `role_descriptors`), created by the same owner, for `version`.
 pub fn replay(
     old: &KeyMetadata,
     replacement: &Value,
-    used: Option<&Successes>,
-    audit_span: Option<(i64, i64)>,
-    read_in_part: &[String],
+    observed: &Observed,
     version: Option<Version>,
 ) -> Replay {
-    let mut partial = Vec::new();
     let mut notes = Vec::new();
-    if audit_span.is_none() {
-        partial.push(say("replay.no_audit", &[]));
-    } else if used.is_none_or(|u| u.requests.is_empty()) {
-        partial.push(say("replay.no_grants", &[("key_id", old.id.clone())]));
-    }
-    if !read_in_part.is_empty() {
-        partial.push(say(
-            "replay.read_in_part",
-            &[("files", read_in_part.join(", "))],
-        ));
-    }
-    if let Some(u) = used.filter(|u| u.requests_dropped > 0) {
-        partial.push(say(
-            "replay.dropped",
-            &[
-                ("count", u.requests_dropped.to_string()),
-                (
-                    "cap",
-                    crate::diagnosis::correlate::MAX_USE_REQUESTS.to_string(),
-                ),
-            ],
-        ));
-    }
     // The replacement is created by the old key's owner: its snapshot is the owner's
     // privileges then, taken here as the old key's.
     let mut new_key = old.clone();
@@ -141,36 +193,25 @@ pub fn replay(
     let mut breaks = Vec::new();
     let mut unsure = Vec::new();
     let mut kept = 0;
-    let mut events = 0;
     let mut v = crate::diagnosis::atlas::effective(version);
     let mut disagrees = false;
-    for ((action, raw), seen) in used.map(|u| &u.requests).into_iter().flatten() {
-        events += seen.count;
-        // Not a list of names (a hand-edited line): not a request to judge.
-        let indices: Vec<String> = if raw.is_empty() {
-            Vec::new()
-        } else {
-            match serde_json::from_str::<Vec<String>>(raw) {
-                Ok(names) => names,
-                Err(_) => continue,
-            }
-        };
-        let written = if indices.is_empty() {
-            action.clone()
-        } else {
-            format!("{action} {}", indices.join(","))
-        };
-        let Ok(request) = Request::parse(&written, None) else {
-            continue;
-        };
+    for (request, count, last_ms) in &observed.requests {
+        let (action, indices) = (
+            request.action.clone(),
+            request
+                .targets
+                .iter()
+                .map(|t| t.written.clone())
+                .collect::<Vec<_>>(),
+        );
         let before = evaluate(old, request.clone(), version);
-        let after = evaluate(&new_key, request, version);
+        let after = evaluate(&new_key, request.clone(), version);
         v = after.version;
         let item = |verdict: Verdict, why: String| Replayed {
             action: action.clone(),
             indices: indices.clone(),
-            count: seen.count,
-            last_ms: seen.last_ms,
+            count: *count,
+            last_ms: *last_ms,
             verdict,
             why,
             entry: after.deciding.as_ref().map(|e| e.path()),
@@ -215,8 +256,7 @@ pub fn replay(
     };
     breaks.sort_by(by_use);
     unsure.sort_by(by_use);
-    let distinct = used.map_or(0, |u| u.requests.len());
-    let window = audit_span;
+    let (distinct, window, events) = (observed.distinct, observed.window, observed.events());
     if let Some((first, last)) = window {
         notes.insert(
             0,
@@ -239,7 +279,7 @@ pub fn replay(
         breaks,
         unsure,
         kept,
-        partial,
+        partial: observed.partial.clone(),
         notes,
     }
 }

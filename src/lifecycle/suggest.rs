@@ -3,8 +3,8 @@
 //! descriptors that allow every one of them, and the privileges the key holds but never used
 //! there are listed.
 //!
-//! - **In**: what a scan kept of the key's granted requests ([`Successes`]), the audit logs'
-//!   window, the key's metadata when known, the version to judge for.
+//! - **In**: what the logs show of the key's granted requests ([`Observed`]), the key's
+//!   metadata when known, the version to judge for.
 //! - **Out**: a [`Suggestion`]: role descriptors naming exactly the indices, data streams and
 //!   patterns the requests named (a backing index by its stream, a remote index by its cluster),
 //!   each with the least privilege the atlas gives for its actions; every observed request
@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::can::{evaluate, patch_privileges, Request, Target, Verdict};
+use super::replay::Observed;
 use crate::diagnosis::atlas::{atlas, effective};
-use crate::diagnosis::correlate::Successes;
 use crate::event::key_metadata::KeyMetadata;
 use crate::model::{format_ms, PrivilegeKind, Version};
 
@@ -91,31 +91,6 @@ fn judged_alone(id: &str, descriptors: Value) -> KeyMetadata {
     }
 }
 
-/// The observed requests, parsed, with how often each was made.
-fn observed(used: Option<&Successes>) -> Vec<(Request, usize)> {
-    let mut out = Vec::new();
-    for ((action, raw), seen) in used.map(|u| &u.requests).into_iter().flatten() {
-        // Not a list of names (a hand-edited line): not a request to judge.
-        let indices: Vec<String> = if raw.is_empty() {
-            Vec::new()
-        } else {
-            match serde_json::from_str::<Vec<String>>(raw) {
-                Ok(names) => names,
-                Err(_) => continue,
-            }
-        };
-        let written = if indices.is_empty() {
-            action.clone()
-        } else {
-            format!("{action} {}", indices.join(","))
-        };
-        if let Ok(request) = Request::parse(&written, None) {
-            out.push((request, seen.count));
-        }
-    }
-    out
-}
-
 /// The name an entry grants `target` by: a backing index by its data stream (what the
 /// request's writer named), anything else as named.
 fn entry_name(target: &Target) -> String {
@@ -134,47 +109,21 @@ fn dated(name: &str) -> bool {
     digits.len() >= 6
 }
 
-/// Suggest descriptors for `key_id` from `used`.
+/// Suggest descriptors for `key_id` from what was `observed` of it.
 pub fn suggest(
     key_id: &str,
     key: Option<&KeyMetadata>,
-    used: Option<&Successes>,
-    audit_span: Option<(i64, i64)>,
-    read_in_part: &[String],
+    observed: &Observed,
     version: Option<Version>,
 ) -> Suggestion {
     let v = effective(version);
     let a = atlas();
-    let requests = observed(used);
-    let mut partial = Vec::new();
+    let requests: Vec<(Request, usize)> = observed
+        .requests
+        .iter()
+        .map(|(r, n, _)| (r.clone(), *n))
+        .collect();
     let mut notes = Vec::new();
-    if audit_span.is_none() {
-        partial.push(say_replay("replay.no_audit", &[]));
-    } else if requests.is_empty() {
-        partial.push(say_replay(
-            "replay.no_grants",
-            &[("key_id", key_id.to_string())],
-        ));
-    }
-    if !read_in_part.is_empty() {
-        partial.push(say_replay(
-            "replay.read_in_part",
-            &[("files", read_in_part.join(", "))],
-        ));
-    }
-    if let Some(u) = used.filter(|u| u.requests_dropped > 0) {
-        partial.push(say_replay(
-            "replay.dropped",
-            &[
-                ("count", u.requests_dropped.to_string()),
-                (
-                    "cap",
-                    crate::diagnosis::correlate::MAX_USE_REQUESTS.to_string(),
-                ),
-            ],
-        ));
-    }
-
     // The least privilege each request needs, on each name it named.
     let nobody = judged_alone(key_id, json!({ ROLE: {} }));
     let mut cluster: BTreeSet<String> = BTreeSet::new();
@@ -309,9 +258,8 @@ pub fn suggest(
         .and_then(|k| k.role_descriptors.as_ref())
         .map(|d| unused_privileges(key_id, d, &requests, v))
         .unwrap_or_default();
-    let events: usize = requests.iter().map(|(_, n)| n).sum();
-    let distinct = used.map_or(0, |u| u.requests.len());
-    if let Some((first, last)) = audit_span {
+    let (events, distinct) = (observed.events(), observed.distinct);
+    if let Some((first, last)) = observed.window {
         notes.insert(
             0,
             say(
@@ -332,17 +280,13 @@ pub fn suggest(
         version_given: version.is_some(),
         events,
         distinct,
-        window: audit_span,
+        window: observed.window,
         role_descriptors: descriptors,
         uncovered,
         unused,
-        partial,
+        partial: observed.partial.clone(),
         notes,
     }
-}
-
-fn say_replay(code: &str, fields: &[(&'static str, String)]) -> String {
-    crate::diagnosis::fact::say_in(super::replay::WORDS, code, fields)
 }
 
 /// Each privilege of `descriptors` that allows none of `requests` on its own (in its entry,
