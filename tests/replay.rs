@@ -227,3 +227,42 @@ fn the_readme_shows_what_replay_and_suggest_print() {
         );
     }
 }
+
+#[test]
+fn impact_replays_against_a_replacement_too() {
+    let args = |extra: &[&str]| {
+        let mut argv = vec![
+            "impact".to_string(),
+            KEY.to_string(),
+            "--logs".into(),
+            fixture("replay/audit").display().to_string(),
+            "--metadata".into(),
+            fixture("replay/api_keys.json").display().to_string(),
+            "--es-version".into(),
+            "8.15".into(),
+            "--now".into(),
+            "2026-11-21".into(),
+            "--format".into(),
+            "json".into(),
+        ];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = keydoctor(&argv, "");
+        (
+            out.code,
+            serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    let narrower = fixture("replay/narrower.json").display().to_string();
+    let (code, impact) = args(&["--role-descriptors", &narrower]);
+    assert_eq!(code, 1);
+    let (_, plan) = rotate("replay/narrower.json", "replay/audit");
+    assert_eq!(
+        requests(&impact["replay"]["breaks"]),
+        requests(&plan["replay"]["breaks"]),
+        "the same replay as rotate's"
+    );
+    // Without a replacement, no replay is made or printed.
+    let (_, plain) = args(&[]);
+    assert!(plain.get("replay").is_none(), "{plain:#}");
+}

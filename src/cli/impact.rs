@@ -3,12 +3,14 @@
 
 use std::io::Write as _;
 
-use super::resolve::{cluster_client, load_metadata, now as parse_now};
+use super::resolve::{
+    cluster_client, load_metadata, now as parse_now, read_descriptors, version as parse_version,
+};
 use super::{CmdResult, Io};
 use crate::cluster::api;
 use crate::error::{Error, Outcome};
 use crate::pipeline::keys::key_id_of;
-use crate::pipeline::scan::scan_paths;
+use crate::pipeline::scan::scan_paths_keeping;
 
 pub(super) fn run(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let now_ms = parse_now(args.source.now.as_deref())?;
@@ -23,19 +25,31 @@ pub(super) fn run(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> CmdR
             problems.join("; ")
         )));
     }
+    let replacement = args
+        .role_descriptors
+        .as_deref()
+        .map(read_descriptors)
+        .transpose()?;
+    let mut version = parse_version(args.es_version.as_deref())?;
     // Metadata is optional here: the logs answer the question; metadata adds state and owner.
     let mut live = None;
     let keys = if !args.source.metadata.is_empty() {
         load_metadata(&args.source.metadata, io)?.0
     } else if let Some(client) = cluster_client(&args.source.cluster, io)? {
         let info = api::info(&client)?;
+        version = version.or(info.version);
         let keys = api::key_by_id(&client, &id, info.version)?.keys;
         live = Some((client, info.version));
         keys
     } else {
         Vec::new()
     };
-    let scanned = scan_paths(&args.logs, args.rules.as_deref(), now_ms)?;
+    let keep = if replacement.is_some() {
+        vec![id.clone()]
+    } else {
+        Vec::new()
+    };
+    let scanned = scan_paths_keeping(&args.logs, args.rules.as_deref(), now_ms, &keep)?;
     let key = keys.iter().find(|k| k.id == id);
     let used = scanned.successes.get(&id);
     // The name: the metadata's, else the audit log's `apikey.name`, else a failure's.
@@ -72,6 +86,27 @@ pub(super) fn run(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> CmdR
     if report.name.is_none() {
         report.name = name;
     }
+    if let Some(descriptors) = &replacement {
+        let read_in_part: Vec<String> = scanned
+            .diagnosis
+            .skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.source, s.reason))
+            .collect();
+        let observed = crate::lifecycle::replay::Observed::of(
+            &id,
+            scanned.successes.get(&id),
+            scanned.audit_span,
+            &read_in_part,
+        );
+        report.replay = Some(crate::lifecycle::replay::replay(
+            &id,
+            key,
+            descriptors,
+            &observed,
+            version,
+        ));
+    }
     if let Some((field, value)) = report.dependent.as_ref().and_then(|d| d.related.clone()) {
         let body = related_query(&field, &value);
         match &live {
@@ -104,7 +139,8 @@ pub(super) fn run(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> CmdR
         &mut io.stdout,
     )?;
     // Not safe to invalidate: it breaks a client, or the logs were read only in part.
-    Ok(if report.breaks || report.partial {
+    let replay_unproven = report.replay.as_ref().is_some_and(|r| !r.proven());
+    Ok(if report.breaks || report.partial || replay_unproven {
         Outcome::Found
     } else {
         Outcome::Clean

@@ -345,6 +345,15 @@ struct ImpactArgs {
     /// Key metadata (optional): a saved GET /_security/api_key response, or --es-url.
     #[command(flatten)]
     source: MetadataArgs,
+    /// A replacement's role descriptors (a JSON file, or a create body with
+    /// `role_descriptors`): the key's granted requests in the logs are replayed against them,
+    /// and every one they would deny is listed.
+    #[arg(long, value_name = "FILE", help_heading = "Replacement")]
+    role_descriptors: Option<PathBuf>,
+    /// The Elasticsearch version the replay evaluates for (default: the cluster's with
+    /// --es-url, else the newest the privilege atlas describes).
+    #[arg(long, value_name = "VERSION", help_heading = "Replacement")]
+    es_version: Option<String>,
     /// Add rules, and products (products.toml), from this directory.
     #[arg(long, value_name = "DIR", help_heading = "Rules and suppressions")]
     rules: Option<PathBuf>,

@@ -198,3 +198,27 @@ pub(super) fn observe(
         &read_in_part,
     ))
 }
+
+/// The replacement's role descriptors from `path`: the object itself, or a create body's
+/// `role_descriptors`.
+pub(super) fn read_descriptors(path: &std::path::Path) -> Result<serde_json::Value, Error> {
+    let text = crate::source::read_small_text(path)
+        .map_err(|e| Error::Usage(format!("--role-descriptors {}: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "--role-descriptors {}: not JSON ({e})",
+            path.display()
+        ))
+    })?;
+    let descriptors = value.get("role_descriptors").cloned().unwrap_or(value);
+    let well_formed = descriptors
+        .as_object()
+        .is_some_and(|m| !m.is_empty() && m.values().all(serde_json::Value::is_object));
+    if !well_formed {
+        return Err(Error::Usage(format!(
+            "--role-descriptors {}: expected an object of named role descriptors, e.g. {{\"writer\": {{\"indices\": [{{\"names\": [\"logs-*\"], \"privileges\": [\"create_doc\"]}}]}}}} (an empty one would give the replacement all of its owner's privileges)",
+            path.display()
+        )));
+    }
+    Ok(descriptors)
+}

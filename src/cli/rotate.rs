@@ -48,7 +48,7 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
     let descriptors = args
         .role_descriptors
         .as_deref()
-        .map(read_descriptors)
+        .map(super::resolve::read_descriptors)
         .transpose()?;
     let mut version = parse_version(args.es_version.as_deref())?;
     let mut known = version.map(KnownVersion::Exact);
@@ -85,7 +85,8 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         }
         let observed = super::resolve::observe(&args.replay, args.rules.as_deref(), now_ms, &id)?;
         plan.replay = Some(crate::lifecycle::replay::replay(
-            key,
+            &id,
+            Some(key),
             &replacement.descriptors_for(key),
             &observed,
             version,
@@ -98,28 +99,4 @@ pub(super) fn run(args: RotateArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         Some(r) if !r.proven() => Outcome::Found,
         _ => Outcome::Clean,
     })
-}
-
-/// The replacement's role descriptors from `path`: the object itself, or a create body's
-/// `role_descriptors`.
-fn read_descriptors(path: &std::path::Path) -> Result<serde_json::Value, Error> {
-    let text = crate::source::read_small_text(path)
-        .map_err(|e| Error::Usage(format!("--role-descriptors {}: {e}", path.display())))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Error::Usage(format!(
-            "--role-descriptors {}: not JSON ({e})",
-            path.display()
-        ))
-    })?;
-    let descriptors = value.get("role_descriptors").cloned().unwrap_or(value);
-    let well_formed = descriptors
-        .as_object()
-        .is_some_and(|m| !m.is_empty() && m.values().all(serde_json::Value::is_object));
-    if !well_formed {
-        return Err(Error::Usage(format!(
-            "--role-descriptors {}: expected an object of named role descriptors, e.g. {{\"writer\": {{\"indices\": [{{\"names\": [\"logs-*\"], \"privileges\": [\"create_doc\"]}}]}}}} (an empty one would give the replacement all of its owner's privileges)",
-            path.display()
-        )));
-    }
-    Ok(descriptors)
 }

@@ -120,6 +120,8 @@ pub struct Impact {
     pub related: Vec<RelatedKey>,
     /// The request that lists them, when no live cluster was asked (or it could not answer).
     pub related_query: Option<String>,
+    /// The key's granted requests replayed against a replacement (`--role-descriptors`).
+    pub replay: Option<super::replay::Replay>,
     /// Whether invalidating it would break a client the logs show, or the product that uses it.
     pub breaks: bool,
     /// Whether the logs were read only in part (or some not at all), so that "no client uses
@@ -293,6 +295,7 @@ pub fn assess(
         dependent,
         related: Vec::new(),
         related_query: None,
+        replay: None,
         breaks,
         partial: incomplete.is_some() && !breaks && !unusable,
         skipped,

@@ -172,14 +172,22 @@ impl Observed {
     }
 }
 
-/// Replay what was `observed` of the old key against `replacement` (role descriptors, the
-/// create body's `role_descriptors`), created by the same owner, for `version`.
+/// Replay what was `observed` of the old key `id` against `replacement` (role descriptors,
+/// the create body's `role_descriptors`), created by the same owner, for `version`. Without the
+/// old key's metadata it is known by its id alone: its requests were granted, and only the
+/// replacement's descriptors are judged.
 pub fn replay(
-    old: &KeyMetadata,
+    id: &str,
+    old: Option<&KeyMetadata>,
     replacement: &Value,
     observed: &Observed,
     version: Option<Version>,
 ) -> Replay {
+    let unknown = KeyMetadata {
+        id: id.to_string(),
+        ..KeyMetadata::default()
+    };
+    let old = old.unwrap_or(&unknown);
     let mut notes = Vec::new();
     // The replacement is created by the old key's owner: its snapshot is the owner's
     // privileges then, taken here as the old key's.

@@ -37,6 +37,9 @@ struct ImpactOut<'a> {
     failures: Vec<FailureOut<'a>>,
     audit_span: Option<[String; 2]>,
     steps: &'a [String],
+    /// `--role-descriptors`: the key's granted requests replayed against the replacement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay: Option<super::replay::ReplayOut<'a>>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -148,6 +151,7 @@ fn impact_out(r: &crate::lifecycle::impact::Impact) -> ImpactOut<'_> {
             .collect(),
         audit_span: r.audit_span.map(|(a, b)| [format_ms(a), format_ms(b)]),
         steps: &r.steps,
+        replay: r.replay.as_ref().map(super::replay::replay_out),
     }
 }
 
@@ -229,6 +233,9 @@ pub fn render_impact(
                 }
                 writeln!(out)?;
             }
+            if let Some(replay) = &r.replay {
+                super::replay::render_markdown(replay, out)?;
+            }
             for (n, step) in r.steps.iter().enumerate() {
                 let (title, request) = step.split_once('\n').unwrap_or((step, ""));
                 writeln!(out, "{}. {}", n + 1, title)?;
@@ -305,6 +312,9 @@ pub fn render_impact(
                     })
                     .collect();
                 table(out, &["failing as", "count", "last seen", "clients"], &rows)?;
+            }
+            if let Some(replay) = &r.replay {
+                super::replay::render_human(replay, opts, out)?;
             }
             writeln!(out)?;
             for (n, step) in r.steps.iter().enumerate() {

@@ -20,6 +20,7 @@ pub mod key;
 pub mod markdown;
 pub mod monitor;
 pub mod redacting;
+pub mod replay;
 pub mod rotate;
 pub mod share;
 pub mod suggest;
