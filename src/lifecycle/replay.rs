@@ -32,10 +32,27 @@ pub const WORDS: &[(&str, &[&str])] = &[
     ("replay.why.owner", &["least"]),
     ("replay.why.remote", &["least"]),
     ("replay.least", &["privilege"]),
+    ("replay.events.one", &[]),
+    ("replay.events.many", &["count"]),
+    ("replay.distinct.one", &[]),
+    ("replay.distinct.many", &["count"]),
 ];
 
 fn say(code: &str, fields: &[(&'static str, String)]) -> String {
     crate::diagnosis::fact::say_in(WORDS, code, fields)
+}
+
+/// `50 granted events`, `1 distinct request`: the two counts a window states.
+pub fn counts(events: usize, distinct: usize) -> (String, String) {
+    let events = match events {
+        1 => say("replay.events.one", &[]),
+        n => say("replay.events.many", &[("count", n.to_string())]),
+    };
+    let distinct = match distinct {
+        1 => say("replay.distinct.one", &[]),
+        n => say("replay.distinct.many", &[("count", n.to_string())]),
+    };
+    (events, distinct)
 }
 
 /// One distinct granted request, replayed.
@@ -266,13 +283,14 @@ pub fn replay(
     unsure.sort_by(by_use);
     let (distinct, window, events) = (observed.distinct, observed.window, observed.events());
     if let Some((first, last)) = window {
+        let (events, distinct) = counts(events, distinct);
         notes.insert(
             0,
             say(
                 "replay.window",
                 &[
-                    ("events", events.to_string()),
-                    ("distinct", distinct.to_string()),
+                    ("events", events),
+                    ("distinct", distinct),
                     ("first", format_ms(first)),
                     ("last", format_ms(last)),
                 ],

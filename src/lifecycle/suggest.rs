@@ -260,13 +260,14 @@ pub fn suggest(
         .unwrap_or_default();
     let (events, distinct) = (observed.events(), observed.distinct);
     if let Some((first, last)) = observed.window {
+        let (events, distinct) = super::replay::counts(events, distinct);
         notes.insert(
             0,
             say(
                 "suggest.window",
                 &[
-                    ("events", events.to_string()),
-                    ("distinct", distinct.to_string()),
+                    ("events", events),
+                    ("distinct", distinct),
                     ("first", format_ms(first)),
                     ("last", format_ms(last)),
                 ],
