@@ -87,18 +87,7 @@ pub(super) fn run(args: super::ImpactArgs, color: bool, io: &mut Io<'_>) -> CmdR
         report.name = name;
     }
     if let Some(descriptors) = &replacement {
-        let read_in_part: Vec<String> = scanned
-            .diagnosis
-            .skipped
-            .iter()
-            .map(|s| format!("{} ({})", s.source, s.reason))
-            .collect();
-        let observed = crate::lifecycle::replay::Observed::of(
-            &id,
-            scanned.successes.get(&id),
-            scanned.audit_span,
-            &read_in_part,
-        );
+        let observed = super::resolve::observed_in(&scanned, &id);
         report.replay = Some(crate::lifecycle::replay::replay(
             &id,
             key,

@@ -185,18 +185,26 @@ pub(super) fn observe(
         now_ms,
         std::slice::from_ref(&id.to_string()),
     )?;
+    Ok(observed_in(&scanned, id))
+}
+
+/// What a scan that kept key `id`'s granted requests shows of them.
+pub(super) fn observed_in(
+    scanned: &crate::pipeline::scan::ScanReport,
+    id: &str,
+) -> crate::lifecycle::replay::Observed {
     let read_in_part: Vec<String> = scanned
         .diagnosis
         .skipped
         .iter()
         .map(|s| format!("{} ({})", s.source, s.reason))
         .collect();
-    Ok(crate::lifecycle::replay::Observed::of(
+    crate::lifecycle::replay::Observed::of(
         id,
         scanned.successes.get(id),
         scanned.audit_span,
         &read_in_part,
-    ))
+    )
 }
 
 /// The replacement's role descriptors from `path`: the object itself, or a create body's

@@ -604,6 +604,24 @@ impl Eval<'_> {
         ));
     }
 
+    /// The first of `privileges` (an entry's list) that grants the action on the data
+    /// component, each unknown one said in the trace.
+    fn first_granting(
+        &mut self,
+        kind: PrivilegeKind,
+        privileges: &[String],
+        entry: &Entry,
+    ) -> Option<String> {
+        for p in privileges {
+            match privilege_covers(self.atlas, kind, p, self.action, false, self.version) {
+                Ok(true) => return Some(p.clone()),
+                Ok(false) => {}
+                Err(name) => self.unknown_privilege(entry, name),
+            }
+        }
+        None
+    }
+
     fn side_cluster(&mut self, side: DescriptorSide, value: &Value) -> SideAnswer {
         let mut near = None;
         for (role, rd) in roles_of(value) {
@@ -614,24 +632,7 @@ impl Eval<'_> {
                 field: "cluster".into(),
                 value: json!(privileges),
             };
-            let mut granted_by = None;
-            for p in &privileges {
-                match privilege_covers(
-                    self.atlas,
-                    PrivilegeKind::Cluster,
-                    p,
-                    self.action,
-                    false,
-                    self.version,
-                ) {
-                    Ok(true) => {
-                        granted_by = Some(p.clone());
-                        break;
-                    }
-                    Ok(false) => {}
-                    Err(name) => self.unknown_privilege(&entry, name),
-                }
-            }
+            let granted_by = self.first_granting(PrivilegeKind::Cluster, &privileges, &entry);
             let list = privileges.join(", ");
             match granted_by {
                 Some(p) => {
@@ -700,24 +701,9 @@ impl Eval<'_> {
                     value: e.clone(),
                 };
                 let privileges = strings(e.get("privileges"));
-                let mut grants = false;
-                for p in &privileges {
-                    match privilege_covers(
-                        self.atlas,
-                        PrivilegeKind::Index,
-                        p,
-                        self.action,
-                        false,
-                        self.version,
-                    ) {
-                        Ok(true) => {
-                            grants = true;
-                            break;
-                        }
-                        Ok(false) => {}
-                        Err(name) => self.unknown_privilege(&entry, name),
-                    }
-                }
+                let grants = self
+                    .first_granting(PrivilegeKind::Index, &privileges, &entry)
+                    .is_some();
                 let list = privileges.join(", ");
                 if grants {
                     self.trace.push(say(

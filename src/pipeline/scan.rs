@@ -9,7 +9,8 @@ use crate::cluster::{api, Client};
 use crate::diagnosis::differential::Retention;
 use crate::diagnosis::Diagnosis;
 use crate::error::Error;
-use crate::scan::{ScanReport, Scanner};
+pub use crate::scan::ScanReport;
+use crate::scan::Scanner;
 use crate::source::inputs::Inputs;
 use crate::source::walk::{walk, FileEntry};
 
