@@ -177,6 +177,30 @@ fn each_version_line_has_its_own_privileges() {
     let read = a.named(Index, "read").unwrap();
     assert!(!read.grants("indices:admin/resolve/cluster", Version(8, 12, 0)));
     assert!(read.grants("indices:admin/resolve/cluster", Version(8, 13, 0)));
+    // 8.2: read covers resolve index (#87052, backported to 8.2).
+    assert!(!read.grants("indices:admin/resolve/index", Version(8, 1, 0)));
+    assert!(read.grants("indices:admin/resolve/index", Version(8, 2, 0)));
+    // Privileges a newer line introduced are never offered to an older one: monitor_enrich is
+    // 8.11 (#99646), the inference privileges 8.14 (#106371), the connector ones 8.15 (#110128).
+    assert!(!has(Cluster, "monitor_enrich", "8.10") && has(Cluster, "monitor_enrich", "8.11"));
+    assert!(!has(Cluster, "monitor_inference", "8.13") && has(Cluster, "manage_inference", "8.14"));
+    assert!(!has(Cluster, "manage_connector", "8.14") && has(Cluster, "monitor_connector", "8.15"));
+    // 9.4: read takes in every read_cross_cluster action (#141376), which reorders the list an
+    // ES|QL denial names.
+    let esql = |v: Version| -> Vec<String> {
+        a.granting("indices:data/read/esql", v)
+            .into_iter()
+            .map(|p| p.name.clone())
+            .collect()
+    };
+    assert_eq!(
+        esql(Version(9, 3, 0)),
+        ["read", "read_cross_cluster", "all"]
+    );
+    assert_eq!(
+        esql(Version(9, 4, 0)),
+        ["read_cross_cluster", "read", "all"]
+    );
     // 8.19 and 9.1, not 9.0: the failure store.
     assert!(has(Index, "read_failure_store", "8.19"));
     assert!(!has(Index, "read_failure_store", "9.0"));
