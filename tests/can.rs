@@ -245,7 +245,8 @@ fn a_cross_cluster_search_is_denied_by_remote_indices() {
 }
 
 #[test]
-fn a_document_behind_a_dls_query_is_undecidable_and_a_search_is_filtered() {
+fn a_document_behind_a_dls_query_is_undecidable_its_patch_grants_only_it_and_a_search_is_filtered()
+{
     let (code, a) = ask("Yh6JkL9mNq2rSt5vWx8z", "GET /logs-shared/_doc/42", "8.15");
     assert_eq!(
         (code, a["verdict"].as_str()),
@@ -264,6 +265,42 @@ fn a_document_behind_a_dls_query_is_undecidable_and_a_search_is_filtered() {
         "{fetch}"
     );
     assert_eq!(a["fetch"]["run_as"], "user");
+    // For a count of 0, the patch grants exactly that document beside the query, which stays.
+    let p = &a["patches"][0];
+    assert_eq!(p["side"], "role_descriptors", "{a:#}");
+    let added = p["after"]["tenant"]["indices"].as_array().unwrap();
+    assert_eq!(added[0]["query"], "{\"term\": {\"tenant\": \"a\"}}");
+    assert_eq!(
+        added.last().unwrap()["query"],
+        serde_json::json!({"ids": {"values": ["42"]}})
+    );
+    assert!(a["notes"].to_string().contains("count of 0"), "{a:#}");
+    assert_eq!(
+        p["only_if"],
+        "if the count above is 0 and the key must read it"
+    );
+    let file = patched("Yh6JkL9mNq2rSt5vWx8z", &a);
+    let file = file.path().display().to_string();
+    let (code, after) = ask_in(
+        &file,
+        "Yh6JkL9mNq2rSt5vWx8z",
+        "GET /logs-shared/_doc/42",
+        "8.15",
+    );
+    assert_eq!(
+        (code, after["verdict"].as_str()),
+        (0, Some("allowed")),
+        "{after:#}"
+    );
+    assert!(after["patches"].as_array().unwrap().is_empty());
+    // Any other document is still the query's to decide.
+    let (code, other) = ask_in(
+        &file,
+        "Yh6JkL9mNq2rSt5vWx8z",
+        "GET /logs-shared/_doc/43",
+        "8.15",
+    );
+    assert_eq!((code, other["verdict"].as_str()), (3, Some("undecidable")));
     let (code, s) = ask("Yh6JkL9mNq2rSt5vWx8z", "GET /logs-shared/_search", "8.15");
     assert_eq!(code, 0);
     assert!(s["notes"].to_string().contains("filtered"));
@@ -561,4 +598,31 @@ fn with_key_env_the_clusters_has_privileges_answer_decides() {
         "{}",
         other.stderr
     );
+}
+
+#[test]
+fn a_second_entry_without_a_query_lifts_the_document_filter_as_elasticsearch_unites_them() {
+    // Elasticsearch applies a side's document queries only when every entry granting the
+    // action has one: the tenant entry's query does not hide document 42 from the second.
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("can/api_keys.json")).unwrap())
+            .unwrap();
+    for key in doc["api_keys"].as_array_mut().unwrap() {
+        if key["id"] == "Yh6JkL9mNq2rSt5vWx8z" {
+            key["role_descriptors"]["viewer"] =
+                serde_json::json!({"indices": [{"names": ["logs-*"], "privileges": ["read"]}]});
+        }
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_string(&doc).unwrap()).unwrap();
+    let file = file.path().display().to_string();
+    let (code, a) = ask_in(
+        &file,
+        "Yh6JkL9mNq2rSt5vWx8z",
+        "GET /logs-shared/_doc/42",
+        "8.15",
+    );
+    assert_eq!((code, a["verdict"].as_str()), (0, Some("allowed")), "{a:#}");
+    assert_eq!(a["deciding"]["path"], "role_descriptors.viewer.indices[0]");
+    assert!(!a["notes"].to_string().contains("filtered"), "{a:#}");
 }

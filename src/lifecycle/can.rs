@@ -46,6 +46,8 @@ pub const WORDS: &[(&str, &[&str])] = &[
     ("can.note.owner_role", &["role", "name", "owner"]),
     ("can.why.no_descriptors", &[]),
     ("can.note.filtered", &["target"]),
+    ("can.note.dls_patch", &["id", "target"]),
+    ("can.patch.only_if_hidden", &[]),
     ("can.check_again", &["key_id", "request"]),
     ("can.note.version_assumed", &["version"]),
     ("can.note.update_refreshes", &[]),
@@ -411,6 +413,8 @@ pub struct Patch {
     pub privilege: String,
     /// The requests that apply it, in order, as Dev Tools takes them, with who runs each.
     pub requests: Vec<(RunAs, String)>,
+    /// What must hold before it is applied (the deciding step's answer), when anything must.
+    pub only_if: Option<String>,
 }
 
 /// The evaluation of one request.
@@ -588,6 +592,8 @@ struct Eval<'a> {
     atlas: &'a Atlas,
     action: &'a str,
     version: Version,
+    /// The document the request reads or writes by id, when it names one.
+    doc_id: Option<&'a str>,
     trace: Vec<String>,
 }
 
@@ -742,6 +748,12 @@ impl Eval<'_> {
         };
         let restricted = self.atlas.is_restricted(&target.name, self.version);
         let mut near: Option<(u8, Entry)> = None;
+        // Elasticsearch unites a side's entries for one index: a document query applies only
+        // when every entry that grants the action has one (the queries are then OR'ed), and
+        // field security likewise. So a grant with a query does not end the scan; the entries
+        // after it are judged quietly (their misses are not the answer).
+        let mut found: Option<Grant> = None;
+        let mut quiet_from: Option<usize> = None;
         for (role, rd) in roles_of(value) {
             let entries = rd
                 .get(field)
@@ -749,6 +761,9 @@ impl Eval<'_> {
                 .cloned()
                 .unwrap_or_default();
             for (i, e) in entries.iter().enumerate() {
+                if let Some(mark) = quiet_from {
+                    self.trace.truncate(mark);
+                }
                 let entry = Entry {
                     side,
                     role: role.clone(),
@@ -858,7 +873,27 @@ impl Eval<'_> {
                     ));
                     let dls = e.get("query").is_some_and(|q| !q.is_null());
                     let fls = e.get("field_security").is_some_and(|q| !q.is_null());
-                    return SideAnswer::Granted { entry, dls, fls };
+                    let names_doc = self
+                        .doc_id
+                        .is_some_and(|id| e.get("query").is_some_and(|q| ids_query_names(q, id)));
+                    let grant = found.get_or_insert_with(|| Grant {
+                        entry: entry.clone(),
+                        dls: true,
+                        fls: true,
+                    });
+                    if !dls || names_doc {
+                        // The entry that settles the document is the one to name.
+                        if grant.dls {
+                            grant.entry = entry;
+                        }
+                        grant.dls = false;
+                    }
+                    grant.fls &= fls;
+                    if !grant.dls && !grant.fls {
+                        return grant.clone().into_answer();
+                    }
+                    quiet_from = Some(self.trace.len());
+                    continue;
                 }
                 if wrong_component {
                     self.trace.push(say(
@@ -884,10 +919,59 @@ impl Eval<'_> {
                 }
             }
         }
-        SideAnswer::Denied {
-            near: near.map(|(_, e)| e),
+        if let Some(mark) = quiet_from {
+            self.trace.truncate(mark);
+        }
+        match found {
+            Some(grant) => grant.into_answer(),
+            None => SideAnswer::Denied {
+                near: near.map(|(_, e)| e),
+            },
         }
     }
+}
+
+/// A side's grant of an index action, gathered over its entries.
+#[derive(Debug, Clone)]
+struct Grant {
+    entry: Entry,
+    dls: bool,
+    fls: bool,
+}
+
+impl Grant {
+    fn into_answer(self) -> SideAnswer {
+        SideAnswer::Granted {
+            entry: self.entry,
+            dls: self.dls,
+            fls: self.fls,
+        }
+    }
+}
+
+/// Whether a role's document query is an `ids` query (or a `term`/`terms` on `_id`) that names
+/// document `id`: that entry makes the document visible whatever the other queries say.
+fn ids_query_names(query: &Value, id: &str) -> bool {
+    let parsed;
+    let q = match query {
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(v) => {
+                parsed = v;
+                &parsed
+            }
+            Err(_) => return false,
+        },
+        v => v,
+    };
+    let listed = |v: Option<&Value>| match v {
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(id)),
+        Some(Value::String(s)) => s == id,
+        _ => false,
+    };
+    listed(q.pointer("/ids/values"))
+        || listed(q.pointer("/term/_id"))
+        || listed(q.pointer("/term/_id/value"))
+        || listed(q.pointer("/terms/_id"))
 }
 
 /// Whether the request's wildcard `request` (`logs-app-*`) lies wholly inside the role's
@@ -941,10 +1025,12 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
     .collect();
     let least = a.least_to_suggest(kind, &granted_by).cloned();
     let action_name = request.action.clone();
+    let doc_id = request.doc_id.clone();
     let mut eval = Eval {
         atlas: a,
         action: &action_name,
         version: v,
+        doc_id: doc_id.as_deref(),
         trace: Vec::new(),
     };
     let sides = sides_of(key);
@@ -971,6 +1057,10 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
     let mut verdict = Verdict::Allowed;
     let mut deciding = None;
     let mut patch_sides: Vec<DescriptorSide> = Vec::new();
+    // The sides whose document query hides or shows the document asked for, and whether
+    // anything else is left undecided (then no one-document grant settles the answer).
+    let mut dls_sides: Vec<DescriptorSide> = Vec::new();
+    let mut undecided_otherwise = false;
     let mut remote_cluster = None;
     for target in targets {
         if let Some(t) = target {
@@ -1007,6 +1097,7 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
                 &[("side", DescriptorSide::Key.as_str().into())],
             ));
         }
+        let mut by_dls = false;
         let this = match (&own, &owner) {
             (Some(SideAnswer::Denied { near }), owner_answer) => {
                 let mut denying = vec![DescriptorSide::Key];
@@ -1060,6 +1151,15 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
                 } else if dls && request.doc {
                     reasons.push(say("can.why.dls", &[("target", t.clone())]));
                     fetch = Some(dls_decider(&request, &t, [&own, &owner]));
+                    for (side, flags) in [
+                        (DescriptorSide::Key, g_own),
+                        (DescriptorSide::Owner, g_owner),
+                    ] {
+                        if flags.is_some_and(|f| f.0) && !dls_sides.contains(&side) {
+                            dls_sides.push(side);
+                        }
+                    }
+                    by_dls = true;
                     (Verdict::Undecidable, entry_of(granted), Vec::new())
                 } else {
                     if dls || fls {
@@ -1111,6 +1211,9 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
                 reasons.push(say("can.why.wildcard", &[("target", t.written.clone())]));
                 this_verdict = Verdict::Undecidable;
             }
+        }
+        if this_verdict == Verdict::Undecidable && !by_dls {
+            undecided_otherwise = true;
         }
         if rank(this_verdict) > rank(verdict) {
             verdict = this_verdict;
@@ -1164,8 +1267,26 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
     };
 
     let privileges = patch_privileges(&request, least.as_deref());
-    let patches: Vec<Patch> = if verdict.is_denied() && !privileges.is_empty() {
-        patch_sides
+    // A document a query hides is shown by one more entry that names exactly it (Elasticsearch
+    // ORs a side's queries): the grant widens by that document, never by the others the query
+    // keeps out, which removing the query would expose.
+    let only_doc = match (&request.doc_id, verdict) {
+        (Some(id), Verdict::Undecidable) if !dls_sides.is_empty() && !undecided_otherwise => {
+            Some(id.clone())
+        }
+        _ => None,
+    };
+    let (patch_on, patch_privileges) = if only_doc.is_some() {
+        (dls_sides.clone(), least.iter().cloned().collect())
+    } else if verdict.is_denied() {
+        (patch_sides.clone(), privileges)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let patches: Vec<Patch> = if patch_privileges.is_empty() {
+        Vec::new()
+    } else {
+        patch_on
             .iter()
             .filter_map(|side| {
                 make_patch(
@@ -1173,16 +1294,38 @@ pub fn evaluate(key: &KeyMetadata, request: Request, version: Option<Version>) -
                     &sides,
                     *side,
                     kind,
-                    &privileges,
+                    &patch_privileges,
                     &request,
                     v,
+                    only_doc.as_deref(),
                     &mut notes,
                 )
             })
             .collect()
-    } else {
-        Vec::new()
     };
+    let mut patches = patches;
+    if let Some(id) = &only_doc {
+        let condition = say("can.patch.only_if_hidden", &[]);
+        for p in &mut patches {
+            p.only_if = Some(condition.clone());
+        }
+        if !patches.is_empty() {
+            notes.push(say(
+                "can.note.dls_patch",
+                &[
+                    ("id", id.clone()),
+                    (
+                        "target",
+                        request
+                            .targets
+                            .first()
+                            .map(|t| t.written.clone())
+                            .unwrap_or_default(),
+                    ),
+                ],
+            ));
+        }
+    }
     let patches = in_run_order(patches);
     let mut seen = std::collections::HashSet::new();
     notes.retain(|n| seen.insert(n.clone()));
@@ -1348,6 +1491,7 @@ fn make_patch(
     privileges: &[String],
     request: &Request,
     v: Version,
+    only_doc: Option<&str>,
     notes: &mut Vec<String>,
 ) -> Option<Patch> {
     if kind == PrivilegeKind::Index && request.targets.is_empty() {
@@ -1386,6 +1530,9 @@ fn make_patch(
                 entry.insert("privileges".into(), json!(privileges));
                 if atlas().is_restricted(&target.name, v) {
                     entry.insert("allow_restricted_indices".into(), json!(true));
+                }
+                if let Some(id) = only_doc {
+                    entry.insert("query".into(), json!({"ids": {"values": [id]}}));
                 }
                 let field = if target.cluster.is_some() {
                     "remote_indices"
@@ -1475,6 +1622,7 @@ fn make_patch(
         diff,
         privilege: privilege.to_string(),
         requests,
+        only_if: None,
     })
 }
 

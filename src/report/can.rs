@@ -59,6 +59,9 @@ struct PatchOut<'a> {
     after: &'a Value,
     diff: &'a str,
     requests: Vec<RequestOut>,
+    /// What must hold before the patch is applied (the deciding step's answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    only_if: Option<&'a str>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -191,6 +194,7 @@ pub fn render_can(
                         after: &p.after,
                         diff: &p.diff,
                         requests: requests_out(p, opts),
+                        only_if: p.only_if.as_deref(),
                     })
                     .collect(),
                 fetch: fetch_out(r, opts),
@@ -332,9 +336,13 @@ fn human(
     for p in &r.patches {
         writeln!(
             out,
-            "\n  The smallest change ({}, adds {}):",
+            "\n  The smallest change ({}, adds {}){}:",
             p.side.as_str(),
-            p.privilege
+            p.privilege,
+            p.only_if
+                .as_deref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default()
         )?;
         for line in p.diff.lines() {
             let line = if opts.color && line.starts_with('+') && !line.starts_with("+++") {
@@ -445,8 +453,12 @@ fn markdown(
     for p in &r.patches {
         writeln!(
             out,
-            "The smallest change (`{}`):\n\n```diff\n{}```\n",
+            "The smallest change (`{}`){}:\n\n```diff\n{}```\n",
             p.side.as_str(),
+            p.only_if
+                .as_deref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default(),
             p.diff
         )?;
         for (run_as, request) in &p.requests {
