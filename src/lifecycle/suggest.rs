@@ -29,6 +29,7 @@ pub const WORDS: &[(&str, &[&str])] = &[
     ("suggest.no_least", &["request"]),
     ("suggest.not_allowed", &["request", "why"]),
     ("suggest.dated", &["names"]),
+    ("suggest.rolled", &["names"]),
     ("suggest.composite", &["request"]),
 ];
 
@@ -97,16 +98,41 @@ fn entry_name(target: &Target) -> String {
     target.stream.clone().unwrap_or_else(|| target.name.clone())
 }
 
-/// Whether `name` ends in a date (`logs-2026.11.20`, `app-20261120`): an index a day makes,
-/// that the next day's name will not match.
+/// Whether `name` ends in a date (`logs-2026.11.20`, `app-20261120`, `logs-2026.11`): an index
+/// a day (or month) makes, that the next one's name will not match. A rollover counter
+/// (`-000001`) is not a date; see [`rolled`].
 fn dated(name: &str) -> bool {
-    let digits: String = name
+    let tail: String = name
         .chars()
         .rev()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
-        .filter(char::is_ascii_digit)
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
         .collect();
-    digits.len() >= 6
+    let groups: Vec<&str> = tail
+        .split(['.', '-', '_'])
+        .filter(|g| !g.is_empty())
+        .collect();
+    let year = |g: &str| g.len() == 4 && (g.starts_with("19") || g.starts_with("20"));
+    let in_range =
+        |g: &str, hi: u32| g.len() == 2 && g.parse::<u32>().is_ok_and(|n| (1..=hi).contains(&n));
+    // The date may be followed by a rollover counter (`2026.11.20-000001`).
+    (0..groups.len()).any(|i| match &groups[i..] {
+        [y, m, d, ..] if year(y) && in_range(m, 12) && in_range(d, 31) => true,
+        [y, m, ..] if year(y) && in_range(m, 12) => true,
+        [ymd, ..] if ymd.len() == 8 => {
+            year(&ymd[..4]) && in_range(&ymd[4..6], 12) && in_range(&ymd[6..], 31)
+        }
+        _ => false,
+    })
+}
+
+/// Whether `name` ends in a rollover counter (`-000001`, six digits): the index behind an
+/// alias or stream that the next rollover replaces.
+fn rolled(name: &str) -> bool {
+    name.rsplit_once('-')
+        .is_some_and(|(_, n)| n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Suggest descriptors for `key_id` from what was `observed` of it.
@@ -245,6 +271,15 @@ pub fn suggest(
     if !dated_names.is_empty() {
         notes.push(say("suggest.dated", &[("names", dated_names.join(", "))]));
     }
+    let rolled_names: Vec<String> = entries
+        .values()
+        .flatten()
+        .filter(|n| rolled(n) && !dated(n) && !n.contains('*'))
+        .cloned()
+        .collect();
+    if !rolled_names.is_empty() {
+        notes.push(say("suggest.rolled", &[("names", rolled_names.join(", "))]));
+    }
     if descriptors[ROLE]["indices"]
         .as_array()
         .is_some_and(Vec::is_empty)
@@ -358,5 +393,12 @@ mod tests {
         assert!(dated("app-20261120"));
         assert!(!dated("logs-app-default"));
         assert!(!dated("metrics-v2"));
+        assert!(dated("logs-2026.11"));
+        assert!(dated("filebeat-8.15.0-2026.11.20-000001"));
+        // A rollover counter, a version or a port is not a date.
+        assert!(!dated("logs-000001") && rolled("logs-000001"));
+        assert!(!dated("app-8.15.0") && !rolled("app-8.15.0"));
+        assert!(!dated("shard-123456") && rolled("shard-123456"));
+        assert!(!dated("app-20261399"));
     }
 }
