@@ -30,10 +30,11 @@ pub(crate) struct View {
     pub(crate) map: OffsetMap,
 }
 
-/// Prefixes stripped from a line's start (each alternative anchored; repeated quotes too).
+/// Prefixes stripped from a line's start (each alternative anchored; repeated quotes too), up to
+/// three deep: a quoted Terraform box (`> │ `), kubectl's CRI head before a quote, and so on.
 static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?x)^(?:
+        r"(?x)^(?:(?:
             (?:[│┃]\x20?)+                                                              # HCL box
           | (?:>\x20?)+                                                               # quotes
           | \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)\x20(?:stdout|stderr)\x20[FP]\x20  # CRI
@@ -43,7 +44,7 @@ static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
           | \#\#\[(?:error|warning|notice|debug)\]                                    # GH log
           | \x20{0,6}\d{1,6}\x20?[│|]\x20                                              # gutter
           | \$\x20                                                                     # prompt
-        )",
+        )){1,3}",
     )
     .expect("prefix regex")
 });
@@ -81,6 +82,10 @@ struct Line<'a> {
     trimmed: bool,
     /// A CRI `P` line: the runtime split it; the next line continues it directly.
     partial: bool,
+    /// A tool's prefix was taken off this line.
+    prefixed: bool,
+    /// The line's width as the terminal or ticket saw it, prefix included (in characters).
+    raw_width: usize,
     /// Offset of the newline after it, if any.
     newline: Option<usize>,
 }
@@ -134,6 +139,8 @@ fn lines(text: &str) -> Vec<Line<'_>> {
                 content: "",
                 trimmed: true,
                 partial: false,
+                prefixed: true,
+                raw_width: body.chars().count(),
                 newline,
             });
             continue;
@@ -151,6 +158,8 @@ fn lines(text: &str) -> Vec<Line<'_>> {
             content: &body[cut..],
             trimmed: cut > 0 || cr,
             partial,
+            prefixed: cut > 0,
+            raw_width: body.chars().count(),
             newline,
         });
     }
@@ -227,8 +236,31 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
     // leaves its strings open across lines).
     let mut in_string = false;
     let mut out = vec![Join::None; lines.len()];
+    // The line a lost-prefix tail (below) was cut from: the tail then joins onwards as that
+    // line, whole, would.
+    let mut tail_of: Option<usize> = None;
     for i in 0..lines.len().saturating_sub(1) {
-        let (here, next) = (&lines[i], &lines[i + 1]);
+        let merged: String;
+        let merged_line: Line<'_>;
+        let merged_now = tail_of.is_some();
+        let (here, wi) = match tail_of.take() {
+            Some(c) => {
+                merged = format!("{}{}", lines[c].content, lines[i].content);
+                merged_line = Line {
+                    start: lines[c].start,
+                    content: &merged,
+                    trimmed: true,
+                    partial: false,
+                    prefixed: true,
+                    raw_width: lines[c].raw_width,
+                    newline: None,
+                };
+                (&merged_line, widths[c])
+            }
+            None => (&lines[i], widths[i]),
+        };
+        let next = &lines[i + 1];
+        let in_string_before = in_string;
         let json_like = in_string || here.content.trim_start().starts_with(['{', '[', '"']);
         let open_after = json_like && (in_string ^ odd_quotes(here.content));
         in_string = false;
@@ -239,12 +271,31 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
         if here.content.trim().is_empty() || next.content.trim().is_empty() {
             continue;
         }
+        // A prefixed block cut again at a terminal's width: the cut line is as wide as the
+        // terminal, prefix included, and its tail lands on a line of its own without the prefix
+        // (the tool drew it before the cut), between lines that have it.
+        let lost_prefix_tail = here.prefixed
+            && !next.prefixed
+            && matches!(here.raw_width, 72 | 76 | 78 | 79 | 80 | 100 | 120 | 132)
+            && next.content.chars().count() < here.raw_width
+            && lines.get(i + 2).is_none_or(|after| after.prefixed);
+        if lost_prefix_tail {
+            out[i] = if between_words(here.content, next.content) {
+                Join::Space
+            } else {
+                Join::Direct
+            };
+            tail_of = Some(i);
+            in_string = in_string_before;
+            continue;
+        }
         // The regexes run only where a join is in question.
         let starts_record = || RECORD_START.is_match(next.content.trim_start());
         // A cut at the widest line's end, unless the break falls between two words: a cut at
         // a word boundary leaves its space at one side, so two words meeting with none between
         // them were re-flowed (the space became the break), not cut.
-        if hard && widths[i] == max {
+        // (A tail put back on its line is judged only by its strings: its width is no cut's.)
+        if hard && wi == max && !merged_now {
             if !starts_record() {
                 out[i] = if reflowed && between_words(here.content, next.content) {
                     Join::Space
@@ -262,12 +313,11 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
         };
         // A line that ends inside a JSON string continues on the next one: directly when its
         // space is already there, or when it was cut at a cutting width inside a word.
-        let open_string =
-            || (40..=300).contains(&widths[i]) && (open_after || open_quote(here.content));
+        let open_string = || (40..=300).contains(&wi) && (open_after || open_quote(here.content));
         if open_string() && !starts_record() {
             let spaced = here.content.ends_with(char::is_whitespace)
                 || next.content.starts_with(char::is_whitespace);
-            let cut_word = matches!(widths[i], 72 | 76 | 78 | 79 | 80 | 100 | 120 | 132)
+            let cut_word = matches!(wi, 72 | 76 | 78 | 79 | 80 | 100 | 120 | 132)
                 && !between_words(here.content, next.content);
             if spaced || cut_word {
                 out[i] = Join::Direct;
@@ -275,10 +325,10 @@ fn joins(lines: &[Line<'_>]) -> Vec<Join> {
                 continue;
             }
         }
-        let short_wrap = || few && widths[i] >= 50 && widths[i] + 1 + first_word() > guess;
+        let short_wrap = || !merged_now && few && wi >= 50 && wi + 1 + first_word() > guess;
         if !next.content.starts_with(char::is_whitespace)
             && !here.content.ends_with(char::is_whitespace)
-            && (reflow_at.is_some_and(|at| widths[i] + 1 + first_word() > at)
+            && (reflow_at.is_some_and(|at| wi + 1 + first_word() > at)
                 || open_string()
                 || short_wrap())
             && !starts_record()
@@ -605,6 +655,20 @@ mod tests {
         assert_eq!(
             norm("> > unable to find apikey with id\n> > abc\n"),
             "unable to find apikey with id\nabc\n"
+        );
+        // A boxed body cut again at 80: the tail lost the box's bar.
+        assert_eq!(
+            norm("│ {\"reason\":\"action [indices:data/read/get] is unauthorized for API key id [abcd\nefgh]\"}\n│ next\n"),
+            "{\"reason\":\"action [indices:data/read/get] is unauthorized for API key id [abcdefgh]\"}\nnext\n"
+        );
+        // Layers of different tools: a quoted Terraform box, a quote in kubectl's CRI lines.
+        assert_eq!(
+            norm("> │ unable to find apikey with id\n> │ abc\n"),
+            "unable to find apikey with id\nabc\n"
+        );
+        assert_eq!(
+            norm("2026-11-20T09:14:10.123456789Z stdout F > api key is expired\n"),
+            "api key is expired\n"
         );
         assert_eq!(
             norm("2026-11-20T09:14:10.123456789Z stdout P api key [K] has been inva\n2026-11-20T09:14:10.123456789Z stdout F lidated\n"),
