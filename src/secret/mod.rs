@@ -945,6 +945,14 @@ fn is_placeholder(value: &str) -> bool {
     {
         return true;
     }
+    // `MY_API_KEY`, `my-api-key`: a short name of words, no digit (a key's random characters
+    // are never only letters and separators spelling "my … key").
+    let wordy = v.len() <= 40
+        && v.chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '_' || c == '-');
+    if wordy && letters.starts_with("my") && letters.contains("key") {
+        return true;
+    }
     !v.is_empty()
         && v.split(':')
             .all(|part| WORDS.contains(&part.to_ascii_lowercase().as_str()))
@@ -1099,6 +1107,26 @@ fn may_hold_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_a_key_are_placeholders_and_keys_are_not() {
+        for p in [
+            "MY_API_KEY",
+            "my-api-key",
+            "REPLACE_ME_APIKEY",
+            "<your-api-key>",
+            "id:api_key",
+        ] {
+            assert!(is_placeholder(p), "{p}");
+        }
+        for k in [
+            "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+            "myKeyXq7Tz9Lw2Rk5Vb8Nc3H",
+            "mykeyring_token_value_abcdefghijklmnopqrstuvwxyz",
+        ] {
+            assert!(!is_placeholder(k), "{k}");
+        }
+    }
 
     #[test]
     fn keydoctor_s_own_tag_names_are_not_secrets() {
