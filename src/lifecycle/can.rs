@@ -889,8 +889,11 @@ impl Eval<'_> {
                         grant.dls = false;
                     }
                     grant.fls &= fls;
-                    if !grant.dls && !grant.fls {
-                        return grant.clone().into_answer();
+                    let settled = !grant.dls && !grant.fls;
+                    if settled {
+                        if let Some(grant) = found.take() {
+                            return grant.into_answer();
+                        }
                     }
                     quiet_from = Some(self.trace.len());
                     continue;
@@ -952,16 +955,8 @@ impl Grant {
 /// Whether a role's document query is an `ids` query (or a `term`/`terms` on `_id`) that names
 /// document `id`: that entry makes the document visible whatever the other queries say.
 fn ids_query_names(query: &Value, id: &str) -> bool {
-    let parsed;
-    let q = match query {
-        Value::String(s) => match serde_json::from_str::<Value>(s) {
-            Ok(v) => {
-                parsed = v;
-                &parsed
-            }
-            Err(_) => return false,
-        },
-        v => v,
+    let Some(q) = role_query(query) else {
+        return false;
     };
     let listed = |v: Option<&Value>| match v {
         Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(id)),
@@ -972,6 +967,17 @@ fn ids_query_names(query: &Value, id: &str) -> bool {
         || listed(q.pointer("/term/_id"))
         || listed(q.pointer("/term/_id/value"))
         || listed(q.pointer("/terms/_id"))
+}
+
+/// A role entry's document query as JSON (roles store it as a string or an object), or `None`
+/// for a templated one (`{{_user.username}}`, `{"template": …}`), resolved per user, or one that
+/// does not parse.
+fn role_query(query: &Value) -> Option<Value> {
+    match query {
+        Value::String(s) if !s.contains("{{") => serde_json::from_str(s).ok(),
+        Value::Object(o) if !o.contains_key("template") => Some(query.clone()),
+        _ => None,
+    }
 }
 
 /// Whether the request's wildcard `request` (`logs-app-*`) lies wholly inside the role's
@@ -1417,14 +1423,7 @@ fn dls_decider(
             _ => None,
         })
         .collect();
-    let parsed: Option<Vec<Value>> = queries
-        .iter()
-        .map(|q| match q {
-            Value::String(s) if !s.contains("{{") => serde_json::from_str(s).ok(),
-            Value::Object(o) if !o.contains_key("template") => Some(q.clone()),
-            _ => None,
-        })
-        .collect();
+    let parsed: Option<Vec<Value>> = queries.iter().map(role_query).collect();
     match (parsed, &request.doc_id) {
         (Some(queries), Some(id)) if !queries.is_empty() => {
             let mut filter = vec![json!({"ids": {"values": [id]}})];
