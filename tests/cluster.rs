@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::replay::{Replay, Route};
-use crate::support::{keydoctor_env, NOW};
+use crate::support::{keydoctor_env, keydoctor_env_stdin, NOW};
 
 pub(crate) const SECRET_KEY: &str = "VG9vbEtleUlkQUFBQUFBQUFBQUE6dG9vbC1zZWNyZXQtMTIzNDU2";
 
@@ -603,12 +603,122 @@ fn a_hidden_401_is_decided_by_the_key_the_client_uses() {
     // Not set, or not a key: usage errors that never echo the value.
     let out = keydoctor_env(&["explain", "--with-key-env", "NOPE"], &[]);
     assert_eq!(out.code, 2);
-    let out = keydoctor_env(
-        &["explain", "--with-key-env", "V"],
-        &[("V", "hunter2hunter2")],
+}
+
+/// `--with-key-env` judges the value offline as a pasted `Authorization: ApiKey` value is
+/// judged, and that judgment decides the failures read (issue 14, item 6): in `explain` and in
+/// `scan`, in every format, the value itself never shown.
+#[test]
+fn with_key_env_judges_the_value_as_a_pasted_header_is_judged() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let pair = "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw";
+    let body = r#"{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request"}],"type":"security_exception","reason":"unable to authenticate with provided credentials and anonymous access is not allowed for this request"},"status":401}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("client.log");
+    std::fs::write(&log, format!("{body}\n")).unwrap();
+    let cases: [(String, &str, Option<&str>, &str); 6] = [
+        (
+            pair.to_string(),
+            "credential-raw-id-secret",
+            Some("VuaCfGcBCdbkQm-e5aOx"),
+            "raw-id-secret",
+        ),
+        (
+            b64(&format!("{pair}\n")),
+            "credential-trailing-newline",
+            Some("VuaCfGcBCdbkQm-e5aOx"),
+            "trailing-newline",
+        ),
+        (
+            b64(&b64(pair)),
+            "credential-double-encoded",
+            Some("VuaCfGcBCdbkQm-e5aOx"),
+            "double-encoded",
+        ),
+        (
+            "hunter2hunter2".to_string(),
+            "credential-secret-instead-of-key",
+            None,
+            "not-base64",
+        ),
+        (
+            b64("ui2lp2axTNmsyakw9tvNnw"),
+            "credential-secret-instead-of-key",
+            None,
+            "no-colon",
+        ),
+        (b64(pair), "generic-401", Some("VuaCfGcBCdbkQm-e5aOx"), ""),
+    ];
+    for (value, rule, key, said) in &cases {
+        let secret_parts = [value.as_str(), "ui2lp2axTNmsyakw9tvNnw", "hunter2hunter2"];
+        for command in ["explain", "scan"] {
+            for format in ["json", "human", "markdown"] {
+                let path = log.to_str().unwrap();
+                let args: Vec<&str> = if command == "explain" {
+                    vec![
+                        command,
+                        "--with-key-env",
+                        "CLIENT_KEY",
+                        "--format",
+                        format,
+                        "-",
+                    ]
+                } else {
+                    vec![
+                        command,
+                        "--with-key-env",
+                        "CLIENT_KEY",
+                        "--format",
+                        format,
+                        path,
+                    ]
+                };
+                let out = keydoctor_env_stdin(&args, body, &[("CLIENT_KEY", value)]);
+                assert_eq!(out.code, 1, "{command} {format} {rule}: {}", out.stderr);
+                for part in secret_parts {
+                    assert!(
+                        !out.stdout.contains(part) && !out.stderr.contains(part),
+                        "{command} {format}: the value leaked"
+                    );
+                }
+                if said.is_empty() {
+                    assert!(!out.stderr.contains("is not the base64"), "{}", out.stderr);
+                } else {
+                    assert!(out.stderr.contains(&format!("({said})")), "{}", out.stderr);
+                }
+                if format != "json" {
+                    assert!(out.stdout.contains(key.unwrap_or("")));
+                    continue;
+                }
+                let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+                let f = &r["findings"][0];
+                assert_eq!(r["findings"].as_array().unwrap().len(), 1, "{r:#}");
+                assert_eq!(f["rule_id"], *rule, "{command} {value}: {f:#}");
+                assert_eq!(f["key_id"].as_str(), *key, "{command}: {f:#}");
+            }
+        }
+    }
+    // A line break around the value is said; the value is tested without it.
+    let out = keydoctor_env_stdin(
+        &[
+            "explain",
+            "--with-key-env",
+            "CLIENT_KEY",
+            "--format",
+            "json",
+            "-",
+        ],
+        body,
+        &[("CLIENT_KEY", &format!("{}\n", b64(pair)))],
     );
-    assert_eq!(out.code, 2);
-    assert!(!out.stderr.contains("hunter2"));
+    assert!(
+        out.stderr.contains("ends with a line break"),
+        "{}",
+        out.stderr
+    );
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["findings"][0]["rule_id"], "generic-401");
 }
 
 #[test]

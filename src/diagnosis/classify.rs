@@ -68,6 +68,10 @@ pub struct Options {
     /// The id of the key the failing client uses, when the user gave it (`--with-key-env`):
     /// the key of every failure whose text names none.
     pub assumed_key: Option<String>,
+    /// The credential the user gave outside the text (`--with-key-env`), judged as a pasted
+    /// `Authorization: ApiKey` value is: its tags are in force for every record, so a raw
+    /// `id:secret`, a double-encoded or newline-ended value decides a 401 as it would pasted.
+    pub given_credential: Option<crate::secret::Credential>,
     /// At most this many findings are built in full (`--max-findings`); the rest are counted
     /// by class in [`super::Omitted`], so that memory and time stay bounded in the number of
     /// distinct keys. `None`: no cap.
@@ -88,6 +92,14 @@ pub struct Options {
 }
 
 impl Options {
+    /// The tags of [`Options::given_credential`], in force for every record.
+    pub fn given_tags(&self) -> Vec<String> {
+        self.given_credential
+            .as_ref()
+            .map(crate::secret::Credential::tags)
+            .unwrap_or_default()
+    }
+
     /// Options for a diagnosis at `now_ms`, everything else default.
     pub fn new(version: Option<Version>, now_ms: i64) -> Self {
         Self {
@@ -97,6 +109,7 @@ impl Options {
             since_ms: None,
             until_ms: None,
             assumed_key: None,
+            given_credential: None,
             max_findings: None,
             focus_keys: Vec::new(),
             focus_classes: Vec::new(),
@@ -167,7 +180,7 @@ pub fn diagnose(
     let mut noted: std::collections::BTreeSet<(String, usize, usize)> = Default::default();
     for (doc_idx, doc) in docs.iter().enumerate() {
         skipped.extend(doc.skipped.iter().cloned());
-        let matches = rules.match_document(doc);
+        let matches = rules.match_given(doc, &opts.given_tags());
         // A fallback note ("a 401 without a body") says the text cannot tell: not true of an
         // input that has a finding elsewhere (curl prints the status line apart from the body).
         let has_finding = matches
@@ -746,7 +759,11 @@ fn build_finding(
         }
     }
     for doc_idx in occurrences.iter().map(|o| o.doc) {
-        for cred in &docs[doc_idx].credentials {
+        for cred in docs[doc_idx]
+            .credentials
+            .iter()
+            .chain(opts.given_credential.as_ref())
+        {
             let odd_scheme = matches!(
                 cred.site,
                 crate::event::credential::CredentialSite::Header(Scheme::Bearer | Scheme::Basic)

@@ -103,7 +103,13 @@ impl Document {
     /// pastes the error first and the client's configuration after it). So in a log of many
     /// requests one client's Bearer token does not speak for another's 401.
     pub fn tag_scope(&self) -> TagScope {
-        let mut shared = Vec::new();
+        self.tag_scope_with(&[])
+    }
+
+    /// [`Document::tag_scope`] with `given` tags in force for every record (a credential given
+    /// outside the text).
+    pub fn tag_scope_with(&self, given: &[String]) -> TagScope {
+        let mut shared = given.to_vec();
         if !self.keys.is_empty() {
             shared.push("metadata:present".to_string());
         }

@@ -315,7 +315,7 @@ impl RuleSet {
 
     /// Every accepted match in `doc`, in record order.
     pub fn match_document(&self, doc: &Document) -> Vec<RuleMatch> {
-        self.match_with(doc, None)
+        self.match_with(doc, None, &[])
     }
 
     /// Whether a rule that [reads context](Rule::reads_context) is a candidate for a record
@@ -355,11 +355,17 @@ impl RuleSet {
 
     /// Like [`RuleSet::match_document`], but only rule `only` is considered (for examples).
     pub fn match_rule(&self, doc: &Document, only: usize) -> Vec<RuleMatch> {
-        self.match_with(doc, Some(only))
+        self.match_with(doc, Some(only), &[])
     }
 
-    fn match_with(&self, doc: &Document, only: Option<usize>) -> Vec<RuleMatch> {
-        let scope = doc.tag_scope();
+    /// [`RuleSet::match_document`] with `given` tags in force for every record: a credential
+    /// the user gave outside the text (`--with-key-env`).
+    pub fn match_given(&self, doc: &Document, given: &[String]) -> Vec<RuleMatch> {
+        self.match_with(doc, None, given)
+    }
+
+    fn match_with(&self, doc: &Document, only: Option<usize>, given: &[String]) -> Vec<RuleMatch> {
+        let scope = doc.tag_scope_with(given);
         let mut input_text: Option<String> = None;
         let mut out = Vec::new();
         let mut hit = vec![false; self.rules.len()];

@@ -1581,7 +1581,7 @@ struct Contribution {
 
 /// Match `doc` and reduce every matched record (inside `--since`/`--until`) to what the fold needs.
 fn analyze(doc: &Document, rules: &RuleSet, opts: &Options) -> Analysis {
-    let matches = rules.match_document(doc);
+    let matches = rules.match_given(doc, &opts.given_tags());
     let mut by_record: BTreeMap<usize, Vec<&crate::rule::RuleMatch>> = BTreeMap::new();
     for m in &matches {
         by_record.entry(m.record).or_default().push(m);

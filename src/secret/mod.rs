@@ -183,6 +183,20 @@ impl Credential {
     }
 }
 
+impl Credential {
+    /// A credential the user gave outside the text (an environment variable), judged as the
+    /// value of an `Authorization: ApiKey` header: what the client sends.
+    pub fn given(value: &str) -> Self {
+        let (format, key_id) = judge(value, Some(Scheme::ApiKey));
+        Self {
+            site: CredentialSite::Header(Scheme::ApiKey),
+            format,
+            key_id,
+            line: 0,
+        }
+    }
+}
+
 /// The result of [`scan`].
 #[derive(Debug)]
 pub struct Scanned {

@@ -50,6 +50,11 @@ pub(crate) fn keydoctor_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     run_with(args, Vec::new(), false, env)
 }
 
+/// Like [`keydoctor_env`], with bytes on stdin.
+pub(crate) fn keydoctor_env_stdin(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    run_with(args, stdin.as_bytes().to_vec(), false, env)
+}
+
 /// Like [`keydoctor`], with bytes on stdin and a pretend-terminal stdin.
 pub(crate) fn keydoctor_with(args: &[&str], stdin: Vec<u8>, stdin_is_terminal: bool) -> Output {
     run_with(args, stdin, stdin_is_terminal, &[])
