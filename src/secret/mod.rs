@@ -219,7 +219,8 @@ static ENCODED: LazyLock<Regex> = LazyLock::new(|| {
 });
 static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:api[_-]?key|ES_API_KEY|ELASTIC_API_KEY|ELASTICSEARCH_API_KEY)\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})(?:[ \t]+([A-Za-z0-9_-]{22})(?:[^A-Za-z0-9_-]|$))?"#,
+        // Any variable prefix (`ES_`, `ELASTIC_APM_`, `OUTPUT_ELASTICSEARCH_`) before the name.
+        r#"(?i)\b(?:[a-z0-9]+_)*api[_-]?key\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})(?:[ \t]+([A-Za-z0-9_-]{22})(?:[^A-Za-z0-9_-]|$))?"#,
     )
     .expect("api_key regex")
 });
@@ -1168,6 +1169,28 @@ mod tests {
         ] {
             assert_ne!(redact(line), line, "{line}");
         }
+    }
+
+    #[test]
+    fn a_variable_with_any_prefix_before_api_key_holds_a_key() {
+        for line in [
+            "ELASTIC_APM_API_KEY=VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+            "OUTPUT_ELASTICSEARCH_API_KEY: VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw",
+            "export ES_API_KEY=VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+        ] {
+            let found = scan(line);
+            assert_eq!(found.credentials.len(), 1, "{line}");
+            assert_eq!(found.credentials[0].site, CredentialSite::ApiKeySetting);
+            assert_eq!(
+                found.credentials[0].key_id.as_deref(),
+                Some("VuaCfGcBCdbkQm-e5aOx")
+            );
+            assert!(!found.text.contains("ui2lp2") && !found.text.contains("VnVhQ2"));
+        }
+        // A name that goes on after `api_key` is another setting.
+        assert!(scan("ELASTIC_API_KEY_ID=VuaCfGcBCdbkQm-e5aOx")
+            .credentials
+            .is_empty());
     }
 
     #[test]
