@@ -22,6 +22,7 @@ pub const FILES: &[(&str, &str)] = &[
     ),
     ("atlas/fleet.toml", include_str!("../../atlas/fleet.toml")),
     ("atlas/apm.toml", include_str!("../../atlas/apm.toml")),
+    ("atlas/beats.toml", include_str!("../../atlas/beats.toml")),
 ];
 
 /// The realistic values templates are rendered with.
@@ -49,6 +50,7 @@ pub const ENVELOPES: &[&str] = &[
     "java_api",
     "js",
     "beats",
+    "beats_json",
     "logstash_bulk",
     "logstash_retryable",
     "kibana_json",
@@ -64,6 +66,8 @@ pub const ENVELOPES: &[&str] = &[
     "ruby_403",
     "php_401",
     "php_403",
+    "rust_401",
+    "rust_403",
     "terraform_403",
     "agent_cli",
     "agent_json",
@@ -201,7 +205,24 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
             json(&msg)
         )
     };
+    // elasticsearch-rs: `response.exception()` is the error body as its `Exception` struct, and
+    // people print it with `{:?}` (derived Debug: `Some("…")` around strings, serde_json's
+    // `String("…")` for the fields it keeps as additional details).
+    let rust = |status: u16, top: &str, extra: String| {
+        format!(
+            "Some(Exception {{ status: Some({status}), error: Error {{ caused_by: None, header: {{}}, root_cause: [Cause {{ caused_by: None, reason: Some({top:?}), stack_trace: None, ty: Some(\"security_exception\"), additional_details: {extra} }}], reason: Some({top:?}), stack_trace: None, ty: Some(\"security_exception\"), additional_details: {extra} }} }})"
+        )
+    };
     match envelope {
+        "rust_401" => rust(
+            401,
+            "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
+            format!(
+                "{{\"additional_unsuccessful_credentials\": String({:?})}}",
+                format!("API key: {msg}")
+            ),
+        ),
+        "rust_403" => rust(403, &msg, "{}".to_string()),
         // go-elasticsearch's `esapi.Response.String()`: status, then the body as it came.
         "go_esapi_401" => format!("[401 Unauthorized] {}", unsuccessful()),
         "go_esapi_403" => format!("[403 Forbidden] {}", body(403, "security_exception")),
@@ -302,6 +323,12 @@ pub fn render(entry: &Entry, envelope: &str) -> String {
                 "Failed to connect to backoff(elasticsearch(https://es:9200)): 401 Unauthorized: {}",
                 body(401, "security_exception")
             ))
+        ),
+        // A Beat's own ECS log line (libbeat's logger; under Elastic Agent the same line gains
+        // a `component` object).
+        "beats_json" => format!(
+            r#"{{"log.level":"warn","@timestamp":"2026-11-20T09:14:10.123Z","log.logger":"elasticsearch","log.origin":{{"function":"github.com/elastic/beats/v7/libbeat/outputs/elasticsearch.(*Client).bulkCollectPublishFails","file.name":"elasticsearch/client.go","file.line":454}},"message":{m},"service.name":"filebeat","ecs.version":"1.6.0"}}"#,
+            m = json(&msg)
         ),
         "logstash_bulk" => format!(
             r#"[2026-11-20T09:14:10,120][INFO ][logstash.outputs.elasticsearch][main][a1b2] Retrying failed action {{:status=>403, :action=>["index", {{:_id=>nil, :_index=>"logs-app-default"}}, {{"message"=>"x"}}], :error=>{{"type"=>"security_exception", "reason"=>{m}}}}}"#,
@@ -408,5 +435,19 @@ mod tests {
             ..entries()[0].clone()
         };
         assert!(!bad.template.contains(&bad.decisive));
+    }
+
+    #[test]
+    fn the_rust_clients_exception_is_rendered_as_its_derived_debug_prints_it() {
+        let entry = entries()
+            .into_iter()
+            .find(|e| e.id == "apikey-invalidated-8x")
+            .expect("entry");
+        let text = render(&entry, "rust_401");
+        assert!(text.starts_with("Some(Exception { status: Some(401), error: Error {"));
+        assert!(text.contains(
+            r#"additional_details: {"additional_unsuccessful_credentials": String("API key: "#
+        ));
+        assert!(text.ends_with("} })"), "{text}");
     }
 }
