@@ -193,7 +193,7 @@ static FAILURE_WORDS: LazyLock<regex::Regex> = LazyLock::new(|| {
     // `ResponseError`, `…Exception`), not the word in the prose around a paste ("I get the
     // error below when running …").
     regex::Regex::new(
-        r#"(?i:\berror\b\s*[:=\]"(]|\[error|level=error|"error"|[a-z]\w*(?:exception|error)\b)|\bERROR\b|\bException\b"#,
+        r#"(?i:(?-u:\b)error(?-u:\b)\s*[:=\]"(]|\[error|level=error|"error"|[a-z]\w*(?:exception|error)(?-u:\b))|(?-u:\b)ERROR(?-u:\b)|(?-u:\b)Exception(?-u:\b)"#,
     )
     .expect("failure words regex")
 });
@@ -454,7 +454,8 @@ fn split_records(text: &str, name: &str, skipped: &mut Vec<Skipped>) -> Vec<(usi
 }
 
 static EXCEPTION_HEAD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b").expect("exception regex")
+    Regex::new(r"^(?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)(?-u:\b)")
+        .expect("exception regex")
 });
 
 /// Whether a line continues the record above it.
@@ -520,20 +521,20 @@ fn unescape(raw: &str) -> (Cow<'_, str>, Vec<(usize, usize)>) {
 static STATUS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?x)
-        "status"\s*:\s*(?P<a>[45]\d\d)\b
-      | \bstatus(?:Code)?\s*[:=]\s*(?P<b>[45]\d\d)\b
-      | \b(?P<c>40[013]|50[0-3])\s+(?:Unauthorized|Forbidden|Bad\ Request|Internal\ Server\ Error|Service\ Unavailable)
-      | \b(?:[A-Z][A-Za-z]+(?:Exception|Error))\((?P<d>[45]\d\d),
+        "status"\s*:\s*(?P<a>[45]\d\d)(?-u:\b)
+      | (?-u:\b)status(?:Code)?\s*[:=]\s*(?P<b>[45]\d\d)(?-u:\b)
+      | (?-u:\b)(?P<c>40[013]|50[0-3])\s+(?:Unauthorized|Forbidden|Bad\ Request|Internal\ Server\ Error|Service\ Unavailable)
+      | (?-u:\b)(?:[A-Z][A-Za-z]+(?:Exception|Error))\((?P<d>[45]\d\d),
       | :code=>(?P<e>[45]\d\d)
       | response\ code\ '(?P<f>[45]\d\d)'
       | \[(?P<g>[45]\d\d)\ [A-Z][a-z]+
-      | \bHTTP\ error\ (?P<h>[45]\d\d)\b
+      | (?-u:\b)HTTP\ error\ (?P<h>[45]\d\d)(?-u:\b)
     "#,
     )
     .expect("status regex")
 });
 static HTTP_STATUS_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^[<*]?\s*HTTP/[\d.]+ (\d{3})\b").expect("http regex"));
+    LazyLock::new(|| Regex::new(r"(?m)^[<*]?\s*HTTP/[\d.]+ (\d{3})(?-u:\b)").expect("http regex"));
 
 /// Whether `norm` is an HTTP status line (`HTTP/1.1 401 Unauthorized`): the records below it
 /// inherit its status.

@@ -61,9 +61,9 @@ static RECORD_START: LazyLock<Regex> = LazyLock::new(|| {
           | \[\d{4}-\d\d-\d\d
           | \[?\d\d:\d\d:\d\d
           | [A-Z][a-z]{2}\x20[\x20\d]\d\x20\d\d:\d\d
-          | (?:ERROR|WARN|WARNING|INFO|DEBUG|TRACE|FATAL|Error|Warning)\b
+          | (?:ERROR|WARN|WARNING|INFO|DEBUG|TRACE|FATAL|Error|Warning)(?-u:\b)
           | [{}\]]
-          | (?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b
+          | (?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)(?-u:\b)
           | Caused\x20by
           | at\x20
           | HTTP/

@@ -18,17 +18,17 @@ use crate::diagnosis::Diagnosis;
 use crate::secret as credential;
 
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b")
+    Regex::new(r"(?-u:\b)(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?-u:\b)")
         .expect("ipv4 regex")
 });
 static URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:https?|wss?)://(?:[^\s/@]+@)?(\[[0-9a-f:]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)",
+        r"(?i)(?-u:\b)(?:https?|wss?)://(?:[^\s/@]+@)?(\[[0-9a-f:]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)",
     )
     .expect("url host regex")
 });
 static HOST_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:\bhost\s*[:=\[]\s*\[?"?|"host(?:\.name)?"\s*:\s*")([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)"#)
+    Regex::new(r#"(?i)(?:(?-u:\b)host\s*[:=\[]\s*\[?"?|"host(?:\.name)?"\s*:\s*")([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)"#)
         .expect("host field regex")
 });
 

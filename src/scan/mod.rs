@@ -1882,7 +1882,7 @@ static NODE_NAME_AND_ID: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static SERVER_VERSION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bversion\[(\d+\.\d+\.\d+)[^\]]*\], pid\[|Elasticsearch version determined \((\d+\.\d+\.\d+)\)")
+    Regex::new(r"(?-u:\b)version\[(\d+\.\d+\.\d+)[^\]]*\], pid\[|Elasticsearch version determined \((\d+\.\d+\.\d+)\)")
         .expect("version regex")
 });
 

@@ -210,7 +210,7 @@ pub struct Scanned {
 // backslashes let the patterns see through one or two levels of JSON string escaping.
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:authorization|auth)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?\s*(apikey|bearer|basic)([ ]*)([^\s"'\\,;}\])>]{4,})"#,
+        r#"(?i)(?-u:\b)(?:authorization|auth)\\*["']?\s*(?:[:=]|=>)\s*\\*["']?\s*(apikey|bearer|basic)([ ]*)([^\s"'\\,;}\])>]{4,})"#,
     )
     .expect("header regex")
 });
@@ -220,7 +220,7 @@ static ENCODED: LazyLock<Regex> = LazyLock::new(|| {
 static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         // Any variable prefix (`ES_`, `ELASTIC_APM_`, `OUTPUT_ELASTICSEARCH_`) before the name.
-        r#"(?i)\b(?:[a-z0-9]+_)*api[_-]?key\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})(?:[ \t]+([A-Za-z0-9_-]{22})(?:[^A-Za-z0-9_-]|$))?"#,
+        r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*api[_-]?key\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([A-Za-z0-9+/=_\-:.]{8,})(?:[ \t]+([A-Za-z0-9_-]{22})(?:[^A-Za-z0-9_-]|$))?"#,
     )
     .expect("api_key regex")
 });
@@ -228,25 +228,26 @@ static API_KEY_SETTING: LazyLock<Regex> = LazyLock::new(|| {
 // `apiKey: { id: "…", api_key: "…" }` (JavaScript). Group 1: api or basic; 2: id or user; 3: secret.
 static PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:(api)[_-]?key|(?:(?:basic|http|cloud)[_-]?)?auth)\\*["']?\s*(?:[:=]|=>)\s*[(\[]\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']([^"'\\]+)\\*["']\s*[)\]]"#,
+        r#"(?i)(?-u:\b)(?:(api)[_-]?key|(?:(?:basic|http|cloud)[_-]?)?auth)\\*["']?\s*(?:[:=]|=>)\s*[(\[]\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']([^"'\\]+)\\*["']\s*[)\]]"#,
     )
     .expect("pair regex")
 });
 static PAIR_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\bapi[_-]?key\\*["']?\s*:\s*\{\s*\\*["']?id\\*["']?\s*:\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']?api[_-]?key\\*["']?\s*:\s*\\*["']([^"'\\]+)\\*["']"#,
+        r#"(?i)(?-u:\b)api[_-]?key\\*["']?\s*:\s*\{\s*\\*["']?id\\*["']?\s*:\s*\\*["']([^"'\\\s]+)\\*["']\s*,\s*\\*["']?api[_-]?key\\*["']?\s*:\s*\\*["']([^"'\\]+)\\*["']"#,
     )
     .expect("pair object regex")
 });
 static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b(?:password|passwd|ES_PASSWORD|ELASTIC_PASSWORD)\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([^\s"'\\,;}&%]{1,})"#,
+        r#"(?i)(?-u:\b)(?:password|passwd|ES_PASSWORD|ELASTIC_PASSWORD)\\*["']?\s*(?:[:=]|=>|%3[ad])\s*\\*["']?([^\s"'\\,;}&%]{1,})"#,
     )
     .expect("password regex")
 });
 // userinfo in a URL: https://user:secret@host
-static URL_USERINFO: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bhttps?://[^\s:/@]+:([^\s@/]+)@").expect("userinfo regex"));
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)https?://[^\s:/@]+:([^\s@/]+)@").expect("userinfo regex")
+});
 // curl -u user:password
 static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s:"']+:([^\s"']+)"#).expect("curl -u regex")
@@ -319,13 +320,13 @@ static CREDENTIALS_CALL: LazyLock<Regex> = LazyLock::new(|| {
 // Kubernetes' `- name: ES_PASSWORD` / `value: …`, ECS's `{"name":"ES_API_KEY","value":"…"}`.
 static NAMED_VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\bname\\*["']?[ \t]*:[ \t]*\\*["']?[A-Za-z0-9_.-]*(?:pass|pwd|secret|token|api[_-]?key|credential)[A-Za-z0-9_.-]*\\*["']?\s*,?\s*\\*["']?value\\*["']?\s*:\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,}]+))"#,
+        r#"(?i)(?-u:\b)name\\*["']?[ \t]*:[ \t]*\\*["']?[A-Za-z0-9_.-]*(?:pass|pwd|secret|token|api[_-]?key|credential)[A-Za-z0-9_.-]*\\*["']?\s*,?\s*\\*["']?value\\*["']?\s*:\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\\,}]+))"#,
     )
     .expect("named variable regex")
 });
 // `elasticsearch-reset-password` prints the new password after this.
 static NEW_VALUE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)\bNew value:\s*(\S+)").expect("new value regex"));
+    LazyLock::new(|| Regex::new(r"(?m)(?-u:\b)New value:\s*(\S+)").expect("new value regex"));
 
 /// Find every credential in `text`, decode what can be decoded, and replace every secret.
 pub fn scan(text: &str) -> Scanned {
