@@ -17,6 +17,7 @@
 //!    an `invalidate_apikeys` audit event names who invalidated a key and when.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use crate::model::format_ms;
 use crate::model::AuditAction;
@@ -571,33 +572,38 @@ fn resolve_key_id(m: &RuleMatch, doc: &Document, opts: &Options) -> KeyRef {
 
 /// Ids that users write in place of the real one.
 pub(crate) fn is_placeholder_id(id: &str) -> bool {
-    let lower = id.trim().to_ascii_lowercase();
-    lower.is_empty()
-        || lower.contains('…')
-        || lower.contains("...")
-        || lower.starts_with('<')
-        || lower.starts_with('{')
-        || lower.starts_with('$')
-        || lower
+    // Words users write in place of an id, found without lower-casing a copy of every id (a
+    // scan asks this of each distinct key it meets).
+    static WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build([
+                "…",
+                "...",
+                "redact",
+                "snip",
+                "mask",
+                "hidden",
+                "removed",
+                "omitted",
+                "example",
+                "your",
+                "placeholder",
+            ])
+            .expect("placeholder words")
+    });
+    let id = id.trim();
+    id.is_empty()
+        || id.starts_with(['<', '{', '$'])
+        || id
             .chars()
-            .all(|c| matches!(c, 'x' | '*' | '.' | '…' | '#' | '-' | '_'))
+            .all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '…' | '#' | '-' | '_'))
+        || WORDS.is_match(id)
         || [
-            "redact",
-            "snip",
-            "mask",
-            "hidden",
-            "removed",
-            "omitted",
-            "example",
-            "your",
-            "placeholder",
+            "id", "key", "key-id", "key_id", "apikey", "api_key", "api-key", "keyid",
         ]
         .iter()
-        .any(|w| lower.contains(w))
-        || [
-            "id", "key", "key-id", "key_id", "apikey", "api_key", "api-key", "keyid", "...",
-        ]
-        .contains(&lower.as_str())
+        .any(|w| id.eq_ignore_ascii_case(w))
 }
 
 fn build_finding(

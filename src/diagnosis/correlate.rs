@@ -189,7 +189,9 @@ pub struct Facts {
     /// Client addresses of failure points, interned.
     pub clients: Vec<String>,
     client_index: std::collections::HashMap<String, u32>,
-    pub groups: BTreeMap<GroupKey, GroupFacts>,
+    /// By group, unordered: a scan of a million distinct keys merges as many, and ordered keys
+    /// cost a string comparison per step (read them in order with a sort where order shows).
+    pub groups: std::collections::HashMap<GroupKey, GroupFacts>,
     /// Note matches not kept, by rule id.
     pub note_counts: BTreeMap<String, usize>,
     /// `security_config_change` events about API keys, with `path` of their file.
@@ -997,11 +999,12 @@ pub fn enrich(
         .flat_map(|f| f.groups.iter())
         .chain(diagnosis.omitted.iter().flat_map(|o| o.groups.iter()))
         .collect();
-    let orphans: Vec<(&GroupKey, &super::correlate::GroupFacts)> = facts
+    let mut orphans: Vec<(&GroupKey, &super::correlate::GroupFacts)> = facts
         .groups
         .iter()
         .filter(|(k, g)| !taken.contains(k) && g.tally.count > 0)
         .collect();
+    orphans.sort_unstable_by(|a, b| a.0.cmp(b.0));
     for (key, g) in orphans {
         let target = diagnosis
             .findings
