@@ -25,6 +25,23 @@ fn a_message_cut_after_its_decisive_phrase_keeps_its_class() {
     let report = explain_json(later);
     assert_eq!(report["findings"][0]["key_id"], "Hx1cN2oBqZ-3kLmPr7sT");
     assert_eq!(classes(&report), ["under_privileged"]);
+    // ... and the evidence says where the message stops, here and inside an open bracket, but
+    // not on a whole message.
+    let stops = |text: &str| {
+        explain_json(text)["findings"][0]["evidence"][0]["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| {
+                s["label"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("the message stops here")
+            })
+    };
+    assert!(stops(later));
+    assert!(stops("action [indices:data/read/search] is unauthorized for API key id [Hx1cN2oBqZ-3kLmPr7sT] of user [bob] on indices [logs"));
+    assert!(!stops("action [indices:data/read/search] is unauthorized for API key id [Hx1cN2oBqZ-3kLmPr7sT] of user [bob] on indices [logs], this action is granted by the index privileges [read,all]"));
 }
 
 #[test]

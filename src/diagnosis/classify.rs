@@ -1383,7 +1383,25 @@ fn evidence(doc: &Document, m: &RuleMatch, rule: &Rule, class: Class) -> Evidenc
             spans.push(Span { start, end, label });
         }
     }
-    if spans.is_empty() {
+    // A message that stops mid-sentence at the end of what was pasted ("… of user", "on
+    // indices [logs"): say where it stops, so nobody reads the missing part as absent.
+    if !m.partial {
+        if let Some(cut) = cut_at(&record.norm, m.span.clone()) {
+            let start = shift(record.map.to_raw(cut.start));
+            let end = shift(record.map.to_raw(cut.end)).max(start);
+            if end > start && excerpt.is_char_boundary(start) && excerpt.is_char_boundary(end) {
+                spans.push(Span {
+                    start,
+                    end,
+                    label: "the message stops here: the rest of it is not in this text".into(),
+                });
+            }
+        }
+    }
+    if spans
+        .iter()
+        .all(|s| s.label.starts_with("the message stops here"))
+    {
         let (start, end) = (shift(raw_start), shift(raw_end));
         if end > start && excerpt.is_char_boundary(start) && excerpt.is_char_boundary(end) {
             spans.push(Span {
@@ -1413,6 +1431,40 @@ fn evidence(doc: &Document, m: &RuleMatch, rule: &Rule, class: Class) -> Evidenc
         text: excerpt,
         spans,
     }
+}
+
+/// Where a matched message is cut, when it is: at most a short fragment follows the match in its
+/// record, and the text ends on a bracket left open or on words that always go on (`of user`, `on indices`,
+/// `granted by the`). The range is the last word, for the evidence label.
+fn cut_at(norm: &str, span: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
+    // What follows the match to the record's end: nothing, or a fragment the pattern's optional
+    // parts did not take (" of user" with no name after it).
+    let after = norm.get(span.end..)?.trim();
+    if after.len() > 40 || after.contains('\n') {
+        return None;
+    }
+    let body = norm.get(span.start..)?.trim_end();
+    let open = body.matches('[').count() > body.matches(']').count();
+    let dangling = [
+        " of user",
+        " on indices",
+        " on restricted indices",
+        " granted by the",
+        " this action is",
+        " is unauthorized for",
+        " for API key id",
+    ]
+    .iter()
+    .any(|w| body.ends_with(w));
+    if !open && !dangling {
+        return None;
+    }
+    let end = span.start + body.len();
+    let start = body
+        .rfind([' ', '['])
+        .map_or(span.start, |i| span.start + i + 1)
+        .min(end.saturating_sub(1));
+    Some(start..end)
 }
 
 fn floor_boundary(text: &str, mut at: usize) -> usize {
