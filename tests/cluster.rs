@@ -655,25 +655,15 @@ fn with_key_env_judges_the_value_as_a_pasted_header_is_judged() {
         for command in ["explain", "scan"] {
             for format in ["json", "human", "markdown"] {
                 let path = log.to_str().unwrap();
-                let args: Vec<&str> = if command == "explain" {
-                    vec![
-                        command,
-                        "--with-key-env",
-                        "CLIENT_KEY",
-                        "--format",
-                        format,
-                        "-",
-                    ]
-                } else {
-                    vec![
-                        command,
-                        "--with-key-env",
-                        "CLIENT_KEY",
-                        "--format",
-                        format,
-                        path,
-                    ]
-                };
+                let input = if command == "explain" { "-" } else { path };
+                let args = [
+                    command,
+                    "--with-key-env",
+                    "CLIENT_KEY",
+                    "--format",
+                    format,
+                    input,
+                ];
                 let out = keydoctor_env_stdin(&args, body, &[("CLIENT_KEY", value)]);
                 assert_eq!(out.code, 1, "{command} {format} {rule}: {}", out.stderr);
                 for part in secret_parts {

@@ -20,15 +20,7 @@ pub(super) fn run(args: ExplainArgs, color: bool, io: &mut Io<'_>) -> CmdResult 
     let (rules, _warnings) = rule::load(d.rules.as_deref())?;
     // The cluster is checked before anything is read: a wrong URL or password is said at once.
     let cluster = resolve::checked_cluster(&d.cluster, &d.audit_index, io)?;
-    let mut said = Vec::new();
-    let given = resolve::given_key(d.with_key_env.as_deref(), io, &mut said)?;
-    resolve::print_warnings(&said, io)?;
-    let (given_credential, studied) = match given {
-        Some(g) => (Some(g.credential), g.studied),
-        None => (None, None),
-    };
-    opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
-    opts.given_credential = given_credential;
+    let studied = resolve::given_key(d.with_key_env.as_deref(), &mut opts, io)?;
     opts.max_findings = (d.max_findings > 0).then_some(d.max_findings);
     let retention = super::retention(d)?;
     let filter = Filter {

@@ -127,45 +127,42 @@ pub(super) fn studied_key(var: Option<&str>, io: &Io<'_>) -> Result<Option<Studi
 
 /// `explain` and `scan --with-key-env VAR`: the value is judged offline as a pasted
 /// `Authorization: ApiKey` value is (raw `id:secret`, double-encoded, a newline inside, the
-/// key's name or secret alone), its verdict in force for every failure read; when it names a key
-/// id, that key is also the one the cluster is asked about and tested with. What the judgment
-/// found wrong, and a line break around the value, are said on stderr (the value is not).
-pub(super) struct GivenKey {
-    pub credential: crate::secret::Credential,
-    pub studied: Option<StudiedKey>,
-}
-
+/// key's name or secret alone), and that judgment is put in `opts` for every failure read; when
+/// the value names a key id, that key is every id-less failure's key, and the one the cluster is
+/// asked about and tested with (returned). What the judgment found wrong, and a line break around
+/// the value, are said on stderr (the value is not).
 pub(super) fn given_key(
     var: Option<&str>,
-    io: &Io<'_>,
-    warnings: &mut Vec<String>,
-) -> Result<Option<GivenKey>, Error> {
+    opts: &mut crate::diagnosis::Options,
+    io: &mut Io<'_>,
+) -> Result<Option<StudiedKey>, Error> {
     let Some(var) = var else {
         return Ok(None);
     };
     let value = env_value(var, io)?;
+    let mut said = Vec::new();
     if value.trim() != value && value.trim_end_matches([' ', '\t']).ends_with(['\n', '\r']) {
-        warnings.push(format!(
+        said.push(format!(
             "note: the value of {var} ends with a line break; a client that sends it as it is puts the break in its Authorization header, which most refuse or the server cannot read: strip it where the variable is set (keydoctor tests the value without it)"
         ));
     }
     let credential = crate::secret::Credential::given(&value);
     let studied = StudiedKey::decode(var, &value);
     if !matches!(credential.format, crate::secret::CredentialFormat::Encoded) {
-        warnings.push(format!(
+        said.push(format!(
             "note: the value of {var} is not the base64 of id:api_key that an `Authorization: ApiKey` header needs ({}); the failures read are judged with that (the value is not shown)",
             credential.format.tag()
         ));
     }
     if studied.is_none() {
-        warnings.push(format!(
+        said.push(format!(
             "note: the value of {var} names no key id, so no key is asked about or tested on the cluster"
         ));
     }
-    Ok(Some(GivenKey {
-        credential,
-        studied,
-    }))
+    print_warnings(&said, io)?;
+    opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
+    opts.given_credential = Some(credential);
+    Ok(studied)
 }
 
 fn env_value(var: &str, io: &Io<'_>) -> Result<String, Error> {

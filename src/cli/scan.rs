@@ -24,15 +24,7 @@ pub(super) fn run(args: ScanArgs, color: bool, io: &mut Io<'_>) -> CmdResult {
         resolve::version(d.es_version.as_deref())?,
         resolve::now(d.now.as_deref())?,
     );
-    let mut said = Vec::new();
-    let given = resolve::given_key(d.with_key_env.as_deref(), io, &mut said)?;
-    resolve::print_warnings(&said, io)?;
-    let (given_credential, studied) = match given {
-        Some(g) => (Some(g.credential), g.studied),
-        None => (None, None),
-    };
-    opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
-    opts.given_credential = given_credential;
+    let studied = resolve::given_key(d.with_key_env.as_deref(), &mut opts, io)?;
     opts.since_ms = resolve::time_arg("--since", args.since.as_deref(), opts.now_ms)?;
     opts.until_ms = resolve::time_arg("--until", args.until.as_deref(), opts.now_ms)?;
     let classes = args
