@@ -160,7 +160,6 @@ pub(super) fn given_key(
         ));
     }
     print_warnings(&said, io)?;
-    opts.assumed_key = studied.as_ref().map(|k| k.id.clone());
     opts.given_credential = Some(credential);
     Ok(studied)
 }

@@ -66,12 +66,10 @@ pub struct Options {
     pub since_ms: Option<i64>,
     /// Only records at or before this instant (epoch ms).
     pub until_ms: Option<i64>,
-    /// The id of the key the failing client uses, when the user gave it (`--with-key-env`):
-    /// the key of every failure whose text names none.
-    pub assumed_key: Option<String>,
     /// The credential the user gave outside the text (`--with-key-env`), judged as a pasted
     /// `Authorization: ApiKey` value is: its tags are in force for every record, so a raw
-    /// `id:secret`, a double-encoded or newline-ended value decides a 401 as it would pasted.
+    /// `id:secret`, a double-encoded or newline-ended value decides a 401 as it would pasted;
+    /// the key id it names is the key of every failure whose text names none.
     pub given_credential: Option<crate::secret::Credential>,
     /// At most this many findings are built in full (`--max-findings`); the rest are counted
     /// by class in [`super::Omitted`], so that memory and time stay bounded in the number of
@@ -109,7 +107,6 @@ impl Options {
             grouping: Grouping::PerFailure,
             since_ms: None,
             until_ms: None,
-            assumed_key: None,
             given_credential: None,
             max_findings: None,
             focus_keys: Vec::new(),
@@ -564,7 +561,11 @@ fn resolve_key_id(m: &RuleMatch, doc: &Document, opts: &Options) -> KeyRef {
     if ids.len() == 1 {
         return KeyRef::Id(ids[0].to_string(), KeyIdSource::Credential);
     }
-    if let Some(id) = &opts.assumed_key {
+    if let Some(id) = opts
+        .given_credential
+        .as_ref()
+        .and_then(|c| c.key_id.as_ref())
+    {
         return KeyRef::Id(id.clone(), KeyIdSource::StudiedKey);
     }
     KeyRef::None

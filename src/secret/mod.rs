@@ -181,9 +181,7 @@ impl Credential {
             format!("credential:{site}:{}", self.format.tag()),
         ]
     }
-}
 
-impl Credential {
     /// A credential the user gave outside the text (an environment variable), judged as the
     /// value of an `Authorization: ApiKey` header: what the client sends.
     pub fn given(value: &str) -> Self {
