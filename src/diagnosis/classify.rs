@@ -83,7 +83,7 @@ pub struct Options {
     /// ([`super::Omitted::tracking_cap`]): the others are counted as untracked, and a record
     /// kept for a followed group that also matches one of them does not make it a finding.
     /// `None`: every group.
-    pub followed: Option<std::sync::Arc<std::collections::HashSet<GroupKey>>>,
+    pub followed: Option<std::sync::Arc<crate::model::FastSet<GroupKey>>>,
     /// Failures a scan counted per group beyond the records it kept as evidence: with them,
     /// the groups beyond `max_findings` are ranked by how often they failed and their failures
     /// are counted whole (the kept records alone are a few per group).

@@ -29,6 +29,7 @@ use crate::model::AuditAction;
 use crate::model::Class;
 use crate::model::KeyType;
 use crate::model::TimelineEvent;
+use crate::model::{FastMap, FastSet};
 use crate::rule::RuleSet;
 
 /// How far apart (ms) a server WARN and an audit denial may be and still be one request.
@@ -188,10 +189,10 @@ pub struct Facts {
     node_index: BTreeMap<NodeRef, u32>,
     /// Client addresses of failure points, interned.
     pub clients: Vec<String>,
-    client_index: std::collections::HashMap<String, u32>,
+    client_index: FastMap<String, u32>,
     /// By group, unordered: a scan of a million distinct keys merges as many, and ordered keys
     /// cost a string comparison per step (read them in order with a sort where order shows).
-    pub groups: std::collections::HashMap<GroupKey, GroupFacts>,
+    pub groups: FastMap<GroupKey, GroupFacts>,
     /// Note matches not kept, by rule id.
     pub note_counts: BTreeMap<String, usize>,
     /// `security_config_change` events about API keys, with `path` of their file.
@@ -221,9 +222,9 @@ pub struct Facts {
 /// again and again among a flood of one-off ids is still named.
 #[derive(Debug, Clone, Default)]
 pub struct Untracked {
-    pub groups: BTreeMap<Class, std::collections::HashSet<u64>>,
+    pub groups: BTreeMap<Class, FastSet<u64>>,
     pub failures: BTreeMap<Class, usize>,
-    named: std::collections::HashMap<u64, (GroupKey, usize)>,
+    named: FastMap<u64, (GroupKey, usize)>,
 }
 
 impl Untracked {

@@ -44,8 +44,8 @@ use crate::diagnosis::timeline::parse_ts;
 use crate::diagnosis::{diagnose, Diagnosis, GroupKey, Options};
 use crate::event::excerpt::{self, Excerpt};
 use crate::event::{audit, parse_input, Document};
-use crate::model::AuditAction;
 use crate::model::RuleClass;
+use crate::model::{AuditAction, FastMap, FastSet};
 use crate::rule::RuleSet;
 use crate::source::sniff::{sniff, LogFormat};
 use crate::source::walk::FileEntry;
@@ -125,7 +125,7 @@ pub struct Scanner {
     progress: Option<Arc<AtomicU64>>,
     /// The distinct failures followed in full, across every file, up to `tracking_cap`; one
     /// first seen after that is only counted ([`correlate::Untracked`]).
-    tracked: std::sync::Mutex<std::collections::HashSet<GroupKey>>,
+    tracked: std::sync::Mutex<FastSet<GroupKey>>,
     tracking_cap: Option<usize>,
     /// Bytes read per chunk, excerpt bytes parsed per batch, and whether lines apart only in
     /// time are analysed once (`memo.rs`); tests make the first two small.
@@ -202,7 +202,7 @@ impl Scanner {
             opts,
             prefilter,
             audit_action_is_literal: literals.iter().any(|l| l.as_bytes() == AUDIT_ACTION),
-            tracked: std::sync::Mutex::new(std::collections::HashSet::new()),
+            tracked: std::sync::Mutex::new(FastSet::default()),
             tracking_cap,
             literals,
             progress: None,
@@ -642,13 +642,13 @@ struct FileState<'a> {
     bytes: u64,
     lines: usize,
     /// Records kept so far per group (notes by rule id).
-    kept_per_group: HashMap<GroupKey, usize>,
+    kept_per_group: FastMap<GroupKey, usize>,
     /// What each group's failures add up to so far (the facts' groups, ordered when the file is
     /// done: a lookup per failure in a map of thousands of keys is a hash, not a walk of
     /// string comparisons).
-    groups: HashMap<GroupKey, correlate::GroupFacts>,
+    groups: FastMap<GroupKey, correlate::GroupFacts>,
     /// Every rule match by rule, alias and key so far (the facts' signals, likewise).
-    signals: HashMap<correlate::SignalKey, correlate::Signal>,
+    signals: FastMap<correlate::SignalKey, correlate::Signal>,
     kept_notes: HashMap<String, usize>,
     /// Kept records' raw bytes, by their first line in the file (each block once, in order).
     kept: BTreeMap<usize, Vec<u8>>,
@@ -656,7 +656,7 @@ struct FileState<'a> {
     pending: Vec<Pending>,
     pending_bytes: usize,
     /// Successes per key: (first ms, last ms, count, line of the last).
-    successes: HashMap<String, Use>,
+    successes: FastMap<String, Use>,
     /// An input read whole (metadata, small files): kept as it is.
     whole: Option<Input>,
     records: usize,
@@ -668,7 +668,7 @@ struct FileState<'a> {
     /// The dense path (`memo.rs`): the analysis of a line that is a record on its own, without
     /// its line and time, by the line without its timestamp; how many such templates were
     /// made and how often one stood for a line (a log of one-off failures stops making them).
-    memo: HashMap<Vec<u8>, Arc<Template>>,
+    memo: FastMap<Vec<u8>, Arc<Template>>,
     memo_made: usize,
     memo_used: usize,
     key_buf: Vec<u8>,
@@ -684,19 +684,19 @@ impl<'a> FileState<'a> {
             facts: Facts::default(),
             bytes: 0,
             lines: 0,
-            kept_per_group: HashMap::new(),
-            groups: HashMap::new(),
-            signals: HashMap::new(),
+            kept_per_group: FastMap::default(),
+            groups: FastMap::default(),
+            signals: FastMap::default(),
             kept_notes: HashMap::new(),
             kept: BTreeMap::new(),
             pending: Vec::new(),
             pending_bytes: 0,
-            successes: HashMap::new(),
+            successes: FastMap::default(),
             whole: None,
             records: 0,
             lowered: Vec::new(),
             audit_file: false,
-            memo: HashMap::new(),
+            memo: FastMap::default(),
             memo_made: 0,
             memo_used: 0,
             key_buf: Vec::new(),
@@ -959,10 +959,17 @@ impl<'a> FileState<'a> {
                 if !keep {
                     let t = &mut entry.tally;
                     t.count += 1;
-                    t.nodes.extend(c.node.iter().cloned());
-                    t.clients.extend(c.client.iter().cloned());
-                    t.actions.extend(c.action.iter().cloned());
-                    t.indices.extend(c.indices.iter().cloned());
+                    // A string is copied only when it is new to the set (nearly every tallied
+                    // failure names the node, client and action a hundred before it named).
+                    let add = |set: &mut BTreeSet<String>, v: &String| {
+                        if !set.contains(v) {
+                            set.insert(v.clone());
+                        }
+                    };
+                    c.node.iter().for_each(|v| add(&mut t.nodes, v));
+                    c.client.iter().for_each(|v| add(&mut t.clients, v));
+                    c.action.iter().for_each(|v| add(&mut t.actions, v));
+                    c.indices.iter().for_each(|v| add(&mut t.indices, v));
                     t.statuses.extend(c.status);
                 }
             }
