@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
-"""Generate a deterministic mixed log tree for `scripts/bench-scan` (default 1 GiB).
+"""Generate a deterministic log tree for the scan benchmarks (default: mixed, 1 GiB).
 
-usage: gen-bench-tree.py DIR [SIZE_MB] [--dense]
+usage: gen-bench-tree.py DIR [SIZE_MB] [--shape SHAPE] [--keys N] [--files N]
 
---dense writes one big plain server log instead, one failure every 5 lines across 7 keys and
-3 nodes: the worst case, where most of what is read must be parsed.
+Shapes (the rows of issue 20's table; `scripts/bench-table` runs them all):
+  mixed        server logs plain and ECS, audit logs, rotated .gz copies, Logstash, Filebeat
+  gzip         the same tree with every file gzipped
+  dense        one plain server log, a failure every 5 lines across 7 keys (also `--dense`)
+  single       one plain server log, mostly noise, a failure every 4000 lines
+  audit        audit-heavy: 90% audit logs (access_granted, a denial every 4000 lines)
+  every-other  one plain server log, every other line a failure, across --keys keys (10000)
+  distinct     one plain server log, every other line a failure of a key never seen before, as
+               probing with random ids writes (`unable to find apikey with id …`; --keys
+               failures, default 1000000; SIZE_MB is then ignored)
+  small        --files files of about 2 KB (default 100000), one in 100 with a failure
 
 Per node: plain and ECS-JSON server logs, audit logs dominated by access_granted (as real audit
 logs are), rotated .gz copies; plus Logstash and Filebeat logs. Known failures are injected at
@@ -95,40 +104,101 @@ KINDS = [
 FILE_MB = 32
 
 
-def dense(out, total):
+ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def key_id(n):
+    """The n-th of many distinct 20-character key ids: the last 10 characters are n times an odd
+    number modulo 2^60, a bijection, so two n never share an id."""
+    n += 1  # n = 0 would give a tail of one repeated letter, which reads as a placeholder
+    head = (n * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64)
+    tail = (n * 0xD1B54A32D192ED03) % (1 << 60)
+    return "".join(ID_ALPHABET[(v >> (6 * j)) & 63] for v in (head, tail) for j in range(10))
+
+
+def invalidated(t, node, key):
+    return f"[{t}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - api key [{key}] has been invalidated\n"
+
+
+def not_found(t, node, key):
+    return f"[{t}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [{node}] Authentication using apikey failed - unable to find apikey with id {key}\n"
+
+
+def routine(t, i):
+    return f"[{t}][INFO ][o.e.c.r.a.AllocationService] [es-node-1] routine line {i} with padding padding padding\n"
+
+
+def one_log(out, total, every, key, limit=None, failure=invalidated):
+    """One plain server log: a failure of key(i) every `every` lines, routine lines between;
+    `total` MiB, or `limit` failures."""
     os.makedirs(out, exist_ok=True)
     size, i, expected = total << 20, 0, 0
-    with open(os.path.join(out, "elasticsearch.log"), "w") as f:
+    with open(os.path.join(out, "elasticsearch.log"), "w", buffering=1 << 20) as f:
         written = 0
-        while written < size:
+        while (expected < limit) if limit is not None else (written < size):
             t = ts(i)
-            if i % 5 == 0:
-                line = f"[{t}][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [es-node-{i % 3}] Authentication using apikey failed - api key [Key{i % 7}AAAAAAAAAAAAAAA] has been invalidated\n"
-                expected += 1
-            else:
-                line = f"[{t}][INFO ][o.e.c.r.a.AllocationService] [es-node-1] routine line {i} with padding padding padding\n"
+            line = failure(t, f"es-node-{i % 3}", key(i)) if i % every == 0 else routine(t, i)
+            expected += i % every == 0
             f.write(line)
             written += len(line)
             i += 1
+    megabytes = round(written / (1 << 20))
+    write_expected(out, {"missing" if failure is not_found else "invalidated": expected}, 1, megabytes)
+
+
+def small(out, n):
+    line = routine("2026-11-20T00:00:00,000", 0)
+    fail = invalidated("2026-11-20T00:00:01,000", "es-node-2", "Key5AAAAAAAAAAAAAAA")
+    for i in range(n):
+        d = os.path.join(out, f"d{i // 1000}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i % 1000}.log"), "w") as f:
+            f.write(line * 17 + (fail if i % 100 == 0 else ""))
+    write_expected(out, {"invalidated": (n + 99) // 100}, n, round(n * len(line) * 17 / (1 << 20)))
+
+
+def write_expected(out, failures, files, megabytes):
     with open(os.path.join(out, "EXPECTED.json"), "w") as f:
-        json.dump({"failure_lines": {"invalidated": expected}, "files": 1, "megabytes": total}, f, indent=2, sort_keys=True)
-    print(f"{out}: 1 file, {total} MiB, {expected} failures", file=sys.stderr)
+        json.dump({"failure_lines": failures, "files": files, "megabytes": megabytes}, f, indent=2, sort_keys=True)
+    print(f"{out}: {files} files, {megabytes} MiB uncompressed, failures {failures}", file=sys.stderr)
+
+
+def option(name, default):
+    if name in sys.argv:
+        return sys.argv[sys.argv.index(name) + 1]
+    return default
 
 
 def main():
     out = sys.argv[1]
     total = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 1024
-    if "--dense" in sys.argv:
-        return dense(out, total)
+    shape = "dense" if "--dense" in sys.argv else option("--shape", "mixed")
+    if shape == "dense":
+        return one_log(out, total, 5, lambda i: f"Key{i % 7}AAAAAAAAAAAAAAA")
+    if shape == "single":
+        return one_log(out, total, 4000, lambda i: KEYS[0])
+    if shape == "every-other":
+        keys = int(option("--keys", "10000"))
+        return one_log(out, total, 2, lambda i: key_id((i // 2) % keys))
+    if shape == "distinct":
+        # What probing with random key ids writes: each id is unknown to the cluster.
+        return one_log(out, total, 2, lambda i: key_id(i // 2), limit=int(option("--keys", "1000000")), failure=not_found)
+    if shape == "small":
+        return small(out, int(option("--files", "100000")))
+    if shape not in ("mixed", "gzip", "audit"):
+        sys.exit(f"gen-bench-tree: unknown shape {shape}")
+    kinds = KINDS
+    if shape == "audit":
+        kinds = [(p, make, 0.90 if make is audit else 0.10 / (len(KINDS) - 1)) for p, make, _ in KINDS]
     expected = {}
     files = 0
-    for kind_idx, (pattern, make, share) in enumerate(KINDS):
+    for kind_idx, (pattern, make, share) in enumerate(kinds):
         budget = int(total * share * (1 << 20))
         k = 0
         while budget > 0:
             n = 1 + k % 2
             size = min(budget, FILE_MB << 20)
-            gz = k % 4 == 3
+            gz = shape == "gzip" or k % 4 == 3
             path = os.path.join(out, pattern.format(n=n, k=k) + (".gz" if gz else ""))
             os.makedirs(os.path.dirname(path), exist_ok=True)
             r = Lcg(kind_idx * 1000 + k)
@@ -150,9 +220,7 @@ def main():
             budget -= size
             k += 1
             files += 1
-    with open(os.path.join(out, "EXPECTED.json"), "w") as f:
-        json.dump({"failure_lines": expected, "files": files, "megabytes": total}, f, indent=2, sort_keys=True)
-    print(f"{out}: {files} files, {total} MiB uncompressed, failures {expected}", file=sys.stderr)
+    write_expected(out, expected, files, total)
 
 
 if __name__ == "__main__":
