@@ -641,12 +641,11 @@ struct FileState<'a> {
     /// Decompressed bytes and lines read so far.
     bytes: u64,
     lines: usize,
-    /// Records kept so far per group (notes by rule id).
-    kept_per_group: FastMap<GroupKey, usize>,
-    /// What each group's failures add up to so far (the facts' groups, ordered when the file is
-    /// done: a lookup per failure in a map of thousands of keys is a hash, not a walk of
-    /// string comparisons).
-    groups: FastMap<GroupKey, correlate::GroupFacts>,
+    /// Each followed group's failures so far, and how many of its records are kept (the facts'
+    /// groups, ordered when the file is done: a lookup per failure in a map of thousands of keys
+    /// is a hash, not a walk of string comparisons). A group here is followed for good, so the
+    /// scanner's shared set is asked only about groups new to this file.
+    groups: FastMap<GroupKey, (correlate::GroupFacts, usize)>,
     /// Every rule match by rule, alias and key so far (the facts' signals, likewise).
     signals: FastMap<correlate::SignalKey, correlate::Signal>,
     kept_notes: HashMap<String, usize>,
@@ -684,7 +683,6 @@ impl<'a> FileState<'a> {
             facts: Facts::default(),
             bytes: 0,
             lines: 0,
-            kept_per_group: FastMap::default(),
             groups: FastMap::default(),
             signals: FastMap::default(),
             kept_notes: HashMap::new(),
@@ -907,22 +905,29 @@ impl<'a> FileState<'a> {
             }
             // A group first seen once the scan follows its cap of them is counted, not followed:
             // no record kept, no tally, no timeline, no signal (memory stays bounded).
-            let (groups, untracked): (Vec<_>, Vec<_>) = r
-                .groups
-                .into_iter()
-                .partition(|(g, _)| self.scanner.follows(g));
-            for (g, _) in &untracked {
-                if g.in_focus(&self.scanner.opts) {
-                    self.facts.untracked.saw(g);
-                }
+            let mut groups = Vec::with_capacity(r.groups.len());
+            let mut untracked = false;
+            let mut room = false;
+            for (g, c) in r.groups {
+                let kept = match self.groups.get(&g) {
+                    Some((_, kept)) => *kept,
+                    None if self.scanner.follows(&g) => 0,
+                    None => {
+                        if g.in_focus(&self.scanner.opts) {
+                            self.facts.untracked.saw(&g);
+                        }
+                        untracked = true;
+                        continue;
+                    }
+                };
+                room |= kept < KEEP_PER_GROUP;
+                groups.push((g, c));
             }
-            if groups.is_empty() && !untracked.is_empty() && r.notes.is_empty() {
+            if groups.is_empty() && untracked && r.notes.is_empty() {
                 continue;
             }
             let keep = keep_all
-                || groups.iter().any(|(g, _)| {
-                    self.kept_per_group.get(g).copied().unwrap_or(0) < KEEP_PER_GROUP
-                })
+                || room
                 || r.notes
                     .iter()
                     .any(|n| self.kept_notes.get(n).copied().unwrap_or(0) < 1);
@@ -944,15 +949,16 @@ impl<'a> FileState<'a> {
                     });
                 sig.saw(r.ms, r.node.as_deref());
             }
-            for (g, c) in &groups {
+            for (g, c) in groups {
                 let client = match r.ms {
                     Some(_) => self.facts.intern_client(c.client.as_deref()),
                     None => Point::NO_CLIENT,
                 };
-                let entry = match self.groups.get_mut(g) {
+                let (entry, kept) = match self.groups.get_mut(&g) {
                     Some(entry) => entry,
-                    None => self.groups.entry(g.clone()).or_default(),
+                    None => self.groups.entry(g).or_default(),
                 };
+                *kept += usize::from(keep);
                 if let (Some(ms), Some(node)) = (r.ms, node) {
                     entry.add_point(Point { node, client, ms });
                 }
@@ -974,9 +980,6 @@ impl<'a> FileState<'a> {
                 }
             }
             if keep {
-                for (g, _) in groups {
-                    *self.kept_per_group.entry(g).or_default() += 1;
-                }
                 for n in r.notes {
                     *self.kept_notes.entry(n).or_default() += 1;
                 }
@@ -1128,7 +1131,7 @@ impl<'a> FileState<'a> {
         let mut facts = self.facts.clone();
         facts
             .groups
-            .extend(self.groups.iter().map(|(g, f)| (g.clone(), f.clone())));
+            .extend(self.groups.iter().map(|(g, (f, _))| (g.clone(), f.clone())));
         facts
             .signals
             .extend(self.signals.iter().map(|(k, v)| (k.clone(), v.clone())));
