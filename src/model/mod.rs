@@ -20,9 +20,10 @@ pub use plan::*;
 pub use units::{format_ms, human_bytes, human_duration};
 
 /// A hash map for the scan's hot paths (keys of groups, template lines, ids): foldhash, several
-/// times faster than the standard SipHash on short keys, with a seed drawn per process as the
-/// standard map's is (a log written to collide cannot know it). Iteration order is no more
-/// fixed than the standard map's: whatever is shown is sorted first.
+/// times faster than the standard SipHash on short keys. It is no cryptographic hash, but its
+/// seed is drawn per map as the standard map's is, so a log cannot be written to collide in it
+/// without knowing the seed. Iteration order is no more fixed than the standard map's: whatever
+/// is shown is sorted first.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 /// The set of [`FastMap`].
 pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
