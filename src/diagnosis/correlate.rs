@@ -233,10 +233,12 @@ impl Untracked {
 
     /// Count one match of `key`.
     pub fn saw(&mut self, key: &GroupKey) {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut hasher);
-        let h = hasher.finish();
+        // One hasher for the whole process: every file's counts must hash a key alike to be
+        // merged, and the seed is still not known to whoever wrote the log.
+        static HASHER: std::sync::LazyLock<foldhash::fast::RandomState> =
+            std::sync::LazyLock::new(Default::default);
+        use std::hash::BuildHasher;
+        let h = HASHER.hash_one(key);
         *self.failures.entry(key.class()).or_default() += 1;
         if self.groups.entry(key.class()).or_default().insert(h) {
             return;

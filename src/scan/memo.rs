@@ -100,7 +100,18 @@ fn timestamp_end(line: &[u8], at: usize) -> Option<usize> {
 pub(super) const ID_LEN: usize = 20;
 
 fn id_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    // A table: this is asked of every byte of every line the dense path looks at.
+    static TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            t[i] = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+            i += 1;
+        }
+        t
+    };
+    TABLE[usize::from(b)]
 }
 
 /// The runs of exactly [`ID_LEN`] URL-safe characters after `from`, each standing alone (no
