@@ -670,8 +670,6 @@ struct FileState<'a> {
     memo: FastMap<Vec<u8>, Arc<Template>>,
     memo_made: usize,
     memo_used: usize,
-    key_buf: Vec<u8>,
-    candidates_buf: Vec<usize>,
 }
 
 impl<'a> FileState<'a> {
@@ -697,8 +695,6 @@ impl<'a> FileState<'a> {
             memo: FastMap::default(),
             memo_made: 0,
             memo_used: 0,
-            key_buf: Vec::new(),
-            candidates_buf: Vec::new(),
         }
     }
 
@@ -708,38 +704,6 @@ impl<'a> FileState<'a> {
         self.scanner.memo
             && self.memo.len() < MEMO_CAP
             && (self.memo_made < MEMO_TRIAL || self.memo_used >= self.memo_made)
-    }
-
-    /// The template standing for `line` (a record on its own, at file line `number`), if one
-    /// does: the line is then not parsed.
-    fn memo_hit(&mut self, line: &[u8], number: usize) -> Option<Fast> {
-        if self.memo.is_empty() || line.len() > MEMO_LINE_CAP || line.contains(&b'\\') {
-            return None;
-        }
-        let ts = memo::ts_span(line)?;
-        let runs = memo::id_runs(line, ts.end);
-        memo::key_into(&mut self.key_buf, line, &ts, &runs);
-        let template = self.memo.get(self.key_buf.as_slice())?.clone();
-        let text = std::str::from_utf8(line).ok()?;
-        if !template.fits(line, &runs) {
-            return None;
-        }
-        // The same rules are tried: a literal in this line's own time or ids (`…,401]`) would
-        // make a rule a candidate here that was none for the template.
-        self.scanner
-            .rules
-            .candidates_into(text, &mut self.candidates_buf);
-        if self.candidates_buf != template.candidates {
-            return None;
-        }
-        self.memo_used += 1;
-        Some(Fast {
-            line: number,
-            raw: line.to_vec(),
-            ts,
-            runs,
-            template,
-        })
     }
 
     /// One chunk of whole records; `first_line` is the line number of its first line.
@@ -766,9 +730,7 @@ impl<'a> FileState<'a> {
             cursor = (at, l);
             l
         };
-        let mut excerpt = Excerpt::new();
-        let mut blocks: Vec<(usize, Range<usize>)> = Vec::new();
-        let mut fast: Vec<Fast> = Vec::new();
+        let mut blocks: Vec<Block> = Vec::new();
         let mut last_end = 0usize;
         for hit in hits {
             let line = &region[hit.clone()];
@@ -785,35 +747,21 @@ impl<'a> FileState<'a> {
                 continue;
             }
             let rec = excerpt::record_around(region, hit.clone());
-            if rec.start < last_end && !(blocks.is_empty() && fast.is_empty()) {
+            if rec.start < last_end && !blocks.is_empty() {
                 continue;
             }
             last_end = rec.end;
-            let number = line_at(rec.start);
-            if rec == hit {
-                if let Some(f) = self.memo_hit(&region[rec.clone()], number) {
-                    fast.push(f);
-                    continue;
-                }
-            }
-            excerpt.push(&region[rec.clone()], number);
-            blocks.push((number, rec));
+            blocks.push(Block {
+                line: line_at(rec.start),
+                single: rec == hit,
+                raw: region[rec].to_vec(),
+            });
         }
-        if excerpt.is_empty() && fast.is_empty() {
+        if blocks.is_empty() {
             return;
         }
-        let (text, map) = excerpt.finish();
-        let raw: RawBlocks = blocks
-            .into_iter()
-            .map(|(line, range)| (line, region[range].to_vec()))
-            .collect();
-        self.pending_bytes += text.len() + fast.iter().map(|f| f.raw.len()).sum::<usize>();
-        self.pending.push(Pending {
-            text,
-            map,
-            raw,
-            fast,
-        });
+        self.pending_bytes += blocks.iter().map(|b| b.raw.len()).sum::<usize>();
+        self.pending.push(Pending { blocks });
         if self.pending_bytes >= self.scanner.batch {
             self.flush();
         }
@@ -842,16 +790,19 @@ impl<'a> FileState<'a> {
         self.pending_bytes = 0;
         let (name, rules, opts) = (&self.name, &self.scanner.rules, &self.scanner.opts);
         let offer = self.memo_open();
+        let memo = &self.memo;
         let analysed: Vec<Analysed> = pending
             .into_par_iter()
-            .map(|p| analyse_pending(p, name, rules, opts, offer))
+            .map(|p| analyse_pending(p, name, rules, opts, offer, memo))
             .collect();
         for Analysed {
             analysis,
             raw,
             templates,
+            memo_used,
         } in analysed
         {
+            self.memo_used += memo_used;
             let keep = self.apply(analysis, false);
             for line in keep {
                 // The block whose first line is at or before the kept record's line.
@@ -1193,12 +1144,59 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Each block's first line in the file and its raw bytes (kept records are copied from here).
 type RawBlocks = Vec<(usize, Vec<u8>)>;
 
-/// Records cut out of one chunk, waiting to be parsed; and the lines a template stands for.
+/// Records cut out of one chunk, waiting to be analysed.
 struct Pending {
-    text: String,
-    map: excerpt::LineMap,
-    raw: RawBlocks,
-    fast: Vec<Fast>,
+    blocks: Vec<Block>,
+}
+
+/// One record cut out of a chunk: its first line in the file, whether it is a line on its own
+/// (which a template may stand for), and its bytes.
+struct Block {
+    line: usize,
+    single: bool,
+    raw: Vec<u8>,
+}
+
+/// The template standing for `line` (a record on its own, at file line `number`), if one does:
+/// the line is then not parsed. On a miss the bytes are handed back, to be parsed.
+fn memo_hit(
+    memo: &FastMap<Vec<u8>, Arc<Template>>,
+    rules: &RuleSet,
+    line: Vec<u8>,
+    number: usize,
+    key_buf: &mut Vec<u8>,
+    candidates_buf: &mut Vec<usize>,
+) -> Result<Fast, Vec<u8>> {
+    if memo.is_empty() || line.len() > MEMO_LINE_CAP || line.contains(&b'\\') {
+        return Err(line);
+    }
+    let Some(ts) = memo::ts_span(&line) else {
+        return Err(line);
+    };
+    let runs = memo::id_runs(&line, ts.end);
+    memo::key_into(key_buf, &line, &ts, &runs);
+    let Some(template) = memo.get(key_buf.as_slice()) else {
+        return Err(line);
+    };
+    let Ok(text) = std::str::from_utf8(&line) else {
+        return Err(line);
+    };
+    if !template.fits(&line, &runs) {
+        return Err(line);
+    }
+    // The same rules are tried: a literal in this line's own time or ids (`…,401]`) would make a
+    // rule a candidate here that was none for the template.
+    rules.candidates_into(text, candidates_buf);
+    if *candidates_buf != template.candidates {
+        return Err(line);
+    }
+    Ok(Fast {
+        line: number,
+        template: template.clone(),
+        raw: line,
+        ts,
+        runs,
+    })
 }
 
 /// A line a template stands for: where it is, its bytes (kept as evidence if its group wants
@@ -1310,6 +1308,8 @@ struct Analysed {
     analysis: Analysis,
     raw: RawBlocks,
     templates: Vec<(Vec<u8>, Template)>,
+    /// Lines a template stood for.
+    memo_used: usize,
 }
 
 /// Parse and match one pending excerpt; fill in the lines templates stand for.
@@ -1327,13 +1327,35 @@ fn analyse_pending(
     rules: &RuleSet,
     opts: &Options,
     offer: bool,
+    memo: &FastMap<Vec<u8>, Arc<Template>>,
 ) -> Analysed {
-    let Pending {
-        text,
-        map,
-        raw,
-        fast,
-    } = p;
+    // The lines a template stands for are looked up here, on the pool: the rest is parsed.
+    let (mut key_buf, mut candidates_buf) = (Vec::new(), Vec::new());
+    let mut excerpt = Excerpt::new();
+    let mut raw: RawBlocks = Vec::new();
+    let mut fast: Vec<Fast> = Vec::new();
+    for Block {
+        line,
+        single,
+        raw: bytes,
+    } in p.blocks
+    {
+        let bytes = if single {
+            match memo_hit(memo, rules, bytes, line, &mut key_buf, &mut candidates_buf) {
+                Ok(f) => {
+                    fast.push(f);
+                    continue;
+                }
+                Err(bytes) => bytes,
+            }
+        } else {
+            bytes
+        };
+        excerpt.push(&bytes, line);
+        raw.push((line, bytes));
+    }
+    let memo_used = fast.len();
+    let (text, map) = excerpt.finish();
     let parse = |text: String, map: &excerpt::LineMap| {
         let mut doc = parse_input(&Input {
             name: name.to_string(),
@@ -1369,6 +1391,7 @@ fn analyse_pending(
             analysis: analyze(&doc, rules, opts),
             raw: all,
             templates: Vec::new(),
+            memo_used,
         };
     }
     let mut analysis = match &doc {
@@ -1402,6 +1425,7 @@ fn analyse_pending(
         analysis,
         raw: all,
         templates,
+        memo_used,
     }
 }
 
