@@ -651,7 +651,7 @@ struct FileState<'a> {
     kept_notes: HashMap<String, usize>,
     /// Kept records' raw bytes, by their first line in the file (each block once, in order).
     kept: BTreeMap<usize, Vec<u8>>,
-    /// Excerpts cut but not yet parsed (see [`FileState::flush`]).
+    /// Records cut but not yet analysed (see [`FileState::flush`]).
     pending: Vec<Pending>,
     pending_bytes: usize,
     /// Successes per key: (first ms, last ms, count, line of the last).
@@ -783,8 +783,9 @@ impl<'a> FileState<'a> {
         }
     }
 
-    /// Parse and match the pending excerpts on the pool (the costly part when failures are
-    /// dense), then fold them in file order.
+    /// Analyse the pending records on the pool (the costly part when failures are dense): the
+    /// lines a template stands for are looked up, the rest parsed and matched. Then fold them
+    /// in file order.
     fn flush(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
